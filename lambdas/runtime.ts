@@ -1,0 +1,62 @@
+import { loadConfig, type Config } from './shared/config.js';
+import { createSecretsClient, type AwsClientOptions } from './shared/aws.js';
+import { createDb, type Db } from './store/db.js';
+
+/**
+ * What every Lambda shares, built once per container (and once per local process):
+ * configuration from the environment (secrets resolved), a small database pool, and the
+ * options each handler makes its own AWS clients with.
+ */
+export interface Runtime {
+  config: Config;
+  db: Db;
+  aws: AwsClientOptions;
+}
+
+let cached: Promise<Runtime> | undefined;
+
+export function getRuntime(): Promise<Runtime> {
+  cached ??= buildRuntime().catch((err) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
+}
+
+/** Lets the local stack and tests drop the cached runtime after changing the environment. */
+export async function resetRuntime(): Promise<void> {
+  const previous = cached;
+  cached = undefined;
+  if (previous) await (await previous.catch(() => undefined))?.db.end();
+}
+
+async function buildRuntime(): Promise<Runtime> {
+  const loaded = loadConfig();
+  const aws = { region: loaded.region, httpTimeoutMs: loaded.awsHttpTimeoutMs };
+  // On AWS the secrets live in Secrets Manager; plain variables win where both are set (local stack).
+  const secret = secretReader(aws);
+  const config = {
+    ...loaded,
+    adminToken: loaded.adminToken ?? (loaded.adminTokenSecretArn ? await secret(loaded.adminTokenSecretArn) : undefined),
+    githubToken: loaded.githubToken ?? (loaded.githubTokenSecretArn ? await secret(loaded.githubTokenSecretArn) : undefined),
+  };
+  const url = config.databaseUrl ?? (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn)) : undefined);
+  if (!url) throw new Error('DATABASE_URL or DATABASE_SECRET_ARN must be set');
+  return { config, aws, db: createDb({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 4) }) };
+}
+
+function secretReader(aws: AwsClientOptions): (arn: string) => Promise<string> {
+  return async (arn) => {
+    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const secret = await (await createSecretsClient(aws)).send(new GetSecretValueCommand({ SecretId: arn }));
+    if (!secret.SecretString) throw new Error(`secret ${arn} has no string value`);
+    return secret.SecretString;
+  };
+}
+
+/** An RDS-style secret: `{username, password, host, port, dbname}`. */
+function databaseUrlFromSecret(secret: string): string {
+  const s = JSON.parse(secret) as { username: string; password: string; host: string; port?: number; dbname?: string };
+  const auth = `${encodeURIComponent(s.username)}:${encodeURIComponent(s.password)}`;
+  return `postgres://${auth}@${s.host}:${s.port ?? 5432}/${s.dbname ?? 'postgres'}?sslmode=require`;
+}

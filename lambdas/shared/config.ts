@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/** Parses `500ms`, `30s`, `5m`, `1h` (or a bare number of seconds) into milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!match) throw new Error(`invalid duration "${text}" (use e.g. 30s, 5m, 1h)`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(value * factor);
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const MiB = 1024 * 1024;
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().optional(),
+  DATABASE_SECRET_ARN: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(1).optional(),
+  ADMIN_TOKEN_SECRET_ARN: z.string().optional(),
+  AWS_REGION: z.string().default('us-east-1'),
+  STAGING_BUCKET: z.string().default('molecule-plugin-staging'),
+  REGISTRY_BUCKET: z.string().optional(),
+  REGISTRY_PREFIX: z.string().default('registry/'),
+  STATE_MACHINE_ARN: z.string().optional(),
+  PLUGIN_INSTALL_MAX_DIR_BYTES: int(100 * MiB),
+  PLUGIN_INSTALL_MAX_FILES: int(10_000),
+  PLUGIN_INSTALL_MAX_ARCHIVE_BYTES: int(100 * MiB),
+  PLUGIN_INSTALL_BODY_MAX_BYTES: int(64 * 1024),
+  PLUGIN_INSTALL_FETCH_TIMEOUT: duration('5m'),
+  PLUGIN_ALLOW_UNPINNED: bool,
+  PLUGIN_PRESIGN_TTL: duration('300s'),
+  PLUGIN_DELIVERY_TIMEOUT: duration('5m'),
+  PLUGIN_SSM_POLL_INTERVAL: duration('1s'),
+  PLUGIN_LEASE_TTL: duration('15m'),
+  PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
+  PLUGIN_CONFIG_DIRS: z.string().optional(),
+  PLUGIN_CLEANUP_BATCH: int(50),
+  GITHUB_CODELOAD_URL: z.string().url().default('https://codeload.github.com'),
+  GITHUB_TOKEN: z.string().optional(),
+  GITHUB_TOKEN_SECRET_ARN: z.string().optional(),
+  CLAWHUB_BASE_URL: z.string().url().optional(),
+  AWS_HTTP_TIMEOUT: duration('30s'),
+});
+
+export type Config = ReturnType<typeof loadConfig>;
+
+const DEFAULT_CONFIG_DIRS: Record<string, string> = {
+  'claude-code': '/configs',
+  hermes: '/home/ubuntu/.hermes',
+  langgraph: '/opt/configs',
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const configDirs = { ...DEFAULT_CONFIG_DIRS, ...parseConfigDirs(e.PLUGIN_CONFIG_DIRS) };
+  return {
+    databaseUrl: e.DATABASE_URL,
+    databaseSecretArn: e.DATABASE_SECRET_ARN,
+    adminToken: e.ADMIN_TOKEN,
+    adminTokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN,
+    region: e.AWS_REGION,
+    stagingBucket: e.STAGING_BUCKET,
+    registryBucket: e.REGISTRY_BUCKET ?? e.STAGING_BUCKET,
+    registryPrefix: e.REGISTRY_PREFIX,
+    stateMachineArn: e.STATE_MACHINE_ARN,
+    limits: {
+      maxDirBytes: e.PLUGIN_INSTALL_MAX_DIR_BYTES,
+      maxFiles: e.PLUGIN_INSTALL_MAX_FILES,
+      maxArchiveBytes: e.PLUGIN_INSTALL_MAX_ARCHIVE_BYTES,
+      maxBodyBytes: e.PLUGIN_INSTALL_BODY_MAX_BYTES,
+      fetchTimeoutMs: e.PLUGIN_INSTALL_FETCH_TIMEOUT,
+    },
+    allowUnpinned: e.PLUGIN_ALLOW_UNPINNED,
+    presignTtlSeconds: Math.min(300, Math.round(e.PLUGIN_PRESIGN_TTL / 1000)),
+    deliveryTimeoutMs: e.PLUGIN_DELIVERY_TIMEOUT,
+    ssmPollIntervalMs: e.PLUGIN_SSM_POLL_INTERVAL,
+    leaseTtlMs: e.PLUGIN_LEASE_TTL,
+    restartCommand: e.PLUGIN_RESTART_COMMAND,
+    cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
+    configDirFor: (runtime: string) => configDirs[runtime] ?? '/configs',
+    githubCodeloadUrl: e.GITHUB_CODELOAD_URL.replace(/\/+$/, ''),
+    githubToken: e.GITHUB_TOKEN,
+    githubTokenSecretArn: e.GITHUB_TOKEN_SECRET_ARN,
+    clawhubBaseUrl: e.CLAWHUB_BASE_URL?.replace(/\/+$/, ''),
+    awsHttpTimeoutMs: e.AWS_HTTP_TIMEOUT,
+  };
+}
+
+/** `PLUGIN_CONFIG_DIRS` is `runtime=/dir,runtime2=/dir2`. */
+function parseConfigDirs(text: string | undefined): Record<string, string> {
+  if (!text) return {};
+  const entries = text
+    .split(',')
+    .map((pair) => pair.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const [runtime, dir] = pair.split('=');
+      if (!runtime || !dir?.startsWith('/')) throw new Error(`invalid PLUGIN_CONFIG_DIRS entry "${pair}"`);
+      return [runtime, dir.replace(/\/+$/, '')] as const;
+    });
+  return Object.fromEntries(entries);
+}

@@ -1,0 +1,114 @@
+import type { Queryable } from './db.js';
+import { query } from './db.js';
+
+export interface InstalledPlugin {
+  workspaceId: string;
+  name: string;
+  version: string | null;
+  source: string;
+  sha256: string;
+  skills: string[];
+  runtimes: string[];
+  installedAt: string;
+  updatedAt: string;
+  uninstallAt: string | null;
+}
+
+interface Row {
+  workspace_id: string;
+  plugin_name: string;
+  version: string | null;
+  source_raw: string;
+  sha256: string;
+  skills: string[];
+  runtimes: string[];
+  installed_at: Date;
+  updated_at: Date;
+  uninstall_at: Date | null;
+}
+
+const toInstalled = (r: Row): InstalledPlugin => ({
+  workspaceId: r.workspace_id,
+  name: r.plugin_name,
+  version: r.version,
+  source: r.source_raw,
+  sha256: r.sha256,
+  skills: r.skills,
+  runtimes: r.runtimes,
+  installedAt: r.installed_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+  uninstallAt: r.uninstall_at?.toISOString() ?? null,
+});
+
+export type InstalledInput = Omit<InstalledPlugin, 'installedAt' | 'updatedAt'>;
+
+/** Records a successful install; a reinstall keeps the original `installed_at`. */
+export async function upsertInstalled(db: Queryable, p: InstalledInput): Promise<void> {
+  await query(
+    db,
+    `INSERT INTO workspace_plugins (workspace_id, plugin_name, version, source_raw, sha256, skills, runtimes, uninstall_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (workspace_id, plugin_name) DO UPDATE SET version = EXCLUDED.version, source_raw = EXCLUDED.source_raw,
+       sha256 = EXCLUDED.sha256, skills = EXCLUDED.skills, runtimes = EXCLUDED.runtimes, uninstall_at = EXCLUDED.uninstall_at,
+       uninstall_failed_at = NULL, updated_at = now()`,
+    [p.workspaceId, p.name, p.version, p.source, p.sha256, JSON.stringify(p.skills), JSON.stringify(p.runtimes), p.uninstallAt],
+  );
+}
+
+export async function listInstalled(db: Queryable, workspaceId: string): Promise<InstalledPlugin[]> {
+  const rows = await query<Row>(db, 'SELECT * FROM workspace_plugins WHERE workspace_id = $1 ORDER BY plugin_name', [workspaceId]);
+  return rows.map(toInstalled);
+}
+
+export async function getInstalled(db: Queryable, workspaceId: string, name: string): Promise<InstalledPlugin | null> {
+  const rows = await query<Row>(db, 'SELECT * FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
+  return rows[0] ? toInstalled(rows[0]) : null;
+}
+
+export async function deleteInstalled(db: Queryable, workspaceId: string, name: string): Promise<void> {
+  await query(db, 'DELETE FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
+}
+
+export async function scheduleUninstall(db: Queryable, workspaceId: string, name: string, at: string): Promise<boolean> {
+  const rows = await query(db, 'UPDATE workspace_plugins SET uninstall_at = $3 WHERE workspace_id = $1 AND plugin_name = $2 RETURNING 1', [
+    workspaceId,
+    name,
+    at,
+  ]);
+  return rows.length > 0;
+}
+
+export async function markUninstallFailed(db: Queryable, workspaceId: string, name: string): Promise<void> {
+  await query(db, 'UPDATE workspace_plugins SET uninstall_failed_at = now() WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
+}
+
+export interface CleanupCandidate {
+  workspaceId: string;
+  name: string;
+  reason: 'uninstall_due' | 'not_in_allowlist' | 'retry_failed_uninstall';
+}
+
+/**
+ * SPEC §7: what the scheduled cleanup should uninstall, oldest first, at most `batch` rows:
+ * due `uninstall_at`, plugins no longer on their org's non-empty allowlist, failed uninstalls.
+ * Workspaces with an operation still running are skipped; the next run picks them up.
+ */
+export async function cleanupCandidates(db: Queryable, batch: number): Promise<CleanupCandidate[]> {
+  const rows = await query<{ workspace_id: string; plugin_name: string; reason: CleanupCandidate['reason'] }>(
+    db,
+    `SELECT wp.workspace_id, wp.plugin_name,
+       CASE WHEN wp.uninstall_failed_at IS NOT NULL THEN 'retry_failed_uninstall'
+            WHEN wp.uninstall_at IS NOT NULL AND wp.uninstall_at <= now() THEN 'uninstall_due'
+            ELSE 'not_in_allowlist' END AS reason
+     FROM workspace_plugins wp JOIN workspaces w ON w.id = wp.workspace_id
+     WHERE w.status <> 'removed' AND w.runtime <> 'external'
+       AND (wp.uninstall_failed_at IS NOT NULL
+         OR (wp.uninstall_at IS NOT NULL AND wp.uninstall_at <= now())
+         OR (EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id)
+             AND NOT EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id AND a.plugin_name = wp.plugin_name)))
+       AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = wp.workspace_id AND o.status = 'RUNNING')
+     ORDER BY coalesce(wp.uninstall_at, wp.updated_at) LIMIT $1`,
+    [batch],
+  );
+  return rows.map((r) => ({ workspaceId: r.workspace_id, name: r.plugin_name, reason: r.reason }));
+}

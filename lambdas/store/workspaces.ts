@@ -1,0 +1,71 @@
+import type { Db, Queryable } from './db.js';
+import { query, transaction } from './db.js';
+import type { Transport, Workspace } from '../shared/types.js';
+
+interface WorkspaceRow {
+  id: string;
+  org_id: string;
+  runtime: string;
+  instance_id: string | null;
+  transport: Transport;
+  status: string;
+}
+
+const toWorkspace = (r: WorkspaceRow): Workspace => ({
+  id: r.id,
+  orgId: r.org_id,
+  runtime: r.runtime,
+  instanceId: r.instance_id,
+  transport: r.transport,
+  status: r.status,
+});
+
+export interface WorkspaceInput {
+  orgId: string;
+  runtime: string;
+  instanceId?: string | null;
+  transport?: Transport;
+  status?: string;
+}
+
+/** Creates or replaces a workspace; the first workspace naming an org creates the org. */
+export async function upsertWorkspace(db: Db, id: string, input: WorkspaceInput): Promise<{ workspace: Workspace; created: boolean }> {
+  return transaction(db, async (client) => {
+    await client.query('INSERT INTO orgs (id) VALUES ($1) ON CONFLICT DO NOTHING', [input.orgId]);
+    const rows = await query<WorkspaceRow & { inserted: boolean }>(
+      client,
+      `INSERT INTO workspaces (id, org_id, runtime, instance_id, transport, status)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET org_id = EXCLUDED.org_id, runtime = EXCLUDED.runtime,
+         instance_id = EXCLUDED.instance_id, transport = EXCLUDED.transport, status = EXCLUDED.status,
+         updated_at = now()
+       RETURNING *, (xmax = 0) AS inserted`,
+      [id, input.orgId, input.runtime, input.instanceId ?? null, input.transport ?? 'auto', input.status ?? 'online'],
+    );
+    const row = rows[0]!;
+    return { workspace: toWorkspace(row), created: row.inserted };
+  });
+}
+
+export async function getWorkspace(db: Queryable, id: string): Promise<Workspace | null> {
+  const rows = await query<WorkspaceRow>(db, 'SELECT * FROM workspaces WHERE id = $1', [id]);
+  return rows[0] ? toWorkspace(rows[0]) : null;
+}
+
+export async function orgExists(db: Queryable, orgId: string): Promise<boolean> {
+  const rows = await query(db, 'SELECT 1 FROM orgs WHERE id = $1', [orgId]);
+  return rows.length > 0;
+}
+
+/** Cleanup: forget the plugin rows of workspaces marked removed (their hosts are gone). */
+export async function purgeRemovedWorkspacePlugins(db: Queryable, batch: number): Promise<number> {
+  const rows = await query(
+    db,
+    `DELETE FROM workspace_plugins WHERE ctid IN (
+       SELECT wp.ctid FROM workspace_plugins wp JOIN workspaces w ON w.id = wp.workspace_id
+       WHERE w.status = 'removed' LIMIT $1)
+     RETURNING 1`,
+    [batch],
+  );
+  return rows.length;
+}

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { migrate } from '../../../lambdas/store/migrate.js';
+import { getWorkspace, orgExists, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
+import { findToken, mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
+import { getAllowlist, isPluginAllowed, replaceAllowlist } from '../../../lambdas/store/allowlist.js';
+import { acquireLease, releaseLease } from '../../../lambdas/store/leases.js';
+import {
+  createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted,
+} from '../../../lambdas/store/operations.js';
+import { cleanupCandidates, deleteInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../../lambdas/store/installed.js';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const newOp = (id: string, workspaceId: string, idempotencyKey: string | null = null) => ({
+  id, workspaceId, orgId: 'org-a', kind: 'install' as const, plugin: null, source: 'local://demo',
+  sha256: null, idempotencyKey, actorPrefix: 'mpd_o_abc', executionArn: null,
+});
+
+describe('migrations', () => {
+  it('are idempotent: a second run applies nothing', async () => {
+    expect(await migrate(t.url)).toEqual([]);
+  });
+});
+
+describe('workspaces', () => {
+  it('creates the org with its first workspace and updates on a second upsert', async () => {
+    const first = await upsertWorkspace(t.db, 'ws-1', { orgId: 'org-a', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0' });
+    expect(first.created).toBe(true);
+    expect(await orgExists(t.db, 'org-a')).toBe(true);
+    const second = await upsertWorkspace(t.db, 'ws-1', { orgId: 'org-a', runtime: 'hermes', transport: 'ssm' });
+    expect(second.created).toBe(false);
+    expect(await getWorkspace(t.db, 'ws-1')).toMatchObject({ runtime: 'hermes', transport: 'ssm', instanceId: null });
+    expect(await getWorkspace(t.db, 'nope')).toBeNull();
+  });
+});
+
+describe('tokens', () => {
+  it('stores only a hash, finds a live token and stops finding it once revoked', async () => {
+    await upsertWorkspace(t.db, 'ws-tok', { orgId: 'org-a', runtime: 'claude-code' });
+    const { token, prefix } = await mintToken(t.db, 'workspace', { orgId: 'org-a', workspaceId: 'ws-tok' });
+    const stored = await t.db.query('SELECT token_hash, prefix FROM auth_tokens WHERE prefix = $1', [prefix]);
+    expect(stored.rows[0].token_hash).not.toContain(token);
+    expect(token.startsWith(prefix)).toBe(true);
+    expect(await findToken(t.db, token)).toEqual({ kind: 'workspace', prefix, orgId: 'org-a', workspaceId: 'ws-tok' });
+    const used = await t.db.query('SELECT last_used_at FROM auth_tokens WHERE prefix = $1', [prefix]);
+    expect(used.rows[0].last_used_at).not.toBeNull();
+    expect(await revokeToken(t.db, token)).toBe(true);
+    expect(await findToken(t.db, token)).toBeNull();
+  });
+});
+
+describe('allowlist', () => {
+  it('allows everything while empty and only listed plugins once set', async () => {
+    await upsertWorkspace(t.db, 'ws-al', { orgId: 'org-al', runtime: 'claude-code' });
+    expect(await isPluginAllowed(t.db, 'org-al', 'anything')).toBe(true);
+    await replaceAllowlist(t.db, 'org-al', ['alpha', 'beta', 'alpha'], 'ops@example.com');
+    expect(await isPluginAllowed(t.db, 'org-al', 'alpha')).toBe(true);
+    expect(await isPluginAllowed(t.db, 'org-al', 'gamma')).toBe(false);
+  });
+
+  it('replaces the list as a whole and keeps enabled_at for names that stay', async () => {
+    await upsertWorkspace(t.db, 'ws-al2', { orgId: 'org-al2', runtime: 'claude-code' });
+    const before = await replaceAllowlist(t.db, 'org-al2', ['alpha', 'beta'], 'first');
+    const after = await replaceAllowlist(t.db, 'org-al2', ['beta', 'gamma'], 'second');
+    expect(after.map((e) => e.plugin_name)).toEqual(['beta', 'gamma']);
+    expect(after[0]).toEqual(before[1]);
+    expect(after[1]!.enabled_by).toBe('second');
+    await replaceAllowlist(t.db, 'org-al2', [], 'third');
+    expect(await getAllowlist(t.db, 'org-al2')).toEqual([]);
+  });
+});
+
+describe('operations', () => {
+  it('returns the existing operation for a repeated idempotency key', async () => {
+    await upsertWorkspace(t.db, 'ws-op', { orgId: 'org-a', runtime: 'claude-code' });
+    const a = await createOperation(t.db, newOp('op-1', 'ws-op', 'key-1'));
+    const b = await createOperation(t.db, newOp('op-2', 'ws-op', 'key-1'));
+    expect(a.created).toBe(true);
+    expect(b).toMatchObject({ created: false, operation: { operationId: 'op-1' } });
+    const c = await createOperation(t.db, newOp('op-3', 'ws-op'));
+    const d = await createOperation(t.db, newOp('op-4', 'ws-op'));
+    expect([c.created, d.created]).toEqual([true, true]);
+  });
+
+  it('tracks steps once each and finishes only a running operation', async () => {
+    await createOperation(t.db, newOp('op-steps', 'ws-op'));
+    await stepStarted(t.db, 'op-steps', 'Stage');
+    await stepEnded(t.db, 'op-steps', 'Stage', 'SUCCEEDED');
+    await stepStarted(t.db, 'op-steps', 'Deliver');
+    await stepStarted(t.db, 'op-steps', 'Deliver');
+    await stepEnded(t.db, 'op-steps', 'Deliver', 'FAILED');
+    await finishOperation(t.db, 'op-steps', 'FAILED', { code: 'delivery_failed', message: 'x', httpStatus: 502 });
+    await finishOperation(t.db, 'op-steps', 'SUCCEEDED');
+    const op = await getOperation(t.db, 'op-steps');
+    expect(op?.status).toBe('FAILED');
+    expect(op?.error?.code).toBe('delivery_failed');
+    expect(op?.steps.map((s) => [s.name, s.status])).toEqual([['Stage', 'SUCCEEDED'], ['Deliver', 'FAILED']]);
+    expect(op?.steps[0]?.endedAt).toBeTruthy();
+  });
+
+  it('closes the finishing step with the operation, so no finished operation shows a running step', async () => {
+    await createOperation(t.db, newOp('op-finish', 'ws-op'));
+    await stepStarted(t.db, 'op-finish', 'Record');
+    await finishOperation(t.db, 'op-finish', 'SUCCEEDED');
+    const finished = await getOperation(t.db, 'op-finish');
+    expect(finished?.steps.map((s) => [s.name, s.status])).toEqual([['Record', 'SUCCEEDED']]);
+    expect(finished?.steps[0]?.endedAt).toBeTruthy();
+    await stepEnded(t.db, 'op-finish', 'Record', 'FAILED');
+    expect((await getOperation(t.db, 'op-finish'))?.steps[0]?.status).toBe('SUCCEEDED');
+  });
+
+  it('lists newest first with filters and a limit', async () => {
+    const all = await listOperations(t.db, { workspaceId: 'ws-op', limit: 2 });
+    expect(all).toHaveLength(2);
+    const failed = await listOperations(t.db, { status: 'FAILED', limit: 50 });
+    expect(failed.map((o) => o.operationId)).toContain('op-steps');
+    expect(failed.every((o) => o.status === 'FAILED')).toBe(true);
+  });
+});
+
+describe('leases', () => {
+  it('lets one holder in at a time, re-entrant for the holder, and free after release or expiry', async () => {
+    expect(await acquireLease(t.db, 'ws-lease', 'op-a', 60_000)).toBe(true);
+    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 60_000)).toBe(false);
+    expect(await acquireLease(t.db, 'ws-lease', 'op-a', 60_000)).toBe(true);
+    await releaseLease(t.db, 'ws-lease', 'op-b');
+    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 60_000)).toBe(false);
+    await releaseLease(t.db, 'ws-lease', 'op-a');
+    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await acquireLease(t.db, 'ws-lease', 'op-c', 60_000)).toBe(true);
+  });
+
+  it('grants exactly one of many concurrent claims', async () => {
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => acquireLease(t.db, 'ws-race', `op-${i}`, 60_000)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+});
+
+describe('installed plugins and cleanup candidates', () => {
+  it('records installs and finds due uninstalls and plugins dropped from a non-empty allowlist', async () => {
+    await upsertWorkspace(t.db, 'ws-cl', { orgId: 'org-cl', runtime: 'claude-code' });
+    const base = { workspaceId: 'ws-cl', version: '1.0.0', source: 'local://x', sha256: 'a'.repeat(64), skills: [], runtimes: [] };
+    await upsertInstalled(t.db, { ...base, name: 'keep', uninstallAt: null });
+    await upsertInstalled(t.db, { ...base, name: 'due', uninstallAt: new Date(Date.now() - 1000).toISOString() });
+    await upsertInstalled(t.db, { ...base, name: 'later', uninstallAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect((await listInstalled(t.db, 'ws-cl')).map((p) => p.name)).toEqual(['due', 'keep', 'later']);
+    expect(await cleanupCandidates(t.db, 10)).toEqual([{ workspaceId: 'ws-cl', name: 'due', reason: 'uninstall_due' }]);
+
+    await replaceAllowlist(t.db, 'org-cl', ['keep', 'due'], 'ops');
+    const candidates = await cleanupCandidates(t.db, 10);
+    expect(candidates).toContainEqual({ workspaceId: 'ws-cl', name: 'later', reason: 'not_in_allowlist' });
+    expect(candidates.map((c) => c.name)).not.toContain('keep');
+    expect(await cleanupCandidates(t.db, 1)).toHaveLength(1);
+
+    expect(await scheduleUninstall(t.db, 'ws-cl', 'keep', new Date(0).toISOString())).toBe(true);
+    await deleteInstalled(t.db, 'ws-cl', 'due');
+    expect((await listInstalled(t.db, 'ws-cl')).map((p) => p.name)).toEqual(['keep', 'later']);
+  });
+});
