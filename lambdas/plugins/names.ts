@@ -1,0 +1,16 @@
+import { InvalidPluginName } from '../shared/errors.js';
+import { PLUGIN_NAME_RE, type PluginName } from '../shared/types.js';
+import { quote } from './quote.js';
+
+export function isPluginName(value: unknown): value is PluginName {
+  return typeof value === 'string' && PLUGIN_NAME_RE.test(value);
+}
+
+/**
+ * Checks a plugin (or skill) name against SPEC §2 and returns it typed; `what` names the
+ * thing in the message, e.g. `skill name`.
+ */
+export function parsePluginName(value: string, what = 'plugin name'): PluginName {
+  if (isPluginName(value)) return value;
+  throw new InvalidPluginName(`invalid ${what} ${quote(value)}: must match ${PLUGIN_NAME_RE.source}`);
+}

@@ -1,0 +1,70 @@
+import { InvalidSource, UnpinnedSource } from '../../shared/errors.js';
+import { quote } from '../quote.js';
+import { startDeadline } from './deadline.js';
+import { fetchArchive } from './http.js';
+import type { Resolver } from './resolver.js';
+
+export interface GithubResolverDeps {
+  /** `GITHUB_CODELOAD_URL`, no trailing slash */
+  codeloadUrl: string;
+  /** for private repositories */
+  token?: string | undefined;
+  allowUnpinned: boolean;
+  fetchTimeoutMs: number;
+}
+
+export interface GithubSpec {
+  owner: string;
+  repo: string;
+  ref: string;
+}
+
+// GitHub's own rules for account and repository names.
+const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+const REPO_RE = /^[A-Za-z0-9._-]{1,100}$/;
+// A branch, tag or commit; `/` allowed (feature/x), never a leading `-` (option injection further down).
+const REF_RE = /^[A-Za-z0-9._+@/][A-Za-z0-9._+@/-]{0,254}$/;
+/** What codeload serves for an unpinned source when `PLUGIN_ALLOW_UNPINNED=true`. */
+const DEFAULT_REF = 'HEAD';
+
+/** `owner/repo#ref` → its parts, or the documented rejection. */
+export function parseGithubSpec(spec: string, allowUnpinned: boolean): GithubSpec {
+  const hash = spec.indexOf('#');
+  const repoPart = hash === -1 ? spec : spec.slice(0, hash);
+  const [owner = '', repo = '', ...extra] = repoPart.split('/');
+  if (!OWNER_RE.test(owner) || !REPO_RE.test(repo) || repo === '.' || repo === '..' || extra.length > 0) {
+    throw new InvalidSource(`invalid github source ${quote(spec)}: expected github://owner/repo#ref`);
+  }
+  if (hash === -1) {
+    if (!allowUnpinned) {
+      throw new UnpinnedSource(`github source ${quote(spec)} is not pinned: use github://${owner}/${repo}#<tag or commit>`);
+    }
+    return { owner, repo, ref: DEFAULT_REF };
+  }
+  const ref = spec.slice(hash + 1);
+  if (ref.startsWith('-')) throw new InvalidSource(`invalid github ref ${quote(ref)}: must not start with "-"`);
+  if (!REF_RE.test(ref) || ref.includes('..') || ref.includes('//') || ref.endsWith('/') || ref.endsWith('.lock')) {
+    throw new InvalidSource(`invalid github ref ${quote(ref)}`);
+  }
+  return { owner, repo, ref };
+}
+
+/** `github://owner/repo#ref`: the codeload tarball, whose single top-level directory is stripped. */
+export function githubResolver(deps: GithubResolverDeps): Resolver {
+  return {
+    validate(spec) {
+      parseGithubSpec(spec, deps.allowUnpinned);
+      return {};
+    },
+    async fetch(spec, { signal }) {
+      const { owner, repo, ref } = parseGithubSpec(spec, deps.allowUnpinned);
+      const path = [owner, repo, 'tar.gz', ...ref.split('/')].map(encodeURIComponent).join('/');
+      const headers: Record<string, string> = { 'user-agent': 'molecule-plugin-delivery' };
+      if (deps.token) headers.authorization = `Bearer ${deps.token}`;
+      const what = `github://${owner}/${repo}#${ref}`;
+      const body = await fetchArchive(`${deps.codeloadUrl}/${path}`, what, startDeadline(deps.fetchTimeoutMs, signal), headers);
+      // GitHub names are case-insensitive, plugin names are lower case.
+      return { body, stripTopLevel: true, fallbackName: repo.toLowerCase() };
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
+import type { ContentHash, PluginName } from '../shared/types.js';
+import { comparePaths, contentHash } from './content-hash.js';
+import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
+import { parsePluginName } from './names.js';
+import { packNormalized, type PackEntry } from './pack.js';
+import { InOrderPacker } from './ordered-pack.js';
+import { spoolArchive, type ArchiveLimits, type SpooledArchive } from './spool-archive.js';
+
+export type { ArchiveLimits } from './spool-archive.js';
+
+export interface StageOptions {
+  limits: ArchiveLimits;
+  /** Drop the archive's single top-level directory (GitHub tarballs). */
+  stripTopLevel: boolean;
+  /** The name when `plugin.yaml` does not give one (the repo name, the registry key, ...). */
+  fallbackName: string;
+  /** The `sha256` the request carried, if any. */
+  expectedSha256?: string | null;
+  /** Where the private work dir is made; defaults to the OS temp dir. */
+  tmpDir?: string;
+  signal?: AbortSignal;
+}
+
+export interface StagedArchiveInfo {
+  name: PluginName;
+  contentHash: ContentHash;
+  /** byte length of `normalized`, e.g. for S3 `PutObject` */
+  contentLength: number;
+}
+
+/** Receives the normalized archive; it is only called once the plugin passed every check. */
+export type StageSink = (normalized: Readable, info: StagedArchiveInfo) => Promise<void>;
+
+export interface StageResult {
+  name: PluginName;
+  manifest: Manifest;
+  contentHash: ContentHash;
+  /** every regular file, sorted by path */
+  files: Array<[path: string, sha256: string]>;
+  fileCount: number;
+  totalBytes: number;
+  compressedBytes: number;
+  /** size of the normalized archive handed to the sink */
+  archiveBytes: number;
+  warnings: string[];
+}
+
+/**
+ * The Stage step's core (SPEC §3): reads a plugin archive once, validates and measures it,
+ * parses its manifest and checks its content hash. File contents wait in a private temp dir
+ * between the pass and the output (sorting needs all of them). The normalized archive is
+ * written there too, so `sink` gets its length with it (S3 `PutObject` needs one for a
+ * stream). The dir is removed however this ends.
+ */
+export async function stageArchive(body: Readable, sink: StageSink, opts: StageOptions): Promise<StageResult> {
+  const workDir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'plugin-stage-'));
+  let packer: InOrderPacker | undefined;
+  try {
+    opts.signal?.throwIfAborted();
+    const archivePath = join(workDir, 'normalized.tar.gz');
+    packer = new InOrderPacker(archivePath);
+    const spooled = await spoolArchive(body, workDir, { ...opts, packer });
+    const spool = await open(spooled.spoolPath, 'r');
+    try {
+      const manifest = await readManifest(spooled, spool);
+      const name = manifest.name ?? parsePluginName(opts.fallbackName);
+      const files = [...spooled.files.values()]
+        .map((file): [string, string] => [file.path, file.sha256])
+        .sort((a, b) => comparePaths(a[0], b[0]));
+      const hash = contentHash(files);
+      checkIntegrity(hash, manifest.sha256, opts.expectedSha256);
+
+      // Entries that came in normalized order are already packed; otherwise pack from the spool.
+      if (!(await packer.finish())) {
+        await rm(archivePath, { force: true });
+        const output = createWriteStream(archivePath, { flags: 'wx', mode: 0o600 });
+        await pipeline(packNormalized(packEntries(spooled, spool)), output, { signal: opts.signal });
+      }
+      const { size: archiveBytes } = await stat(archivePath);
+      opts.signal?.throwIfAborted();
+      const normalized = createReadStream(archivePath);
+      try {
+        await sink(normalized, { name, contentHash: hash, contentLength: archiveBytes });
+      } finally {
+        normalized.destroy();
+      }
+
+      return {
+        name,
+        manifest,
+        contentHash: hash,
+        files,
+        fileCount: files.length,
+        totalBytes: spooled.totalBytes,
+        compressedBytes: spooled.compressedBytes,
+        archiveBytes,
+        warnings: spooled.warnings,
+      };
+    } finally {
+      await spool.close();
+    }
+  } finally {
+    // A rejected pass may leave the source half read; let go of its connection.
+    body.destroy();
+    packer?.abandon();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function checkIntegrity(actual: ContentHash, declared: string | undefined, requested: string | null | undefined): void {
+  if (declared && declared !== actual) {
+    throw new IntegrityMismatch(`plugin.yaml declares sha256 ${declared} but the content hashes to ${actual}`, {
+      expected: declared,
+      actual,
+    });
+  }
+  const expected = requested?.toLowerCase();
+  if (expected && expected !== actual) {
+    throw new IntegrityMismatch(`sha256 mismatch: expected ${expected}, got ${actual}`, { expected, actual });
+  }
+}
+
+async function readManifest({ files }: SpooledArchive, spool: FileHandle): Promise<Manifest> {
+  const file = files.get(MANIFEST_PATH);
+  if (!file) return parseManifest(new Uint8Array());
+  if (file.size > MAX_MANIFEST_BYTES) throw new ManifestInvalid(`plugin.yaml is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  const { buffer, bytesRead } = await spool.read(Buffer.alloc(file.size), 0, file.size, file.offset);
+  return parseManifest(buffer.subarray(0, bytesRead));
+}
+
+/** Files up to this size are read from the spool in one positional read; larger ones stream. */
+const WHOLE_READ_BYTES = 1024 * 1024;
+
+function packEntries({ files, directories }: SpooledArchive, spool: FileHandle): PackEntry[] {
+  const entries: PackEntry[] = [...directories].map((path) => ({ type: 'directory', path }));
+  for (const { path, offset, size, executable } of files.values()) {
+    // One read per small file: a stream per file costs far more than the bytes (10 000 files).
+    const content = async () => {
+      if (size > WHOLE_READ_BYTES) return spool.createReadStream({ start: offset, end: offset + size - 1, autoClose: false });
+      const { buffer, bytesRead } = await spool.read(Buffer.alloc(size), 0, size, offset);
+      return buffer.subarray(0, bytesRead);
+    };
+    entries.push({ type: 'file', path, size, executable, content });
+  }
+  return entries;
+}

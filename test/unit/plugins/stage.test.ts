@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { AppError, ERROR_STATUS, FetchTimeout, type ErrorCode } from '../../../lambdas/shared/errors.js';
+import {
+  ACC_GOOD_FILES,
+  ACC_GOOD_HASH,
+  bigArchive,
+  bytesStream,
+  gzipBomb,
+  hostile,
+  listTarGz,
+  manyFilesArchive,
+  pluginEntries,
+  rawTar,
+  tarGz,
+} from '../../fixtures/archives.js';
+import { MiB, SPEC_LIMITS, stage, useStageDir } from './stage-helpers.js';
+
+const dir = useStageDir();
+const small = { maxDirBytes: 64 * 1024, maxFiles: 50, maxArchiveBytes: 64 * 1024 };
+
+async function expectRejected(outcome: Awaited<ReturnType<typeof stage>>, code: ErrorCode): Promise<AppError> {
+  const { error } = outcome;
+  expect(error, 'staging should have failed').toBeInstanceOf(AppError);
+  const appError = error as AppError;
+  expect({ code: appError.code, status: appError.status }).toEqual({ code, status: ERROR_STATUS[code] });
+  expect(outcome.sink.calls, 'nothing may reach the sink after a rejection').toBe(0);
+  expect(await dir.leftovers(), 'the temp dir must be gone').toEqual([]);
+  return appError;
+}
+
+describe('stageArchive: hostile archives', () => {
+  it.each([
+    ['an entry that escapes the plugin root with ../', hostile.dotDotEscape],
+    ['an entry whose .. segments climb out of a subdirectory', hostile.nestedDotDot],
+    ['an entry with an absolute path', hostile.absolutePath],
+    ['an entry with backslashes in its path', hostile.backslash],
+  ])('rejects %s', async (_, archive) => {
+    const error = await expectRejected(await stage(await archive(), { tmpDir: dir.path }), 'invalid_archive');
+    expect(error.message).toMatch(/archive entry/);
+  });
+
+  it.each([
+    ['a character device', hostile.charDevice, /character-device/],
+    ['a block device', hostile.blockDevice, /block-device/],
+    ['a fifo', hostile.fifo, /fifo/],
+    ['any other special entry (GNU sparse file)', hostile.sparseFile, /special/],
+  ])('rejects %s', async (_, archive, message) => {
+    const error = await expectRejected(await stage(await archive(), { tmpDir: dir.path }), 'invalid_archive');
+    expect(error.message).toMatch(message);
+  });
+
+  it('drops a symlink to /etc and lists it as a warning', async () => {
+    const { result, sink } = await stage(await hostile.symlinkToEtc(), { tmpDir: dir.path });
+    expect(result?.warnings).toEqual(['dropped symlink "passwd" -> "/etc/passwd"']);
+    const names = (await listTarGz(sink.bytes)).map((e) => e.name);
+    expect(names).toEqual(['README.md']);
+    expect(await dir.leftovers()).toEqual([]);
+  });
+
+  it('drops a hardlink and lists it as a warning', async () => {
+    const { result, sink } = await stage(await hostile.hardlink(), { tmpDir: dir.path });
+    expect(result?.warnings).toEqual(['dropped hardlink "shadow" -> "/etc/shadow"']);
+    expect((await listTarGz(sink.bytes)).map((e) => e.name)).toEqual(['README.md']);
+  });
+
+  it('summarizes a flood of links instead of listing every one', async () => {
+    const links = Array.from({ length: 150 }, (_, i) => ({ name: `l${i}`, type: 'symlink' as const, linkname: '/' }));
+    const { result } = await stage(await tarGz([{ name: 'a.md', content: 'a' }, ...links]), { tmpDir: dir.path, limits: { ...SPEC_LIMITS } });
+    expect(result?.warnings).toHaveLength(101);
+    expect(result?.warnings.at(-1)).toBe('dropped 50 more links');
+  });
+
+  it('rejects two entries for the same path', async () => {
+    await expectRejected(await stage(await hostile.duplicatePath(), { tmpDir: dir.path }), 'invalid_archive');
+  });
+
+  it('rejects a path that is both a file and a directory', async () => {
+    await expectRejected(await stage(await hostile.fileAndDirectory(), { tmpDir: dir.path }), 'invalid_archive');
+  });
+
+  it.each([
+    ['bytes that are not gzip', hostile.garbage],
+    ['a truncated gzip stream', hostile.truncatedGzip],
+    ['gzip that does not hold a tar', hostile.gzippedGarbage],
+    ['a tar whose last entry is cut short', hostile.truncatedTar],
+    ['an empty archive', hostile.empty],
+    ['an archive of directories only', hostile.onlyDirectories],
+    ['an empty body', async () => Buffer.alloc(0)],
+  ])('rejects %s as invalid_archive', async (_, archive) => {
+    await expectRejected(await stage(await archive(), { tmpDir: dir.path }), 'invalid_archive');
+  });
+
+  it('takes shell metacharacters in file names as plain data', async () => {
+    const { result, sink, error } = await stage(await hostile.shellMetacharacters(), { tmpDir: dir.path });
+    expect(error).toBeUndefined();
+    expect(result?.files.map(([path]) => path)).toEqual([
+      'README.md',
+      'rules/$(reboot).md',
+      'rules/`id`;rm -rf ~ &.md',
+      "rules/it's \"quoted\" | tee >x.md",
+    ]);
+    expect((await listTarGz(sink.bytes)).map((e) => e.name)).toContain('rules/`id`;rm -rf ~ &.md');
+  });
+});
+
+describe('stageArchive: limits', () => {
+  it('rejects more than PLUGIN_INSTALL_MAX_FILES entries (20 000 files against 10 000)', async () => {
+    const error = await expectRejected(await stage(manyFilesArchive(20_000), { tmpDir: dir.path }), 'plugin_too_large');
+    expect(error.message).toMatch(/more than 10000 entries/);
+  });
+
+  it('rejects a plugin over PLUGIN_INSTALL_MAX_DIR_BYTES (101 MiB against 100 MiB)', async () => {
+    const error = await expectRejected(await stage(bigArchive(101 * MiB), { tmpDir: dir.path }), 'plugin_too_large');
+    expect(error.message).toMatch(/uncompressed/);
+  });
+
+  it('rejects an archive over PLUGIN_INSTALL_MAX_ARCHIVE_BYTES, counting compressed bytes', async () => {
+    const incompressible = randomBytes(100_000);
+    const archive = await tarGz([{ name: 'noise.bin', content: incompressible }]);
+    const error = await expectRejected(
+      await stage(archive, { tmpDir: dir.path, limits: { ...small, maxDirBytes: 10 * MiB } }),
+      'plugin_too_large',
+    );
+    expect(error.message).toMatch(/archive is larger than 65536 bytes/);
+  });
+
+  it('rejects a header that claims more than the limit before reading its data', async () => {
+    const bomb = gzipBomb({ inflatedBytes: 1024 * MiB });
+    await expectRejected(await stage(bomb.stream, { tmpDir: dir.path, limits: small }), 'plugin_too_large');
+    expect(bomb.stats.inflatedBytes).toBeLessThan(64 * MiB);
+  });
+
+  it('stops a bomb whose header understates its size', async () => {
+    const bomb = gzipBomb({ inflatedBytes: 1024 * MiB, declaredSize: 10 });
+    await expectRejected(await stage(bomb.stream, { tmpDir: dir.path, limits: small }), 'plugin_too_large');
+    expect(bomb.stats.compressedBytes).toBeLessThan(256 * 1024);
+  });
+});
+
+describe('stageArchive: manifest and integrity', () => {
+  it.each([
+    ['invalid YAML', hostile.badYaml, /not valid YAML/],
+    ['a field of the wrong type', hostile.wrongTypes, /skills/],
+    ['an invalid skill name', hostile.invalidSkillName, /skills\.0: invalid name/],
+    ['an invalid plugin name', hostile.invalidManifestName, /name: invalid name "Bad Name"/],
+  ])('rejects a plugin.yaml with %s as manifest_invalid', async (_, archive, message) => {
+    const error = await expectRejected(await stage(await archive(), { tmpDir: dir.path }), 'manifest_invalid');
+    expect(error.message).toMatch(message);
+  });
+
+  it('rejects a plugin.yaml larger than 256 KiB', async () => {
+    const archive = await tarGz([{ name: 'plugin.yaml', content: `# ${'x'.repeat(300 * 1024)}\nname: big\n` }]);
+    const error = await expectRejected(await stage(archive, { tmpDir: dir.path }), 'manifest_invalid');
+    expect(error.message).toMatch(/larger than 262144 bytes/);
+  });
+
+  it('rejects content that does not match the sha256 plugin.yaml declares', async () => {
+    const error = await expectRejected(await stage(await hostile.wrongSha256(), { tmpDir: dir.path }), 'integrity_mismatch');
+    expect(error.message).toMatch(/declares sha256 0{64} but the content hashes to [0-9a-f]{64}/);
+  });
+
+  it('rejects content that does not match the sha256 the request carried', async () => {
+    const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
+    const error = await expectRejected(
+      await stage(archive, { tmpDir: dir.path, expectedSha256: 'f'.repeat(64) }),
+      'integrity_mismatch',
+    );
+    expect(error.message).toBe(`sha256 mismatch: expected ${'f'.repeat(64)}, got ${ACC_GOOD_HASH}`);
+  });
+
+  it('accepts content matching both the declared and the requested sha256', async () => {
+    const files = { ...ACC_GOOD_FILES, 'plugin.yaml': `name: acc-good\nsha256: ${ACC_GOOD_HASH}\n` };
+    const { result, error } = await stage(await tarGz(pluginEntries(files)), {
+      tmpDir: dir.path,
+      expectedSha256: ACC_GOOD_HASH.toUpperCase(),
+    });
+    expect(error).toBeUndefined();
+    expect(result?.contentHash).toBe(ACC_GOOD_HASH);
+  });
+
+  it('rejects an invalid fallback name when plugin.yaml names none', async () => {
+    const archive = await tarGz([{ name: 'a.md', content: 'a' }]);
+    await expectRejected(await stage(archive, { tmpDir: dir.path, fallbackName: 'Not A Name' }), 'invalid_plugin_name');
+  });
+});
+
+describe('stageArchive: the staged plugin', () => {
+  it('stages the SPEC example: name, manifest, content hash, files and sizes', async () => {
+    const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
+    const { result, sink } = await stage(archive, { tmpDir: dir.path });
+    expect(result).toMatchObject({
+      name: 'acc-good',
+      manifest: { name: 'acc-good', version: '1.0.0', skills: ['hello'], rules: ['style.md'], tags: [], runtimes: [] },
+      contentHash: ACC_GOOD_HASH,
+      fileCount: 3,
+      totalBytes: Object.values(ACC_GOOD_FILES).reduce((n, text) => n + Buffer.byteLength(text), 0),
+      compressedBytes: archive.length,
+      archiveBytes: sink.bytes.length,
+      warnings: [],
+    });
+    expect(result?.files.map(([path]) => path)).toEqual(['plugin.yaml', 'rules/style.md', 'skills/hello/SKILL.md']);
+    expect(sink).toMatchObject({ calls: 1, contentLength: sink.bytes.length });
+    expect(await dir.leftovers()).toEqual([]);
+  });
+
+  it('writes a normalized archive: sorted, parents present, modes capped, no owners, fixed mtime', async () => {
+    const archive = await tarGz([
+      { name: 'skills/hello/SKILL.md', content: '# hello\n', mode: 0o4777 },
+      { name: 'empty/', type: 'directory', mode: 0o777 },
+      { name: 'bin/run.sh', content: '#!/bin/sh\n', mode: 0o700 },
+      { name: 'plugin.yaml', content: 'name: norm\n', mode: 0o600 },
+    ]);
+    const { sink } = await stage(archive, { tmpDir: dir.path });
+    const entries = await listTarGz(sink.bytes);
+    expect(entries.map((e) => [e.name, e.type, e.mode.toString(8)])).toEqual([
+      ['bin/', 'directory', '755'],
+      ['bin/run.sh', 'file', '755'],
+      ['empty/', 'directory', '755'],
+      ['plugin.yaml', 'file', '644'],
+      ['skills/', 'directory', '755'],
+      ['skills/hello/', 'directory', '755'],
+      ['skills/hello/SKILL.md', 'file', '755'],
+    ]);
+    for (const entry of entries) {
+      expect(entry).toMatchObject({ uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0) });
+    }
+    expect(entries.find((e) => e.name === 'plugin.yaml')?.content.toString()).toBe('name: norm\n');
+  });
+
+  it('stages the same bytes for the same plugin, whatever the archive order and metadata', async () => {
+    const a = await stage(await tarGz(pluginEntries(ACC_GOOD_FILES)), { tmpDir: dir.path });
+    const reversed = pluginEntries(ACC_GOOD_FILES).reverse().map((e) => ({ ...e, mode: 0o664 }));
+    const b = await stage(await tarGz([{ name: 'rules/', type: 'directory' }, ...reversed]), { tmpDir: dir.path });
+    expect(b.sink.bytes.equals(a.sink.bytes)).toBe(true);
+  });
+
+  it('takes the fallback name when plugin.yaml names none', async () => {
+    const { result } = await stage(await tarGz([{ name: 'a.md', content: 'a' }]), { tmpDir: dir.path, fallbackName: 'my-repo' });
+    expect(result?.name).toBe('my-repo');
+  });
+
+  it('strips the single top-level directory of a GitHub tarball and ignores its pax global header', async () => {
+    const comment = Buffer.from('52 comment=0123456789abcdef0123456789abcdef01234567\n');
+    const paxGlobal = rawTar([{ header: { name: 'pax_global_header', size: comment.length, typeflag: 'g' }, data: comment }]);
+    const rest = zlib.gunzipSync(await tarGz(pluginEntries(ACC_GOOD_FILES, 'acme-acc-good-0123abc')));
+    const archive = zlib.gzipSync(Buffer.concat([paxGlobal.subarray(0, paxGlobal.length - 1024), rest]));
+    const { result, error } = await stage(archive, { tmpDir: dir.path, stripTopLevel: true });
+    expect(error).toBeUndefined();
+    expect(result?.files.map(([path]) => path)).toEqual(['plugin.yaml', 'rules/style.md', 'skills/hello/SKILL.md']);
+    expect(result?.contentHash).toBe(ACC_GOOD_HASH);
+  });
+
+  it.each([
+    ['a file next to the top-level directory', [{ name: 'top/a.md', content: 'a' }, { name: 'stray.md', content: 'b' }]],
+    ['a second top-level directory', [{ name: 'top/a.md', content: 'a' }, { name: 'other/b.md', content: 'b' }]],
+  ])('rejects %s when stripping the top level', async (_, entries) => {
+    await expectRejected(await stage(await tarGz(entries), { tmpDir: dir.path, stripTopLevel: true }), 'invalid_archive');
+  });
+});
+
+describe('stageArchive: failures on the way', () => {
+  it('passes on a documented error from the source (a fetch timeout mid-body)', async () => {
+    const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
+    const body = new Readable({ read() {} });
+    body.push(archive.subarray(0, 20));
+    setTimeout(() => body.destroy(new FetchTimeout('fetching took too long')), 20);
+    const error = await expectRejected(await stage(body, { tmpDir: dir.path }), 'fetch_timeout');
+    expect(error.message).toBe('fetching took too long');
+  });
+
+  it('reports a raw read error of the source as fetch_failed without its text', async () => {
+    const body = new Readable({ read() {} });
+    setTimeout(() => body.destroy(new Error('ECONNRESET from 10.0.0.1 secret-token')), 10);
+    const error = await expectRejected(await stage(body, { tmpDir: dir.path }), 'fetch_failed');
+    expect(error.message).not.toMatch(/secret/);
+  });
+
+  it('stops and cleans up when aborted mid-stream', async () => {
+    const controller = new AbortController();
+    const body = new Readable({ read() {} });
+    body.push((await tarGz(pluginEntries(ACC_GOOD_FILES))).subarray(0, 30));
+    setTimeout(() => controller.abort(new Error('lambda is out of time')), 20);
+    const outcome = await stage(body, { tmpDir: dir.path, signal: controller.signal });
+    expect((outcome.error as Error).message).toBe('lambda is out of time');
+    expect(outcome.sink.calls).toBe(0);
+    expect(await dir.leftovers()).toEqual([]);
+  });
+
+  it('propagates a failing sink and still removes the temp dir', async () => {
+    const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
+    const { stageArchive } = await import('../../../lambdas/plugins/stage.js');
+    const failing = stageArchive(bytesStream(archive), async () => Promise.reject(new Error('S3 said no')), {
+      limits: SPEC_LIMITS,
+      stripTopLevel: false,
+      fallbackName: 'x',
+      tmpDir: dir.path,
+    });
+    await expect(failing).rejects.toThrow('S3 said no');
+    expect(await dir.leftovers()).toEqual([]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('leaks no file descriptors across rejections', async () => {
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const archives = await Promise.all([hostile.truncatedGzip(), hostile.dotDotEscape(), hostile.wrongSha256(), hostile.charDevice()]);
+    await stage(archives[0]!, { tmpDir: dir.path }); // warm up lazily opened handles
+    const before = openFds();
+    for (let round = 0; round < 5; round++) {
+      for (const archive of archives) await stage(archive, { tmpDir: dir.path });
+      await stage(bigArchive(2 * MiB, 256 * 1024), { tmpDir: dir.path, limits: { ...small, maxDirBytes: MiB } });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(openFds()).toBeLessThanOrEqual(before);
+    expect(await dir.leftovers()).toEqual([]);
+  });
+});
