@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** A script to run as root on a workspace's host, whatever the transport. */
+export interface HostCommand {
+  instanceId: string;
+  script: string;
+  /** Bound on the script's run time on the host; the caller waits a little longer for the report. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface HostCommandResult {
+  status: string;
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * Every host script prints exactly one line to stdout, last: this prefix and a JSON object.
+ * Everything else goes to stderr, because SSM keeps only the first 24 000 characters of stdout.
+ */
+export const RESULT_PREFIX = 'MOLECULE_RESULT ';
+
+const HostResultSchema = z.object({
+  ok: z.boolean(),
+  action: z.string().optional(),
+  code: z.string().optional(),
+  step: z.string().optional(),
+  restored: z.boolean().optional(),
+  replacedPrevious: z.boolean().optional(),
+  changedOnlySkillDocs: z.boolean().optional(),
+  removedSkills: z.number().int().nonnegative().optional(),
+  strippedFiles: z.number().int().nonnegative().optional(),
+});
+export type HostResult = z.infer<typeof HostResultSchema>;
+
+/** The last well-formed result line in `stdout`, or null when the script never got to report. */
+export function parseHostResult(stdout: string): HostResult | null {
+  const lines = stdout.split('\n').reverse();
+  for (const line of lines) {
+    if (!line.startsWith(RESULT_PREFIX)) continue;
+    try {
+      const parsed = HostResultSchema.safeParse(JSON.parse(line.slice(RESULT_PREFIX.length)));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // a malformed line is no report; keep looking for an earlier one
+    }
+  }
+  return null;
+}
+
+const TAIL_CHARS = 400;
+
+/**
+ * A short tail of host output for ops logs (never for an API message): control characters
+ * dropped and query strings removed, since a presigned URL's signature may appear in errors.
+ */
+export function sanitizedTail(text: string, maxChars = TAIL_CHARS): string {
+  const cleaned = text
+    .replace(/(https?:\/\/[^\s?'"]*)\?[^\s'"]*/g, '$1?<redacted>')
+    .replace(/[^\x20-\x7e\n\t]/g, '')
+    .trim();
+  return cleaned.length > maxChars ? `…${cleaned.slice(-maxChars)}` : cleaned;
+}

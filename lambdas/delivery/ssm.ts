@@ -1,0 +1,173 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CancelCommandCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  SendCommandCommand,
+  type GetCommandInvocationCommandOutput,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
+import { parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
+import { quote } from './shell.js';
+
+export interface SsmRunOptions extends HostCommand {
+  /** First wait between polls; it grows by half each time up to `maxPollIntervalMs`. */
+  pollIntervalMs?: number;
+  maxPollIntervalMs?: number;
+  /** How long past `timeoutMs` to keep waiting for the host's report before giving up. */
+  graceMs?: number;
+}
+
+const DOCUMENT = 'AWS-RunShellScript';
+const DEFAULT_POLL_MS = 1_000;
+const DEFAULT_MAX_POLL_MS = 5_000;
+const DEFAULT_GRACE_MS = 15_000;
+/** SendCommand's `TimeoutSeconds` (time allowed to reach the instance) has this minimum. */
+const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
+
+const PENDING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+/** StatusDetails meaning the command never reached a running agent. */
+const NOT_DELIVERED = new Set(['Undeliverable', 'DeliveryTimedOut', 'Delivery Timed Out']);
+const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'TooManyUpdates']);
+
+/**
+ * Runs a host script through SSM Run Command and waits for its outcome. The agent runs
+ * `AWS-RunShellScript` commands with `sh`, so the script is handed to bash explicitly.
+ * Throws WorkspaceUnreachable when the instance cannot be reached and DeliveryFailed when the
+ * script fails, times out or the wait runs past the deadline; messages never carry host output.
+ */
+export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise<HostCommandResult> {
+  const { instanceId, script, timeoutMs, signal } = options;
+  const executionSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const deadline = Date.now() + timeoutMs + (options.graceMs ?? DEFAULT_GRACE_MS);
+  const maxPoll = options.maxPollIntervalMs ?? DEFAULT_MAX_POLL_MS;
+  let delay = options.pollIntervalMs ?? DEFAULT_POLL_MS;
+  const context = { instanceId, transport: 'ssm' };
+
+  const wait = async (): Promise<boolean> => {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return false;
+    // Equal jitter: at least half the interval, so polls from many executions spread out.
+    await sleep(Math.min(remaining, delay / 2 + Math.random() * (delay / 2)), undefined, { signal });
+    delay = Math.min(maxPoll, delay * 1.5);
+    return true;
+  };
+
+  let commandId: string | undefined;
+  try {
+    while (!commandId) {
+      try {
+        const sent = await ssm.send(
+          new SendCommandCommand({
+            DocumentName: DOCUMENT,
+            InstanceIds: [instanceId],
+            Comment: 'molecule plugin delivery',
+            TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, executionSeconds),
+            Parameters: {
+              commands: [`exec bash -c ${quote(script)} molecule-delivery`],
+              executionTimeout: [String(executionSeconds)],
+            },
+          }),
+          { abortSignal: signal },
+        );
+        commandId = sent.Command?.CommandId;
+        if (!commandId) throw new DeliveryFailed('SSM accepted the command without an id', context);
+      } catch (err) {
+        if (errorName(err) === 'InvalidInstanceId') {
+          throw new WorkspaceUnreachable('the workspace instance is not reachable through SSM', context, { cause: err });
+        }
+        if (!isThrottling(err)) throw asDeliveryFailed(err, 'could not send the delivery command to the workspace', context);
+        if (!(await wait())) throw new DeliveryFailed('timed out sending the delivery command to the workspace', context);
+      }
+    }
+
+    const details = { ...context, commandId };
+    while (await wait()) {
+      let invocation: GetCommandInvocationCommandOutput;
+      try {
+        invocation = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }), {
+          abortSignal: signal,
+        });
+      } catch (err) {
+        // The invocation appears a moment after SendCommand returns.
+        if (errorName(err) === 'InvocationDoesNotExist' || isThrottling(err)) continue;
+        throw asDeliveryFailed(err, 'could not read the delivery command status', details);
+      }
+      const outcome = settle(invocation, details);
+      if (outcome) return outcome;
+    }
+    await cancel(ssm, commandId, instanceId);
+    throw new DeliveryFailed('timed out waiting for the workspace to finish the delivery command', details);
+  } catch (err) {
+    if (signal?.aborted) {
+      if (commandId) await cancel(ssm, commandId, instanceId);
+      throw new DeliveryFailed('the delivery command was aborted', { ...context, commandId }, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** The finished result, or undefined while the command is still on its way. */
+function settle(invocation: GetCommandInvocationCommandOutput, context: Record<string, unknown>): HostCommandResult | undefined {
+  const status = invocation.Status ?? 'Pending';
+  const statusDetails = invocation.StatusDetails ?? status;
+  const stdout = invocation.StandardOutputContent ?? '';
+  const stderr = invocation.StandardErrorContent ?? '';
+  const exitCode = invocation.ResponseCode ?? -1;
+
+  if (NOT_DELIVERED.has(statusDetails) || NOT_DELIVERED.has(status)) {
+    throw new WorkspaceUnreachable('the workspace instance did not receive the delivery command', { ...context, statusDetails });
+  }
+  if (status === 'Success') return { status, stdout, stderr, exitCode };
+  if (PENDING.has(status)) return undefined;
+
+  const details = {
+    ...context,
+    status,
+    statusDetails,
+    exitCode,
+    hostResult: parseHostResult(stdout),
+    outputTail: sanitizedTail(stderr),
+  };
+  if (status === 'TimedOut') throw new DeliveryFailed('the delivery command timed out on the workspace', details);
+  if (status === 'Cancelled') throw new DeliveryFailed('the delivery command was cancelled', details);
+  throw new DeliveryFailed('the delivery command failed on the workspace', details);
+}
+
+/** Whether the instance is managed by SSM and its agent is online. */
+export async function isSsmOnline(ssm: SSMClient, instanceId: string): Promise<boolean> {
+  try {
+    const out = await ssm.send(
+      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+    );
+    return (out.InstanceInformationList ?? []).some((info) => info.InstanceId === instanceId && info.PingStatus === 'Online');
+  } catch (err) {
+    const name = errorName(err);
+    if (name === 'InvalidInstanceId' || name === 'InvalidInstanceInformationFilterValue') return false;
+    throw err;
+  }
+}
+
+/** Best effort: a command we stopped waiting for should not go on changing the host. */
+async function cancel(ssm: SSMClient, commandId: string, instanceId: string): Promise<void> {
+  try {
+    await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
+  } catch {
+    // nothing more to do: the host's own execution timeout still bounds the script
+  }
+}
+
+function errorName(err: unknown): string | undefined {
+  return err instanceof Error ? err.name : undefined;
+}
+
+function isThrottling(err: unknown): boolean {
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return THROTTLING.has(errorName(err) ?? '') || status === 429;
+}
+
+function asDeliveryFailed(err: unknown, message: string, details: Record<string, unknown>): Error {
+  if (err instanceof DeliveryFailed || err instanceof WorkspaceUnreachable) return err;
+  return new DeliveryFailed(message, { ...details, awsError: errorName(err) }, { cause: err });
+}

@@ -1,0 +1,41 @@
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { DeliveryFailed, ExternalRuntime, WorkspaceUnreachable } from '../shared/errors.js';
+import { INSTANCE_ID_RE, type Workspace } from '../shared/types.js';
+import { isSsmOnline } from './ssm.js';
+
+export type DeliveryTransport = 'ssm' | 'eic';
+
+/** The workspace's EC2 instance id, when it is one we deliver to (SPEC §5). */
+export function deliverableInstanceId(workspace: Workspace): string {
+  if (workspace.runtime === 'external') {
+    throw new ExternalRuntime('external workspaces are never pushed to; they pull plugins through the download endpoint', {
+      workspaceId: workspace.id,
+    });
+  }
+  const instanceId = workspace.instanceId;
+  if (!instanceId || !INSTANCE_ID_RE.test(instanceId)) {
+    throw new WorkspaceUnreachable('the workspace has no EC2 instance to deliver to', { workspaceId: workspace.id });
+  }
+  return instanceId;
+}
+
+/**
+ * SSM when the instance is managed and online, else EC2 Instance Connect; a workspace's
+ * `transport` forces one. A forced SSM on an instance whose agent is offline fails at once
+ * rather than waiting out the command's delivery timeout.
+ */
+export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMClient }): Promise<DeliveryTransport> {
+  const instanceId = deliverableInstanceId(workspace);
+  if (workspace.transport === 'eic') return 'eic';
+  let online: boolean;
+  try {
+    online = await isSsmOnline(ssm, instanceId);
+  } catch (err) {
+    throw new DeliveryFailed('could not look up the workspace instance in SSM', { workspaceId: workspace.id, instanceId }, { cause: err });
+  }
+  if (online) return 'ssm';
+  if (workspace.transport === 'ssm') {
+    throw new WorkspaceUnreachable('the workspace instance is not online in SSM', { workspaceId: workspace.id, instanceId });
+  }
+  return 'eic';
+}

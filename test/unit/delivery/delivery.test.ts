@@ -1,0 +1,94 @@
+import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { deliverInstall, removePlugin, restartWorkspace, type DeliveryDeps } from '../../../lambdas/delivery/index.js';
+import type { Workspace } from '../../../lambdas/shared/types.js';
+
+const ssmMock = mockClient(SSMClient);
+const INSTANCE = 'i-0123456789abcdef0';
+const workspace: Workspace = { id: 'ws-1', orgId: 'org-1', runtime: 'hermes', instanceId: INSTANCE, transport: 'auto', status: 'running' };
+const deps: DeliveryDeps = {
+  ssm: new SSMClient({ region: 'us-east-1' }),
+  config: {
+    configDirFor: (runtime) => (runtime === 'hermes' ? '/home/ubuntu/.hermes' : '/configs'),
+    restartCommand: 'docker restart ws-{workspaceId}',
+    deliveryTimeoutMs: 60_000,
+  },
+  now: () => new Date('2024-05-01T12:00:00.123Z'),
+  ssmPolling: { pollIntervalMs: 1, maxPollIntervalMs: 2 },
+};
+
+function hostReports(stdout: string, status: 'Success' | 'Failed' = 'Success') {
+  ssmMock.on(GetCommandInvocationCommand).resolves({ Status: status, StatusDetails: status, ResponseCode: status === 'Success' ? 0 : 1, StandardOutputContent: stdout });
+}
+
+function sentScript(): string {
+  return ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.Parameters!.commands![0]!;
+}
+
+beforeEach(() => {
+  ssmMock.reset();
+  ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'Online' }] });
+  ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+});
+
+describe('deliverInstall', () => {
+  it("installs into the runtime's config dir and reports what the host found", async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"installed","replacedPrevious":true,"changedOnlySkillDocs":true}\n');
+
+    const outcome = await deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k?sig=1' });
+
+    expect(outcome).toEqual({ transport: 'ssm', replacedPrevious: true, changedOnlySkillDocs: true });
+    expect(sentScript()).toContain('/home/ubuntu/.hermes');
+    expect(sentScript()).toContain('20240501T120000123Z');
+    expect(ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.Parameters!.executionTimeout).toEqual(['60']);
+  });
+
+  it('names the failed step in its own words', async () => {
+    hostReports('MOLECULE_RESULT {"ok":false,"code":"delivery_failed","step":"swap","restored":false}\n', 'Failed');
+
+    await expect(deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' })).rejects.toMatchObject({
+      code: 'delivery_failed',
+      message: 'the workspace could not put the new plugin version in place; the previous version could not be restored',
+    });
+  });
+
+  it('fails when the host never reports a result', async () => {
+    hostReports('');
+
+    await expect(deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' })).rejects.toMatchObject({
+      code: 'delivery_failed',
+      message: 'the workspace did not report the outcome of the delivery command',
+    });
+  });
+
+  it('refuses a workspace that needs EC2 Instance Connect, which is not available yet', async () => {
+    await expect(
+      deliverInstall(deps, { workspace: { ...workspace, transport: 'eic' }, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' }),
+    ).rejects.toMatchObject({ code: 'workspace_unreachable', message: 'EC2 Instance Connect delivery is not available yet' });
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+});
+
+describe('removePlugin', () => {
+  it('is plugin_not_installed when the host has no such plugin', async () => {
+    hostReports('MOLECULE_RESULT {"ok":false,"code":"plugin_not_installed"}\n');
+
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools' })).rejects.toMatchObject({ code: 'plugin_not_installed' });
+  });
+
+  it('reports how many skills it removed', async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"uninstalled","removedSkills":2,"strippedFiles":1}\n');
+
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({ transport: 'ssm', removedSkills: 2 });
+  });
+});
+
+describe('restartWorkspace', () => {
+  it('runs the configured command for the workspace', async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
+
+    await expect(restartWorkspace(deps, { workspace })).resolves.toEqual({ transport: 'ssm' });
+    expect(sentScript()).toContain('docker restart ws-');
+  });
+});

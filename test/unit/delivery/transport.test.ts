@@ -1,0 +1,64 @@
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { chooseTransport } from '../../../lambdas/delivery/transport.js';
+import type { Workspace } from '../../../lambdas/shared/types.js';
+
+const ssmMock = mockClient(SSMClient);
+const ssm = new SSMClient({ region: 'us-east-1' });
+const INSTANCE = 'i-0123456789abcdef0';
+
+function workspace(overrides: Partial<Workspace> = {}): Workspace {
+  return { id: 'ws-1', orgId: 'org-1', runtime: 'claude-code', instanceId: INSTANCE, transport: 'auto', status: 'running', ...overrides };
+}
+
+function agent(pingStatus: 'Online' | 'ConnectionLost' | null) {
+  ssmMock
+    .on(DescribeInstanceInformationCommand)
+    .resolves({ InstanceInformationList: pingStatus ? [{ InstanceId: INSTANCE, PingStatus: pingStatus }] : [] });
+}
+
+beforeEach(() => ssmMock.reset());
+
+describe('chooseTransport', () => {
+  it('uses SSM when the instance is managed and online', async () => {
+    agent('Online');
+    await expect(chooseTransport(workspace(), { ssm })).resolves.toBe('ssm');
+  });
+
+  it('falls back to EC2 Instance Connect when the agent is offline or the instance unmanaged', async () => {
+    agent('ConnectionLost');
+    await expect(chooseTransport(workspace(), { ssm })).resolves.toBe('eic');
+    agent(null);
+    await expect(chooseTransport(workspace(), { ssm })).resolves.toBe('eic');
+  });
+
+  it('honours a workspace forced onto EC2 Instance Connect without asking SSM', async () => {
+    await expect(chooseTransport(workspace({ transport: 'eic' }), { ssm })).resolves.toBe('eic');
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('fails a workspace forced onto SSM whose agent is offline as workspace_unreachable', async () => {
+    agent('ConnectionLost');
+    await expect(chooseTransport(workspace({ transport: 'ssm' }), { ssm })).rejects.toMatchObject({ code: 'workspace_unreachable' });
+  });
+
+  it.each([
+    ['no instance', null],
+    ['a malformed id', 'i-XYZ'],
+    ['an id with shell in it', 'i-12345678; reboot'],
+    ['a too-short id', 'i-1234567'],
+  ])('only delivers to real instance ids: %s is workspace_unreachable', async (_label, instanceId) => {
+    await expect(chooseTransport(workspace({ instanceId }), { ssm })).rejects.toMatchObject({ code: 'workspace_unreachable' });
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('never pushes to an external runtime', async () => {
+    await expect(chooseTransport(workspace({ runtime: 'external' }), { ssm })).rejects.toMatchObject({ code: 'external_runtime' });
+  });
+
+  it('reports a failing SSM lookup as delivery_failed', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('down'), { name: 'InternalServerError' }));
+    await expect(chooseTransport(workspace(), { ssm })).rejects.toMatchObject({ code: 'delivery_failed' });
+  });
+});
