@@ -1,0 +1,28 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { buildWorkflow, STATE_MACHINE_COMMENT, type StepName } from '../workflow.js';
+
+/** The Standard state machine running `buildWorkflow`, with full execution logging and tracing. */
+export class DeliveryWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, steps: Record<StepName, lambda.IFunction>) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      // The /aws/vendedlogs/ prefix keeps CloudWatch's resource policy small for Step Functions.
+      logGroupName: `/aws/vendedlogs/states/${this.node.addr}`,
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: buildWorkflow(this, 'Steps', steps),
+      comment: STATE_MACHINE_COMMENT,
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface HandlerFunctionProps {
+  /** The entry file's base name in `lambdas/handlers/`, e.g. `check-allowlist`. */
+  handler: string;
+  description: string;
+  timeout?: Duration;
+  memorySize?: number;
+  environment?: Record<string, string>;
+  /**
+   * Bundle the handler with esbuild (default). `false` deploys a placeholder instead, so tests
+   * can synthesize the stack without the handler files and in milliseconds.
+   */
+  bundle?: boolean;
+}
+
+/**
+ * Every Lambda of the service: Node.js 22 on arm64, X-Ray tracing, a log group with a retention,
+ * and one bundling recipe. Class names are kept through minification because the workflow's
+ * Retry/Catch match thrown errors by `name`.
+ */
+export class HandlerFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const code =
+      props.bundle === false
+        ? { code: lambda.Code.fromInline('exports.handler = async () => { throw new Error("placeholder code"); };'), handler: 'index.handler' }
+        : { entry: path.join(REPO_ROOT, 'lambdas', 'handlers', `${props.handler}.ts`), handler: 'handler' };
+    super(scope, id, {
+      ...code,
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      timeout: props.timeout ?? Duration.seconds(30),
+      memorySize: props.memorySize ?? 256,
+      logGroup,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'molecule-plugin-delivery',
+        ...props.environment,
+      },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies bundled into an ES module still call `require` for Node built-ins.
+        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        minify: true,
+        keepNames: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The Node.js 22 runtime provides AWS SDK v3; everything else is bundled.
+        externalModules: ['@aws-sdk/*'],
+      },
+    });
+  }
+}

@@ -1,0 +1,142 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { TRANSIENT_ERROR_NAMES } from '../lambdas/shared/errors.js';
+
+/**
+ * The plugin delivery workflow (SPEC §1): one definition, built here, deployed by the stack and
+ * executed by the local engine. JSONPath only; every Task's output replaces the state document
+ * (`WorkflowState`), every failure is caught into `$.error` and recorded by RecordFailure.
+ *
+ *   ByKind ─install──▶ Stage ▶ CheckAllowlist ▶ Deliver ─┐
+ *          └uninstall▶ Remove ───────────────────────────┴▶ Restart ▶ Record ▶ Done
+ *   any Task ──catch──▶ RecordFailure ▶ Failed
+ */
+
+export const STEP_NAMES = ['Stage', 'CheckAllowlist', 'Deliver', 'Remove', 'Restart', 'Record', 'RecordFailure'] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+/**
+ * How long each step's Lambda may run. The Task timeout adds a margin on top, so a slow step
+ * ends as the function's own timeout (its error reaches the Catch) and `States.Timeout` is only
+ * the backstop for a lost invocation. Stage and Deliver cover the 5 min fetch/delivery budgets.
+ */
+export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
+  Stage: Duration.minutes(6),
+  CheckAllowlist: Duration.seconds(30),
+  Deliver: Duration.minutes(6),
+  Remove: Duration.minutes(6),
+  Restart: Duration.minutes(3),
+  Record: Duration.seconds(30),
+  RecordFailure: Duration.seconds(30),
+};
+const TASK_TIMEOUT_MARGIN = Duration.seconds(30);
+
+/** Placeholder ARNs for `synthesizeDefinition`: the local engine replaces every Task anyway. */
+const PLACEHOLDER_ARN_PREFIX = 'arn:aws:lambda:us-east-1:000000000000:function:molecule-';
+
+export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName, lambda.IFunction>): sfn.DefinitionBody {
+  const root = new Construct(scope, id);
+  const step = (name: StepName): tasks.LambdaInvoke =>
+    tasks.LambdaInvoke.jsonPath(root, name, {
+      lambdaFunction: fns[name],
+      payloadResponseOnly: true,
+      taskTimeout: sfn.Timeout.duration(STEP_LAMBDA_TIMEOUTS[name].plus(TASK_TIMEOUT_MARGIN)),
+    });
+  const withTransientRetries = (task: sfn.TaskStateBase): sfn.TaskStateBase =>
+    task
+      // Another operation holds the workspace lease: wait for it, up to a few minutes in total.
+      .addRetry({
+        errors: ['WorkspaceBusy'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 8,
+        maxDelay: Duration.seconds(30),
+        jitterStrategy: sfn.JitterType.FULL,
+      })
+      .addRetry({
+        errors: [...TRANSIENT_ERROR_NAMES.filter((name) => name !== 'WorkspaceBusy'), 'Lambda.TooManyRequestsException'],
+        interval: Duration.seconds(1),
+        backoffRate: 2,
+        maxAttempts: 4,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+
+  const failed = sfn.Fail.jsonPath(root, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+  // RecordFailure's result is discarded: the state (with the caught `$.error`) reaches Failed as is,
+  // and if recording itself keeps failing the execution still fails with the step's own error.
+  const recordFailure = withTransientRetries(
+    tasks.LambdaInvoke.jsonPath(root, 'RecordFailure', {
+      lambdaFunction: fns.RecordFailure,
+      payloadResponseOnly: true,
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(STEP_LAMBDA_TIMEOUTS.RecordFailure.plus(TASK_TIMEOUT_MARGIN)),
+    }),
+  );
+  recordFailure.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.recordFailureError' });
+  recordFailure.next(failed);
+
+  const guarded = (name: StepName): sfn.TaskStateBase =>
+    withTransientRetries(step(name)).addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+  const restart = guarded('Restart');
+  restart.next(guarded('Record')).next(sfn.Succeed.jsonPath(root, 'Done'));
+  const install = guarded('Stage').next(guarded('CheckAllowlist')).next(guarded('Deliver')).next(restart);
+  const uninstall = guarded('Remove').next(restart);
+  // The API only starts known kinds; anything else is still recorded as a failed operation.
+  const unknownKind = sfn.Pass.jsonPath(root, 'UnknownKind', {
+    result: sfn.Result.fromObject({
+      Error: 'InvalidRequest',
+      Cause: JSON.stringify({ errorType: 'InvalidRequest', errorMessage: 'unknown operation kind' }),
+    }),
+    resultPath: '$.error',
+  }).next(recordFailure);
+
+  const byKind = sfn.Choice.jsonPath(root, 'ByKind')
+    .when(sfn.Condition.stringEquals('$.kind', 'install'), install)
+    .when(sfn.Condition.stringEquals('$.kind', 'uninstall'), uninstall)
+    .otherwise(unknownKind);
+  return sfn.DefinitionBody.fromChainable(byKind);
+}
+
+export const STATE_MACHINE_COMMENT = 'Molecule plugin delivery: install (Stage, CheckAllowlist, Deliver) or uninstall (Remove), then Restart and Record';
+
+export interface SynthesizedDefinition {
+  /** The Amazon States Language document, exactly as the stack deploys it (ARNs aside). */
+  definition: Record<string, unknown>;
+  /** Names of every Task state: each needs a local handler. */
+  taskStates: string[];
+}
+
+/**
+ * Builds the workflow in a throwaway app with placeholder function ARNs (no bundling, no AWS,
+ * no network) and returns the resolved ASL the deployed state machine would run.
+ */
+export function synthesizeDefinition(): SynthesizedDefinition {
+  const stack = new Stack(new App(), 'WorkflowDefinition');
+  const fns = Object.fromEntries(
+    STEP_NAMES.map((name) => [name, lambda.Function.fromFunctionArn(stack, `${name}Fn`, `${PLACEHOLDER_ARN_PREFIX}${name}`)]),
+  ) as Record<StepName, lambda.IFunction>;
+  const machine = new sfn.StateMachine(stack, 'Workflow', {
+    definitionBody: buildWorkflow(stack, 'Steps', fns),
+    stateMachineType: sfn.StateMachineType.STANDARD,
+    comment: STATE_MACHINE_COMMENT,
+  });
+  const cfn = machine.node.defaultChild as sfn.CfnStateMachine;
+  const definition = JSON.parse(flattenJoin(stack.resolve(cfn.definitionString))) as Record<string, unknown>;
+  const states = definition.States as Record<string, { Type: string }>;
+  const taskStates = Object.entries(states)
+    .filter(([, state]) => state.Type === 'Task')
+    .map(([name]) => name);
+  return { definition, taskStates };
+}
+
+/** With literal ARNs CDK emits a plain string; a `Fn::Join` of literals is flattened just in case. */
+function flattenJoin(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] } | null)?.['Fn::Join'];
+  if (join && join[1].every((part): part is string => typeof part === 'string')) return join[1].join(join[0]);
+  throw new Error(`the workflow definition still contains unresolved references: ${JSON.stringify(value)}`);
+}

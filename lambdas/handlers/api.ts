@@ -1,0 +1,24 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { lazyHandler } from './lazy.js';
+import { createS3Client, createSfnClient } from '../shared/aws.js';
+import { buildApiDeps } from '../composition.js';
+import { createApi } from '../api/app.js';
+import { authorizerPrincipal, fromApiGatewayEvent, toApiGatewayResult } from '../api/apigw.js';
+import { errorResponse } from '../api/respond.js';
+import { logger } from '../shared/logger.js';
+
+const api = lazyHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(async (rt) => {
+  const [s3, sfn] = await Promise.all([createS3Client(rt.aws), createSfnClient(rt.aws)]);
+  const handle = createApi(buildApiDeps(rt, { s3, sfn }));
+  return async (event) => toApiGatewayResult(await handle(fromApiGatewayEvent(event), authorizerPrincipal(event)));
+});
+
+/** The API Lambda: API Gateway HTTP API (payload 2.0) in, the API's response out. */
+export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  try {
+    return await api(event);
+  } catch (err) {
+    // Only a failed start-up (no database, bad configuration) lands here; requests map their own errors.
+    return toApiGatewayResult(errorResponse(err, logger));
+  }
+}

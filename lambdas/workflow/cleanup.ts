@@ -1,0 +1,36 @@
+import type { Db } from '../store/db.js';
+import { cleanupCandidates, type CleanupCandidate } from '../store/installed.js';
+import { purgeRemovedWorkspacePlugins, getWorkspace } from '../store/workspaces.js';
+import { startOperation, type WorkflowStarter } from './operations.js';
+import type { Log } from '../shared/logger.js';
+
+export interface CleanupSummary {
+  started: Array<CleanupCandidate & { operationId: string }>;
+  failedToStart: Array<CleanupCandidate & { error: string }>;
+  purgedRows: number;
+}
+
+/**
+ * SPEC §7, one scheduled run: start uninstall executions for at most `batch` due rows (expired
+ * `uninstall_at`, dropped from a non-empty allowlist, failed uninstalls), and forget the rows of
+ * removed workspaces. Returns what it started so the run can be reported.
+ */
+export async function runCleanup(deps: { db: Db; workflow: WorkflowStarter; log: Log; batch: number }): Promise<CleanupSummary> {
+  const summary: CleanupSummary = { started: [], failedToStart: [], purgedRows: 0 };
+  for (const candidate of await cleanupCandidates(deps.db, deps.batch)) {
+    const workspace = await getWorkspace(deps.db, candidate.workspaceId);
+    if (!workspace) continue;
+    try {
+      const { operation } = await startOperation(deps, {
+        kind: 'uninstall', workspace, source: null, plugin: candidate.name, expectedSha256: null, restart: true,
+        uninstallAt: null, idempotencyKey: null, actorPrefix: 'cleanup',
+      });
+      summary.started.push({ ...candidate, operationId: operation.operationId });
+    } catch (err) {
+      summary.failedToStart.push({ ...candidate, error: (err as Error).message });
+    }
+  }
+  summary.purgedRows = await purgeRemovedWorkspacePlugins(deps.db, deps.batch);
+  deps.log.info('cleanup run', { started: summary.started.length, failedToStart: summary.failedToStart.length, purgedRows: summary.purgedRows });
+  return summary;
+}

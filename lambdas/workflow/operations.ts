@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import { createOperation, finishOperation, getOperation, setExecutionArn } from '../store/operations.js';
+import type { Operation, WorkflowState } from '../shared/types.js';
+import { PlatformUnavailable } from '../shared/errors.js';
+import type { Log } from '../shared/logger.js';
+
+/** Starts one execution of the delivery state machine; named after the operation, so a retry is idempotent. */
+export interface WorkflowStarter {
+  start(name: string, input: WorkflowState): Promise<string>;
+  /** The ARN an execution of this name will have (Step Functions derives it from the name). */
+  executionArnFor(name: string): string | null;
+}
+
+/** The workflow's starting state, plus who asked and the request's idempotency key. */
+export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'uninstallAt'> & {
+  idempotencyKey: string | null;
+  actorPrefix: string | null;
+};
+
+/**
+ * Records the operation and starts its workflow. A repeated idempotency key returns the first
+ * operation and starts nothing. If the workflow cannot be started the operation is closed as
+ * failed and the caller gets 503, so no RUNNING row is left without an execution behind it.
+ */
+export async function startOperation(
+  deps: { db: Db; workflow: WorkflowStarter; log: Log },
+  request: OperationRequest,
+): Promise<{ operation: Operation; created: boolean }> {
+  const operationId = randomUUID();
+  const { operation, created } = await createOperation(deps.db, {
+    id: operationId,
+    workspaceId: request.workspace.id,
+    orgId: request.workspace.orgId,
+    kind: request.kind,
+    plugin: request.plugin,
+    source: request.source,
+    sha256: request.expectedSha256,
+    idempotencyKey: request.idempotencyKey,
+    actorPrefix: request.actorPrefix,
+    executionArn: deps.workflow.executionArnFor(operationId),
+  });
+  if (!created) return { operation, created };
+
+  const { idempotencyKey: _key, actorPrefix: _actor, ...start } = request;
+  const input: WorkflowState = { operationId, ...start };
+  try {
+    const executionArn = await deps.workflow.start(operationId, input);
+    // Recorded up front when derivable, so the usual accept path writes the database once.
+    if (executionArn !== operation.executionArn) await setExecutionArn(deps.db, operationId, executionArn);
+    return { operation: { ...operation, executionArn }, created };
+  } catch (err) {
+    deps.log.error('could not start the workflow', { operationId, error: (err as Error).message });
+    const failure = new PlatformUnavailable('the delivery workflow could not be started; try again');
+    await finishOperation(deps.db, operationId, 'FAILED', { code: failure.code, message: failure.message, httpStatus: failure.status });
+    throw failure;
+  }
+}
+
+/**
+ * Polls the operation until it leaves RUNNING or `waitMs` passes (Prefer: wait=N). Polls start
+ * at 25 ms and settle at 100 ms: most installs end within a second, and a slower poll would add
+ * its interval to every answer.
+ */
+export async function waitForOperation(db: Db, operationId: string, waitMs: number): Promise<Operation | null> {
+  const deadline = Date.now() + waitMs;
+  let delay = 25;
+  for (;;) {
+    const operation = await getOperation(db, operationId);
+    if (!operation || operation.status !== 'RUNNING' || Date.now() >= deadline) return operation;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    delay = Math.min(delay * 1.5, 100);
+  }
+}

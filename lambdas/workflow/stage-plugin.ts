@@ -1,0 +1,61 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Config } from '../shared/config.js';
+import type { StagedPlugin } from '../shared/types.js';
+import { parseSource, type Resolvers } from '../plugins/source.js';
+import { stageArchive } from '../plugins/stage.js';
+
+export interface StagePluginDeps {
+  s3: S3Client;
+  resolvers: Resolvers;
+  config: Pick<Config, 'stagingBucket' | 'limits'>;
+}
+
+/**
+ * Fetches a source and streams it, validated and normalized, into the staging bucket under
+ * `staged/<id>/<name>.tar.gz`. Used by the Stage step and by the download route.
+ */
+export async function stagePlugin(
+  deps: StagePluginDeps,
+  args: { source: string; expectedSha256: string | null; id: string },
+): Promise<{ staged: StagedPlugin }> {
+  const source = parseSource(args.source);
+  const resolver = deps.resolvers.resolverFor(source);
+  const fetched = await resolver.fetch(source.spec, {});
+  let key = '';
+  const result = await stageArchive(
+    fetched.body,
+    async (normalized, info) => {
+      key = `staged/${args.id}/${info.name}.tar.gz`;
+      await deps.s3.send(
+        new PutObjectCommand({
+          Bucket: deps.config.stagingBucket,
+          Key: key,
+          Body: normalized,
+          ContentLength: info.contentLength,
+          ContentType: 'application/gzip',
+          Metadata: { 'plugin-sha256': info.contentHash },
+        }),
+      );
+    },
+    {
+      limits: deps.config.limits,
+      stripTopLevel: fetched.stripTopLevel,
+      fallbackName: fetched.fallbackName,
+      expectedSha256: args.expectedSha256,
+    },
+  );
+  return {
+    staged: {
+      bucket: deps.config.stagingBucket,
+      key,
+      name: result.name,
+      version: result.manifest.version ?? null,
+      sha256: result.contentHash,
+      skills: result.manifest.skills,
+      runtimes: result.manifest.runtimes,
+      fileCount: result.fileCount,
+      bytes: result.totalBytes,
+      warnings: result.warnings,
+    },
+  };
+}

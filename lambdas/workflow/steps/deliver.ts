@@ -1,0 +1,27 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Db } from '../../store/db.js';
+import type { Config } from '../../shared/config.js';
+import { deliverInstall, type DeliveryDeps } from '../../delivery/index.js';
+import { presignGet } from '../presign.js';
+import { holdWorkspace } from './lease.js';
+import { defineStep } from './step.js';
+
+export interface DeliverDeps {
+  db: Db;
+  s3: S3Client;
+  delivery: DeliveryDeps;
+  config: Pick<Config, 'leaseTtlMs' | 'presignTtlSeconds'>;
+}
+
+/** Deliver: the host downloads the staged tarball and swaps it in atomically. */
+export function deliverStep(deps: DeliverDeps) {
+  return defineStep('Deliver', deps.db, async (state, log) => {
+    const staged = state.staged;
+    if (!staged) throw new Error('Deliver needs a staged plugin');
+    await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
+    const tarballUrl = await presignGet(deps.s3, staged.bucket, staged.key, deps.config.presignTtlSeconds);
+    const outcome = await deliverInstall(deps.delivery, { workspace: state.workspace, pluginName: staged.name, tarballUrl });
+    log.info('delivered', { plugin: staged.name, transport: outcome.transport, replacedPrevious: outcome.replacedPrevious });
+    return { state: { ...state, delivered: { transport: outcome.transport, changedOnlySkillDocs: outcome.changedOnlySkillDocs } } };
+  });
+}

@@ -1,0 +1,26 @@
+import type { Db } from '../../store/db.js';
+import { getInstalled } from '../../store/installed.js';
+import { PluginNotInstalled } from '../../shared/errors.js';
+import type { Config } from '../../shared/config.js';
+import { removePlugin, type DeliveryDeps } from '../../delivery/index.js';
+import { holdWorkspace } from './lease.js';
+import { defineStep } from './step.js';
+
+/** Remove: strips the plugin's marker blocks and skills and deletes its directory on the host. */
+export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<Config, 'leaseTtlMs'> }) {
+  return defineStep('Remove', deps.db, async (state, log) => {
+    const plugin = state.plugin;
+    if (!plugin) throw new Error('Remove needs a plugin name');
+    await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
+    const installed = await getInstalled(deps.db, state.workspace.id, plugin);
+    try {
+      const outcome = await removePlugin(deps.delivery, { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] });
+      log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills });
+    } catch (err) {
+      // Already gone from the host (removed by hand, or a retried step): the record still has to go.
+      if (!(err instanceof PluginNotInstalled)) throw err;
+      log.warn('plugin was already absent from the host', { plugin });
+    }
+    return { state };
+  });
+}

@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { createDb } from '../../../lambdas/store/db.js';
+import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
+import { createOperation, getOperation } from '../../../lambdas/store/operations.js';
+import { acquireLease } from '../../../lambdas/store/leases.js';
+import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
+import { getInstalled, upsertInstalled } from '../../../lambdas/store/installed.js';
+import { sfnStarter } from '../../../lambdas/workflow/sfn-starter.js';
+import { startOperation } from '../../../lambdas/workflow/operations.js';
+import { runCleanup } from '../../../lambdas/workflow/cleanup.js';
+import { checkAllowlistStep } from '../../../lambdas/workflow/steps/check-allowlist.js';
+import { recordFailureStep } from '../../../lambdas/workflow/steps/record-failure.js';
+import { deliverStep, type DeliverDeps } from '../../../lambdas/workflow/steps/deliver.js';
+import { restartStep } from '../../../lambdas/workflow/steps/restart.js';
+import { AppError, InvalidArchive } from '../../../lambdas/shared/errors.js';
+import { stageStep } from '../../../lambdas/workflow/steps/stage.js';
+import { createResolvers } from '../../../lambdas/plugins/source.js';
+import { loadConfig } from '../../../lambdas/shared/config.js';
+import { FakeCodeload } from '../../support/codeload.js';
+import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../fixtures/archives.js';
+import { logger } from '../../../lambdas/shared/logger.js';
+import type { Workspace, WorkflowState } from '../../../lambdas/shared/types.js';
+
+/** Each step's decisions, on a real database with AWS clients mocked (aws-sdk-client-mock). */
+let t: TestDatabase;
+const s3 = mockClient(S3Client);
+const sfn = mockClient(SFNClient);
+const ssm = mockClient(SSMClient);
+let workspace: Workspace;
+let seq = 0;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  workspace = (await upsertWorkspace(t.db, 'ws-steps', { orgId: 'org-steps', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'ssm' })).workspace;
+});
+afterAll(async () => t?.close());
+beforeEach(() => {
+  s3.reset();
+  sfn.reset();
+  ssm.reset();
+});
+
+async function newState(overrides: Partial<WorkflowState> = {}): Promise<WorkflowState> {
+  const operationId = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
+  await createOperation(t.db, {
+    id: operationId, workspaceId: workspace.id, orgId: workspace.orgId, kind: overrides.kind ?? 'install', plugin: null,
+    source: 'local://demo', sha256: null, idempotencyKey: null, actorPrefix: 'test', executionArn: null,
+  });
+  return {
+    operationId, kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null,
+    staged: { bucket: 'staging', key: `staged/${operationId}/demo.tar.gz`, name: 'demo', version: '1.0.0', sha256: 'a'.repeat(64), skills: [], runtimes: [], fileCount: 1, bytes: 10, warnings: [] },
+    ...overrides,
+  };
+}
+
+const hostDeps = (): DeliverDeps => ({
+  db: t.db,
+  s3: new S3Client({ region: 'us-east-1' }),
+  config: { leaseTtlMs: 60_000, presignTtlSeconds: 300 },
+  delivery: {
+    ssm: new SSMClient({ region: 'us-east-1' }),
+    config: { configDirFor: () => '/configs', restartCommand: 'docker restart ws-{workspaceId}', deliveryTimeoutMs: 5_000 },
+    ssmPolling: { pollIntervalMs: 1, maxPollIntervalMs: 5 },
+  },
+});
+
+describe('starting an operation', () => {
+  it('names the execution after the operation and stores its ARN', async () => {
+    sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => ({ executionArn: `arn:aws:states:us-east-1:1:execution:m:${input.name}`, startDate: new Date() }));
+    const { operation } = await startOperation(
+      { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'), log: logger },
+      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test' },
+    );
+    const call = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(call).toMatchObject({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name: operation.operationId });
+    expect(JSON.parse(call.input!)).toMatchObject({ operationId: operation.operationId, kind: 'install', source: 'local://demo' });
+    expect((await getOperation(t.db, operation.operationId))?.executionArn).toBe(`arn:aws:states:us-east-1:1:execution:m:${operation.operationId}`);
+  });
+
+  it('stores the ARN Step Functions returns when it differs from the derived one', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:1:express:other', startDate: new Date() });
+    const { operation } = await startOperation(
+      { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'), log: logger },
+      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test' },
+    );
+    expect((await getOperation(t.db, operation.operationId))?.executionArn).toBe('arn:aws:states:us-east-1:1:express:other');
+  });
+
+  it('answers 503 and closes the operation when the workflow cannot be started', async () => {
+    sfn.on(StartExecutionCommand).rejects(new Error('ServiceUnavailable'));
+    const attempt = startOperation({ db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:m'), log: logger }, {
+      kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: 'k-503', actorPrefix: 'test',
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'platform_unavailable', status: 503 });
+    const rows = await t.db.query("SELECT status, error FROM plugin_operations WHERE idempotency_key = 'k-503'");
+    expect(rows.rows[0]).toMatchObject({ status: 'FAILED', error: { code: 'platform_unavailable' } });
+  });
+});
+
+describe('Stage', () => {
+  const codeload = new FakeCodeload();
+  beforeAll(async () => {
+    await codeload.start();
+  });
+  afterAll(async () => codeload.stop());
+
+  function stage() {
+    const config = { ...loadConfig({}), githubCodeloadUrl: codeload.url, stagingBucket: 'staging' };
+    const s3Client = new S3Client({ region: 'us-east-1' });
+    return stageStep({ db: t.db, s3: s3Client, resolvers: createResolvers({ s3: s3Client, config }), config });
+  }
+
+  it('writes the normalized tarball under the operation and records name, hash and warnings', async () => {
+    codeload.set('acme/acc-good', 'v1', () => tarGz([...pluginEntries(ACC_GOOD_FILES, 'acc-good-v1'), { name: 'acc-good-v1/link', type: 'symlink', linkname: '/etc/passwd' }]));
+    s3.on(PutObjectCommand).callsFake(async (input: { Body: NodeJS.ReadableStream }) => {
+      for await (const _chunk of input.Body) void _chunk;
+      return {};
+    });
+    const state = await stage()(await newState({ source: 'github://acme/acc-good#v1', staged: undefined }));
+    expect(state.staged).toMatchObject({ bucket: 'staging', key: `staged/${state.operationId}/acc-good.tar.gz`, name: 'acc-good', version: '1.0.0', sha256: ACC_GOOD_HASH, skills: ['hello'] });
+    const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(put).toMatchObject({ Bucket: 'staging', Key: state.staged!.key, ContentType: 'application/gzip', Metadata: { 'plugin-sha256': ACC_GOOD_HASH } });
+    expect(put.ContentLength).toBeGreaterThan(0);
+    const op = await getOperation(t.db, state.operationId);
+    expect(op).toMatchObject({ plugin: 'acc-good', sha256: ACC_GOOD_HASH });
+    expect(op?.warnings.join()).toContain('link');
+  });
+
+  it('uploads nothing when the request sha256 does not match', async () => {
+    codeload.set('acme/acc-good', 'v2', () => tarGz(pluginEntries(ACC_GOOD_FILES, 'acc-good-v2')));
+    const attempt = stage()(await newState({ source: 'github://acme/acc-good#v2', expectedSha256: 'f'.repeat(64), staged: undefined }));
+    await expect(attempt).rejects.toMatchObject({ name: 'IntegrityMismatch', code: 'integrity_mismatch' });
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('CheckAllowlist', () => {
+  it('refuses a plugin missing from a non-empty allowlist with the documented message', async () => {
+    await replaceAllowlist(t.db, workspace.orgId, ['other'], 'test');
+    await expect(checkAllowlistStep({ db: t.db })(await newState())).rejects.toMatchObject({
+      name: 'PluginNotAllowed', code: 'plugin_not_allowed', message: 'plugin "demo" is not in the org allowlist',
+    });
+    await replaceAllowlist(t.db, workspace.orgId, [], 'test');
+  });
+
+  it('fails closed when the database is unreachable', async () => {
+    const state = await newState();
+    const down = createDb({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
+    const step = checkAllowlistStep({ db: down });
+    await expect(step(state)).rejects.toMatchObject({ name: 'PlatformUnavailable', transient: true });
+    await down.end();
+  });
+});
+
+describe('Deliver', () => {
+  it('waits its turn: another operation holding the workspace makes it WorkspaceBusy before any host call', async () => {
+    const state = await newState();
+    expect(await acquireLease(t.db, workspace.id, 'someone-else', 60_000)).toBe(true);
+    const attempt = deliverStep(hostDeps())(state);
+    await expect(attempt).rejects.toMatchObject({ name: 'WorkspaceBusy', transient: true });
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    await t.db.query('DELETE FROM workspace_leases');
+  });
+});
+
+describe('Restart', () => {
+  const hostOk = () => {
+    ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: workspace.instanceId!, PingStatus: 'Online' }] });
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'c-1' } });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'MOLECULE_RESULT {"ok":true}\n' });
+  };
+
+  it('is skipped for restart: false, and when only SKILL.md files changed, without touching the host', async () => {
+    hostOk();
+    const notWanted = await restartStep(hostDeps())(await newState({ restart: false }));
+    const skillsOnly = await restartStep(hostDeps())(await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: true } }));
+    expect([notWanted.restarted, skillsOnly.restarted]).toEqual([false, false]);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    const op = await getOperation(t.db, skillsOnly.operationId);
+    expect(op?.steps).toEqual([expect.objectContaining({ name: 'Restart', status: 'SKIPPED' })]);
+  });
+
+  it('runs the restart command with the workspace id quoted', async () => {
+    hostOk();
+    const state = await restartStep(hostDeps())(await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: false } }));
+    expect(state.restarted).toBe(true);
+    const sent = ssm.commandCalls(SendCommandCommand)[0]!.args[0].input;
+    expect(sent.InstanceIds).toEqual([workspace.instanceId]);
+    // The script travels single-quoted inside `bash -c '...'`; undo that layer to read it.
+    const script = /bash -c '([\s\S]*)' [\w-]+$/.exec(sent.Parameters!.commands![0]!)![1]!.replaceAll("'\\''", "'");
+    expect(script).toContain("docker restart ws-'ws-steps'");
+  });
+});
+
+describe('RecordFailure', () => {
+  it('closes the operation with the documented code, removes the staged object and frees the workspace', async () => {
+    s3.on(DeleteObjectCommand).resolves({});
+    const state = await newState();
+    await acquireLease(t.db, workspace.id, state.operationId, 60_000);
+    const thrown = new InvalidArchive('archive entry "../x" escapes the plugin root');
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({
+      ...state,
+      error: { Error: thrown.name, Cause: JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message }) },
+    });
+    expect(await getOperation(t.db, state.operationId)).toMatchObject({
+      status: 'FAILED', error: { code: 'invalid_archive', httpStatus: 422, message: 'archive entry "../x" escapes the plugin root' },
+    });
+    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'staging', Key: state.staged!.key });
+    expect(await acquireLease(t.db, workspace.id, 'next-op', 60_000)).toBe(true);
+    await t.db.query('DELETE FROM workspace_leases');
+  });
+
+  it('marks a failed uninstall so the cleanup retries it', async () => {
+    await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'sticky', version: null, source: 'local://sticky', sha256: 'b'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    const state = await newState({ kind: 'uninstall', plugin: 'sticky', staged: undefined, error: { Error: 'DeliveryFailed', Cause: '{}' } });
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    const rows = await t.db.query("SELECT uninstall_failed_at FROM workspace_plugins WHERE plugin_name = 'sticky'");
+    expect(rows.rows[0].uninstall_failed_at).not.toBeNull();
+    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('the scheduled cleanup', () => {
+  it('starts one uninstall execution per due row and reports what it started', async () => {
+    await t.db.query("DELETE FROM workspace_plugins");
+    await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'expiring', version: null, source: 'local://expiring', sha256: 'c'.repeat(64), skills: [], runtimes: [], uninstallAt: new Date(Date.now() - 1000).toISOString() });
+    await t.db.query("UPDATE plugin_operations SET status = 'SUCCEEDED' WHERE status = 'RUNNING'");
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:cleanup', startDate: new Date() });
+    const summary = await runCleanup({ db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:m'), log: logger, batch: 10 });
+    expect(summary.started).toEqual([expect.objectContaining({ workspaceId: workspace.id, name: 'expiring', reason: 'uninstall_due' })]);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input).toMatchObject({ kind: 'uninstall', plugin: 'expiring', workspace: { id: workspace.id } });
+    expect(await getInstalled(t.db, workspace.id, 'expiring')).not.toBeNull();
+  });
+});
+
+it('keeps error classes distinguishable by name after construction', () => {
+  expect(new InvalidArchive('x')).toBeInstanceOf(AppError);
+  expect(new InvalidArchive('x').name).toBe('InvalidArchive');
+});

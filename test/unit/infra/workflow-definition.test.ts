@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { TRANSIENT_ERROR_NAMES } from '../../../lambdas/shared/errors.js';
+import { STEP_LAMBDA_TIMEOUTS, STEP_NAMES, synthesizeDefinition } from '../../../infra/workflow.js';
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+interface State {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Resource?: string;
+  ResultPath?: string | null;
+  TimeoutSeconds?: number;
+  Retry?: Retrier[];
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
+  Choices?: Array<{ Variable: string; StringEquals: string; Next: string }>;
+  Default?: string;
+  ErrorPath?: string;
+  CausePath?: string;
+}
+
+const { definition, taskStates } = synthesizeDefinition();
+const states = definition.States as Record<string, State>;
+const state = (name: string): State => {
+  const found = states[name];
+  if (!found) throw new Error(`no state ${name}`);
+  return found;
+};
+
+function keysDeep(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(keysDeep);
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([key, child]) => [key, ...keysDeep(child)]);
+  return [];
+}
+
+function retrierFor(s: State, error: string): Retrier | undefined {
+  return s.Retry?.find((r) => r.ErrorEquals.includes(error));
+}
+
+describe('the synthesized workflow definition', () => {
+  it('uses JSONPath only: no QueryLanguage, no Assign, no distributed Map anywhere', () => {
+    const keys = keysDeep(definition);
+    expect(keys).not.toContain('QueryLanguage');
+    expect(keys).not.toContain('Assign');
+    expect(keys).not.toContain('ItemReader');
+    expect(keys).not.toContain('ProcessorConfig');
+  });
+
+  it('has one Task per step, each invoking its Lambda directly with the whole state', () => {
+    expect([...taskStates].sort()).toEqual([...STEP_NAMES].sort());
+    for (const name of taskStates) {
+      const task = state(name);
+      expect(task.Resource).toMatch(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/);
+      expect(task).not.toHaveProperty('Parameters');
+      expect(task).not.toHaveProperty('InputPath');
+      expect(task.TimeoutSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it('routes install and uninstall by kind, and records anything else as a failure', () => {
+    const byKind = state(definition.StartAt as string);
+    expect(definition.StartAt).toBe('ByKind');
+    expect(byKind.Type).toBe('Choice');
+    expect(byKind.Choices).toEqual([
+      { Variable: '$.kind', StringEquals: 'install', Next: 'Stage' },
+      { Variable: '$.kind', StringEquals: 'uninstall', Next: 'Remove' },
+    ]);
+    expect(state(byKind.Default ?? '').Next).toBe('RecordFailure');
+  });
+
+  it('chains install through Stage, CheckAllowlist, Deliver and uninstall through Remove into the same Restart and Record', () => {
+    expect(state('Stage').Next).toBe('CheckAllowlist');
+    expect(state('CheckAllowlist').Next).toBe('Deliver');
+    expect(state('Deliver').Next).toBe('Restart');
+    expect(state('Remove').Next).toBe('Restart');
+    expect(state('Restart').Next).toBe('Record');
+    expect(state('Record').Next).toBe('Done');
+    expect(state('Done').Type).toBe('Succeed');
+  });
+
+  it('catches every failure of every step into $.error and sends it to RecordFailure', () => {
+    for (const name of taskStates.filter((n) => n !== 'RecordFailure')) {
+      expect(state(name).Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+    }
+  });
+
+  it('records a failure, then fails the execution with the step error, even if recording fails', () => {
+    const recordFailure = state('RecordFailure');
+    expect(recordFailure.Next).toBe('Failed');
+    expect(recordFailure.ResultPath).toBeNull();
+    expect(recordFailure.Catch?.map((c) => c.Next)).toEqual(['Failed']);
+    expect(recordFailure.Catch?.[0]?.ResultPath).not.toBe('$.error');
+    expect(state('Failed')).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+
+  it('retries transient errors with exponential backoff and full jitter on every step', () => {
+    for (const name of taskStates) {
+      const task = state(name);
+      for (const error of [...TRANSIENT_ERROR_NAMES, 'Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.SdkClientException']) {
+        const retrier = retrierFor(task, error);
+        expect(retrier, `${name} retries ${error}`).toBeDefined();
+        expect(retrier?.BackoffRate).toBe(2);
+      }
+      expect(retrierFor(task, 'FetchFailed')).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 4, JitterStrategy: 'FULL' });
+      expect(retrierFor(task, 'WorkspaceBusy')).toMatchObject({ MaxAttempts: 8, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
+    }
+  });
+
+  it('never retries a permanent error or a step timeout', () => {
+    for (const name of taskStates) {
+      for (const error of ['InvalidArchive', 'PluginNotAllowed', 'States.Timeout', 'States.ALL', 'States.TaskFailed']) {
+        expect(retrierFor(state(name), error), `${name} retries ${error}`).toBeUndefined();
+      }
+    }
+  });
+
+  it("gives every Task a timeout above its function's, and Stage and Deliver room for the 5 min fetch and delivery", () => {
+    for (const name of STEP_NAMES) {
+      expect(state(name).TimeoutSeconds, name).toBeGreaterThan(STEP_LAMBDA_TIMEOUTS[name].toSeconds());
+    }
+    expect(STEP_LAMBDA_TIMEOUTS.Stage.toSeconds()).toBeGreaterThan(300);
+    expect(STEP_LAMBDA_TIMEOUTS.Deliver.toSeconds()).toBeGreaterThan(300);
+  });
+});
