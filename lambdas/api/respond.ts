@@ -1,0 +1,32 @@
+import { ZodError } from 'zod';
+import { AppError, ERROR_STATUS } from '../shared/errors.js';
+import type { Log } from '../shared/logger.js';
+import { json, type ApiResponse } from './http.js';
+
+/**
+ * The one place errors become HTTP responses: `{error, code, ...details}` with the code's status.
+ * Anything unexpected is logged with its stack and answered with a generic 500 body that never
+ * carries the raw error.
+ */
+export function errorResponse(err: unknown, log: Log): ApiResponse {
+  if (err instanceof AppError) {
+    // Context helps a caller fix a 4xx; a 5xx's details are for ops (they may hold host output).
+    if (err.status >= 500) {
+      log.warn('request failed', { code: err.code, error: err.message, details: err.details, cause: String(err.cause ?? '') });
+      return json(err.status, { error: err.message, code: err.code });
+    }
+    return json(err.status, { error: err.message, code: err.code, ...err.details });
+  }
+  if (err instanceof ZodError) {
+    return json(ERROR_STATUS.invalid_request, { error: describeZodError(err), code: 'invalid_request' });
+  }
+  log.error('unexpected error', err as Error);
+  return json(ERROR_STATUS.internal_error, { error: 'internal error', code: 'internal_error' });
+}
+
+export function describeZodError(err: ZodError): string {
+  const first = err.issues[0];
+  if (!first) return 'invalid request body';
+  const where = first.path.length ? `${first.path.join('.')}: ` : '';
+  return `invalid request body: ${where}${first.message}`;
+}

@@ -1,0 +1,157 @@
+import type { Router } from '../router.js';
+import type { Ctx, RegistryEntry } from '../context.js';
+import { parseBody } from '../context.js';
+import { json, redirect, type ApiResponse } from '../http.js';
+import { authorizeWorkspace, type WorkspaceAccess } from '../auth.js';
+import { InstallBody, preferWaitSeconds, WORKSPACE_ID_RE } from '../schemas.js';
+import { getWorkspace } from '../../store/workspaces.js';
+import { getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
+import { getOperation } from '../../store/operations.js';
+import { startOperation, waitForOperation } from '../../workflow/operations.js';
+import {
+  ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotInstalled, WorkspaceNotFound,
+} from '../../shared/errors.js';
+import { parseIsoDuration } from '../../shared/iso-duration.js';
+import { PLUGIN_NAME_RE, type Operation, type Workspace } from '../../shared/types.js';
+
+const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
+
+/** Loads the workspace and checks the caller may touch it; `null` only for an admin naming an unknown id. */
+async function loadWorkspace(ctx: Ctx, id: string, access: WorkspaceAccess): Promise<Workspace | null> {
+  const principal = await ctx.principal();
+  const workspace = WORKSPACE_ID_RE.test(id) ? await getWorkspace(ctx.deps.db, id) : null;
+  authorizeWorkspace(principal, id, workspace, access);
+  return workspace;
+}
+
+function requireWorkspace(id: string, workspace: Workspace | null): Workspace {
+  if (!workspace) throw new WorkspaceNotFound(`workspace "${id}" not found`);
+  return workspace;
+}
+
+function statusUrl(op: Operation): string {
+  return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
+}
+
+/** 202 while running; once finished, the seed's synchronous answer (or the failure's status and body). */
+function operationAnswer(op: Operation): ApiResponse {
+  if (op.status === 'RUNNING') {
+    return json(202, { status: op.kind === 'install' ? 'installing' : 'uninstalling', operationId: op.operationId, statusUrl: statusUrl(op) });
+  }
+  if (op.status === 'FAILED') {
+    const error = op.error ?? { code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 };
+    return json(error.httpStatus, { error: error.message, code: error.code, operationId: op.operationId, plugin: op.plugin });
+  }
+  return op.kind === 'install'
+    ? json(200, { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId })
+    : json(200, { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId });
+}
+
+async function answerAfterWait(ctx: Ctx, op: Operation): Promise<ApiResponse> {
+  const waitSeconds = preferWaitSeconds(ctx.req.headers.prefer);
+  if (waitSeconds === 0 || op.status !== 'RUNNING') return operationAnswer(op);
+  const latest = await waitForOperation(ctx.deps.db, op.operationId, waitSeconds * 1000);
+  return operationAnswer(latest ?? op);
+}
+
+function idempotencyKey(ctx: Ctx): string | null {
+  const key = ctx.req.headers['idempotency-key']?.trim();
+  if (!key) return null;
+  if (key.length > 255) throw new InvalidRequest('Idempotency-Key must be at most 255 characters');
+  return key;
+}
+
+const supports = (runtimes: string[], runtime: string) => runtimes.length === 0 || runtimes.includes(runtime);
+
+export function registerPluginRoutes(router: Router<Ctx>): void {
+  router.on('POST', '/workspaces/{id}/plugins', async (ctx, { id }) => {
+    const found = await loadWorkspace(ctx, id!, 'manage');
+    if (found?.runtime === 'external') throw new ExternalRuntime('plugins are not pushed to external workspaces', { hint: PUSH_HINT });
+    const body = parseBody(ctx.req, InstallBody, ctx.deps.config.limits.maxBodyBytes);
+    const source = ctx.deps.sources.validate(body.source);
+    const workspace = requireWorkspace(id!, found);
+    const now = ctx.deps.now?.() ?? new Date();
+    const uninstallAt = body.uninstallAfter ? new Date(now.getTime() + parseIsoDuration(body.uninstallAfter)!).toISOString() : null;
+    const principal = await ctx.principal();
+    const { operation, created } = await startOperation(
+      { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
+      {
+        kind: 'install', workspace, source: source.raw, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
+        restart: body.restart, uninstallAt, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix,
+      },
+    );
+    ctx.log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: id, source: source.raw });
+    return answerAfterWait(ctx, operation);
+  });
+
+  router.on('DELETE', '/workspaces/{id}/plugins/{name}', async (ctx, { id, name }) => {
+    const found = await loadWorkspace(ctx, id!, 'manage');
+    if (found?.runtime === 'external') {
+      throw new ExternalRuntime('plugins are not removed from external workspaces by the platform', {
+        hint: 'external workspaces manage their own plugin directory: remove the plugin on the agent',
+      });
+    }
+    if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
+    const workspace = requireWorkspace(id!, found);
+    const installed = await getInstalled(ctx.deps.db, workspace.id, name!);
+    if (!installed) throw new PluginNotInstalled(`plugin "${name}" is not installed on workspace "${workspace.id}"`);
+
+    const at = ctx.req.query.at;
+    if (at !== undefined) {
+      const when = new Date(at);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(at) || Number.isNaN(when.getTime())) throw new InvalidRequest('at must be an ISO-8601 date-time');
+      if (when.getTime() > (ctx.deps.now?.() ?? new Date()).getTime()) {
+        await scheduleUninstall(ctx.deps.db, workspace.id, name!, when.toISOString());
+        return json(202, { status: 'scheduled', plugin: name, uninstallAt: when.toISOString() });
+      }
+    }
+    const principal = await ctx.principal();
+    const { operation } = await startOperation(
+      { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
+      {
+        kind: 'uninstall', workspace, source: installed.source, plugin: name!, expectedSha256: null, restart: true,
+        uninstallAt: null, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix,
+      },
+    );
+    return answerAfterWait(ctx, operation);
+  });
+
+  router.on('GET', '/workspaces/{id}/plugins', async (ctx, { id }) => {
+    const workspace = requireWorkspace(id!, await loadWorkspace(ctx, id!, 'read'));
+    const installed = await listInstalled(ctx.deps.db, workspace.id);
+    return json(
+      200,
+      installed.map((p) => ({
+        name: p.name, version: p.version, source: p.source, sha256: p.sha256, installedAt: p.installedAt,
+        updatedAt: p.updatedAt, uninstallAt: p.uninstallAt, supported_on_runtime: supports(p.runtimes, workspace.runtime),
+      })),
+    );
+  });
+
+  router.on('GET', '/workspaces/{id}/plugins/available', async (ctx, { id }) => {
+    const workspace = requireWorkspace(id!, await loadWorkspace(ctx, id!, 'read'));
+    const entries = await ctx.deps.registry.list();
+    return json(200, entries.filter((e: RegistryEntry) => supports(e.runtimes, workspace.runtime)));
+  });
+
+  router.on('GET', '/workspaces/{id}/plugins/operations/{operationId}', async (ctx, { id, operationId }) => {
+    const workspace = requireWorkspace(id!, await loadWorkspace(ctx, id!, 'manage'));
+    const operation = /^[0-9a-f-]{36}$/.test(operationId!) ? await getOperation(ctx.deps.db, operationId!) : null;
+    if (!operation || operation.workspaceId !== workspace.id) throw new OperationNotFound(`operation "${operationId}" not found`);
+    return json(200, operation);
+  });
+
+  router.on('GET', '/workspaces/{id}/plugins/{name}/download', async (ctx, { id, name }) => {
+    if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
+    requireWorkspace(id!, await loadWorkspace(ctx, id!, 'download'));
+    const source = ctx.deps.sources.validate(ctx.req.query.source?.trim() || `local://${name}`);
+    const staged = await ctx.deps.stage(source.raw, ctx.log);
+    if (staged.name !== name) {
+      throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${name}"`, { resolved_name: staged.name, requested_name: name });
+    }
+    const url = await ctx.deps.presign(staged.bucket, staged.key, ctx.deps.config.presignTtlSeconds);
+    return redirect(url, { 'x-plugin-name': staged.name, 'x-plugin-source': source.raw, 'x-plugin-sha256': staged.sha256 });
+  });
+}
+
+export { supports as supportsRuntime };

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { createApi } from '../../../lambdas/api/app.js';
+import type { ApiDeps } from '../../../lambdas/api/context.js';
+import { sourceCatalog } from '../../../lambdas/composition.js';
+import { sfnStarter } from '../../../lambdas/workflow/sfn-starter.js';
+import { createResolvers } from '../../../lambdas/plugins/source.js';
+import { loadConfig } from '../../../lambdas/shared/config.js';
+import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
+import { mintToken } from '../../../lambdas/store/tokens.js';
+
+/** The API's synchronous decisions for install, in the seed's order, with Step Functions mocked. */
+let t: TestDatabase;
+let api: ReturnType<typeof createApi>;
+let orgToken = '';
+const sfn = mockClient(SFNClient);
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  const config = { ...loadConfig({}), adminToken: 'admin' };
+  const resolvers = createResolvers({ s3: new S3Client({ region: 'us-east-1' }), config });
+  const deps: ApiDeps = {
+    db: t.db,
+    config,
+    s3: new S3Client({ region: 'us-east-1' }),
+    workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'),
+    sources: sourceCatalog(resolvers),
+    registry: { list: async () => [] },
+    stage: async () => { throw new Error('not used'); },
+    presign: async () => 'http://example.invalid',
+    runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
+  };
+  api = createApi(deps);
+  await upsertWorkspace(t.db, 'ws', { orgId: 'org', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0' });
+  await upsertWorkspace(t.db, 'ext', { orgId: 'org', runtime: 'external' });
+  orgToken = (await mintToken(t.db, 'org', { orgId: 'org' })).token;
+});
+afterAll(async () => t?.close());
+beforeEach(() => {
+  sfn.reset();
+  sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+});
+
+async function post(workspace: string, body: string, token = orgToken, headers: Record<string, string> = {}) {
+  const res = await api({
+    method: 'POST', path: `/workspaces/${workspace}/plugins`, query: {}, body, requestId: 'req',
+    headers: { authorization: `Bearer ${token}`, ...headers },
+  });
+  return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
+}
+
+describe('install validation order', () => {
+  it('rejects an external workspace before looking at the body', async () => {
+    expect(await post('ext', '{garbage')).toMatchObject({ status: 422, body: { code: 'external_runtime' } });
+  });
+
+  it('rejects a bad body before the source, and a bad source before an unknown workspace', async () => {
+    expect((await post('ws', '{"source": 5}')).body.code).toBe('invalid_request');
+    expect((await post('nope', '{"source":"ftp://x"}', 'admin')).body.code).toBe('invalid_source');
+    expect((await post('nope', '{"source":"local://ok"}', 'admin')).body.code).toBe('workspace_not_found');
+  });
+
+  it('starts nothing for a rejected request', async () => {
+    await post('ws', '{"source":"github://a/b"}');
+    await post('ws', '{"source":"local://BAD"}');
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('accepts a valid request with 202, an operation id and its status URL, starting one execution', async () => {
+    const res = await post('ws', '{"source":"local://hello","sha256":"' + 'A'.repeat(64) + '","uninstallAfter":"P7D"}');
+    expect(res).toMatchObject({ status: 202, body: { status: 'installing', operationId: expect.any(String) } });
+    expect(res.body.statusUrl).toBe(`/workspaces/ws/plugins/operations/${res.body.operationId}`);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input).toMatchObject({ kind: 'install', source: 'local://hello', plugin: 'hello', expectedSha256: 'a'.repeat(64), restart: true });
+    expect(Date.parse(input.uninstallAt) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+  });
+
+  it('rejects an uninstallAfter that is not an ISO-8601 duration', async () => {
+    expect((await post('ws', '{"source":"local://hello","uninstallAfter":"7 days"}')).body.code).toBe('invalid_request');
+  });
+
+  it('answers 503 platform_unavailable when the workflow cannot be started', async () => {
+    sfn.reset();
+    sfn.on(StartExecutionCommand).rejects(new Error('throttled'));
+    expect(await post('ws', '{"source":"local://hello"}')).toMatchObject({ status: 503, body: { code: 'platform_unavailable' } });
+  });
+});

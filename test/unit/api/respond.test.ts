@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { errorResponse } from '../../../lambdas/api/respond.js';
+import { ERROR_STATUS, errorFromStepFailure, InvalidSource, PluginNotAllowed, PluginTooLarge } from '../../../lambdas/shared/errors.js';
+import { logger } from '../../../lambdas/shared/logger.js';
+
+describe('error responses', () => {
+  it('maps a documented error to its status with code, message and context', () => {
+    const res = errorResponse(new InvalidSource('unknown source scheme "ftp"', { available_schemes: ['github', 'local'] }), logger);
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ error: 'unknown source scheme "ftp"', code: 'invalid_source', available_schemes: ['github', 'local'] });
+  });
+
+  it('never echoes an unexpected error: generic 500 body without message or stack', () => {
+    const res = errorResponse(new Error('connect ECONNREFUSED 10.0.0.5:5432 password=hunter2'), logger);
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('hunter2');
+    expect(res.body).not.toContain('ECONNREFUSED');
+    expect(JSON.parse(res.body).code).toBe('internal_error');
+  });
+
+  it('turns a schema failure into 400 invalid_request', () => {
+    const parsed = z.object({ source: z.string() }).safeParse({});
+    const res = errorResponse(parsed.error, logger);
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).code).toBe('invalid_request');
+  });
+
+  it('uses the SPEC status for every failure of a running operation', () => {
+    expect(ERROR_STATUS).toMatchObject({
+      source_not_found: 404, fetch_failed: 502, fetch_timeout: 504, plugin_too_large: 413, invalid_archive: 422,
+      manifest_invalid: 422, integrity_mismatch: 422, plugin_not_allowed: 403, workspace_unreachable: 503, delivery_failed: 502,
+    });
+  });
+});
+
+describe('errors reported by a failed workflow step', () => {
+  it('are rebuilt from the Task error name and the message in its Cause', () => {
+    const thrown = new PluginNotAllowed('plugin "x" is not in the org allowlist');
+    const cause = JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message });
+    expect(errorFromStepFailure({ Error: thrown.name, Cause: cause })).toEqual({
+      code: 'plugin_not_allowed', message: 'plugin "x" is not in the org allowlist', httpStatus: 403,
+    });
+    expect(errorFromStepFailure({ Error: new PluginTooLarge('').name, Cause: 'too big' }).httpStatus).toBe(413);
+  });
+
+  it('hide crashes and timeouts behind a generic delivery failure', () => {
+    const record = errorFromStepFailure({ Error: 'Runtime.ExitError', Cause: 'segfault at 0xdeadbeef' });
+    expect(record).toEqual({ code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 });
+    expect(errorFromStepFailure({ Error: 'States.Timeout' }).message).toBe('the operation timed out');
+  });
+});
+
+describe('server-side failures', () => {
+  it('keep their details (such as host output) out of the response body', async () => {
+    const { DeliveryFailed } = await import('../../../lambdas/shared/errors.js');
+    const res = errorResponse(new DeliveryFailed('the workspace could not unpack the plugin archive', { outputTail: 'tar: secret/path: Cannot open' }), logger);
+    expect(res.statusCode).toBe(502);
+    expect(JSON.parse(res.body)).toEqual({ error: 'the workspace could not unpack the plugin archive', code: 'delivery_failed' });
+  });
+});
