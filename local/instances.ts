@@ -1,0 +1,44 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
+
+/**
+ * The local stack's EC2 instances (SPEC §8): each one's root filesystem is
+ * `<rootDir>/<instanceId>/`, and stop/start only flips whether the emulators can reach it,
+ * as `POST /admin/local/instances/{id}/stop|start` asks. Instances start out running.
+ */
+export class LocalInstances {
+  private readonly stopped = new Set<string>();
+
+  constructor(readonly rootDir: string) {}
+
+  rootOf(instanceId: string): string {
+    if (!INSTANCE_ID_RE.test(instanceId)) throw new Error(`invalid instance id "${instanceId}"`);
+    return join(this.rootDir, instanceId);
+  }
+
+  async ensure(instanceId: string): Promise<string> {
+    const root = this.rootOf(instanceId);
+    await mkdir(root, { recursive: true });
+    return root;
+  }
+
+  stop(instanceId: string): void {
+    this.rootOf(instanceId);
+    this.stopped.add(instanceId);
+  }
+
+  start(instanceId: string): void {
+    this.stopped.delete(instanceId);
+  }
+
+  isRunning = (instanceId: string): boolean => !this.stopped.has(instanceId);
+}
+
+/**
+ * The restart command (`PLUGIN_RESTART_COMMAND`) for emulated instances: instead of
+ * restarting a container it appends a line naming the workspace to the instance's
+ * `var/log/molecule-restarts.log`.
+ */
+export const LOCAL_RESTART_COMMAND =
+  'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)" restart ws-{workspaceId} >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"';

@@ -1,0 +1,55 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+import { registryDirectories, startLocalStack } from './stack.js';
+
+/** `npm start`: the whole system locally, then ready-to-paste commands for a first install. */
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const stack = await startLocalStack({
+  port: Number(process.env.PORT ?? 3000),
+  localDir: process.env.MOLECULE_LOCAL_DIR ?? '.local',
+  adminToken: process.env.ADMIN_TOKEN,
+  databaseUrl: process.env.DATABASE_URL,
+  registryDirs: registryDirectories(join(repoRoot, 'plugins'), process.env.MOLECULE_REGISTRY_DIR),
+}).catch((err: Error) => {
+  process.stderr.write(`molecule: the local stack could not start: ${err.message}\n`);
+  process.exit(1);
+});
+
+const ws = stack.demo.workspaces[0]!;
+const instanceDir = relative(process.cwd(), join(stack.localDir, 'instances', ws.instanceId!)) || '.';
+const lines = [
+  '',
+  `Molecule plugin delivery is running at ${stack.url}`,
+  `  database: ${stack.databaseEmbedded ? 'embedded PostgreSQL (PGlite)' : 'DATABASE_URL'}   state: ${stack.localDir}`,
+  `  admin token${stack.adminTokenGenerated ? ' (generated; set ADMIN_TOKEN to fix it)' : ''}: ${stack.adminToken}`,
+  '',
+  `Demo org "${stack.demo.orgId}", workspaces: ${stack.demo.workspaces.map((w) => `${w.id} (${w.runtime})`).join(', ')}`,
+  '',
+  'Install a plugin into ws-demo and wait for it:',
+  `  curl -s -X POST ${stack.url}/workspaces/${ws.id}/plugins -H 'Authorization: Bearer ${stack.demo.orgToken}' -H 'Content-Type: application/json' -H 'Prefer: wait=20' -d '{"source":"local://code-review-rules"}'`,
+  '',
+  'See it on the emulated host, and in the API:',
+  `  ls ${instanceDir}/configs/plugins/code-review-rules && cat ${instanceDir}/var/log/molecule-restarts.log`,
+  `  curl -s ${stack.url}/workspaces/${ws.id}/plugins -H 'Authorization: Bearer ${stack.demo.orgToken}'`,
+  '',
+  'Other tokens:',
+  ...stack.demo.workspaces.map((w) => `  workspace ${w.id}: ${w.token}`),
+  '',
+  'Ctrl-C stops everything.',
+  '',
+];
+process.stdout.write(lines.join('\n') + '\n');
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stdout.write('\nstopping...\n');
+    stack.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}

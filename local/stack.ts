@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openDatabase } from './database.js';
+import { startLocalS3 } from './s3.js';
+import { startSsmEmulator } from './ssm-emulator.js';
+import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
+import { startLocalApiServer } from './api-server.js';
+import { seedDemo, type DemoSeed } from './seed.js';
+import { createLocalEngine, type LocalEngine } from './sfn/engine.js';
+import { startSfnEmulator } from './sfn/server.js';
+import { synthesizeDefinition } from '../infra/workflow.js';
+import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
+import { publishToRegistry } from '../lambdas/plugins/resolvers/local.js';
+import { loadConfig } from '../lambdas/shared/config.js';
+import { handler as apiHandler } from '../lambdas/handlers/api.js';
+import { resetHandlers } from '../lambdas/handlers/lazy.js';
+import { STEP_HANDLERS } from './step-handlers.js';
+import { createS3Client } from '../lambdas/shared/aws.js';
+import { bearerToken, isAdminToken } from '../lambdas/api/auth.js';
+import { json } from '../lambdas/api/http.js';
+import { logger } from '../lambdas/shared/logger.js';
+
+export interface LocalStackOptions {
+  port: number;
+  localDir: string;
+  adminToken?: string;
+  databaseUrl?: string;
+  registryDirs: string[];
+  /** Keep the embedded database in memory instead of under localDir (tests, benchmarks). */
+  ephemeralDatabase?: boolean;
+}
+
+export interface LocalStack {
+  url: string;
+  adminToken: string;
+  adminTokenGenerated: boolean;
+  localDir: string;
+  databaseEmbedded: boolean;
+  demo: DemoSeed;
+  engine: LocalEngine;
+  instances: LocalInstances;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole system on one machine (SPEC §8): Postgres (given or embedded), S3 (s3rver), an SSM
+ * emulator running commands against emulated instance roots, the CDK-synthesized state machine
+ * on a local engine with every Task bound to its real step handler, and the API Lambda's
+ * handler behind HTTP. The Lambda code finds all of it through the same environment variables
+ * it reads on AWS.
+ */
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const localDir = resolve(opts.localDir);
+  mkdirSync(localDir, { recursive: true });
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const closeOne of closers.reverse()) await Promise.resolve(closeOne()).catch(() => undefined);
+  };
+  try {
+    const adminToken = opts.adminToken || `mpd_admin_${randomBytes(18).toString('base64url')}`;
+    const database = await openDatabase({
+      ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+      ...(opts.ephemeralDatabase ? {} : { dataDir: join(localDir, 'pgdata') }),
+    });
+    closers.push(() => database.close());
+
+    const config = loadConfig();
+    const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])] });
+    closers.push(() => s3.close());
+
+    const instances = new LocalInstances(join(localDir, 'instances'));
+    const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
+    closers.push(() => ssm.close());
+
+    const { definition } = synthesizeDefinition();
+    Object.assign(process.env, {
+      DATABASE_URL: database.url,
+      ADMIN_TOKEN: adminToken,
+      AWS_REGION: config.region,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ENDPOINT_URL_SSM: ssm.url,
+      PLUGIN_RESTART_COMMAND: process.env.PLUGIN_RESTART_COMMAND ?? LOCAL_RESTART_COMMAND,
+      PLUGIN_SSM_POLL_INTERVAL: process.env.PLUGIN_SSM_POLL_INTERVAL ?? '25ms',
+      DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
+    });
+    // Every Task runs the very function its Lambda exports; they build their runtime on first use.
+    const engine = createLocalEngine({ definition, handlers: STEP_HANDLERS });
+    const sfn = await startSfnEmulator({ engine });
+    closers.push(() => sfn.close());
+    process.env.AWS_ENDPOINT_URL_SFN = sfn.url;
+    process.env.STATE_MACHINE_ARN = engine.stateMachineArn;
+    await resetRuntime();
+    resetHandlers();
+    closers.push(() => resetRuntime());
+    closers.push(() => engine.stop());
+
+    const rt = await getRuntime();
+    const s3Client = await createS3Client(rt.aws);
+    for (const dir of opts.registryDirs) {
+      const { entry, warnings } = await publishToRegistry(s3Client, rt.config.registryBucket, rt.config.registryPrefix, dir, { limits: rt.config.limits });
+      logger.info('registry plugin published', { plugin: entry.name, version: entry.version, warnings });
+    }
+    const demo = await seedDemo(rt.db, instances);
+
+    const api = await startLocalApiServer({
+      handler: apiHandler,
+      port: opts.port,
+      maxBodyBytes: rt.config.limits.maxBodyBytes,
+      localRoute: async ({ method, path, authorization }) => {
+        const match = /^\/admin\/local\/instances\/([^/]+)\/(stop|start)$/.exec(path);
+        if (!match || method !== 'POST') return undefined;
+        const token = bearerToken(authorization);
+        if (!token || !isAdminToken(token, adminToken)) return json(401, { error: 'admin token required', code: 'unauthorized' });
+        const [, instanceId, action] = match;
+        try {
+          if (action === 'stop') instances.stop(instanceId!);
+          else instances.start(instanceId!);
+        } catch {
+          return json(400, { error: 'invalid instance id', code: 'invalid_request' });
+        }
+        return json(200, { instanceId, state: action === 'stop' ? 'stopped' : 'running' });
+      },
+    });
+    closers.push(() => api.close());
+
+    return {
+      url: api.url,
+      adminToken,
+      adminTokenGenerated: !opts.adminToken,
+      localDir,
+      databaseEmbedded: database.embedded,
+      demo,
+      engine,
+      instances,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** `./plugins/*` plus every plugin directory under `$MOLECULE_REGISTRY_DIR`. */
+export function registryDirectories(repoPlugins: string, extra: string | undefined): string[] {
+  const dirsIn = (root: string) =>
+    existsSync(root)
+      ? readdirSync(root)
+          .map((name) => join(root, name))
+          .filter((path) => statSync(path).isDirectory())
+          .sort()
+      : [];
+  return [...dirsIn(repoPlugins), ...(extra ? dirsIn(resolve(extra)) : [])];
+}
