@@ -1,0 +1,205 @@
+/**
+ * 3. End to end: a 100 KiB plugin installed over the local SSM path, from the request to the
+ * files on the emulated host and the restart logged (`Prefer: wait=25` answers 200 only after
+ * Record). 50 sequential first installs, then 200 installs over 50 workspaces at concurrency 16.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generatePlugin, writePluginDir, type GeneratedPlugin } from './lib/plugin-gen.js';
+import { HttpClient, instanceId, pool, setupWorkspaces } from './lib/http.js';
+import type { Row, SectionResult } from './lib/report.js';
+import type { ExecutionSummary } from './lib/stack-child.js';
+import { startStack } from './lib/stack-host.js';
+import { fmtMs, median, percentile, round, summarize } from './lib/stats.js';
+
+export interface E2eOptions {
+  tmpDir: string;
+  sequentialRuns?: number;
+  concurrentInstalls?: number;
+  concurrentWorkspaces?: number;
+  concurrency?: number;
+  pluginBytes?: number;
+}
+
+interface Usage {
+  eventLoopUtilization: number;
+  cpuMs: number;
+}
+
+async function countFiles(dir: string): Promise<number> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).length;
+}
+
+async function restartLines(localDir: string, instance: string, workspaceId: string): Promise<number> {
+  const log = join(localDir, 'instances', instance, 'var', 'log', 'molecule-restarts.log');
+  if (!existsSync(log)) return 0;
+  return (await readFile(log, 'utf8')).split('\n').filter((line) => line.trimEnd().endsWith(`restart ws-${workspaceId}`)).length;
+}
+
+/** Median time per Task state over executions, e.g. `Stage 25 ms, Deliver 110 ms`. */
+function stateBreakdown(executions: ExecutionSummary[]): Record<string, number> {
+  const byState = new Map<string, number[]>();
+  for (const e of executions) for (const s of e.states) if (s.type === 'Task') byState.set(s.name, [...(byState.get(s.name) ?? []), s.ms]);
+  return Object.fromEntries([...byState].map(([name, ms]) => [name, round(median(ms), 1)]));
+}
+
+export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
+  const sequentialRuns = opts.sequentialRuns ?? 50;
+  const concurrentInstalls = opts.concurrentInstalls ?? 200;
+  const concurrentWorkspaces = opts.concurrentWorkspaces ?? 50;
+  const concurrency = opts.concurrency ?? 16;
+  const pluginBytes = opts.pluginBytes ?? 100 * 1024;
+  const pluginsPerWorkspace = Math.ceil(concurrentInstalls / concurrentWorkspaces);
+
+  // One plugin per round of the concurrent phase, so every install is a first install and restarts.
+  const plugins: GeneratedPlugin[] = [];
+  const registryDirs: string[] = [];
+  for (let i = 0; i < Math.max(1, pluginsPerWorkspace); i++) {
+    const plugin = generatePlugin({ name: `bench-e2e-${String.fromCharCode(97 + i)}`, totalBytes: pluginBytes, seed: 100 + i });
+    const dir = join(opts.tmpDir, 'e2e-plugins', plugin.name);
+    await writePluginDir(plugin, dir);
+    plugins.push(plugin);
+    registryDirs.push(dir);
+  }
+  const stack = await startStack({ tmpDir: opts.tmpDir, name: 'e2e', registryDirs });
+  const http = new HttpClient(stack.url, concurrency + 4);
+  const rows: Row[] = [];
+  const findings: string[] = [];
+  const data: Record<string, unknown> = { pluginBytes, pluginFiles: plugins[0]!.files.length };
+  try {
+    const warm = [0, 1].map((i) => ({ id: `ws-warm-${i}`, instanceId: instanceId(2, 0xfff00 + i) }));
+    const seq = Array.from({ length: sequentialRuns }, (_, i) => ({ id: `ws-seq-${String(i).padStart(3, '0')}`, instanceId: instanceId(2, i) }));
+    const par = Array.from({ length: concurrentWorkspaces }, (_, i) => ({ id: `ws-par-${String(i).padStart(3, '0')}`, instanceId: instanceId(3, i) }));
+    const token = await setupWorkspaces(http, stack.adminToken, 'bench', [...warm, ...seq, ...par]);
+
+    /** Installs and checks the host: every file in place and one more restart line. */
+    const installAndVerify = async (ws: { id: string; instanceId: string }, plugin: GeneratedPlugin) => {
+      const before = await restartLines(stack.localDir, ws.instanceId, ws.id);
+      const res = await http.request('POST', `/workspaces/${ws.id}/plugins`, {
+        token,
+        body: { source: `local://${plugin.name}` },
+        headers: { prefer: 'wait=25' },
+      });
+      const problems: string[] = [];
+      if (res.status !== 200 || res.body?.status !== 'installed') problems.push(`answer ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      const dir = join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins', plugin.name);
+      const files = existsSync(dir) ? await countFiles(dir) : 0;
+      if (files !== plugin.files.length) problems.push(`${files}/${plugin.files.length} files on the host`);
+      const after = await restartLines(stack.localDir, ws.instanceId, ws.id);
+      if (after !== before + 1) problems.push(`restart lines ${before} → ${after}`);
+      return { ms: res.ms, operationId: res.body?.operationId as string | undefined, problems };
+    };
+
+    for (const ws of warm) await installAndVerify(ws, plugins[0]!);
+    await stack.call<Usage>({ cmd: 'usage' });
+
+    // Sequential: one install at a time, each a first install on its own workspace.
+    const seqLatency: number[] = [];
+    const seqOps: string[] = [];
+    const seqLatencyByOp = new Map<string, number>();
+    const seqProblems: string[] = [];
+    for (const ws of seq) {
+      const r = await installAndVerify(ws, plugins[0]!);
+      seqLatency.push(r.ms);
+      if (r.operationId) {
+        seqOps.push(r.operationId);
+        seqLatencyByOp.set(r.operationId, r.ms);
+      }
+      if (r.problems.length) seqProblems.push(`${ws.id}: ${r.problems.join('; ')}`);
+    }
+    const seqUsage = await stack.call<Usage>({ cmd: 'usage' });
+    const seqExec = await stack.call<ExecutionSummary[]>({ cmd: 'executions', names: seqOps });
+    const s = summarize(seqLatency);
+    const execMs = seqExec.map((e) => e.durationMs);
+    // What the request spends outside the workflow: accept, and waiting for the next poll after Record.
+    const outside = seqExec.filter((e) => seqLatencyByOp.has(e.name)).map((e) => seqLatencyByOp.get(e.name)! - e.durationMs);
+    rows.push({
+      metric: `E2E install ${Math.round(pluginBytes / 1024)} KiB, sequential ×${sequentialRuns}: p50 / p99`,
+      measured: `${fmtMs(s.p50)} / ${fmtMs(s.p99)}`,
+      target: 'p50 < 500 ms',
+      met: s.p50 < 500 && seqProblems.length === 0,
+      notes: `request → 200 (files on host, restart logged; checked after each run); ${seqProblems.length} failed checks; workflow alone p50 ${fmtMs(median(execMs))}`,
+    });
+    const breakdown = stateBreakdown(seqExec);
+    data.sequential = {
+      latencyMs: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v as number, 1)])),
+      workflowMs: { p50: median(execMs), p99: percentile(execMs, 99) },
+      outsideWorkflowMs: { p50: round(median(outside), 1), max: round(Math.max(...outside), 1) },
+      taskMedianMs: breakdown,
+      problems: seqProblems,
+      stackCpuMsPerInstall: round(seqUsage.cpuMs / sequentialRuns, 1),
+    };
+    findings.push(
+      `Sequential: request → 200 p50 ${fmtMs(s.p50)}, p90 ${fmtMs(s.p90)}, p99 ${fmtMs(s.p99)} (min ${fmtMs(s.min)}, max ${fmtMs(s.max)}). The workflow itself (ExecutionStarted → ExecutionSucceeded) took p50 ${fmtMs(median(execMs))}; median per Task: ${Object.entries(breakdown).map(([k, v]) => `${k} ${v} ms`).join(', ')}. The rest (p50 ${fmtMs(median(outside))}, max ${fmtMs(Math.max(...outside))} per request) is the API's accept and its \`Prefer: wait\` polling of the operation (every 50 ms growing ×1.5 to 250 ms), which answers on the first poll after Record.`,
+      `Stack CPU per sequential install: ${round(seqUsage.cpuMs / sequentialRuns, 1)} ms (not counting the SSM emulator's shell processes).`,
+    );
+    if (seqProblems.length) findings.push(`Sequential failures: ${seqProblems.slice(0, 5).join(' | ')}`);
+
+    // Concurrent: `pluginsPerWorkspace` rounds over the workspaces, 16 in flight.
+    const jobs = Array.from({ length: concurrentInstalls }, (_, i) => ({ ws: par[i % concurrentWorkspaces]!, plugin: plugins[Math.floor(i / concurrentWorkspaces)]! }));
+    const parLatency: number[] = [];
+    const parOps: string[] = [];
+    const parProblems: string[] = [];
+    const started = performance.now();
+    await pool(jobs.length, concurrency, async (i) => {
+      const job = jobs[i]!;
+      try {
+        const r = await installAndVerify(job.ws, job.plugin);
+        parLatency.push(r.ms);
+        if (r.operationId) parOps.push(r.operationId);
+        if (r.problems.length) parProblems.push(`${job.ws.id}/${job.plugin.name}: ${r.problems.join('; ')}`);
+      } catch (err) {
+        parProblems.push(`${job.ws.id}/${job.plugin.name}: ${(err as Error).message}`);
+      }
+    });
+    const totalMs = performance.now() - started;
+    const parUsage = await stack.call<Usage>({ cmd: 'usage' });
+    // Final state: every workspace has every plugin and one restart per install.
+    let finalProblems = 0;
+    for (let w = 0; w < concurrentWorkspaces; w++) {
+      const ws = par[w]!;
+      const expected = jobs.filter((j) => j.ws === ws);
+      const restarts = await restartLines(stack.localDir, ws.instanceId, ws.id);
+      if (restarts !== expected.length) finalProblems += 1;
+      for (const j of expected) {
+        const dir = join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins', j.plugin.name);
+        if (!existsSync(dir) || (await countFiles(dir)) !== j.plugin.files.length) finalProblems += 1;
+      }
+    }
+    const parExec = await stack.call<ExecutionSummary[]>({ cmd: 'executions', names: parOps });
+    const p = summarize(parLatency);
+    const retries = parExec.reduce((a, e) => a + e.retries, 0);
+    const failures = parProblems.length;
+    rows.push({
+      metric: `E2E ${concurrentInstalls} installs / ${concurrentWorkspaces} workspaces, concurrency ${concurrency}: total time, failures`,
+      measured: `${round(totalMs / 1000, 1)} s, ${failures} failures`,
+      target: 'zero failures',
+      met: failures === 0 && finalProblems === 0,
+      notes: `${round(concurrentInstalls / (totalMs / 1000), 1)} installs/s; request → 200 p50 ${fmtMs(p.p50)}, p99 ${fmtMs(p.p99)}; ${retries} Step Functions retries; final host check: ${finalProblems} problems`,
+    });
+    data.concurrent = {
+      totalMs: round(totalMs, 0),
+      failures,
+      problems: parProblems.slice(0, 20),
+      finalHostProblems: finalProblems,
+      latencyMs: Object.fromEntries(Object.entries(p).map(([k, v]) => [k, round(v as number, 1)])),
+      retries,
+      taskMedianMs: stateBreakdown(parExec),
+      stackEventLoopUtilization: round(parUsage.eventLoopUtilization, 3),
+      stackCpuMsPerInstall: round(parUsage.cpuMs / concurrentInstalls, 1),
+    };
+    findings.push(
+      `Concurrent: ${concurrentInstalls} installs (${pluginsPerWorkspace} different plugins per workspace, so each one delivers and restarts) in ${round(totalMs / 1000, 1)} s; request → 200 p50 ${fmtMs(p.p50)}, p99 ${fmtMs(p.p99)}; median per Task: ${Object.entries(stateBreakdown(parExec)).map(([k, v]) => `${k} ${v} ms`).join(', ')}; ${retries} retries (WorkspaceBusy and transient errors). Stack event loop ${round(parUsage.eventLoopUtilization * 100, 0)} % busy, ${round(parUsage.cpuMs / concurrentInstalls, 1)} ms stack CPU per install.`,
+    );
+    if (parProblems.length) findings.push(`Concurrent failures: ${parProblems.slice(0, 5).join(' | ')}`);
+    findings.unshift(
+      `Plugin: ${plugins.length} generated plugins of ${Math.round(pluginBytes / 1024)} KiB (${plugins[0]!.files.length} files each), published to the local registry at start. Every install is a first install of that plugin on its workspace (each workspace on its own emulated instance), so Deliver unpacks over SSM and Restart appends to the instance's restart log; both are checked on disk after every request. ${warm.length} warm-up installs first (not counted).`,
+    );
+  } finally {
+    http.close();
+    await stack.close();
+  }
+  return { name: 'End to end', rows, findings, data };
+}

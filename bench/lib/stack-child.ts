@@ -1,0 +1,192 @@
+/**
+ * The local stack (`startLocalStack`, what `npm start` runs) in its own process, controlled by
+ * the benchmark over IPC. One stack per measurement keeps them from polluting each other, and
+ * the load generator runs in the parent, on its own event loop.
+ *
+ *   fork('bench/lib/stack-child.ts', [JSON options], { execArgv: ['--import', 'tsx'] })
+ */
+import type { EngineEvent, ExecutionStatus } from '../../local/sfn/engine.js';
+
+export interface StackChildOptions {
+  localDir: string;
+  adminToken: string;
+  registryDirs: string[];
+  databaseUrl?: string;
+  /** Put a counting proxy in front of the local S3 (cost measurement). */
+  countS3?: boolean;
+}
+
+export interface StateTiming {
+  name: string;
+  type: string;
+  ms: number;
+  outcome: 'exited' | 'failed';
+}
+
+export interface ExecutionSummary {
+  name: string;
+  status: ExecutionStatus;
+  error?: string;
+  transitionCount: number;
+  retries: number;
+  durationMs: number;
+  startedAt: number;
+  states: StateTiming[];
+}
+
+export interface Ready {
+  type: 'ready';
+  url: string;
+  adminToken: string;
+  localDir: string;
+  databaseEmbedded: boolean;
+}
+
+export type Command =
+  | { cmd: 'executions'; names?: string[] }
+  | { cmd: 'statusCounts' }
+  | { cmd: 'waitIdle'; timeoutMs: number }
+  | { cmd: 'waitExecution'; name: string; timeoutMs: number }
+  | { cmd: 'stopRunning' }
+  | { cmd: 'usage' }
+  | { cmd: 's3Counts' }
+  | { cmd: 'authorize'; token: string; runs: number }
+  | { cmd: 'close' };
+
+function summarize(name: string, status: ExecutionStatus, error: string | undefined, events: EngineEvent[], transitionCount: number): ExecutionSummary {
+  const open = new Map<string, { at: number; type: string }>();
+  const states: StateTiming[] = [];
+  let retries = 0;
+  for (const e of events) {
+    const at = e.timestamp.getTime();
+    if (e.type === 'StateRetried') retries += 1;
+    if (!e.state) continue;
+    if (e.type === 'StateEntered') open.set(e.state.name, { at, type: e.state.type });
+    if (e.type === 'StateExited' || e.type === 'StateFailed') {
+      const start = open.get(e.state.name);
+      if (start) states.push({ name: e.state.name, type: start.type, ms: at - start.at, outcome: e.type === 'StateExited' ? 'exited' : 'failed' });
+      open.delete(e.state.name);
+    }
+  }
+  const first = events[0]?.timestamp.getTime() ?? 0;
+  const last = events[events.length - 1]?.timestamp.getTime() ?? first;
+  return { name, status, error, transitionCount, retries, durationMs: last - first, startedAt: first, states };
+}
+
+async function main(): Promise<void> {
+  const opts = JSON.parse(process.argv[2] ?? '{}') as StackChildOptions;
+  const { startLocalStack } = await import('../../local/stack.js');
+  const stack = await startLocalStack({
+    port: 0,
+    localDir: opts.localDir,
+    adminToken: opts.adminToken,
+    registryDirs: opts.registryDirs,
+    ephemeralDatabase: true,
+    ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+  });
+
+  let proxy: Awaited<ReturnType<typeof import('./s3-proxy.js').startCountingProxy>> | undefined;
+  if (opts.countS3) {
+    // Before the API serves its first request: every Lambda runtime built from here on (API,
+    // steps, presigned URLs for the hosts) talks to S3 through the proxy.
+    const { startCountingProxy } = await import('./s3-proxy.js');
+    const { resetRuntime } = await import('../../lambdas/runtime.js');
+    const { resetHandlers } = await import('../../lambdas/handlers/lazy.js');
+    proxy = await startCountingProxy(process.env.AWS_ENDPOINT_URL_S3!);
+    process.env.AWS_ENDPOINT_URL_S3 = proxy.url;
+    await resetRuntime();
+    resetHandlers();
+  }
+
+  const engine = stack.engine;
+  const execSummary = (arn: string) => {
+    const d = engine.describeExecution(arn);
+    const h = engine.history(arn);
+    return summarize(d.name, d.status, d.error, h.events, h.transitionCount);
+  };
+  const arnOf = (name: string) => `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  let eluStart = performance.eventLoopUtilization();
+  let cpuStart = process.cpuUsage();
+
+  const handle = async (command: Command): Promise<unknown> => {
+    switch (command.cmd) {
+      case 'executions': {
+        const all = engine.listExecutions();
+        const wanted = command.names ? new Set(command.names) : undefined;
+        return all.filter((d) => !wanted || wanted.has(d.name)).map((d) => execSummary(d.executionArn));
+      }
+      case 'statusCounts': {
+        const counts: Record<string, number> = {};
+        for (const d of engine.listExecutions()) counts[d.status] = (counts[d.status] ?? 0) + 1;
+        return counts;
+      }
+      case 'waitIdle': {
+        const deadline = Date.now() + command.timeoutMs;
+        while (engine.listExecutions({ status: 'RUNNING' }).length > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        return engine.listExecutions({ status: 'RUNNING' }).length;
+      }
+      case 'waitExecution': {
+        const arn = arnOf(command.name);
+        const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), command.timeoutMs).unref());
+        const done = await Promise.race([engine.waitForExecution(arn), timeout]);
+        if (done === 'timeout') throw new Error(`execution ${command.name} did not finish in ${command.timeoutMs} ms`);
+        return execSummary(arn);
+      }
+      case 'stopRunning': {
+        const running = engine.listExecutions({ status: 'RUNNING' });
+        for (const d of running) engine.stopExecution(d.executionArn, { error: 'BenchStopped', cause: 'benchmark phase ended' });
+        return running.length;
+      }
+      case 'usage': {
+        const elu = performance.eventLoopUtilization(eluStart);
+        const cpu = process.cpuUsage(cpuStart);
+        eluStart = performance.eventLoopUtilization();
+        cpuStart = process.cpuUsage();
+        return { eventLoopUtilization: elu.utilization, cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage().rss };
+      }
+      case 's3Counts':
+        if (!proxy) throw new Error('the stack was started without countS3');
+        return proxy.counts();
+      case 'authorize': {
+        // The Lambda authorizer is not in the local request path (the API authenticates itself);
+        // time its handler directly, warm, as API Gateway would invoke it.
+        const { handler } = await import('../../lambdas/handlers/authorizer.js');
+        const samples: number[] = [];
+        for (let i = 0; i < command.runs; i++) {
+          const t = performance.now();
+          const res = await handler({ headers: { authorization: `Bearer ${command.token}` } } as never);
+          samples.push(performance.now() - t);
+          if (!res.isAuthorized || !res.context?.principal) throw new Error('authorizer did not recognise the token');
+        }
+        return samples;
+      }
+      case 'close':
+        await stack.close();
+        await proxy?.close();
+        return true;
+    }
+  };
+
+  process.on('message', (message: { id: number } & Command) => {
+    handle(message).then(
+      (result) => {
+        process.send?.({ id: message.id, ok: true, result });
+        if (message.cmd === 'close') setTimeout(() => process.exit(0), 50);
+      },
+      (err: Error) => process.send?.({ id: message.id, ok: false, error: err.stack ?? String(err) }),
+    );
+  });
+  // The parent going away ends the stack too.
+  process.on('disconnect', () => {
+    void stack.close().finally(() => process.exit(0));
+  });
+  const ready: Ready = { type: 'ready', url: stack.url, adminToken: stack.adminToken, localDir: stack.localDir, databaseEmbedded: stack.databaseEmbedded };
+  process.send?.(ready);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`stack child failed: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
