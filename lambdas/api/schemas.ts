@@ -14,7 +14,12 @@ export const InstallBody = z.object({
   restart: z.boolean().default(true),
   uninstallAfter: z
     .string()
-    .refine((v) => parseIsoDuration(v) !== null, 'uninstallAfter must be an ISO-8601 duration such as P7D or PT12H')
+    .transform((v, ctx) => {
+      const duration = parseIsoDuration(v);
+      if (duration) return duration;
+      ctx.issues.push({ code: 'custom', input: v, message: 'uninstallAfter must be an ISO-8601 duration such as P7D, PT12H or P1M' });
+      return z.NEVER;
+    })
     .optional(),
 });
 export type InstallBody = z.infer<typeof InstallBody>;
@@ -39,6 +44,24 @@ export const OperationsQuery = z.object({
   workspaceId: z.string().regex(WORKSPACE_ID_RE).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+/** How far ahead an uninstall may be scheduled, by `uninstallAfter` or `DELETE ?at=`. */
+export const MAX_SCHEDULE_YEARS = 100;
+
+/**
+ * `DELETE ?at=`: an RFC 3339 date-time with its offset (`2026-12-01T09:00:00Z`,
+ * `...T10:00:00+01:00`); an impossible calendar date is refused, not rolled over.
+ */
+export function parseDateTime(text: string): Date | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i.exec(text);
+  if (!match) return null;
+  const [y, mo, d, h, mi, s = '0', oh = '0', om = '0'] = match.slice(1);
+  const calendar = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  const sameDay = calendar.getUTCFullYear() === Number(y) && calendar.getUTCMonth() === Number(mo) - 1 && calendar.getUTCDate() === Number(d);
+  if (!sameDay || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59 || Number(oh) > 23 || Number(om) > 59) return null;
+  const when = new Date(text);
+  return Number.isNaN(when.getTime()) ? null : when;
+}
 
 /** `Prefer: wait=N`, N capped at 25 seconds (API Gateway's own limit is 30). */
 export function preferWaitSeconds(prefer: string | undefined): number {

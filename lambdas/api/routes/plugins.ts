@@ -3,7 +3,7 @@ import type { Ctx, RegistryEntry } from '../context.js';
 import { parseBody } from '../context.js';
 import { json, redirect, type ApiResponse } from '../http.js';
 import { authorizeWorkspace, type WorkspaceAccess } from '../auth.js';
-import { InstallBody, preferWaitSeconds, WORKSPACE_ID_RE } from '../schemas.js';
+import { InstallBody, MAX_SCHEDULE_YEARS, parseDateTime, preferWaitSeconds, WORKSPACE_ID_RE } from '../schemas.js';
 import { getWorkspace } from '../../store/workspaces.js';
 import { getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
 import { getOperation } from '../../store/operations.js';
@@ -11,7 +11,7 @@ import { startOperation, waitForOperation } from '../../workflow/operations.js';
 import {
   ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotInstalled, WorkspaceNotFound,
 } from '../../shared/errors.js';
-import { parseIsoDuration } from '../../shared/iso-duration.js';
+import { addIsoDuration } from '../../shared/iso-duration.js';
 import { PLUGIN_NAME_RE, type Operation, type Workspace } from '../../shared/types.js';
 
 const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
@@ -61,6 +61,14 @@ function idempotencyKey(ctx: Ctx): string | null {
   return key;
 }
 
+/** Refuses a schedule further ahead than anyone means (and than the database's dates reach). */
+function withinScheduleLimit(when: Date | null, now: Date, what: string): Date {
+  const limit = new Date(now.getTime());
+  limit.setUTCFullYear(limit.getUTCFullYear() + MAX_SCHEDULE_YEARS);
+  if (!when || when.getTime() > limit.getTime()) throw new InvalidRequest(`${what} must be at most ${MAX_SCHEDULE_YEARS} years ahead`);
+  return when;
+}
+
 const supports = (runtimes: string[], runtime: string) => runtimes.length === 0 || runtimes.includes(runtime);
 
 export function registerPluginRoutes(router: Router<Ctx>): void {
@@ -71,7 +79,9 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     const source = ctx.deps.sources.validate(body.source);
     const workspace = requireWorkspace(id!, found);
     const now = ctx.deps.now?.() ?? new Date();
-    const uninstallAt = body.uninstallAfter ? new Date(now.getTime() + parseIsoDuration(body.uninstallAfter)!).toISOString() : null;
+    const uninstallAt = body.uninstallAfter
+      ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString()
+      : null;
     const principal = await ctx.principal();
     const { operation, created } = await startOperation(
       { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
@@ -98,9 +108,11 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
 
     const at = ctx.req.query.at;
     if (at !== undefined) {
-      const when = new Date(at);
-      if (!/^\d{4}-\d{2}-\d{2}T/.test(at) || Number.isNaN(when.getTime())) throw new InvalidRequest('at must be an ISO-8601 date-time');
-      if (when.getTime() > (ctx.deps.now?.() ?? new Date()).getTime()) {
+      const parsed = parseDateTime(at);
+      if (!parsed) throw new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z');
+      const now = ctx.deps.now?.() ?? new Date();
+      const when = withinScheduleLimit(parsed, now, 'at');
+      if (when.getTime() > now.getTime()) {
         await scheduleUninstall(ctx.deps.db, workspace.id, name!, when.toISOString());
         return json(202, { status: 'scheduled', plugin: name, uninstallAt: when.toISOString() });
       }

@@ -11,6 +11,7 @@ import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';
+import { upsertInstalled } from '../../../lambdas/store/installed.js';
 
 /** The API's synchronous decisions for install, in the seed's order, with Step Functions mocked. */
 let t: TestDatabase;
@@ -82,9 +83,49 @@ describe('install validation order', () => {
     expect((await post('ws', '{"source":"local://hello","uninstallAfter":"7 days"}')).body.code).toBe('invalid_request');
   });
 
+  it('accepts calendar months, and refuses a schedule more than 100 years ahead with 400 rather than failing later', async () => {
+    const month = await post('ws', '{"source":"local://hello","uninstallAfter":"P1M"}');
+    expect(month.status).toBe(202);
+    for (const duration of ['P101Y', 'P100000000D', 'PT999999999999999999999S']) {
+      const res = await post('ws', `{"source":"local://hello","uninstallAfter":"${duration}"}`);
+      expect(res, duration).toMatchObject({ status: 400, body: { code: 'invalid_request', error: 'uninstallAfter must be at most 100 years ahead' } });
+    }
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
   it('answers 503 platform_unavailable when the workflow cannot be started', async () => {
     sfn.reset();
     sfn.on(StartExecutionCommand).rejects(new Error('throttled'));
     expect(await post('ws', '{"source":"local://hello"}')).toMatchObject({ status: 503, body: { code: 'platform_unavailable' } });
   });
 });
+
+describe('scheduled uninstall time', () => {
+  const del = async (query: Record<string, string>) => {
+    const res = await api({
+      method: 'DELETE', path: '/workspaces/ws/plugins/sched', query, body: '', requestId: 'req',
+      headers: { authorization: `Bearer ${orgToken}` },
+    });
+    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws', name: 'sched', version: '1', source: 'local://sched', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null,
+    });
+  });
+
+  it('schedules a valid future time given with its offset', async () => {
+    expect(await del({ at: '2099-01-02T03:04:05+01:00' })).toMatchObject({
+      status: 202, body: { status: 'scheduled', plugin: 'sched', uninstallAt: '2099-01-02T02:04:05.000Z' },
+    });
+  });
+
+  it('refuses impossible dates, times without an offset and times over 100 years ahead, starting nothing', async () => {
+    for (const at of ['2099-02-30T00:00:00Z', '2099-01-01T00:00:00', '2099-01-01T24:00:00Z', 'tomorrow', '9999-01-01T00:00:00Z']) {
+      expect(await del({ at }), at).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
+    }
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});
+
