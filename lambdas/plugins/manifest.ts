@@ -11,20 +11,31 @@ export const MANIFEST_PATH = 'plugin.yaml';
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 
 const list = <T extends z.ZodType<string>>(item: T) =>
-  z.array(item).nullish().transform((v) => v ?? []);
+  z.array(item).max(1000).nullish().transform((v) => v ?? []);
+/**
+ * Free text that ends up in the database, listings and logs: bounded, and without control
+ * characters (a NUL cannot even be stored in PostgreSQL text), but newlines and tabs are fine.
+ */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v), { error: 'must not contain control characters' });
+/** A version, tag, runtime or rule path: one short line. */
+const token = (max: number) => text(max).refine((v) => !/[\n\t]/.test(v), { error: 'must be one line' });
 const name = z.string().regex(PLUGIN_NAME_RE, { error: (issue) => `invalid name ${quote(String(issue.input))}` });
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
 
 /** `plugin.yaml` (SPEC §3). Unknown keys (hooks, commands, ...) belong to the runtime and are ignored here. */
 export const Manifest = z.object({
   name: optional(name.brand<'PluginName'>()),
-  version: optional(z.string()),
-  description: optional(z.string()),
-  author: optional(z.string()),
-  tags: list(z.string()),
+  version: optional(token(128)),
+  description: optional(text(4096)),
+  author: optional(text(256)),
+  tags: list(token(64)),
   skills: list(name),
-  runtimes: list(z.string()),
-  rules: list(z.string()),
+  runtimes: list(token(64)),
+  rules: list(token(1024)),
   sha256: optional(z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lowercase hex characters' })),
 });
 export type Manifest = z.infer<typeof Manifest>;

@@ -23,7 +23,7 @@ export function defineStep(name: string, db: Db, body: StepBody): (state: Workfl
       return outcome.state;
     } catch (err) {
       const e = err as Error;
-      log.warn('step failed', { error: e.name, message: e.message, ms: Date.now() - started });
+      log.warn('step failed', { error: e.name, reason: e.message, ms: Date.now() - started });
       await stepEnded(db, state.operationId, name, 'FAILED').catch(() => undefined);
       throw err;
     }

@@ -91,4 +91,12 @@ hooks: {pre: x}   # other keys belong to the runtime
   it(`rejects a manifest over ${MAX_MANIFEST_BYTES} bytes`, () => {
     expect(rejection(`# ${'x'.repeat(MAX_MANIFEST_BYTES)}\n`)).toMatch(/larger than 262144 bytes/);
   });
+
+  it('rejects text the database and listings cannot hold: control characters and oversized fields', () => {
+    expect(rejection('version: "1.0\\0"\n')).toMatch(/version: must not contain control characters/);
+    expect(rejection('version: "1.0\\n2"\n')).toMatch(/version: must be one line/);
+    expect(rejection(`author: "${'a'.repeat(257)}"\n`)).toMatch(/author:/);
+    expect(rejection(`tags: [${Array(1001).fill('t').join(', ')}]\n`)).toMatch(/tags:/);
+    expect(yaml('description: "two\\nlines\\tand a tab"\n').description).toBe('two\nlines\tand a tab');
+  });
 });
