@@ -19,7 +19,7 @@ export function sourceCatalog(resolvers: Resolvers): SourceCatalog {
     schemes: () => resolvers.schemes(),
     validate: (raw) => {
       const { source, expectedName } = validateSource(resolvers, raw);
-      return { raw: source.raw, scheme: source.scheme, ...(expectedName ? { expectedName } : {}) };
+      return { raw: source.raw, canonical: `${source.scheme}://${source.spec}`, scheme: source.scheme, ...(expectedName ? { expectedName } : {}) };
     },
   };
 }

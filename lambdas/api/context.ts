@@ -15,7 +15,8 @@ import type { CleanupSummary } from '../workflow/cleanup.js';
 export interface SourceCatalog {
   schemes(): string[];
   /** Throws InvalidSource, InvalidPluginName or UnpinnedSource; `expectedName` when the source names the plugin. */
-  validate(raw: string): { raw: string; scheme: string; expectedName?: string };
+  /** `canonical` spells the same source one way (`hello` and `LOCAL://hello` are `local://hello`). */
+  validate(raw: string): { raw: string; canonical: string; scheme: string; expectedName?: string };
 }
 
 export interface RegistryEntry {

@@ -25,6 +25,7 @@ export const ERROR_STATUS = {
   invalid_archive: 422,
   manifest_invalid: 422,
   integrity_mismatch: 422,
+  idempotency_key_reused: 422,
   internal_error: 500,
   fetch_failed: 502,
   delivery_failed: 502,
@@ -92,6 +93,7 @@ export class ExternalRuntime extends errorClass('external_runtime') {}
 export class InvalidArchive extends errorClass('invalid_archive') {}
 export class ManifestInvalid extends errorClass('manifest_invalid') {}
 export class IntegrityMismatch extends errorClass('integrity_mismatch') {}
+export class IdempotencyKeyReused extends errorClass('idempotency_key_reused') {}
 export class InternalError extends errorClass('internal_error') {}
 export class FetchFailed extends errorClass('fetch_failed', true) {}
 export class DeliveryFailed extends errorClass('delivery_failed') {}

@@ -16,6 +16,7 @@ interface OperationRow {
   steps: StepRecord[];
   warnings: string[];
   error: ErrorRecord | null;
+  request_hash: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,6 +46,8 @@ export interface NewOperation {
   source: string | null;
   sha256: string | null;
   idempotencyKey: string | null;
+  /** A hash of what was asked, compared when the idempotency key is used again. */
+  requestHash: string | null;
   actorPrefix: string | null;
   /** The execution's ARN when it is known before starting it (it is derived from the name). */
   executionArn: string | null;
@@ -53,23 +56,28 @@ export interface NewOperation {
 /**
  * Records a new RUNNING operation. With an idempotency key already used on this workspace the
  * existing operation is returned instead (`created: false`), so a retried request never starts a
- * second workflow.
+ * second workflow; `sameRequest` says whether that operation was asked for by the same request.
  */
-export async function createOperation(db: Queryable, op: NewOperation): Promise<{ operation: Operation; created: boolean }> {
+export async function createOperation(
+  db: Queryable,
+  op: NewOperation,
+): Promise<{ operation: Operation; created: boolean; sameRequest: boolean }> {
   const inserted = await query<OperationRow>(
     db,
-    `INSERT INTO plugin_operations (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, actor_prefix, execution_arn)
-     VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10)
+    `INSERT INTO plugin_operations
+       (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn)
+     VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
      RETURNING *`,
-    [op.id, op.workspaceId, op.orgId, op.kind, op.plugin, op.source, op.sha256, op.idempotencyKey, op.actorPrefix, op.executionArn],
+    [op.id, op.workspaceId, op.orgId, op.kind, op.plugin, op.source, op.sha256, op.idempotencyKey, op.requestHash, op.actorPrefix, op.executionArn],
   );
-  if (inserted[0]) return { operation: toOperation(inserted[0]), created: true };
+  if (inserted[0]) return { operation: toOperation(inserted[0]), created: true, sameRequest: true };
   const existing = await query<OperationRow>(db, `SELECT * FROM plugin_operations WHERE workspace_id = $1 AND idempotency_key = $2`, [
     op.workspaceId,
     op.idempotencyKey,
   ]);
-  return { operation: toOperation(existing[0]!), created: false };
+  const row = existing[0]!;
+  return { operation: toOperation(row), created: false, sameRequest: row.request_hash === null || row.request_hash === op.requestHash };
 }
 
 export async function getOperation(db: Queryable, id: string): Promise<Operation | null> {

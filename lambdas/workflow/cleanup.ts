@@ -23,7 +23,7 @@ export async function runCleanup(deps: { db: Db; workflow: WorkflowStarter; log:
     try {
       const { operation } = await startOperation(deps, {
         kind: 'uninstall', workspace, source: null, plugin: candidate.name, expectedSha256: null, restart: true,
-        uninstallAt: null, idempotencyKey: null, actorPrefix: 'cleanup',
+        uninstallAt: null, idempotencyKey: null, actorPrefix: 'cleanup', asked: { plugin: candidate.name },
       });
       summary.started.push({ ...candidate, operationId: operation.operationId });
     } catch (err) {

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { createOperation, finishOperation, getOperation, setExecutionArn } from '../store/operations.js';
 import type { Operation, WorkflowState } from '../shared/types.js';
-import { PlatformUnavailable } from '../shared/errors.js';
+import { IdempotencyKeyReused, PlatformUnavailable } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 
 /** Starts one execution of the delivery state machine; named after the operation, so a retry is idempotent. */
@@ -12,15 +12,25 @@ export interface WorkflowStarter {
   executionArnFor(name: string): string | null;
 }
 
-/** The workflow's starting state, plus who asked and the request's idempotency key. */
+/**
+ * The workflow's starting state, plus who asked, the request's idempotency key and what the
+ * request said (`asked`: the fields that make two requests the same, before anything derived
+ * from the time, such as `uninstallAt`, is worked out).
+ */
 export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'uninstallAt'> & {
   idempotencyKey: string | null;
   actorPrefix: string | null;
+  asked: Record<string, unknown>;
 };
+
+function requestHash(request: OperationRequest): string {
+  const asked = Object.entries({ kind: request.kind, ...request.asked }).sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(asked)).digest('hex');
+}
 
 /**
  * Records the operation and starts its workflow. A repeated idempotency key returns the first
- * operation and starts nothing. If the workflow cannot be started the operation is closed as
+ * operation and starts nothing, or is refused (422) when it comes with a different request. If the workflow cannot be started the operation is closed as
  * failed and the caller gets 503, so no RUNNING row is left without an execution behind it.
  */
 export async function startOperation(
@@ -28,7 +38,7 @@ export async function startOperation(
   request: OperationRequest,
 ): Promise<{ operation: Operation; created: boolean }> {
   const operationId = randomUUID();
-  const { operation, created } = await createOperation(deps.db, {
+  const { operation, created, sameRequest } = await createOperation(deps.db, {
     id: operationId,
     workspaceId: request.workspace.id,
     orgId: request.workspace.orgId,
@@ -37,12 +47,18 @@ export async function startOperation(
     source: request.source,
     sha256: request.expectedSha256,
     idempotencyKey: request.idempotencyKey,
+    requestHash: request.idempotencyKey ? requestHash(request) : null,
     actorPrefix: request.actorPrefix,
     executionArn: deps.workflow.executionArnFor(operationId),
   });
+  if (!sameRequest) {
+    throw new IdempotencyKeyReused('this Idempotency-Key was already used on this workspace for a different request', {
+      operationId: operation.operationId,
+    });
+  }
   if (!created) return { operation, created };
 
-  const { idempotencyKey: _key, actorPrefix: _actor, ...start } = request;
+  const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, ...start } = request;
   const input: WorkflowState = { operationId, ...start };
   try {
     const executionArn = await deps.workflow.start(operationId, input);

@@ -88,6 +88,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
       {
         kind: 'install', workspace, source: source.raw, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
         restart: body.restart, uninstallAt, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix,
+        asked: { source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null },
       },
     );
     ctx.log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: id, source: source.raw });
@@ -122,7 +123,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
       { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
       {
         kind: 'uninstall', workspace, source: installed.source, plugin: name!, expectedSha256: null, restart: true,
-        uninstallAt: null, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix,
+        uninstallAt: null, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix, asked: { plugin: name },
       },
     );
     return answerAfterWait(ctx, operation);

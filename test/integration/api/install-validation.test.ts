@@ -129,3 +129,25 @@ describe('scheduled uninstall time', () => {
   });
 });
 
+
+describe('Idempotency-Key', () => {
+  const key = (k: string) => ({ 'idempotency-key': k });
+
+  it('replays the same request as the same operation and refuses the key on a different request', async () => {
+    const first = await post('ws', '{"source":"local://hello","uninstallAfter":"P1D"}', orgToken, key('k-same'));
+    const again = await post('ws', '{"source":"hello", "uninstallAfter":"PT24H"}', orgToken, key('k-same'));
+    expect(again).toMatchObject({ status: 202, body: { operationId: first.body.operationId } });
+
+    const other = await post('ws', '{"source":"local://other"}', orgToken, key('k-same'));
+    expect(other).toMatchObject({ status: 422, body: { code: 'idempotency_key_reused', operationId: first.body.operationId } });
+    const noRestart = await post('ws', '{"source":"local://hello","uninstallAfter":"P1D","restart":false}', orgToken, key('k-same'));
+    expect(noRestart.body.code).toBe('idempotency_key_reused');
+
+    const uninstall = await api({
+      method: 'DELETE', path: '/workspaces/ws/plugins/sched', query: {}, body: '', requestId: 'req',
+      headers: { authorization: `Bearer ${orgToken}`, ...key('k-same') },
+    });
+    expect(uninstall.statusCode).toBe(422);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+});

@@ -49,7 +49,7 @@ async function newState(overrides: Partial<WorkflowState> = {}): Promise<Workflo
   const operationId = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
   await createOperation(t.db, {
     id: operationId, workspaceId: workspace.id, orgId: workspace.orgId, kind: overrides.kind ?? 'install', plugin: null,
-    source: 'local://demo', sha256: null, idempotencyKey: null, actorPrefix: 'test', executionArn: null,
+    source: 'local://demo', sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: null,
   });
   return {
     operationId, kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null,
@@ -74,7 +74,7 @@ describe('starting an operation', () => {
     sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => ({ executionArn: `arn:aws:states:us-east-1:1:execution:m:${input.name}`, startDate: new Date() }));
     const { operation } = await startOperation(
       { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'), log: logger },
-      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test' },
+      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test', asked: {} },
     );
     const call = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
     expect(call).toMatchObject({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name: operation.operationId });
@@ -86,7 +86,7 @@ describe('starting an operation', () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:1:express:other', startDate: new Date() });
     const { operation } = await startOperation(
       { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'), log: logger },
-      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test' },
+      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test', asked: {} },
     );
     expect((await getOperation(t.db, operation.operationId))?.executionArn).toBe('arn:aws:states:us-east-1:1:express:other');
   });
@@ -94,7 +94,7 @@ describe('starting an operation', () => {
   it('answers 503 and closes the operation when the workflow cannot be started', async () => {
     sfn.on(StartExecutionCommand).rejects(new Error('ServiceUnavailable'));
     const attempt = startOperation({ db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:m'), log: logger }, {
-      kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: 'k-503', actorPrefix: 'test',
+      kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: 'k-503', actorPrefix: 'test', asked: {},
     });
     await expect(attempt).rejects.toMatchObject({ code: 'platform_unavailable', status: 503 });
     const rows = await t.db.query("SELECT status, error FROM plugin_operations WHERE idempotency_key = 'k-503'");

@@ -18,9 +18,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-const newOp = (id: string, workspaceId: string, idempotencyKey: string | null = null) => ({
+const newOp = (id: string, workspaceId: string, idempotencyKey: string | null = null, requestHash: string | null = 'h1') => ({
   id, workspaceId, orgId: 'org-a', kind: 'install' as const, plugin: null, source: 'local://demo',
-  sha256: null, idempotencyKey, actorPrefix: 'mpd_o_abc', executionArn: null,
+  sha256: null, idempotencyKey, requestHash, actorPrefix: 'mpd_o_abc', executionArn: null,
 });
 
 describe('migrations', () => {
@@ -83,7 +83,9 @@ describe('operations', () => {
     const a = await createOperation(t.db, newOp('op-1', 'ws-op', 'key-1'));
     const b = await createOperation(t.db, newOp('op-2', 'ws-op', 'key-1'));
     expect(a.created).toBe(true);
-    expect(b).toMatchObject({ created: false, operation: { operationId: 'op-1' } });
+    expect(b).toMatchObject({ created: false, sameRequest: true, operation: { operationId: 'op-1' } });
+    const other = await createOperation(t.db, newOp('op-5', 'ws-op', 'key-1', 'h2'));
+    expect(other).toMatchObject({ created: false, sameRequest: false, operation: { operationId: 'op-1' } });
     const c = await createOperation(t.db, newOp('op-3', 'ws-op'));
     const d = await createOperation(t.db, newOp('op-4', 'ws-op'));
     expect([c.created, d.created]).toEqual([true, true]);
