@@ -310,6 +310,19 @@ describe('downloads for external workspaces', () => {
     const mismatch = await stack.call('GET', '/workspaces/w-ext/plugins/other/download?source=local://hello-skill', { token: wsToken });
     expect(mismatch).toMatchObject({ status: 400, body: { resolved_name: 'hello-skill', requested_name: 'other' } });
   });
+
+  it("refuses to hand out a plugin missing from the org's allowlist", async () => {
+    const wsToken = (await stack.call('POST', '/admin/workspaces/w-ext/tokens', { token: stack.adminToken })).body.token;
+    const put = (plugins: string[]) => stack.call('PUT', '/orgs/acme/plugins/allowlist', { token: org, body: { plugins, enabled_by: 'e2e' } });
+    expect((await put(['code-review-rules'])).status).toBe(200);
+    try {
+      const res = await stack.call('GET', '/workspaces/w-ext/plugins/hello-skill/download', { token: wsToken });
+      expect(res).toMatchObject({ status: 403, body: { code: 'plugin_not_allowed', error: 'plugin "hello-skill" is not in the org allowlist' } });
+      expect((await stack.call('GET', '/workspaces/w-ext/plugins/code-review-rules/download', { token: wsToken })).status).toBe(302);
+    } finally {
+      await put([]);
+    }
+  });
 });
 
 describe('concurrency', () => {

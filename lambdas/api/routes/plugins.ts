@@ -7,9 +7,10 @@ import { InstallBody, MAX_SCHEDULE_YEARS, parseDateTime, preferWaitSeconds, WORK
 import { getWorkspace } from '../../store/workspaces.js';
 import { getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
 import { getOperation } from '../../store/operations.js';
+import { isPluginAllowed } from '../../store/allowlist.js';
 import { startOperation, waitForOperation } from '../../workflow/operations.js';
 import {
-  ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotInstalled, WorkspaceNotFound,
+  ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotAllowed, PluginNotInstalled, WorkspaceNotFound,
 } from '../../shared/errors.js';
 import { addIsoDuration } from '../../shared/iso-duration.js';
 import { PLUGIN_NAME_RE, type Operation, type Workspace } from '../../shared/types.js';
@@ -27,6 +28,13 @@ async function loadWorkspace(ctx: Ctx, id: string, access: WorkspaceAccess): Pro
 function requireWorkspace(id: string, workspace: Workspace | null): Workspace {
   if (!workspace) throw new WorkspaceNotFound(`workspace "${id}" not found`);
   return workspace;
+}
+
+/** A workspace the platform removed keeps its history for reading but takes no more changes. */
+function requireLiveWorkspace(id: string, workspace: Workspace | null): Workspace {
+  const found = requireWorkspace(id, workspace);
+  if (found.status === 'removed') throw new WorkspaceNotFound(`workspace "${id}" was removed`);
+  return found;
 }
 
 function statusUrl(op: Operation): string {
@@ -77,7 +85,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     if (found?.runtime === 'external') throw new ExternalRuntime('plugins are not pushed to external workspaces', { hint: PUSH_HINT });
     const body = parseBody(ctx.req, InstallBody, ctx.deps.config.limits.maxBodyBytes);
     const source = ctx.deps.sources.validate(body.source);
-    const workspace = requireWorkspace(id!, found);
+    const workspace = requireLiveWorkspace(id!, found);
     const now = ctx.deps.now?.() ?? new Date();
     const uninstallAt = body.uninstallAfter
       ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString()
@@ -103,7 +111,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
       });
     }
     if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
-    const workspace = requireWorkspace(id!, found);
+    const workspace = requireLiveWorkspace(id!, found);
     const installed = await getInstalled(ctx.deps.db, workspace.id, name!);
     if (!installed) throw new PluginNotInstalled(`plugin "${name}" is not installed on workspace "${workspace.id}"`);
 
@@ -156,8 +164,12 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
 
   router.on('GET', '/workspaces/{id}/plugins/{name}/download', async (ctx, { id, name }) => {
     if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
-    requireWorkspace(id!, await loadWorkspace(ctx, id!, 'download'));
+    const workspace = requireLiveWorkspace(id!, await loadWorkspace(ctx, id!, 'download'));
     const source = ctx.deps.sources.validate(ctx.req.query.source?.trim() || `local://${name}`);
+    // The org's allowlist governs what its workspaces pull as much as what is pushed to them.
+    if (!(await isPluginAllowed(ctx.deps.db, workspace.orgId, name!))) {
+      throw new PluginNotAllowed(`plugin "${name}" is not in the org allowlist`);
+    }
     const staged = await ctx.deps.stage(source.raw, ctx.log);
     if (staged.name !== name) {
       throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${name}"`, { resolved_name: staged.name, requested_name: name });

@@ -93,6 +93,14 @@ describe('install validation order', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
+  it('refuses changes to a workspace the platform removed', async () => {
+    await upsertWorkspace(t.db, 'gone', { orgId: 'org', runtime: 'claude-code', instanceId: 'i-0123456789abcdef1', status: 'removed' });
+    expect(await post('gone', '{"source":"local://hello"}')).toMatchObject({
+      status: 404, body: { code: 'workspace_not_found', error: 'workspace "gone" was removed' },
+    });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it('answers 503 platform_unavailable when the workflow cannot be started', async () => {
     sfn.reset();
     sfn.on(StartExecutionCommand).rejects(new Error('throttled'));
