@@ -27,7 +27,7 @@ export function isAdminToken(presented: string, adminToken: string | undefined):
 
 export async function authenticate(db: Queryable, adminToken: string | undefined, authorization: string | undefined): Promise<Principal> {
   const token = bearerToken(authorization);
-  if (!token) throw new Unauthorized('missing bearer token');
+  if (!token) throw new Unauthorized('expected an Authorization header of the form "Bearer <token>"');
   if (isAdminToken(token, adminToken)) return { kind: 'admin', prefix: 'admin' };
   const record = await findToken(db, token);
   if (!record || !record.orgId) throw new Unauthorized('invalid or revoked token');

@@ -15,7 +15,9 @@ export function errorResponse(err: unknown, log: Log): ApiResponse {
       log.warn('request failed', { code: err.code, error: err.message, details: err.details, cause: String(err.cause ?? '') });
       return json(err.status, { error: err.message, code: err.code });
     }
-    return json(err.status, { error: err.message, code: err.code, ...err.details });
+    const { allowed } = err.details;
+    const headers: Record<string, string> = Array.isArray(allowed) ? { allow: allowed.join(', ') } : {};
+    return json(err.status, { error: err.message, code: err.code, ...err.details }, headers);
   }
   if (err instanceof ZodError) {
     return json(ERROR_STATUS.invalid_request, { error: describeZodError(err), code: 'invalid_request' });

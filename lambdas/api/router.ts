@@ -26,16 +26,17 @@ export class Router<Ctx extends { req: ApiRequest }> {
 
   async dispatch(ctx: Ctx): Promise<ApiResponse> {
     const { method, path } = ctx.req;
-    let pathMatched = false;
+    const allowed = new Set<string>();
     for (const route of this.routes) {
       const match = route.pattern.exec(path);
       if (!match) continue;
-      pathMatched = true;
+      allowed.add(route.method);
+      if (route.method === 'GET') allowed.add('HEAD');
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params = Object.fromEntries(route.keys.map((key, i) => [key, safeDecode(match[i + 1]!)]));
       return route.handler(ctx, params);
     }
-    if (pathMatched) throw new MethodNotAllowed(`method ${method} is not allowed on ${path}`);
+    if (allowed.size > 0) throw new MethodNotAllowed(`method ${method} is not allowed on ${path}`, { allowed: [...allowed].sort() });
     throw new NotFound(`no route for ${method} ${path}`);
   }
 }

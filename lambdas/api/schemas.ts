@@ -39,9 +39,12 @@ export const AllowlistBody = z.object({
 
 export const WORKSPACE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/** `?status=` with no value is no filter, as in most APIs. */
+const blankAsUnset = (v: unknown) => (v === '' ? undefined : v);
+
 export const OperationsQuery = z.object({
-  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']).optional(),
-  workspaceId: z.string().regex(WORKSPACE_ID_RE).optional(),
+  status: z.preprocess(blankAsUnset, z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']).optional()),
+  workspaceId: z.preprocess(blankAsUnset, z.string().regex(WORKSPACE_ID_RE).optional()),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 

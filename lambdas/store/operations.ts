@@ -21,6 +21,8 @@ interface OperationRow {
   updated_at: Date;
 }
 
+const isoTime = (text: string) => new Date(text).toISOString();
+
 const toOperation = (r: OperationRow): Operation => ({
   operationId: r.id,
   workspaceId: r.workspace_id,
@@ -32,7 +34,12 @@ const toOperation = (r: OperationRow): Operation => ({
   executionArn: r.execution_arn,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
-  steps: r.steps,
+  // Step times are written by PostgreSQL into JSON (`+00:00`, varying fractions): shown like the others.
+  steps: r.steps.map((step) => ({
+    ...step,
+    startedAt: isoTime(step.startedAt),
+    ...(step.endedAt ? { endedAt: isoTime(step.endedAt) } : {}),
+  })),
   warnings: r.warnings,
   ...(r.error ? { error: r.error } : {}),
 });

@@ -48,7 +48,7 @@ function operationAnswer(op: Operation): ApiResponse {
   }
   if (op.status === 'FAILED') {
     const error = op.error ?? { code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 };
-    return json(error.httpStatus, { error: error.message, code: error.code, operationId: op.operationId, plugin: op.plugin });
+    return json(error.httpStatus, { error: error.message, code: error.code, operationId: op.operationId, ...(op.plugin ? { plugin: op.plugin } : {}) });
   }
   return op.kind === 'install'
     ? json(200, { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId })

@@ -104,7 +104,8 @@ describe('operations', () => {
     expect(op?.status).toBe('FAILED');
     expect(op?.error?.code).toBe('delivery_failed');
     expect(op?.steps.map((s) => [s.name, s.status])).toEqual([['Stage', 'SUCCEEDED'], ['Deliver', 'FAILED']]);
-    expect(op?.steps[0]?.endedAt).toBeTruthy();
+    expect(op?.steps[0]?.endedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(op?.steps[0]?.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
   it('closes the finishing step with the operation, so no finished operation shows a running step', async () => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Router } from '../../../lambdas/api/router.js';
 import { json, type ApiRequest } from '../../../lambdas/api/http.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
+import { errorResponse } from '../../../lambdas/api/respond.js';
+import { logger } from '../../../lambdas/shared/logger.js';
 
 const req = (method: string, path: string): { req: ApiRequest } => ({
   req: { method, path, headers: {}, query: {}, body: undefined, requestId: 'r' },
@@ -25,5 +27,15 @@ describe('router', () => {
   it('answers 405 for a known path with another method and 404 for an unknown path', async () => {
     await expect(router.dispatch(req('PUT', '/workspaces/w/plugins/x'))).rejects.toSatisfy((e) => e instanceof AppError && e.status === 405);
     await expect(router.dispatch(req('GET', '/nope'))).rejects.toSatisfy((e) => e instanceof AppError && e.status === 404);
+  });
+
+  it('names the methods a path does take in the 405 Allow header', async () => {
+    const only = errorResponse(await router.dispatch(req('PUT', '/workspaces/w/plugins/x')).catch((e: unknown) => e), logger);
+    expect(only.statusCode).toBe(405);
+    expect(only.headers?.allow).toBe('DELETE');
+    // `available` is also a plugin name the DELETE route takes.
+    const both = errorResponse(await router.dispatch(req('POST', '/workspaces/w/plugins/available')).catch((e: unknown) => e), logger);
+    expect(both.headers?.allow).toBe('DELETE, GET, HEAD');
+    expect(JSON.parse(both.body)).toMatchObject({ code: 'method_not_allowed', allowed: ['DELETE', 'GET', 'HEAD'] });
   });
 });
