@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { dirname, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { registryDirectories, startLocalStack } from './stack.js';
 
 /** `npm start`: the whole system locally, then ready-to-paste commands for a first install. */
@@ -17,7 +17,10 @@ const stack = await startLocalStack({
 });
 
 const ws = stack.demo.workspaces[0]!;
-const instanceDir = relative(process.cwd(), join(stack.localDir, 'instances', ws.instanceId!)) || '.';
+// Relative when it is below the current directory (short to copy), else absolute (works from anywhere).
+const instancePath = join(stack.localDir, 'instances', ws.instanceId!);
+const fromHere = relative(process.cwd(), instancePath);
+const instanceDir = fromHere.startsWith('..') || isAbsolute(fromHere) ? instancePath : fromHere || '.';
 const lines = [
   '',
   `Molecule plugin delivery is running at ${stack.url}`,
