@@ -50,7 +50,7 @@ export async function upsertInstalled(db: Queryable, p: InstalledInput): Promise
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (workspace_id, plugin_name) DO UPDATE SET version = EXCLUDED.version, source_raw = EXCLUDED.source_raw,
        sha256 = EXCLUDED.sha256, skills = EXCLUDED.skills, runtimes = EXCLUDED.runtimes, uninstall_at = EXCLUDED.uninstall_at,
-       uninstall_failed_at = NULL, updated_at = now()`,
+       uninstall_failed_at = NULL, uninstall_attempts = 0, updated_at = now()`,
     [p.workspaceId, p.name, p.version, p.source, p.sha256, JSON.stringify(p.skills), JSON.stringify(p.runtimes), p.uninstallAt],
   );
 }
@@ -79,8 +79,21 @@ export async function scheduleUninstall(db: Queryable, workspaceId: string, name
 }
 
 export async function markUninstallFailed(db: Queryable, workspaceId: string, name: string): Promise<void> {
-  await query(db, 'UPDATE workspace_plugins SET uninstall_failed_at = now() WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
+  await query(
+    db,
+    `UPDATE workspace_plugins SET uninstall_failed_at = now(), uninstall_attempts = uninstall_attempts + 1
+     WHERE workspace_id = $1 AND plugin_name = $2`,
+    [workspaceId, name],
+  );
 }
+
+/**
+ * When a failed uninstall is tried again: 15 minutes after the first failure, doubling with each
+ * one after it, at most a day apart. A host that stays down is not retried every run, and its
+ * rows do not fill the batch ahead of uninstalls that are due.
+ */
+const RETRY_AT = `wp.uninstall_failed_at
+  + LEAST(interval '15 minutes' * power(2, LEAST(GREATEST(wp.uninstall_attempts - 1, 0), 10)), interval '24 hours')`;
 
 export interface CleanupCandidate {
   workspaceId: string;
@@ -102,12 +115,13 @@ export async function cleanupCandidates(db: Queryable, batch: number): Promise<C
             ELSE 'not_in_allowlist' END AS reason
      FROM workspace_plugins wp JOIN workspaces w ON w.id = wp.workspace_id
      WHERE w.status <> 'removed' AND w.runtime <> 'external'
-       AND (wp.uninstall_failed_at IS NOT NULL
-         OR (wp.uninstall_at IS NOT NULL AND wp.uninstall_at <= now())
-         OR (EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id)
-             AND NOT EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id AND a.plugin_name = wp.plugin_name)))
+       AND CASE WHEN wp.uninstall_failed_at IS NOT NULL THEN ${RETRY_AT} <= now()
+           ELSE (wp.uninstall_at IS NOT NULL AND wp.uninstall_at <= now())
+             OR (EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id)
+                 AND NOT EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id AND a.plugin_name = wp.plugin_name)) END
        AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = wp.workspace_id AND o.status = 'RUNNING')
-     ORDER BY coalesce(wp.uninstall_at, wp.updated_at) LIMIT $1`,
+     ORDER BY CASE WHEN wp.uninstall_failed_at IS NOT NULL THEN ${RETRY_AT} ELSE coalesce(wp.uninstall_at, wp.updated_at) END
+     LIMIT $1`,
     [batch],
   );
   return rows.map((r) => ({ workspaceId: r.workspace_id, name: r.plugin_name, reason: r.reason }));

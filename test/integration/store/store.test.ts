@@ -8,7 +8,9 @@ import { acquireLease, releaseLease } from '../../../lambdas/store/leases.js';
 import {
   createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted,
 } from '../../../lambdas/store/operations.js';
-import { cleanupCandidates, deleteInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../../lambdas/store/installed.js';
+import {
+  cleanupCandidates, deleteInstalled, listInstalled, markUninstallFailed, scheduleUninstall, upsertInstalled,
+} from '../../../lambdas/store/installed.js';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -167,4 +169,34 @@ describe('installed plugins and cleanup candidates', () => {
     await deleteInstalled(t.db, 'ws-cl', 'due');
     expect((await listInstalled(t.db, 'ws-cl')).map((p) => p.name)).toEqual(['keep', 'later']);
   });
+
+  it('retries a failed uninstall after 15 minutes, backing off by doubling, and forgets failures on reinstall', async () => {
+    await upsertWorkspace(t.db, 'ws-retry', { orgId: 'org-retry', runtime: 'claude-code' });
+    const row = { workspaceId: 'ws-retry', name: 'stuck', version: '1', source: 'local://stuck', sha256: 'b'.repeat(64), skills: [], runtimes: [] };
+    await upsertInstalled(t.db, { ...row, uninstallAt: new Date(Date.now() - 1000).toISOString() });
+    const failedMinutesAgo = (minutes: number) =>
+      t.db.query(`UPDATE workspace_plugins SET uninstall_failed_at = now() - make_interval(mins => $1) WHERE workspace_id = 'ws-retry'`, [minutes]);
+    const reasons = async () => (await cleanupCandidates(t.db, 100)).filter((c) => c.workspaceId === 'ws-retry').map((c) => c.reason);
+
+    await markUninstallFailed(t.db, 'ws-retry', 'stuck');
+    expect(await reasons()).toEqual([]);
+    await failedMinutesAgo(16);
+    expect(await reasons()).toEqual(['retry_failed_uninstall']);
+
+    await markUninstallFailed(t.db, 'ws-retry', 'stuck');
+    await failedMinutesAgo(16);
+    expect(await reasons()).toEqual([]);
+    await failedMinutesAgo(31);
+    expect(await reasons()).toEqual(['retry_failed_uninstall']);
+
+    for (let i = 0; i < 20; i++) await markUninstallFailed(t.db, 'ws-retry', 'stuck');
+    await failedMinutesAgo(23 * 60);
+    expect(await reasons()).toEqual([]);
+    await failedMinutesAgo(24 * 60 + 1);
+    expect(await reasons()).toEqual(['retry_failed_uninstall']);
+
+    await upsertInstalled(t.db, { ...row, uninstallAt: null });
+    expect(await reasons()).toEqual([]);
+  });
 });
+
