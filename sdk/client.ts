@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A typed client for the plugin delivery API (SPEC §4), for scripts, the CLI and agents. Every
+ * request has a timeout. Reads are retried on 429/502/503/504 and network errors with
+ * exponential backoff and full jitter; installs carry an Idempotency-Key, so they are retried
+ * the same way without risking a second operation. Uninstalls are not retried.
+ */
+export interface ClientOptions {
+  baseUrl: string;
+  token: string;
+  /** Per request. Default 30 s (a `Prefer: wait` request gets its wait on top). */
+  timeoutMs?: number;
+  /** Attempts for retryable requests. Default 4. */
+  attempts?: number;
+  fetch?: typeof fetch;
+}
+
+export type OperationStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface StepStatus {
+  name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+  startedAt: string;
+  endedAt?: string;
+}
+
+export interface Operation {
+  operationId: string;
+  workspaceId: string;
+  kind: 'install' | 'uninstall';
+  status: OperationStatus;
+  plugin: string | null;
+  source: string | null;
+  sha256: string | null;
+  executionArn: string | null;
+  createdAt: string;
+  updatedAt: string;
+  steps: StepStatus[];
+  warnings: string[];
+  error?: { code: string; message: string; httpStatus: number };
+}
+
+export interface InstalledPlugin {
+  name: string;
+  version: string | null;
+  source: string;
+  sha256: string;
+  installedAt: string;
+  supported_on_runtime: boolean;
+}
+
+export interface RegistryPlugin {
+  name: string;
+  version: string | null;
+  description: string | null;
+  author: string | null;
+  tags: string[];
+  skills: string[];
+  runtimes: string[];
+}
+
+export interface InstallRequest {
+  source: string;
+  sha256?: string;
+  restart?: boolean;
+  uninstallAfter?: string;
+}
+
+/** The answer to an install or uninstall: accepted (202) or, after a wait, finished. */
+export type Accepted = { status: 'installing' | 'uninstalling'; operationId: string; statusUrl: string };
+export type Finished =
+  | { status: 'installed'; plugin: string; source: string; sha256?: string; operationId: string }
+  | { status: 'uninstalled'; plugin: string; operationId: string };
+export type Scheduled = { status: 'scheduled'; plugin: string; uninstallAt: string };
+
+/** An error answer from the API, with its documented `code` and any context it carried. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const BASE_DELAY_MS = 200;
+const MAX_DELAY_MS = 5_000;
+
+export class PluginDeliveryClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly attempts: number;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.attempts = Math.max(1, options.attempts ?? 4);
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /** Starts an install; with `waitSeconds` (≤ 25) the API answers once it finished, if it does in time. */
+  install(workspaceId: string, request: InstallRequest, opts: { waitSeconds?: number; idempotencyKey?: string } = {}): Promise<Accepted | Finished> {
+    const headers: Record<string, string> = { 'idempotency-key': opts.idempotencyKey ?? randomUUID() };
+    if (opts.waitSeconds) headers.prefer = `wait=${opts.waitSeconds}`;
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins`, { body: request, headers, retry: true, waitSeconds: opts.waitSeconds });
+  }
+
+  /** Uninstalls now, or schedules it for `at` (an ISO time with its offset). */
+  uninstall(workspaceId: string, name: string, opts: { waitSeconds?: number; at?: string } = {}): Promise<Accepted | Finished | Scheduled> {
+    const query = opts.at ? `?at=${encodeURIComponent(opts.at)}` : '';
+    const headers: Record<string, string> = opts.waitSeconds ? { prefer: `wait=${opts.waitSeconds}` } : {};
+    return this.request('DELETE', `${workspacePath(workspaceId)}/plugins/${encodeURIComponent(name)}${query}`, {
+      headers, retry: false, waitSeconds: opts.waitSeconds,
+    });
+  }
+
+  listInstalled(workspaceId: string): Promise<InstalledPlugin[]> {
+    return this.request('GET', `${workspacePath(workspaceId)}/plugins`);
+  }
+
+  available(workspaceId: string): Promise<RegistryPlugin[]> {
+    return this.request('GET', `${workspacePath(workspaceId)}/plugins/available`);
+  }
+
+  operation(workspaceId: string, operationId: string): Promise<Operation> {
+    return this.request('GET', `${workspacePath(workspaceId)}/plugins/operations/${encodeURIComponent(operationId)}`);
+  }
+
+  registry(runtime?: string): Promise<RegistryPlugin[]> {
+    return this.request('GET', `/plugins${runtime ? `?runtime=${encodeURIComponent(runtime)}` : ''}`);
+  }
+
+  async sources(): Promise<string[]> {
+    return (await this.request<{ schemes: string[] }>('GET', '/plugins/sources')).schemes;
+  }
+
+  /**
+   * Polls an operation until it finishes or `timeoutMs` passes, calling `onChange` whenever a
+   * step or the status changes. Returns the last operation seen (RUNNING if it timed out).
+   */
+  async waitForOperation(
+    workspaceId: string,
+    operationId: string,
+    opts: { timeoutMs?: number; pollMs?: number; onChange?: (op: Operation) => void; signal?: AbortSignal } = {},
+  ): Promise<Operation> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
+    let seen = '';
+    for (;;) {
+      const op = await this.operation(workspaceId, operationId);
+      const fingerprint = JSON.stringify([op.status, op.steps.map((s) => [s.name, s.status])]);
+      if (fingerprint !== seen) {
+        seen = fingerprint;
+        opts.onChange?.(op);
+      }
+      if (op.status !== 'RUNNING' || Date.now() >= deadline) return op;
+      await sleep(Math.min(opts.pollMs ?? 250, Math.max(0, deadline - Date.now())), undefined, { signal: opts.signal });
+    }
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    opts: { body?: unknown; headers?: Record<string, string>; retry?: boolean; waitSeconds?: number } = {},
+  ): Promise<T> {
+    const retry = opts.retry ?? method === 'GET';
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'application/json', ...opts.headers };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const timeoutMs = this.timeoutMs + (opts.waitSeconds ?? 0) * 1000;
+    for (let attempt = 1; ; attempt++) {
+      const last = !retry || attempt >= this.attempts;
+      let res: Response;
+      try {
+        res = await this.fetch(this.baseUrl + path, {
+          method,
+          headers,
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        if (last) throw new ApiError(0, 'network_error', `could not reach ${this.baseUrl}: ${(err as Error).message}`);
+        await backoff(attempt);
+        continue;
+      }
+      if (res.ok) return (await res.json()) as T;
+      if (!last && RETRYABLE_STATUS.has(res.status)) {
+        await res.body?.cancel();
+        await backoff(attempt, res.headers.get('retry-after'));
+        continue;
+      }
+      throw await toApiError(res);
+    }
+  }
+}
+
+function workspacePath(workspaceId: string): string {
+  return `/workspaces/${encodeURIComponent(workspaceId)}`;
+}
+
+/** Full jitter: a random wait up to the exponential step, or what Retry-After asks for. */
+async function backoff(attempt: number, retryAfter?: string | null): Promise<void> {
+  const asked = Number(retryAfter);
+  const delay = Number.isFinite(asked) && asked > 0 ? asked * 1000 : Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
+  await sleep(Math.min(delay, MAX_DELAY_MS * 6));
+}
+
+async function toApiError(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const { error, code, ...details } = JSON.parse(text) as { error?: string; code?: string } & Record<string, unknown>;
+    return new ApiError(res.status, code ?? 'http_error', error ?? `HTTP ${res.status}`, details);
+  } catch {
+    return new ApiError(res.status, 'http_error', `HTTP ${res.status} from the API`);
+  }
+}

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+/** The CLI as a user runs it, as its own process, against `npm start`'s process over HTTP. */
+let stack: SpawnedStack;
+let database: TestDatabase | undefined;
+let org = '';
+const INSTANCE = 'i-0c11000000000000a';
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'sdk/cli.ts', ...args], {
+      env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: org },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout: string; stderr: string };
+    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+  stack = await spawnLocalStack({ DATABASE_URL: database?.url });
+  await stack.call('PUT', '/admin/workspaces/cli-ws', { token: stack.adminToken, body: { orgId: 'cli-org', runtime: 'claude-code', instanceId: INSTANCE } });
+  org = (await stack.call('POST', '/admin/orgs/cli-org/tokens', { token: stack.adminToken })).body.token;
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await database?.close();
+});
+
+describe('molecule-plugins', () => {
+  it('installs a plugin, showing each workflow step while it waits, then lists it', async () => {
+    const run = await cli('install', 'cli-ws', 'hello-skill');
+    expect(run.code).toBe(0);
+    for (const step of ['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'Record']) expect(run.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
+    expect(run.stdout).toMatch(/^installed hello-skill \(sha256 [0-9a-f]{64}\) on cli-ws/);
+    expect(existsSync(join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'hello-skill', 'plugin.yaml'))).toBe(true);
+
+    const listed = await cli('list', 'cli-ws', '--json');
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'hello-skill', source: 'hello-skill' })]);
+  });
+
+  it('exits 1 with the documented code when the operation fails, and when the API refuses', async () => {
+    const missing = await cli('install', 'cli-ws', 'local://no-such-plugin');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('(source_not_found)');
+    expect(missing.stderr).toMatch(/Stage\s+failed/);
+
+    const refused = await cli('install', 'cli-ws', 'github://acme/repo');
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toContain('(unpinned_source, HTTP 422)');
+  });
+
+  it('uninstalls, and schedules an uninstall with --at', async () => {
+    expect((await cli('install', 'cli-ws', 'code-review-rules')).code).toBe(0);
+    const scheduled = await cli('uninstall', 'cli-ws', 'code-review-rules', '--at', '2099-01-01T00:00:00Z');
+    expect(scheduled).toMatchObject({ code: 0, stdout: 'code-review-rules: uninstall scheduled for 2099-01-01T00:00:00.000Z\n' });
+    const removed = await cli('uninstall', 'cli-ws', 'code-review-rules');
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toMatch(/^uninstalled code-review-rules on cli-ws/);
+    expect(existsSync(join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'code-review-rules'))).toBe(false);
+  });
+
+  it('answers a usage mistake with exit 2 and a pointer to --help', async () => {
+    const run = await cli('list');
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toContain('list takes <workspace>');
+    expect((await cli('install', 'cli-ws', 'x', '--bogus')).code).toBe(2);
+    expect((await cli('--help')).stdout).toContain('Usage:');
+  });
+});
