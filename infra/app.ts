@@ -14,5 +14,6 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   databaseSecretArn: context('databaseSecretArn'),
   githubTokenSecretArn: context('githubTokenSecretArn'),
   adminTokenSecretArn: context('adminTokenSecretArn'),
+  eicOsUser: context('eicOsUser'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -24,6 +24,8 @@ export interface PluginDeliveryStackProps extends StackProps {
   githubTokenSecretArn?: string;
   /** Secret holding the admin bearer token (context `adminTokenSecretArn`); without it no admin token works. */
   adminTokenSecretArn?: string;
+  /** The OS user EC2 Instance Connect pushes keys for and delivery logs in as (context `eicOsUser`, default `ubuntu`). */
+  eicOsUser?: string;
   /** How often the cleanup runs (SPEC §7: every 15 minutes). */
   cleanupInterval?: Duration;
   /** `false` deploys placeholder code instead of bundling the handlers: for tests only. */
@@ -106,7 +108,11 @@ export class PluginDeliveryStack extends Stack {
     }
     stagingBucket.grantRead(steps.Deliver); // presigned GET URLs are signed with Deliver's role
     stagingBucket.grantDelete(steps.RecordFailure); // a failed operation's staged object goes at once
-    for (const f of [steps.Deliver, steps.Remove, steps.Restart]) grantHostAccess(this, f);
+    const eicOsUser = props.eicOsUser ?? 'ubuntu';
+    for (const f of [steps.Deliver, steps.Remove, steps.Restart]) {
+      f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
+      grantHostAccess(this, f, eicOsUser);
+    }
     stateMachine.grantStartExecution(api);
     stateMachine.grantStartExecution(cleanup);
     // Operation status (`Prefer: wait`, operation views) reads executions of this machine only.
@@ -149,8 +155,12 @@ function databaseSecretParameter(stack: Stack): CfnParameter {
   return parameter;
 }
 
-/** Reaching a workspace host: SSM Run Command, or EC2 Instance Connect (direct or via an endpoint tunnel). */
-function grantHostAccess(stack: Stack, fn: lambda.IFunction): void {
+/**
+ * Reaching a workspace host: SSM Run Command, or EC2 Instance Connect (a one-time key for the
+ * delivery OS user only, then SSH to the instance's private IP). SSH needs the function in the
+ * instances' VPC; see infra/README.md.
+ */
+function grantHostAccess(stack: Stack, fn: lambda.IFunction, eicOsUser: string): void {
   const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
   fn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -158,17 +168,17 @@ function grantHostAccess(stack: Stack, fn: lambda.IFunction): void {
       resources: [instances, stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' })],
     }),
   );
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2-instance-connect:SendSSHPublicKey'], resources: [instances] }));
   fn.addToRolePolicy(
     new iam.PolicyStatement({
-      actions: ['ec2-instance-connect:OpenTunnel'],
-      resources: [stack.formatArn({ service: 'ec2', resource: 'instance-connect-endpoint', resourceName: '*' })],
+      actions: ['ec2-instance-connect:SendSSHPublicKey'],
+      resources: [instances],
+      conditions: { StringEquals: { 'ec2:osuser': eicOsUser } },
     }),
   );
-  // These read-only calls do not support resource-level permissions.
+  // These calls do not support resource-level permissions (CancelCommand stops a command past its deadline).
   fn.addToRolePolicy(
     new iam.PolicyStatement({
-      actions: ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstances', 'ec2:DescribeInstanceConnectEndpoints'],
+      actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstances'],
       resources: ['*'],
     }),
   );

@@ -1,18 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 import { AwsApiError, epochSeconds, startAwsJsonServer, type AwsBody } from './aws-json-server.js';
+import { killGroup, spawnOnHost, stopHostProcess } from './host-process.js';
 
 /**
  * Enough of the SSM API (AWS JSON 1.1) for the real `SSMClient`: SendCommand with
  * `AWS-RunShellScript`, GetCommandInvocation, ListCommandInvocations, CancelCommand and
  * DescribeInstanceInformation. Each emulated instance's root filesystem is
  * `<rootDir>/<instanceId>/`, created on first use; commands run there as the current user with
- * `MOLECULE_HOST_ROOT` pointing at it. Like the real agent, commands run with `sh`.
+ * `MOLECULE_HOST_ROOT` pointing at it (host-process.ts). Like the real agent, commands run with `sh`.
  */
 export interface SsmEmulatorOptions {
   /** Holds one directory per instance: `${MOLECULE_LOCAL_DIR}/instances` in the local stack. */
@@ -33,7 +34,6 @@ const STDOUT_LIMIT = 24_000;
 const STDERR_LIMIT = 8_000;
 const LIST_OUTPUT_LIMIT = 2_500;
 const MAX_KEPT_COMMANDS = 500;
-const KILL_GRACE_MS = 2_000;
 
 interface Invocation {
   instanceId: string;
@@ -89,20 +89,13 @@ export async function startSsmEmulator({ rootDir, port = 0, isRunning = () => tr
     const scriptPath = join(scriptDir, `${command.commandId}-${invocation.instanceId}.sh`);
 
     const run = async () => {
-      mkdirSync(root, { recursive: true });
       await writeFile(scriptPath, script, { mode: 0o700 });
-      const child = spawn('sh', [scriptPath], {
-        cwd: root,
-        detached: true, // its own process group, so a timeout or cancel stops everything it started
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-          HOME: root,
-          LANG: 'C.UTF-8',
-          AWS_SSM_INSTANCE_ID: invocation.instanceId,
-          AWS_SSM_REGION_NAME: 'us-east-1',
-          MOLECULE_HOST_ROOT: root,
-        },
+      const child = spawnOnHost({
+        root,
+        command: 'sh',
+        args: [scriptPath],
+        stdin: 'ignore',
+        env: { AWS_SSM_INSTANCE_ID: invocation.instanceId, AWS_SSM_REGION_NAME: 'us-east-1' },
       });
       invocation.child = child;
       invocation.status = invocation.statusDetails = 'InProgress';
@@ -110,7 +103,6 @@ export async function startSsmEmulator({ rootDir, port = 0, isRunning = () => tr
       const stdout = capture(child.stdout, STDOUT_LIMIT);
       const stderr = capture(child.stderr, STDERR_LIMIT);
       const timer = setTimeout(() => stop(invocation, 'timeout'), timeoutSeconds * 1000);
-      child.on('error', () => undefined);
       child.on('close', (code) => {
         clearTimeout(timer);
         invocation.child = undefined;
@@ -137,12 +129,10 @@ export async function startSsmEmulator({ rootDir, port = 0, isRunning = () => tr
   }
 
   function stop(invocation: Invocation, reason: 'timeout' | 'cancel'): void {
-    const pid = invocation.child?.pid;
-    if (!pid) return;
+    if (!invocation.child?.pid) return;
     invocation.stopReason = reason;
     invocation.status = invocation.statusDetails = reason === 'cancel' ? 'Cancelling' : invocation.status;
-    killGroup(pid, 'SIGTERM');
-    setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+    stopHostProcess(invocation.child);
   }
 
   const operations: Record<string, (input: AwsBody) => AwsBody> = {
@@ -324,14 +314,6 @@ function capture(stream: NodeJS.ReadableStream | null, limit: number): () => str
     bytes += chunk.length;
   });
   return () => Buffer.concat(chunks).toString('utf8').slice(0, limit);
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 function instanceFilters(input: Record<string, unknown>): { ids?: string[]; pingStatuses?: string[] } {

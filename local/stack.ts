@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { openDatabase } from './database.js';
 import { startLocalS3 } from './s3.js';
 import { startSsmEmulator } from './ssm-emulator.js';
+import { startEicEmulator } from './eic-emulator.js';
 import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
 import { startLocalApiServer } from './api-server.js';
 import { seedDemo, type DemoSeed } from './seed.js';
@@ -44,8 +45,9 @@ export interface LocalStack {
 }
 
 /**
- * The whole system on one machine (SPEC §8): Postgres (given or embedded), S3 (s3rver), an SSM
- * emulator running commands against emulated instance roots, the CDK-synthesized state machine
+ * The whole system on one machine (SPEC §8): Postgres (given or embedded), S3 (s3rver), SSM and
+ * EC2 Instance Connect (with an SSH server) emulators running commands against emulated
+ * instance roots, the CDK-synthesized state machine
  * on a local engine with every Task bound to its real step handler, and the API Lambda's
  * handler behind HTTP. The Lambda code finds all of it through the same environment variables
  * it reads on AWS.
@@ -72,6 +74,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const instances = new LocalInstances(join(localDir, 'instances'));
     const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
     closers.push(() => ssm.close());
+    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
+    closers.push(() => eic.close());
 
     const { definition } = synthesizeDefinition();
     Object.assign(process.env, {
@@ -82,6 +86,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_ENDPOINT_URL_S3: s3.url,
       AWS_ENDPOINT_URL_SSM: ssm.url,
+      // EC2, EC2 Instance Connect and the SSH port of the EIC emulator; its host key is pinned.
+      ...eic.env,
       PLUGIN_RESTART_COMMAND: process.env.PLUGIN_RESTART_COMMAND ?? LOCAL_RESTART_COMMAND,
       PLUGIN_SSM_POLL_INTERVAL: process.env.PLUGIN_SSM_POLL_INTERVAL ?? '25ms',
       DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',

@@ -57,14 +57,23 @@ export class HandlerFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         target: 'node22',
         mainFields: ['module', 'main'],
-        // CommonJS dependencies bundled into an ES module still call `require` for Node built-ins.
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        // CommonJS dependencies bundled into an ES module still call `require` for Node built-ins,
+        // and some (ssh2) read `__dirname` / `__filename` when loaded.
+        banner: [
+          "import { createRequire as __createRequire } from 'node:module';",
+          "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+          'const require = __createRequire(import.meta.url);',
+          'const __filename = __fileURLToPath(import.meta.url);',
+          "const __dirname = __fileURLToPath(new URL('.', import.meta.url));",
+        ].join(' '),
         minify: true,
         keepNames: true,
         sourceMap: true,
         sourcesContent: false,
-        // The Node.js 22 runtime provides AWS SDK v3; everything else is bundled.
-        externalModules: ['@aws-sdk/*'],
+        // The Node.js 22 runtime provides AWS SDK v3; everything else is bundled. ssh2's optional
+        // native add-ons (built for this machine, not the arm64 Lambda) stay out: ssh2 catches
+        // their absence and uses its JavaScript crypto.
+        externalModules: ['@aws-sdk/*', 'cpu-features', '*.node'],
       },
     });
   }

@@ -2,7 +2,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { Workspace } from '../shared/types.js';
-import { runViaEic } from './eic.js';
+import { runViaEic, type EicDeps } from './eic.js';
 import { parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
 import { installScript, restartScript, uninstallScript } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
@@ -13,6 +13,8 @@ export { chooseTransport, type DeliveryTransport } from './transport.js';
 export interface DeliveryDeps {
   ssm: SSMClient;
   config: Pick<Config, 'configDirFor' | 'restartCommand' | 'deliveryTimeoutMs'>;
+  /** EC2 Instance Connect; without it a workspace that needs EIC fails as delivery_failed. */
+  eic?: EicDeps;
   now?: () => Date;
   signal?: AbortSignal;
   /** Faster polling suits the local stack and tests; the defaults suit real SSM. */
@@ -74,7 +76,7 @@ export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { work
 
 const RUNNERS: Record<DeliveryTransport, (deps: DeliveryDeps, command: HostCommand) => Promise<HostCommandResult>> = {
   ssm: (deps, command) => runViaSsm(deps.ssm, { ...deps.ssmPolling, ...command }),
-  eic: (_deps, command) => runViaEic(command),
+  eic: (deps, command) => runViaEic(deps.eic, command),
 };
 
 async function runOnWorkspace(
@@ -115,8 +117,9 @@ function explained(err: unknown): unknown {
   const hostResult = err.details.hostResult as HostResult | null | undefined;
   const message = hostResult?.step ? STEP_MESSAGES[hostResult.step] : undefined;
   if (!message) return err;
+  const timedOut = err.details.status === 'TimedOut' ? ' (the command timed out)' : '';
   const suffix = hostResult?.restored === false ? '; the previous version could not be restored' : '';
-  return new DeliveryFailed(`${message}${suffix}`, err.details, { cause: err });
+  return new DeliveryFailed(`${message}${timedOut}${suffix}`, err.details, { cause: err });
 }
 
 /** `2024-05-01T12:00:00.123Z` → `20240501T120000123Z`: sortable and safe in a file name. */

@@ -22,7 +22,8 @@ export function deliverableInstanceId(workspace: Workspace): string {
 /**
  * SSM when the instance is managed and online, else EC2 Instance Connect; a workspace's
  * `transport` forces one. A forced SSM on an instance whose agent is offline fails at once
- * rather than waiting out the command's delivery timeout.
+ * rather than waiting out the command's delivery timeout. A stopped instance is never online in
+ * SSM, so with `auto` it goes to EIC, which reports it as not running.
  */
 export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMClient }): Promise<DeliveryTransport> {
   const instanceId = deliverableInstanceId(workspace);
@@ -35,7 +36,7 @@ export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMC
   }
   if (online) return 'ssm';
   if (workspace.transport === 'ssm') {
-    throw new WorkspaceUnreachable('the workspace instance is not online in SSM', { workspaceId: workspace.id, instanceId });
+    throw new WorkspaceUnreachable('the workspace instance is not running or its SSM agent is offline', { workspaceId: workspace.id, instanceId, transport: 'ssm' });
   }
   return 'eic';
 }

@@ -5,5 +5,5 @@ import { deliveryDeps } from '../workflow/steps/lease.js';
 
 /** The Deliver step: the workspace host installs the staged plugin atomically. */
 export const handler = lazyHandler(async ({ db, config, aws }) =>
-  deliverStep({ db, config, s3: await createS3Client(aws), delivery: deliveryDeps(await createSsmClient(aws), config) }),
+  deliverStep({ db, config, s3: await createS3Client(aws), delivery: deliveryDeps(await createSsmClient(aws), config, aws) }),
 );

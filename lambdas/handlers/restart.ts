@@ -4,4 +4,4 @@ import { restartStep } from '../workflow/steps/restart.js';
 import { deliveryDeps } from '../workflow/steps/lease.js';
 
 /** The Restart step (skipped when not needed). */
-export const handler = lazyHandler(async ({ db, config, aws }) => restartStep({ db, delivery: deliveryDeps(await createSsmClient(aws), config) }));
+export const handler = lazyHandler(async ({ db, config, aws }) => restartStep({ db, delivery: deliveryDeps(await createSsmClient(aws), config, aws) }));

@@ -1,3 +1,5 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -52,4 +54,14 @@ export async function createSsmClient(opts: AwsClientOptions): Promise<SSMClient
 export async function createSecretsClient(opts: AwsClientOptions): Promise<SecretsManagerClient> {
   const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   return new SecretsManagerClient(await common(opts));
+}
+
+export async function createEc2Client(opts: AwsClientOptions): Promise<EC2Client> {
+  const { EC2Client } = await import('@aws-sdk/client-ec2');
+  return new EC2Client(await common(opts));
+}
+
+export async function createEicClient(opts: AwsClientOptions): Promise<EC2InstanceConnectClient> {
+  const { EC2InstanceConnectClient } = await import('@aws-sdk/client-ec2-instance-connect');
+  return new EC2InstanceConnectClient(await common(opts));
 }

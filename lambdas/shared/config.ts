@@ -53,6 +53,15 @@ const EnvSchema = z.object({
   PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
   PLUGIN_CONFIG_DIRS: z.string().optional(),
   PLUGIN_CLEANUP_BATCH: int(50),
+  PLUGIN_EIC_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name').default('ubuntu'),
+  PLUGIN_EIC_SSH_PORT: z.coerce.number().int().min(1).max(65_535).default(22),
+  PLUGIN_EIC_SSH_HOST: z.string().min(1).optional(),
+  PLUGIN_EIC_SSH_COMMAND: z.string().trim().min(1).default('sudo -n bash -s'),
+  PLUGIN_EIC_HOST_KEY_FINGERPRINTS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((f) => f.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be SHA256:<base64> fingerprints, comma-separated'))),
   GITHUB_CODELOAD_URL: z.string().url().default('https://codeload.github.com'),
   GITHUB_TOKEN: z.string().optional(),
   GITHUB_TOKEN_SECRET_ARN: z.string().optional(),
@@ -100,6 +109,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     leaseTtlMs: e.PLUGIN_LEASE_TTL,
     restartCommand: e.PLUGIN_RESTART_COMMAND,
     cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
+    eic: {
+      osUser: e.PLUGIN_EIC_OS_USER,
+      sshPort: e.PLUGIN_EIC_SSH_PORT,
+      sshHost: e.PLUGIN_EIC_SSH_HOST,
+      sshCommand: e.PLUGIN_EIC_SSH_COMMAND,
+      hostKeyFingerprints: e.PLUGIN_EIC_HOST_KEY_FINGERPRINTS,
+    },
     configDirFor: (runtime: string) => configDirs[runtime] ?? '/configs',
     githubCodeloadUrl: e.GITHUB_CODELOAD_URL.replace(/\/+$/, ''),
     githubToken: e.GITHUB_TOKEN,

@@ -1,10 +1,13 @@
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deliverInstall, removePlugin, restartWorkspace, type DeliveryDeps } from '../../../lambdas/delivery/index.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
 
 const ssmMock = mockClient(SSMClient);
+const ec2Mock = mockClient(EC2Client);
 const INSTANCE = 'i-0123456789abcdef0';
 const workspace: Workspace = { id: 'ws-1', orgId: 'org-1', runtime: 'hermes', instanceId: INSTANCE, transport: 'auto', status: 'running' };
 const deps: DeliveryDeps = {
@@ -28,6 +31,7 @@ function sentScript(): string {
 
 beforeEach(() => {
   ssmMock.reset();
+  ec2Mock.reset();
   ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'Online' }] });
   ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
 });
@@ -62,11 +66,26 @@ describe('deliverInstall', () => {
     });
   });
 
-  it('refuses a workspace that needs EC2 Instance Connect, which is not available yet', async () => {
+  it('takes a workspace forced onto EC2 Instance Connect there without asking SSM, and says when its instance is stopped', async () => {
+    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: INSTANCE, State: { Name: 'stopped' } }] }] });
+    const withEic: DeliveryDeps = {
+      ...deps,
+      eic: {
+        settings: { osUser: 'ubuntu', sshPort: 22, sshCommand: 'sudo -n bash -s', hostKeyFingerprints: [] },
+        clients: async () => ({ ec2: new EC2Client({ region: 'us-east-1' }), eic: new EC2InstanceConnectClient({ region: 'us-east-1' }) }),
+      },
+    };
+
+    await expect(
+      deliverInstall(withEic, { workspace: { ...workspace, transport: 'eic' }, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' }),
+    ).rejects.toMatchObject({ code: 'workspace_unreachable', message: 'the workspace instance is not running (it is stopped)' });
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('fails a workspace that needs EC2 Instance Connect as delivery_failed when EIC is not wired in', async () => {
     await expect(
       deliverInstall(deps, { workspace: { ...workspace, transport: 'eic' }, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' }),
-    ).rejects.toMatchObject({ code: 'workspace_unreachable', message: 'EC2 Instance Connect delivery is not available yet' });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+    ).rejects.toMatchObject({ code: 'delivery_failed', message: 'EC2 Instance Connect delivery is not configured' });
   });
 });
 

@@ -40,7 +40,10 @@ describe('chooseTransport', () => {
 
   it('fails a workspace forced onto SSM whose agent is offline as workspace_unreachable', async () => {
     agent('ConnectionLost');
-    await expect(chooseTransport(workspace({ transport: 'ssm' }), { ssm })).rejects.toMatchObject({ code: 'workspace_unreachable' });
+    await expect(chooseTransport(workspace({ transport: 'ssm' }), { ssm })).rejects.toMatchObject({
+      code: 'workspace_unreachable',
+      message: 'the workspace instance is not running or its SSM agent is offline',
+    });
   });
 
   it.each([

@@ -128,6 +128,19 @@ describe('PluginDeliveryStack', () => {
     expect(JSON.stringify(sendCommand?.Resource)).toContain('document/AWS-RunShellScript');
   });
 
+  it('lets EC2 Instance Connect push keys for the delivery OS user only, and tells the functions which user that is', () => {
+    const template = synth({ eicOsUser: 'ec2-user' });
+    for (const description of [/^Installs the staged/, /^Uninstalls/, /^Restarts/]) {
+      const id = functionId(template, description);
+      const statements = policyStatementsOf(template, id) as Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>;
+      const sendKey = statements.find((s) => s.Action === 'ec2-instance-connect:SendSSHPublicKey');
+      expect(sendKey?.Condition).toEqual({ StringEquals: { 'ec2:osuser': 'ec2-user' } });
+      expect(JSON.stringify(sendKey?.Resource)).toContain(':instance/*');
+      const fn = template.findResources('AWS::Lambda::Function')[id] as Resource;
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ PLUGIN_EIC_OS_USER: 'ec2-user' });
+    }
+  });
+
   it('lets Stage write staged archives and the workflow steps read the database secret', () => {
     expect(actionsOf(template, functionId(template, /^Fetches/))).toEqual(expect.arrayContaining(['s3:PutObject', 'secretsmanager:GetSecretValue']));
     expect(actionsOf(template, functionId(template, /allowlist/))).toContain('secretsmanager:GetSecretValue');

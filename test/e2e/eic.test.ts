@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+/**
+ * SPEC §5 and §8 end to end over EC2 Instance Connect: `npm start`'s process, the workflow on the
+ * local engine, and delivery through the EIC emulator's EC2 and SendSSHPublicKey endpoints and
+ * its SSH server onto emulated hosts.
+ */
+let stack: SpawnedStack;
+let database: TestDatabase | undefined;
+let org = '';
+
+const INSTANCES: Record<string, string> = { 'w-eic': 'i-0e1c0000000000e01', 'w-auto-stopped': 'i-0e1c0000000000e02' };
+const instanceRoot = (ws: string) => join(stack.localDir, 'instances', INSTANCES[ws]!);
+const pluginDir = (ws: string, name: string) => join(instanceRoot(ws), 'configs', 'plugins', name);
+
+beforeAll(async () => {
+  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+  // The local restart command, also saying whether it came over SSH (sshd sets SSH_CONNECTION, the SSM agent does not).
+  const restartCommand =
+    'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo restart ws-{workspaceId} "${SSH_CONNECTION:+over ssh}" >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"';
+  stack = await spawnLocalStack({ DATABASE_URL: database?.url, PLUGIN_RESTART_COMMAND: restartCommand });
+  const admin = { token: stack.adminToken };
+  const created = await stack.call('PUT', '/admin/workspaces/w-eic', {
+    ...admin,
+    body: { orgId: 'acme', runtime: 'claude-code', instanceId: INSTANCES['w-eic'], transport: 'eic' },
+  });
+  expect(created.status).toBeLessThan(300);
+  await stack.call('PUT', '/admin/workspaces/w-auto-stopped', {
+    ...admin,
+    body: { orgId: 'acme', runtime: 'claude-code', instanceId: INSTANCES['w-auto-stopped'], transport: 'auto' },
+  });
+  org = (await stack.call('POST', '/admin/orgs/acme/tokens', admin)).body.token;
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await database?.close();
+});
+
+describe('a workspace delivered over EC2 Instance Connect', () => {
+  it('installs a plugin over SSH, restarts the workspace and lists the plugin', async () => {
+    const res = await stack.call('POST', '/workspaces/w-eic/plugins', {
+      token: org,
+      body: { source: 'local://code-review-rules' },
+      headers: { prefer: 'wait=20' },
+    });
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'installed', plugin: 'code-review-rules' });
+    expect(await readFile(join(pluginDir('w-eic', 'code-review-rules'), 'rules', 'review.md'), 'utf8')).toContain('Reviewing a change');
+    const restarts = await readFile(join(instanceRoot('w-eic'), 'var', 'log', 'molecule-restarts.log'), 'utf8');
+    expect(restarts).toContain('restart ws-w-eic over ssh');
+    const listed = await stack.call('GET', '/workspaces/w-eic/plugins', { token: org });
+    expect(listed.body).toEqual([expect.objectContaining({ name: 'code-review-rules', source: 'local://code-review-rules' })]);
+  });
+
+  it('uninstalls it again over SSH', async () => {
+    const res = await stack.call('DELETE', '/workspaces/w-eic/plugins/code-review-rules', { token: org, headers: { prefer: 'wait=20' } });
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'uninstalled', plugin: 'code-review-rules' });
+    expect(existsSync(pluginDir('w-eic', 'code-review-rules'))).toBe(false);
+    expect((await stack.call('GET', '/workspaces/w-eic/plugins', { token: org })).body).toEqual([]);
+  });
+});
+
+describe('a stopped instance', () => {
+  it('answers 503 workspace_unreachable, saying the instance is not running', async () => {
+    const admin = { token: stack.adminToken };
+    expect((await stack.call('POST', `/admin/local/instances/${INSTANCES['w-auto-stopped']}/stop`, admin)).status).toBe(200);
+
+    const res = await stack.call('POST', '/workspaces/w-auto-stopped/plugins', {
+      token: org,
+      body: { source: 'hello-skill' },
+      headers: { prefer: 'wait=20' },
+    });
+
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ code: 'workspace_unreachable', error: 'the workspace instance is not running (it is stopped)' });
+    expect(existsSync(pluginDir('w-auto-stopped', 'hello-skill'))).toBe(false);
+  });
+});
