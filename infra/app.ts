@@ -7,6 +7,14 @@ const context = (key: string): string | undefined => {
   return typeof value === 'string' && value ? value : undefined;
 };
 
+/** `-c subnetIds=subnet-a,subnet-b -c securityGroupIds=sg-...` puts the functions in those VPC subnets. */
+function networkContext() {
+  const list = (key: string) => (context(key) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const subnetIds = list('subnetIds');
+  const securityGroupIds = list('securityGroupIds');
+  return subnetIds.length || securityGroupIds.length ? { subnetIds, securityGroupIds } : undefined;
+}
+
 // `cdk synth -c databaseSecretArn=arn:aws:secretsmanager:...` pins the existing database secret;
 // without it the template takes the `DatabaseSecretArn` parameter at deploy time.
 new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
@@ -15,5 +23,6 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   githubTokenSecretArn: context('githubTokenSecretArn'),
   adminTokenSecretArn: context('adminTokenSecretArn'),
   eicOsUser: context('eicOsUser'),
+  network: networkContext(),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -10,7 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { DeliveryWorkflow } from './constructs/delivery-workflow.js';
-import { HandlerFunction } from './constructs/handler-function.js';
+import { HandlerFunction, type FunctionNetwork } from './constructs/handler-function.js';
 import { STEP_LAMBDA_TIMEOUTS, type StepName } from './workflow.js';
 
 export interface PluginDeliveryStackProps extends StackProps {
@@ -26,6 +26,13 @@ export interface PluginDeliveryStackProps extends StackProps {
   adminTokenSecretArn?: string;
   /** The OS user EC2 Instance Connect pushes keys for and delivery logs in as (context `eicOsUser`, default `ubuntu`). */
   eicOsUser?: string;
+  /**
+   * Runs every function in existing VPC subnets (context `subnetIds`, `securityGroupIds`, both
+   * comma-separated): needed when PostgreSQL is private, and for EC2 Instance Connect, which SSHes
+   * to instances' private IPs. The subnets need a NAT gateway or VPC endpoints for the AWS APIs
+   * the functions call, and the instances must accept SSH from the security groups.
+   */
+  network?: { subnetIds: string[]; securityGroupIds: string[] };
   /** How often the cleanup runs (SPEC §7: every 15 minutes). */
   cleanupInterval?: Duration;
   /** `false` deploys placeholder code instead of bundling the handlers: for tests only. */
@@ -72,8 +79,9 @@ export class PluginDeliveryStack extends Stack {
       ...(props.githubTokenSecretArn && { GITHUB_TOKEN_SECRET_ARN: props.githubTokenSecretArn }),
       ...(props.adminTokenSecretArn && { ADMIN_TOKEN_SECRET_ARN: props.adminTokenSecretArn }),
     };
+    const network = props.network && functionNetwork(props.network);
     const fn = (id: string, handler: string, description: string, options: { timeout?: Duration; memorySize?: number } = {}) =>
-      new HandlerFunction(this, id, { handler, description, environment: common, bundle: props.bundle, ...options });
+      new HandlerFunction(this, id, { handler, description, environment: common, bundle: props.bundle, network, ...options });
     const step = (name: StepName, handler: string, description: string, memorySize?: number) =>
       fn(`${name}Function`, handler, description, { timeout: STEP_LAMBDA_TIMEOUTS[name], memorySize });
 
@@ -143,6 +151,13 @@ export class PluginDeliveryStack extends Stack {
     new CfnOutput(this, 'StagingBucketName', { value: stagingBucket.bucketName });
     new CfnOutput(this, 'RegistryBucketName', { value: registryBucket.bucketName });
   }
+}
+
+function functionNetwork({ subnetIds, securityGroupIds }: NonNullable<PluginDeliveryStackProps['network']>): FunctionNetwork {
+  if (subnetIds.length === 0 || securityGroupIds.length === 0) {
+    throw new Error('running in a VPC needs both subnetIds and securityGroupIds');
+  }
+  return { subnetIds, securityGroupIds };
 }
 
 function databaseSecretParameter(stack: Stack): CfnParameter {

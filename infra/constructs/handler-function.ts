@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,11 +16,19 @@ export interface HandlerFunctionProps {
   timeout?: Duration;
   memorySize?: number;
   environment?: Record<string, string>;
+  /** Runs the function in these subnets with these security groups (see `FunctionNetwork`). */
+  network?: FunctionNetwork;
   /**
    * Bundle the handler with esbuild (default). `false` deploys a placeholder instead, so tests
    * can synthesize the stack without the handler files and in milliseconds.
    */
   bundle?: boolean;
+}
+
+/** Where the functions run when the database and the workspace hosts are only reachable inside a VPC. */
+export interface FunctionNetwork {
+  subnetIds: string[];
+  securityGroupIds: string[];
 }
 
 /**
@@ -76,5 +85,10 @@ export class HandlerFunction extends NodejsFunction {
         externalModules: ['@aws-sdk/*', 'cpu-features', '*.node'],
       },
     });
+    if (props.network) {
+      // By id on the function itself: an imported VPC would need its zones, and synth stays offline.
+      (this.node.defaultChild as lambda.CfnFunction).vpcConfig = props.network;
+      this.role?.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+    }
   }
 }

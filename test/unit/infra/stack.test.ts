@@ -151,4 +151,24 @@ describe('PluginDeliveryStack', () => {
     const template = synth({ databaseSecretArn: undefined });
     template.hasParameter('DatabaseSecretArn', { Type: 'String' });
   });
+
+  it('runs every function in the given subnets and security groups, and none in a VPC otherwise', () => {
+    const inVpc = synth({ network: { subnetIds: ['subnet-0a', 'subnet-0b'], securityGroupIds: ['sg-0db'] } });
+    const functions = Object.values(inVpc.findResources('AWS::Lambda::Function') as Record<string, Resource>);
+    expect(functions.length).toBeGreaterThanOrEqual(10);
+    for (const fn of functions) {
+      expect(fn.Properties.VpcConfig).toEqual({ SubnetIds: ['subnet-0a', 'subnet-0b'], SecurityGroupIds: ['sg-0db'] });
+    }
+    const roles = Object.values(inVpc.findResources('AWS::IAM::Role') as Record<string, Resource>).filter((r) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('lambda.amazonaws.com'),
+    );
+    for (const role of roles) expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('service-role/AWSLambdaVPCAccessExecutionRole');
+    const outside = Object.values(synth().findResources('AWS::Lambda::Function') as Record<string, Resource>);
+    expect(outside.filter((fn) => fn.Properties.VpcConfig)).toEqual([]);
+  });
+
+  it('refuses a VPC without subnets or security groups', () => {
+    expect(() => synth({ network: { subnetIds: [], securityGroupIds: ['sg-0db'] } })).toThrow(/both subnetIds and securityGroupIds/);
+  });
 });
+
