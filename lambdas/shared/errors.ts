@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   plugin_not_installed: 404,
   source_not_found: 404,
   method_not_allowed: 405,
+  conflict: 409,
   plugin_too_large: 413,
   unpinned_source: 422,
   external_runtime: 422,
@@ -87,6 +88,7 @@ export class OperationNotFound extends errorClass('operation_not_found') {}
 export class PluginNotInstalled extends errorClass('plugin_not_installed') {}
 export class SourceNotFound extends errorClass('source_not_found') {}
 export class MethodNotAllowed extends errorClass('method_not_allowed') {}
+export class Conflict extends errorClass('conflict') {}
 export class PluginTooLarge extends errorClass('plugin_too_large') {}
 export class UnpinnedSource extends errorClass('unpinned_source') {}
 export class ExternalRuntime extends errorClass('external_runtime') {}

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from './db.js';
 import { query, transaction } from './db.js';
 import type { Transport, Workspace } from '../shared/types.js';
+import { Conflict } from '../shared/errors.js';
 
 interface WorkspaceRow {
   id: string;
@@ -31,6 +32,13 @@ export interface WorkspaceInput {
 /** Creates or replaces a workspace; the first workspace naming an org creates the org. */
 export async function upsertWorkspace(db: Db, id: string, input: WorkspaceInput): Promise<{ workspace: Workspace; created: boolean }> {
   return transaction(db, async (client) => {
+    // A workspace never changes org: its plugins and operation history would become the new org's.
+    const existing = await query<{ org_id: string }>(client, 'SELECT org_id FROM workspaces WHERE id = $1 FOR UPDATE', [id]);
+    if (existing[0] && existing[0].org_id !== input.orgId) {
+      throw new Conflict(`workspace "${id}" belongs to org "${existing[0].org_id}" and cannot move to org "${input.orgId}"`, {
+        orgId: existing[0].org_id,
+      });
+    }
     await client.query('INSERT INTO orgs (id) VALUES ($1) ON CONFLICT DO NOTHING', [input.orgId]);
     const rows = await query<WorkspaceRow & { inserted: boolean }>(
       client,

@@ -49,6 +49,13 @@ describe('admin routes', () => {
     expect(res).toMatchObject({ status: 200, body: { id: 'a-1', orgId: 'org-a', transport: 'ssm' } });
   });
 
+  it('refuses to move a workspace to another org, which would hand it its history', async () => {
+    const res = await stack.call('PUT', '/admin/workspaces/a-1', { token: stack.adminToken, body: { orgId: 'org-b', runtime: 'claude-code' } });
+    expect(res).toMatchObject({ status: 409, body: { code: 'conflict', orgId: 'org-a' } });
+    expect((await stack.call('GET', '/workspaces/a-1/plugins', { token: orgB })).status).toBe(404);
+    expect((await stack.call('GET', '/workspaces/a-1/plugins', { token: orgA })).status).toBe(200);
+  });
+
   it('mints tokens whose prefix is shown and whose secret is not stored', async () => {
     const res = await stack.call('POST', '/admin/workspaces/a-1/tokens', { token: stack.adminToken });
     expect(res.status).toBe(201);
