@@ -83,6 +83,8 @@ export interface WorkflowState {
   uninstallAt: string | null;
   staged?: StagedPlugin;
   delivered?: { transport: 'ssm' | 'eic'; changedOnlySkillDocs: boolean };
+  /** uninstall: the plugin is gone from the host */
+  removed?: boolean;
   restarted?: boolean;
   /** set by the Catch on any failure: Step Functions' `{Error, Cause}` */
   error?: { Error?: string; Cause?: string };

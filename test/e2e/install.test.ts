@@ -6,6 +6,7 @@ import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FakeCodeload } from '../support/codeload.js';
 import { bigArchive, gzipBomb, pluginEntries, tarGz, tarGzStream, type FixtureEntry } from '../fixtures/archives.js';
+import { LOCAL_RESTART_COMMAND } from '../../local/instances.js';
 
 /**
  * SPEC §2-§5 end to end: `npm start`'s process, the CDK-synthesized workflow on the local engine,
@@ -19,6 +20,7 @@ let org = '';
 const INSTANCES: Record<string, string> = {
   w1: 'i-0e2e0000000000001', w2: 'i-0e2e0000000000002', w3: 'i-0e2e0000000000003', w4: 'i-0e2e0000000000004', w5: 'i-0e2e0000000000005',
   'w-stop': 'i-0e2e00000000000ff',
+  'w-norestart': 'i-0e2e00000000000fe',
 };
 const pluginDir = (ws: string, name: string) => join(stack.localDir, 'instances', INSTANCES[ws]!, 'configs', 'plugins', name);
 const restartLines = async (ws: string) => {
@@ -38,7 +40,12 @@ function serveRepo(repo: string, ref: string, files: Record<string, string>) {
 beforeAll(async () => {
   await codeload.start();
   database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  stack = await spawnLocalStack({ DATABASE_URL: database?.url, GITHUB_CODELOAD_URL: codeload.url });
+  stack = await spawnLocalStack({
+    DATABASE_URL: database?.url,
+    GITHUB_CODELOAD_URL: codeload.url,
+    // The restart fails on one workspace only ({workspaceId} arrives shell-quoted).
+    PLUGIN_RESTART_COMMAND: `${LOCAL_RESTART_COMMAND} && test {workspaceId} != w-norestart`,
+  });
   for (const [id, instanceId] of Object.entries(INSTANCES)) {
     await stack.call('PUT', `/admin/workspaces/${id}`, { token: stack.adminToken, body: { orgId: 'acme', runtime: 'claude-code', instanceId } });
   }
@@ -236,6 +243,21 @@ describe('failures while running', () => {
     expect(res).toMatchObject({ status: 503, body: { code: 'workspace_unreachable' } });
     await stack.call('POST', `/admin/local/instances/${INSTANCES['w-stop']}/start`, admin);
     expect((await install('w-stop', { source: 'hello-skill' })).status).toBe(200);
+  });
+});
+
+describe('a restart that fails after the host changed', () => {
+  it('fails the operation but records what the host has, so the plugin can still be removed', async () => {
+    const installed = await install('w-norestart', { source: 'hello-skill' });
+    expect(installed).toMatchObject({ status: 502, body: { code: 'delivery_failed' } });
+    expect(existsSync(pluginDir('w-norestart', 'hello-skill'))).toBe(true);
+    const listed = (await stack.call('GET', '/workspaces/w-norestart/plugins', { token: org })).body as Array<{ name: string }>;
+    expect(listed.map((p) => p.name)).toEqual(['hello-skill']);
+
+    const removed = await stack.call('DELETE', '/workspaces/w-norestart/plugins/hello-skill', { token: org, headers: { prefer: 'wait=20' } });
+    expect(removed).toMatchObject({ status: 502, body: { code: 'delivery_failed' } });
+    expect(existsSync(pluginDir('w-norestart', 'hello-skill'))).toBe(false);
+    expect((await stack.call('GET', '/workspaces/w-norestart/plugins', { token: org })).body).toEqual([]);
   });
 });
 

@@ -21,6 +21,6 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
       if (!(err instanceof PluginNotInstalled)) throw err;
       log.warn('plugin was already absent from the host', { plugin });
     }
-    return { state };
+    return { state: { ...state, removed: true } };
   });
 }

@@ -223,6 +223,24 @@ describe('RecordFailure', () => {
     expect(rows.rows[0].uninstall_failed_at).not.toBeNull();
     expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
   });
+
+  it('records the plugin the host already has when the restart after its delivery failed', async () => {
+    s3.on(DeleteObjectCommand).resolves({});
+    const state = await newState({
+      source: 'local://demo', delivered: { transport: 'ssm', changedOnlySkillDocs: false },
+      error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace restart command failed' }) },
+    });
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'delivery_failed' } });
+    expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', sha256: 'a'.repeat(64), source: 'local://demo' });
+  });
+
+  it('forgets a plugin the host no longer has when the restart after its removal failed', async () => {
+    await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'gone', version: null, source: 'local://gone', sha256: 'c'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    const state = await newState({ kind: 'uninstall', plugin: 'gone', staged: undefined, removed: true, error: { Error: 'DeliveryFailed', Cause: '{}' } });
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    expect(await getInstalled(t.db, workspace.id, 'gone')).toBeNull();
+  });
 });
 
 describe('the scheduled cleanup', () => {
