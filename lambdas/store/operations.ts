@@ -87,6 +87,19 @@ export async function createOperation(
   return { operation: toOperation(row), created: false, sameRequest: row.request_hash === null || row.request_hash === op.requestHash };
 }
 
+/** The operation started under this idempotency key on this workspace, with the hash of its request. */
+export async function findByIdempotencyKey(
+  db: Queryable,
+  workspaceId: string,
+  key: string,
+): Promise<{ operation: Operation; requestHash: string | null } | null> {
+  const rows = await query<OperationRow>(db, 'SELECT * FROM plugin_operations WHERE workspace_id = $1 AND idempotency_key = $2', [
+    workspaceId,
+    key,
+  ]);
+  return rows[0] ? { operation: toOperation(rows[0]), requestHash: rows[0].request_hash } : null;
+}
+
 export async function getOperation(db: Queryable, id: string): Promise<Operation | null> {
   const rows = await query<OperationRow>(db, `SELECT * FROM plugin_operations WHERE id = $1`, [id]);
   return rows[0] ? toOperation(rows[0]) : null;

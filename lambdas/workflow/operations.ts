@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import { createOperation, finishOperation, getOperation, setExecutionArn } from '../store/operations.js';
+import { createOperation, findByIdempotencyKey, finishOperation, getOperation, setExecutionArn } from '../store/operations.js';
 import type { Operation, WorkflowState } from '../shared/types.js';
 import { IdempotencyKeyReused, PlatformUnavailable } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
@@ -23,9 +23,30 @@ export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'sourc
   asked: Record<string, unknown>;
 };
 
-function requestHash(request: OperationRequest): string {
-  const asked = Object.entries({ kind: request.kind, ...request.asked }).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify(asked)).digest('hex');
+function requestHash({ kind, asked }: Pick<OperationRequest, 'kind' | 'asked'>): string {
+  const entries = Object.entries({ kind, ...asked }).sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
+}
+
+function keyReused(operationId: string): IdempotencyKeyReused {
+  return new IdempotencyKeyReused('this Idempotency-Key was already used on this workspace for a different request', { operationId });
+}
+
+/**
+ * The operation an earlier request with this idempotency key started, when there is one: a
+ * replay answers with it even once its effect changed what a new request would be checked
+ * against (an uninstall replayed after the plugin is gone). Refused when that request differed.
+ */
+export async function replayedOperation(
+  db: Db,
+  workspaceId: string,
+  key: string | null,
+  request: Pick<OperationRequest, 'kind' | 'asked'>,
+): Promise<Operation | null> {
+  const earlier = key ? await findByIdempotencyKey(db, workspaceId, key) : null;
+  if (!earlier) return null;
+  if (earlier.requestHash !== null && earlier.requestHash !== requestHash(request)) throw keyReused(earlier.operation.operationId);
+  return earlier.operation;
 }
 
 /**
@@ -51,11 +72,7 @@ export async function startOperation(
     actorPrefix: request.actorPrefix,
     executionArn: deps.workflow.executionArnFor(operationId),
   });
-  if (!sameRequest) {
-    throw new IdempotencyKeyReused('this Idempotency-Key was already used on this workspace for a different request', {
-      operationId: operation.operationId,
-    });
-  }
+  if (!sameRequest) throw keyReused(operation.operationId);
   if (!created) return { operation, created };
 
   const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, ...start } = request;

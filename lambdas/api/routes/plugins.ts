@@ -8,7 +8,7 @@ import { getWorkspace } from '../../store/workspaces.js';
 import { getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
 import { getOperation } from '../../store/operations.js';
 import { isPluginAllowed } from '../../store/allowlist.js';
-import { startOperation, waitForOperation } from '../../workflow/operations.js';
+import { replayedOperation, startOperation, waitForOperation } from '../../workflow/operations.js';
 import {
   ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotAllowed, PluginNotInstalled, WorkspaceNotFound,
 } from '../../shared/errors.js';
@@ -112,6 +112,10 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     }
     if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
     const workspace = requireLiveWorkspace(id!, found);
+    const key = idempotencyKey(ctx);
+    const asked = { plugin: name };
+    const replayed = await replayedOperation(ctx.deps.db, workspace.id, key, { kind: 'uninstall', asked });
+    if (replayed) return answerAfterWait(ctx, replayed);
     const installed = await getInstalled(ctx.deps.db, workspace.id, name!);
     if (!installed) throw new PluginNotInstalled(`plugin "${name}" is not installed on workspace "${workspace.id}"`);
 
@@ -131,7 +135,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
       { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
       {
         kind: 'uninstall', workspace, source: installed.source, plugin: name!, expectedSha256: null, restart: true,
-        uninstallAt: null, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix, asked: { plugin: name },
+        uninstallAt: null, idempotencyKey: key, actorPrefix: principal.prefix, asked,
       },
     );
     return answerAfterWait(ctx, operation);

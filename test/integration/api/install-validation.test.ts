@@ -11,7 +11,7 @@ import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';
-import { upsertInstalled } from '../../../lambdas/store/installed.js';
+import { deleteInstalled, upsertInstalled } from '../../../lambdas/store/installed.js';
 
 /** The API's synchronous decisions for install, in the seed's order, with Step Functions mocked. */
 let t: TestDatabase;
@@ -158,4 +158,21 @@ describe('Idempotency-Key', () => {
     expect(uninstall.statusCode).toBe(422);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
+
+  it('answers a replayed uninstall with its operation even once the plugin is gone', async () => {
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws', name: 'replayed', version: '1', source: 'local://replayed', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null,
+    });
+    const del = () => api({
+      method: 'DELETE', path: '/workspaces/ws/plugins/replayed', query: {}, body: '', requestId: 'req',
+      headers: { authorization: `Bearer ${orgToken}`, ...key('k-del') },
+    });
+    const first = JSON.parse((await del()).body);
+    await deleteInstalled(t.db, 'ws', 'replayed');
+    const replay = await del();
+    expect(replay.statusCode).toBe(202);
+    expect(JSON.parse(replay.body).operationId).toBe(first.operationId);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
 });
+
