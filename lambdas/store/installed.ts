@@ -69,12 +69,14 @@ export async function deleteInstalled(db: Queryable, workspaceId: string, name: 
   await query(db, 'DELETE FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
 }
 
+/** The latest request wins: a pending retry of an earlier failed uninstall gives way to the new time. */
 export async function scheduleUninstall(db: Queryable, workspaceId: string, name: string, at: string): Promise<boolean> {
-  const rows = await query(db, 'UPDATE workspace_plugins SET uninstall_at = $3 WHERE workspace_id = $1 AND plugin_name = $2 RETURNING 1', [
-    workspaceId,
-    name,
-    at,
-  ]);
+  const rows = await query(
+    db,
+    `UPDATE workspace_plugins SET uninstall_at = $3, uninstall_failed_at = NULL, uninstall_attempts = 0
+     WHERE workspace_id = $1 AND plugin_name = $2 RETURNING 1`,
+    [workspaceId, name, at],
+  );
   return rows.length > 0;
 }
 

@@ -198,5 +198,16 @@ describe('installed plugins and cleanup candidates', () => {
     await upsertInstalled(t.db, { ...row, uninstallAt: null });
     expect(await reasons()).toEqual([]);
   });
+
+  it('lets a new schedule replace a pending retry of a failed uninstall', async () => {
+    await upsertWorkspace(t.db, 'ws-resched', { orgId: 'org-resched', runtime: 'claude-code' });
+    await upsertInstalled(t.db, { workspaceId: 'ws-resched', name: 'p', version: '1', source: 'local://p', sha256: 'd'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    await markUninstallFailed(t.db, 'ws-resched', 'p');
+    await t.db.query(`UPDATE workspace_plugins SET uninstall_failed_at = now() - interval '1 hour' WHERE workspace_id = 'ws-resched'`);
+    const due = async () => (await cleanupCandidates(t.db, 100)).filter((c) => c.workspaceId === 'ws-resched');
+    expect(await due()).toHaveLength(1);
+    await scheduleUninstall(t.db, 'ws-resched', 'p', '2098-01-01T00:00:00Z');
+    expect(await due()).toEqual([]);
+  });
 });
 
