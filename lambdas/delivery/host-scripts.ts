@@ -103,10 +103,11 @@ own() {
   echo "not root: $1 stays owned by uid $(id -u)" >&2
 }
 
-# Digest of everything except SKILL.md files: equal digests mean the change touches only
-# SKILL.md contents, which the runtime hot-reloads without a restart.
+# Digest of every file's path and, except for SKILL.md files, its content: equal digests mean
+# the change only edited existing SKILL.md files, which the runtime hot-reloads without a
+# restart. A skill added or removed changes the paths, so it restarts.
 non_skill_digest() {
-  (cd "$1" && find . -type f ! -name SKILL.md -exec sha256sum -- {} + | sort) | sha256sum | cut -d' ' -f1
+  (cd "$1" && { find . -type f ! -name SKILL.md -exec sha256sum -- {} +; find . -type f -name SKILL.md; } | sort) | sha256sum | cut -d' ' -f1
 }
 
 on_exit() {
