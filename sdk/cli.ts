@@ -97,7 +97,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         ...(values['no-restart'] ? { restart: false } : {}),
         ...(values['uninstall-after'] ? { uninstallAfter: values['uninstall-after'] } : {}),
       });
-      return follow(client, workspace!, accepted.operationId, values['no-wait'], timeoutSeconds, io, print);
+      return follow(client, workspace!, accepted, values['no-wait'], timeoutSeconds, io, print);
     }
     case 'uninstall': {
       const [workspace, name] = want(2, '<workspace> <name>');
@@ -106,7 +106,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         print(answer, `${answer.plugin}: uninstall scheduled for ${answer.uninstallAt}`);
         return 0;
       }
-      return follow(client, workspace!, answer.operationId, values['no-wait'], timeoutSeconds, io, print);
+      return follow(client, workspace!, answer, values['no-wait'], timeoutSeconds, io, print);
     }
     case 'list': {
       const [workspace] = want(1, '<workspace>');
@@ -145,14 +145,15 @@ async function run(argv: string[], io: Io): Promise<number> {
 async function follow(
   client: PluginDeliveryClient,
   workspace: string,
-  operationId: string,
+  accepted: { operationId: string },
   noWait: boolean,
   timeoutSeconds: number,
   io: Io,
   print: (value: unknown, text: string) => void,
 ): Promise<number> {
+  const { operationId } = accepted;
   if (noWait) {
-    print({ operationId }, `accepted: operation ${operationId} (follow it with: molecule-plugins status ${workspace} ${operationId})`);
+    print(accepted, `accepted: operation ${operationId} (follow it with: molecule-plugins status ${workspace} ${operationId})`);
     return 0;
   }
   const shown = new Map<string, string>();

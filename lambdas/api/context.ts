@@ -60,7 +60,9 @@ export function parseBody<S extends z.ZodType>(req: ApiRequest, schema: S, maxBy
   if (Buffer.byteLength(raw) > maxBytes) throw new InvalidRequest(`request body exceeds ${maxBytes} bytes`);
   let data: unknown;
   try {
-    data = raw.trim() === '' ? undefined : JSON.parse(raw);
+    // A UTF-8 byte order mark (some Windows tools write one) is not part of the JSON text.
+    const text = raw.replace(/^\uFEFF/, '');
+    data = text.trim() === '' ? undefined : JSON.parse(text);
   } catch {
     throw new InvalidRequest('request body is not valid JSON');
   }

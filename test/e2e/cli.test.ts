@@ -77,4 +77,14 @@ describe('molecule-plugins', () => {
     expect((await cli('install', 'cli-ws', 'x', '--bogus')).code).toBe(2);
     expect((await cli('--help')).stdout).toContain('Usage:');
   });
+
+  it('answers --no-wait --json with the operation to follow, at once', async () => {
+    const run = await cli('install', 'cli-ws', 'hello-skill', '--no-wait', '--json');
+    expect(run.code).toBe(0);
+    const accepted = JSON.parse(run.stdout);
+    expect(accepted).toMatchObject({ status: 'installing', operationId: expect.any(String) });
+    expect(accepted.statusUrl).toBe(`/workspaces/cli-ws/plugins/operations/${accepted.operationId}`);
+    expect(run.stderr).not.toMatch(/Stage/);
+  });
 });
+

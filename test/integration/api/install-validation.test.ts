@@ -79,6 +79,10 @@ describe('install validation order', () => {
     expect(Date.parse(input.uninstallAt) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
   });
 
+  it('reads a body that starts with a UTF-8 byte order mark', async () => {
+    expect((await post('ws', '\uFEFF{"source":"local://hello"}')).status).toBe(202);
+  });
+
   it('rejects an uninstallAfter that is not an ISO-8601 duration', async () => {
     expect((await post('ws', '{"source":"local://hello","uninstallAfter":"7 days"}')).body.code).toBe('invalid_request');
   });

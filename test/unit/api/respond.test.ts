@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { errorResponse } from '../../../lambdas/api/respond.js';
-import { ERROR_STATUS, errorFromStepFailure, InvalidSource, PluginNotAllowed, PluginTooLarge } from '../../../lambdas/shared/errors.js';
+import { ERROR_STATUS, errorFromStepFailure, InvalidSource, PluginNotAllowed, PluginTooLarge, Unauthorized } from '../../../lambdas/shared/errors.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 
 describe('error responses', () => {
@@ -9,6 +9,11 @@ describe('error responses', () => {
     const res = errorResponse(new InvalidSource('unknown source scheme "ftp"', { available_schemes: ['github', 'local'] }), logger);
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body)).toEqual({ error: 'unknown source scheme "ftp"', code: 'invalid_source', available_schemes: ['github', 'local'] });
+  });
+
+  it('tells a client without valid credentials which scheme to use', () => {
+    const res = errorResponse(new Unauthorized('missing token'), logger);
+    expect(res).toMatchObject({ statusCode: 401, headers: { 'www-authenticate': 'Bearer' } });
   });
 
   it('never echoes an unexpected error: generic 500 body without message or stack', () => {
