@@ -101,7 +101,7 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
         totalBytes: spooled.totalBytes,
         compressedBytes: spooled.compressedBytes,
         archiveBytes,
-        warnings: spooled.warnings,
+        warnings: [...spooled.warnings, ...missingSkillWarnings(manifest, files)],
       };
     } finally {
       await spool.close();
@@ -112,6 +112,13 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
     packer?.abandon();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** A declared skill with no `skills/<name>/` files installs nothing for it: worth telling the user. */
+function missingSkillWarnings(manifest: Manifest, files: Array<[string, string]>): string[] {
+  return manifest.skills
+    .filter((skill) => !files.some(([path]) => path.startsWith(`skills/${skill}/`)))
+    .map((skill) => `plugin.yaml declares skill "${skill}" but the plugin has no skills/${skill}/ files`);
 }
 
 function checkIntegrity(actual: ContentHash, declared: string | undefined, requested: string | null | undefined): void {

@@ -207,6 +207,12 @@ describe('stageArchive: the staged plugin', () => {
     expect(await dir.leftovers()).toEqual([]);
   });
 
+  it('warns about a declared skill that has no files', async () => {
+    const archive = await tarGz(pluginEntries({ ...ACC_GOOD_FILES, 'plugin.yaml': 'name: acc-good\nskills: [hello, ghost]\n' }));
+    const { result } = await stage(archive, { tmpDir: dir.path });
+    expect(result?.warnings).toEqual(['plugin.yaml declares skill "ghost" but the plugin has no skills/ghost/ files']);
+  });
+
   it('writes a normalized archive: sorted, parents present, modes capped, no owners, fixed mtime', async () => {
     const archive = await tarGz([
       { name: 'skills/hello/SKILL.md', content: '# hello\n', mode: 0o4777 },
