@@ -72,6 +72,8 @@ export interface StagedPlugin {
  */
 export interface WorkflowState {
   operationId: string;
+  /** When the API accepted the request (ISO): the fetch timeout counts from here across retries. */
+  requestedAt?: string;
   kind: OperationKind;
   workspace: Workspace;
   /** install: the raw source; uninstall: null */

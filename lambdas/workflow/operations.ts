@@ -59,6 +59,7 @@ export async function startOperation(
   request: OperationRequest,
 ): Promise<{ operation: Operation; created: boolean }> {
   const operationId = randomUUID();
+  const requestedAt = new Date();
   const { operation, created, sameRequest } = await createOperation(deps.db, {
     id: operationId,
     workspaceId: request.workspace.id,
@@ -76,7 +77,7 @@ export async function startOperation(
   if (!created) return { operation, created };
 
   const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, ...start } = request;
-  const input: WorkflowState = { operationId, ...start };
+  const input: WorkflowState = { operationId, requestedAt: requestedAt.toISOString(), ...start };
   try {
     const executionArn = await deps.workflow.start(operationId, input);
     // Recorded up front when derivable, so the usual accept path writes the database once.

@@ -2,6 +2,8 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../shared/config.js';
 import type { StagedPlugin } from '../shared/types.js';
 import { parseSource, type Resolvers } from '../plugins/source.js';
+import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
+import { FetchTimeout } from '../shared/errors.js';
 import { stageArchive } from '../plugins/stage.js';
 
 export interface StagePluginDeps {
@@ -16,11 +18,36 @@ export interface StagePluginDeps {
  */
 export async function stagePlugin(
   deps: StagePluginDeps,
-  args: { source: string; expectedSha256: string | null; id: string },
+  args: { source: string; expectedSha256: string | null; id: string; fetchDeadline?: Date },
 ): Promise<{ staged: StagedPlugin }> {
   const source = parseSource(args.source);
   const resolver = deps.resolvers.resolverFor(source);
-  const fetched = await resolver.fetch(source.spec, {});
+  const budget = args.fetchDeadline && fetchBudget(args.fetchDeadline, source.raw);
+  try {
+    return await stageFetched(deps, args, await resolver.fetch(source.spec, { signal: budget?.signal }));
+  } finally {
+    budget?.release();
+  }
+}
+
+/**
+ * What is left of the operation's fetch time (`PLUGIN_INSTALL_FETCH_TIMEOUT` counted from the
+ * request), so retried fetches share one bound rather than each getting a fresh one.
+ */
+function fetchBudget(deadline: Date, what: string): { signal: AbortSignal; release(): void } {
+  const timedOut = () => new FetchTimeout(`fetching ${what} did not finish within the fetch timeout`);
+  const remaining = deadline.getTime() - Date.now();
+  if (remaining <= 0) throw timedOut();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(timedOut()), remaining);
+  return { signal: controller.signal, release: () => clearTimeout(timer) };
+}
+
+async function stageFetched(
+  deps: StagePluginDeps,
+  args: { expectedSha256: string | null; id: string },
+  fetched: FetchedArchive,
+): Promise<{ staged: StagedPlugin }> {
   let key = '';
   const result = await stageArchive(
     fetched.body,

@@ -7,7 +7,8 @@ import { defineStep } from './step.js';
 export function stageStep(deps: StagePluginDeps & { db: Db }) {
   return defineStep('Stage', deps.db, async (state, log) => {
     if (!state.source) throw new Error('Stage needs a source');
-    const { staged } = await stagePlugin(deps, { source: state.source, expectedSha256: state.expectedSha256, id: state.operationId });
+    const fetchDeadline = state.requestedAt ? new Date(Date.parse(state.requestedAt) + deps.config.limits.fetchTimeoutMs) : undefined;
+    const { staged } = await stagePlugin(deps, { source: state.source, expectedSha256: state.expectedSha256, id: state.operationId, fetchDeadline });
     await setStaged(deps.db, state.operationId, { plugin: staged.name, sha256: staged.sha256, warnings: staged.warnings });
     log.info('staged', { plugin: staged.name, sha256: staged.sha256, files: staged.fileCount, bytes: staged.bytes });
     return { state: { ...state, plugin: staged.name, staged } };

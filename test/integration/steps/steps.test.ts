@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -129,6 +130,20 @@ describe('Stage', () => {
     const op = await getOperation(t.db, state.operationId);
     expect(op).toMatchObject({ plugin: 'acc-good', sha256: ACC_GOOD_HASH });
     expect(op?.warnings.join()).toContain('link');
+  });
+
+  it('counts the fetch timeout from the request, so a retried fetch gets no fresh budget', async () => {
+    codeload.set('acme/slow', 'v1', () => new PassThrough()); // headers, then a body that never ends
+    const requests = codeload.requests.length;
+    const timeoutMs = loadConfig({}).limits.fetchTimeoutMs;
+    const spent = stage()(await newState({ source: 'github://acme/slow#v1', staged: undefined, requestedAt: new Date(Date.now() - timeoutMs - 1000).toISOString() }));
+    await expect(spent).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
+    expect(codeload.requests.length).toBe(requests);
+
+    const nearlySpent = new Date(Date.now() - timeoutMs + 300).toISOString();
+    const hanging = stage()(await newState({ source: 'github://acme/slow#v1', staged: undefined, requestedAt: nearlySpent }));
+    await expect(hanging).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
   it('uploads nothing when the request sha256 does not match', async () => {
