@@ -39,10 +39,12 @@ export async function startLocalApiServer(opts: {
 
 async function serve(req: IncomingMessage, res: ServerResponse, opts: { handler: ApiHandler; maxBodyBytes: number; localRoute?: LocalRoute }) {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  // The path as sent, like API Gateway's rawPath: a WHATWG URL would resolve `..` and `%2e%2e`.
+  const rawPath = (req.url ?? '/').split('?')[0] || '/';
   const method = (req.method ?? 'GET').toUpperCase();
   const body = await readCapped(req, opts.maxBodyBytes + 1);
-  const local = await opts.localRoute?.({ method, path: url.pathname, authorization: req.headers.authorization });
-  const result = local ?? (await opts.handler(toEvent(req, method, url, body)));
+  const local = await opts.localRoute?.({ method, path: rawPath, authorization: req.headers.authorization });
+  const result = local ?? (await opts.handler(toEvent(req, method, rawPath, url, body)));
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
   res.writeHead(result.statusCode ?? 200, headers);
@@ -65,7 +67,7 @@ async function readCapped(req: IncomingMessage, limit: number): Promise<Buffer> 
   return Buffer.concat(chunks);
 }
 
-function toEvent(req: IncomingMessage, method: string, url: URL, body: Buffer): APIGatewayProxyEventV2 {
+function toEvent(req: IncomingMessage, method: string, rawPath: string, url: URL, body: Buffer): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   const query: Record<string, string> = {};
@@ -74,7 +76,7 @@ function toEvent(req: IncomingMessage, method: string, url: URL, body: Buffer): 
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
+    rawPath,
     rawQueryString: url.search.slice(1),
     headers,
     queryStringParameters: Object.keys(query).length ? query : undefined,
@@ -85,7 +87,7 @@ function toEvent(req: IncomingMessage, method: string, url: URL, body: Buffer): 
       apiId: 'local',
       domainName: 'localhost',
       domainPrefix: 'localhost',
-      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? '' },
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? '' },
       requestId,
       routeKey: '$default',
       stage: '$default',

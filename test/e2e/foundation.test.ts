@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -127,5 +128,17 @@ describe('bad input', () => {
   it('answers 404 to unknown routes and 405 to a wrong method', async () => {
     expect((await stack.call('GET', '/nope', { token: orgA })).status).toBe(404);
     expect((await stack.call('PATCH', '/workspaces/a-1/plugins', { token: orgA })).status).toBe(405);
+  });
+
+  it('takes an encoded dot-dot segment as a name, as API Gateway does, not as a way up the path', async () => {
+    // fetch() would resolve the segment itself, so this goes out as written.
+    const status = await new Promise<number>((resolve, reject) => {
+      const { hostname, port } = new URL(stack.url);
+      request({ hostname, port, path: '/workspaces/%2e%2e/plugins', headers: { authorization: `Bearer ${orgA}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject).end();
+    });
+    expect(status).toBe(404);
   });
 });
