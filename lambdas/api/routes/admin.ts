@@ -26,6 +26,7 @@ export function registerAdminRoutes(router: Router<Ctx>): void {
     requireAdmin(await ctx.principal());
     const workspace = WORKSPACE_ID_RE.test(id!) ? await getWorkspace(ctx.deps.db, id!) : null;
     if (!workspace) throw new WorkspaceNotFound(`workspace "${id}" not found`);
+    if (workspace.status === 'removed') throw new WorkspaceNotFound(`workspace "${id}" was removed`);
     const minted = await mintToken(ctx.deps.db, 'workspace', { orgId: workspace.orgId, workspaceId: workspace.id });
     ctx.log.info('workspace token minted', { workspaceId: id, prefix: minted.prefix });
     return json(201, minted);

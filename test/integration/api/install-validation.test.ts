@@ -103,6 +103,8 @@ describe('install validation order', () => {
       status: 404, body: { code: 'workspace_not_found', error: 'workspace "gone" was removed' },
     });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    const mint = await api({ method: 'POST', path: '/admin/workspaces/gone/tokens', query: {}, body: '', requestId: 'req', headers: { authorization: 'Bearer admin' } });
+    expect(mint.statusCode).toBe(404);
   });
 
   it('answers 503 platform_unavailable when the workflow cannot be started', async () => {
