@@ -1,5 +1,4 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import ssh2, { type Connection, type ParsedKey } from 'ssh2';
 import { fingerprint } from '../lambdas/delivery/eic.js';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 import { AwsApiError, startAwsJsonServer } from './aws-json-server.js';
-import { killGroup, spawnOnHost, stopHostProcess } from './host-process.js';
+import { killGroup, knownInstanceIds, spawnOnHost, stopHostProcess } from './host-process.js';
 import { listenOnLoopback, type Listening } from './listen.js';
 
 /**
@@ -139,21 +138,12 @@ export async function startEicEmulator({ rootDir, isRunning = () => true, now = 
 
 /** The part of EC2's query protocol `DescribeInstancesCommand` uses. */
 async function startEc2QueryServer({ rootDir, isRunning }: { rootDir: string; isRunning: (id: string) => boolean }): Promise<Listening> {
-  const knownInstances = () => {
-    try {
-      return readdirSync(rootDir, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory() && INSTANCE_ID_RE.test(entry.name))
-        .map((entry) => entry.name);
-    } catch {
-      return [];
-    }
-  };
 
   const describeInstances = (params: URLSearchParams): string => {
     const requested = [...params.entries()].filter(([key]) => /^InstanceId\.\d+$/.test(key)).map(([, value]) => value);
     const malformed = requested.find((id) => !INSTANCE_ID_RE.test(id));
     if (malformed !== undefined) throw new AwsApiError('InvalidInstanceID.Malformed', `Invalid id: "${malformed}"`);
-    const items = (requested.length ? requested : knownInstances()).map((id) => {
+    const items = (requested.length ? requested : knownInstanceIds(rootDir)).map((id) => {
       const running = isRunning(id);
       return `<item><reservationId>r-${id.slice(2)}</reservationId><ownerId>000000000000</ownerId><groupSet/><instancesSet><item>
 <instanceId>${id}</instanceId><imageId>ami-00000000000000000</imageId>

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 
 /**
  * A process on an emulated instance, as the SSM and EC2 Instance Connect emulators start them:
@@ -50,5 +51,16 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
     process.kill(-pid, signal);
   } catch {
     // already gone
+  }
+}
+
+/** The emulated instances: one directory per instance id under `rootDir`. */
+export function knownInstanceIds(rootDir: string): string[] {
+  try {
+    return readdirSync(rootDir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && INSTANCE_ID_RE.test(entry.name))
+      .map((entry) => entry.name);
+  } catch {
+    return [];
   }
 }

@@ -1,12 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 import { AwsApiError, epochSeconds, startAwsJsonServer, type AwsBody } from './aws-json-server.js';
-import { killGroup, spawnOnHost, stopHostProcess } from './host-process.js';
+import { killGroup, knownInstanceIds, spawnOnHost, stopHostProcess } from './host-process.js';
 
 /**
  * Enough of the SSM API (AWS JSON 1.1) for the real `SSMClient`: SendCommand with
@@ -65,15 +64,6 @@ export async function startSsmEmulator({ rootDir, port = 0, isRunning = () => tr
 
   const instanceRoot = (instanceId: string) => join(rootDir, instanceId);
 
-  function knownInstances(): string[] {
-    try {
-      return readdirSync(rootDir, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory() && INSTANCE_ID_RE.test(entry.name))
-        .map((entry) => entry.name);
-    } catch {
-      return [];
-    }
-  }
 
   function forget(): void {
     for (const [id, command] of commands) {
@@ -266,7 +256,7 @@ export async function startSsmEmulator({ rootDir, port = 0, isRunning = () => tr
     DescribeInstanceInformation(input) {
       const { ids, pingStatuses } = instanceFilters(input);
       const now = epochSeconds(new Date());
-      const list = (ids ?? knownInstances())
+      const list = (ids ?? knownInstanceIds(rootDir))
         .filter((id) => INSTANCE_ID_RE.test(id))
         .map((id) => ({
           InstanceId: id,

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Operation } from '../lambdas/shared/types.js';
+import type { RegistryEntry as RegistryPlugin } from '../lambdas/api/context.js';
 
 /**
  * A typed client for the plugin delivery API (SPEC §4), for scripts, the CLI and agents. Every
@@ -17,30 +19,9 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
-export type OperationStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-
-export interface StepStatus {
-  name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
-  startedAt: string;
-  endedAt?: string;
-}
-
-export interface Operation {
-  operationId: string;
-  workspaceId: string;
-  kind: 'install' | 'uninstall';
-  status: OperationStatus;
-  plugin: string | null;
-  source: string | null;
-  sha256: string | null;
-  executionArn: string | null;
-  createdAt: string;
-  updatedAt: string;
-  steps: StepStatus[];
-  warnings: string[];
-  error?: { code: string; message: string; httpStatus: number };
-}
+/** The API's own shapes: one definition for the service and its clients. */
+export type { Operation, OperationStatus, StepRecord } from '../lambdas/shared/types.js';
+export type { RegistryEntry as RegistryPlugin } from '../lambdas/api/context.js';
 
 export interface InstalledPlugin {
   name: string;
@@ -49,16 +30,6 @@ export interface InstalledPlugin {
   sha256: string;
   installedAt: string;
   supported_on_runtime: boolean;
-}
-
-export interface RegistryPlugin {
-  name: string;
-  version: string | null;
-  description: string | null;
-  author: string | null;
-  tags: string[];
-  skills: string[];
-  runtimes: string[];
 }
 
 export interface InstallRequest {
