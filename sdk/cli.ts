@@ -1,7 +1,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiError, PluginDeliveryClient, type Operation, type RegistryPlugin } from './client.js';
+import { pullPlugin } from './pull.js';
 
 const USAGE = `molecule-plugins: install, update and remove plugins in Molecule workspaces
 
@@ -13,6 +16,9 @@ Usage:
   molecule-plugins status <workspace> <operationId>
   molecule-plugins registry [--runtime <runtime>]
   molecule-plugins sources
+  molecule-plugins pull <workspace> <name> [--source <source>] [--dir <plugins dir>]
+                   (external workspaces: download, check and unpack into --dir,
+                    default ~/.molecule/<workspace>/plugins)
 
 Options:
   --url <url>      the API (env MOLECULE_API_URL, default http://127.0.0.1:3000)
@@ -41,6 +47,8 @@ const OPTIONS = {
   'no-wait': { type: 'boolean', default: false },
   at: { type: 'string' },
   runtime: { type: 'string' },
+  source: { type: 'string' },
+  dir: { type: 'string' },
   timeout: { type: 'string', default: '600' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -129,6 +137,13 @@ async function run(argv: string[], io: Io): Promise<number> {
       const op = await client.operation(workspace!, operationId!);
       print(op, describe(op));
       return op.status === 'FAILED' ? 1 : 0;
+    }
+    case 'pull': {
+      const [workspace, name] = want(2, '<workspace> <name>');
+      const pluginsDir = values.dir ?? join(homedir(), '.molecule', workspace!, 'plugins');
+      const pulled = await pullPlugin(client, { workspaceId: workspace!, name: name!, pluginsDir, ...(values.source ? { source: values.source } : {}) });
+      print(pulled, `pulled ${name} (sha256 ${pulled.sha256}, ${pulled.files} files) into ${pulled.dir}`);
+      return 0;
     }
     case 'sources': {
       want(0, 'no arguments');

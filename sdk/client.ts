@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Operation } from '../lambdas/shared/types.js';
 import type { RegistryEntry as RegistryPlugin } from '../lambdas/api/context.js';
@@ -39,6 +40,14 @@ export interface InstallRequest {
   uninstallAfter?: string;
 }
 
+/** A plugin's staged tarball, opened: `sha256` is the content hash the bytes must match. */
+export interface Download {
+  name: string;
+  source: string;
+  sha256: string;
+  body: Readable;
+}
+
 /** The answer to an install or uninstall: accepted (202) or, after a wait, finished. */
 export type Accepted = { status: 'installing' | 'uninstalling'; operationId: string; statusUrl: string };
 export type Finished =
@@ -62,6 +71,8 @@ export class ApiError extends Error {
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const BASE_DELAY_MS = 200;
 const MAX_DELAY_MS = 5_000;
+/** A plugin is at most 100 MiB compressed; the presigned URL lives 300 s. */
+const DOWNLOAD_TIMEOUT_MS = 300_000;
 
 export class PluginDeliveryClient {
   private readonly baseUrl: string;
@@ -102,6 +113,34 @@ export class PluginDeliveryClient {
 
   operation(workspaceId: string, operationId: string): Promise<Operation> {
     return this.request('GET', `${workspacePath(workspaceId)}/plugins/operations/${encodeURIComponent(operationId)}`);
+  }
+
+  /**
+   * Stages a plugin for this (external) workspace and opens its tarball: the API answers with a
+   * presigned URL (302) and the plugin's name and content hash, and the bytes come from there.
+   */
+  async download(workspaceId: string, name: string, source?: string): Promise<Download> {
+    const query = source ? `?source=${encodeURIComponent(source)}` : '';
+    const res = await this.fetch(`${this.baseUrl}${workspacePath(workspaceId)}/plugins/${encodeURIComponent(name)}/download${query}`, {
+      headers: { authorization: `Bearer ${this.options.token}` },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.timeoutMs),
+    }).catch((err: Error) => {
+      throw new ApiError(0, 'network_error', `could not reach ${this.baseUrl}: ${err.message}`);
+    });
+    const location = res.headers.get('location');
+    if (res.status !== 302 || !location) throw await toApiError(res);
+    // The presigned URL carries its own authorization; S3 refuses a second one.
+    const tarball = await this.fetch(location, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) }).catch((err: Error) => {
+      throw new ApiError(0, 'network_error', `could not download the plugin: ${err.message}`);
+    });
+    if (!tarball.ok || !tarball.body) throw new ApiError(tarball.status, 'fetch_failed', `the plugin download answered HTTP ${tarball.status}`);
+    return {
+      name: res.headers.get('x-plugin-name') ?? name,
+      source: res.headers.get('x-plugin-source') ?? source ?? `local://${name}`,
+      sha256: res.headers.get('x-plugin-sha256') ?? '',
+      body: Readable.fromWeb(tarball.body as import('node:stream/web').ReadableStream),
+    };
   }
 
   registry(runtime?: string): Promise<RegistryPlugin[]> {

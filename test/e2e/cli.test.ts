@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +15,13 @@ let org = '';
 const INSTANCE = 'i-0c11000000000000a';
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliAs(org, ...args);
+}
+
+async function cliAs(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'sdk/cli.ts', ...args], {
-      env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: org },
+      env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: token },
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
@@ -85,6 +91,25 @@ describe('molecule-plugins', () => {
     expect(accepted).toMatchObject({ status: 'installing', operationId: expect.any(String) });
     expect(accepted.statusUrl).toBe(`/workspaces/cli-ws/plugins/operations/${accepted.operationId}`);
     expect(run.stderr).not.toMatch(/Stage/);
+  });
+
+  it('pulls a plugin into an external workspace with its workspace token, replacing the copy before', async () => {
+    await stack.call('PUT', '/admin/workspaces/cli-ext', { token: stack.adminToken, body: { orgId: 'cli-org', runtime: 'external' } });
+    const wsToken = (await stack.call('POST', '/admin/workspaces/cli-ext/tokens', { token: stack.adminToken })).body.token;
+    const dir = await mkdtemp(join(tmpdir(), 'cli-pull-'));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const run = await cliAs(wsToken, 'pull', 'cli-ext', 'hello-skill', '--dir', dir);
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stdout).toMatch(/^pulled hello-skill \(sha256 [0-9a-f]{64}, \d+ files\) into /);
+      }
+      expect(await readFile(join(dir, 'hello-skill', 'skills', 'hello', 'SKILL.md'), 'utf8')).toContain('hello');
+      expect(await readdir(dir)).toEqual(['hello-skill']);
+      const refused = await cliAs(wsToken, 'pull', 'cli-ws', 'hello-skill', '--dir', dir);
+      expect(refused.code).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,0 +1,139 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar, { type Extract } from 'tar-stream';
+
+type Entry = Extract extends AsyncIterable<infer E> ? E : never;
+import { entrySegments } from '../lambdas/plugins/archive-path.js';
+import { contentHash, type FileDigest } from '../lambdas/plugins/content-hash.js';
+import { ApiError, type PluginDeliveryClient } from './client.js';
+
+/**
+ * The remote-agent side of the download route (external workspaces pull; SPEC §4): streams the
+ * staged tarball, unpacks it into a fresh sibling directory with every entry checked (no path
+ * outside it, regular files and directories only, bounded size and count), verifies the content
+ * hash the API announced, then swaps it into `<pluginsDir>/<name>`. A failure leaves the plugin
+ * that was there before, untouched.
+ */
+export interface PullOptions {
+  workspaceId: string;
+  name: string;
+  /** A source other than `local://<name>`. */
+  source?: string;
+  pluginsDir: string;
+  /** The service's own limits (SPEC §3) by default. */
+  maxBytes?: number;
+  maxFiles?: number;
+}
+
+export interface PulledPlugin {
+  dir: string;
+  sha256: string;
+  files: number;
+}
+
+const MAX_BYTES = 100 * 1024 * 1024;
+const MAX_FILES = 10_000;
+
+export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions): Promise<PulledPlugin> {
+  const download = await client.download(opts.workspaceId, opts.name, opts.source);
+  const target = join(opts.pluginsDir, download.name);
+  const staging = join(opts.pluginsDir, `.staging-${download.name}-${randomUUID().slice(0, 8)}`);
+  await mkdir(staging, { recursive: true });
+  try {
+    const files = await unpack(download.body, staging, { maxBytes: opts.maxBytes ?? MAX_BYTES, maxFiles: opts.maxFiles ?? MAX_FILES });
+    const actual = contentHash(files);
+    if (actual !== download.sha256) {
+      throw new ApiError(0, 'integrity_mismatch', `the downloaded plugin hashes to ${actual}, not the announced ${download.sha256}`);
+    }
+    await swapIntoPlace(staging, target);
+    return { dir: target, sha256: actual, files: files.length };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+function invalid(message: string): ApiError {
+  return new ApiError(0, 'invalid_archive', message);
+}
+
+async function unpack(body: Readable, root: string, limits: { maxBytes: number; maxFiles: number }): Promise<FileDigest[]> {
+  const state: Unpacked = { files: [], seen: new Set(), limits };
+  let bytes = 0;
+  const extract = tar.extract();
+  const done = pipeline(body, createGunzip(), extract);
+  done.catch(() => undefined); // its failure is read below; until then it must not count as unhandled
+  try {
+    for await (const entry of extract) bytes += await unpackEntry(entry, root, bytes, state);
+    await done;
+  } catch (err) {
+    body.destroy();
+    await done.catch(() => undefined);
+    if (err instanceof ApiError) throw err;
+    throw invalid(`the downloaded archive could not be unpacked: ${(err as Error).message}`);
+  }
+  return state.files;
+}
+
+interface Unpacked {
+  files: FileDigest[];
+  seen: Set<string>;
+  limits: { maxBytes: number; maxFiles: number };
+}
+
+/** Writes one entry under `root`; returns the bytes it added. */
+async function unpackEntry(entry: Entry, root: string, bytesSoFar: number, { files, seen, limits }: Unpacked): Promise<number> {
+  const { name, type, mode = 0o644 } = entry.header;
+  let segments: string[];
+  try {
+    segments = entrySegments(name);
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+  const path = segments.join('/');
+  if (type === 'directory') {
+    if (path) await mkdir(join(root, path), { recursive: true });
+    entry.resume();
+    return 0;
+  }
+  if (type !== 'file' || !path) throw invalid(`archive entry "${name}" is a ${type}, not a regular file or directory`);
+  if (seen.has(path)) throw invalid(`archive entry "${name}" appears twice`);
+  seen.add(path);
+  if (files.length >= limits.maxFiles) throw invalid(`the archive has more than ${limits.maxFiles} files`);
+  await mkdir(dirname(join(root, path)), { recursive: true });
+  const hash = createHash('sha256');
+  let written = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      written += chunk.length;
+      if (bytesSoFar + written > limits.maxBytes) return callback(invalid(`the archive unpacks to more than ${limits.maxBytes} bytes`));
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  // `wx`: never through something already there (the staging dir is new and holds only what we made).
+  await pipeline(entry, measure, createWriteStream(join(root, path), { flags: 'wx', mode: mode & 0o111 ? 0o755 : 0o644 }));
+  files.push([path, hash.digest('hex')]);
+  return written;
+}
+
+/** The previous copy moves aside, the new one takes its name, the previous one goes; restored on failure. */
+async function swapIntoPlace(staging: string, target: string): Promise<void> {
+  const previous = `${target}.previous-${randomUUID().slice(0, 8)}`;
+  const hadPrevious = await stat(target).then(
+    () => true,
+    () => false,
+  );
+  if (hadPrevious) await rename(target, previous);
+  try {
+    await rename(staging, target);
+  } catch (err) {
+    if (hadPrevious) await rename(previous, target);
+    throw err;
+  }
+  if (hadPrevious) await rm(previous, { recursive: true, force: true });
+}

@@ -1,0 +1,83 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PluginDeliveryClient } from '../../../sdk/client.js';
+import { pullPlugin } from '../../../sdk/pull.js';
+import { contentHash } from '../../../lambdas/plugins/content-hash.js';
+import { hostile, pluginEntries, tarGz } from '../../fixtures/archives.js';
+import { createHash } from 'node:crypto';
+
+/** The API's download route (302 + plugin headers) and the presigned URL it points at, on one real server. */
+async function downloadServer(tarball: Buffer, sha256: string) {
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/workspaces/')) {
+      res.writeHead(302, { location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tarball`, 'x-plugin-name': 'demo', 'x-plugin-sha256': sha256 });
+      res.end();
+    } else {
+      res.writeHead(req.headers.authorization ? 400 : 200).end(tarball);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return new PluginDeliveryClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 'ws-token' });
+}
+const servers: Server[] = [];
+let pluginsDir = '';
+
+beforeEach(async () => {
+  pluginsDir = await mkdtemp(join(tmpdir(), 'pull-'));
+  await mkdir(join(pluginsDir, 'demo'));
+  await writeFile(join(pluginsDir, 'demo', 'old.md'), 'the version before\n');
+});
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+  await rm(pluginsDir, { recursive: true, force: true });
+});
+
+const FILES = { 'plugin.yaml': 'name: demo\n', 'rules/a.md': 'rule\n', 'skills/s/SKILL.md': '# s\n' };
+const hashOf = (files: Record<string, string>) =>
+  contentHash(Object.entries(files).map(([path, text]) => [path, createHash('sha256').update(text).digest('hex')] as const));
+
+describe('pulling a plugin into an external workspace', () => {
+  it('unpacks it in place of the previous version, after checking its content hash', async () => {
+    const client = await downloadServer(await tarGz(pluginEntries(FILES)), hashOf(FILES));
+    const pulled = await pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir });
+    expect(pulled).toEqual({ dir: join(pluginsDir, 'demo'), sha256: hashOf(FILES), files: 3 });
+    expect(await readFile(join(pluginsDir, 'demo', 'skills', 's', 'SKILL.md'), 'utf8')).toBe('# s\n');
+    expect((await readdir(join(pluginsDir, 'demo'))).sort()).toEqual(['plugin.yaml', 'rules', 'skills']);
+    expect(await readdir(pluginsDir)).toEqual(['demo']);
+  });
+
+  it('keeps the previous version when the bytes do not match the announced hash', async () => {
+    const client = await downloadServer(await tarGz(pluginEntries(FILES)), 'f'.repeat(64));
+    await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir })).rejects.toMatchObject({ code: 'integrity_mismatch' });
+    expect(await readdir(pluginsDir)).toEqual(['demo']);
+    expect(await readFile(join(pluginsDir, 'demo', 'old.md'), 'utf8')).toBe('the version before\n');
+  });
+
+  it.each([
+    ['a ../ escape', hostile.dotDotEscape],
+    ['an absolute path', hostile.absolutePath],
+    ['a symlink to /etc', hostile.symlinkToEtc],
+    ['a fifo', hostile.fifo],
+    ['a path that is a file and a directory', hostile.fileAndDirectory],
+    ['truncated gzip', async () => (await tarGz(pluginEntries(FILES))).subarray(0, 60)],
+  ])('refuses %s, writing nothing outside and keeping the previous version', async (_, archive) => {
+    const client = await downloadServer(await archive(), 'a'.repeat(64));
+    await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir })).rejects.toMatchObject({ code: 'invalid_archive' });
+    expect(await readdir(pluginsDir)).toEqual(['demo']);
+    expect(await readdir(join(pluginsDir, 'demo'))).toEqual(['old.md']);
+  });
+
+  it('stops at the size limit instead of filling the disk', async () => {
+    const big = { 'plugin.yaml': 'name: demo\n', 'big.bin': 'x'.repeat(2_000_000) };
+    const client = await downloadServer(await tarGz(pluginEntries(big)), hashOf(big));
+    await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir, maxBytes: 1_000_000 })).rejects.toMatchObject({
+      code: 'invalid_archive', message: expect.stringContaining('more than 1000000 bytes'),
+    });
+    expect(await readdir(pluginsDir)).toEqual(['demo']);
+  });
+});
