@@ -60,6 +60,16 @@ export async function getWorkspace(db: Queryable, id: string): Promise<Workspace
   return rows[0] ? toWorkspace(rows[0]) : null;
 }
 
+/** Set when the host changed but its restart failed; cleared by the next restart that works. */
+export async function setRestartPending(db: Queryable, workspaceId: string, pending: boolean): Promise<void> {
+  await query(db, 'UPDATE workspaces SET restart_pending = $2 WHERE id = $1', [workspaceId, pending]);
+}
+
+export async function isRestartPending(db: Queryable, workspaceId: string): Promise<boolean> {
+  const rows = await query<{ restart_pending: boolean }>(db, 'SELECT restart_pending FROM workspaces WHERE id = $1', [workspaceId]);
+  return rows[0]?.restart_pending ?? false;
+}
+
 export async function orgExists(db: Queryable, orgId: string): Promise<boolean> {
   const rows = await query(db, 'SELECT 1 FROM orgs WHERE id = $1', [orgId]);
   return rows.length > 0;

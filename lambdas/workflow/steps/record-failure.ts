@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Db } from '../../store/db.js';
 import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
+import { setRestartPending } from '../../store/workspaces.js';
 import { releaseLease } from '../../store/leases.js';
 import { finishOperation } from '../../store/operations.js';
 import { errorFromStepFailure } from '../../shared/errors.js';
@@ -35,10 +36,13 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }) {
 
 /**
  * When a step after the host changed failed (Restart, or Record itself), the database follows the
- * host: the delivered plugin is recorded, a removed one forgotten. A failed uninstall that left
- * the plugin in place is marked for the cleanup to retry.
+ * host: the delivered plugin is recorded, a removed one forgotten, and a restart that did not
+ * happen is owed by the next change. A failed uninstall that left the plugin in place is marked
+ * for the cleanup to retry.
  */
 async function recordHostChange(db: Db, state: WorkflowState): Promise<void> {
+  const hostChanged = (state.kind === 'install' && state.delivered) || (state.kind === 'uninstall' && state.removed);
+  if (hostChanged && state.restart && state.restarted === undefined) await setRestartPending(db, state.workspace.id, true);
   if (state.kind === 'install') {
     if (state.delivered) await recordDelivered(db, state);
   } else if (state.plugin) {

@@ -1,16 +1,25 @@
 import type { Db } from '../../store/db.js';
 import { restartWorkspace, type DeliveryDeps } from '../../delivery/index.js';
+import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
 import { defineStep } from './step.js';
 
-/** Restart: skipped when asked, or when an install changed only SKILL.md files (hot-reloaded). */
+/**
+ * Restart: skipped when asked, or when an install only edited SKILL.md files (hot-reloaded),
+ * unless an earlier change's restart failed: then this one restarts for both.
+ */
 export function restartStep(deps: { db: Db; delivery: DeliveryDeps }) {
   return defineStep('Restart', deps.db, async (state, log) => {
+    if (!state.restart) {
+      log.info('restart skipped', { reason: 'restart: false' });
+      return { state: { ...state, restarted: false }, status: 'SKIPPED' };
+    }
     const skillDocsOnly = state.kind === 'install' && state.delivered?.changedOnlySkillDocs === true;
-    if (!state.restart || skillDocsOnly) {
-      log.info('restart skipped', { reason: state.restart ? 'only SKILL.md files changed' : 'restart: false' });
+    if (skillDocsOnly && !(await isRestartPending(deps.db, state.workspace.id))) {
+      log.info('restart skipped', { reason: 'only SKILL.md files changed' });
       return { state: { ...state, restarted: false }, status: 'SKIPPED' };
     }
     await restartWorkspace(deps.delivery, { workspace: state.workspace });
+    await setRestartPending(deps.db, state.workspace.id, false);
     return { state: { ...state, restarted: true } };
   });
 }

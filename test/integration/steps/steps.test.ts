@@ -200,6 +200,17 @@ describe('Restart', () => {
     expect(op?.steps).toEqual([expect.objectContaining({ name: 'Restart', status: 'SKIPPED' })]);
   });
 
+  it('restarts even a SKILL.md-only change when the restart of an earlier change failed, once', async () => {
+    hostOk();
+    s3.on(DeleteObjectCommand).resolves({});
+    const failed = await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: false }, error: { Error: 'DeliveryFailed', Cause: '{}' } });
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(failed);
+    const skillsOnly = () => newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: true } });
+    expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(true);
+    expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(false);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
+  });
+
   it('runs the restart command with the workspace id quoted', async () => {
     hostOk();
     const state = await restartStep(hostDeps())(await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: false } }));
