@@ -3,7 +3,7 @@ import type { Config } from '../shared/config.js';
 import type { StagedPlugin } from '../shared/types.js';
 import { parseSource, type Resolvers } from '../plugins/source.js';
 import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
-import { FetchTimeout } from '../shared/errors.js';
+import { FetchFailed, FetchTimeout } from '../shared/errors.js';
 import { stageArchive } from '../plugins/stage.js';
 
 export interface StagePluginDeps {
@@ -37,7 +37,8 @@ export async function stagePlugin(
 function fetchBudget(deadline: Date, what: string): { signal: AbortSignal; release(): void } {
   const timedOut = () => new FetchTimeout(`fetching ${what} did not finish within the fetch timeout`);
   const remaining = deadline.getTime() - Date.now();
-  if (remaining <= 0) throw timedOut();
+  // A timed-out attempt ends the operation, so earlier attempts that used the time up failed.
+  if (remaining <= 0) throw new FetchFailed(`fetching ${what} failed, and the fetch timeout has passed`);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(timedOut()), remaining);
   return { signal: controller.signal, release: () => clearTimeout(timer) };
