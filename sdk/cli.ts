@@ -27,7 +27,8 @@ Options:
   --timeout <s>    how long install/uninstall wait for the operation (default 600)
 
 While an install or uninstall runs, each workflow step's status is printed to stderr.
-Exit status: 0 done, 1 failed (the API's error code is printed), 2 usage error.`;
+Exit status: 0 done, 1 failed (the API's error code is printed), 2 usage error,
+3 still running when --timeout passed.`;
 
 export interface Io {
   stdout: (text: string) => void;
@@ -63,10 +64,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     if (err instanceof ApiError) {
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ error: err.message, code: err.code, status: err.status, ...err.details }, null, 2)}\n`);
       io.stderr(`error: ${err.message} (${err.code}${err.status ? `, HTTP ${err.status}` : ''})\n`);
       return 1;
     }
-    throw err;
+    // Local trouble (a --dir that cannot be written, ...): one line, not a stack trace.
+    io.stderr(`error: ${(err as Error).message}\n`);
+    return 1;
   }
 }
 
@@ -89,6 +93,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError('--timeout takes a number of seconds');
   const client = new PluginDeliveryClient({ baseUrl: values.url ?? io.env.MOLECULE_API_URL ?? 'http://127.0.0.1:3000', token });
   const print = (value: unknown, text: string) => io.stdout(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  // A failure's text goes to stderr; with --json the result stays on stdout for the script.
+  const printFailure = (value: unknown, text: string) => (values.json ? print(value, text) : io.stderr(`${text}\n`));
   const printPlugins = (plugins: RegistryPlugin[]) =>
     print(plugins, table(plugins.map((p) => [p.name, p.version ?? '-', p.description ?? ''])) || 'no plugins');
   const want = (count: number, names: string) => {
@@ -105,7 +111,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         ...(values['no-restart'] ? { restart: false } : {}),
         ...(values['uninstall-after'] ? { uninstallAfter: values['uninstall-after'] } : {}),
       });
-      return follow(client, workspace!, accepted, values['no-wait'], timeoutSeconds, io, print);
+      return follow(client, workspace!, accepted, values['no-wait'], timeoutSeconds, io, print, printFailure);
     }
     case 'uninstall': {
       const [workspace, name] = want(2, '<workspace> <name>');
@@ -114,7 +120,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         print(answer, `${answer.plugin}: uninstall scheduled for ${answer.uninstallAt}`);
         return 0;
       }
-      return follow(client, workspace!, answer, values['no-wait'], timeoutSeconds, io, print);
+      return follow(client, workspace!, answer, values['no-wait'], timeoutSeconds, io, print, printFailure);
     }
     case 'list': {
       const [workspace] = want(1, '<workspace>');
@@ -165,6 +171,7 @@ async function follow(
   timeoutSeconds: number,
   io: Io,
   print: (value: unknown, text: string) => void,
+  printFailure: (value: unknown, text: string) => void,
 ): Promise<number> {
   const { operationId } = accepted;
   if (noWait) {
@@ -182,10 +189,11 @@ async function follow(
       }
     },
   });
-  print(op, describe(op));
+  if (op.status === 'FAILED') printFailure(op, describe(op));
+  else print(op, describe(op));
   if (op.status === 'RUNNING') {
     io.stderr(`still running after ${timeoutSeconds} s; follow it with: molecule-plugins status ${workspace} ${operationId}\n`);
-    return 1;
+    return 3;
   }
   return op.status === 'SUCCEEDED' ? 0 : 1;
 }

@@ -58,12 +58,17 @@ describe('molecule-plugins', () => {
   it('exits 1 with the documented code when the operation fails, and when the API refuses', async () => {
     const missing = await cli('install', 'cli-ws', 'local://no-such-plugin');
     expect(missing.code).toBe(1);
-    expect(missing.stdout).toContain('(source_not_found)');
+    expect(missing.stderr).toContain('(source_not_found)');
+    expect(missing.stdout).toBe('');
+    const asJson = await cli('install', 'cli-ws', 'local://no-such-plugin', '--json');
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ status: 'FAILED', error: { code: 'source_not_found' } });
     expect(missing.stderr).toMatch(/Stage\s+failed/);
 
     const refused = await cli('install', 'cli-ws', 'github://acme/repo');
     expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toContain('(unpinned_source, HTTP 422)');
+    const refusedJson = await cli('install', 'cli-ws', 'github://acme/repo', '--json');
+    expect(JSON.parse(refusedJson.stdout)).toMatchObject({ code: 'unpinned_source', status: 422 });
   });
 
   it('uninstalls, and schedules an uninstall with --at', async () => {
@@ -107,6 +112,9 @@ describe('molecule-plugins', () => {
       expect(await readdir(dir)).toEqual(['hello-skill']);
       const refused = await cliAs(wsToken, 'pull', 'cli-ws', 'hello-skill', '--dir', dir);
       expect(refused.code).toBe(1);
+      const unwritable = await cliAs(wsToken, 'pull', 'cli-ext', 'hello-skill', '--dir', '/dev/null/plugins');
+      expect(unwritable.code).toBe(1);
+      expect(unwritable.stderr).toMatch(/^error: .*\n$/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
