@@ -5,7 +5,10 @@ import { Transport } from '../shared/types.js';
 /** Request bodies and query strings, parsed once at the edge. */
 
 export const InstallBody = z.object({
-  source: z.string({ error: 'missing source' }).trim().min(1, 'missing source'),
+  source: z
+    .string({ error: (issue) => (issue.input === undefined ? 'missing source' : 'source must be a string') })
+    .trim()
+    .min(1, 'missing source'),
   sha256: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'sha256 must be 64 hex characters')

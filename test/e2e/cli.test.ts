@@ -52,7 +52,7 @@ describe('molecule-plugins', () => {
     expect(existsSync(join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'hello-skill', 'plugin.yaml'))).toBe(true);
 
     const listed = await cli('list', 'cli-ws', '--json');
-    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'hello-skill', source: 'hello-skill' })]);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'hello-skill', source: 'local://hello-skill' })]);
   });
 
   it('exits 1 with the documented code when the operation fails, and when the API refuses', async () => {

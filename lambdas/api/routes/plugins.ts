@@ -94,12 +94,12 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     const { operation, created } = await startOperation(
       { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
       {
-        kind: 'install', workspace, source: source.raw, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
+        kind: 'install', workspace, source: source.canonical, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
         restart: body.restart, uninstallAt, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix,
         asked: { source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null },
       },
     );
-    ctx.log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: id, source: source.raw });
+    ctx.log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: id, source: source.canonical });
     return answerAfterWait(ctx, operation);
   });
 
@@ -113,7 +113,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
     const workspace = requireLiveWorkspace(id!, found);
     const key = idempotencyKey(ctx);
-    const asked = { plugin: name };
+    const asked = ctx.req.query.at === undefined ? { plugin: name } : { plugin: name, at: ctx.req.query.at };
     const replayed = await replayedOperation(ctx.deps.db, workspace.id, key, { kind: 'uninstall', asked });
     if (replayed) return answerAfterWait(ctx, replayed);
     const installed = await getInstalled(ctx.deps.db, workspace.id, name!);

@@ -79,6 +79,13 @@ describe('install validation order', () => {
     expect(Date.parse(input.uninstallAt) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
   });
 
+  it('records a bare name as the local:// source it means, and says what is wrong with a source that is not a string', async () => {
+    expect((await post('ws', '{"source":"hello"}')).status).toBe(202);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!).source).toBe('local://hello');
+    expect((await post('ws', '{"source":5}')).body.error).toBe('invalid request body: source: source must be a string');
+    expect((await post('ws', '{}')).body.error).toBe('invalid request body: source: missing source');
+  });
+
   it('reads a body that starts with a UTF-8 byte order mark', async () => {
     expect((await post('ws', '\uFEFF{"source":"local://hello"}')).status).toBe(202);
   });
@@ -162,6 +169,11 @@ describe('Idempotency-Key', () => {
       headers: { authorization: `Bearer ${orgToken}`, ...key('k-same') },
     });
     expect(uninstall.statusCode).toBe(422);
+    const scheduleWithUsedKey = await api({
+      method: 'DELETE', path: '/workspaces/ws/plugins/sched', query: { at: '2099-01-01T00:00:00Z' }, body: '', requestId: 'req',
+      headers: { authorization: `Bearer ${orgToken}`, ...key('k-same') },
+    });
+    expect(scheduleWithUsedKey.statusCode).toBe(422);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
