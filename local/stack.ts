@@ -8,11 +8,11 @@ import { startEicEmulator } from './eic-emulator.js';
 import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
 import { startLocalApiServer } from './api-server.js';
 import { seedDemo, type DemoSeed } from './seed.js';
+import { seedRegistry } from './registry.js';
 import { createLocalEngine, type LocalEngine } from './sfn/engine.js';
 import { startSfnEmulator } from './sfn/server.js';
 import { synthesizeDefinition } from '../infra/workflow.js';
 import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
-import { publishToRegistry } from '../lambdas/plugins/resolvers/local.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { handler as apiHandler } from '../lambdas/handlers/api.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
@@ -105,10 +105,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const rt = await getRuntime();
     const s3Client = await createS3Client(rt.aws);
-    for (const dir of opts.registryDirs) {
-      const { entry, warnings } = await publishToRegistry(s3Client, rt.config.registryBucket, rt.config.registryPrefix, dir, { limits: rt.config.limits });
-      logger.info('registry plugin published', { plugin: entry.name, version: entry.version, warnings });
-    }
+    await seedRegistry(s3Client, { bucket: rt.config.registryBucket, prefix: rt.config.registryPrefix }, opts.registryDirs, {
+      limits: rt.config.limits,
+      log: logger,
+    });
     const demo = await seedDemo(rt.db, instances);
 
     const api = await startLocalApiServer({
@@ -154,6 +154,7 @@ export function registryDirectories(repoPlugins: string, extra: string | undefin
   const dirsIn = (root: string) =>
     existsSync(root)
       ? readdirSync(root)
+          .filter((name) => !name.startsWith('.')) // .git and the like are not plugins
           .map((name) => join(root, name))
           .filter((path) => statSync(path).isDirectory())
           .sort()
