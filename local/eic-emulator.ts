@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import ssh2, { type Connection, type ParsedKey } from 'ssh2';
 import { fingerprint } from '../lambdas/delivery/eic.js';
+import { ed25519KeyPair } from '../lambdas/delivery/ssh-keys.js';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 import { AwsApiError, startAwsJsonServer } from './aws-json-server.js';
 import { killGroup, knownInstanceIds, spawnOnHost, stopHostProcess } from './host-process.js';
@@ -196,7 +197,7 @@ interface SshServerOptions {
 }
 
 async function startSshServer({ rootDir, authorize }: SshServerOptions): Promise<{ port: number; hostKeyFingerprint: string; close(): Promise<void> }> {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKey = ed25519KeyPair(ssh2.utils);
   const parsedHostKey = ssh2.utils.parseKey(hostKey.public) as ParsedKey;
   const connections = new Set<Connection>();
   const processes = new Set<ChildProcess>();

@@ -3,6 +3,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
+import { ed25519KeyPair } from './ssh-keys.js';
 import { parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
 
 /**
@@ -71,7 +72,7 @@ export async function runViaEic(deps: EicDeps | undefined, command: HostCommand)
   if (!host) throw new WorkspaceUnreachable('the workspace instance has no private IP address to connect to', context);
 
   const ssh2 = (await import('ssh2')).default;
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ed25519KeyPair(ssh2.utils);
   await pushKey(eic, command, settings.osUser, keys.public);
   return runOverSsh(ssh2.Client, command, settings, {
     host,

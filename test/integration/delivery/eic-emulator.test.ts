@@ -7,6 +7,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalInstances } from '../../../local/instances.js';
 import { KEY_LIFETIME_MS, startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
+import { ed25519KeyPair } from '../../../lambdas/delivery/ssh-keys.js';
 
 const RUNNING = 'i-00000000000000001';
 const STOPPED = 'i-00000000000000002';
@@ -36,7 +37,7 @@ afterAll(async () => {
 });
 
 async function pushKey(instanceId = RUNNING, osUser = 'ubuntu') {
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ed25519KeyPair(ssh2.utils);
   await eic.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: keys.public }));
   return keys;
 }
@@ -110,7 +111,7 @@ describe('the SSH server', () => {
   });
 
   it('refuses a key that was never pushed', async () => {
-    const keys = ssh2.utils.generateKeyPairSync('ed25519');
+    const keys = ed25519KeyPair(ssh2.utils);
 
     await expect(sshExec(keys.private, 'true')).rejects.toMatchObject({ level: 'client-authentication' });
   });
