@@ -141,8 +141,8 @@ describe('Stage', () => {
     await expect(spent).rejects.toMatchObject({ name: 'FetchFailed', code: 'fetch_failed' });
     expect(codeload.requests.length).toBe(requests);
 
-    const nearlySpent = new Date(Date.now() - timeoutMs + 300).toISOString();
-    const hanging = stage()(await newState({ source: 'github://acme/slow#v1', staged: undefined, requestedAt: nearlySpent }));
+    const state = await newState({ source: 'github://acme/slow#v1', staged: undefined });
+    const hanging = stage()({ ...state, requestedAt: new Date(Date.now() - timeoutMs + 1_000).toISOString() }); // 1 s left
     await expect(hanging).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
