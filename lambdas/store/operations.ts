@@ -62,13 +62,13 @@ export interface NewOperation {
 
 /**
  * Records a new RUNNING operation. With an idempotency key already used on this workspace the
- * existing operation is returned instead (`created: false`), so a retried request never starts a
- * second workflow; `sameRequest` says whether that operation was asked for by the same request.
+ * existing operation is returned instead (`created: false`), with the hash of the request that
+ * made it, so a retried request never starts a second workflow.
  */
 export async function createOperation(
   db: Queryable,
   op: NewOperation,
-): Promise<{ operation: Operation; created: boolean; sameRequest: boolean }> {
+): Promise<{ operation: Operation; created: true } | { operation: Operation; created: false; requestHash: string | null }> {
   const inserted = await query<OperationRow>(
     db,
     `INSERT INTO plugin_operations
@@ -78,13 +78,9 @@ export async function createOperation(
      RETURNING *`,
     [op.id, op.workspaceId, op.orgId, op.kind, op.plugin, op.source, op.sha256, op.idempotencyKey, op.requestHash, op.actorPrefix, op.executionArn],
   );
-  if (inserted[0]) return { operation: toOperation(inserted[0]), created: true, sameRequest: true };
-  const existing = await query<OperationRow>(db, `SELECT * FROM plugin_operations WHERE workspace_id = $1 AND idempotency_key = $2`, [
-    op.workspaceId,
-    op.idempotencyKey,
-  ]);
-  const row = existing[0]!;
-  return { operation: toOperation(row), created: false, sameRequest: row.request_hash === null || row.request_hash === op.requestHash };
+  if (inserted[0]) return { operation: toOperation(inserted[0]), created: true };
+  // Only a repeated idempotency key conflicts (a null key never does).
+  return { ...(await findByIdempotencyKey(db, op.workspaceId, op.idempotencyKey!))!, created: false };
 }
 
 /** The operation started under this idempotency key on this workspace, with the hash of its request. */

@@ -28,8 +28,17 @@ function requestHash({ kind, asked }: Pick<OperationRequest, 'kind' | 'asked'>):
   return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
 }
 
-function keyReused(operationId: string): IdempotencyKeyReused {
-  return new IdempotencyKeyReused('this Idempotency-Key was already used on this workspace for a different request', { operationId });
+/**
+ * An operation found under a request's idempotency key, refused when a different request made it
+ * (operations from before request hashes were stored carry none and are taken as the same).
+ */
+function asReplay(earlier: { operation: Operation; requestHash: string | null }, request: Pick<OperationRequest, 'kind' | 'asked'>): Operation {
+  if (earlier.requestHash !== null && earlier.requestHash !== requestHash(request)) {
+    throw new IdempotencyKeyReused('this Idempotency-Key was already used on this workspace for a different request', {
+      operationId: earlier.operation.operationId,
+    });
+  }
+  return earlier.operation;
 }
 
 /**
@@ -44,15 +53,14 @@ export async function replayedOperation(
   request: Pick<OperationRequest, 'kind' | 'asked'>,
 ): Promise<Operation | null> {
   const earlier = key ? await findByIdempotencyKey(db, workspaceId, key) : null;
-  if (!earlier) return null;
-  if (earlier.requestHash !== null && earlier.requestHash !== requestHash(request)) throw keyReused(earlier.operation.operationId);
-  return earlier.operation;
+  return earlier && asReplay(earlier, request);
 }
 
 /**
  * Records the operation and starts its workflow. A repeated idempotency key returns the first
- * operation and starts nothing, or is refused (422) when it comes with a different request. If the workflow cannot be started the operation is closed as
- * failed and the caller gets 503, so no RUNNING row is left without an execution behind it.
+ * operation and starts nothing, or is refused (422) when it comes with a different request. If
+ * the workflow cannot be started the operation is closed as failed and the caller gets 503, so no
+ * RUNNING row is left without an execution behind it.
  */
 export async function startOperation(
   deps: { db: Db; workflow: WorkflowStarter; log: Log },
@@ -60,7 +68,7 @@ export async function startOperation(
 ): Promise<{ operation: Operation; created: boolean }> {
   const operationId = randomUUID();
   const requestedAt = new Date();
-  const { operation, created, sameRequest } = await createOperation(deps.db, {
+  const recorded = await createOperation(deps.db, {
     id: operationId,
     workspaceId: request.workspace.id,
     orgId: request.workspace.orgId,
@@ -73,8 +81,8 @@ export async function startOperation(
     actorPrefix: request.actorPrefix,
     executionArn: deps.workflow.executionArnFor(operationId),
   });
-  if (!sameRequest) throw keyReused(operation.operationId);
-  if (!created) return { operation, created };
+  if (!recorded.created) return { operation: asReplay(recorded, request), created: false };
+  const { operation, created } = recorded;
 
   const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, ...start } = request;
   const input: WorkflowState = { operationId, requestedAt: requestedAt.toISOString(), ...start };

@@ -85,9 +85,9 @@ describe('operations', () => {
     const a = await createOperation(t.db, newOp('op-1', 'ws-op', 'key-1'));
     const b = await createOperation(t.db, newOp('op-2', 'ws-op', 'key-1'));
     expect(a.created).toBe(true);
-    expect(b).toMatchObject({ created: false, sameRequest: true, operation: { operationId: 'op-1' } });
+    expect(b).toMatchObject({ created: false, requestHash: 'h1', operation: { operationId: 'op-1' } });
     const other = await createOperation(t.db, newOp('op-5', 'ws-op', 'key-1', 'h2'));
-    expect(other).toMatchObject({ created: false, sameRequest: false, operation: { operationId: 'op-1' } });
+    expect(other).toMatchObject({ created: false, requestHash: 'h1', operation: { operationId: 'op-1' } });
     const c = await createOperation(t.db, newOp('op-3', 'ws-op'));
     const d = await createOperation(t.db, newOp('op-4', 'ws-op'));
     expect([c.created, d.created]).toEqual([true, true]);
