@@ -1,5 +1,6 @@
 import type { Db, Queryable } from './db.js';
 import { query, transaction } from './db.js';
+import { PluginNotAllowed } from '../shared/errors.js';
 
 export interface AllowlistEntry {
   plugin_name: string;
@@ -40,4 +41,9 @@ export async function isPluginAllowed(db: Queryable, orgId: string, pluginName: 
   );
   const row = rows[0]!;
   return Number(row.total) === 0 || row.hit;
+}
+
+/** Refuses a plugin the org's allowlist does not allow, with the documented message (push and pull alike). */
+export async function requireAllowedPlugin(db: Queryable, orgId: string, pluginName: string): Promise<void> {
+  if (!(await isPluginAllowed(db, orgId, pluginName))) throw new PluginNotAllowed(`plugin "${pluginName}" is not in the org allowlist`);
 }

@@ -6,7 +6,8 @@ import { requireAdmin } from '../auth.js';
 import { WORKSPACE_ID_RE, WorkspaceBody } from '../schemas.js';
 import { getWorkspace, orgExists, upsertWorkspace } from '../../store/workspaces.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
-import { InvalidRequest, NotFound, OrgNotFound, WorkspaceNotFound } from '../../shared/errors.js';
+import { InvalidRequest, NotFound, OrgNotFound } from '../../shared/errors.js';
+import { requireLiveWorkspace } from '../workspace.js';
 import { INSTANCE_ID_RE } from '../../shared/types.js';
 
 export function registerAdminRoutes(router: Router<Ctx>): void {
@@ -24,9 +25,7 @@ export function registerAdminRoutes(router: Router<Ctx>): void {
 
   router.on('POST', '/admin/workspaces/{id}/tokens', async (ctx, { id }) => {
     requireAdmin(await ctx.principal());
-    const workspace = WORKSPACE_ID_RE.test(id!) ? await getWorkspace(ctx.deps.db, id!) : null;
-    if (!workspace) throw new WorkspaceNotFound(`workspace "${id}" not found`);
-    if (workspace.status === 'removed') throw new WorkspaceNotFound(`workspace "${id}" was removed`);
+    const workspace = requireLiveWorkspace(id!, WORKSPACE_ID_RE.test(id!) ? await getWorkspace(ctx.deps.db, id!) : null);
     const minted = await mintToken(ctx.deps.db, 'workspace', { orgId: workspace.orgId, workspaceId: workspace.id });
     ctx.log.info('workspace token minted', { workspaceId: id, prefix: minted.prefix });
     return json(201, minted);

@@ -3,14 +3,15 @@ import type { Ctx, RegistryEntry } from '../context.js';
 import { parseBody } from '../context.js';
 import { json, redirect, type ApiResponse } from '../http.js';
 import { authorizeWorkspace, type WorkspaceAccess } from '../auth.js';
+import { requireLiveWorkspace, requireWorkspace } from '../workspace.js';
 import { InstallBody, MAX_SCHEDULE_YEARS, parseDateTime, preferWaitSeconds, WORKSPACE_ID_RE } from '../schemas.js';
 import { getWorkspace } from '../../store/workspaces.js';
 import { getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
 import { getOperation } from '../../store/operations.js';
-import { isPluginAllowed } from '../../store/allowlist.js';
+import { requireAllowedPlugin } from '../../store/allowlist.js';
 import { replayedOperation, startOperation, waitForOperation } from '../../workflow/operations.js';
 import {
-  ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotAllowed, PluginNotInstalled, WorkspaceNotFound,
+  ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotInstalled,
 } from '../../shared/errors.js';
 import { addIsoDuration } from '../../shared/iso-duration.js';
 import { PLUGIN_NAME_RE, type Operation, type Workspace } from '../../shared/types.js';
@@ -25,17 +26,6 @@ async function loadWorkspace(ctx: Ctx, id: string, access: WorkspaceAccess): Pro
   return workspace;
 }
 
-function requireWorkspace(id: string, workspace: Workspace | null): Workspace {
-  if (!workspace) throw new WorkspaceNotFound(`workspace "${id}" not found`);
-  return workspace;
-}
-
-/** A workspace the platform removed keeps its history for reading but takes no more changes. */
-function requireLiveWorkspace(id: string, workspace: Workspace | null): Workspace {
-  const found = requireWorkspace(id, workspace);
-  if (found.status === 'removed') throw new WorkspaceNotFound(`workspace "${id}" was removed`);
-  return found;
-}
 
 function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
@@ -113,13 +103,13 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
     const workspace = requireLiveWorkspace(id!, found);
     const key = idempotencyKey(ctx);
-    const asked = ctx.req.query.at === undefined ? { plugin: name } : { plugin: name, at: ctx.req.query.at };
+    const at = ctx.req.query.at;
+    const asked = at === undefined ? { plugin: name } : { plugin: name, at };
     const replayed = await replayedOperation(ctx.deps.db, workspace.id, key, { kind: 'uninstall', asked });
     if (replayed) return answerAfterWait(ctx, replayed);
     const installed = await getInstalled(ctx.deps.db, workspace.id, name!);
     if (!installed) throw new PluginNotInstalled(`plugin "${name}" is not installed on workspace "${workspace.id}"`);
 
-    const at = ctx.req.query.at;
     if (at !== undefined) {
       const parsed = parseDateTime(at);
       if (!parsed) throw new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z');
@@ -171,9 +161,7 @@ export function registerPluginRoutes(router: Router<Ctx>): void {
     const workspace = requireLiveWorkspace(id!, await loadWorkspace(ctx, id!, 'download'));
     const source = ctx.deps.sources.validate(ctx.req.query.source?.trim() || `local://${name}`);
     // The org's allowlist governs what its workspaces pull as much as what is pushed to them.
-    if (!(await isPluginAllowed(ctx.deps.db, workspace.orgId, name!))) {
-      throw new PluginNotAllowed(`plugin "${name}" is not in the org allowlist`);
-    }
+    await requireAllowedPlugin(ctx.deps.db, workspace.orgId, name!);
     const staged = await ctx.deps.stage(source.raw, ctx.log);
     if (staged.name !== name) {
       throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${name}"`, { resolved_name: staged.name, requested_name: name });

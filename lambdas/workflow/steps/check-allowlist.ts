@@ -1,6 +1,5 @@
 import type { Db } from '../../store/db.js';
-import { isPluginAllowed } from '../../store/allowlist.js';
-import { PluginNotAllowed } from '../../shared/errors.js';
+import { requireAllowedPlugin } from '../../store/allowlist.js';
 import { defineStep } from './step.js';
 
 /**
@@ -11,9 +10,7 @@ export function checkAllowlistStep(deps: { db: Db }) {
   return defineStep('CheckAllowlist', deps.db, async (state) => {
     const plugin = state.staged?.name;
     if (!plugin) throw new Error('CheckAllowlist needs a staged plugin');
-    if (!(await isPluginAllowed(deps.db, state.workspace.orgId, plugin))) {
-      throw new PluginNotAllowed(`plugin "${plugin}" is not in the org allowlist`);
-    }
+    await requireAllowedPlugin(deps.db, state.workspace.orgId, plugin);
     return { state };
   });
 }

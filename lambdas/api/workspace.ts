@@ -1,0 +1,15 @@
+import { WorkspaceNotFound } from '../shared/errors.js';
+import type { Workspace } from '../shared/types.js';
+
+/** A route's workspace, or 404. */
+export function requireWorkspace(id: string, workspace: Workspace | null): Workspace {
+  if (!workspace) throw new WorkspaceNotFound(`workspace "${id}" not found`);
+  return workspace;
+}
+
+/** A workspace the platform removed keeps its history for reading but takes no more changes (or tokens). */
+export function requireLiveWorkspace(id: string, workspace: Workspace | null): Workspace {
+  const found = requireWorkspace(id, workspace);
+  if (found.status === 'removed') throw new WorkspaceNotFound(`workspace "${id}" was removed`);
+  return found;
+}
