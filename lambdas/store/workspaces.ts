@@ -60,9 +60,12 @@ export async function getWorkspace(db: Queryable, id: string): Promise<Workspace
   return rows[0] ? toWorkspace(rows[0]) : null;
 }
 
-/** Set when the host changed but its restart failed; cleared by the next restart that works. */
+/**
+ * Set when the host changed but its restart failed; cleared by the next restart that works. Writes
+ * only on a change, since every successful restart clears it.
+ */
 export async function setRestartPending(db: Queryable, workspaceId: string, pending: boolean): Promise<void> {
-  await query(db, 'UPDATE workspaces SET restart_pending = $2 WHERE id = $1', [workspaceId, pending]);
+  await query(db, 'UPDATE workspaces SET restart_pending = $2 WHERE id = $1 AND restart_pending <> $2', [workspaceId, pending]);
 }
 
 export async function isRestartPending(db: Queryable, workspaceId: string): Promise<boolean> {
