@@ -68,15 +68,23 @@ export async function startAwsJsonServer(opts: AwsJsonServerOptions): Promise<Aw
   return listenOnLoopback(server, opts.port ?? 0);
 }
 
-async function readJson(req: IncomingMessage): Promise<AwsBody> {
+/**
+ * A request body as text, keeping at most `maxBytes` (the rest is read and dropped, so the
+ * connection stays usable); a larger body is the AWS error `tooLargeType`.
+ */
+export async function readBoundedBody(req: IncomingMessage, maxBytes: number, tooLargeType: string): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    if (size <= maxBytes) chunks.push(chunk);
   }
-  if (size > MAX_BODY_BYTES) throw new AwsApiError('ValidationException', 'request body too large');
-  const text = Buffer.concat(chunks).toString('utf8');
+  if (size > maxBytes) throw new AwsApiError(tooLargeType, 'request body too large');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readJson(req: IncomingMessage): Promise<AwsBody> {
+  const text = await readBoundedBody(req, MAX_BODY_BYTES, 'ValidationException');
   try {
     const body: unknown = text ? JSON.parse(text) : {};
     if (body && typeof body === 'object' && !Array.isArray(body)) return body as AwsBody;

@@ -7,7 +7,7 @@ import ssh2, { type Connection, type ParsedKey } from 'ssh2';
 import { fingerprint } from '../lambdas/delivery/eic.js';
 import { ed25519KeyPair } from '../lambdas/delivery/ssh-keys.js';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
-import { AwsApiError, startAwsJsonServer } from './aws-json-server.js';
+import { AwsApiError, readBoundedBody, startAwsJsonServer } from './aws-json-server.js';
 import { killGroup, knownInstanceIds, spawnOnHost, stopHostProcess } from './host-process.js';
 import { listenOnLoopback, type Listening } from './listen.js';
 
@@ -163,14 +163,7 @@ async function startEc2QueryServer({ rootDir, isRunning }: { rootDir: string; is
   };
 
   const handle = async (req: IncomingMessage): Promise<string> => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    }
-    if (size > MAX_BODY_BYTES) throw new AwsApiError('InvalidParameterValue', 'request body too large');
-    const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const params = new URLSearchParams(await readBoundedBody(req, MAX_BODY_BYTES, 'InvalidParameterValue'));
     const action = params.get('Action');
     if (req.method !== 'POST' || action !== 'DescribeInstances') {
       throw new AwsApiError('InvalidAction', `The action ${action ?? '(none)'} is not valid for this web service.`);
