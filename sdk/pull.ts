@@ -10,6 +10,7 @@ import tar, { type Extract } from 'tar-stream';
 type Entry = Extract extends AsyncIterable<infer E> ? E : never;
 import { entrySegments } from '../lambdas/plugins/archive-path.js';
 import { contentHash, type FileDigest } from '../lambdas/plugins/content-hash.js';
+import { PLUGIN_NAME_RE } from '../lambdas/shared/types.js';
 import { ApiError, type PluginDeliveryClient } from './client.js';
 
 /**
@@ -40,8 +41,14 @@ const MAX_BYTES = 100 * 1024 * 1024;
 const MAX_FILES = 10_000;
 
 export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions): Promise<PulledPlugin> {
+  if (!PLUGIN_NAME_RE.test(opts.name)) throw new ApiError(0, 'invalid_plugin_name', `"${opts.name}" is not a plugin name`);
   const download = await client.download(opts.workspaceId, opts.name, opts.source);
-  const target = join(opts.pluginsDir, download.name);
+  // The announced name becomes a directory name: it must be the plugin asked for, nothing else.
+  if (download.name !== opts.name) {
+    download.body.destroy();
+    throw new ApiError(0, 'invalid_plugin_name', `the server announced the plugin "${download.name}", not the requested "${opts.name}"`);
+  }
+  const target = join(opts.pluginsDir, opts.name);
   const staging = join(opts.pluginsDir, `.staging-${download.name}-${randomUUID().slice(0, 8)}`);
   await mkdir(staging, { recursive: true });
   try {

@@ -11,10 +11,10 @@ import { hostile, pluginEntries, tarGz } from '../../fixtures/archives.js';
 import { createHash } from 'node:crypto';
 
 /** The API's download route (302 + plugin headers) and the presigned URL it points at, on one real server. */
-async function downloadServer(tarball: Buffer, sha256: string) {
+async function downloadServer(tarball: Buffer, sha256: string, announcedName = 'demo') {
   const server: Server = createServer((req, res) => {
     if (req.url?.startsWith('/workspaces/')) {
-      res.writeHead(302, { location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tarball`, 'x-plugin-name': 'demo', 'x-plugin-sha256': sha256 });
+      res.writeHead(302, { location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tarball`, 'x-plugin-name': announcedName, 'x-plugin-sha256': sha256 });
       res.end();
     } else {
       res.writeHead(req.headers.authorization ? 400 : 200).end(tarball);
@@ -78,6 +78,37 @@ describe('pulling a plugin into an external workspace', () => {
     await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir, maxBytes: 1_000_000 })).rejects.toMatchObject({
       code: 'invalid_archive', message: expect.stringContaining('more than 1000000 bytes'),
     });
+    expect(await readdir(pluginsDir)).toEqual(['demo']);
+  });
+
+  it.each([
+    ['a name that climbs out of the plugins dir', '../../x'],
+    ['a name that climbs into a sibling', '../demo-evil'],
+    ['a name other than the one requested', 'other'],
+    ['a name that is not a plugin name', 'Demo'],
+  ])('refuses a download announcing %s before touching any file', async (_, announced) => {
+    const parent = await mkdtemp(join(tmpdir(), 'pull-parent-'));
+    const nested = join(parent, 'home', 'plugins');
+    await mkdir(join(nested, 'demo'), { recursive: true });
+    await writeFile(join(nested, 'demo', 'old.md'), 'the version before\n');
+    await mkdir(join(parent, 'x'));
+    await writeFile(join(parent, 'x', 'id_ed25519'), 'secret key\n');
+    try {
+      const client = await downloadServer(await tarGz(pluginEntries(FILES)), hashOf(FILES), announced);
+      await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir: nested })).rejects.toMatchObject({ code: 'invalid_plugin_name' });
+      expect(await readdir(parent)).toEqual(['home', 'x']);
+      expect(await readdir(join(parent, 'home'))).toEqual(['plugins']);
+      expect(await readdir(nested)).toEqual(['demo']);
+      expect(await readdir(join(nested, 'demo'))).toEqual(['old.md']);
+      expect(await readFile(join(parent, 'x', 'id_ed25519'), 'utf8')).toBe('secret key\n');
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to pull a requested name that is not a plugin name', async () => {
+    const client = await downloadServer(await tarGz(pluginEntries(FILES)), hashOf(FILES), '../x');
+    await expect(pullPlugin(client, { workspaceId: 'ext', name: '../x', pluginsDir })).rejects.toMatchObject({ code: 'invalid_plugin_name' });
     expect(await readdir(pluginsDir)).toEqual(['demo']);
   });
 });
