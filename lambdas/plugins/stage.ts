@@ -7,7 +7,16 @@ import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
 import type { ContentHash, PluginName } from '../shared/types.js';
 import { comparePaths, contentHash } from './content-hash.js';
-import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
+import {
+  MANIFEST_PATH,
+  MAX_MANIFEST_BYTES,
+  SKILL_HEAD_BYTES,
+  checkManifest,
+  checkSkillFile,
+  parseManifest,
+  type Manifest,
+  type ManifestCheck,
+} from './manifest.js';
 import { parsePluginName } from './names.js';
 import { packNormalized, type PackEntry } from './pack.js';
 import { InOrderPacker } from './ordered-pack.js';
@@ -69,13 +78,19 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
     const spooled = await spoolArchive(body, workDir, { ...opts, packer });
     const spool = await open(spooled.spoolPath, 'r');
     try {
-      const manifest = await readManifest(spooled, spool);
+      const { manifest, warnings: manifestWarnings } = await readManifest(spooled, spool);
       const name = manifest.name ?? parsePluginName(opts.fallbackName);
       const files = [...spooled.files.values()]
         .map((file): [string, string] => [file.path, file.sha256])
         .sort((a, b) => comparePaths(a[0], b[0]));
       const hash = contentHash(files);
       checkIntegrity(hash, manifest.sha256, opts.expectedSha256);
+      const warnings = [
+        ...spooled.warnings,
+        ...manifestWarnings,
+        ...missingSkillWarnings(manifest, files),
+        ...(await skillFileWarnings(spooled, spool)),
+      ];
 
       // Entries that came in normalized order are already packed; otherwise pack from the spool.
       if (!(await packer.finish())) {
@@ -101,7 +116,7 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
         totalBytes: spooled.totalBytes,
         compressedBytes: spooled.compressedBytes,
         archiveBytes,
-        warnings: [...spooled.warnings, ...missingSkillWarnings(manifest, files)],
+        warnings,
       };
     } finally {
       await spool.close();
@@ -134,12 +149,48 @@ function checkIntegrity(actual: ContentHash, declared: string | undefined, reque
   }
 }
 
-async function readManifest({ files }: SpooledArchive, spool: FileHandle): Promise<Manifest> {
+async function readManifest({ files, directories }: SpooledArchive, spool: FileHandle): Promise<ManifestCheck> {
+  const inside = `${MANIFEST_PATH}/`;
+  if (directories.has(MANIFEST_PATH) || [...files.keys()].some((path) => path.startsWith(inside))) {
+    throw new ManifestInvalid('plugin.yaml is a directory; it must be a file');
+  }
   const file = files.get(MANIFEST_PATH);
-  if (!file) return parseManifest(new Uint8Array());
+  // No plugin.yaml at all is a plugin named by its source (SPEC §2): nothing to warn about.
+  if (!file) return { manifest: parseManifest(new Uint8Array()), warnings: [] };
   if (file.size > MAX_MANIFEST_BYTES) throw new ManifestInvalid(`plugin.yaml is larger than ${MAX_MANIFEST_BYTES} bytes`);
   const { buffer, bytesRead } = await spool.read(Buffer.alloc(file.size), 0, file.size, file.offset);
-  return parseManifest(buffer.subarray(0, bytesRead));
+  return checkManifest(buffer.subarray(0, bytesRead));
+}
+
+/** Enough to see what is wrong; the rest is summarized in one line. */
+const MAX_SKILL_WARNINGS = 20;
+
+/**
+ * Each folder under `skills/` should hold a SKILL.md whose frontmatter names it (agentskills.io,
+ * as `molecule_plugin validate` checks). Only the first {@link SKILL_HEAD_BYTES} of each file are
+ * read, into one buffer, so memory stays bounded however many skills a plugin has.
+ */
+async function skillFileWarnings({ files, directories }: SpooledArchive, spool: FileHandle): Promise<string[]> {
+  const folders = new Set<string>();
+  for (const path of [...files.keys(), ...directories]) {
+    const [top, folder, ...rest] = path.split('/');
+    if (top === 'skills' && folder !== undefined && (rest.length > 0 || directories.has(path))) folders.add(folder);
+  }
+  const head = Buffer.alloc(SKILL_HEAD_BYTES);
+  const warnings: string[] = [];
+  for (const folder of [...folders].sort()) {
+    const file = files.get(`skills/${folder}/SKILL.md`);
+    let warning: string | undefined;
+    if (!file) {
+      warning = `skills/${folder}/ has no SKILL.md, so runtimes will not load it as a skill`;
+    } else {
+      const { bytesRead } = await spool.read(head, 0, Math.min(file.size, SKILL_HEAD_BYTES), file.offset);
+      warning = checkSkillFile(folder, head.subarray(0, bytesRead), file.size <= SKILL_HEAD_BYTES);
+    }
+    if (warning) warnings.push(warning);
+  }
+  if (warnings.length <= MAX_SKILL_WARNINGS) return warnings;
+  return [...warnings.slice(0, MAX_SKILL_WARNINGS), `${warnings.length - MAX_SKILL_WARNINGS} more skills have SKILL.md problems`];
 }
 
 /** Files up to this size are read from the spool in one positional read; larger ones stream. */

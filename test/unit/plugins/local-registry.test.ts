@@ -94,7 +94,8 @@ describe('publishing to the local registry', () => {
       rules: ['style.md'],
       sha256: ACC_GOOD_HASH,
     });
-    expect(warnings).toEqual([]);
+    // The SPEC example's SKILL.md has no frontmatter, which agentskills.io runtimes need.
+    expect(warnings).toEqual(['skills/hello/SKILL.md has no YAML frontmatter: it must start with a --- line, then name and description']);
     expect(s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input.Key)).toEqual([
       'registry/acc-good/plugin.tar.gz',
       'registry/acc-good/manifest.json',

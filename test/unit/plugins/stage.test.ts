@@ -17,9 +17,12 @@ import {
   rawTar,
   tarGz,
 } from '../../fixtures/archives.js';
+import { supportsRuntime } from '../../../lambdas/plugins/runtimes.js';
 import { MiB, SPEC_LIMITS, stage, useStageDir } from './stage-helpers.js';
 
 const dir = useStageDir();
+/** A SKILL.md as agentskills.io wants it, for tests about something else. */
+const HELLO_SKILL = { 'skills/hello/SKILL.md': '---\nname: hello\ndescription: Say hello.\n---\n# hello\n' };
 const small = { maxDirBytes: 64 * 1024, maxFiles: 50, maxArchiveBytes: 64 * 1024 };
 
 async function expectRejected(outcome: Awaited<ReturnType<typeof stage>>, code: ErrorCode): Promise<AppError> {
@@ -200,7 +203,8 @@ describe('stageArchive: the staged plugin', () => {
       totalBytes: Object.values(ACC_GOOD_FILES).reduce((n, text) => n + Buffer.byteLength(text), 0),
       compressedBytes: archive.length,
       archiveBytes: sink.bytes.length,
-      warnings: [],
+      // The SPEC example's SKILL.md has no frontmatter, which agentskills.io runtimes need.
+      warnings: ['skills/hello/SKILL.md has no YAML frontmatter: it must start with a --- line, then name and description'],
     });
     expect(result?.files.map(([path]) => path)).toEqual(['plugin.yaml', 'rules/style.md', 'skills/hello/SKILL.md']);
     expect(sink).toMatchObject({ calls: 1, contentLength: sink.bytes.length });
@@ -208,7 +212,9 @@ describe('stageArchive: the staged plugin', () => {
   });
 
   it('warns about a declared skill that has no files', async () => {
-    const archive = await tarGz(pluginEntries({ ...ACC_GOOD_FILES, 'plugin.yaml': 'name: acc-good\nskills: [hello, ghost]\n' }));
+    const archive = await tarGz(
+      pluginEntries({ ...ACC_GOOD_FILES, ...HELLO_SKILL, 'plugin.yaml': 'name: acc-good\nskills: [hello, ghost]\n' }),
+    );
     const { result } = await stage(archive, { tmpDir: dir.path });
     expect(result?.warnings).toEqual(['plugin.yaml declares skill "ghost" but the plugin has no skills/ghost/ files']);
   });
@@ -265,6 +271,82 @@ describe('stageArchive: the staged plugin', () => {
     ['a second top-level directory', [{ name: 'top/a.md', content: 'a' }, { name: 'other/b.md', content: 'b' }]],
   ])('rejects %s when stripping the top level', async (_, entries) => {
     await expectRejected(await stage(await tarGz(entries), { tmpDir: dir.path, stripTopLevel: true }), 'invalid_archive');
+  });
+});
+
+describe('stageArchive: what molecule_plugin validate checks', () => {
+  it.each([
+    ['an empty plugin.yaml directory', [{ name: 'plugin.yaml/', type: 'directory' as const }, { name: 'a.md', content: 'a' }]],
+    ['a plugin.yaml directory with files in it', [{ name: 'plugin.yaml/name', content: 'x' }, { name: 'a.md', content: 'a' }]],
+  ])('refuses %s as manifest_invalid instead of installing without a manifest', async (_, entries) => {
+    const error = await expectRejected(await stage(await tarGz(entries), { tmpDir: dir.path }), 'manifest_invalid');
+    expect(error.message).toBe('plugin.yaml is a directory; it must be a file');
+  });
+
+  it('stages a plugin built from the SDK template: runtimes kept as written, claude-code supported', async () => {
+    const files = { 'plugin.yaml': 'name: sdk-built\nversion: 0.1.0\nruntimes: [claude_code, deepagents]\n', ...HELLO_SKILL };
+    const { result } = await stage(await tarGz(pluginEntries(files)), { tmpDir: dir.path });
+    expect(result?.manifest.runtimes).toEqual(['claude_code', 'deepagents']);
+    expect(supportsRuntime(result?.manifest.runtimes ?? [], 'claude-code')).toBe(true);
+    expect(result?.warnings).toEqual([]);
+  });
+
+  it('stages a manifest without a name under its source name, with a warning', async () => {
+    const files = { 'plugin.yaml': 'version: 2.0.0\nruntimes: [codex]\n', ...HELLO_SKILL };
+    const { result } = await stage(await tarGz(pluginEntries(files)), { tmpDir: dir.path, fallbackName: 'my-repo' });
+    expect(result).toMatchObject({ name: 'my-repo', manifest: { version: '2.0.0' } });
+    expect(result?.warnings).toEqual([
+      'plugin.yaml has no name; the plugin takes the name of its source',
+      'plugin.yaml declares runtime "codex", which is not a known runtime; no such workspace will list it',
+    ]);
+  });
+
+  it('refuses a manifest that carries a credential', async () => {
+    const files = { 'plugin.yaml': 'name: leaky\ndescription: "key AKIAIOSFODNN7EXAMPLE"\n', 'a.md': 'a' };
+    const error = await expectRejected(await stage(await tarGz(pluginEntries(files)), { tmpDir: dir.path }), 'manifest_invalid');
+    expect(error.message).toMatch(/description: looks like it holds an AWS access key/);
+    expect(error.message).not.toContain('AKIAIOSFODNN7EXAMPLE');
+  });
+
+  it('warns about each skill folder whose SKILL.md is missing, has no frontmatter or names another folder', async () => {
+    const files = {
+      'plugin.yaml': 'name: skills\n',
+      ...HELLO_SKILL,
+      'skills/bare/SKILL.md': '# bare\n',
+      'skills/renamed/SKILL.md': '---\nname: other\ndescription: d\n---\n',
+      'skills/empty-dir/references/notes.md': 'notes',
+      'skills/README.md': 'not a skill folder',
+      'docs/skills/x/SKILL.md': 'not under skills/',
+    };
+    const { result } = await stage(await tarGz([...pluginEntries(files), { name: 'skills/only-dir/', type: 'directory' }]), { tmpDir: dir.path });
+    expect(result?.warnings).toEqual([
+      'skills/bare/SKILL.md has no YAML frontmatter: it must start with a --- line, then name and description',
+      'skills/empty-dir/ has no SKILL.md, so runtimes will not load it as a skill',
+      'skills/only-dir/ has no SKILL.md, so runtimes will not load it as a skill',
+      'skills/renamed/SKILL.md: name "other" differs from its folder "renamed"',
+    ]);
+  });
+
+  it('reads only the head of a large SKILL.md: a valid frontmatter before 2 MiB of text passes', async () => {
+    const big = Buffer.concat([Buffer.from('---\nname: big\ndescription: A long skill.\n---\n'), Buffer.alloc(2 * MiB, 'x')]);
+    const { result } = await stage(await tarGz(pluginEntries({ 'plugin.yaml': 'name: big\n', 'skills/big/SKILL.md': big })), {
+      tmpDir: dir.path,
+    });
+    expect(result?.warnings).toEqual([]);
+  });
+
+  it('warns when a large SKILL.md has no frontmatter end within the bytes it reads', async () => {
+    const big = Buffer.concat([Buffer.from('---\nname: big\ndescription: '), Buffer.alloc(MiB, 'x')]);
+    const { result } = await stage(await tarGz(pluginEntries({ 'skills/big/SKILL.md': big })), { tmpDir: dir.path });
+    expect(result?.warnings).toEqual(['skills/big/SKILL.md: its frontmatter does not end within the first 8 KiB']);
+  });
+
+  it('summarizes a flood of SKILL.md problems instead of listing every one', async () => {
+    const files = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`skills/s${String(i).padStart(2, '0')}/SKILL.md`, '# no frontmatter\n']));
+    const { result } = await stage(await tarGz(pluginEntries(files)), { tmpDir: dir.path, limits: SPEC_LIMITS });
+    expect(result?.warnings).toHaveLength(21);
+    expect(result?.warnings[0]).toMatch(/^skills\/s00\/SKILL\.md has no YAML frontmatter/);
+    expect(result?.warnings.at(-1)).toBe('10 more skills have SKILL.md problems');
   });
 });
 
