@@ -140,7 +140,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 }
 
 /** `POST /admin/local/instances/{id}/stop|start`: admin routes of the API like any other, answered by its error mapping. */
-function localInstanceRoutes(instances: LocalInstances): ExtraRoutes {
+export function localInstanceRoutes(instances: LocalInstances): ExtraRoutes {
   return (app) => {
     for (const action of ['stop', 'start'] as const) {
       app.post(`/admin/local/instances/:instanceId/${action}`, async (c) => {
