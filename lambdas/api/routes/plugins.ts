@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { ApiApp } from '../router.js';
 import { toResponse } from '../router.js';
 import { idempotencyKey, parseBody, parseValue } from '../context.js';
@@ -17,7 +16,6 @@ const pluginNameParam = (name: string) => parseValue(name, PluginName, () => new
 const operationIdParam = (id: string) => parseValue(id, OperationId, () => new OperationNotFound(`operation "${id}" not found`));
 const atQuery = (at: string | undefined) =>
   parseValue(at, At.optional(), () => new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z'));
-const sourceQuery = (source: string | undefined) => parseValue(source, z.string().trim().optional(), () => new InvalidRequest('source must be a string'));
 
 function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
@@ -102,7 +100,7 @@ export function registerPluginRoutes(app: ApiApp): void {
   app.get('/workspaces/:id/plugins/:name/download', async (c) => {
     const plugin = pluginNameParam(c.req.param('name'));
     const principal = await c.env.principal();
-    const source = sourceQuery(c.req.query('source'));
+    const source = c.req.query('source')?.trim();
     const pulled = await download(c.env.deps.ports, c.env.log, {
       principal,
       workspaceId: workspaceIdParam(c.req.param('id')),
