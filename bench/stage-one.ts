@@ -12,7 +12,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../lambdas/shared/aws.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import type { Resolver, Resolvers } from '../lambdas/plugins/source.js';
-import { stagePlugin } from '../lambdas/workflow/stage-plugin.js';
+import { stagePlugin } from '../lambdas/staging/stage-plugin.js';
 
 const [archive, runId = 'run'] = process.argv.slice(2);
 if (!archive) throw new Error('usage: stage-one.ts <archive.tar.gz> [runId]');

@@ -4,7 +4,6 @@ import { listenOnLoopback } from './listen.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
-export type LocalRoute = (req: { method: string; path: string; authorization: string | undefined }) => Promise<APIGatewayProxyStructuredResultV2 | undefined>;
 
 export interface LocalApiServer {
   url: string;
@@ -15,14 +14,12 @@ export interface LocalApiServer {
 /**
  * Serves the API Lambda's handler over HTTP the way API Gateway (HTTP API, payload 2.0) would
  * call it. Bodies are read up to `maxBodyBytes + 1`, so an oversized body reaches the API (which
- * answers 400) without the server buffering it whole. `localRoute` may answer first (the local
- * stack's own admin routes).
+ * answers 400) without the server buffering it whole.
  */
 export async function startLocalApiServer(opts: {
   handler: ApiHandler;
   port: number;
   maxBodyBytes: number;
-  localRoute?: LocalRoute;
 }): Promise<LocalApiServer> {
   const server = createServer((req, res) => {
     serve(req, res, opts).catch(() => {
@@ -37,14 +34,13 @@ export async function startLocalApiServer(opts: {
   return { url: listening.url, server, close: listening.close };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, opts: { handler: ApiHandler; maxBodyBytes: number; localRoute?: LocalRoute }) {
+async function serve(req: IncomingMessage, res: ServerResponse, opts: { handler: ApiHandler; maxBodyBytes: number }) {
   const url = new URL(req.url ?? '/', 'http://localhost');
   // The path as sent, like API Gateway's rawPath: a WHATWG URL would resolve `..` and `%2e%2e`.
   const rawPath = (req.url ?? '/').split('?')[0] || '/';
   const method = (req.method ?? 'GET').toUpperCase();
   const body = await readCapped(req, opts.maxBodyBytes + 1);
-  const local = await opts.localRoute?.({ method, path: rawPath, authorization: req.headers.authorization });
-  const result = local ?? (await opts.handler(toEvent(req, method, rawPath, url, body)));
+  const result = await opts.handler(toEvent(req, method, rawPath, url, body));
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
   res.writeHead(result.statusCode ?? 200, headers);

@@ -14,12 +14,16 @@ import { startSfnEmulator } from './sfn/server.js';
 import { synthesizeDefinition } from '../infra/workflow.js';
 import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
 import { loadConfig } from '../lambdas/shared/config.js';
-import { handler as apiHandler } from '../lambdas/handlers/api.js';
+import { createApiHandler } from '../lambdas/handlers/api.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
 import { STEP_HANDLERS } from './step-handlers.js';
 import { createS3Client } from '../lambdas/shared/aws.js';
-import { bearerToken, isAdminToken } from '../lambdas/api/auth.js';
+import type { ExtraRoutes } from '../lambdas/api/app.js';
+import { toResponse } from '../lambdas/api/router.js';
+import { parseValue, requireAdminScope } from '../lambdas/api/context.js';
+import { InstanceId } from '../lambdas/api/schemas.js';
 import { json } from '../lambdas/api/http.js';
+import { InvalidRequest } from '../lambdas/shared/errors.js';
 import { logger } from '../lambdas/shared/logger.js';
 
 export interface LocalStackOptions {
@@ -112,23 +116,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const demo = await seedDemo(rt.db, instances);
 
     const api = await startLocalApiServer({
-      handler: apiHandler,
+      handler: createApiHandler(localInstanceRoutes(instances)),
       port: opts.port,
       maxBodyBytes: rt.config.limits.maxBodyBytes,
-      localRoute: async ({ method, path, authorization }) => {
-        const match = /^\/admin\/local\/instances\/([^/]+)\/(stop|start)$/.exec(path);
-        if (!match || method !== 'POST') return undefined;
-        const token = bearerToken(authorization);
-        if (!token || !isAdminToken(token, adminToken)) return json(401, { error: 'admin token required', code: 'unauthorized' });
-        const [, instanceId, action] = match;
-        try {
-          if (action === 'stop') instances.stop(instanceId!);
-          else instances.start(instanceId!);
-        } catch {
-          return json(400, { error: 'invalid instance id', code: 'invalid_request' });
-        }
-        return json(200, { instanceId, state: action === 'stop' ? 'stopped' : 'running' });
-      },
     });
     closers.push(() => api.close());
 
@@ -147,6 +137,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await close();
     throw err;
   }
+}
+
+/** `POST /admin/local/instances/{id}/stop|start`: admin routes of the API like any other, answered by its error mapping. */
+export function localInstanceRoutes(instances: LocalInstances): ExtraRoutes {
+  return (app) => {
+    for (const action of ['stop', 'start'] as const) {
+      app.post(`/admin/local/instances/:instanceId/${action}`, async (c) => {
+        await requireAdminScope(c.env);
+        const instanceId = parseValue(c.req.param('instanceId'), InstanceId, () => new InvalidRequest('invalid instance id'));
+        instances[action](instanceId);
+        return toResponse(json(200, { instanceId, state: action === 'stop' ? 'stopped' : 'running' }));
+      });
+    }
+  };
 }
 
 /** `./plugins/*` plus every plugin directory under `$MOLECULE_REGISTRY_DIR`. */

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ApiRequest, ApiResponse } from './http.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../operations/access.js';
 
 /** API Gateway (HTTP API, payload 2.0) event → the API's request. */
 export function fromApiGatewayEvent(event: APIGatewayProxyEventV2): ApiRequest {

@@ -1,16 +1,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Queryable } from '../store/db.js';
 import { findToken } from '../store/tokens.js';
-import { Forbidden, OrgNotFound, Unauthorized, WorkspaceNotFound } from '../shared/errors.js';
-import type { Workspace } from '../shared/types.js';
-
-export type Principal =
-  | { kind: 'admin'; prefix: 'admin' }
-  | { kind: 'org'; orgId: string; prefix: string }
-  | { kind: 'workspace'; orgId: string; workspaceId: string; prefix: string };
-
-/** `manage` = install/uninstall/operations; `read` = listings; `download` = the pull endpoint. */
-export type WorkspaceAccess = 'manage' | 'read' | 'download';
+import { Unauthorized } from '../shared/errors.js';
+import type { Principal } from '../operations/access.js';
 
 export function bearerToken(authorization: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
@@ -36,36 +28,4 @@ export async function authenticate(db: Queryable, adminToken: string | undefined
   }
   if (record.kind === 'org') return { kind: 'org', orgId: record.orgId, prefix: record.prefix };
   throw new Unauthorized('invalid or revoked token');
-}
-
-/**
- * Decides whether `principal` may touch `workspace` (null = does not exist). Another org's
- * workspace answers exactly like a missing one, so ids never leak across tenants.
- */
-export function authorizeWorkspace(principal: Principal, workspaceId: string, workspace: Workspace | null, access: WorkspaceAccess): void {
-  if (principal.kind === 'admin') return;
-  const visible =
-    workspace !== null &&
-    (principal.kind === 'org' ? workspace.orgId === principal.orgId : workspace.id === principal.workspaceId);
-  if (!visible) throw new WorkspaceNotFound(`workspace "${workspaceId}" not found`);
-  if (principal.kind === 'workspace' && access === 'manage') {
-    throw new Forbidden('a workspace token may only read its own plugins and download them');
-  }
-  if (principal.kind === 'org' && access === 'download') {
-    throw new Forbidden('downloads need the workspace token or an admin token');
-  }
-}
-
-export function requireAdmin(principal: Principal): void {
-  if (principal.kind !== 'admin') throw new Forbidden('this route needs the admin token');
-}
-
-/** Org-scoped routes: an org token only for its own org (another org answers 404), admin for any. */
-export function authorizeOrg(principal: Principal, orgId: string, orgFound: boolean): void {
-  if (principal.kind === 'admin') {
-    if (!orgFound) throw new OrgNotFound(`org "${orgId}" not found`);
-    return;
-  }
-  if (principal.kind !== 'org') throw new Forbidden('this route needs an org or admin token');
-  if (principal.orgId !== orgId || !orgFound) throw new OrgNotFound(`org "${orgId}" not found`);
 }

@@ -1,53 +1,41 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import type { Config } from '../shared/config.js';
-import type { Db } from '../store/db.js';
 import type { Log } from '../shared/logger.js';
-import type { StagedPlugin } from '../shared/types.js';
 import { InvalidRequest } from '../shared/errors.js';
 import { describeZodError } from './respond.js';
 import type { ApiRequest } from './http.js';
-import type { Principal } from './auth.js';
-import type { WorkflowStarter } from '../workflow/operations.js';
-import type { CleanupSummary } from '../workflow/cleanup.js';
+import { requireAdmin, type Principal } from '../operations/access.js';
+import type {
+  AllowlistStore, Clock, InstalledStore, OperationStore, PluginStager, RegistryReader, SourceCatalog, TokenStore, WorkflowStarter, WorkspaceStore,
+} from '../operations/ports.js';
+import type { CleanupSummary } from '../operations/cleanup.js';
 
-/** What the API needs of the source resolvers: the scheme list and the synchronous checks. */
-export interface SourceCatalog {
-  schemes(): string[];
-  /** Throws InvalidSource, InvalidPluginName or UnpinnedSource; `expectedName` when the source names the plugin. */
-  /** `canonical` spells the same source one way (`hello` and `LOCAL://hello` are `local://hello`). */
-  validate(raw: string): { raw: string; canonical: string; scheme: string; expectedName?: string };
-}
+export type { RegistryEntry, RegistryReader, SourceCatalog } from '../operations/ports.js';
 
-export interface RegistryEntry {
-  name: string;
-  version: string | null;
-  description: string | null;
-  author: string | null;
-  tags: string[];
-  skills: string[];
-  runtimes: string[];
-}
-
-export interface RegistryReader {
-  list(): Promise<RegistryEntry[]>;
-}
-
-export interface ApiDeps {
-  db: Db;
-  config: Config;
-  s3: S3Client;
+/** Every port the API's use cases take. */
+export interface ApiPorts {
+  workspaces: WorkspaceStore;
+  operations: OperationStore;
+  installed: InstalledStore;
+  allowlist: AllowlistStore;
+  tokens: TokenStore;
   workflow: WorkflowStarter;
   sources: SourceCatalog;
   registry: RegistryReader;
-  /** Stages a source synchronously (the download route) and returns where the tarball is. */
-  stage: (source: string, log: Log) => Promise<StagedPlugin>;
-  presign: (bucket: string, key: string, ttlSeconds: number) => Promise<string>;
-  runCleanup: () => Promise<CleanupSummary>;
-  now?: () => Date;
+  stager: PluginStager;
+  clock: Clock;
 }
 
-export interface Ctx {
+export interface ApiDeps {
+  config: Config;
+  ports: ApiPorts;
+  /** Who the bearer token belongs to (401 unauthorized when no one). */
+  authenticate: (authorization: string | undefined) => Promise<Principal>;
+  runCleanup: () => Promise<CleanupSummary>;
+}
+
+/** What one request's route handlers see. */
+export interface RequestScope {
   req: ApiRequest;
   deps: ApiDeps;
   log: Log;
@@ -72,8 +60,31 @@ export function parseBody<S extends z.ZodType>(req: ApiRequest, schema: S, maxBy
   return parsed.data;
 }
 
-export function parseQuery<S extends z.ZodType>(req: ApiRequest, schema: S): z.infer<S> {
-  const parsed = schema.safeParse(req.query);
+/** A query string against `schema`; a failure is 400 invalid_request naming the parameter. */
+export function parseQuery<S extends z.ZodType>(query: Record<string, string | undefined>, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(query);
   if (!parsed.success) throw new InvalidRequest(describeZodError(parsed.error).replace('request body', 'query'));
   return parsed.data;
+}
+
+/** One path or query value against its schema; `invalid` is the documented error for a bad one. */
+export function parseValue<S extends z.ZodType>(value: unknown, schema: S, invalid: () => Error): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw invalid();
+  return parsed.data;
+}
+
+export function idempotencyKey(req: ApiRequest): string | null {
+  const key = req.headers['idempotency-key']?.trim();
+  if (!key) return null;
+  if (key.length > 255) throw new InvalidRequest('Idempotency-Key must be at most 255 characters');
+  return key;
+}
+
+/**
+ * The admin routes check the token before anything else (401 without a valid one, 403 for any
+ * other), so a non-admin caller learns nothing from them.
+ */
+export async function requireAdminScope(scope: RequestScope): Promise<void> {
+  requireAdmin(await scope.principal());
 }

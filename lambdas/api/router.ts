@@ -1,50 +1,65 @@
+import { Hono } from 'hono';
 import { MethodNotAllowed, NotFound } from '../shared/errors.js';
 import type { ApiRequest, ApiResponse } from './http.js';
+import type { RequestScope } from './context.js';
+import { errorResponse } from './respond.js';
 
-export type RouteHandler<Ctx> = (ctx: Ctx, params: Record<string, string>) => Promise<ApiResponse>;
+/** Route handlers see the request's scope as Hono's bindings (`c.env`). */
+export type ApiEnv = { Bindings: RequestScope };
+export type ApiApp = Hono<ApiEnv>;
 
-interface Route<Ctx> {
-  method: string;
-  pattern: RegExp;
-  keys: string[];
-  handler: RouteHandler<Ctx>;
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * The path each Request stands for, exactly as sent. A Request's URL would resolve `..` and
+ * `%2e%2e` segments; API Gateway hands them over as they came, and so do we.
+ */
+const rawPaths = new WeakMap<Request, string>();
+
+export function createRouter(): ApiApp {
+  const app = new Hono<ApiEnv>({
+    getPath: (request) => {
+      const path = rawPaths.get(request) ?? '/';
+      return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    },
+  });
+  app.notFound((c) => toResponse(errorResponse(unmatched(app, c.req.method, c.env.req.path), c.env.log)));
+  app.onError((err, c) => toResponse(errorResponse(err, c.env.log)));
+  return app;
 }
 
-/** A tiny method + path matcher: `/workspaces/{id}/plugins/{name}`; params are URI-decoded. */
-export class Router<Ctx extends { req: ApiRequest }> {
-  private readonly routes: Route<Ctx>[] = [];
-
-  on(method: string, path: string, handler: RouteHandler<Ctx>): this {
-    const keys: string[] = [];
-    const source = path.replace(/\{(\w+)\}/g, (_m, key: string) => {
-      keys.push(key);
-      return '([^/]+)';
-    });
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), keys, handler });
-    return this;
-  }
-
-  async dispatch(ctx: Ctx): Promise<ApiResponse> {
-    const { method, path } = ctx.req;
-    const allowed = new Set<string>();
-    for (const route of this.routes) {
-      const match = route.pattern.exec(path);
-      if (!match) continue;
-      allowed.add(route.method);
-      if (route.method === 'GET') allowed.add('HEAD');
-      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
-      const params = Object.fromEntries(route.keys.map((key, i) => [key, safeDecode(match[i + 1]!)]));
-      return route.handler(ctx, params);
-    }
-    if (allowed.size > 0) throw new MethodNotAllowed(`method ${method} is not allowed on ${path}`, { allowed: [...allowed].sort() });
-    throw new NotFound(`no route for ${method} ${path}`);
-  }
-}
-
-function safeDecode(segment: string): string {
+/** Routes one request: HEAD is answered by the GET route, without a body. */
+export async function dispatch(app: ApiApp, scope: RequestScope): Promise<ApiResponse> {
+  const { req } = scope;
+  let request: Request;
   try {
-    return decodeURIComponent(segment);
+    request = new Request(`http://api.internal/?${queryString(req.query)}`, { method: req.method });
   } catch {
-    return segment;
+    // Fetch refuses methods such as TRACE outright; they are as unknown to us as any other.
+    return errorResponse(unmatched(app, req.method, req.path), scope.log);
   }
+  rawPaths.set(request, req.path);
+  const response = await app.fetch(request, scope);
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  return { statusCode: response.status, headers, body: await response.text() };
+}
+
+export function toResponse(res: ApiResponse): Response {
+  return new Response(res.body, { status: res.statusCode, headers: res.headers });
+}
+
+/** 405 with the methods the path does take, or 404 when no route has the path. */
+function unmatched(app: ApiApp, method: string, path: string): Error {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const allowed = METHODS.filter((m) => m !== 'HEAD' && app.router.match(m, trimmed)[0].length > 0);
+  if (allowed.includes('GET')) allowed.push('HEAD');
+  if (allowed.length > 0) return new MethodNotAllowed(`method ${method} is not allowed on ${path}`, { allowed: allowed.sort() });
+  return new NotFound(`no route for ${method} ${path}`);
+}
+
+function queryString(query: ApiRequest['query']): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.append(name, value);
+  return params.toString();
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseIsoDuration } from '../shared/iso-duration.js';
-import { Transport } from '../shared/types.js';
+import { INSTANCE_ID_RE, Transport } from '../shared/types.js';
 
 /** Request bodies and query strings, parsed once at the edge. */
 
@@ -51,23 +51,20 @@ export const OperationsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-/** How far ahead an uninstall may be scheduled, by `uninstallAfter` or `DELETE ?at=`. */
-export const MAX_SCHEDULE_YEARS = 100;
-
 /**
  * `DELETE ?at=`: an RFC 3339 date-time with its offset (`2026-12-01T09:00:00Z`,
- * `...T10:00:00+01:00`); an impossible calendar date is refused, not rolled over.
+ * `...T10:00:00+01:00`, seconds optional); an impossible calendar date is refused, not rolled
+ * over. The text is kept: two requests are the same when they wrote the same time.
  */
-export function parseDateTime(text: string): Date | null {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i.exec(text);
-  if (!match) return null;
-  const [y, mo, d, h, mi, s = '0', oh = '0', om = '0'] = match.slice(1);
-  const calendar = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
-  const sameDay = calendar.getUTCFullYear() === Number(y) && calendar.getUTCMonth() === Number(mo) - 1 && calendar.getUTCDate() === Number(d);
-  if (!sameDay || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59 || Number(oh) > 23 || Number(om) > 59) return null;
-  const when = new Date(text);
-  return Number.isNaN(when.getTime()) ? null : when;
-}
+export const At = z
+  .union([z.iso.datetime({ offset: true }), z.iso.datetime({ offset: true, precision: -1 })])
+  .transform((text) => ({ text, when: new Date(text) }));
+
+/** Path values. */
+export const WorkspaceId = z.string().regex(WORKSPACE_ID_RE);
+export const OperationId = z.string().regex(/^[0-9a-f-]{36}$/);
+export const TokenPrefix = z.string().regex(/^mpd_[ow]_[\w-]{8}$/);
+export const InstanceId = z.string().regex(INSTANCE_ID_RE);
 
 /** `Prefer: wait=N`, N capped at 25 seconds (API Gateway's own limit is 30). */
 export function preferWaitSeconds(prefer: string | undefined): number {

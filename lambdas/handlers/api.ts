@@ -1,24 +1,30 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { lazyHandler } from './lazy.js';
 import { createS3Client, createSfnClient } from '../shared/aws.js';
-import { buildApiDeps } from '../composition.js';
-import { createApi } from '../api/app.js';
+import { buildApiDeps } from '../composition/api.js';
+import { createApi, type ExtraRoutes } from '../api/app.js';
 import { authorizerPrincipal, fromApiGatewayEvent, toApiGatewayResult } from '../api/apigw.js';
 import { errorResponse } from '../api/respond.js';
 import { logger } from '../shared/logger.js';
 
-const api = lazyHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(async (rt) => {
-  const [s3, sfn] = await Promise.all([createS3Client(rt.aws), createSfnClient(rt.aws)]);
-  const handle = createApi(buildApiDeps(rt, { s3, sfn }));
-  return async (event) => toApiGatewayResult(await handle(fromApiGatewayEvent(event), authorizerPrincipal(event)));
-});
+export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The API Lambda's handler; the local stack builds one with its own admin routes added. */
+export function createApiHandler(extraRoutes?: ExtraRoutes): ApiHandler {
+  const api = lazyHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(async (rt) => {
+    const [s3, sfn] = await Promise.all([createS3Client(rt.aws), createSfnClient(rt.aws)]);
+    const handle = createApi(buildApiDeps(rt, { s3, sfn }), extraRoutes);
+    return async (event) => toApiGatewayResult(await handle(fromApiGatewayEvent(event), authorizerPrincipal(event)));
+  });
+  return async (event) => {
+    try {
+      return await api(event);
+    } catch (err) {
+      // Only a failed start-up (no database, bad configuration) lands here; requests map their own errors.
+      return toApiGatewayResult(errorResponse(err, logger));
+    }
+  };
+}
 
 /** The API Lambda: API Gateway HTTP API (payload 2.0) in, the API's response out. */
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  try {
-    return await api(event);
-  } catch (err) {
-    // Only a failed start-up (no database, bad configuration) lands here; requests map their own errors.
-    return toApiGatewayResult(errorResponse(err, logger));
-  }
-}
+export const handler = createApiHandler();

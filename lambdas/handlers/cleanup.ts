@@ -1,11 +1,12 @@
 import { lazyHandler } from './lazy.js';
 import { createSfnClient } from '../shared/aws.js';
-import { sfnStarter } from '../workflow/sfn-starter.js';
-import { runCleanup, type CleanupSummary } from '../workflow/cleanup.js';
+import { sfnStarter } from '../operations/adapters/sfn.js';
+import { runCleanupOnDb } from '../operations/adapters/postgres.js';
+import type { CleanupSummary } from '../operations/cleanup.js';
 import { logger } from '../shared/logger.js';
 
 /** The scheduled cleanup (EventBridge, every 15 minutes by default). */
 export const handler = lazyHandler<unknown, CleanupSummary>(async ({ db, config, aws }) => {
   const workflow = sfnStarter(await createSfnClient(aws), config.stateMachineArn);
-  return () => runCleanup({ db, workflow, log: logger, batch: config.cleanupBatch });
+  return () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch });
 });

@@ -1,54 +1,44 @@
-import type { Router } from '../router.js';
-import type { Ctx } from '../context.js';
-import { parseBody } from '../context.js';
+import type { ApiApp } from '../router.js';
+import { toResponse } from '../router.js';
+import { parseBody, parseValue, requireAdminScope } from '../context.js';
 import { json } from '../http.js';
-import { requireAdmin } from '../auth.js';
-import { WORKSPACE_ID_RE, WorkspaceBody } from '../schemas.js';
-import { getWorkspace, orgExists, upsertWorkspace } from '../../store/workspaces.js';
-import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
-import { InvalidRequest, NotFound, OrgNotFound } from '../../shared/errors.js';
-import { requireLiveWorkspace } from '../workspace.js';
-import { INSTANCE_ID_RE } from '../../shared/types.js';
+import { TokenPrefix, WorkspaceBody, WorkspaceId } from '../schemas.js';
+import { mintOrgToken, mintWorkspaceToken, putWorkspace, revokeToken } from '../../operations/admin.js';
+import { InvalidRequest, NotFound } from '../../shared/errors.js';
+import { workspaceIdParam } from './plugins.js';
 
-export function registerAdminRoutes(router: Router<Ctx>): void {
-  router.on('PUT', '/admin/workspaces/{id}', async (ctx, { id }) => {
-    requireAdmin(await ctx.principal());
-    if (!WORKSPACE_ID_RE.test(id!)) throw new InvalidRequest('workspace id must be 1-128 letters, digits, ".", "_" or "-"');
-    const body = parseBody(ctx.req, WorkspaceBody, ctx.deps.config.limits.maxBodyBytes);
-    if (body.instanceId && !INSTANCE_ID_RE.test(body.instanceId)) {
-      throw new InvalidRequest('instanceId must look like i-0123456789abcdef0');
-    }
-    const { workspace, created } = await upsertWorkspace(ctx.deps.db, id!, body);
-    ctx.log.info(created ? 'workspace created' : 'workspace updated', { workspaceId: id, orgId: body.orgId });
-    return json(created ? 201 : 200, workspace);
+export function registerAdminRoutes(app: ApiApp): void {
+  app.put('/admin/workspaces/:id', async (c) => {
+    const { req, deps, log } = c.env;
+    await requireAdminScope(c.env);
+    const id = c.req.param('id');
+    const { workspace, created } = await putWorkspace(deps.ports, log, {
+      workspaceId: parseValue(id, WorkspaceId, () => new InvalidRequest('workspace id must be 1-128 letters, digits, ".", "_" or "-"')),
+      body: parseBody(req, WorkspaceBody, deps.config.limits.maxBodyBytes),
+    });
+    return toResponse(json(created ? 201 : 200, workspace));
   });
 
-  router.on('POST', '/admin/workspaces/{id}/tokens', async (ctx, { id }) => {
-    requireAdmin(await ctx.principal());
-    const workspace = requireLiveWorkspace(id!, WORKSPACE_ID_RE.test(id!) ? await getWorkspace(ctx.deps.db, id!) : null);
-    const minted = await mintToken(ctx.deps.db, 'workspace', { orgId: workspace.orgId, workspaceId: workspace.id });
-    ctx.log.info('workspace token minted', { workspaceId: id, prefix: minted.prefix });
-    return json(201, minted);
+  app.post('/admin/workspaces/:id/tokens', async (c) => {
+    await requireAdminScope(c.env);
+    const minted = await mintWorkspaceToken(c.env.deps.ports, c.env.log, { workspaceId: workspaceIdParam(c.req.param('id')) });
+    return toResponse(json(201, minted));
   });
 
-  router.on('POST', '/admin/orgs/{orgId}/tokens', async (ctx, { orgId }) => {
-    requireAdmin(await ctx.principal());
-    if (!(await orgExists(ctx.deps.db, orgId!))) throw new OrgNotFound(`org "${orgId}" not found`);
-    const minted = await mintToken(ctx.deps.db, 'org', { orgId: orgId! });
-    ctx.log.info('org token minted', { orgId, prefix: minted.prefix });
-    return json(201, minted);
+  app.post('/admin/orgs/:orgId/tokens', async (c) => {
+    await requireAdminScope(c.env);
+    return toResponse(json(201, await mintOrgToken(c.env.deps.ports, c.env.log, { orgId: c.req.param('orgId') })));
   });
 
-  router.on('DELETE', '/admin/tokens/{prefix}', async (ctx, { prefix }) => {
-    requireAdmin(await ctx.principal());
-    const revoked = /^mpd_[ow]_[\w-]{8}$/.test(prefix!) ? await revokeTokensByPrefix(ctx.deps.db, prefix!) : 0;
-    if (revoked === 0) throw new NotFound(`no live token with prefix "${prefix}"`);
-    ctx.log.info('token revoked', { prefix, revoked });
-    return json(200, { prefix, revoked });
+  app.delete('/admin/tokens/:prefix', async (c) => {
+    await requireAdminScope(c.env);
+    const raw = c.req.param('prefix');
+    const prefix = parseValue(raw, TokenPrefix, () => new NotFound(`no live token with prefix "${raw}"`));
+    return toResponse(json(200, await revokeToken(c.env.deps.ports, c.env.log, { prefix })));
   });
 
-  router.on('POST', '/admin/cleanup/run', async (ctx) => {
-    requireAdmin(await ctx.principal());
-    return json(200, await ctx.deps.runCleanup());
+  app.post('/admin/cleanup/run', async (c) => {
+    await requireAdminScope(c.env);
+    return toResponse(json(200, await c.env.deps.runCleanup()));
   });
 }

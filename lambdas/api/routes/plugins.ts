@@ -1,31 +1,21 @@
-import type { Router } from '../router.js';
-import type { Ctx, RegistryEntry } from '../context.js';
-import { parseBody } from '../context.js';
+import type { ApiApp } from '../router.js';
+import { toResponse } from '../router.js';
+import { idempotencyKey, parseBody, parseValue } from '../context.js';
 import { json, redirect, type ApiResponse } from '../http.js';
-import { authorizeWorkspace, type WorkspaceAccess } from '../auth.js';
-import { requireLiveWorkspace, requireWorkspace } from '../workspace.js';
-import { InstallBody, MAX_SCHEDULE_YEARS, parseDateTime, preferWaitSeconds, WORKSPACE_ID_RE } from '../schemas.js';
-import { getWorkspace } from '../../store/workspaces.js';
-import { getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
-import { getOperation } from '../../store/operations.js';
-import { requireAllowedPlugin } from '../../store/allowlist.js';
-import { replayedOperation, startOperation, waitForOperation } from '../../workflow/operations.js';
-import {
-  ExternalRuntime, InvalidPluginName, InvalidRequest, NameMismatch, OperationNotFound, PluginNotInstalled,
-} from '../../shared/errors.js';
-import { addIsoDuration } from '../../shared/iso-duration.js';
-import { PLUGIN_NAME_RE, type Operation, type Workspace } from '../../shared/types.js';
+import { At, InstallBody, OperationId, preferWaitSeconds, WorkspaceId } from '../schemas.js';
+import { install } from '../../operations/install.js';
+import { uninstall } from '../../operations/uninstall.js';
+import { download } from '../../operations/download.js';
+import { availablePlugins, listInstalledPlugins, operationStatus } from '../../operations/queries.js';
+import { InvalidPluginName, InvalidRequest, OperationNotFound, WorkspaceNotFound } from '../../shared/errors.js';
+import { PluginName, type Operation } from '../../shared/types.js';
 
-const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
-
-/** Loads the workspace and checks the caller may touch it; `null` only for an admin naming an unknown id. */
-async function loadWorkspace(ctx: Ctx, id: string, access: WorkspaceAccess): Promise<Workspace | null> {
-  const principal = await ctx.principal();
-  const workspace = WORKSPACE_ID_RE.test(id) ? await getWorkspace(ctx.deps.db, id) : null;
-  authorizeWorkspace(principal, id, workspace, access);
-  return workspace;
-}
-
+/** A workspace id that cannot exist is answered like one that does not. */
+export const workspaceIdParam = (id: string) => parseValue(id, WorkspaceId, () => new WorkspaceNotFound(`workspace "${id}" not found`));
+const pluginNameParam = (name: string) => parseValue(name, PluginName, () => new InvalidPluginName(`invalid plugin name "${name}"`));
+const operationIdParam = (id: string) => parseValue(id, OperationId, () => new OperationNotFound(`operation "${id}" not found`));
+const atQuery = (at: string | undefined) =>
+  parseValue(at, At.optional(), () => new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z'));
 
 function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
@@ -45,130 +35,78 @@ function operationAnswer(op: Operation): ApiResponse {
     : json(200, { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId });
 }
 
-async function answerAfterWait(ctx: Ctx, op: Operation): Promise<ApiResponse> {
-  const waitSeconds = preferWaitSeconds(ctx.req.headers.prefer);
-  if (waitSeconds === 0 || op.status !== 'RUNNING') return operationAnswer(op);
-  const latest = await waitForOperation(ctx.deps.db, op.operationId, waitSeconds * 1000);
-  return operationAnswer(latest ?? op);
-}
-
-function idempotencyKey(ctx: Ctx): string | null {
-  const key = ctx.req.headers['idempotency-key']?.trim();
-  if (!key) return null;
-  if (key.length > 255) throw new InvalidRequest('Idempotency-Key must be at most 255 characters');
-  return key;
-}
-
-/** Refuses a schedule further ahead than anyone means (and than the database's dates reach). */
-function withinScheduleLimit(when: Date | null, now: Date, what: string): Date {
-  const limit = new Date(now.getTime());
-  limit.setUTCFullYear(limit.getUTCFullYear() + MAX_SCHEDULE_YEARS);
-  if (!when || when.getTime() > limit.getTime()) throw new InvalidRequest(`${what} must be at most ${MAX_SCHEDULE_YEARS} years ahead`);
-  return when;
-}
-
-const supports = (runtimes: string[], runtime: string) => runtimes.length === 0 || runtimes.includes(runtime);
-
-export function registerPluginRoutes(router: Router<Ctx>): void {
-  router.on('POST', '/workspaces/{id}/plugins', async (ctx, { id }) => {
-    const found = await loadWorkspace(ctx, id!, 'manage');
-    if (found?.runtime === 'external') throw new ExternalRuntime('plugins are not pushed to external workspaces', { hint: PUSH_HINT });
-    const body = parseBody(ctx.req, InstallBody, ctx.deps.config.limits.maxBodyBytes);
-    const source = ctx.deps.sources.validate(body.source);
-    const workspace = requireLiveWorkspace(id!, found);
-    const now = ctx.deps.now?.() ?? new Date();
-    const uninstallAt = body.uninstallAfter
-      ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString()
-      : null;
-    const principal = await ctx.principal();
-    const { operation, created } = await startOperation(
-      { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
-      {
-        kind: 'install', workspace, source: source.canonical, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
-        restart: body.restart, uninstallAt, idempotencyKey: idempotencyKey(ctx), actorPrefix: principal.prefix,
-        asked: { source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null },
-      },
-    );
-    ctx.log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: id, source: source.canonical });
-    return answerAfterWait(ctx, operation);
+export function registerPluginRoutes(app: ApiApp): void {
+  app.post('/workspaces/:id/plugins', async (c) => {
+    const { req, deps, log } = c.env;
+    const principal = await c.env.principal();
+    const operation = await install(deps.ports, log, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      request: () => parseBody(req, InstallBody, deps.config.limits.maxBodyBytes),
+      idempotencyKey: idempotencyKey(req),
+      waitSeconds: preferWaitSeconds(req.headers.prefer),
+    });
+    return toResponse(operationAnswer(operation));
   });
 
-  router.on('DELETE', '/workspaces/{id}/plugins/{name}', async (ctx, { id, name }) => {
-    const found = await loadWorkspace(ctx, id!, 'manage');
-    if (found?.runtime === 'external') {
-      throw new ExternalRuntime('plugins are not removed from external workspaces by the platform', {
-        hint: 'external workspaces manage their own plugin directory: remove the plugin on the agent',
-      });
-    }
-    if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
-    const workspace = requireLiveWorkspace(id!, found);
-    const key = idempotencyKey(ctx);
-    const at = ctx.req.query.at;
-    const asked = at === undefined ? { plugin: name } : { plugin: name, at };
-    const replayed = await replayedOperation(ctx.deps.db, workspace.id, key, { kind: 'uninstall', asked });
-    if (replayed) return answerAfterWait(ctx, replayed);
-    const installed = await getInstalled(ctx.deps.db, workspace.id, name!);
-    if (!installed) throw new PluginNotInstalled(`plugin "${name}" is not installed on workspace "${workspace.id}"`);
-
-    if (at !== undefined) {
-      const parsed = parseDateTime(at);
-      if (!parsed) throw new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z');
-      const now = ctx.deps.now?.() ?? new Date();
-      const when = withinScheduleLimit(parsed, now, 'at');
-      if (when.getTime() > now.getTime()) {
-        await scheduleUninstall(ctx.deps.db, workspace.id, name!, when.toISOString());
-        return json(202, { status: 'scheduled', plugin: name, uninstallAt: when.toISOString() });
-      }
-    }
-    const principal = await ctx.principal();
-    const { operation } = await startOperation(
-      { db: ctx.deps.db, workflow: ctx.deps.workflow, log: ctx.log },
-      {
-        kind: 'uninstall', workspace, source: installed.source, plugin: name!, expectedSha256: null, restart: true,
-        uninstallAt: null, idempotencyKey: key, actorPrefix: principal.prefix, asked,
-      },
-    );
-    return answerAfterWait(ctx, operation);
-  });
-
-  router.on('GET', '/workspaces/{id}/plugins', async (ctx, { id }) => {
-    const workspace = requireWorkspace(id!, await loadWorkspace(ctx, id!, 'read'));
-    const installed = await listInstalled(ctx.deps.db, workspace.id);
-    return json(
-      200,
-      installed.map((p) => ({
-        name: p.name, version: p.version, source: p.source, sha256: p.sha256, installedAt: p.installedAt,
-        updatedAt: p.updatedAt, uninstallAt: p.uninstallAt, supported_on_runtime: supports(p.runtimes, workspace.runtime),
-      })),
+  app.delete('/workspaces/:id/plugins/:name', async (c) => {
+    const { req, deps, log } = c.env;
+    const principal = await c.env.principal();
+    const at = atQuery(c.req.query('at'));
+    const result = await uninstall(deps.ports, log, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      plugin: pluginNameParam(c.req.param('name')),
+      ...(at ? { at } : {}),
+      idempotencyKey: idempotencyKey(req),
+      waitSeconds: preferWaitSeconds(req.headers.prefer),
+    });
+    return toResponse(
+      result.kind === 'scheduled'
+        ? json(202, { status: 'scheduled', plugin: result.plugin, uninstallAt: result.uninstallAt })
+        : operationAnswer(result.operation),
     );
   });
 
-  router.on('GET', '/workspaces/{id}/plugins/available', async (ctx, { id }) => {
-    const workspace = requireWorkspace(id!, await loadWorkspace(ctx, id!, 'read'));
-    const entries = await ctx.deps.registry.list();
-    return json(200, entries.filter((e: RegistryEntry) => supports(e.runtimes, workspace.runtime)));
+  app.get('/workspaces/:id/plugins', async (c) => {
+    const principal = await c.env.principal();
+    const installed = await listInstalledPlugins(c.env.deps.ports, { principal, workspaceId: workspaceIdParam(c.req.param('id')) });
+    return toResponse(
+      json(
+        200,
+        installed.map((p) => ({
+          name: p.name, version: p.version, source: p.source, sha256: p.sha256, installedAt: p.installedAt,
+          updatedAt: p.updatedAt, uninstallAt: p.uninstallAt, supported_on_runtime: p.supportedOnRuntime,
+        })),
+      ),
+    );
   });
 
-  router.on('GET', '/workspaces/{id}/plugins/operations/{operationId}', async (ctx, { id, operationId }) => {
-    const workspace = requireWorkspace(id!, await loadWorkspace(ctx, id!, 'manage'));
-    const operation = /^[0-9a-f-]{36}$/.test(operationId!) ? await getOperation(ctx.deps.db, operationId!) : null;
-    if (!operation || operation.workspaceId !== workspace.id) throw new OperationNotFound(`operation "${operationId}" not found`);
-    return json(200, operation);
+  app.get('/workspaces/:id/plugins/available', async (c) => {
+    const principal = await c.env.principal();
+    return toResponse(json(200, await availablePlugins(c.env.deps.ports, { principal, workspaceId: workspaceIdParam(c.req.param('id')) })));
   });
 
-  router.on('GET', '/workspaces/{id}/plugins/{name}/download', async (ctx, { id, name }) => {
-    if (!PLUGIN_NAME_RE.test(name!)) throw new InvalidPluginName(`invalid plugin name "${name}"`);
-    const workspace = requireLiveWorkspace(id!, await loadWorkspace(ctx, id!, 'download'));
-    const source = ctx.deps.sources.validate(ctx.req.query.source?.trim() || `local://${name}`);
-    // The org's allowlist governs what its workspaces pull as much as what is pushed to them.
-    await requireAllowedPlugin(ctx.deps.db, workspace.orgId, name!);
-    const staged = await ctx.deps.stage(source.raw, ctx.log);
-    if (staged.name !== name) {
-      throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${name}"`, { resolved_name: staged.name, requested_name: name });
-    }
-    const url = await ctx.deps.presign(staged.bucket, staged.key, ctx.deps.config.presignTtlSeconds);
-    return redirect(url, { 'x-plugin-name': staged.name, 'x-plugin-source': source.raw, 'x-plugin-sha256': staged.sha256 });
+  app.get('/workspaces/:id/plugins/operations/:operationId', async (c) => {
+    const principal = await c.env.principal();
+    const operation = await operationStatus(c.env.deps.ports, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      operationId: operationIdParam(c.req.param('operationId')),
+    });
+    return toResponse(json(200, operation));
+  });
+
+  app.get('/workspaces/:id/plugins/:name/download', async (c) => {
+    const plugin = pluginNameParam(c.req.param('name'));
+    const principal = await c.env.principal();
+    const source = c.req.query('source')?.trim();
+    const pulled = await download(c.env.deps.ports, c.env.log, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      plugin,
+      ...(source ? { source } : {}),
+    });
+    return toResponse(redirect(pulled.url, { 'x-plugin-name': pulled.plugin, 'x-plugin-source': pulled.source, 'x-plugin-sha256': pulled.sha256 }));
   });
 }
-
-export { supports as supportsRuntime };

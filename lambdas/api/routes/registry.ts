@@ -1,18 +1,17 @@
-import type { Router } from '../router.js';
-import type { Ctx } from '../context.js';
+import type { ApiApp } from '../router.js';
+import { toResponse } from '../router.js';
 import { json } from '../http.js';
-import { supportsRuntime } from './plugins.js';
+import { registryFor } from '../../operations/queries.js';
 
-export function registerRegistryRoutes(router: Router<Ctx>): void {
-  router.on('GET', '/plugins', async (ctx) => {
-    await ctx.principal();
-    const runtime = ctx.req.query.runtime?.trim();
-    const entries = await ctx.deps.registry.list();
-    return json(200, runtime ? entries.filter((e) => supportsRuntime(e.runtimes, runtime)) : entries);
+export function registerRegistryRoutes(app: ApiApp): void {
+  app.get('/plugins', async (c) => {
+    await c.env.principal();
+    const runtime = c.req.query('runtime')?.trim();
+    return toResponse(json(200, await registryFor(c.env.deps.ports.registry, runtime)));
   });
 
-  router.on('GET', '/plugins/sources', async (ctx) => {
-    await ctx.principal();
-    return json(200, { schemes: ctx.deps.sources.schemes() });
+  app.get('/plugins/sources', async (c) => {
+    await c.env.principal();
+    return toResponse(json(200, { schemes: c.env.deps.ports.sources.schemes() }));
   });
 }

@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Db } from '../../store/db.js';
 import type { Config } from '../../shared/config.js';
 import { deliverInstall, type DeliveryDeps } from '../../delivery/index.js';
-import { presignGet } from '../presign.js';
+import { presignGet } from '../../staging/presign.js';
 import { holdWorkspace } from './lease.js';
 import { defineStep } from './step.js';
 

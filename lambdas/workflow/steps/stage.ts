@@ -1,6 +1,6 @@
 import type { Db } from '../../store/db.js';
 import { setStaged } from '../../store/operations.js';
-import { stagePlugin, type StagePluginDeps } from '../stage-plugin.js';
+import { stagePlugin, type StagePluginDeps } from '../../staging/stage-plugin.js';
 import { defineStep } from './step.js';
 
 /** Stage: fetch, validate and normalize the plugin into S3; the operation learns its name, hash and warnings. */

@@ -5,8 +5,10 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { createApi } from '../../../lambdas/api/app.js';
 import type { ApiDeps } from '../../../lambdas/api/context.js';
-import { sourceCatalog } from '../../../lambdas/composition.js';
-import { sfnStarter } from '../../../lambdas/workflow/sfn-starter.js';
+import { sourceCatalog } from '../../../lambdas/composition/api.js';
+import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
+import { postgresPorts } from '../../../lambdas/operations/adapters/postgres.js';
+import { authenticate } from '../../../lambdas/api/auth.js';
 import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
@@ -24,14 +26,14 @@ beforeAll(async () => {
   const config = { ...loadConfig({}), adminToken: 'admin' };
   const resolvers = createResolvers({ s3: new S3Client({ region: 'us-east-1' }), config });
   const deps: ApiDeps = {
-    db: t.db,
     config,
-    s3: new S3Client({ region: 'us-east-1' }),
-    workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'),
-    sources: sourceCatalog(resolvers),
-    registry: { list: async () => [] },
-    stage: async () => { throw new Error('not used'); },
-    presign: async () => 'http://example.invalid',
+    ports: {
+      ...postgresPorts(t.db, sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m')),
+      sources: sourceCatalog(resolvers),
+      registry: { list: async () => [] },
+      stager: { stage: async () => { throw new Error('not used'); }, presign: async () => 'http://example.invalid' },
+    },
+    authenticate: (authorization) => authenticate(t.db, config.adminToken, authorization),
     runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
   };
   api = createApi(deps);

@@ -11,9 +11,9 @@ import { createOperation, getOperation } from '../../../lambdas/store/operations
 import { acquireLease } from '../../../lambdas/store/leases.js';
 import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
 import { getInstalled, upsertInstalled } from '../../../lambdas/store/installed.js';
-import { sfnStarter } from '../../../lambdas/workflow/sfn-starter.js';
-import { startOperation } from '../../../lambdas/workflow/operations.js';
-import { runCleanup } from '../../../lambdas/workflow/cleanup.js';
+import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
+import { startOperationOnDb as startOperation } from '../../../lambdas/operations/adapters/postgres.js';
+import { runCleanupOnDb as runCleanup } from '../../../lambdas/operations/adapters/postgres.js';
 import { checkAllowlistStep } from '../../../lambdas/workflow/steps/check-allowlist.js';
 import { recordFailureStep } from '../../../lambdas/workflow/steps/record-failure.js';
 import { deliverStep, type DeliverDeps } from '../../../lambdas/workflow/steps/deliver.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OperationsQuery, parseDateTime } from '../../../lambdas/api/schemas.js';
+import { At, OperationsQuery } from '../../../lambdas/api/schemas.js';
 
 describe('GET /operations query', () => {
   it('treats an empty filter as no filter and still refuses an unknown status', () => {
@@ -10,14 +10,14 @@ describe('GET /operations query', () => {
 
 describe('DELETE ?at= times', () => {
   it('reads a date-time with Z or an offset', () => {
-    expect(parseDateTime('2026-12-01T09:00:00Z')?.toISOString()).toBe('2026-12-01T09:00:00.000Z');
-    expect(parseDateTime('2026-12-01T09:00+02:00')?.toISOString()).toBe('2026-12-01T07:00:00.000Z');
-    expect(parseDateTime('2028-02-29T00:00:00.5Z')?.toISOString()).toBe('2028-02-29T00:00:00.500Z');
+    expect(At.parse('2026-12-01T09:00:00Z').when.toISOString()).toBe('2026-12-01T09:00:00.000Z');
+    expect(At.parse('2026-12-01T09:00+02:00').when.toISOString()).toBe('2026-12-01T07:00:00.000Z');
+    expect(At.parse('2028-02-29T00:00:00.5Z').when.toISOString()).toBe('2028-02-29T00:00:00.500Z');
   });
 
   it('refuses what would be rolled over or read in an unstated zone', () => {
     for (const text of ['2027-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-12-01T09:00:00', '2026-12-01', '2026-12-01T09:60:00Z', '2026-12-01T09:00:00+24:00']) {
-      expect(parseDateTime(text), text).toBeNull();
+      expect(At.safeParse(text).success, text).toBe(false);
     }
   });
 });

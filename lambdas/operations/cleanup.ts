@@ -1,8 +1,7 @@
-import type { Db } from '../store/db.js';
-import { cleanupCandidates, type CleanupCandidate } from '../store/installed.js';
-import { purgeRemovedWorkspacePlugins, getWorkspace } from '../store/workspaces.js';
-import { startOperation, type WorkflowStarter } from './operations.js';
+import type { CleanupCandidate } from '../store/installed.js';
 import type { Log } from '../shared/logger.js';
+import type { InstalledStore, OperationPorts, WorkspaceStore } from './ports.js';
+import { startOperation } from './start.js';
 
 export interface CleanupSummary {
   started: Array<CleanupCandidate & { operationId: string }>;
@@ -10,15 +9,17 @@ export interface CleanupSummary {
   purgedRows: number;
 }
 
+export type CleanupDeps = OperationPorts & { workspaces: WorkspaceStore; installed: InstalledStore; log: Log; batch: number };
+
 /**
  * SPEC §7, one scheduled run: start uninstall executions for at most `batch` due rows (expired
  * `uninstall_at`, dropped from a non-empty allowlist, failed uninstalls), and forget the rows of
  * removed workspaces. Returns what it started so the run can be reported.
  */
-export async function runCleanup(deps: { db: Db; workflow: WorkflowStarter; log: Log; batch: number }): Promise<CleanupSummary> {
+export async function runCleanup(deps: CleanupDeps): Promise<CleanupSummary> {
   const summary: CleanupSummary = { started: [], failedToStart: [], purgedRows: 0 };
-  for (const candidate of await cleanupCandidates(deps.db, deps.batch)) {
-    const workspace = await getWorkspace(deps.db, candidate.workspaceId);
+  for (const candidate of await deps.installed.cleanupCandidates(deps.batch)) {
+    const workspace = await deps.workspaces.get(candidate.workspaceId);
     if (!workspace) continue;
     try {
       const { operation } = await startOperation(deps, {
@@ -30,7 +31,7 @@ export async function runCleanup(deps: { db: Db; workflow: WorkflowStarter; log:
       summary.failedToStart.push({ ...candidate, error: (err as Error).message });
     }
   }
-  summary.purgedRows = await purgeRemovedWorkspacePlugins(deps.db, deps.batch);
+  summary.purgedRows = await deps.workspaces.purgeRemovedPlugins(deps.batch);
   deps.log.info('cleanup run', { started: summary.started.length, failedToStart: summary.failedToStart.length, purgedRows: summary.purgedRows });
   return summary;
 }

@@ -1,5 +1,5 @@
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { WorkflowStarter } from './operations.js';
+import type { WorkflowStarter } from '../ports.js';
 
 /** Starts delivery executions on the state machine; the execution is named after the operation. */
 export function sfnStarter(sfn: SFNClient, stateMachineArn: string | undefined): WorkflowStarter {
@@ -7,7 +7,8 @@ export function sfnStarter(sfn: SFNClient, stateMachineArn: string | undefined):
     async start(name, input) {
       if (!stateMachineArn) throw new Error('STATE_MACHINE_ARN is not set');
       const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
-      return out.executionArn!;
+      if (!out.executionArn) throw new Error('StartExecution answered without an execution ARN');
+      return out.executionArn;
     },
     executionArnFor(name) {
       return stateMachineArn?.includes(':stateMachine:') ? `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}` : null;

@@ -1,16 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Db } from '../store/db.js';
-import { createOperation, findByIdempotencyKey, finishOperation, getOperation, setExecutionArn } from '../store/operations.js';
 import type { Operation, WorkflowState } from '../shared/types.js';
 import { IdempotencyKeyReused, PlatformUnavailable } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
-
-/** Starts one execution of the delivery state machine; named after the operation, so a retry is idempotent. */
-export interface WorkflowStarter {
-  start(name: string, input: WorkflowState): Promise<string>;
-  /** The ARN an execution of this name will have (Step Functions derives it from the name). */
-  executionArnFor(name: string): string | null;
-}
+import type { Clock, OperationPorts, OperationStore } from './ports.js';
 
 /**
  * The workflow's starting state, plus who asked, the request's idempotency key and what the
@@ -47,12 +39,12 @@ function asReplay(earlier: { operation: Operation; requestHash: string | null },
  * against (an uninstall replayed after the plugin is gone). Refused when that request differed.
  */
 export async function replayedOperation(
-  db: Db,
+  operations: OperationStore,
   workspaceId: string,
   key: string | null,
   request: Pick<OperationRequest, 'kind' | 'asked'>,
 ): Promise<Operation | null> {
-  const earlier = key ? await findByIdempotencyKey(db, workspaceId, key) : null;
+  const earlier = key ? await operations.findByIdempotencyKey(workspaceId, key) : null;
   return earlier && asReplay(earlier, request);
 }
 
@@ -63,12 +55,12 @@ export async function replayedOperation(
  * RUNNING row is left without an execution behind it.
  */
 export async function startOperation(
-  deps: { db: Db; workflow: WorkflowStarter; log: Log },
+  deps: OperationPorts & { log: Log },
   request: OperationRequest,
 ): Promise<{ operation: Operation; created: boolean }> {
   const operationId = randomUUID();
-  const requestedAt = new Date();
-  const recorded = await createOperation(deps.db, {
+  const requestedAt = deps.clock.now();
+  const recorded = await deps.operations.create({
     id: operationId,
     workspaceId: request.workspace.id,
     orgId: request.workspace.orgId,
@@ -89,12 +81,12 @@ export async function startOperation(
   try {
     const executionArn = await deps.workflow.start(operationId, input);
     // Recorded up front when derivable, so the usual accept path writes the database once.
-    if (executionArn !== operation.executionArn) await setExecutionArn(deps.db, operationId, executionArn);
+    if (executionArn !== operation.executionArn) await deps.operations.setExecutionArn(operationId, executionArn);
     return { operation: { ...operation, executionArn }, created };
   } catch (err) {
     deps.log.error('could not start the workflow', { operationId, error: (err as Error).message });
     const failure = new PlatformUnavailable('the delivery workflow could not be started; try again');
-    await finishOperation(deps.db, operationId, 'FAILED', { code: failure.code, message: failure.message, httpStatus: failure.status });
+    await deps.operations.fail(operationId, { code: failure.code, message: failure.message, httpStatus: failure.status });
     throw failure;
   }
 }
@@ -104,13 +96,20 @@ export async function startOperation(
  * at 25 ms and settle at 100 ms: most installs end within a second, and a slower poll would add
  * its interval to every answer.
  */
-export async function waitForOperation(db: Db, operationId: string, waitMs: number): Promise<Operation | null> {
-  const deadline = Date.now() + waitMs;
+export async function waitForOperation(deps: { operations: OperationStore; clock: Clock }, operationId: string, waitMs: number): Promise<Operation | null> {
+  const deadline = deps.clock.now().getTime() + waitMs;
   let delay = 25;
   for (;;) {
-    const operation = await getOperation(db, operationId);
-    if (!operation || operation.status !== 'RUNNING' || Date.now() >= deadline) return operation;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    const operation = await deps.operations.get(operationId);
+    const now = deps.clock.now().getTime();
+    if (!operation || operation.status !== 'RUNNING' || now >= deadline) return operation;
+    await deps.clock.sleep(Math.min(delay, Math.max(0, deadline - now)));
     delay = Math.min(delay * 1.5, 100);
   }
+}
+
+/** A just-started operation as the caller asked to see it: at once, or once it finished within `waitSeconds`. */
+export async function settled(deps: { operations: OperationStore; clock: Clock }, operation: Operation, waitSeconds: number): Promise<Operation> {
+  if (waitSeconds === 0 || operation.status !== 'RUNNING') return operation;
+  return (await waitForOperation(deps, operation.operationId, waitSeconds * 1000)) ?? operation;
 }

@@ -1,0 +1,80 @@
+import type { Db } from '../../store/db.js';
+import { createOperation, findByIdempotencyKey, finishOperation, getOperation, listOperations, setExecutionArn } from '../../store/operations.js';
+import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
+import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
+import { getAllowlist, replaceAllowlist, requireAllowedPlugin } from '../../store/allowlist.js';
+import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
+import type { Log } from '../../shared/logger.js';
+import { systemClock, type AllowlistStore, type Clock, type InstalledStore, type OperationStore, type TokenStore, type WorkflowStarter, type WorkspaceStore } from '../ports.js';
+import { startOperation, type OperationRequest } from '../start.js';
+import { runCleanup, type CleanupSummary } from '../cleanup.js';
+
+/** The use cases' stores over the PostgreSQL store modules. */
+
+export function pgWorkspaces(db: Db): WorkspaceStore {
+  return {
+    get: (id) => getWorkspace(db, id),
+    upsert: (id, input) => upsertWorkspace(db, id, input),
+    orgExists: (orgId) => orgExists(db, orgId),
+    purgeRemovedPlugins: (batch) => purgeRemovedWorkspacePlugins(db, batch),
+  };
+}
+
+export function pgOperations(db: Db): OperationStore {
+  return {
+    create: (op) => createOperation(db, op),
+    findByIdempotencyKey: (workspaceId, key) => findByIdempotencyKey(db, workspaceId, key),
+    get: (id) => getOperation(db, id),
+    list: (filter) => listOperations(db, filter),
+    setExecutionArn: (id, arn) => setExecutionArn(db, id, arn),
+    fail: (id, error) => finishOperation(db, id, 'FAILED', error),
+  };
+}
+
+export function pgInstalled(db: Db): InstalledStore {
+  return {
+    get: (workspaceId, name) => getInstalled(db, workspaceId, name),
+    list: (workspaceId) => listInstalled(db, workspaceId),
+    scheduleUninstall: async (workspaceId, name, at) => {
+      await scheduleUninstall(db, workspaceId, name, at);
+    },
+    cleanupCandidates: (batch) => cleanupCandidates(db, batch),
+  };
+}
+
+export function pgAllowlist(db: Db): AllowlistStore {
+  return {
+    requireAllowed: (orgId, name) => requireAllowedPlugin(db, orgId, name),
+    get: (orgId) => getAllowlist(db, orgId),
+    replace: (orgId, names, enabledBy) => replaceAllowlist(db, orgId, names, enabledBy),
+  };
+}
+
+export function pgTokens(db: Db): TokenStore {
+  return {
+    mint: (kind, scope) => mintToken(db, kind, scope),
+    revokeByPrefix: (prefix) => revokeTokensByPrefix(db, prefix),
+  };
+}
+
+/** The stores of one database, with the workflow they start: the ports every operation use case takes. */
+export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = systemClock) {
+  return {
+    workflow,
+    clock,
+    operations: pgOperations(db),
+    workspaces: pgWorkspaces(db),
+    installed: pgInstalled(db),
+    allowlist: pgAllowlist(db),
+    tokens: pgTokens(db),
+  };
+}
+
+/** For callers that hold a pool rather than ports (the cleanup Lambda, the step tests). */
+export function startOperationOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log }, request: OperationRequest) {
+  return startOperation({ ...postgresPorts(deps.db, deps.workflow), log: deps.log }, request);
+}
+
+export function runCleanupOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log; batch: number }): Promise<CleanupSummary> {
+  return runCleanup({ ...postgresPorts(deps.db, deps.workflow), log: deps.log, batch: deps.batch });
+}

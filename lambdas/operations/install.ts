@@ -1,0 +1,55 @@
+import { ExternalRuntime } from '../shared/errors.js';
+import { addIsoDuration, type IsoDuration } from '../shared/iso-duration.js';
+import type { Log } from '../shared/logger.js';
+import type { Operation } from '../shared/types.js';
+import type { Principal } from './access.js';
+import type { OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
+import { withinScheduleLimit } from './schedule.js';
+import { settled, startOperation } from './start.js';
+import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
+
+export interface InstallRequest {
+  source: string;
+  sha256?: string;
+  restart: boolean;
+  uninstallAfter?: IsoDuration;
+}
+
+export interface InstallInput {
+  principal: Principal;
+  workspaceId: string;
+  /** Parses the body when the seed's order reaches it: after the external-workspace check, before the source. */
+  request: () => InstallRequest;
+  idempotencyKey: string | null;
+  waitSeconds: number;
+}
+
+export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog };
+
+const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
+
+/**
+ * Accepts an install: checks it synchronously in the seed's order, records the operation and
+ * starts its workflow, then answers with the operation as it stands after `waitSeconds`.
+ */
+export async function install(deps: InstallDeps, log: Log, input: InstallInput): Promise<Operation> {
+  const found = await loadWorkspace(deps.workspaces, input.principal, input.workspaceId, 'manage');
+  if (found?.runtime === 'external') throw new ExternalRuntime('plugins are not pushed to external workspaces', { hint: PUSH_HINT });
+  const body = input.request();
+  const source = deps.sources.validate(body.source);
+  const workspace = requireLiveWorkspace(input.workspaceId, found);
+  const now = deps.clock.now();
+  const uninstallAt = body.uninstallAfter
+    ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString()
+    : null;
+  const { operation, created } = await startOperation(
+    { ...deps, log },
+    {
+      kind: 'install', workspace, source: source.canonical, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
+      restart: body.restart, uninstallAt, idempotencyKey: input.idempotencyKey, actorPrefix: input.principal.prefix,
+      asked: { source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null },
+    },
+  );
+  log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: workspace.id, source: source.canonical });
+  return settled(deps, operation, input.waitSeconds);
+}

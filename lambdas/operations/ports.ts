@@ -1,0 +1,107 @@
+import type { NewOperation, OperationFilter } from '../store/operations.js';
+import type { CleanupCandidate, InstalledPlugin } from '../store/installed.js';
+import type { WorkspaceInput } from '../store/workspaces.js';
+import type { AllowlistEntry } from '../store/allowlist.js';
+import type { ErrorRecord } from '../shared/errors.js';
+import type { Operation, StagedPlugin, WorkflowState, Workspace } from '../shared/types.js';
+import type { Log } from '../shared/logger.js';
+
+/** What the use cases need from the outside world; adapters over PostgreSQL, Step Functions and S3 implement them. */
+
+export interface WorkspaceStore {
+  get(id: string): Promise<Workspace | null>;
+  /** Creates or replaces a workspace; the first workspace naming an org creates the org. */
+  upsert(id: string, input: WorkspaceInput): Promise<{ workspace: Workspace; created: boolean }>;
+  orgExists(orgId: string): Promise<boolean>;
+  /** Forgets the plugin rows of removed workspaces, at most `batch`; returns how many. */
+  purgeRemovedPlugins(batch: number): Promise<number>;
+}
+
+export type RecordedOperation =
+  | { operation: Operation; created: true }
+  | { operation: Operation; created: false; requestHash: string | null };
+
+export interface OperationStore {
+  /** Records a RUNNING operation, or returns the one already recorded under its idempotency key. */
+  create(op: NewOperation): Promise<RecordedOperation>;
+  findByIdempotencyKey(workspaceId: string, key: string): Promise<{ operation: Operation; requestHash: string | null } | null>;
+  get(id: string): Promise<Operation | null>;
+  /** Newest first (the ops view). */
+  list(filter: OperationFilter): Promise<Operation[]>;
+  setExecutionArn(id: string, executionArn: string): Promise<void>;
+  fail(id: string, error: ErrorRecord): Promise<void>;
+}
+
+export interface InstalledStore {
+  get(workspaceId: string, name: string): Promise<InstalledPlugin | null>;
+  list(workspaceId: string): Promise<InstalledPlugin[]>;
+  scheduleUninstall(workspaceId: string, name: string, at: string): Promise<void>;
+  cleanupCandidates(batch: number): Promise<CleanupCandidate[]>;
+}
+
+export interface AllowlistStore {
+  /** Throws PluginNotAllowed when the org has a non-empty allowlist without `name`. */
+  requireAllowed(orgId: string, name: string): Promise<void>;
+  get(orgId: string): Promise<AllowlistEntry[]>;
+  /** Replaces the org's list atomically; an empty list allows every plugin. */
+  replace(orgId: string, names: string[], enabledBy: string): Promise<AllowlistEntry[]>;
+}
+
+export interface TokenStore {
+  /** Stores only the token's hash; the token itself is returned once. */
+  mint(kind: 'org' | 'workspace', scope: { orgId: string; workspaceId?: string }): Promise<{ token: string; prefix: string }>;
+  /** How many live tokens it revoked. */
+  revokeByPrefix(prefix: string): Promise<number>;
+}
+
+/** Starts one execution of the delivery state machine; named after the operation, so a retry is idempotent. */
+export interface WorkflowStarter {
+  start(name: string, input: WorkflowState): Promise<string>;
+  /** The ARN an execution of this name will have (Step Functions derives it from the name). */
+  executionArnFor(name: string): string | null;
+}
+
+/** What the use cases need of the source resolvers: the scheme list and the synchronous checks. */
+export interface SourceCatalog {
+  schemes(): string[];
+  /** Throws InvalidSource, InvalidPluginName or UnpinnedSource; `expectedName` when the source names the plugin. */
+  /** `canonical` spells the same source one way (`hello` and `LOCAL://hello` are `local://hello`). */
+  validate(raw: string): { raw: string; canonical: string; scheme: string; expectedName?: string };
+}
+
+/** Stages a source on request (the download route) and hands out a short-lived URL to the tarball. */
+export interface PluginStager {
+  stage(source: string, log: Log): Promise<StagedPlugin>;
+  presign(staged: StagedPlugin): Promise<string>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** The ports the operation use cases share. */
+export interface OperationPorts {
+  workflow: WorkflowStarter;
+  operations: OperationStore;
+  clock: Clock;
+}
+
+export interface RegistryEntry {
+  name: string;
+  version: string | null;
+  description: string | null;
+  author: string | null;
+  tags: string[];
+  skills: string[];
+  runtimes: string[];
+}
+
+export interface RegistryReader {
+  list(): Promise<RegistryEntry[]>;
+}
