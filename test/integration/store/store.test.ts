@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database.js
 import { migrate } from '../../../lambdas/store/migrate.js';
 import { getWorkspace, orgExists, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { findToken, mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
-import { getAllowlist, isPluginAllowed, replaceAllowlist } from '../../../lambdas/store/allowlist.js';
+import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
 import { acquireLease, releaseLease } from '../../../lambdas/store/leases.js';
 import {
   createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted,
@@ -55,27 +55,6 @@ describe('tokens', () => {
     expect(used.rows[0].last_used_at).not.toBeNull();
     expect(await revokeToken(t.db, token)).toBe(true);
     expect(await findToken(t.db, token)).toBeNull();
-  });
-});
-
-describe('allowlist', () => {
-  it('allows everything while empty and only listed plugins once set', async () => {
-    await upsertWorkspace(t.db, 'ws-al', { orgId: 'org-al', runtime: 'claude-code' });
-    expect(await isPluginAllowed(t.db, 'org-al', 'anything')).toBe(true);
-    await replaceAllowlist(t.db, 'org-al', ['alpha', 'beta', 'alpha'], 'ops@example.com');
-    expect(await isPluginAllowed(t.db, 'org-al', 'alpha')).toBe(true);
-    expect(await isPluginAllowed(t.db, 'org-al', 'gamma')).toBe(false);
-  });
-
-  it('replaces the list as a whole and keeps enabled_at for names that stay', async () => {
-    await upsertWorkspace(t.db, 'ws-al2', { orgId: 'org-al2', runtime: 'claude-code' });
-    const before = await replaceAllowlist(t.db, 'org-al2', ['alpha', 'beta'], 'first');
-    const after = await replaceAllowlist(t.db, 'org-al2', ['beta', 'gamma'], 'second');
-    expect(after.map((e) => e.plugin_name)).toEqual(['beta', 'gamma']);
-    expect(after[0]).toEqual(before[1]);
-    expect(after[1]!.enabled_by).toBe('second');
-    await replaceAllowlist(t.db, 'org-al2', [], 'third');
-    expect(await getAllowlist(t.db, 'org-al2')).toEqual([]);
   });
 });
 
