@@ -149,6 +149,25 @@ describe('installed plugins and cleanup candidates', () => {
     expect((await listInstalled(t.db, 'ws-cl')).map((p) => p.name)).toEqual(['keep', 'later']);
   });
 
+  it('starts a due uninstall on a busy workspace, but never a second uninstall of the same plugin', async () => {
+    await upsertWorkspace(t.db, 'ws-busy', { orgId: 'org-busy', runtime: 'claude-code' });
+    const row = { workspaceId: 'ws-busy', version: '1', source: 'local://p', sha256: 'e'.repeat(64), skills: [], runtimes: [] };
+    await upsertInstalled(t.db, { ...row, name: 'due-a', uninstallAt: new Date(Date.now() - 2000).toISOString() });
+    await upsertInstalled(t.db, { ...row, name: 'due-b', uninstallAt: new Date(Date.now() - 1000).toISOString() });
+    const due = async () => (await cleanupCandidates(t.db, 100)).filter((c) => c.workspaceId === 'ws-busy').map((c) => c.name);
+    const running = (id: string, kind: 'install' | 'uninstall', plugin: string) =>
+      createOperation(t.db, { ...newOp(id, 'ws-busy'), orgId: 'org-busy', kind, plugin });
+
+    await running('op-busy-install', 'install', 'other-plugin');
+    expect(await due()).toEqual(['due-a', 'due-b']);
+    await running('op-busy-uninstall-a', 'uninstall', 'due-a');
+    expect(await due()).toEqual(['due-b']);
+    await finishOperation(t.db, 'op-busy-uninstall-a', 'FAILED', { code: 'delivery_failed', message: 'x', httpStatus: 502 });
+    expect(await due()).toEqual(['due-a', 'due-b']);
+    await running('op-busy-install-a', 'install', 'due-a');
+    expect(await due()).toEqual(['due-a', 'due-b']);
+  });
+
   it('retries a failed uninstall after 15 minutes, backing off by doubling, and forgets failures on reinstall', async () => {
     await upsertWorkspace(t.db, 'ws-retry', { orgId: 'org-retry', runtime: 'claude-code' });
     const row = { workspaceId: 'ws-retry', name: 'stuck', version: '1', source: 'local://stuck', sha256: 'b'.repeat(64), skills: [], runtimes: [] };
