@@ -4,7 +4,6 @@ import { migrate } from '../../../lambdas/store/migrate.js';
 import { getWorkspace, orgExists, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { findToken, mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
 import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
-import { acquireLease, releaseLease } from '../../../lambdas/store/leases.js';
 import {
   createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted,
 } from '../../../lambdas/store/operations.js';
@@ -106,25 +105,6 @@ describe('operations', () => {
     const failed = await listOperations(t.db, { status: 'FAILED', limit: 50 });
     expect(failed.map((o) => o.operationId)).toContain('op-steps');
     expect(failed.every((o) => o.status === 'FAILED')).toBe(true);
-  });
-});
-
-describe('leases', () => {
-  it('lets one holder in at a time, re-entrant for the holder, and free after release or expiry', async () => {
-    expect(await acquireLease(t.db, 'ws-lease', 'op-a', 60_000)).toBe(true);
-    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 60_000)).toBe(false);
-    expect(await acquireLease(t.db, 'ws-lease', 'op-a', 60_000)).toBe(true);
-    await releaseLease(t.db, 'ws-lease', 'op-b');
-    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 60_000)).toBe(false);
-    await releaseLease(t.db, 'ws-lease', 'op-a');
-    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 1)).toBe(true);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(await acquireLease(t.db, 'ws-lease', 'op-c', 60_000)).toBe(true);
-  });
-
-  it('grants exactly one of many concurrent claims', async () => {
-    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => acquireLease(t.db, 'ws-race', `op-${i}`, 60_000)));
-    expect(claims.filter(Boolean)).toHaveLength(1);
   });
 });
 
