@@ -65,8 +65,10 @@ export async function getInstalled(db: Queryable, workspaceId: string, name: str
   return rows[0] ? toInstalled(rows[0]) : null;
 }
 
-export async function deleteInstalled(db: Queryable, workspaceId: string, name: string): Promise<void> {
-  await query(db, 'DELETE FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
+/** Forgets an installed plugin; returns whether there was a row to forget. */
+export async function deleteInstalled(db: Queryable, workspaceId: string, name: string): Promise<boolean> {
+  const rows = await query(db, 'DELETE FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2 RETURNING 1', [workspaceId, name]);
+  return rows.length > 0;
 }
 
 /** The latest request wins: a pending retry of an earlier failed uninstall gives way to the new time. */
