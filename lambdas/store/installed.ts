@@ -65,8 +65,10 @@ export async function getInstalled(db: Queryable, workspaceId: string, name: str
   return rows[0] ? toInstalled(rows[0]) : null;
 }
 
-export async function deleteInstalled(db: Queryable, workspaceId: string, name: string): Promise<void> {
-  await query(db, 'DELETE FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2', [workspaceId, name]);
+/** Forgets an installed plugin; returns whether there was a row to forget. */
+export async function deleteInstalled(db: Queryable, workspaceId: string, name: string): Promise<boolean> {
+  const rows = await query(db, 'DELETE FROM workspace_plugins WHERE workspace_id = $1 AND plugin_name = $2 RETURNING 1', [workspaceId, name]);
+  return rows.length > 0;
 }
 
 /** The latest request wins: a pending retry of an earlier failed uninstall gives way to the new time. */
@@ -105,8 +107,10 @@ export interface CleanupCandidate {
 
 /**
  * SPEC §7: what the scheduled cleanup should uninstall, oldest first, at most `batch` rows:
- * due `uninstall_at`, plugins no longer on their org's non-empty allowlist, failed uninstalls.
- * Workspaces with an operation still running are skipped; the next run picks them up.
+ * due `uninstall_at`, plugins no longer on their org's non-empty allowlist (by name, or installed
+ * from another origin than the entry's pin), failed uninstalls. A workspace busy with another
+ * operation still gets its uninstall (it queues on the workspace lease); only a plugin whose
+ * uninstall is already running is left out, so no run starts a second one.
  */
 export async function cleanupCandidates(db: Queryable, batch: number): Promise<CleanupCandidate[]> {
   const rows = await query<{ workspace_id: string; plugin_name: string; reason: CleanupCandidate['reason'] }>(
@@ -120,8 +124,10 @@ export async function cleanupCandidates(db: Queryable, batch: number): Promise<C
        AND CASE WHEN wp.uninstall_failed_at IS NOT NULL THEN ${RETRY_AT} <= now()
            ELSE (wp.uninstall_at IS NOT NULL AND wp.uninstall_at <= now())
              OR (EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id)
-                 AND NOT EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id AND a.plugin_name = wp.plugin_name)) END
-       AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = wp.workspace_id AND o.status = 'RUNNING')
+                 AND NOT EXISTS (SELECT 1 FROM org_plugin_allowlist a WHERE a.org_id = w.org_id AND a.plugin_name = wp.plugin_name
+                   AND (a.source IS NULL OR origin_matches(a.source, plugin_origin(wp.source_raw))))) END
+       AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = wp.workspace_id AND o.status = 'RUNNING'
+                         AND o.kind = 'uninstall' AND o.plugin = wp.plugin_name)
      ORDER BY CASE WHEN wp.uninstall_failed_at IS NOT NULL THEN ${RETRY_AT} ELSE coalesce(wp.uninstall_at, wp.updated_at) END
      LIMIT $1`,
     [batch],

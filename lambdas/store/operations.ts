@@ -3,7 +3,7 @@ import { query } from './db.js';
 import type { Operation, OperationKind, OperationStatus, StepRecord } from '../shared/types.js';
 import type { ErrorRecord } from '../shared/errors.js';
 
-interface OperationRow {
+export interface OperationRow {
   id: string;
   workspace_id: string;
   org_id: string;
@@ -23,7 +23,7 @@ interface OperationRow {
 
 const isoTime = (text: string) => new Date(text).toISOString();
 
-const toOperation = (r: OperationRow): Operation => ({
+export const toOperation = (r: OperationRow): Operation => ({
   operationId: r.id,
   workspaceId: r.workspace_id,
   kind: r.kind,

@@ -176,7 +176,7 @@ describe('CheckAllowlist', () => {
 describe('Deliver', () => {
   it('waits its turn: another operation holding the workspace makes it WorkspaceBusy before any host call', async () => {
     const state = await newState();
-    expect(await acquireLease(t.db, workspace.id, 'someone-else', 60_000)).toBe(true);
+    expect(await acquireLease(t.db, workspace.id, (await newState()).operationId, 60_000)).toBe(true);
     const attempt = deliverStep(hostDeps())(state);
     await expect(attempt).rejects.toMatchObject({ name: 'WorkspaceBusy', transient: true });
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);

@@ -3,8 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database.js
 import { migrate } from '../../../lambdas/store/migrate.js';
 import { getWorkspace, orgExists, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { findToken, mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
-import { getAllowlist, isPluginAllowed, replaceAllowlist } from '../../../lambdas/store/allowlist.js';
-import { acquireLease, releaseLease } from '../../../lambdas/store/leases.js';
+import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
 import {
   createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted,
 } from '../../../lambdas/store/operations.js';
@@ -55,27 +54,6 @@ describe('tokens', () => {
     expect(used.rows[0].last_used_at).not.toBeNull();
     expect(await revokeToken(t.db, token)).toBe(true);
     expect(await findToken(t.db, token)).toBeNull();
-  });
-});
-
-describe('allowlist', () => {
-  it('allows everything while empty and only listed plugins once set', async () => {
-    await upsertWorkspace(t.db, 'ws-al', { orgId: 'org-al', runtime: 'claude-code' });
-    expect(await isPluginAllowed(t.db, 'org-al', 'anything')).toBe(true);
-    await replaceAllowlist(t.db, 'org-al', ['alpha', 'beta', 'alpha'], 'ops@example.com');
-    expect(await isPluginAllowed(t.db, 'org-al', 'alpha')).toBe(true);
-    expect(await isPluginAllowed(t.db, 'org-al', 'gamma')).toBe(false);
-  });
-
-  it('replaces the list as a whole and keeps enabled_at for names that stay', async () => {
-    await upsertWorkspace(t.db, 'ws-al2', { orgId: 'org-al2', runtime: 'claude-code' });
-    const before = await replaceAllowlist(t.db, 'org-al2', ['alpha', 'beta'], 'first');
-    const after = await replaceAllowlist(t.db, 'org-al2', ['beta', 'gamma'], 'second');
-    expect(after.map((e) => e.plugin_name)).toEqual(['beta', 'gamma']);
-    expect(after[0]).toEqual(before[1]);
-    expect(after[1]!.enabled_by).toBe('second');
-    await replaceAllowlist(t.db, 'org-al2', [], 'third');
-    expect(await getAllowlist(t.db, 'org-al2')).toEqual([]);
   });
 });
 
@@ -130,25 +108,6 @@ describe('operations', () => {
   });
 });
 
-describe('leases', () => {
-  it('lets one holder in at a time, re-entrant for the holder, and free after release or expiry', async () => {
-    expect(await acquireLease(t.db, 'ws-lease', 'op-a', 60_000)).toBe(true);
-    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 60_000)).toBe(false);
-    expect(await acquireLease(t.db, 'ws-lease', 'op-a', 60_000)).toBe(true);
-    await releaseLease(t.db, 'ws-lease', 'op-b');
-    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 60_000)).toBe(false);
-    await releaseLease(t.db, 'ws-lease', 'op-a');
-    expect(await acquireLease(t.db, 'ws-lease', 'op-b', 1)).toBe(true);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(await acquireLease(t.db, 'ws-lease', 'op-c', 60_000)).toBe(true);
-  });
-
-  it('grants exactly one of many concurrent claims', async () => {
-    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => acquireLease(t.db, 'ws-race', `op-${i}`, 60_000)));
-    expect(claims.filter(Boolean)).toHaveLength(1);
-  });
-});
-
 describe('installed plugins and cleanup candidates', () => {
   it('records installs and finds due uninstalls and plugins dropped from a non-empty allowlist', async () => {
     await upsertWorkspace(t.db, 'ws-cl', { orgId: 'org-cl', runtime: 'claude-code' });
@@ -168,6 +127,25 @@ describe('installed plugins and cleanup candidates', () => {
     expect(await scheduleUninstall(t.db, 'ws-cl', 'keep', new Date(0).toISOString())).toBe(true);
     await deleteInstalled(t.db, 'ws-cl', 'due');
     expect((await listInstalled(t.db, 'ws-cl')).map((p) => p.name)).toEqual(['keep', 'later']);
+  });
+
+  it('starts a due uninstall on a busy workspace, but never a second uninstall of the same plugin', async () => {
+    await upsertWorkspace(t.db, 'ws-busy', { orgId: 'org-busy', runtime: 'claude-code' });
+    const row = { workspaceId: 'ws-busy', version: '1', source: 'local://p', sha256: 'e'.repeat(64), skills: [], runtimes: [] };
+    await upsertInstalled(t.db, { ...row, name: 'due-a', uninstallAt: new Date(Date.now() - 2000).toISOString() });
+    await upsertInstalled(t.db, { ...row, name: 'due-b', uninstallAt: new Date(Date.now() - 1000).toISOString() });
+    const due = async () => (await cleanupCandidates(t.db, 100)).filter((c) => c.workspaceId === 'ws-busy').map((c) => c.name);
+    const running = (id: string, kind: 'install' | 'uninstall', plugin: string) =>
+      createOperation(t.db, { ...newOp(id, 'ws-busy'), orgId: 'org-busy', kind, plugin });
+
+    await running('op-busy-install', 'install', 'other-plugin');
+    expect(await due()).toEqual(['due-a', 'due-b']);
+    await running('op-busy-uninstall-a', 'uninstall', 'due-a');
+    expect(await due()).toEqual(['due-b']);
+    await finishOperation(t.db, 'op-busy-uninstall-a', 'FAILED', { code: 'delivery_failed', message: 'x', httpStatus: 502 });
+    expect(await due()).toEqual(['due-a', 'due-b']);
+    await running('op-busy-install-a', 'install', 'due-a');
+    expect(await due()).toEqual(['due-a', 'due-b']);
   });
 
   it('retries a failed uninstall after 15 minutes, backing off by doubling, and forgets failures on reinstall', async () => {
