@@ -1,15 +1,14 @@
 import type { Db } from '../../store/db.js';
 import { acquireLease } from '../../store/leases.js';
 import { WorkspaceBusy } from '../../shared/errors.js';
-import type { WorkflowState } from '../../shared/types.js';
 
 /**
  * Operations on one workspace never interleave on its host (SPEC §6): the step that first touches
  * the host takes the workspace lease, Record or RecordFailure frees it. A busy workspace is a
  * transient error the workflow retries with backoff.
  */
-export async function holdWorkspace(db: Db, state: WorkflowState, ttlMs: number): Promise<void> {
-  if (!(await acquireLease(db, state.workspace.id, state.operationId, ttlMs))) {
-    throw new WorkspaceBusy(`workspace "${state.workspace.id}" is busy with another plugin operation`);
+export async function holdWorkspace(db: Db, operation: { operationId: string; workspace: { id: string } }, ttlMs: number): Promise<void> {
+  if (!(await acquireLease(db, operation.workspace.id, operation.operationId, ttlMs))) {
+    throw new WorkspaceBusy(`workspace "${operation.workspace.id}" is busy with another plugin operation`);
   }
 }
