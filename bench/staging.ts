@@ -177,7 +177,7 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
   });
   data.rssGrowthBytes = growth;
   findings.unshift(
-    'Product path: `stagePlugin` (lambdas/workflow/stage-plugin.ts) with a resolver that streams the archive file, validating, hashing every file, writing the spool and the normalized tar.gz to a temp dir, then `PutObject` to s3rver on loopback. Timed inside the child from the call to the end of the upload (process start-up excluded), twice per process: the first call (code not yet compiled, S3 connection new) and a second, warm one, as a reused Lambda container runs it; the target is judged on the warm run, the first is reported next to it.',
+    'Product path: `stagePlugin` (lambdas/staging/stage-plugin.ts) with a resolver that streams the archive file, validating, hashing every file, writing the spool and the normalized tar.gz to a temp dir, then `PutObject` to s3rver on loopback. Timed inside the child from the call to the end of the upload (process start-up excluded), twice per process: the first call (code not yet compiled, S3 connection new) and a second, warm one, as a reused Lambda container runs it; the target is judged on the warm run, the first is reported next to it.',
     `Baseline: \`bash -c '${BASELINE}'\` on the same archive, timed from spawn to exit (includes bash start-up, ~few ms).`,
     'Throughput = uncompressed plugin bytes / wall time, MB = 10^6 bytes. Both run alone (no stack running).',
   );

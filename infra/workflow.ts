@@ -3,7 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { TRANSIENT_ERROR_NAMES } from '../lambdas/shared/errors.js';
+import { errorNamesRetried } from '../lambdas/shared/errors.js';
 
 /**
  * The plugin delivery workflow (SPEC §1): one definition, built here, deployed by the stack and
@@ -49,7 +49,7 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
     task
       // Another operation holds the workspace lease: wait for it, up to a few minutes in total.
       .addRetry({
-        errors: ['WorkspaceBusy'],
+        errors: errorNamesRetried('lease'),
         interval: Duration.seconds(2),
         backoffRate: 2,
         maxAttempts: 8,
@@ -57,7 +57,7 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
         jitterStrategy: sfn.JitterType.FULL,
       })
       .addRetry({
-        errors: [...TRANSIENT_ERROR_NAMES.filter((name) => name !== 'WorkspaceBusy'), 'Lambda.TooManyRequestsException'],
+        errors: [...errorNamesRetried('backoff'), 'Lambda.TooManyRequestsException'],
         interval: Duration.seconds(1),
         backoffRate: 2,
         maxAttempts: 4,

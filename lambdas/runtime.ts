@@ -42,7 +42,7 @@ async function buildRuntime(): Promise<Runtime> {
   };
   const url = config.databaseUrl ?? (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn)) : undefined);
   if (!url) throw new Error('DATABASE_URL or DATABASE_SECRET_ARN must be set');
-  return { config, aws, db: createDb({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 4) }) };
+  return { config, aws, db: createDb({ connectionString: url, max: config.databasePoolMax }) };
 }
 
 function secretReader(aws: AwsClientOptions): (arn: string) => Promise<string> {

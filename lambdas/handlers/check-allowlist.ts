@@ -1,5 +1,5 @@
 import { lazyHandler } from './lazy.js';
-import { checkAllowlistStep } from '../workflow/steps/check-allowlist.js';
+import { buildCheckAllowlist } from '../composition/steps.js';
 
 /** The CheckAllowlist step (fails closed). */
-export const handler = lazyHandler(async ({ db }) => checkAllowlistStep({ db }));
+export const handler = lazyHandler(buildCheckAllowlist);

@@ -1,6 +1,5 @@
 import { lazyHandler } from './lazy.js';
-import { createS3Client } from '../shared/aws.js';
-import { recordFailureStep } from '../workflow/steps/record-failure.js';
+import { buildRecordFailure } from '../composition/steps.js';
 
 /** RecordFailure: the Catch target of every step. */
-export const handler = lazyHandler(async ({ db, aws }) => recordFailureStep({ db, s3: await createS3Client(aws) }));
+export const handler = lazyHandler(buildRecordFailure);

@@ -1,5 +1,5 @@
 import { lazyHandler } from './lazy.js';
-import { recordStep } from '../workflow/steps/record.js';
+import { buildRecord } from '../composition/steps.js';
 
 /** The Record step: the database catches up with the host. */
-export const handler = lazyHandler(async ({ db }) => recordStep({ db }));
+export const handler = lazyHandler(buildRecord);

@@ -1,7 +1,5 @@
 import { lazyHandler } from './lazy.js';
-import { createSsmClient } from '../shared/aws.js';
-import { removeStep } from '../workflow/steps/remove.js';
-import { deliveryDeps } from '../workflow/steps/lease.js';
+import { buildRemove } from '../composition/steps.js';
 
 /** The Remove step of an uninstall. */
-export const handler = lazyHandler(async ({ db, config, aws }) => removeStep({ db, config, delivery: deliveryDeps(await createSsmClient(aws), config, aws) }));
+export const handler = lazyHandler(buildRemove);

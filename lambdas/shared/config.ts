@@ -33,6 +33,7 @@ const MiB = 1024 * 1024;
 const EnvSchema = z.object({
   DATABASE_URL: z.string().optional(),
   DATABASE_SECRET_ARN: z.string().optional(),
+  DATABASE_POOL_MAX: int(4),
   ADMIN_TOKEN: z.string().min(1).optional(),
   ADMIN_TOKEN_SECRET_ARN: z.string().optional(),
   AWS_REGION: z.string().default('us-east-1'),
@@ -53,6 +54,7 @@ const EnvSchema = z.object({
   PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
   PLUGIN_CONFIG_DIRS: z.string().optional(),
   PLUGIN_CLEANUP_BATCH: int(50),
+  PLUGIN_CLEANUP_INTERVAL: duration('15m'),
   PLUGIN_EIC_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name').default('ubuntu'),
   PLUGIN_EIC_SSH_PORT: z.coerce.number().int().min(1).max(65_535).default(22),
   PLUGIN_EIC_SSH_HOST: z.string().min(1).optional(),
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     databaseUrl: e.DATABASE_URL,
     databaseSecretArn: e.DATABASE_SECRET_ARN,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     adminToken: e.ADMIN_TOKEN,
     adminTokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN,
     region: e.AWS_REGION,
@@ -109,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     leaseTtlMs: e.PLUGIN_LEASE_TTL,
     restartCommand: e.PLUGIN_RESTART_COMMAND,
     cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
+    cleanupIntervalMs: e.PLUGIN_CLEANUP_INTERVAL,
     eic: {
       osUser: e.PLUGIN_EIC_OS_USER,
       sshPort: e.PLUGIN_EIC_SSH_PORT,
@@ -123,6 +127,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     clawhubBaseUrl: e.CLAWHUB_BASE_URL?.replace(/\/+$/, ''),
     awsHttpTimeoutMs: e.AWS_HTTP_TIMEOUT,
   };
+}
+
+const LogLevel = z.string().trim().toUpperCase().pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']));
+export type LogLevel = z.infer<typeof LogLevel>;
+
+/**
+ * `LOG_LEVEL`, read on its own: the logger exists from module load, before `loadConfig` runs, and
+ * a bad level must not stop a Lambda. Unset, tests log nothing; a level Powertools does not know
+ * logs at INFO, as Powertools itself would.
+ */
+export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  if (env.LOG_LEVEL === undefined) return env.NODE_ENV === 'test' || env.VITEST ? 'SILENT' : 'INFO';
+  return LogLevel.safeParse(env.LOG_LEVEL).data ?? 'INFO';
 }
 
 /** `PLUGIN_CONFIG_DIRS` is `runtime=/dir,runtime2=/dir2`. */

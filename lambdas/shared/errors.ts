@@ -1,42 +1,76 @@
 /**
- * One error type per documented error code (SPEC §4). Each knows its HTTP status; the API
- * maps them to `{error, code, ...details}` in one place (api/respond.ts), and the workflow's
- * failure path turns a step's thrown error back into one of these by its `name`.
+ * One error type per documented error code (SPEC §4). Each code is declared once below, with its
+ * HTTP status and whether the workflow retries it; the status map, the retried names and the
+ * lookup by name that rebuilds a step's failure are all derived from that declaration. The API
+ * maps errors to `{error, code, ...details}` in one place (api/respond.ts).
  */
 
-export const ERROR_STATUS = {
-  invalid_request: 400,
-  invalid_source: 400,
-  invalid_plugin_name: 400,
-  name_mismatch: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  plugin_not_allowed: 403,
-  not_found: 404,
-  workspace_not_found: 404,
-  org_not_found: 404,
-  operation_not_found: 404,
-  plugin_not_installed: 404,
-  source_not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  plugin_too_large: 413,
-  unpinned_source: 422,
-  external_runtime: 422,
-  invalid_archive: 422,
-  manifest_invalid: 422,
-  integrity_mismatch: 422,
-  idempotency_key_reused: 422,
-  internal_error: 500,
-  fetch_failed: 502,
-  delivery_failed: 502,
-  platform_unavailable: 503,
-  workspace_unreachable: 503,
-  workspace_busy: 503,
-  fetch_timeout: 504,
-} as const;
+/**
+ * How the workflow retries a transient error (infra/workflow.ts holds the intervals): `backoff`
+ * for AWS or database trouble, `lease` for a workspace another operation holds (waits longer).
+ */
+export type RetryPolicy = 'backoff' | 'lease';
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+interface Declaration {
+  code: string;
+  status: number;
+  retry?: RetryPolicy;
+}
+
+/** Keyed by class name: the `name` a thrown error carries to Step Functions' Retry and Catch. */
+export const ERROR_DECLARATIONS = {
+  InvalidRequest: { code: 'invalid_request', status: 400 },
+  InvalidSource: { code: 'invalid_source', status: 400 },
+  InvalidPluginName: { code: 'invalid_plugin_name', status: 400 },
+  NameMismatch: { code: 'name_mismatch', status: 400 },
+  Unauthorized: { code: 'unauthorized', status: 401 },
+  Forbidden: { code: 'forbidden', status: 403 },
+  PluginNotAllowed: { code: 'plugin_not_allowed', status: 403 },
+  NotFound: { code: 'not_found', status: 404 },
+  WorkspaceNotFound: { code: 'workspace_not_found', status: 404 },
+  OrgNotFound: { code: 'org_not_found', status: 404 },
+  OperationNotFound: { code: 'operation_not_found', status: 404 },
+  PluginNotInstalled: { code: 'plugin_not_installed', status: 404 },
+  SourceNotFound: { code: 'source_not_found', status: 404 },
+  MethodNotAllowed: { code: 'method_not_allowed', status: 405 },
+  Conflict: { code: 'conflict', status: 409 },
+  PluginTooLarge: { code: 'plugin_too_large', status: 413 },
+  UnpinnedSource: { code: 'unpinned_source', status: 422 },
+  ExternalRuntime: { code: 'external_runtime', status: 422 },
+  InvalidArchive: { code: 'invalid_archive', status: 422 },
+  ManifestInvalid: { code: 'manifest_invalid', status: 422 },
+  IntegrityMismatch: { code: 'integrity_mismatch', status: 422 },
+  IdempotencyKeyReused: { code: 'idempotency_key_reused', status: 422 },
+  InternalError: { code: 'internal_error', status: 500 },
+  FetchFailed: { code: 'fetch_failed', status: 502, retry: 'backoff' },
+  DeliveryFailed: { code: 'delivery_failed', status: 502 },
+  PlatformUnavailable: { code: 'platform_unavailable', status: 503, retry: 'backoff' },
+  WorkspaceUnreachable: { code: 'workspace_unreachable', status: 503 },
+  WorkspaceBusy: { code: 'workspace_busy', status: 503, retry: 'lease' },
+  FetchTimeout: { code: 'fetch_timeout', status: 504 },
+} as const satisfies Record<string, Declaration>;
+
+type Declared = typeof ERROR_DECLARATIONS;
+export type ErrorName = keyof Declared;
+export type ErrorCode = Declared[ErrorName]['code'];
+type RetriedName<P extends RetryPolicy> = { [N in ErrorName]: Declared[N] extends { retry: P } ? N : never }[ErrorName];
+
+const DECLARED = Object.entries(ERROR_DECLARATIONS) as Array<[ErrorName, Declaration & Declared[ErrorName]]>;
+
+export const ERROR_STATUS = Object.fromEntries(DECLARED.map(([, d]) => [d.code, d.status])) as {
+  readonly [N in ErrorName as Declared[N]['code']]: Declared[N]['status'];
+};
+
+/** The error names the workflow retries under one policy. */
+export function errorNamesRetried<P extends RetryPolicy>(policy: P): Array<RetriedName<P>> {
+  return DECLARED.filter(([, d]) => d.retry === policy).map(([name]) => name as RetriedName<P>);
+}
+
+/** Error names the workflow retries with backoff (SPEC §4: transient AWS/DB trouble, a busy workspace). */
+export const TRANSIENT_ERROR_NAMES: ReadonlyArray<RetriedName<RetryPolicy>> = [...errorNamesRetried('backoff'), ...errorNamesRetried('lease')];
+
+const CODE_BY_NAME = new Map<string, ErrorCode>(DECLARED.map(([name, d]) => [name, d.code]));
+
 export type ErrorDetails = Record<string, unknown>;
 
 export class AppError extends Error {
@@ -62,60 +96,49 @@ export class AppError extends Error {
 
 type Ctor = new (message: string, details?: ErrorDetails, options?: { cause?: unknown }) => AppError;
 
-function errorClass(code: ErrorCode, transient = false): Ctor {
+function errorClass(name: ErrorName): Ctor {
+  const { code, retry }: Declaration & { code: ErrorCode } = ERROR_DECLARATIONS[name];
   return class extends AppError {
     constructor(message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
       super(code, message, details, options);
     }
     override get transient(): boolean {
-      return transient;
+      return retry !== undefined;
     }
   };
 }
 
-// Named classes (not anonymous) so `err.name` is stable across bundles and the workflow can match on it.
-export class InvalidRequest extends errorClass('invalid_request') {}
-export class InvalidSource extends errorClass('invalid_source') {}
-export class InvalidPluginName extends errorClass('invalid_plugin_name') {}
-export class NameMismatch extends errorClass('name_mismatch') {}
-export class Unauthorized extends errorClass('unauthorized') {}
-export class Forbidden extends errorClass('forbidden') {}
-export class PluginNotAllowed extends errorClass('plugin_not_allowed') {}
-export class NotFound extends errorClass('not_found') {}
-export class WorkspaceNotFound extends errorClass('workspace_not_found') {}
-export class OrgNotFound extends errorClass('org_not_found') {}
-export class OperationNotFound extends errorClass('operation_not_found') {}
-export class PluginNotInstalled extends errorClass('plugin_not_installed') {}
-export class SourceNotFound extends errorClass('source_not_found') {}
-export class MethodNotAllowed extends errorClass('method_not_allowed') {}
-export class Conflict extends errorClass('conflict') {}
-export class PluginTooLarge extends errorClass('plugin_too_large') {}
-export class UnpinnedSource extends errorClass('unpinned_source') {}
-export class ExternalRuntime extends errorClass('external_runtime') {}
-export class InvalidArchive extends errorClass('invalid_archive') {}
-export class ManifestInvalid extends errorClass('manifest_invalid') {}
-export class IntegrityMismatch extends errorClass('integrity_mismatch') {}
-export class IdempotencyKeyReused extends errorClass('idempotency_key_reused') {}
-export class InternalError extends errorClass('internal_error') {}
-export class FetchFailed extends errorClass('fetch_failed', true) {}
-export class DeliveryFailed extends errorClass('delivery_failed') {}
-export class PlatformUnavailable extends errorClass('platform_unavailable', true) {}
-export class WorkspaceUnreachable extends errorClass('workspace_unreachable') {}
-export class WorkspaceBusy extends errorClass('workspace_busy', true) {}
-export class FetchTimeout extends errorClass('fetch_timeout') {}
-
-/** Error names the workflow retries with backoff (SPEC §4: transient AWS/DB trouble, a busy workspace). */
-export const TRANSIENT_ERROR_NAMES = ['FetchFailed', 'PlatformUnavailable', 'WorkspaceBusy'] as const;
-
-const BY_NAME = new Map<string, ErrorCode>(
-  Object.entries({
-    InvalidRequest, InvalidSource, InvalidPluginName, NameMismatch, Unauthorized, Forbidden,
-    PluginNotAllowed, NotFound, WorkspaceNotFound, OrgNotFound, OperationNotFound, PluginNotInstalled,
-    SourceNotFound, MethodNotAllowed, PluginTooLarge, UnpinnedSource, ExternalRuntime, InvalidArchive,
-    ManifestInvalid, IntegrityMismatch, InternalError, FetchFailed, DeliveryFailed, PlatformUnavailable,
-    WorkspaceUnreachable, WorkspaceBusy, FetchTimeout,
-  }).map(([name, cls]) => [name, new cls('').code]),
-);
+// Named classes (not anonymous) so `err.name` is stable across bundles and the workflow can match
+// on it; each is named after its declaration (test/unit/shared/errors.test.ts holds them to it).
+export class InvalidRequest extends errorClass('InvalidRequest') {}
+export class InvalidSource extends errorClass('InvalidSource') {}
+export class InvalidPluginName extends errorClass('InvalidPluginName') {}
+export class NameMismatch extends errorClass('NameMismatch') {}
+export class Unauthorized extends errorClass('Unauthorized') {}
+export class Forbidden extends errorClass('Forbidden') {}
+export class PluginNotAllowed extends errorClass('PluginNotAllowed') {}
+export class NotFound extends errorClass('NotFound') {}
+export class WorkspaceNotFound extends errorClass('WorkspaceNotFound') {}
+export class OrgNotFound extends errorClass('OrgNotFound') {}
+export class OperationNotFound extends errorClass('OperationNotFound') {}
+export class PluginNotInstalled extends errorClass('PluginNotInstalled') {}
+export class SourceNotFound extends errorClass('SourceNotFound') {}
+export class MethodNotAllowed extends errorClass('MethodNotAllowed') {}
+export class Conflict extends errorClass('Conflict') {}
+export class PluginTooLarge extends errorClass('PluginTooLarge') {}
+export class UnpinnedSource extends errorClass('UnpinnedSource') {}
+export class ExternalRuntime extends errorClass('ExternalRuntime') {}
+export class InvalidArchive extends errorClass('InvalidArchive') {}
+export class ManifestInvalid extends errorClass('ManifestInvalid') {}
+export class IntegrityMismatch extends errorClass('IntegrityMismatch') {}
+export class IdempotencyKeyReused extends errorClass('IdempotencyKeyReused') {}
+export class InternalError extends errorClass('InternalError') {}
+export class FetchFailed extends errorClass('FetchFailed') {}
+export class DeliveryFailed extends errorClass('DeliveryFailed') {}
+export class PlatformUnavailable extends errorClass('PlatformUnavailable') {}
+export class WorkspaceUnreachable extends errorClass('WorkspaceUnreachable') {}
+export class WorkspaceBusy extends errorClass('WorkspaceBusy') {}
+export class FetchTimeout extends errorClass('FetchTimeout') {}
 
 export interface ErrorRecord {
   code: ErrorCode;
@@ -129,7 +152,7 @@ export interface ErrorRecord {
  * (a Lambda crash, a timeout) becomes a generic failure whose raw text is never echoed.
  */
 export function errorFromStepFailure(failure: { Error?: string; Cause?: string } | undefined, fallback: ErrorCode = 'delivery_failed'): ErrorRecord {
-  const code = failure?.Error ? BY_NAME.get(failure.Error) : undefined;
+  const code = failure?.Error ? CODE_BY_NAME.get(failure.Error) : undefined;
   if (!code) {
     const message = failure?.Error === 'States.Timeout' ? 'the operation timed out' : 'the operation failed';
     return { code: fallback, message, httpStatus: ERROR_STATUS[fallback] };

@@ -1,9 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { logLevelFrom } from './config.js';
 
 /** Structured JSON logs; every line of an operation carries its `operationId` (see `forOperation`). */
 export const logger = new Logger({
   serviceName: 'molecule-plugin-delivery',
-  logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? (process.env.NODE_ENV === 'test' || process.env.VITEST ? 'SILENT' : 'INFO'),
+  logLevel: logLevelFrom(),
 });
 
 export type Log = Logger;

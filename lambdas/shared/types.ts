@@ -67,27 +67,7 @@ export interface StagedPlugin {
 }
 
 /**
- * The JSON document that flows through the state machine. The API builds it; each step reads
- * what it needs and returns it with its own field added (JSONPath, ResultPath = $).
+ * The state machine's JSON document, one schema per phase (workflow/steps/state.ts); the API
+ * starts an execution with an `AcceptedState`.
  */
-export interface WorkflowState {
-  operationId: string;
-  /** When the API accepted the request (ISO): the fetch timeout counts from here across retries. */
-  requestedAt?: string;
-  kind: OperationKind;
-  workspace: Workspace;
-  /** install: the raw source; uninstall: null */
-  source: string | null;
-  /** uninstall: the plugin to remove; install: filled by Stage */
-  plugin: string | null;
-  expectedSha256: string | null;
-  restart: boolean;
-  uninstallAt: string | null;
-  staged?: StagedPlugin;
-  delivered?: { transport: 'ssm' | 'eic'; changedOnlySkillDocs: boolean };
-  /** uninstall: the plugin is gone from the host */
-  removed?: boolean;
-  restarted?: boolean;
-  /** set by the Catch on any failure: Step Functions' `{Error, Cause}` */
-  error?: { Error?: string; Cause?: string };
-}
+export type { AcceptedState, WorkflowState } from '../workflow/steps/state.js';

@@ -10,6 +10,7 @@ import { basename, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
+import { loadConfig } from '../../shared/config.js';
 import { FetchFailed, SourceNotFound } from '../../shared/errors.js';
 import { ContentHash, PluginName } from '../../shared/types.js';
 import { Manifest } from '../manifest.js';
@@ -63,9 +64,8 @@ function isNotFound(err: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
-const DEFAULT_LIMITS: ArchiveLimits = { maxDirBytes: 100 * 1024 * 1024, maxFiles: 10_000, maxArchiveBytes: 100 * 1024 * 1024 };
-
 export interface PublishOptions {
+  /** default: the configured install limits */
   limits?: ArchiveLimits;
   tmpDir?: string;
 }
@@ -102,7 +102,7 @@ export async function publishToRegistry(
         }),
       );
     },
-    { limits: opts.limits ?? DEFAULT_LIMITS, stripTopLevel: false, fallbackName: basename(pluginDir), tmpDir: opts.tmpDir },
+    { limits: opts.limits ?? loadConfig().limits, stripTopLevel: false, fallbackName: basename(pluginDir), tmpDir: opts.tmpDir },
   );
   const entry: RegistryEntry = { ...staged.manifest, name: staged.name, sha256: staged.contentHash };
   // Written last: a plugin is listed only once its archive is in place.

@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.js';
 import { requireAllowedPlugin } from '../../store/allowlist.js';
+import { Staged } from './state.js';
 import { defineStep } from './step.js';
 
 /**
@@ -7,10 +8,8 @@ import { defineStep } from './step.js';
  * the workflow retries it with backoff, then fails the operation) and never as "allowed".
  */
 export function checkAllowlistStep(deps: { db: Db }) {
-  return defineStep('CheckAllowlist', deps.db, async (state) => {
-    const plugin = state.staged?.name;
-    if (!plugin) throw new Error('CheckAllowlist needs a staged plugin');
-    await requireAllowedPlugin(deps.db, state.workspace.orgId, plugin);
+  return defineStep('CheckAllowlist', deps.db, Staged, async (state) => {
+    await requireAllowedPlugin(deps.db, state.workspace.orgId, state.staged.name);
     return { state };
   });
 }

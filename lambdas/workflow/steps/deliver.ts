@@ -4,6 +4,7 @@ import type { Config } from '../../shared/config.js';
 import { deliverInstall, type DeliveryDeps } from '../../delivery/index.js';
 import { presignGet } from '../../staging/presign.js';
 import { holdWorkspace } from './lease.js';
+import { Staged, type DeliveredState } from './state.js';
 import { defineStep } from './step.js';
 
 export interface DeliverDeps {
@@ -15,13 +16,17 @@ export interface DeliverDeps {
 
 /** Deliver: the host downloads the staged tarball and swaps it in atomically. */
 export function deliverStep(deps: DeliverDeps) {
-  return defineStep('Deliver', deps.db, async (state, log) => {
-    const staged = state.staged;
-    if (!staged) throw new Error('Deliver needs a staged plugin');
+  return defineStep('Deliver', deps.db, Staged, async (state, log) => {
+    const { staged } = state;
     await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
     const tarballUrl = await presignGet(deps.s3, staged.bucket, staged.key, deps.config.presignTtlSeconds);
     const outcome = await deliverInstall(deps.delivery, { workspace: state.workspace, pluginName: staged.name, tarballUrl });
     log.info('delivered', { plugin: staged.name, transport: outcome.transport, replacedPrevious: outcome.replacedPrevious });
-    return { state: { ...state, delivered: { transport: outcome.transport, changedOnlySkillDocs: outcome.changedOnlySkillDocs } } };
+    const next: DeliveredState = {
+      ...state,
+      phase: 'delivered',
+      delivered: { transport: outcome.transport, changedOnlySkillDocs: outcome.changedOnlySkillDocs },
+    };
+    return { state: next };
   });
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Db } from '../../store/db.js';
 import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
@@ -5,32 +6,41 @@ import { setRestartPending } from '../../store/workspaces.js';
 import { releaseLease } from '../../store/leases.js';
 import { finishOperation } from '../../store/operations.js';
 import { errorFromStepFailure } from '../../shared/errors.js';
-import { forOperation } from '../../shared/logger.js';
-import type { WorkflowState } from '../../shared/types.js';
+import { forOperation, type Log } from '../../shared/logger.js';
 import { recordDelivered } from './record.js';
+import { StepFailure, WorkflowDocument, type WorkflowPhase } from './state.js';
+import { parseInput } from './step.js';
+
+/** All RecordFailure must have to close the operation, whatever else the failed state holds. */
+const FailedOperation = z.object({ operationId: z.string().min(1), workspace: z.object({ id: z.string().min(1) }), error: StepFailure.optional() });
 
 /**
  * RecordFailure (the Catch target of every step): brings the database in line with the host,
  * closes the operation with the documented error code, removes the staged object and frees the
  * workspace. A failed delivery already restored the host's previous version (the install script's job).
+ * A state no step could take (an unknown kind, a malformed document) still closes its operation.
  */
 export function recordFailureStep(deps: { db: Db; s3: S3Client }) {
-  return async (state: WorkflowState): Promise<WorkflowState> => {
-    const log = forOperation(state.operationId, { step: 'RecordFailure', workspaceId: state.workspace.id });
-    const error = errorFromStepFailure(state.error);
-    log.warn('operation failed', { code: error.code, stepError: state.error?.Error });
-    // Before the operation reads as finished, so a client that saw FAILED reads rows matching the host.
-    await recordHostChange(deps.db, state).catch((err: Error) => {
-      log.error('could not record what the host has after the failure', { error: err.message });
-    });
-    await finishOperation(deps.db, state.operationId, 'FAILED', error);
-    if (state.staged) {
-      await deps.s3.send(new DeleteObjectCommand({ Bucket: state.staged.bucket, Key: state.staged.key })).catch((err: Error) => {
-        log.warn('could not delete the staged object; the bucket lifecycle will', { error: err.message });
+  return async (event: unknown): Promise<unknown> => {
+    const failed = parseInput('RecordFailure', FailedOperation, event);
+    const log = forOperation(failed.operationId, { step: 'RecordFailure', workspaceId: failed.workspace.id });
+    const error = errorFromStepFailure(failed.error);
+    log.warn('operation failed', { code: error.code, stepError: failed.error?.Error });
+    const document = WorkflowDocument.safeParse(event);
+    if (document.success) {
+      // Before the operation reads as finished, so a client that saw FAILED reads rows matching the host.
+      await recordHostChange(deps.db, document.data).catch((err: Error) => {
+        log.error('could not record what the host has after the failure', { error: err.message });
       });
+    } else {
+      log.warn('the failed state is not a workflow document; nothing on the host to record', { fields: document.error.issues.map((issue) => issue.path.join('.')) });
     }
-    await releaseLease(deps.db, state.workspace.id, state.operationId);
-    return state;
+    await finishOperation(deps.db, failed.operationId, 'FAILED', error);
+    if (document.success && document.data.phase !== 'accepted' && document.data.kind === 'install') {
+      await deleteStaged(deps.s3, document.data.staged, log);
+    }
+    await releaseLease(deps.db, failed.workspace.id, failed.operationId);
+    return event;
   };
 }
 
@@ -40,13 +50,30 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }) {
  * happen is owed by the next change. A failed uninstall that left the plugin in place is marked
  * for the cleanup to retry.
  */
-async function recordHostChange(db: Db, state: WorkflowState): Promise<void> {
-  const hostChanged = (state.kind === 'install' && state.delivered) || (state.kind === 'uninstall' && state.removed);
-  if (hostChanged && state.restart && state.restarted === undefined) await setRestartPending(db, state.workspace.id, true);
-  if (state.kind === 'install') {
-    if (state.delivered) await recordDelivered(db, state);
-  } else if (state.plugin) {
-    if (state.removed) await deleteInstalled(db, state.workspace.id, state.plugin);
-    else await markUninstallFailed(db, state.workspace.id, state.plugin);
+async function recordHostChange(db: Db, state: WorkflowPhase): Promise<void> {
+  switch (state.phase) {
+    case 'accepted':
+      if (state.kind === 'uninstall' && state.plugin) await markUninstallFailed(db, state.workspace.id, state.plugin);
+      return;
+    case 'staged':
+      return;
+    case 'delivered':
+      if (state.restart) await setRestartPending(db, state.workspace.id, true);
+      await recordDelivered(db, state);
+      return;
+    case 'removed':
+      if (state.restart) await setRestartPending(db, state.workspace.id, true);
+      await deleteInstalled(db, state.workspace.id, state.plugin);
+      return;
+    case 'restarted':
+      if (state.kind === 'install') await recordDelivered(db, state);
+      else await deleteInstalled(db, state.workspace.id, state.plugin);
+      return;
   }
+}
+
+async function deleteStaged(s3: S3Client, staged: { bucket: string; key: string }, log: Log): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: staged.bucket, Key: staged.key })).catch((err: Error) => {
+    log.warn('could not delete the staged object; the bucket lifecycle will', { error: err.message });
+  });
 }

@@ -2,14 +2,14 @@ import type { Db } from '../../store/db.js';
 import { deleteInstalled, upsertInstalled } from '../../store/installed.js';
 import { releaseLease } from '../../store/leases.js';
 import { finishOperation } from '../../store/operations.js';
-import type { WorkflowState } from '../../shared/types.js';
+import { Restarted, type DeliveredState } from './state.js';
 import { defineStep } from './step.js';
 
 /** Record: the host now matches the request, so the database says so and the workspace is freed. */
 export function recordStep(deps: { db: Db }) {
-  return defineStep('Record', deps.db, async (state) => {
+  return defineStep('Record', deps.db, Restarted, async (state) => {
     if (state.kind === 'install') await recordDelivered(deps.db, state);
-    else await deleteInstalled(deps.db, state.workspace.id, state.plugin!);
+    else await deleteInstalled(deps.db, state.workspace.id, state.plugin);
     await finishOperation(deps.db, state.operationId, 'SUCCEEDED');
     await releaseLease(deps.db, state.workspace.id, state.operationId);
     return { state };
@@ -17,9 +17,8 @@ export function recordStep(deps: { db: Db }) {
 }
 
 /** The plugin the host now has: written by Record, and by RecordFailure when a later step failed. */
-export async function recordDelivered(db: Db, state: WorkflowState): Promise<void> {
-  const staged = state.staged;
-  if (!staged || !state.source) throw new Error('Record needs a staged plugin');
+export async function recordDelivered(db: Db, state: Omit<DeliveredState, 'phase'>): Promise<void> {
+  const { staged } = state;
   await upsertInstalled(db, {
     workspaceId: state.workspace.id,
     name: staged.name,

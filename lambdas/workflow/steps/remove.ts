@@ -4,13 +4,13 @@ import { PluginNotInstalled } from '../../shared/errors.js';
 import type { Config } from '../../shared/config.js';
 import { removePlugin, type DeliveryDeps } from '../../delivery/index.js';
 import { holdWorkspace } from './lease.js';
+import { AcceptedUninstall, type RemovedState } from './state.js';
 import { defineStep } from './step.js';
 
 /** Remove: strips the plugin's marker blocks and skills and deletes its directory on the host. */
 export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<Config, 'leaseTtlMs'> }) {
-  return defineStep('Remove', deps.db, async (state, log) => {
-    const plugin = state.plugin;
-    if (!plugin) throw new Error('Remove needs a plugin name');
+  return defineStep('Remove', deps.db, AcceptedUninstall, async (state, log) => {
+    const { plugin } = state;
     await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
     const installed = await getInstalled(deps.db, state.workspace.id, plugin);
     try {
@@ -21,6 +21,7 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
       if (!(err instanceof PluginNotInstalled)) throw err;
       log.warn('plugin was already absent from the host', { plugin });
     }
-    return { state: { ...state, removed: true } };
+    const next: RemovedState = { ...state, phase: 'removed' };
+    return { state: next };
   });
 }

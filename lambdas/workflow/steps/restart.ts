@@ -1,6 +1,7 @@
 import type { Db } from '../../store/db.js';
 import { restartWorkspace, type DeliveryDeps } from '../../delivery/index.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
+import { HostChanged, type RestartedState } from './state.js';
 import { defineStep } from './step.js';
 
 /**
@@ -8,18 +9,19 @@ import { defineStep } from './step.js';
  * unless an earlier change's restart failed: then this one restarts for both.
  */
 export function restartStep(deps: { db: Db; delivery: DeliveryDeps }) {
-  return defineStep('Restart', deps.db, async (state, log) => {
+  return defineStep('Restart', deps.db, HostChanged, async (state, log) => {
+    const ended = (restarted: boolean): RestartedState => ({ ...state, phase: 'restarted', restarted });
     if (!state.restart) {
       log.info('restart skipped', { reason: 'restart: false' });
-      return { state: { ...state, restarted: false }, status: 'SKIPPED' };
+      return { state: ended(false), status: 'SKIPPED' };
     }
-    const skillDocsOnly = state.kind === 'install' && state.delivered?.changedOnlySkillDocs === true;
+    const skillDocsOnly = state.phase === 'delivered' && state.delivered.changedOnlySkillDocs;
     if (skillDocsOnly && !(await isRestartPending(deps.db, state.workspace.id))) {
       log.info('restart skipped', { reason: 'only SKILL.md files changed' });
-      return { state: { ...state, restarted: false }, status: 'SKIPPED' };
+      return { state: ended(false), status: 'SKIPPED' };
     }
     await restartWorkspace(deps.delivery, { workspace: state.workspace });
     await setRestartPending(deps.db, state.workspace.id, false);
-    return { state: { ...state, restarted: true } };
+    return { state: ended(true) };
   });
 }

@@ -1,16 +1,17 @@
 import type { Db } from '../../store/db.js';
 import { setStaged } from '../../store/operations.js';
 import { stagePlugin, type StagePluginDeps } from '../../staging/stage-plugin.js';
+import { AcceptedInstall, type StagedState } from './state.js';
 import { defineStep } from './step.js';
 
 /** Stage: fetch, validate and normalize the plugin into S3; the operation learns its name, hash and warnings. */
 export function stageStep(deps: StagePluginDeps & { db: Db }) {
-  return defineStep('Stage', deps.db, async (state, log) => {
-    if (!state.source) throw new Error('Stage needs a source');
+  return defineStep('Stage', deps.db, AcceptedInstall, async (state, log) => {
     const fetchDeadline = state.requestedAt ? new Date(Date.parse(state.requestedAt) + deps.config.limits.fetchTimeoutMs) : undefined;
     const { staged } = await stagePlugin(deps, { source: state.source, expectedSha256: state.expectedSha256, id: state.operationId, fetchDeadline });
     await setStaged(deps.db, state.operationId, { plugin: staged.name, sha256: staged.sha256, warnings: staged.warnings });
     log.info('staged', { plugin: staged.name, sha256: staged.sha256, files: staged.fileCount, bytes: staged.bytes });
-    return { state: { ...state, plugin: staged.name, staged } };
+    const next: StagedState = { ...state, phase: 'staged', plugin: staged.name, staged };
+    return { state: next };
   });
 }

@@ -6,7 +6,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { createDb } from '../../../lambdas/store/db.js';
-import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
+import { isRestartPending, setRestartPending, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { createOperation, getOperation } from '../../../lambdas/store/operations.js';
 import { acquireLease } from '../../../lambdas/store/leases.js';
 import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
@@ -18,6 +18,8 @@ import { checkAllowlistStep } from '../../../lambdas/workflow/steps/check-allowl
 import { recordFailureStep } from '../../../lambdas/workflow/steps/record-failure.js';
 import { deliverStep, type DeliverDeps } from '../../../lambdas/workflow/steps/deliver.js';
 import { restartStep } from '../../../lambdas/workflow/steps/restart.js';
+import { recordStep } from '../../../lambdas/workflow/steps/record.js';
+import { removeStep } from '../../../lambdas/workflow/steps/remove.js';
 import { AppError, InvalidArchive } from '../../../lambdas/shared/errors.js';
 import { stageStep } from '../../../lambdas/workflow/steps/stage.js';
 import { createResolvers } from '../../../lambdas/plugins/source.js';
@@ -25,7 +27,7 @@ import { loadConfig } from '../../../lambdas/shared/config.js';
 import { FakeCodeload } from '../../support/codeload.js';
 import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../fixtures/archives.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import type { Workspace, WorkflowState } from '../../../lambdas/shared/types.js';
+import type { StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
 
 /** Each step's decisions, on a real database with AWS clients mocked (aws-sdk-client-mock). */
 let t: TestDatabase;
@@ -46,18 +48,22 @@ beforeEach(() => {
   ssm.reset();
 });
 
-async function newState(overrides: Partial<WorkflowState> = {}): Promise<WorkflowState> {
+/** A workflow document on a fresh operation: by default an install Stage has staged; `overrides` set another phase. */
+async function newState(overrides: Record<string, unknown> = {}): Promise<{ operationId: string; staged: StagedPlugin } & Record<string, unknown>> {
   const operationId = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
   await createOperation(t.db, {
-    id: operationId, workspaceId: workspace.id, orgId: workspace.orgId, kind: overrides.kind ?? 'install', plugin: null,
+    id: operationId, workspaceId: workspace.id, orgId: workspace.orgId, kind: overrides.kind === 'uninstall' ? 'uninstall' : 'install', plugin: null,
     source: 'local://demo', sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: null,
   });
   return {
-    operationId, kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null,
+    phase: 'staged', operationId, kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null,
     staged: { bucket: 'staging', key: `staged/${operationId}/demo.tar.gz`, name: 'demo', version: '1.0.0', sha256: 'a'.repeat(64), skills: [], runtimes: [], fileCount: 1, bytes: 10, warnings: [] },
     ...overrides,
   };
 }
+
+const accepted = { phase: 'accepted', plugin: null, staged: undefined };
+const delivered = (changedOnlySkillDocs: boolean) => ({ phase: 'delivered', delivered: { transport: 'ssm', changedOnlySkillDocs } });
 
 const hostDeps = (): DeliverDeps => ({
   db: t.db,
@@ -122,10 +128,10 @@ describe('Stage', () => {
       for await (const _chunk of input.Body) void _chunk;
       return {};
     });
-    const state = await stage()(await newState({ source: 'github://acme/acc-good#v1', staged: undefined }));
+    const state = await stage()(await newState({ ...accepted, source: 'github://acme/acc-good#v1' }));
     expect(state.staged).toMatchObject({ bucket: 'staging', key: `staged/${state.operationId}/acc-good.tar.gz`, name: 'acc-good', version: '1.0.0', sha256: ACC_GOOD_HASH, skills: ['hello'] });
     const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
-    expect(put).toMatchObject({ Bucket: 'staging', Key: state.staged!.key, ContentType: 'application/gzip', Metadata: { 'plugin-sha256': ACC_GOOD_HASH } });
+    expect(put).toMatchObject({ Bucket: 'staging', Key: state.staged.key, ContentType: 'application/gzip', Metadata: { 'plugin-sha256': ACC_GOOD_HASH } });
     expect(put.ContentLength).toBeGreaterThan(0);
     const op = await getOperation(t.db, state.operationId);
     expect(op).toMatchObject({ plugin: 'acc-good', sha256: ACC_GOOD_HASH });
@@ -137,11 +143,11 @@ describe('Stage', () => {
     const requests = codeload.requests.length;
     const timeoutMs = loadConfig({}).limits.fetchTimeoutMs;
     // Earlier attempts used the time up and failed (a timed-out one would have ended the operation).
-    const spent = stage()(await newState({ source: 'github://acme/slow#v1', staged: undefined, requestedAt: new Date(Date.now() - timeoutMs - 1000).toISOString() }));
+    const spent = stage()(await newState({ ...accepted, source: 'github://acme/slow#v1', requestedAt: new Date(Date.now() - timeoutMs - 1000).toISOString() }));
     await expect(spent).rejects.toMatchObject({ name: 'FetchFailed', code: 'fetch_failed' });
     expect(codeload.requests.length).toBe(requests);
 
-    const state = await newState({ source: 'github://acme/slow#v1', staged: undefined });
+    const state = await newState({ ...accepted, source: 'github://acme/slow#v1' });
     const hanging = stage()({ ...state, requestedAt: new Date(Date.now() - timeoutMs + 1_000).toISOString() }); // 1 s left
     await expect(hanging).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
@@ -149,7 +155,7 @@ describe('Stage', () => {
 
   it('uploads nothing when the request sha256 does not match', async () => {
     codeload.set('acme/acc-good', 'v2', () => tarGz(pluginEntries(ACC_GOOD_FILES, 'acc-good-v2')));
-    const attempt = stage()(await newState({ source: 'github://acme/acc-good#v2', expectedSha256: 'f'.repeat(64), staged: undefined }));
+    const attempt = stage()(await newState({ ...accepted, source: 'github://acme/acc-good#v2', expectedSha256: 'f'.repeat(64) }));
     await expect(attempt).rejects.toMatchObject({ name: 'IntegrityMismatch', code: 'integrity_mismatch' });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
@@ -193,8 +199,8 @@ describe('Restart', () => {
 
   it('is skipped for restart: false, and when only SKILL.md files changed, without touching the host', async () => {
     hostOk();
-    const notWanted = await restartStep(hostDeps())(await newState({ restart: false }));
-    const skillsOnly = await restartStep(hostDeps())(await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: true } }));
+    const notWanted = await restartStep(hostDeps())(await newState({ ...delivered(false), restart: false }));
+    const skillsOnly = await restartStep(hostDeps())(await newState(delivered(true)));
     expect([notWanted.restarted, skillsOnly.restarted]).toEqual([false, false]);
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
     const op = await getOperation(t.db, skillsOnly.operationId);
@@ -204,9 +210,9 @@ describe('Restart', () => {
   it('restarts even a SKILL.md-only change when the restart of an earlier change failed, once', async () => {
     hostOk();
     s3.on(DeleteObjectCommand).resolves({});
-    const failed = await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: false }, error: { Error: 'DeliveryFailed', Cause: '{}' } });
+    const failed = await newState({ ...delivered(false), error: { Error: 'DeliveryFailed', Cause: '{}' } });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(failed);
-    const skillsOnly = () => newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: true } });
+    const skillsOnly = () => newState(delivered(true));
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(true);
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(false);
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
@@ -214,7 +220,7 @@ describe('Restart', () => {
 
   it('runs the restart command with the workspace id quoted', async () => {
     hostOk();
-    const state = await restartStep(hostDeps())(await newState({ delivered: { transport: 'ssm', changedOnlySkillDocs: false } }));
+    const state = await restartStep(hostDeps())(await newState(delivered(false)));
     expect(state.restarted).toBe(true);
     const sent = ssm.commandCalls(SendCommandCommand)[0]!.args[0].input;
     expect(sent.InstanceIds).toEqual([workspace.instanceId]);
@@ -224,7 +230,35 @@ describe('Restart', () => {
   });
 });
 
+describe('step contracts', () => {
+  it('fails a step given a state of another phase as invalid_request naming the missing fields, before any host call', async () => {
+    const state = await newState(accepted);
+    const attempt = deliverStep(hostDeps())(state);
+    await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequest', code: 'invalid_request', message: expect.stringMatching(/^the Deliver step cannot take this workflow state \(phase: .*staged/) });
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect((await getOperation(t.db, state.operationId))?.steps).toEqual([expect.objectContaining({ name: 'Deliver', status: 'FAILED' })]);
+  });
+
+  it('refuses an uninstall whose plugin is not a plugin name, and a document without an operation', async () => {
+    const attempt = removeStep({ ...hostDeps(), config: { leaseTtlMs: 60_000 } })(await newState({ ...accepted, kind: 'uninstall', plugin: '../etc' }));
+    await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('plugin: must be a plugin name') });
+    await expect(recordStep({ db: t.db })({ kind: 'install' })).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('operationId') });
+  });
+
+  it('records only what Restart has finished with: an install is written, an uninstall forgotten', async () => {
+    const install = await newState({ ...delivered(false), phase: 'restarted', restarted: true });
+    await recordStep({ db: t.db })(install);
+    expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', source: 'local://demo' });
+    expect(await getOperation(t.db, install.operationId)).toMatchObject({ status: 'SUCCEEDED' });
+
+    await expect(recordStep({ db: t.db })(await newState(delivered(false)))).rejects.toMatchObject({ name: 'InvalidRequest' });
+    await recordStep({ db: t.db })(await newState({ kind: 'uninstall', phase: 'restarted', plugin: 'demo', restarted: false }));
+    expect(await getInstalled(t.db, workspace.id, 'demo')).toBeNull();
+  });
+});
+
 describe('RecordFailure', () => {
+
   it('closes the operation with the documented code, removes the staged object and frees the workspace', async () => {
     s3.on(DeleteObjectCommand).resolves({});
     const state = await newState();
@@ -237,14 +271,14 @@ describe('RecordFailure', () => {
     expect(await getOperation(t.db, state.operationId)).toMatchObject({
       status: 'FAILED', error: { code: 'invalid_archive', httpStatus: 422, message: 'archive entry "../x" escapes the plugin root' },
     });
-    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'staging', Key: state.staged!.key });
+    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'staging', Key: state.staged.key });
     expect(await acquireLease(t.db, workspace.id, 'next-op', 60_000)).toBe(true);
     await t.db.query('DELETE FROM workspace_leases');
   });
 
   it('marks a failed uninstall so the cleanup retries it', async () => {
     await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'sticky', version: null, source: 'local://sticky', sha256: 'b'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
-    const state = await newState({ kind: 'uninstall', plugin: 'sticky', staged: undefined, error: { Error: 'DeliveryFailed', Cause: '{}' } });
+    const state = await newState({ ...accepted, kind: 'uninstall', plugin: 'sticky', error: { Error: 'DeliveryFailed', Cause: '{}' } });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
     const rows = await t.db.query("SELECT uninstall_failed_at FROM workspace_plugins WHERE plugin_name = 'sticky'");
     expect(rows.rows[0].uninstall_failed_at).not.toBeNull();
@@ -254,7 +288,7 @@ describe('RecordFailure', () => {
   it('records the plugin the host already has when the restart after its delivery failed', async () => {
     s3.on(DeleteObjectCommand).resolves({});
     const state = await newState({
-      source: 'local://demo', delivered: { transport: 'ssm', changedOnlySkillDocs: false },
+      source: 'local://demo', ...delivered(false),
       error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace restart command failed' }) },
     });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
@@ -262,9 +296,28 @@ describe('RecordFailure', () => {
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', sha256: 'a'.repeat(64), source: 'local://demo' });
   });
 
+  it('owes no restart when Record failed after Restart ran, and still records the delivered plugin', async () => {
+    s3.on(DeleteObjectCommand).resolves({});
+    await setRestartPending(t.db, workspace.id, false);
+    const state = await newState({ ...delivered(false), phase: 'restarted', restarted: true, error: { Error: 'PlatformUnavailable', Cause: '{}' } });
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    expect(await isRestartPending(t.db, workspace.id)).toBe(false);
+    expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ sha256: 'a'.repeat(64) });
+    expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'platform_unavailable', httpStatus: 503 } });
+  });
+
+  it('closes the operation of a state no step could take, such as an unknown kind', async () => {
+    const state = await newState({ ...accepted, kind: 'upgrade', error: { Error: 'InvalidRequest', Cause: JSON.stringify({ errorMessage: 'unknown operation kind' }) } });
+    await acquireLease(t.db, workspace.id, state.operationId, 60_000);
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'invalid_request', message: 'unknown operation kind' } });
+    expect(await acquireLease(t.db, workspace.id, 'next-op', 60_000)).toBe(true);
+    await t.db.query('DELETE FROM workspace_leases');
+  });
+
   it('forgets a plugin the host no longer has when the restart after its removal failed', async () => {
     await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'gone', version: null, source: 'local://gone', sha256: 'c'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
-    const state = await newState({ kind: 'uninstall', plugin: 'gone', staged: undefined, removed: true, error: { Error: 'DeliveryFailed', Cause: '{}' } });
+    const state = await newState({ kind: 'uninstall', phase: 'removed', plugin: 'gone', staged: undefined, error: { Error: 'DeliveryFailed', Cause: '{}' } });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
     expect(await getInstalled(t.db, workspace.id, 'gone')).toBeNull();
   });

@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../../../lambdas/shared/types.js';
+import type { AcceptedState, WorkflowState } from '../../../lambdas/shared/types.js';
 import { synthesizeDefinition } from '../../../infra/workflow.js';
 import { createLocalEngine, type LocalEngine, type TaskHandler } from '../../../local/sfn/engine.js';
 
@@ -7,7 +7,7 @@ export const { definition, taskStates } = synthesizeDefinition();
 /** No real backoff in tests: every retry of every Task happens at once. */
 const noRetryWaits = Object.fromEntries(taskStates.map((name) => [name, 0]));
 
-export function installState(overrides: Partial<WorkflowState> = {}): WorkflowState {
+export function installState(overrides: Partial<AcceptedState> = {}): WorkflowState {
   return {
     operationId: 'op-1',
     kind: 'install',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TRANSIENT_ERROR_NAMES } from '../../../lambdas/shared/errors.js';
+import { errorNamesRetried, TRANSIENT_ERROR_NAMES } from '../../../lambdas/shared/errors.js';
 import { STEP_LAMBDA_TIMEOUTS, STEP_NAMES, synthesizeDefinition } from '../../../infra/workflow.js';
 
 interface Retrier {
@@ -109,6 +109,16 @@ describe('the synthesized workflow definition', () => {
       }
       expect(retrierFor(task, 'FetchFailed')).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 4, JitterStrategy: 'FULL' });
       expect(retrierFor(task, 'WorkspaceBusy')).toMatchObject({ MaxAttempts: 8, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
+    }
+  });
+
+  it('retries exactly the errors the error declaration marks transient, each under its policy', () => {
+    for (const name of taskStates) {
+      const task = state(name);
+      for (const error of errorNamesRetried('backoff')) expect(retrierFor(task, error), `${name} ${error}`).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 4 });
+      for (const error of errorNamesRetried('lease')) expect(retrierFor(task, error), `${name} ${error}`).toMatchObject({ MaxAttempts: 8 });
+      const ours = (task.Retry ?? []).flatMap((r) => r.ErrorEquals).filter((error) => !error.startsWith('Lambda.'));
+      expect(ours.sort(), name).toEqual([...TRANSIENT_ERROR_NAMES].sort());
     }
   });
 

@@ -1,0 +1,14 @@
+import type { Runtime } from '../runtime.js';
+import { createS3Client } from '../shared/aws.js';
+import { createResolvers } from '../plugins/source.js';
+import { stageStep } from '../workflow/steps/stage.js';
+
+/**
+ * The Stage step's wiring, apart from the other steps' (composition/steps.ts): the plugin
+ * pipeline it imports (YAML, tar) would otherwise land in every step bundle, ~160 KiB each,
+ * pushing Deliver past 1 MB.
+ */
+export async function buildStage({ db, config, aws }: Runtime) {
+  const s3 = await createS3Client(aws);
+  return stageStep({ db, s3, resolvers: createResolvers({ s3, config }), config });
+}

@@ -1,0 +1,66 @@
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { Runtime } from '../runtime.js';
+import type { Config } from '../shared/config.js';
+import { createEc2Client, createEicClient, createS3Client, createSsmClient, type AwsClientOptions } from '../shared/aws.js';
+import type { DeliveryDeps } from '../delivery/index.js';
+import type { EicDeps } from '../delivery/eic.js';
+import { checkAllowlistStep } from '../workflow/steps/check-allowlist.js';
+import { deliverStep } from '../workflow/steps/deliver.js';
+import { removeStep } from '../workflow/steps/remove.js';
+import { restartStep } from '../workflow/steps/restart.js';
+import { recordStep } from '../workflow/steps/record.js';
+import { recordFailureStep } from '../workflow/steps/record-failure.js';
+
+/**
+ * Wires each workflow step to a Runtime and the AWS clients it uses: what every step Lambda's
+ * handler builds on its first invocation. A step makes only the clients it needs. Stage is
+ * wired in composition/stage.ts, so these bundles stay free of the plugin pipeline.
+ */
+
+export async function buildCheckAllowlist({ db }: Runtime) {
+  return checkAllowlistStep({ db });
+}
+
+export async function buildDeliver({ db, config, aws }: Runtime) {
+  const [s3, ssm] = await Promise.all([createS3Client(aws), createSsmClient(aws)]);
+  return deliverStep({ db, config, s3, delivery: deliveryDeps(ssm, config, aws) });
+}
+
+export async function buildRemove({ db, config, aws }: Runtime) {
+  return removeStep({ db, config, delivery: deliveryDeps(await createSsmClient(aws), config, aws) });
+}
+
+export async function buildRestart({ db, config, aws }: Runtime) {
+  return restartStep({ db, delivery: deliveryDeps(await createSsmClient(aws), config, aws) });
+}
+
+export async function buildRecord({ db }: Runtime) {
+  return recordStep({ db });
+}
+
+export async function buildRecordFailure({ db, aws }: Runtime) {
+  return recordFailureStep({ db, s3: await createS3Client(aws) });
+}
+
+/**
+ * How the host steps reach a workspace: SSM, polled at the configured pace, or EC2 Instance
+ * Connect, whose clients are made on the first delivery that needs them and then kept.
+ */
+export function deliveryDeps(ssm: SSMClient, config: Config, aws: AwsClientOptions): DeliveryDeps {
+  let eicClients: ReturnType<EicDeps['clients']> | undefined;
+  return {
+    ssm,
+    config,
+    ssmPolling: { pollIntervalMs: config.ssmPollIntervalMs, maxPollIntervalMs: Math.max(config.ssmPollIntervalMs, 5_000) },
+    eic: {
+      settings: config.eic,
+      clients: () => {
+        if (!eicClients) {
+          eicClients = Promise.all([createEc2Client(aws), createEicClient(aws)]).then(([ec2, eic]) => ({ ec2, eic }));
+          eicClients.catch(() => (eicClients = undefined));
+        }
+        return eicClients;
+      },
+    },
+  };
+}
