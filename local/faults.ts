@@ -91,3 +91,15 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * `faults` only once `armed()` says so: the local stack seeds its registry and demo through the
+ * same emulators, and a start-up that `s3.error=1` breaks would test nothing.
+ */
+export function armedLater(faults: Faults, armed: () => boolean): Faults {
+  return {
+    rates: faults.rates,
+    roll: (service, fault) => armed() && faults.roll(service, fault),
+    unknownInstance: (service, instanceId) => armed() && faults.unknownInstance(service, instanceId),
+  };
+}

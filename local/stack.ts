@@ -5,6 +5,7 @@ import { openDatabase } from './database.js';
 import { startLocalS3 } from './s3.js';
 import { startSsmEmulator } from './ssm-emulator.js';
 import { startEicEmulator } from './eic-emulator.js';
+import { armedLater, faultsFromEnv, type Faults } from './faults.js';
 import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
 import { startLocalApiServer } from './api-server.js';
 import { seedDemo, type DemoSeed } from './seed.js';
@@ -30,6 +31,8 @@ export interface LocalStackOptions {
   registryDirs: string[];
   /** Keep the embedded database in memory instead of under localDir (tests, benchmarks). */
   ephemeralDatabase?: boolean;
+  /** What the emulators get wrong on purpose; default: `MOLECULE_LOCAL_FAULTS`. */
+  faults?: Faults;
 }
 
 export interface LocalStack {
@@ -68,13 +71,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     closers.push(() => database.close());
 
     const config = loadConfig();
-    const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])] });
+    let ready = false;
+    const faults = armedLater(opts.faults ?? faultsFromEnv(), () => ready);
+    const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])], faults });
     closers.push(() => s3.close());
 
     const instances = new LocalInstances(join(localDir, 'instances'));
-    const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
+    const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
     closers.push(() => ssm.close());
-    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
+    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
     closers.push(() => eic.close());
 
     const { definition } = synthesizeDefinition();
@@ -131,6 +136,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       },
     });
     closers.push(() => api.close());
+    ready = true;
+    if (Object.keys(faults.rates).length > 0) logger.warn('local emulators inject faults', { faults: faults.rates });
 
     return {
       url: api.url,
