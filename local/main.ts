@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { faultsFromEnv, FaultSpecError, type Faults } from './faults.js';
-import { registryDirectories, startLocalStack } from './stack.js';
+import { registryDirectories } from './registry.js';
+import { startLocalStack } from './stack.js';
 
 /** `npm start`: the whole system locally, then ready-to-paste commands for a first install. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase } from './database.js';
 import { startLocalS3 } from './s3.js';
@@ -154,17 +154,4 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await close();
     throw err;
   }
-}
-
-/** `./plugins/*` plus every plugin directory under `$MOLECULE_REGISTRY_DIR`. */
-export function registryDirectories(repoPlugins: string, extra: string | undefined): string[] {
-  const dirsIn = (root: string) =>
-    existsSync(root)
-      ? readdirSync(root)
-          .filter((name) => !name.startsWith('.')) // .git and the like are not plugins
-          .map((name) => join(root, name))
-          .filter((path) => statSync(path).isDirectory())
-          .sort()
-      : [];
-  return [...dirsIn(repoPlugins), ...(extra ? dirsIn(resolve(extra)) : [])];
 }
