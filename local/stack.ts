@@ -16,6 +16,8 @@ import { synthesizeDefinition } from '../infra/workflow.js';
 import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { handler as apiHandler } from '../lambdas/handlers/api.js';
+import { handler as cleanupHandler } from '../lambdas/handlers/cleanup.js';
+import { cleanupIntervalMs, startScheduler } from './scheduler.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
 import { STEP_HANDLERS } from './step-handlers.js';
 import { createS3Client } from '../lambdas/shared/aws.js';
@@ -33,6 +35,8 @@ export interface LocalStackOptions {
   ephemeralDatabase?: boolean;
   /** What the emulators get wrong on purpose; default: `MOLECULE_LOCAL_FAULTS`. */
   faults?: Faults;
+  /** How often the Cleanup handler runs; default `PLUGIN_CLEANUP_INTERVAL` (15m). */
+  cleanupIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -71,6 +75,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     closers.push(() => database.close());
 
     const config = loadConfig();
+    const cleanupEvery = opts.cleanupIntervalMs ?? cleanupIntervalMs();
     let ready = false;
     const faults = armedLater(opts.faults ?? faultsFromEnv(), () => ready);
     const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])], faults });
@@ -137,6 +142,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     closers.push(() => api.close());
     ready = true;
+    // The schedule EventBridge runs on AWS, with the very handler the Cleanup Lambda exports.
+    const cleanup = startScheduler({
+      name: 'cleanup',
+      intervalMs: cleanupEvery,
+      run: () => cleanupHandler({}),
+      describe: (summary) => ({ started: summary.started.length, failedToStart: summary.failedToStart.length, purgedRows: summary.purgedRows }),
+      log: logger,
+    });
+    closers.push(() => cleanup.stop());
     if (Object.keys(faults.rates).length > 0) logger.warn('local emulators inject faults', { faults: faults.rates });
 
     return {
