@@ -68,7 +68,6 @@ export async function startEc2Emulator({ rootDir, isRunning, faults = NO_FAULTS 
   return listenOnLoopback(server, 0);
 }
 
-
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
