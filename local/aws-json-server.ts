@@ -29,6 +29,8 @@ export interface AwsJsonServerOptions {
   errorNamespace?: string;
   /** Maps the service's own errors; anything else is a 500 InternalFailure. */
   toApiError?: (err: unknown) => AwsApiError | undefined;
+  /** An injected fault (MOLECULE_LOCAL_FAULTS) answered instead of running the operation. */
+  fault?: (operation: string) => AwsApiError | undefined;
   port?: number;
 }
 
@@ -50,9 +52,12 @@ export async function startAwsJsonServer(opts: AwsJsonServerOptions): Promise<Aw
 
   const handle = async (req: IncomingMessage): Promise<AwsBody> => {
     const target = String(req.headers['x-amz-target'] ?? '');
-    const operation = target.startsWith(`${opts.targetPrefix}.`) ? opts.operations[target.slice(opts.targetPrefix.length + 1)] : undefined;
+    const name = target.startsWith(`${opts.targetPrefix}.`) ? target.slice(opts.targetPrefix.length + 1) : '';
+    const operation = Object.hasOwn(opts.operations, name) ? opts.operations[name] : undefined;
     const body = await readJson(req);
     if (req.method !== 'POST' || !operation) throw new AwsApiError('UnknownOperationException', `operation ${target || '(none)'} is not emulated`);
+    const fault = opts.fault?.(name);
+    if (fault) throw fault;
     return operation(body);
   };
 

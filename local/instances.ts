@@ -41,4 +41,4 @@ export class LocalInstances {
  * `var/log/molecule-restarts.log`.
  */
 export const LOCAL_RESTART_COMMAND =
-  'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)" restart ws-{workspaceId} >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"';
+  'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)" restart {workspaceId} >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"';

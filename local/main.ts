@@ -1,11 +1,23 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { registryDirectories, startLocalStack } from './stack.js';
+import { faultsFromEnv, FaultSpecError, type Faults } from './faults.js';
+import { registryDirectories } from './registry.js';
+import { startLocalStack } from './stack.js';
 
 /** `npm start`: the whole system locally, then ready-to-paste commands for a first install. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+let faults: Faults;
+try {
+  faults = faultsFromEnv();
+} catch (err) {
+  if (!(err instanceof FaultSpecError)) throw err;
+  process.stderr.write(`molecule: ${err.message}\n`);
+  process.exit(2);
+}
+
 const stack = await startLocalStack({
+  faults,
   port: Number(process.env.PORT ?? 3000),
   localDir: process.env.MOLECULE_LOCAL_DIR ?? '.local',
   adminToken: process.env.ADMIN_TOKEN,

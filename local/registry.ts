@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { publishToRegistry, type PublishOptions } from '../lambdas/plugins/resolvers/local.js';
 import type { Log } from '../lambdas/shared/logger.js';
@@ -40,4 +41,17 @@ async function clearPrefix(s3: S3Client, bucket: string, prefix: string): Promis
     for (const object of page.Contents ?? []) if (object.Key) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** `./plugins/*` plus every plugin directory under `$MOLECULE_REGISTRY_DIR`. */
+export function registryDirectories(repoPlugins: string, extra: string | undefined): string[] {
+  const dirsIn = (root: string) =>
+    existsSync(root)
+      ? readdirSync(root)
+          .filter((name) => !name.startsWith('.')) // .git and the like are not plugins
+          .map((name) => join(root, name))
+          .filter((path) => statSync(path).isDirectory())
+          .sort()
+      : [];
+  return [...dirsIn(repoPlugins), ...(extra ? dirsIn(resolve(extra)) : [])];
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase } from './database.js';
 import { startLocalS3 } from './s3.js';
 import { startSsmEmulator } from './ssm-emulator.js';
 import { startEicEmulator } from './eic-emulator.js';
+import { armedLater, faultsFromEnv, type Faults } from './faults.js';
 import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
 import { startLocalApiServer } from './api-server.js';
 import { seedDemo, type DemoSeed } from './seed.js';
@@ -15,6 +16,8 @@ import { synthesizeDefinition } from '../infra/workflow.js';
 import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { createApiHandler } from '../lambdas/handlers/api.js';
+import { handler as cleanupHandler } from '../lambdas/handlers/cleanup.js';
+import { startScheduler } from './scheduler.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
 import { STEP_HANDLERS } from './step-handlers.js';
 import { createS3Client } from '../lambdas/shared/aws.js';
@@ -34,6 +37,10 @@ export interface LocalStackOptions {
   registryDirs: string[];
   /** Keep the embedded database in memory instead of under localDir (tests, benchmarks). */
   ephemeralDatabase?: boolean;
+  /** What the emulators get wrong on purpose; default: `MOLECULE_LOCAL_FAULTS`. */
+  faults?: Faults;
+  /** How often the Cleanup handler runs; default `PLUGIN_CLEANUP_INTERVAL` (15m). */
+  cleanupIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -72,13 +79,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     closers.push(() => database.close());
 
     const config = loadConfig();
-    const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])] });
+    const cleanupEvery = opts.cleanupIntervalMs ?? config.cleanupIntervalMs;
+    let ready = false;
+    const faults = armedLater(opts.faults ?? faultsFromEnv(), () => ready);
+    const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])], faults });
     closers.push(() => s3.close());
 
     const instances = new LocalInstances(join(localDir, 'instances'));
-    const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
+    const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
     closers.push(() => ssm.close());
-    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
+    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
     closers.push(() => eic.close());
 
     const { definition } = synthesizeDefinition();
@@ -121,6 +131,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       maxBodyBytes: rt.config.limits.maxBodyBytes,
     });
     closers.push(() => api.close());
+    ready = true;
+    // The schedule EventBridge runs on AWS, with the very handler the Cleanup Lambda exports.
+    const cleanup = startScheduler({
+      name: 'cleanup',
+      intervalMs: cleanupEvery,
+      run: () => cleanupHandler({}),
+      describe: (summary) => ({ started: summary.started.length, failedToStart: summary.failedToStart.length, purgedRows: summary.purgedRows }),
+      log: logger,
+    });
+    closers.push(() => cleanup.stop());
+    if (Object.keys(faults.rates).length > 0) logger.warn('local emulators inject faults', { faults: faults.rates });
 
     return {
       url: api.url,
@@ -153,15 +174,3 @@ export function localInstanceRoutes(instances: LocalInstances): ExtraRoutes {
   };
 }
 
-/** `./plugins/*` plus every plugin directory under `$MOLECULE_REGISTRY_DIR`. */
-export function registryDirectories(repoPlugins: string, extra: string | undefined): string[] {
-  const dirsIn = (root: string) =>
-    existsSync(root)
-      ? readdirSync(root)
-          .filter((name) => !name.startsWith('.')) // .git and the like are not plugins
-          .map((name) => join(root, name))
-          .filter((path) => statSync(path).isDirectory())
-          .sort()
-      : [];
-  return [...dirsIn(repoPlugins), ...(extra ? dirsIn(resolve(extra)) : [])];
-}

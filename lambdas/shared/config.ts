@@ -54,7 +54,7 @@ const EnvSchema = z.object({
   PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
   PLUGIN_CONFIG_DIRS: z.string().optional(),
   PLUGIN_CLEANUP_BATCH: int(50),
-  PLUGIN_CLEANUP_INTERVAL: duration('15m'),
+  PLUGIN_CLEANUP_INTERVAL: duration('15m').refine((ms) => ms > 0, 'must be longer than 0'),
   PLUGIN_EIC_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name').default('ubuntu'),
   PLUGIN_EIC_SSH_PORT: z.coerce.number().int().min(1).max(65_535).default(22),
   PLUGIN_EIC_SSH_HOST: z.string().min(1).optional(),

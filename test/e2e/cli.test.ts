@@ -4,13 +4,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalStack } from '../support/local-stack.js';
 
 /** The CLI as a user runs it, as its own process, against `npm start`'s process over HTTP. */
-let stack: SpawnedStack;
-let database: TestDatabase | undefined;
+const stack = useLocalStack();
 let org = '';
 const INSTANCE = 'i-0c11000000000000a';
 
@@ -32,15 +30,8 @@ async function cliAs(token: string, ...args: string[]): Promise<{ code: number; 
 }
 
 beforeAll(async () => {
-  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  stack = await spawnLocalStack({ DATABASE_URL: database?.url });
   await stack.call('PUT', '/admin/workspaces/cli-ws', { token: stack.adminToken, body: { orgId: 'cli-org', runtime: 'claude-code', instanceId: INSTANCE } });
   org = (await stack.call('POST', '/admin/orgs/cli-org/tokens', { token: stack.adminToken })).body.token;
-}, 90_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await database?.close();
 });
 
 describe('molecule-plugins', () => {

@@ -1,29 +1,27 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalStack } from '../support/local-stack.js';
 
 /**
  * SPEC §5 and §8 end to end over EC2 Instance Connect: `npm start`'s process, the workflow on the
  * local engine, and delivery through the EIC emulator's EC2 and SendSSHPublicKey endpoints and
  * its SSH server onto emulated hosts.
  */
-let stack: SpawnedStack;
-let database: TestDatabase | undefined;
 let org = '';
 
 const INSTANCES: Record<string, string> = { 'w-eic': 'i-0e1c0000000000e01', 'w-auto-stopped': 'i-0e1c0000000000e02' };
 const instanceRoot = (ws: string) => join(stack.localDir, 'instances', INSTANCES[ws]!);
 const pluginDir = (ws: string, name: string) => join(instanceRoot(ws), 'configs', 'plugins', name);
 
-beforeAll(async () => {
-  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+const stack = useLocalStack({
   // The local restart command, also saying whether it came over SSH (sshd sets SSH_CONNECTION, the SSM agent does not).
-  const restartCommand =
-    'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo restart ws-{workspaceId} "${SSH_CONNECTION:+over ssh}" >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"';
-  stack = await spawnLocalStack({ DATABASE_URL: database?.url, PLUGIN_RESTART_COMMAND: restartCommand });
+  PLUGIN_RESTART_COMMAND:
+    'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo restart ws-{workspaceId} "${SSH_CONNECTION:+over ssh}" >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"',
+});
+
+beforeAll(async () => {
   const admin = { token: stack.adminToken };
   const created = await stack.call('PUT', '/admin/workspaces/w-eic', {
     ...admin,
@@ -35,11 +33,6 @@ beforeAll(async () => {
     body: { orgId: 'acme', runtime: 'claude-code', instanceId: INSTANCES['w-auto-stopped'], transport: 'auto' },
   });
   org = (await stack.call('POST', '/admin/orgs/acme/tokens', admin)).body.token;
-}, 90_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await database?.close();
 });
 
 describe('a workspace delivered over EC2 Instance Connect', () => {

@@ -1,30 +1,21 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalStack } from '../support/local-stack.js';
 
 /** SPEC §4 auth and admin routes, against `npm start`'s process over real HTTP. */
-let stack: SpawnedStack;
-let database: TestDatabase | undefined;
+// With DATABASE_URL set the stack gets a fresh database on that server; unset, it embeds one.
+const stack = useLocalStack();
 let orgA = '';
 let orgB = '';
 let wsToken = '';
 
 beforeAll(async () => {
-  // With DATABASE_URL set the stack gets a fresh database on that server; unset, it embeds one.
-  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  stack = await spawnLocalStack({ DATABASE_URL: database?.url });
   const admin = stack.adminToken;
   expect((await stack.call('PUT', '/admin/workspaces/a-1', { token: admin, body: { orgId: 'org-a', runtime: 'claude-code', instanceId: 'i-0aaaaaaaaaaaaaaa1' } })).status).toBe(201);
   expect((await stack.call('PUT', '/admin/workspaces/b-1', { token: admin, body: { orgId: 'org-b', runtime: 'hermes' } })).status).toBe(201);
   orgA = (await stack.call('POST', '/admin/orgs/org-a/tokens', { token: admin })).body.token;
   orgB = (await stack.call('POST', '/admin/orgs/org-b/tokens', { token: admin })).body.token;
   wsToken = (await stack.call('POST', '/admin/workspaces/a-1/tokens', { token: admin })).body.token;
-}, 90_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await database?.close();
 });
 
 describe('the local stack', () => {

@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
 import { bigArchive, gzipBomb, pluginEntries, tarGz, tarGzStream, type FixtureEntry } from '../fixtures/archives.js';
 import { LOCAL_RESTART_COMMAND } from '../../local/instances.js';
@@ -12,8 +11,6 @@ import { LOCAL_RESTART_COMMAND } from '../../local/instances.js';
  * SPEC §2-§5 end to end: `npm start`'s process, the CDK-synthesized workflow on the local engine,
  * delivery through the SSM emulator onto emulated hosts, and a stand-in for codeload.github.com.
  */
-let stack: SpawnedStack;
-let database: TestDatabase | undefined;
 const codeload = new FakeCodeload();
 let org = '';
 
@@ -37,26 +34,21 @@ function serveRepo(repo: string, ref: string, files: Record<string, string>) {
   codeload.set(repo, ref, () => tarGz(pluginEntries(files, `${repo.split('/')[1]}-${ref}`)));
 }
 
+beforeAll(() => codeload.start());
+afterAll(() => codeload.stop());
+
+const stack = useLocalStack(() => ({
+  GITHUB_CODELOAD_URL: codeload.url,
+  // The restart fails on one workspace only ({workspaceId} arrives shell-quoted).
+  PLUGIN_RESTART_COMMAND: `${LOCAL_RESTART_COMMAND} && test {workspaceId} != w-norestart`,
+}));
+
 beforeAll(async () => {
-  await codeload.start();
-  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  stack = await spawnLocalStack({
-    DATABASE_URL: database?.url,
-    GITHUB_CODELOAD_URL: codeload.url,
-    // The restart fails on one workspace only ({workspaceId} arrives shell-quoted).
-    PLUGIN_RESTART_COMMAND: `${LOCAL_RESTART_COMMAND} && test {workspaceId} != w-norestart`,
-  });
   for (const [id, instanceId] of Object.entries(INSTANCES)) {
     await stack.call('PUT', `/admin/workspaces/${id}`, { token: stack.adminToken, body: { orgId: 'acme', runtime: 'claude-code', instanceId } });
   }
   await stack.call('PUT', '/admin/workspaces/w-ext', { token: stack.adminToken, body: { orgId: 'acme', runtime: 'external' } });
   org = (await stack.call('POST', '/admin/orgs/acme/tokens', { token: stack.adminToken })).body.token;
-}, 90_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await database?.close();
-  await codeload.stop();
 });
 
 describe('installing from the registry', () => {

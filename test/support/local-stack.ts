@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface SpawnedStack {
   url: string;
@@ -76,5 +78,47 @@ export async function spawnLocalStack(env: Record<string, string | undefined> = 
       }
       await rm(localDir, { recursive: true, force: true });
     },
+  };
+}
+
+type StackEnv = Record<string, string | undefined>;
+
+/**
+ * One local stack per test file: registers the `beforeAll` that starts it (on a fresh database
+ * when `DATABASE_URL` names a server, else embedded) and the `afterAll` that stops it. The
+ * returned handle reads the running stack, so tests use it as they would the stack itself. `env`
+ * may be a function when it needs something an earlier `beforeAll` started.
+ */
+export function useLocalStack(env: StackEnv | (() => StackEnv) = {}): SpawnedStack {
+  let spawned: SpawnedStack | undefined;
+  let database: TestDatabase | undefined;
+  const running = (): SpawnedStack => {
+    if (!spawned) throw new Error('the local stack is not running: use it inside a test or a later beforeAll');
+    return spawned;
+  };
+
+  beforeAll(async () => {
+    database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+    spawned = await spawnLocalStack({ DATABASE_URL: database?.url, ...(typeof env === 'function' ? env() : env) });
+  }, 90_000);
+
+  afterAll(async () => {
+    await spawned?.stop();
+    await database?.close();
+  });
+
+  return {
+    get url() {
+      return running().url;
+    },
+    get adminToken() {
+      return running().adminToken;
+    },
+    get localDir() {
+      return running().localDir;
+    },
+    output: () => running().output(),
+    call: (method, path, opts) => running().call(method, path, opts),
+    stop: () => running().stop(),
   };
 }

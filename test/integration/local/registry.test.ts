@@ -4,8 +4,7 @@ import { dirname, join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3, type LocalS3 } from '../../../local/s3.js';
-import { seedRegistry } from '../../../local/registry.js';
-import { registryDirectories } from '../../../local/stack.js';
+import { registryDirectories, seedRegistry } from '../../../local/registry.js';
 import { listRegistry } from '../../../lambdas/plugins/resolvers/local.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 

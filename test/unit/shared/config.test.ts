@@ -17,7 +17,9 @@ describe('configuration', () => {
   it('runs the cleanup every 15 minutes unless PLUGIN_CLEANUP_INTERVAL says otherwise', () => {
     expect(loadConfig({}).cleanupIntervalMs).toBe(15 * 60_000);
     expect(loadConfig({ PLUGIN_CLEANUP_INTERVAL: '1h' }).cleanupIntervalMs).toBe(3_600_000);
+    expect(loadConfig({ PLUGIN_CLEANUP_INTERVAL: '5s' }).cleanupIntervalMs).toBe(5_000);
     expect(() => loadConfig({ PLUGIN_CLEANUP_INTERVAL: 'hourly' })).toThrow(/PLUGIN_CLEANUP_INTERVAL/);
+    expect(() => loadConfig({ PLUGIN_CLEANUP_INTERVAL: '0s' })).toThrow(/PLUGIN_CLEANUP_INTERVAL.*must be longer than 0/s);
   });
 
   it('holds the archive limits SPEC §3 names by default', () => {

@@ -1,0 +1,185 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killGroup, spawnOnHost, stopHostProcess } from './host-process.js';
+
+/**
+ * The process side of the SSM emulator: runs each command's `AWS-RunShellScript` lines with `sh`
+ * in the instance's root (host-process.ts), keeps every invocation's status and output as
+ * GetCommandInvocation reports them, and stops them on timeout or cancel. ssm-operations.ts is
+ * the API on top of it.
+ */
+
+/** SSM's own limits on what GetCommandInvocation returns. */
+const STDOUT_LIMIT = 24_000;
+const STDERR_LIMIT = 8_000;
+const MAX_KEPT_COMMANDS = 500;
+
+export interface Invocation {
+  instanceId: string;
+  status: string;
+  statusDetails: string;
+  responseCode: number;
+  stdout: string;
+  stderr: string;
+  startedAt?: Date;
+  endedAt?: Date;
+  child?: ChildProcess;
+  stopReason?: 'timeout' | 'cancel';
+  /** Until then GetCommandInvocation answers InvocationDoesNotExist (the `ssm.lost_invocation` fault). */
+  hiddenUntil?: number;
+}
+
+export interface Command {
+  commandId: string;
+  requestedAt: Date;
+  comment: string;
+  documentName: string;
+  parameters: Record<string, string[]>;
+  timeoutSeconds: number;
+  invocations: Map<string, Invocation>;
+}
+
+export interface CommandRequest {
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  timeoutSeconds: number;
+  /** The instances it goes to, each with whether the agent is reachable (a stopped instance is not). */
+  targets: Array<{ instanceId: string; delivered: boolean; hiddenUntil?: number }>;
+}
+
+export interface CommandRunner {
+  send(request: CommandRequest): Command;
+  get(commandId: string): Command | undefined;
+  cancel(command: Command, instanceIds: readonly string[]): void;
+  close(): Promise<void>;
+}
+
+export async function createCommandRunner(rootDir: string): Promise<CommandRunner> {
+  const scriptDir = await mkdtemp(join(tmpdir(), 'molecule-ssm-'));
+  const commands = new Map<string, Command>();
+
+  function forget(): void {
+    for (const [id, command] of commands) {
+      if (commands.size <= MAX_KEPT_COMMANDS) return;
+      if ([...command.invocations.values()].every((inv) => !inv.child)) commands.delete(id);
+    }
+  }
+
+  function execute(command: Command, invocation: Invocation): void {
+    const script = (command.parameters.commands ?? []).join('\n');
+    const timeoutSeconds = Number(command.parameters.executionTimeout?.[0] ?? 3600);
+    const scriptPath = join(scriptDir, `${command.commandId}-${invocation.instanceId}.sh`);
+
+    const run = async () => {
+      await writeFile(scriptPath, script, { mode: 0o700 });
+      const child = spawnOnHost({
+        root: join(rootDir, invocation.instanceId),
+        command: 'sh',
+        args: [scriptPath],
+        stdin: 'ignore',
+        env: { AWS_SSM_INSTANCE_ID: invocation.instanceId, AWS_SSM_REGION_NAME: 'us-east-1' },
+      });
+      invocation.child = child;
+      invocation.status = invocation.statusDetails = 'InProgress';
+      invocation.startedAt = new Date();
+      const stdout = capture(child.stdout, STDOUT_LIMIT);
+      const stderr = capture(child.stderr, STDERR_LIMIT);
+      const timer = setTimeout(() => stop(invocation, 'timeout'), timeoutSeconds * 1000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        invocation.child = undefined;
+        invocation.endedAt = new Date();
+        invocation.stdout = stdout();
+        invocation.stderr = stderr();
+        invocation.responseCode = code ?? -1;
+        if (invocation.stopReason === 'timeout') {
+          invocation.status = 'TimedOut';
+          invocation.statusDetails = 'ExecutionTimedOut';
+        } else if (invocation.stopReason === 'cancel') {
+          invocation.status = invocation.statusDetails = 'Cancelled';
+        } else {
+          invocation.status = invocation.statusDetails = code === 0 ? 'Success' : 'Failed';
+        }
+        void rm(scriptPath, { force: true });
+      });
+    };
+    run().catch((err: unknown) => {
+      invocation.status = invocation.statusDetails = 'Failed';
+      invocation.stderr = `emulator could not start the command: ${(err as Error).message}`.slice(0, STDERR_LIMIT);
+      invocation.endedAt = new Date();
+    });
+  }
+
+  function stop(invocation: Invocation, reason: 'timeout' | 'cancel'): void {
+    if (!invocation.child?.pid) return;
+    invocation.stopReason = reason;
+    invocation.status = invocation.statusDetails = reason === 'cancel' ? 'Cancelling' : invocation.status;
+    stopHostProcess(invocation.child);
+  }
+
+  return {
+    send(request) {
+      const command: Command = {
+        commandId: randomUUID(),
+        requestedAt: new Date(),
+        comment: request.comment,
+        documentName: request.documentName,
+        parameters: request.parameters,
+        timeoutSeconds: request.timeoutSeconds,
+        invocations: new Map(),
+      };
+      for (const { instanceId, delivered, hiddenUntil } of request.targets) {
+        const invocation: Invocation = {
+          instanceId,
+          status: delivered ? 'Pending' : 'Failed',
+          statusDetails: delivered ? 'Pending' : 'Undeliverable',
+          responseCode: -1,
+          stdout: '',
+          stderr: '',
+          ...(hiddenUntil !== undefined && { hiddenUntil }),
+        };
+        command.invocations.set(instanceId, invocation);
+        if (delivered) execute(command, invocation);
+      }
+      commands.set(command.commandId, command);
+      forget();
+      return command;
+    },
+
+    get: (commandId) => commands.get(commandId),
+
+    cancel(command, instanceIds) {
+      for (const id of instanceIds) {
+        const invocation = command.invocations.get(id);
+        if (invocation) stop(invocation, 'cancel');
+      }
+    },
+
+    async close() {
+      for (const command of commands.values()) {
+        for (const invocation of command.invocations.values()) {
+          if (invocation.child?.pid) killGroup(invocation.child.pid, 'SIGKILL');
+        }
+      }
+      await rm(scriptDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Keeps the first `limit` characters of a stream, as SSM does, without holding the rest. */
+function capture(stream: NodeJS.ReadableStream | null, limit: number): () => string {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  // Four bytes per character is the UTF-8 worst case, so this always covers `limit` characters.
+  const byteLimit = limit * 4;
+  stream?.on('data', (chunk: Buffer) => {
+    if (bytes >= byteLimit) return;
+    chunks.push(chunk);
+    bytes += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('utf8').slice(0, limit);
+}
