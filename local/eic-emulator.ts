@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import ssh2, { type Connection, type ParsedKey } from 'ssh2';
-import { fingerprint } from '../lambdas/delivery/eic.js';
+import { fingerprint } from '../lambdas/delivery/ssh.js';
 import { ed25519KeyPair } from '../lambdas/delivery/ssh-keys.js';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 import { AwsApiError, readBoundedBody, startAwsJsonServer } from './aws-json-server.js';

@@ -3,7 +3,7 @@ import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { Workspace } from '../shared/types.js';
 import { runViaEic, type EicDeps } from './eic.js';
-import { parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
+import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
 import { installScript, restartScript, uninstallScript } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
 import { chooseTransport, deliverableInstanceId, type DeliveryTransport } from './transport.js';
@@ -111,13 +111,16 @@ const STEP_MESSAGES: Record<string, string> = {
   restart: 'the workspace restart command failed',
 };
 
-/** A failed script names the step it failed in; say which, in our words, not the host's. */
+/**
+ * A failed script names the step it failed in; say which, in our words, not the host's. Always a
+ * plain DeliveryFailed, the name the workflow matches on.
+ */
 function explained(err: unknown): unknown {
-  if (!(err instanceof DeliveryFailed)) return err;
-  const hostResult = err.details.hostResult as HostResult | null | undefined;
+  if (!(err instanceof HostCommandFailed)) return err;
+  const { hostResult, status } = err.failure;
   const message = hostResult?.step ? STEP_MESSAGES[hostResult.step] : undefined;
-  if (!message) return err;
-  const timedOut = err.details.status === 'TimedOut' ? ' (the command timed out)' : '';
+  if (!message) return new DeliveryFailed(err.message, err.details, { cause: err });
+  const timedOut = status === 'TimedOut' ? ' (the command timed out)' : '';
   const suffix = hostResult?.restored === false ? '; the previous version could not be restored' : '';
   return new DeliveryFailed(`${message}${timedOut}${suffix}`, err.details, { cause: err });
 }
