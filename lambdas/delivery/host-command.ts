@@ -32,6 +32,7 @@ const HostResultSchema = z.object({
   replacedPrevious: z.boolean().optional(),
   changedOnlySkillDocs: z.boolean().optional(),
   removedSkills: z.number().int().nonnegative().optional(),
+  keptSkills: z.array(z.string()).optional(),
   strippedFiles: z.number().int().nonnegative().optional(),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;

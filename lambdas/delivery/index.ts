@@ -31,6 +31,8 @@ export interface InstallOutcome {
 export interface RemoveOutcome {
   transport: DeliveryTransport;
   removedSkills: number;
+  /** A declared skill dir the plugin does not own (not its copy) is kept, and said so here. */
+  warnings: string[];
 }
 
 /** Installs the staged tarball (fetched by the host from `tarballUrl`) into the workspace. */
@@ -53,7 +55,7 @@ export async function deliverInstall(
   };
 }
 
-/** Removes the plugin, its marker blocks and its skills from the workspace. */
+/** Removes the plugin, its marker blocks and the skills it owns from the workspace. */
 export async function removePlugin(
   deps: DeliveryDeps,
   { workspace, pluginName, skills = [] }: { workspace: Workspace; pluginName: string; skills?: readonly string[] },
@@ -64,7 +66,8 @@ export async function removePlugin(
     throw new PluginNotInstalled(`plugin "${pluginName}" is not installed`, { workspaceId: workspace.id, plugin: pluginName });
   }
   if (!result.ok) throw new DeliveryFailed('the workspace reported a failed uninstall', { workspaceId: workspace.id, step: result.step });
-  return { transport, removedSkills: result.removedSkills ?? 0 };
+  const warnings = (result.keptSkills ?? []).map((skill) => `kept skills/${skill}: it is not the copy ${pluginName} installed`);
+  return { transport, removedSkills: result.removedSkills ?? 0, warnings };
 }
 
 /** Runs the configured restart command on the workspace's host. */

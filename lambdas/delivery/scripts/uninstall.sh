@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Uninstall (SPEC §5): strip the plugin's marker blocks from CLAUDE.md and AGENTS.md, remove
-# `skills/<s>` for every declared skill, then `.previous/<name>`, and the plugin directory
+# `skills/<s>` for every declared skill that is this plugin's copy (listing the others in
+# `keptSkills`), then `.previous/<name>`, and the plugin directory
 # last so that a retry after a partial run still finds it. A plugin that is not installed is
 # reported as `{"ok":false,"code":"plugin_not_installed"}` with exit status 0.
 # Runs after prelude.sh. Inputs: NAME; SKILLS (names the caller knows, one a line);
@@ -54,8 +55,15 @@ STRIPPED=0
 strip_markers "$CONFIG_DIR/CLAUDE.md"
 strip_markers "$CONFIG_DIR/AGENTS.md"
 
+# A skill dir is this plugin's only when it is the plugin's copy: equal, byte for byte, to the
+# same skill in the installed plugin. A same-named dir the plugin does not own is the user's.
+owned_skill() {
+  [ -d "$LIVE/skills/$1" ] && diff -r -q -- "$LIVE/skills/$1" "$2" > /dev/null 2>&1
+}
+
 STEP='skills'
 REMOVED=0
+KEPT=''
 while IFS= read -r skill; do
   [ -n "$skill" ] || continue
   if [[ ! $skill =~ $NAME_RE ]]; then
@@ -63,9 +71,13 @@ while IFS= read -r skill; do
     continue
   fi
   target="$CONFIG_DIR/skills/$skill"
-  if [ -e "$target" ] || [ -L "$target" ]; then
+  [ -e "$target" ] || [ -L "$target" ] || continue
+  if owned_skill "$skill" "$target"; then
     rm -rf -- "$target"
     REMOVED=$((REMOVED + 1))
+  else
+    # NAME_RE leaves nothing in a name that JSON would need escaped.
+    KEPT="$KEPT${KEPT:+,}\"$skill\""
   fi
 done <<< "$(printf '%s\n' "$SKILLS" | sort -u)"
 
@@ -74,4 +86,4 @@ rm -rf -- "$PREVIOUS"
 rm -rf -- "$LIVE"
 
 trap - EXIT
-result '{"ok":true,"action":"uninstalled","removedSkills":'"$REMOVED"',"strippedFiles":'"$STRIPPED"'}'
+result '{"ok":true,"action":"uninstalled","removedSkills":'"$REMOVED"',"strippedFiles":'"$STRIPPED"',"keptSkills":['"$KEPT"']}'

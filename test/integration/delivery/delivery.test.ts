@@ -251,11 +251,13 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
 
     it("strips only this plugin's marker blocks, removes its skills, its directory and .previous", async () => {
       await install('acme.tools', V1);
-      await install('acme.tools', V2);
+      await install('acme.tools', { ...V2, 'skills/from-caller/SKILL.md': '# from the caller\n' });
       await install('other', { 'plugin.yaml': 'name: other\nskills: [s2]\n', 'skills/s2/SKILL.md': '# s2\n' });
+      // The plugin's own copies of its skills, as the runtime puts them in place.
       await mkdir(join(configs(), 'skills', 's1'), { recursive: true });
-      await writeFile(join(configs(), 'skills', 's1', 'SKILL.md'), '# s1\n');
+      await writeFile(join(configs(), 'skills', 's1', 'SKILL.md'), V2['skills/s1/SKILL.md']);
       await mkdir(join(configs(), 'skills', 'from-caller'), { recursive: true });
+      await writeFile(join(configs(), 'skills', 'from-caller', 'SKILL.md'), '# from the caller\n');
       await mkdir(join(configs(), 'skills', 's2'), { recursive: true });
       await writeFile(join(configs(), 'CLAUDE.md'), CLAUDE_MD);
       const agentsMd = '# Plugin: acme.tools / rule: x.md\nAlways be kind.\n# Plugin: other / rule: y.md\nOther.\n';
@@ -263,7 +265,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
 
       const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools', skills: ['from-caller'] });
 
-      expect(outcome).toEqual({ transport, removedSkills: 2 });
+      expect(outcome).toEqual({ transport, removedSkills: 2, warnings: [] });
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe(CLAUDE_MD_AFTER);
       expect(await readFile(join(configs(), 'AGENTS.md'), 'utf8')).toBe('# Plugin: other / rule: y.md\nOther.\n');
       expect(existsSync(join(configs(), 'skills', 's1'))).toBe(false);
@@ -281,10 +283,27 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
 
       const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
 
-      expect(outcome).toEqual({ transport, removedSkills: 0 });
+      expect(outcome).toEqual({ transport, removedSkills: 0, warnings: [] });
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe('# Notes\n# Plugin: other / rule: y.md\nOther.\n');
       expect(existsSync(join(configs(), 'plugins', 'acme.tools'))).toBe(false);
       expect(existsSync(join(configs(), 'plugins', '.previous', 'acme.tools'))).toBe(false);
+    });
+
+    it('keeps a same-named skill dir the plugin does not own, byte for byte, and warns about it', async () => {
+      await install('acme.tools', { 'plugin.yaml': 'name: acme.tools\nskills: [user-private-skill]\n' });
+      const privateSkill = join(configs(), 'skills', 'user-private-skill');
+      await mkdir(privateSkill, { recursive: true });
+      await writeFile(join(privateSkill, 'SKILL.md'), '# mine, not the plugin\'s\n');
+
+      const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
+
+      expect(outcome).toEqual({
+        transport,
+        removedSkills: 0,
+        warnings: ['kept skills/user-private-skill: it is not the copy acme.tools installed'],
+      });
+      expect(await tree(privateSkill)).toEqual({ 'SKILL.md': '# mine, not the plugin\'s\n' });
+      expect(existsSync(join(configs(), 'plugins', 'acme.tools'))).toBe(false);
     });
 
     it('leaves memory files without blocks of the plugin untouched', async () => {

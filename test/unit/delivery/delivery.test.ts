@@ -113,7 +113,17 @@ describe('removePlugin', () => {
   it('reports how many skills it removed', async () => {
     hostReports('MOLECULE_RESULT {"ok":true,"action":"uninstalled","removedSkills":2,"strippedFiles":1}\n');
 
-    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({ transport: 'ssm', removedSkills: 2 });
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({ transport: 'ssm', removedSkills: 2, warnings: [] });
+  });
+
+  it('warns about each skill dir the host kept because the plugin does not own it', async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"uninstalled","removedSkills":0,"strippedFiles":0,"keptSkills":["a","b"]}\n');
+
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools' })).resolves.toEqual({
+      transport: 'ssm',
+      removedSkills: 0,
+      warnings: ['kept skills/a: it is not the copy acme.tools installed', 'kept skills/b: it is not the copy acme.tools installed'],
+    });
   });
 });
 
