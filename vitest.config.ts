@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    setupFiles: ['test/support/aws-sdk-matchers.ts'],
     env: { LOG_LEVEL: 'SILENT' },
   },
 });

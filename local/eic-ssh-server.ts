@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import ssh2, { type Connection, type ParsedKey } from 'ssh2';
-import { fingerprint } from '../lambdas/delivery/eic.js';
+import { fingerprint } from '../lambdas/delivery/ssh.js';
 import { ed25519KeyPair } from '../lambdas/delivery/ssh-keys.js';
 import { killGroup, spawnOnHost, stopHostProcess } from './host-process.js';
 import { LOOPBACK } from './ec2-emulator.js';

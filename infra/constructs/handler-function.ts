@@ -83,6 +83,13 @@ export class HandlerFunction extends NodejsFunction {
         // native add-ons (built for this machine, not the arm64 Lambda) stay out: ssh2 catches
         // their absence and uses its JavaScript crypto.
         externalModules: ['@aws-sdk/*', 'cpu-features', '*.node'],
+        // The host scripts are read at run time from `scripts/` next to the module using them
+        // (lambdas/delivery/host-scripts.ts), which in a bundle is the bundle's own directory.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${inputDir}/lambdas/delivery/scripts" "${outputDir}/scripts"`],
+        },
       },
     });
     if (props.network) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DeliveryFailed } from '../shared/errors.js';
 
 /** A script to run as root on a workspace's host, whatever the transport. */
 export interface HostCommand {
@@ -31,6 +32,7 @@ const HostResultSchema = z.object({
   replacedPrevious: z.boolean().optional(),
   changedOnlySkillDocs: z.boolean().optional(),
   removedSkills: z.number().int().nonnegative().optional(),
+  keptSkills: z.array(z.string()).optional(),
   strippedFiles: z.number().int().nonnegative().optional(),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;
@@ -48,6 +50,31 @@ export function parseHostResult(stdout: string): HostResult | null {
     }
   }
   return null;
+}
+
+/** How a host command that ran ended, when it did not succeed. */
+export interface HostFailure {
+  status: 'Failed' | 'TimedOut' | 'Cancelled';
+  exitCode: number;
+  /** The signal that ended the script, when the transport reports one (SSH). */
+  exitSignal?: string;
+  /** The script's own report, when it got to print one: names the step it failed in. */
+  hostResult: HostResult | null;
+  /** For ops logs only (see sanitizedTail). */
+  outputTail: string;
+}
+
+/**
+ * A host script that ran and failed, timed out or was cancelled: delivery_failed, with what the
+ * host reported as typed fields (`failure`) besides the error details every error carries.
+ */
+export class HostCommandFailed extends DeliveryFailed {
+  readonly failure: HostFailure;
+
+  constructor(message: string, context: Record<string, unknown>, failure: HostFailure, options?: { cause?: unknown }) {
+    super(message, { ...context, ...failure }, options);
+    this.failure = failure;
+  }
 }
 
 const TAIL_CHARS = 400;

@@ -3,7 +3,7 @@ import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { Workspace } from '../shared/types.js';
 import { runViaEic, type EicDeps } from './eic.js';
-import { parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
+import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
 import { installScript, restartScript, uninstallScript } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
 import { chooseTransport, deliverableInstanceId, type DeliveryTransport } from './transport.js';
@@ -31,6 +31,8 @@ export interface InstallOutcome {
 export interface RemoveOutcome {
   transport: DeliveryTransport;
   removedSkills: number;
+  /** A declared skill dir the plugin does not own (not its copy) is kept, and said so here. */
+  warnings: string[];
 }
 
 /** Installs the staged tarball (fetched by the host from `tarballUrl`) into the workspace. */
@@ -53,7 +55,7 @@ export async function deliverInstall(
   };
 }
 
-/** Removes the plugin, its marker blocks and its skills from the workspace. */
+/** Removes the plugin, its marker blocks and the skills it owns from the workspace. */
 export async function removePlugin(
   deps: DeliveryDeps,
   { workspace, pluginName, skills = [] }: { workspace: Workspace; pluginName: string; skills?: readonly string[] },
@@ -64,7 +66,8 @@ export async function removePlugin(
     throw new PluginNotInstalled(`plugin "${pluginName}" is not installed`, { workspaceId: workspace.id, plugin: pluginName });
   }
   if (!result.ok) throw new DeliveryFailed('the workspace reported a failed uninstall', { workspaceId: workspace.id, step: result.step });
-  return { transport, removedSkills: result.removedSkills ?? 0 };
+  const warnings = (result.keptSkills ?? []).map((skill) => `kept skills/${skill}: it is not the copy ${pluginName} installed`);
+  return { transport, removedSkills: result.removedSkills ?? 0, warnings };
 }
 
 /** Runs the configured restart command on the workspace's host. */
@@ -111,13 +114,16 @@ const STEP_MESSAGES: Record<string, string> = {
   restart: 'the workspace restart command failed',
 };
 
-/** A failed script names the step it failed in; say which, in our words, not the host's. */
+/**
+ * A failed script names the step it failed in; say which, in our words, not the host's. Always a
+ * plain DeliveryFailed, the name the workflow matches on.
+ */
 function explained(err: unknown): unknown {
-  if (!(err instanceof DeliveryFailed)) return err;
-  const hostResult = err.details.hostResult as HostResult | null | undefined;
+  if (!(err instanceof HostCommandFailed)) return err;
+  const { hostResult, status } = err.failure;
   const message = hostResult?.step ? STEP_MESSAGES[hostResult.step] : undefined;
-  if (!message) return err;
-  const timedOut = err.details.status === 'TimedOut' ? ' (the command timed out)' : '';
+  if (!message) return new DeliveryFailed(err.message, err.details, { cause: err });
+  const timedOut = status === 'TimedOut' ? ' (the command timed out)' : '';
   const suffix = hostResult?.restored === false ? '; the previous version could not be restored' : '';
   return new DeliveryFailed(`${message}${timedOut}${suffix}`, err.details, { cause: err });
 }

@@ -7,8 +7,8 @@ import {
   type GetCommandInvocationCommandOutput,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
-import { parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
+import { DeliveryFailed, PlatformUnavailable, WorkspaceUnreachable } from '../shared/errors.js';
+import { HostCommandFailed, parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
 import { quote } from './shell.js';
 
 export interface SsmRunOptions extends HostCommand {
@@ -34,11 +34,12 @@ const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequest
 /**
  * Runs a host script through SSM Run Command and waits for its outcome. The agent runs
  * `AWS-RunShellScript` commands with `sh`, so the script is handed to bash explicitly.
- * Throws WorkspaceUnreachable when the instance cannot be reached and DeliveryFailed when the
- * script fails, times out or the wait runs past the deadline; messages never carry host output.
+ * Throws WorkspaceUnreachable when the instance cannot be reached, PlatformUnavailable when SSM
+ * still throttles the command, HostCommandFailed when the script fails or times out and
+ * DeliveryFailed when the wait runs past the deadline; messages never carry host output.
  */
 export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise<HostCommandResult> {
-  const { instanceId, script, timeoutMs, signal } = options;
+  const { instanceId, timeoutMs, signal } = options;
   const executionSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const deadline = Date.now() + timeoutMs + (options.graceMs ?? DEFAULT_GRACE_MS);
   const maxPoll = options.maxPollIntervalMs ?? DEFAULT_MAX_POLL_MS;
@@ -56,32 +57,7 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
 
   let commandId: string | undefined;
   try {
-    while (!commandId) {
-      try {
-        const sent = await ssm.send(
-          new SendCommandCommand({
-            DocumentName: DOCUMENT,
-            InstanceIds: [instanceId],
-            Comment: 'molecule plugin delivery',
-            TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, executionSeconds),
-            Parameters: {
-              commands: [`exec bash -c ${quote(script)} molecule-delivery`],
-              executionTimeout: [String(executionSeconds)],
-            },
-          }),
-          { abortSignal: signal },
-        );
-        commandId = sent.Command?.CommandId;
-        if (!commandId) throw new DeliveryFailed('SSM accepted the command without an id', context);
-      } catch (err) {
-        if (errorName(err) === 'InvalidInstanceId') {
-          throw new WorkspaceUnreachable('the workspace instance is not reachable through SSM', context, { cause: err });
-        }
-        if (!isThrottling(err)) throw asDeliveryFailed(err, 'could not send the delivery command to the workspace', context);
-        if (!(await wait())) throw new DeliveryFailed('timed out sending the delivery command to the workspace', context);
-      }
-    }
-
+    commandId = await send(ssm, options, executionSeconds, context);
     const details = { ...context, commandId };
     while (await wait()) {
       let invocation: GetCommandInvocationCommandOutput;
@@ -90,7 +66,7 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
           abortSignal: signal,
         });
       } catch (err) {
-        // The invocation appears a moment after SendCommand returns.
+        // The invocation appears a moment after SendCommand returns; a throttled poll is one skipped.
         if (errorName(err) === 'InvocationDoesNotExist' || isThrottling(err)) continue;
         throw asDeliveryFailed(err, 'could not read the delivery command status', details);
       }
@@ -108,6 +84,41 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
   }
 }
 
+/**
+ * Sends the command once: the client's standard retry mode already backs off on throttling. What
+ * is still throttled after it is platform_unavailable, which the workflow retries with its own,
+ * longer backoff; the command was never sent, so that is safe.
+ */
+async function send(ssm: SSMClient, { instanceId, script, signal }: SsmRunOptions, executionSeconds: number, context: Record<string, unknown>): Promise<string> {
+  let commandId: string | undefined;
+  try {
+    const sent = await ssm.send(
+      new SendCommandCommand({
+        DocumentName: DOCUMENT,
+        InstanceIds: [instanceId],
+        Comment: 'molecule plugin delivery',
+        TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, executionSeconds),
+        Parameters: {
+          commands: [`exec bash -c ${quote(script)} molecule-delivery`],
+          executionTimeout: [String(executionSeconds)],
+        },
+      }),
+      { abortSignal: signal },
+    );
+    commandId = sent.Command?.CommandId;
+  } catch (err) {
+    if (errorName(err) === 'InvalidInstanceId') {
+      throw new WorkspaceUnreachable('the workspace instance is not reachable through SSM', context, { cause: err });
+    }
+    if (isThrottling(err)) {
+      throw new PlatformUnavailable('SSM is throttling the delivery command; it will be retried', { ...context, awsError: errorName(err) }, { cause: err });
+    }
+    throw asDeliveryFailed(err, 'could not send the delivery command to the workspace', context);
+  }
+  if (!commandId) throw new DeliveryFailed('SSM accepted the command without an id', context);
+  return commandId;
+}
+
 /** The finished result, or undefined while the command is still on its way. */
 function settle(invocation: GetCommandInvocationCommandOutput, context: Record<string, unknown>): HostCommandResult | undefined {
   const status = invocation.Status ?? 'Pending';
@@ -122,17 +133,11 @@ function settle(invocation: GetCommandInvocationCommandOutput, context: Record<s
   if (status === 'Success') return { status, stdout, stderr, exitCode };
   if (PENDING.has(status)) return undefined;
 
-  const details = {
-    ...context,
-    status,
-    statusDetails,
-    exitCode,
-    hostResult: parseHostResult(stdout),
-    outputTail: sanitizedTail(stderr),
-  };
-  if (status === 'TimedOut') throw new DeliveryFailed('the delivery command timed out on the workspace', details);
-  if (status === 'Cancelled') throw new DeliveryFailed('the delivery command was cancelled', details);
-  throw new DeliveryFailed('the delivery command failed on the workspace', details);
+  const failure = { exitCode, hostResult: parseHostResult(stdout), outputTail: sanitizedTail(stderr) };
+  const details = { ...context, statusDetails };
+  if (status === 'TimedOut') throw new HostCommandFailed('the delivery command timed out on the workspace', details, { status, ...failure });
+  if (status === 'Cancelled') throw new HostCommandFailed('the delivery command was cancelled', details, { status, ...failure });
+  throw new HostCommandFailed('the delivery command failed on the workspace', details, { status: 'Failed', ...failure });
 }
 
 /** Whether the instance is managed by SSM and its agent is online. */

@@ -91,8 +91,22 @@ describe.each(AWKS)('uninstall script with %s', (awk) => {
     await writeFile(join(configs, 'plugins', 'acme.tools', 'plugin.yaml'), text);
   }
 
+  /** Skills the plugin installed: its own copy in configs/skills/<name>, equal to the one in its directory. */
   async function skillDirs(...names: string[]) {
-    for (const name of names) await mkdir(join(configs, 'skills', name), { recursive: true });
+    for (const name of names) {
+      for (const base of [join(configs, 'skills'), join(configs, 'plugins', 'acme.tools', 'skills')]) {
+        await mkdir(join(base, name), { recursive: true });
+        await writeFile(join(base, name, 'SKILL.md'), `# ${name}\n`);
+      }
+    }
+  }
+
+  /** A skill dir the plugin did not install. */
+  async function userSkillDir(name: string, files: Record<string, string>) {
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(join(configs, 'skills', name, path, '..'), { recursive: true });
+      await writeFile(join(configs, 'skills', name, path), content);
+    }
   }
 
   it.each([
@@ -102,7 +116,9 @@ describe.each(AWKS)('uninstall script with %s', (awk) => {
     ['CRLF line endings', 'skills:\r\n  - one\r\n  - two\r\n  - three\r\n'],
   ])('removes the skills a manifest declares as %s', async (_label, yaml) => {
     await manifest(yaml);
-    await skillDirs('one', 'two', 'three', 'nested-not-a-skill', 'unrelated');
+    await skillDirs('one', 'two', 'three');
+    await userSkillDir('nested-not-a-skill', { 'SKILL.md': '# nested\n' });
+    await userSkillDir('unrelated', { 'SKILL.md': '# unrelated\n' });
 
     const { status, result } = uninstall();
 
@@ -121,6 +137,27 @@ describe.each(AWKS)('uninstall script with %s', (awk) => {
 
     expect(result).toMatchObject({ ok: true, removedSkills: 1 });
     expect(existsSync(join(configs, 'victim'))).toBe(true);
+  });
+
+  it('keeps, byte for byte and with a warning, a declared skill dir that is not the copy this plugin installed', async () => {
+    await manifest('skills: [user-private-skill, mine]\n');
+    await skillDirs('mine');
+    const privateFiles = { 'SKILL.md': '# my own notes\n', 'notes/secret.md': 'do not delete\n' };
+    await userSkillDir('user-private-skill', privateFiles);
+    // Same name as one the plugin ships, but edited since: no longer the plugin's copy.
+    await mkdir(join(configs, 'plugins', 'acme.tools', 'skills', 'edited'), { recursive: true });
+    await writeFile(join(configs, 'plugins', 'acme.tools', 'skills', 'edited', 'SKILL.md'), '# edited\n');
+    await userSkillDir('edited', { 'SKILL.md': '# edited, by the user\n' });
+
+    const { status, result } = uninstall(['edited']);
+
+    expect(status).toBe(0);
+    expect(result).toMatchObject({ ok: true, removedSkills: 1, keptSkills: ['edited', 'user-private-skill'] });
+    expect(existsSync(join(configs, 'skills', 'mine'))).toBe(false);
+    for (const [path, content] of Object.entries(privateFiles)) {
+      expect(await readFile(join(configs, 'skills', 'user-private-skill', path), 'utf8')).toBe(content);
+    }
+    expect(await readFile(join(configs, 'skills', 'edited', 'SKILL.md'), 'utf8')).toBe('# edited, by the user\n');
   });
 
   it('removes the skills the caller names even without a manifest', async () => {

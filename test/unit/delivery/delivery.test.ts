@@ -25,8 +25,11 @@ function hostReports(stdout: string, status: 'Success' | 'Failed' = 'Success') {
   ssmMock.on(GetCommandInvocationCommand).resolves({ Status: status, StatusDetails: status, ResponseCode: status === 'Success' ? 0 : 1, StandardOutputContent: stdout });
 }
 
-function sentScript(): string {
-  return ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.Parameters!.commands![0]!;
+/** The host script went out in the one SendCommand, containing each of `parts`. */
+function expectSentScriptContaining(...parts: string[]): void {
+  for (const part of parts) {
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ commands: [expect.stringContaining(part)] }) });
+  }
 }
 
 beforeEach(() => {
@@ -43,17 +46,28 @@ describe('deliverInstall', () => {
     const outcome = await deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k?sig=1' });
 
     expect(outcome).toEqual({ transport: 'ssm', replacedPrevious: true, changedOnlySkillDocs: true });
-    expect(sentScript()).toContain('/home/ubuntu/.hermes');
-    expect(sentScript()).toContain('20240501T120000123Z');
-    expect(ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.Parameters!.executionTimeout).toEqual(['60']);
+    expectSentScriptContaining('/home/ubuntu/.hermes', '20240501T120000123Z');
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ executionTimeout: ['60'] }) });
   });
 
   it('names the failed step in its own words', async () => {
     hostReports('MOLECULE_RESULT {"ok":false,"code":"delivery_failed","step":"swap","restored":false}\n', 'Failed');
 
     await expect(deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' })).rejects.toMatchObject({
+      name: 'DeliveryFailed',
       code: 'delivery_failed',
       message: 'the workspace could not put the new plugin version in place; the previous version could not be restored',
+    });
+  });
+
+  it('reports a failed command that names no step as the plain delivery_failed the workflow matches on', async () => {
+    hostReports('', 'Failed');
+
+    await expect(deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k' })).rejects.toMatchObject({
+      name: 'DeliveryFailed',
+      code: 'delivery_failed',
+      message: 'the delivery command failed on the workspace',
+      details: { transport: 'ssm', status: 'Failed', exitCode: 1, hostResult: null },
     });
   });
 
@@ -99,7 +113,17 @@ describe('removePlugin', () => {
   it('reports how many skills it removed', async () => {
     hostReports('MOLECULE_RESULT {"ok":true,"action":"uninstalled","removedSkills":2,"strippedFiles":1}\n');
 
-    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({ transport: 'ssm', removedSkills: 2 });
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({ transport: 'ssm', removedSkills: 2, warnings: [] });
+  });
+
+  it('warns about each skill dir the host kept because the plugin does not own it', async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"uninstalled","removedSkills":0,"strippedFiles":0,"keptSkills":["a","b"]}\n');
+
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools' })).resolves.toEqual({
+      transport: 'ssm',
+      removedSkills: 0,
+      warnings: ['kept skills/a: it is not the copy acme.tools installed', 'kept skills/b: it is not the copy acme.tools installed'],
+    });
   });
 });
 
@@ -108,6 +132,6 @@ describe('restartWorkspace', () => {
     hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
 
     await expect(restartWorkspace(deps, { workspace })).resolves.toEqual({ transport: 'ssm' });
-    expect(sentScript()).toContain('docker restart ws-');
+    expectSentScriptContaining('docker restart ws-');
   });
 });

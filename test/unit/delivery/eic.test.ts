@@ -43,8 +43,8 @@ describe('runViaEic: the instance', () => {
       code: 'workspace_unreachable',
       message: `the workspace instance is not running (it is ${state})`,
     });
-    expect(eicMock.commandCalls(SendSSHPublicKeyCommand)).toHaveLength(0);
-    expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]!.args[0].input).toEqual({ InstanceIds: [INSTANCE] });
+    expect(eicMock).not.toHaveReceivedCommand(SendSSHPublicKeyCommand);
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [INSTANCE] });
   });
 
   it('is workspace_unreachable when EC2 does not know it', async () => {
@@ -81,12 +81,13 @@ describe('runViaEic: the one-time key', () => {
     await runViaEic(deps, command).catch(() => undefined);
     await runViaEic(deps, command).catch(() => undefined);
 
-    const pushed = eicMock.commandCalls(SendSSHPublicKeyCommand).map((call) => call.args[0].input);
-    expect(pushed).toHaveLength(2);
-    for (const input of pushed) {
-      expect(input).toMatchObject({ InstanceId: INSTANCE, InstanceOSUser: 'ubuntu', SSHPublicKey: expect.stringMatching(/^ssh-ed25519 AAAA/) });
-    }
-    expect(pushed[0]!.SSHPublicKey).not.toBe(pushed[1]!.SSHPublicKey);
+    const key = { InstanceId: INSTANCE, InstanceOSUser: 'ubuntu', SSHPublicKey: expect.stringMatching(/^ssh-ed25519 AAAA/) };
+    expect(eicMock).toHaveReceivedCommandTimes(SendSSHPublicKeyCommand, 2);
+    expect(eicMock).toHaveReceivedNthCommandWith(SendSSHPublicKeyCommand, 1, key);
+    expect(eicMock).toHaveReceivedNthCommandWith(SendSSHPublicKeyCommand, 2, key);
+    // Comparing the two keys needs their values, which no matcher hands back.
+    const [first, second] = eicMock.commandCalls(SendSSHPublicKeyCommand).map((call) => call.args[0].input.SSHPublicKey);
+    expect(first).not.toBe(second);
   });
 
   it.each([

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { HostCommandFailed } from '../../../lambdas/delivery/host-command.js';
 import { isSsmOnline, runViaSsm } from '../../../lambdas/delivery/ssm.js';
 import { DeliveryFailed, WorkspaceUnreachable } from '../../../lambdas/shared/errors.js';
 
@@ -35,14 +36,12 @@ describe('runViaSsm', () => {
 
     await runViaSsm(ssm, run);
 
-    const input = ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input;
-    expect(input).toMatchObject({
+    expect(ssmMock).toHaveReceivedCommandExactlyOnceWith(SendCommandCommand, {
       DocumentName: 'AWS-RunShellScript',
       InstanceIds: [INSTANCE],
       TimeoutSeconds: 30,
-      Parameters: { executionTimeout: ['30'] },
+      Parameters: { executionTimeout: ['30'], commands: [expect.any(String)] },
     });
-    expect(input.Parameters?.commands).toHaveLength(1);
   });
 
   it('hands the script to bash even though the agent runs commands with sh', async () => {
@@ -64,15 +63,23 @@ describe('runViaSsm', () => {
     const result = await runViaSsm(ssm, run);
 
     expect(result).toEqual({ status: 'Success', stdout: 'MOLECULE_RESULT {"ok":true}\n', stderr: '', exitCode: 0 });
-    expect(ssmMock.commandCalls(GetCommandInvocationCommand)).toHaveLength(3);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetCommandInvocationCommand, 3);
   });
 
-  it('retries throttled calls', async () => {
-    ssmMock.on(SendCommandCommand).rejectsOnce(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta })).resolves({ Command: { CommandId: 'cmd-1' } });
+  it('polls on through a throttled status read', async () => {
     ssmMock.on(GetCommandInvocationCommand).rejectsOnce(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta })).resolves(succeeded());
 
     await expect(runViaSsm(ssm, run)).resolves.toMatchObject({ status: 'Success' });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(2);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetCommandInvocationCommand, 2);
+  });
+
+  // The client's standard retry mode (shared/aws.ts) has already backed off when this surfaces.
+  it('leaves a throttled SendCommand to the workflow as platform_unavailable, sending it once', async () => {
+    ssmMock.on(SendCommandCommand).rejects(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }));
+
+    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'platform_unavailable', name: 'PlatformUnavailable', details: { awsError: 'ThrottlingException' } });
+    expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(ssmMock).not.toHaveReceivedCommand(GetCommandInvocationCommand);
   });
 
   it('turns a failed script into delivery_failed without echoing host output', async () => {
@@ -84,9 +91,11 @@ describe('runViaSsm', () => {
       StandardErrorContent: 'curl: (22) https://bucket.s3.amazonaws.com/k?X-Amz-Signature=SECRET returned 403\n',
     });
 
-    const err = (await runViaSsm(ssm, run).catch((e: unknown) => e)) as DeliveryFailed;
+    const err = (await runViaSsm(ssm, run).catch((e: unknown) => e)) as HostCommandFailed;
 
     expect(err).toBeInstanceOf(DeliveryFailed);
+    expect(err).toBeInstanceOf(HostCommandFailed);
+    expect(err.failure).toMatchObject({ status: 'Failed', exitCode: 22, hostResult: { step: 'download', restored: true } });
     expect(err.code).toBe('delivery_failed');
     expect(err.message).toBe('the delivery command failed on the workspace');
     expect(err.details).toMatchObject({ exitCode: 22, hostResult: { step: 'download', restored: true } });
@@ -122,7 +131,7 @@ describe('runViaSsm', () => {
       code: 'delivery_failed',
       message: 'timed out waiting for the workspace to finish the delivery command',
     });
-    expect(ssmMock.commandCalls(CancelCommandCommand)[0]!.args[0].input).toEqual({ CommandId: 'cmd-1', InstanceIds: [INSTANCE] });
+    expect(ssmMock).toHaveReceivedNthCommandWith(CancelCommandCommand, 1, { CommandId: 'cmd-1', InstanceIds: [INSTANCE] });
   });
 
   it('stops waiting and cancels when aborted', async () => {
@@ -134,7 +143,7 @@ describe('runViaSsm', () => {
       code: 'delivery_failed',
       message: 'the delivery command was aborted',
     });
-    expect(ssmMock.commandCalls(CancelCommandCommand)).toHaveLength(1);
+    expect(ssmMock).toHaveReceivedCommandOnce(CancelCommandCommand);
   });
 
   it('reports other API errors as delivery_failed', async () => {
@@ -149,7 +158,7 @@ describe('isSsmOnline', () => {
     ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'Online' }] });
 
     await expect(isSsmOnline(ssm, INSTANCE)).resolves.toBe(true);
-    expect(ssmMock.commandCalls(DescribeInstanceInformationCommand)[0]!.args[0].input).toEqual({
+    expect(ssmMock).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, {
       Filters: [{ Key: 'InstanceIds', Values: [INSTANCE] }],
     });
   });

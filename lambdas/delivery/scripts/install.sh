@@ -1,0 +1,89 @@
+# shellcheck shell=bash
+# Downloads the staged tarball and swaps it in atomically (SPEC §5): unpack into
+# `plugins/.staging/<name>.<ts>`, move the live copy to `plugins/.previous/<name>`, rename
+# staging into place. Ownership is set before the swap, so the live directory is never
+# root-owned. Any failure restores the live copy and removes the staging files.
+# Runs after prelude.sh. Inputs: NAME, TARBALL_URL, STAMP (unique per attempt), MAX_TIME (seconds).
+: "${NAME:?}" "${TARBALL_URL:?}" "${STAMP:?}" "${MAX_TIME:?}"
+AGENT_UID_GID=1000:1000
+LIVE="$PLUGINS/$NAME"
+STAGING_ROOT="$PLUGINS/.staging"
+STAGING="$STAGING_ROOT/$NAME.$STAMP"
+ARCHIVE="$STAGING.tar.gz"
+PREVIOUS="$PLUGINS/.previous/$NAME"
+STEP='prepare'
+MOVED_LIVE=0
+PLACED=0
+
+own() {
+  if chown -R "$AGENT_UID_GID" "$1"; then return 0; fi
+  # Real hosts run this as root and must hand the files to the agent's uid; a non-root
+  # emulated host (a developer's laptop) keeps its own.
+  [ "$(id -u)" != 0 ] || return 1
+  echo "not root: $1 stays owned by uid $(id -u)" >&2
+}
+
+# Digest of every file's path and, except for SKILL.md files, its content: equal digests mean
+# the change only edited existing SKILL.md files, which the runtime hot-reloads without a
+# restart. A skill added or removed changes the paths, so it restarts.
+non_skill_digest() {
+  (cd "$1" && { find . -type f ! -name SKILL.md -exec sha256sum -- {} +; find . -type f -name SKILL.md; } | sort) | sha256sum | cut -d' ' -f1
+}
+
+# shellcheck disable=SC2317 # reached through the EXIT trap
+on_exit() {
+  status=$?
+  set +e
+  restored=true
+  if [ "$PLACED" = 1 ]; then rm -rf "$LIVE" || restored=false; fi
+  if [ "$MOVED_LIVE" = 1 ]; then mv -T "$PREVIOUS" "$LIVE" || restored=false; fi
+  rm -rf "$STAGING" "$ARCHIVE"
+  rmdir "$STAGING_ROOT" 2>/dev/null
+  result '{"ok":false,"code":"delivery_failed","step":"'"$STEP"'","restored":'"$restored"'}'
+  [ "$status" != 0 ] || status=1
+  exit "$status"
+}
+trap on_exit EXIT
+
+if [ ! -d "$PLUGINS" ]; then
+  mkdir -p "$PLUGINS"
+  own "$PLUGINS"
+fi
+mkdir -p "$STAGING_ROOT"
+
+STEP='download'
+curl -fsS --proto '=http,https' --connect-timeout 10 --max-time "$MAX_TIME" --retry 3 -o "$ARCHIVE" -- "$TARBALL_URL"
+
+STEP='unpack'
+mkdir "$STAGING"
+tar --no-same-owner --no-same-permissions --touch -xzf "$ARCHIVE" -C "$STAGING"
+rm -f "$ARCHIVE"
+
+STEP='chown'
+own "$STAGING"
+
+STEP='compare'
+REPLACED=false
+ONLY_SKILL_DOCS=false
+if [ -e "$LIVE" ] || [ -L "$LIVE" ]; then
+  REPLACED=true
+  if [ -d "$LIVE" ] && [ ! -L "$LIVE" ]; then
+    old_digest=$(non_skill_digest "$LIVE")
+    new_digest=$(non_skill_digest "$STAGING")
+    if [ "$old_digest" = "$new_digest" ]; then ONLY_SKILL_DOCS=true; fi
+  fi
+fi
+
+STEP='swap'
+mkdir -p "$PLUGINS/.previous"
+rm -rf "$PREVIOUS"
+if [ "$REPLACED" = true ]; then
+  mv -T "$LIVE" "$PREVIOUS"
+  MOVED_LIVE=1
+fi
+mv -T "$STAGING" "$LIVE"
+PLACED=1
+
+trap - EXIT
+rmdir "$STAGING_ROOT" 2>/dev/null || true
+result '{"ok":true,"action":"installed","replacedPrevious":'"$REPLACED"',"changedOnlySkillDocs":'"$ONLY_SKILL_DOCS"'}'
