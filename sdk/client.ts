@@ -248,7 +248,7 @@ export function networkError(origin: string, err: unknown): ApiError {
   return new ApiError(0, 'network_error', `could not reach ${origin}: ${reason}`, code ? { cause: code } : {});
 }
 
-async function toApiError(res: Response): Promise<ApiError> {
+export async function toApiError(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   try {
     const { error, code, ...details } = JSON.parse(text) as { error?: string; code?: string } & Record<string, unknown>;
