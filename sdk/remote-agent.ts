@@ -156,6 +156,7 @@ export class RemoteAgentClient {
       body: { id: this.workspaceId, url: this.options.reportedUrl || NO_INBOUND, agent_card: this.agentCard() },
       auth: false,
     });
+    if (!res.ok) throw await toApiError(res);
     const { auth_token: issued } = ((await json(res)) ?? {}) as { auth_token?: unknown };
     if (typeof issued === 'string' && issued.trim()) {
       await this.saveToken(issued);
