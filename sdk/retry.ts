@@ -8,7 +8,8 @@ export function retryAfterMs(header: string | null | undefined, nowMs: number): 
   const value = header?.trim();
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value)) * 1000;
-  const at = Date.parse(value);
+  // An HTTP-date names its weekday and month; Date.parse alone would take "-3" for a year.
+  const at = /^[a-z]{3},/i.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);
 }
