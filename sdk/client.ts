@@ -236,7 +236,7 @@ async function backoff(attempt: number, retryAfter?: string | null): Promise<voi
  * rather than fetch's bare "fetch failed"; `details.cause` carries the system code.
  */
 export function networkError(origin: string, err: unknown): ApiError {
-  const cause = (err as { cause?: { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown } } | undefined)?.cause;
+  const cause = (err as { cause?: { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown; message?: unknown } } | undefined)?.cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
   const where = cause?.address !== undefined ? `${String(cause.address)}${cause.port !== undefined ? `:${String(cause.port)}` : ''}` : cause?.hostname;
   const name = (err as Error | undefined)?.name;
@@ -244,7 +244,9 @@ export function networkError(origin: string, err: unknown): ApiError {
     ? `${code}${where !== undefined ? ` ${String(where)}` : ''}`
     : name === 'TimeoutError'
       ? 'no answer before the timeout'
-      : ((err as Error | undefined)?.message ?? String(err));
+      : typeof cause?.message === 'string'
+        ? cause.message
+        : ((err as Error | undefined)?.message ?? String(err));
   return new ApiError(0, 'network_error', `could not reach ${origin}: ${reason}`, code ? { cause: code } : {});
 }
 
