@@ -53,7 +53,7 @@ export async function fakePlatform(): Promise<FakePlatform> {
       const answer = typeof next === 'function' ? next(platform.url) : next;
       if (!answer) throw new Error(`no answer for ${route}`);
       if (answer.raw) {
-        res.writeHead(answer.status, { 'content-type': 'application/gzip', ...answer.headers }).end(answer.raw);
+        res.writeHead(answer.status, { 'content-type': 'application/gzip', 'content-length': String(answer.raw.length), ...answer.headers }).end(answer.raw);
       } else {
         res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body === undefined ? '' : JSON.stringify(answer.body));
       }
