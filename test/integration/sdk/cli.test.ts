@@ -72,7 +72,7 @@ describe('npx molecule-plugins', () => {
     expect(help.code).toBe(0);
     for (const command of ['install', 'uninstall', 'list', 'pull', 'hash', 'validate', 'help']) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     expect(help.stdout).toContain('2 usage error');
-  });
+  }, 120_000);
 });
 
 describe('help and usage', () => {
@@ -154,7 +154,7 @@ describe('token and address', () => {
     const run = await cli(['list', 'ws-1', '--token', 't', '--url', `http://127.0.0.1:${port}`]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`error: could not reach http://127.0.0.1:${port}: ECONNREFUSED 127.0.0.1:${port}: is npm start running? (network_error)\n`);
-  });
+  }, 60_000);
 
   it("prints the hint of the API's refusal (an org token installing into an external workspace)", async () => {
     const hint = 'external workspaces pull plugins themselves: GET /workspaces/{id}/plugins/{name}/download with the workspace token';
@@ -230,6 +230,7 @@ describe('hash', () => {
       expect(run).toMatchObject({ code: 0, stdout: `${python.stdout}\n` });
       expect(python.stdout).toBe(hashOf(FILES));
     },
+    120_000,
   );
 
   it('leaves a symlink out, as the service does, and says so', async () => {
