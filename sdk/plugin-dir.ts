@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { contentHash, type FileDigest } from '../lambdas/plugins/content-hash.js';
@@ -30,7 +30,8 @@ export async function hashPluginDir(root: string): Promise<HashedDir> {
       else skipped.push(path);
     }
   };
-  if (!(await lstat(root)).isDirectory()) throw new Error(`${root} is not a directory`);
+  // The root may be a link to the plugin (a checkout elsewhere); links inside it are left out.
+  if (!(await stat(root)).isDirectory()) throw new Error(`${root} is not a directory`);
   await walk('');
   return { sha256: contentHash(digests), files: digests.length, skipped: skipped.sort() };
 }

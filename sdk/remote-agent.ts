@@ -361,7 +361,11 @@ export class RemoteAgentClient {
         stderr = (stderr + chunk.toString('utf8')).slice(-200);
       });
       const timer = setTimeout(() => {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // The group ended between the timer firing and the kill: nothing is left to stop.
+        }
         resolve({ result: 'timed_out', detail: `timed out after ${timeoutMs} ms` });
       }, timeoutMs);
       child.on('error', (err) => {
