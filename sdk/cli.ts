@@ -187,7 +187,6 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .action(async (workspace: string, name: string, flags: NetworkFlags & { source?: string; dir?: string }) => {
       const { client, print } = await connect(flags, workspace);
       const pluginsDir = flags.dir ?? join(workspaceStateDir(workspace, home(io)), 'plugins');
-      io.stderr(`pulling ${name} into ${pluginsDir}\n`);
       const pulled = await pullPlugin(client, {
         workspaceId: workspace,
         name,
