@@ -1,71 +1,64 @@
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
 import { ApiError, PluginDeliveryClient, type Operation, type RegistryPlugin } from './client.js';
+import { hashPluginDir, validatePluginDir } from './plugin-dir.js';
 import { pullPlugin } from './pull.js';
+import { TokenCache, workspaceStateDir } from './token-cache.js';
 
-const USAGE = `molecule-plugins: install, update and remove plugins in Molecule workspaces
-
-Usage:
-  molecule-plugins install <workspace> <source> [--sha256 <hex>] [--no-restart] [--uninstall-after <P7D>] [--no-wait]
-  molecule-plugins uninstall <workspace> <name> [--at <ISO time>] [--no-wait]
-  molecule-plugins list <workspace>
-  molecule-plugins available <workspace>
-  molecule-plugins status <workspace> <operationId>
-  molecule-plugins registry [--runtime <runtime>]
-  molecule-plugins sources
-  molecule-plugins pull <workspace> <name> [--source <source>] [--dir <plugins dir>]
-                   (external workspaces: download, check and unpack into --dir,
-                    default ~/.molecule/<workspace>/plugins)
-
-Options:
-  --url <url>      the API (env MOLECULE_API_URL, default http://127.0.0.1:3000)
-  --token <token>  an org, workspace or admin token (env MOLECULE_TOKEN)
-  --json           print the result as JSON on stdout
-  --timeout <s>    how long install/uninstall wait for the operation (default 600)
-
-While an install or uninstall runs, each workflow step's status is printed to stderr.
-Exit status: 0 done, 1 failed (the API's error code is printed), 2 usage error,
-3 still running when --timeout passed.`;
-
+/**
+ * molecule-plugins: the command line over the SDK. Exit status: 0 done, 1 failed (the API's error
+ * code is printed), 2 usage error, 3 still running when --timeout passed.
+ */
 export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** Whether stderr is a terminal (progress redraws one line there). */
+  isTTY?: boolean;
 }
 
 class UsageError extends Error {}
 
-const OPTIONS = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  sha256: { type: 'string' },
-  'no-restart': { type: 'boolean', default: false },
-  'uninstall-after': { type: 'string' },
-  'no-wait': { type: 'boolean', default: false },
-  at: { type: 'string' },
-  runtime: { type: 'string' },
-  source: { type: 'string' },
-  dir: { type: 'string' },
-  timeout: { type: 'string', default: '600' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+const DEFAULT_URL = 'http://127.0.0.1:3000';
+const EXIT_HELP = `
+Exit status: 0 done, 1 failed (the API's error code is printed), 2 usage error,
+3 still running when --timeout passed.
+
+Environment: MOLECULE_API_URL (or MOLECULE_PLATFORM_URL) for --url; MOLECULE_TOKEN (or
+MOLECULE_WORKSPACE_TOKEN) for --token; without either, a workspace command uses the token
+cached at ~/.molecule/<workspace>/.auth_token.`;
+
+interface NetworkFlags {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
 
 /** Runs one command; returns the exit status. */
 export async function main(argv: string[], io: Io): Promise<number> {
+  let current: Command | undefined;
+  const exit = { code: 0 };
+  const program = buildProgram(io, exit);
+  program.hook('preSubcommand', (_, sub) => {
+    current = sub;
+  });
   try {
-    return await run(argv, io);
+    await program.parseAsync(argv, { from: 'user' });
+    return exit.code;
   } catch (err) {
+    if (err instanceof CommanderError) return commanderExit(err, current, io);
     if (err instanceof UsageError) {
       io.stderr(`error: ${err.message}\n(molecule-plugins --help shows the usage)\n`);
       return 2;
     }
     if (err instanceof ApiError) {
       if (argv.includes('--json')) io.stdout(`${JSON.stringify({ error: err.message, code: err.code, status: err.status, ...err.details }, null, 2)}\n`);
-      io.stderr(`error: ${err.message} (${err.code}${err.status ? `, HTTP ${err.status}` : ''})\n`);
+      const hint = err.details.cause === 'ECONNREFUSED' ? ': is npm start running?' : '';
+      io.stderr(`error: ${err.message}${hint} (${err.code}${err.status ? `, HTTP ${err.status}` : ''})\n`);
+      if (typeof err.details.hint === 'string') io.stderr(`hint: ${err.details.hint}\n`);
       return 1;
     }
     // Local trouble (a --dir that cannot be written, ...): one line, not a stack trace.
@@ -74,92 +67,239 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-async function run(argv: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+function commanderExit(err: CommanderError, command: Command | undefined, io: Io): number {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+  // `help <command>` exits 0; no command at all shows the help on stderr, a usage mistake.
+  if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
+  let message = err.message.replace(/^error: /, '');
+  if (command && (err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments')) {
+    const names = command.registeredArguments.map((a) => `<${a.name()}>`).join(' ');
+    message = `${command.name()} takes ${names || 'no arguments'} (${message})`;
   }
-  const { values, positionals } = parsed;
-  const [command, ...args] = positionals;
-  if (values.help || !command) {
-    io.stdout(`${USAGE}\n`);
-    return values.help ? 0 : 2;
-  }
-  const token = values.token ?? io.env.MOLECULE_TOKEN;
-  if (!token) throw new UsageError('no token: pass --token or set MOLECULE_TOKEN');
-  const timeoutSeconds = Number(values.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError('--timeout takes a number of seconds');
-  const client = new PluginDeliveryClient({ baseUrl: values.url ?? io.env.MOLECULE_API_URL ?? 'http://127.0.0.1:3000', token });
-  const print = (value: unknown, text: string) => io.stdout(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
-  // A failure's text goes to stderr; with --json the result stays on stdout for the script.
-  const printFailure = (value: unknown, text: string) => (values.json ? print(value, text) : io.stderr(`${text}\n`));
-  const printPlugins = (plugins: RegistryPlugin[]) =>
-    print(plugins, table(plugins.map((p) => [p.name, p.version ?? '-', p.description ?? ''])) || 'no plugins');
-  const want = (count: number, names: string) => {
-    if (args.length !== count) throw new UsageError(`${command} takes ${names}`);
-    return args as string[];
-  };
+  io.stderr(`error: ${message}\n(molecule-plugins ${command ? `${command.name()} ` : ''}--help shows the usage)\n`);
+  return 2;
+}
 
-  switch (command) {
-    case 'install': {
-      const [workspace, source] = want(2, '<workspace> <source>');
-      const accepted = await client.install(workspace!, {
-        source: source!,
-        ...(values.sha256 ? { sha256: values.sha256 } : {}),
-        ...(values['no-restart'] ? { restart: false } : {}),
-        ...(values['uninstall-after'] ? { uninstallAfter: values['uninstall-after'] } : {}),
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function buildProgram(io: Io, exit: { code: number }): Command {
+  const program = new Command('molecule-plugins')
+    .description('install, update and remove plugins in Molecule workspaces')
+    .version(version(), '-v, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
+    .showSuggestionAfterError(true)
+    .helpCommand('help [command]', 'show the help of a command')
+    .addHelpText('after', EXIT_HELP);
+
+  /** A command that talks to the API: its own --url, --token and --json (other commands refuse them). */
+  const networked = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--url <url>', `the API (env MOLECULE_API_URL or MOLECULE_PLATFORM_URL, default ${DEFAULT_URL})`)
+      .option('--token <token>', 'an org, workspace or admin token (env MOLECULE_TOKEN or MOLECULE_WORKSPACE_TOKEN)')
+      .option('--json', 'print the result as JSON on stdout');
+  const timeout = () => new Option('--timeout <seconds>', 'how long to wait for the operation').default('600').argParser(seconds);
+  const connect = async (flags: NetworkFlags, workspace?: string) => ({
+    client: new PluginDeliveryClient({ baseUrl: apiUrl(flags, io), token: await token(flags, io, workspace) }),
+    print: printer(io, flags.json),
+  });
+
+  networked('install', 'install (or update) a plugin and wait for the result, printing each workflow step')
+    .argument('<workspace>')
+    .argument('<source>', 'a plugin name, local://name, github://owner/repo#ref or clawhub://name@version')
+    .option('--sha256 <hex>', 'the content hash the plugin must have')
+    .option('--no-restart', 'do not restart the workspace after the change')
+    .option('--uninstall-after <duration>', 'uninstall again after an ISO-8601 duration (P7D)')
+    .option('--no-wait', 'return once the operation is accepted')
+    .addOption(timeout())
+    .action(async (workspace: string, source: string, flags: NetworkFlags & { sha256?: string; restart: boolean; uninstallAfter?: string; wait: boolean; timeout: number }) => {
+      const { client, print } = await connect(flags, workspace);
+      const accepted = await client.install(workspace, {
+        source,
+        ...(flags.sha256 ? { sha256: flags.sha256 } : {}),
+        ...(flags.restart ? {} : { restart: false }),
+        ...(flags.uninstallAfter ? { uninstallAfter: flags.uninstallAfter } : {}),
       });
-      return follow(client, workspace!, accepted, values['no-wait'], timeoutSeconds, io, print, printFailure);
-    }
-    case 'uninstall': {
-      const [workspace, name] = want(2, '<workspace> <name>');
-      const answer = await client.uninstall(workspace!, name!, values.at ? { at: values.at } : {});
-      if (answer.status === 'scheduled') {
-        print(answer, `${answer.plugin}: uninstall scheduled for ${answer.uninstallAt}`);
-        return 0;
-      }
-      return follow(client, workspace!, answer, values['no-wait'], timeoutSeconds, io, print, printFailure);
-    }
-    case 'list': {
-      const [workspace] = want(1, '<workspace>');
-      const plugins = await client.listInstalled(workspace!);
-      print(plugins, table(plugins.map((p) => [p.name, p.version ?? '-', p.source, p.sha256.slice(0, 12), p.installedAt])) || 'no plugins installed');
-      return 0;
-    }
-    case 'available': {
-      const [workspace] = want(1, '<workspace>');
-      printPlugins(await client.available(workspace!));
-      return 0;
-    }
-    case 'registry': {
-      want(0, 'no arguments');
-      printPlugins(await client.registry(values.runtime));
-      return 0;
-    }
-    case 'status': {
-      const [workspace, operationId] = want(2, '<workspace> <operationId>');
-      const op = await client.operation(workspace!, operationId!);
-      print(op, describe(op));
-      return op.status === 'FAILED' ? 1 : 0;
-    }
-    case 'pull': {
-      const [workspace, name] = want(2, '<workspace> <name>');
-      const pluginsDir = values.dir ?? join(homedir(), '.molecule', workspace!, 'plugins');
-      const pulled = await pullPlugin(client, { workspaceId: workspace!, name: name!, pluginsDir, ...(values.source ? { source: values.source } : {}) });
-      print(pulled, `pulled ${name} (sha256 ${pulled.sha256}, ${pulled.files} files) into ${pulled.dir}`);
-      return 0;
-    }
-    case 'sources': {
-      want(0, 'no arguments');
-      const schemes = await client.sources();
-      print({ schemes }, schemes.join('\n'));
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+      exit.code = await follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
+    });
+
+  networked('uninstall', 'remove a plugin now, or schedule it with --at')
+    .argument('<workspace>')
+    .argument('<name>')
+    .option('--at <time>', 'uninstall at an RFC 3339 time with its offset')
+    .option('--no-wait', 'return once the operation is accepted')
+    .addOption(timeout())
+    .action(async (workspace: string, name: string, flags: NetworkFlags & { at?: string; wait: boolean; timeout: number }) => {
+      const { client, print } = await connect(flags, workspace);
+      const answer = await client.uninstall(workspace, name, flags.at ? { at: flags.at } : {});
+      if (answer.status === 'scheduled') print.result(answer, `${answer.plugin}: uninstall scheduled for ${answer.uninstallAt}`);
+      else exit.code = await follow(client, workspace, answer, !flags.wait, flags.timeout, io, print);
+    });
+
+  networked('list', "a workspace's installed plugins")
+    .argument('<workspace>')
+    .action(async (workspace: string, flags: NetworkFlags) => {
+      const { client, print } = await connect(flags, workspace);
+      const plugins = await client.listInstalled(workspace);
+      print.result(plugins, table(plugins.map((p) => [p.name, p.version ?? '-', p.source, p.sha256.slice(0, 12), p.installedAt])) || 'no plugins installed');
+    });
+
+  networked('available', 'the registry plugins a workspace can run')
+    .argument('<workspace>')
+    .action(async (workspace: string, flags: NetworkFlags) => {
+      const { client, print } = await connect(flags, workspace);
+      printPlugins(print, await client.available(workspace));
+    });
+
+  networked('status', 'one operation, with its steps')
+    .argument('<workspace>')
+    .argument('<operationId>')
+    .action(async (workspace: string, operationId: string, flags: NetworkFlags) => {
+      const { client, print } = await connect(flags, workspace);
+      const op = await client.operation(workspace, operationId);
+      print.result(op, describe(op));
+      exit.code = op.status === 'FAILED' ? 1 : 0;
+    });
+
+  networked('registry', 'the plugin registry')
+    .option('--runtime <runtime>', 'only plugins for this runtime')
+    .action(async (flags: NetworkFlags & { runtime?: string }) => {
+      const { client, print } = await connect(flags);
+      printPlugins(print, await client.registry(flags.runtime));
+    });
+
+  networked('sources', 'the source schemes the service accepts').action(async (flags: NetworkFlags) => {
+    const { client, print } = await connect(flags);
+    const schemes = await client.sources();
+    print.result({ schemes }, schemes.join('\n'));
+  });
+
+  networked('pull', 'external workspaces: download a plugin, check it and unpack it in place of the previous copy')
+    .argument('<workspace>')
+    .argument('<name>')
+    .option('--source <source>', 'a source other than local://<name>')
+    .option('--dir <plugins dir>', 'where plugins live (default ~/.molecule/<workspace>/plugins)')
+    .action(async (workspace: string, name: string, flags: NetworkFlags & { source?: string; dir?: string }) => {
+      const { client, print } = await connect(flags, workspace);
+      const pluginsDir = flags.dir ?? join(workspaceStateDir(workspace, home(io)), 'plugins');
+      const pulled = await pullPlugin(client, {
+        workspaceId: workspace,
+        name,
+        pluginsDir,
+        ...(flags.source ? { source: flags.source } : {}),
+        onProgress: progress(io),
+        onWarning: (warning) => io.stderr(`warning: ${warning}\n`),
+      });
+      if (io.isTTY) io.stderr('\n');
+      print.result(pulled, `pulled ${name} (sha256 ${pulled.sha256}, ${pulled.files} files) into ${pulled.dir}`);
+    });
+
+  program
+    .command('hash')
+    .description("a plugin directory's content hash (SPEC §3, the Python SDK's verify_plugin_sha256 scheme)")
+    .argument('<dir>')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const hashed = await hashPluginDir(dir);
+      for (const path of hashed.skipped) io.stderr(`warning: ${path} is not a regular file; left out of the hash, as the service leaves it out\n`);
+      printer(io, flags.json).result(hashed, hashed.sha256);
+    });
+
+  program
+    .command('validate')
+    .description("check a plugin directory's plugin.yaml with the service's manifest parser")
+    .argument('<dir>')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const result = await validatePluginDir(dir);
+      const lines = [
+        ...result.errors.map((e) => `error: ${e}`),
+        ...result.warnings.map((w) => `warning: ${w}`),
+        result.errors.length
+          ? `${dir}: invalid (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`
+          : `${dir}: valid${result.name ? `, ${result.name}` : ''}${result.version ? ` ${result.version}` : ''} (sha256 ${result.sha256})`,
+      ];
+      printer(io, flags.json).result({ valid: result.errors.length === 0, ...result }, lines.join('\n'));
+      exit.code = result.errors.length ? 1 : 0;
+    });
+
+  return program;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError('--timeout takes a number of seconds');
+  return n;
+}
+
+function home(io: Io): string {
+  return io.env.HOME || homedir();
+}
+
+function apiUrl(flags: NetworkFlags, io: Io): string {
+  const [value, from] = flags.url
+    ? [flags.url, '--url']
+    : io.env.MOLECULE_API_URL
+      ? [io.env.MOLECULE_API_URL, 'MOLECULE_API_URL']
+      : io.env.MOLECULE_PLATFORM_URL
+        ? [io.env.MOLECULE_PLATFORM_URL, 'MOLECULE_PLATFORM_URL']
+        : [DEFAULT_URL, 'the default'];
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${from} "${value}" is not a URL (like ${DEFAULT_URL})`);
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${from} "${value}" is not an http(s) URL`);
+  return value;
+}
+
+/** --token, the environment (ours, then the Python SDK's), else the token register() cached for the workspace. */
+async function token(flags: NetworkFlags, io: Io, workspace?: string): Promise<string> {
+  const given = flags.token ?? io.env.MOLECULE_TOKEN ?? io.env.MOLECULE_WORKSPACE_TOKEN;
+  if (given) return given;
+  const cached = workspace ? await new TokenCache(workspaceStateDir(workspace, home(io))).load() : undefined;
+  if (cached) return cached;
+  throw new UsageError(
+    `no token: pass --token, set MOLECULE_TOKEN or MOLECULE_WORKSPACE_TOKEN${workspace ? `, or cache one in ~/.molecule/${workspace}/.auth_token` : ''}`,
+  );
+}
+
+interface Printer {
+  result: (value: unknown, text: string) => void;
+  /** A failure's text goes to stderr; with --json the result stays on stdout for the script. */
+  failure: (value: unknown, text: string) => void;
+}
+
+function printer(io: Io, json: boolean | undefined): Printer {
+  const result = (value: unknown, text: string) => io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  return { result, failure: (value, text) => (json ? result(value, text) : io.stderr(`${text}\n`)) };
+}
+
+function printPlugins(print: Printer, plugins: RegistryPlugin[]): void {
+  print.result(plugins, table(plugins.map((p) => [p.name, p.version ?? '-', p.description ?? ''])) || 'no plugins');
+}
+
+/** Download progress on stderr: one redrawn line on a terminal, else a line per tenth (or per MiB when the size is unknown). */
+function progress(io: Io): (p: { bytes: number; total?: number }) => void {
+  let shown = -1;
+  return ({ bytes, total }) => {
+    const text = `received ${kib(bytes)}${total ? ` of ${kib(total)}` : ''}`;
+    if (io.isTTY) return io.stderr(`\r${text}`);
+    const step = total ? Math.floor((bytes / total) * 10) : Math.floor(bytes / (1024 * 1024));
+    if (step === shown) return;
+    shown = step;
+    io.stderr(`${text}\n`);
+  };
+}
+
+function kib(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /** Waits for the operation, printing each step as it starts and ends. */
@@ -170,12 +310,11 @@ async function follow(
   noWait: boolean,
   timeoutSeconds: number,
   io: Io,
-  print: (value: unknown, text: string) => void,
-  printFailure: (value: unknown, text: string) => void,
+  print: Printer,
 ): Promise<number> {
   const { operationId } = accepted;
   if (noWait) {
-    print(accepted, `accepted: operation ${operationId} (follow it with: molecule-plugins status ${workspace} ${operationId})`);
+    print.result(accepted, `accepted: operation ${operationId} (follow it with: molecule-plugins status ${workspace} ${operationId})`);
     return 0;
   }
   const shown = new Map<string, string>();
@@ -189,8 +328,8 @@ async function follow(
       }
     },
   });
-  if (op.status === 'FAILED') printFailure(op, describe(op));
-  else print(op, describe(op));
+  if (op.status === 'FAILED') print.failure(op, describe(op));
+  else print.result(op, describe(op));
   if (op.status === 'RUNNING') {
     io.stderr(`still running after ${timeoutSeconds} s; follow it with: molecule-plugins status ${workspace} ${operationId}\n`);
     return 3;
@@ -225,10 +364,10 @@ function table(rows: string[][]): string {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
-  const code = await main(process.argv.slice(2), {
+  process.exitCode = await main(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
+    isTTY: process.stderr.isTTY,
   });
-  process.exitCode = code;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Operation } from '../lambdas/shared/types.js';
+import { retryAfterMs } from './retry.js';
 import type { RegistryEntry as RegistryPlugin } from '../lambdas/api/context.js';
 
 /**
@@ -40,11 +41,13 @@ export interface InstallRequest {
   uninstallAfter?: string;
 }
 
-/** A plugin's staged tarball, opened: `sha256` is the content hash the bytes must match. */
+/** A plugin's staged tarball, opened: `sha256` is the content hash the bytes must match ('' when none was announced). */
 export interface Download {
   name: string;
   source: string;
   sha256: string;
+  /** The tarball's size, when the server said. */
+  bytes?: number;
   body: Readable;
 }
 
@@ -125,20 +128,28 @@ export class PluginDeliveryClient {
       headers: { authorization: `Bearer ${this.options.token}` },
       redirect: 'manual',
       signal: AbortSignal.timeout(this.timeoutMs),
-    }).catch((err: Error) => {
-      throw new ApiError(0, 'network_error', `could not reach ${this.baseUrl}: ${err.message}`);
+    }).catch((err: unknown) => {
+      throw networkError(this.baseUrl, err);
     });
     const location = res.headers.get('location');
-    if (res.status !== 302 || !location) throw await toApiError(res);
-    // The presigned URL carries its own authorization; S3 refuses a second one.
-    const tarball = await this.fetch(location, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) }).catch((err: Error) => {
-      throw new ApiError(0, 'network_error', `could not download the plugin: ${err.message}`);
-    });
+    // This service answers 302 to a presigned URL; the original platform sends the tarball itself.
+    const tarball =
+      res.status === 302 && location
+        ? // The presigned URL carries its own authorization; S3 refuses a second one.
+          await this.fetch(location, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) }).catch((err: unknown) => {
+            throw networkError(new URL(location).origin, err);
+          })
+        : res.status === 200
+          ? res
+          : undefined;
+    if (!tarball) throw await toApiError(res);
     if (!tarball.ok || !tarball.body) throw new ApiError(tarball.status, 'fetch_failed', `the plugin download answered HTTP ${tarball.status}`);
+    const length = Number(tarball.headers.get('content-length'));
     return {
       name: res.headers.get('x-plugin-name') ?? name,
       source: res.headers.get('x-plugin-source') ?? source ?? `local://${name}`,
       sha256: res.headers.get('x-plugin-sha256') ?? '',
+      ...(Number.isSafeInteger(length) && length > 0 ? { bytes: length } : {}),
       body: Readable.fromWeb(tarball.body as import('node:stream/web').ReadableStream),
     };
   }
@@ -194,7 +205,7 @@ export class PluginDeliveryClient {
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {
-        if (last) throw new ApiError(0, 'network_error', `could not reach ${this.baseUrl}: ${(err as Error).message}`);
+        if (last) throw networkError(this.baseUrl, err);
         await backoff(attempt);
         continue;
       }
@@ -213,14 +224,33 @@ function workspacePath(workspaceId: string): string {
   return `/workspaces/${encodeURIComponent(workspaceId)}`;
 }
 
-/** Full jitter: a random wait up to the exponential step, or what Retry-After asks for. */
+/** Full jitter: a random wait up to the exponential step, or what Retry-After asks for (seconds or an HTTP-date). */
 async function backoff(attempt: number, retryAfter?: string | null): Promise<void> {
-  const asked = Number(retryAfter);
-  const delay = Number.isFinite(asked) && asked > 0 ? asked * 1000 : Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
+  const asked = retryAfterMs(retryAfter, Date.now());
+  const delay = asked ?? Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
   await sleep(Math.min(delay, MAX_DELAY_MS * 6));
 }
 
-async function toApiError(res: Response): Promise<ApiError> {
+/**
+ * A request that got no answer, named by its cause (`ECONNREFUSED 127.0.0.1:3000`, a timeout)
+ * rather than fetch's bare "fetch failed"; `details.cause` carries the system code.
+ */
+export function networkError(origin: string, err: unknown): ApiError {
+  const cause = (err as { cause?: { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown; message?: unknown } } | undefined)?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const where = cause?.address !== undefined ? `${String(cause.address)}${cause.port !== undefined ? `:${String(cause.port)}` : ''}` : cause?.hostname;
+  const name = (err as Error | undefined)?.name;
+  const reason = code
+    ? `${code}${where !== undefined ? ` ${String(where)}` : ''}`
+    : name === 'TimeoutError'
+      ? 'no answer before the timeout'
+      : typeof cause?.message === 'string'
+        ? cause.message
+        : ((err as Error | undefined)?.message ?? String(err));
+  return new ApiError(0, 'network_error', `could not reach ${origin}: ${reason}`, code ? { cause: code } : {});
+}
+
+export async function toApiError(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   try {
     const { error, code, ...details } = JSON.parse(text) as { error?: string; code?: string } & Record<string, unknown>;

@@ -1,24 +1,26 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Extract } from 'tar-stream';
+import YAML from 'yaml';
 
 type Entry = Extract extends AsyncIterable<infer E> ? E : never;
 import { entrySegments } from '../lambdas/plugins/archive-path.js';
 import { contentHash, type FileDigest } from '../lambdas/plugins/content-hash.js';
+import { MANIFEST_PATH } from '../lambdas/plugins/manifest.js';
 import { PLUGIN_NAME_RE } from '../lambdas/shared/types.js';
-import { ApiError, type PluginDeliveryClient } from './client.js';
+import { ApiError, type Download, type PluginDeliveryClient } from './client.js';
 
 /**
  * The remote-agent side of the download route (external workspaces pull; SPEC §4): streams the
  * staged tarball, unpacks it into a fresh sibling directory with every entry checked (no path
  * outside it, regular files and directories only, bounded size and count), verifies the content
- * hash the API announced, then swaps it into `<pluginsDir>/<name>`. A failure leaves the plugin
- * that was there before, untouched.
+ * hash the API announced and the one `plugin.yaml` declares, then swaps it into
+ * `<pluginsDir>/<name>`. A failure leaves the plugin that was there before, untouched.
  */
 export interface PullOptions {
   workspaceId: string;
@@ -29,6 +31,10 @@ export interface PullOptions {
   /** The service's own limits (SPEC §3) by default. */
   maxBytes?: number;
   maxFiles?: number;
+  /** Called as compressed bytes arrive (`total` when the server sent a length). */
+  onProgress?: (progress: { bytes: number; total?: number }) => void;
+  /** Told what was not checked and why (an unreadable plugin.yaml). */
+  onWarning?: (message: string) => void;
 }
 
 export interface PulledPlugin {
@@ -41,8 +47,25 @@ const MAX_BYTES = 100 * 1024 * 1024;
 const MAX_FILES = 10_000;
 
 export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions): Promise<PulledPlugin> {
-  if (!PLUGIN_NAME_RE.test(opts.name)) throw new ApiError(0, 'invalid_plugin_name', `"${opts.name}" is not a plugin name`);
+  assertPluginName(opts.name);
   const download = await client.download(opts.workspaceId, opts.name, opts.source);
+  return installDownload(download, { ...opts, requireAnnouncedHash: true });
+}
+
+export function assertPluginName(name: string): void {
+  if (!PLUGIN_NAME_RE.test(name)) throw new ApiError(0, 'invalid_plugin_name', `"${name}" is not a plugin name`);
+}
+
+/**
+ * Installs an opened download as `<pluginsDir>/<name>`. This service always announces the
+ * content hash; the original platform may not, so `requireAnnouncedHash: false` accepts its
+ * absence (a declared `sha256` in plugin.yaml is still checked).
+ */
+export async function installDownload(
+  download: Download,
+  opts: Omit<PullOptions, 'workspaceId' | 'source'> & { requireAnnouncedHash: boolean },
+): Promise<PulledPlugin> {
+  assertPluginName(opts.name);
   // The announced name becomes a directory name: it must be the plugin asked for, nothing else.
   if (download.name !== opts.name) {
     download.body.destroy();
@@ -52,10 +75,18 @@ export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions
   const staging = join(opts.pluginsDir, `.staging-${download.name}-${randomUUID().slice(0, 8)}`);
   await mkdir(staging, { recursive: true });
   try {
-    const files = await unpack(download.body, staging, { maxBytes: opts.maxBytes ?? MAX_BYTES, maxFiles: opts.maxFiles ?? MAX_FILES });
+    const files = await unpack(download.body, staging, {
+      maxBytes: opts.maxBytes ?? MAX_BYTES,
+      maxFiles: opts.maxFiles ?? MAX_FILES,
+      ...(opts.onProgress ? { progress: counting(opts.onProgress, download.bytes) } : {}),
+    });
     const actual = contentHash(files);
-    if (actual !== download.sha256) {
-      throw new ApiError(0, 'integrity_mismatch', `the downloaded plugin hashes to ${actual}, not the announced ${download.sha256}`);
+    if (download.sha256 !== actual && (download.sha256 || opts.requireAnnouncedHash)) {
+      throw new ApiError(0, 'integrity_mismatch', `the downloaded plugin hashes to ${actual}, not the announced ${download.sha256 || '(none)'}`);
+    }
+    const declared = await declaredHash(staging, files, opts.onWarning);
+    if (declared !== undefined && declared !== actual) {
+      throw new ApiError(0, 'integrity_mismatch', `the downloaded plugin hashes to ${actual}, not the ${declared} its plugin.yaml declares`);
     }
     await swapIntoPlace(staging, target);
     return { dir: target, sha256: actual, files: files.length };
@@ -64,15 +95,51 @@ export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions
   }
 }
 
+function counting(onProgress: NonNullable<PullOptions['onProgress']>, total: number | undefined): Transform {
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      onProgress(total === undefined ? { bytes } : { bytes, total });
+      callback(null, chunk);
+    },
+  });
+}
+
+/**
+ * The `sha256` the unpacked plugin.yaml declares, as written (the failsafe schema keeps every
+ * scalar a string). A manifest that cannot be read leaves nothing to check, as in the Python
+ * client; a declared value that is not a hash can never match, so it is returned as it is.
+ */
+async function declaredHash(root: string, files: FileDigest[], onWarning: PullOptions['onWarning']): Promise<string | undefined> {
+  if (!files.some(([path]) => path === MANIFEST_PATH)) return undefined;
+  let doc: unknown;
+  try {
+    doc = YAML.parse(await readFile(join(root, MANIFEST_PATH), 'utf8'), { schema: 'failsafe', logLevel: 'error' });
+  } catch (err) {
+    onWarning?.(`plugin.yaml could not be read, its sha256 was not checked: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+  const declared = (doc as Record<string, unknown>).sha256;
+  if (declared === undefined || declared === null || declared === '') return undefined;
+  return typeof declared === 'string' ? declared : JSON.stringify(declared);
+}
+
 function invalid(message: string): ApiError {
   return new ApiError(0, 'invalid_archive', message);
 }
 
-async function unpack(body: Readable, root: string, limits: { maxBytes: number; maxFiles: number }): Promise<FileDigest[]> {
+/** The one streaming safe extractor: every entry checked, written under `root`; returns the files' digests. */
+export async function unpack(
+  body: Readable,
+  root: string,
+  { progress, ...limits }: { maxBytes: number; maxFiles: number; progress?: Transform },
+): Promise<FileDigest[]> {
   const state: Unpacked = { files: [], seen: new Set(), limits };
   let bytes = 0;
   const extract = tar.extract();
-  const done = pipeline(body, createGunzip(), extract);
+  const done = progress ? pipeline(body, progress, createGunzip(), extract) : pipeline(body, createGunzip(), extract);
   done.catch(() => undefined); // its failure is read below; until then it must not count as unhandled
   try {
     for await (const entry of extract) bytes += await unpackEntry(entry, root, bytes, state);

@@ -106,6 +106,25 @@ describe('pulling a plugin into an external workspace', () => {
     }
   });
 
+  it('checks the sha256 plugin.yaml declares as well as the announced one', async () => {
+    const files = { ...FILES, 'plugin.yaml': `name: demo\nsha256: ${'0'.repeat(64)}\n` };
+    const client = await downloadServer(await tarGz(pluginEntries(files)), hashOf(files));
+    await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir })).rejects.toMatchObject({
+      code: 'integrity_mismatch', message: expect.stringContaining('its plugin.yaml declares'),
+    });
+    expect(await readdir(join(pluginsDir, 'demo'))).toEqual(['old.md']);
+  });
+
+  it('refuses a tarball sent without an announced content hash', async () => {
+    const server: Server = createServer((_req, res) => res.writeHead(200, { 'x-plugin-name': 'demo' }).end(tarball));
+    const tarball = await tarGz(pluginEntries(FILES));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const client = new PluginDeliveryClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 'ws-token' });
+    await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir })).rejects.toMatchObject({ code: 'integrity_mismatch' });
+    expect(await readdir(join(pluginsDir, 'demo'))).toEqual(['old.md']);
+  });
+
   it('refuses to pull a requested name that is not a plugin name', async () => {
     const client = await downloadServer(await tarGz(pluginEntries(FILES)), hashOf(FILES), '../x');
     await expect(pullPlugin(client, { workspaceId: 'ext', name: '../x', pluginsDir })).rejects.toMatchObject({ code: 'invalid_plugin_name' });

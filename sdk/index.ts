@@ -1,0 +1,21 @@
+/** The package's public surface: the API client, the remote-agent client and the pull. */
+export { ApiError, PluginDeliveryClient, networkError } from './client.js';
+export type { Accepted, ClientOptions, Download, Finished, InstallRequest, InstalledPlugin, Operation, RegistryPlugin, Scheduled } from './client.js';
+export { pullPlugin, installDownload, type PullOptions, type PulledPlugin } from './pull.js';
+export {
+  RemoteAgentClient,
+  makeIdempotencyKey,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_SETUP_TIMEOUT_MS,
+  DEFAULT_URL_CACHE_TTL_MS,
+  type AgentLogger,
+  type HeartbeatReport,
+  type LocalInstall,
+  type PeerInfo,
+  type RemoteAgentOptions,
+  type SetupOutcome,
+  type WorkspaceState,
+} from './remote-agent.js';
+export { TokenCache, TOKEN_FILE, workspaceStateDir } from './token-cache.js';
+export { retryAfterMs } from './retry.js';
+export { hashPluginDir } from './plugin-dir.js';
