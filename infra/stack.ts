@@ -1,4 +1,4 @@
-import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -18,6 +18,7 @@ import type { Construct } from 'constructs';
 import { DeliveryWorkflow } from './constructs/delivery-workflow.js';
 import { HandlerFunction, type FunctionNetwork } from './constructs/handler-function.js';
 import { HostCommandDocument } from './constructs/host-command-document.js';
+import { AcknowledgeIntendedWildcards } from './nag-acknowledgements.js';
 import { STEP_LAMBDA_TIMEOUTS, type StepName } from './workflow.js';
 
 export interface PluginDeliveryStackProps extends StackProps {
@@ -105,6 +106,14 @@ export class PluginDeliveryStack extends Stack {
       lifecycleRules: [{ id: 'keep-old-versions-30-days', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
     });
 
+    for (const bucket of [stagingBucket, registryBucket]) {
+      Validations.of(bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason: 'reads and writes come only from the stack\'s functions (logged by them with the operation id) and presigned URLs they issue; CloudTrail data events cover audits',
+      });
+    }
+    Aspects.of(this).add(new AcknowledgeIntendedWildcards());
+
     const hostDocument = new HostCommandDocument(this, 'HostCommandDocument');
     const database = props.database ?? {};
     const common = {
@@ -125,10 +134,13 @@ export class PluginDeliveryStack extends Stack {
     const network = props.network && functionNetwork(props.network);
     const stepConcurrency = positive(props.reservedConcurrency?.step, 20);
     type FnOptions = { timeout?: Duration; memorySize?: number; reservedConcurrentExecutions?: number; commandHooks?: ICommandHooks };
-    const fn = (id: string, handler: string, description: string, options: FnOptions = {}) =>
-      new HandlerFunction(this, id, {
+    const fn = (id: string, handler: string, description: string, options: FnOptions = {}) => {
+      const f = new HandlerFunction(this, id, {
         handler, description, environment: common, bundle: props.bundle, network, sourceMaps: props.sourceMaps, ...options,
       });
+      acknowledgeFunctionFindings(f, network !== undefined);
+      return f;
+    };
     const step = (name: StepName, handler: string, description: string, memorySize?: number) =>
       fn(`${name}Function`, handler, description, { timeout: STEP_LAMBDA_TIMEOUTS[name], memorySize, reservedConcurrentExecutions: stepConcurrency });
 
@@ -228,7 +240,8 @@ export class PluginDeliveryStack extends Stack {
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)) },
     });
     const apiIntegration = new HttpLambdaIntegration('Api', api);
-    httpApi.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() });
+    const health = httpApi.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() });
+    for (const route of health) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health is public by contract (SPEC §4) and reveals nothing' });
     httpApi.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: apiIntegration });
 
     // A cleanup run EventBridge could not deliver after its retries is kept for two weeks, not lost.
@@ -237,6 +250,9 @@ export class PluginDeliveryStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
+      Validations.of(cleanupDeadLetters).acknowledge({ id, reason: 'this queue is the dead-letter queue; nothing consumes it automatically' });
+    }
     new events.Rule(this, 'CleanupSchedule', {
       description: 'Runs the plugin cleanup (SPEC §7)',
       schedule: events.Schedule.rate(props.cleanupInterval ?? Duration.minutes(15)),
@@ -286,6 +302,21 @@ const ACCESS_LOG_FIELDS = {
   integrationError: '$context.integrationErrorMessage',
   authorizerError: '$context.authorizer.error',
 };
+
+/** What cdk-nag flags on every function of the stack, with why it stays. */
+function acknowledgeFunctionFindings(fn: HandlerFunction, inVpc: boolean): void {
+  const acknowledge = (id: string, reason: string) => Validations.of(fn).acknowledge({ id, reason });
+  const runtime = 'nodejs22.x is the Node.js line the service is built and tested on (CI, bench); moving to a newer one is its own change';
+  acknowledge('AwsSolutions-L1', runtime);
+  acknowledge('Serverless-LambdaLatestVersion', runtime);
+  acknowledge(
+    'Serverless-LambdaDLQ',
+    'invoked synchronously (API Gateway, Step Functions, the deploy Trigger) or by EventBridge, whose target has the dead-letter queue',
+  );
+  const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
+  acknowledge(managed('AWSLambdaBasicExecutionRole'), "the AWS-managed policy only lets the function write its own logs");
+  if (inVpc) acknowledge(managed('AWSLambdaVPCAccessExecutionRole'), 'the AWS-managed policy only manages the network interfaces the function runs on');
+}
 
 function positive(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
