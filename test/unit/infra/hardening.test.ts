@@ -168,9 +168,11 @@ describe('database connection settings', () => {
 
 describe('edges and hygiene', () => {
   it('throttles the stage and writes JSON access logs with the request id', () => {
-    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage') as Record<string, Resource>)[0];
-    expect(stage?.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 } });
-    const format = JSON.parse(String((stage?.Properties.AccessLogSettings as { Format: string }).Format));
+    const stages = Object.values(template.findResources('AWS::ApiGatewayV2::Stage') as Record<string, Resource>);
+    expect(stages).toHaveLength(1);
+    const [stage] = stages as [Resource];
+    expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 } });
+    const format = JSON.parse(String((stage.Properties.AccessLogSettings as { Format: string }).Format));
     expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', integrationRequestId: '$context.integration.requestId' });
   });
 
