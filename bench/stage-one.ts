@@ -18,7 +18,7 @@ const [archive, runId = 'run'] = process.argv.slice(2);
 if (!archive) throw new Error('usage: stage-one.ts <archive.tar.gz> [runId]');
 
 const config = loadConfig();
-const s3 = await createS3Client({ region: config.region, httpTimeoutMs: config.awsHttpTimeoutMs });
+const s3 = await createS3Client({ region: config.region, httpTimeoutMs: config.awsHttpTimeoutMs, s3PathStyle: config.s3PathStyle });
 
 /** `bench://<name>` streams the archive file, like `local://` streams the registry object. */
 // Phase marks: the source fully read (validate + spool done), the upload starting (sort, hash and pack done), the upload done.

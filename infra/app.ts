@@ -7,6 +7,11 @@ const context = (key: string): string | undefined => {
   return typeof value === 'string' && value ? value : undefined;
 };
 
+function number(key: string): number | undefined {
+  const value = context(key);
+  return value === undefined ? undefined : Number(value);
+}
+
 /** `-c subnetIds=subnet-a,subnet-b -c securityGroupIds=sg-...` puts the functions in those VPC subnets. */
 function networkContext() {
   const list = (key: string) => (context(key) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -23,6 +28,15 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   githubTokenSecretArn: context('githubTokenSecretArn'),
   adminTokenSecretArn: context('adminTokenSecretArn'),
   eicOsUser: context('eicOsUser'),
+  eicHostKeyFingerprints: context('eicHostKeyFingerprints'),
   network: networkContext(),
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  database: { host: context('databaseHost'), port: context('databasePort'), name: context('databaseName') },
+  rdsProxyEndpoint: context('rdsProxyEndpoint'),
+  secretsKmsKeyArn: context('secretsKmsKeyArn'),
+  workspaceTagKey: context('workspaceTagKey'),
+  throttle: { rateLimit: number('throttleRateLimit'), burstLimit: number('throttleBurstLimit') },
+  reservedConcurrency: { api: number('apiReservedConcurrency'), step: number('stepReservedConcurrency') },
+  sourceMaps: context('sourceMaps') === 'true',
+  // The region comes from context or the CLI's environment; with neither the template stays region-agnostic.
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: context('region') ?? process.env.CDK_DEFAULT_REGION },
 });

@@ -1,4 +1,5 @@
-import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -6,11 +7,17 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
 import { DeliveryWorkflow } from './constructs/delivery-workflow.js';
 import { HandlerFunction, type FunctionNetwork } from './constructs/handler-function.js';
+import { HostCommandDocument } from './constructs/host-command-document.js';
+import { AcknowledgeIntendedWildcards } from './nag-acknowledgements.js';
 import { STEP_LAMBDA_TIMEOUTS, type StepName } from './workflow.js';
 
 export interface PluginDeliveryStackProps extends StackProps {
@@ -33,6 +40,28 @@ export interface PluginDeliveryStackProps extends StackProps {
    * the functions call, and the instances must accept SSH from the security groups.
    */
   network?: { subnetIds: string[]; securityGroupIds: string[] };
+  /**
+   * Where the database is when the secret does not say (RDS-managed master secrets hold only
+   * `username` and `password`): contexts `databaseHost`, `databasePort`, `databaseName`.
+   */
+  database?: { host?: string; port?: string; name?: string };
+  /** An RDS Proxy endpoint (context `rdsProxyEndpoint`): every function connects through it, 2 connections per container. */
+  rdsProxyEndpoint?: string;
+  /** Customer-managed KMS key the secrets are encrypted with (context `secretsKmsKeyArn`): readers get `kms:Decrypt` via Secrets Manager. */
+  secretsKmsKeyArn?: string;
+  /** Tag key every workspace instance carries (context `workspaceTagKey`); hosts without it are out of reach. */
+  workspaceTagKey?: string;
+  /** `SHA256:…` host key fingerprints EC2 Instance Connect delivery accepts (context `eicHostKeyFingerprints`, comma-separated). */
+  eicHostKeyFingerprints?: string;
+  /** Stage throttling (contexts `throttleRateLimit`, `throttleBurstLimit`). */
+  throttle?: { rateLimit?: number; burstLimit?: number };
+  /**
+   * Reserved concurrency (contexts `apiReservedConcurrency`, `stepReservedConcurrency`): each step
+   * function is capped so a burst of workflows cannot take the concurrency the API needs.
+   */
+  reservedConcurrency?: { api?: number; step?: number };
+  /** Ship source maps (context `sourceMaps=true`). */
+  sourceMaps?: boolean;
   /** How often the cleanup runs (SPEC §7: every 15 minutes). */
   cleanupInterval?: Duration;
   /** `false` deploys placeholder code instead of bundling the handlers: for tests only. */
@@ -59,31 +88,60 @@ export class PluginDeliveryStack extends Stack {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     };
-    // Staged tarballs are handed out by presigned URL and only needed until delivered (SPEC §3).
+    // Staged tarballs are handed out by presigned URL and only needed until delivered (SPEC §3),
+    // so the bucket and what is in it go with the stack.
     const stagingBucket = new s3.Bucket(this, 'StagingBucket', {
       ...bucketDefaults,
       removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
       lifecycleRules: [{ id: 'expire-staged-plugins', expiration: Duration.days(1), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
     });
-    // The curated registry (`local://` sources) outlives staging, so it has its own bucket.
+    // The curated registry (`local://` sources) outlives staging and the stack; a replaced or
+    // deleted tarball can be restored for 30 days.
     const registryBucket = new s3.Bucket(this, 'RegistryBucket', {
       ...bucketDefaults,
       versioned: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ id: 'keep-old-versions-30-days', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
     });
 
+    for (const bucket of [stagingBucket, registryBucket]) {
+      Validations.of(bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason: 'reads and writes come only from the stack\'s functions (logged by them with the operation id) and presigned URLs they issue; CloudTrail data events cover audits',
+      });
+    }
+    Aspects.of(this).add(new AcknowledgeIntendedWildcards());
+
+    const hostDocument = new HostCommandDocument(this, 'HostCommandDocument');
+    const database = props.database ?? {};
     const common = {
       DATABASE_SECRET_ARN: databaseSecretArn,
+      // The Node.js 22 runtime's bundle of Amazon roots, RDS and RDS Proxy included; the server is verified against it.
+      DATABASE_CA_FILE: '/var/runtime/ca-cert.pem',
+      // Lambda scales by containers, each with its own pool: keep each small (the proxy multiplexes).
+      DATABASE_POOL_MAX: props.rdsProxyEndpoint ? '2' : '1',
+      ...(database.host && { DATABASE_HOST: database.host }),
+      ...(database.port && { DATABASE_PORT: database.port }),
+      ...(database.name && { DATABASE_NAME: database.name }),
+      ...(props.rdsProxyEndpoint && { DATABASE_PROXY_ENDPOINT: props.rdsProxyEndpoint }),
       STAGING_BUCKET: stagingBucket.bucketName,
       REGISTRY_BUCKET: registryBucket.bucketName,
       ...(props.githubTokenSecretArn && { GITHUB_TOKEN_SECRET_ARN: props.githubTokenSecretArn }),
       ...(props.adminTokenSecretArn && { ADMIN_TOKEN_SECRET_ARN: props.adminTokenSecretArn }),
     };
     const network = props.network && functionNetwork(props.network);
-    const fn = (id: string, handler: string, description: string, options: { timeout?: Duration; memorySize?: number } = {}) =>
-      new HandlerFunction(this, id, { handler, description, environment: common, bundle: props.bundle, network, ...options });
+    const stepConcurrency = positive(props.reservedConcurrency?.step, 20);
+    type FnOptions = { timeout?: Duration; memorySize?: number; reservedConcurrentExecutions?: number; commandHooks?: ICommandHooks };
+    const fn = (id: string, handler: string, description: string, options: FnOptions = {}) => {
+      const f = new HandlerFunction(this, id, {
+        handler, description, environment: common, bundle: props.bundle, network, sourceMaps: props.sourceMaps, ...options,
+      });
+      acknowledgeFunctionFindings(f, network !== undefined);
+      return f;
+    };
     const step = (name: StepName, handler: string, description: string, memorySize?: number) =>
-      fn(`${name}Function`, handler, description, { timeout: STEP_LAMBDA_TIMEOUTS[name], memorySize });
+      fn(`${name}Function`, handler, description, { timeout: STEP_LAMBDA_TIMEOUTS[name], memorySize, reservedConcurrentExecutions: stepConcurrency });
 
     const steps: Record<StepName, HandlerFunction> = {
       Stage: step('Stage', 'stage', 'Fetches, validates and stages a plugin archive in S3', 1024),
@@ -98,37 +156,74 @@ export class PluginDeliveryStack extends Stack {
     const stateMachine = workflow.stateMachine;
 
     // API Gateway HTTP APIs stop waiting after 30 s; `Prefer: wait` is at most 25 s.
-    const api = fn('ApiFunction', 'api', 'Plugin delivery HTTP API', { timeout: Duration.seconds(29), memorySize: 1024 });
+    const api = fn('ApiFunction', 'api', 'Plugin delivery HTTP API', {
+      timeout: Duration.seconds(29), memorySize: 1024, reservedConcurrentExecutions: positive(props.reservedConcurrency?.api, 50),
+    });
     const authorizer = fn('AuthorizerFunction', 'authorizer', 'Validates bearer tokens for the HTTP API', { timeout: Duration.seconds(10) });
-    const cleanup = fn('CleanupFunction', 'cleanup', 'Starts the due scheduled uninstalls', { timeout: Duration.minutes(5) });
+    // One cleanup at a time: a slow run never overlaps the next one.
+    const cleanup = fn('CleanupFunction', 'cleanup', 'Starts the due scheduled uninstalls', { timeout: Duration.minutes(5), reservedConcurrentExecutions: 1 });
+    const migrateFn = fn('MigrateFunction', 'migrate', 'Applies pending database migrations before the functions update', {
+      timeout: Duration.minutes(5), reservedConcurrentExecutions: 1, commandHooks: MIGRATION_FILES,
+    });
     for (const f of [api, cleanup]) f.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
 
     // Least privilege: each function gets exactly what its job needs.
-    for (const f of [api, authorizer, cleanup, ...Object.values(steps)]) databaseSecret.grantRead(f);
+    const secretReaders = [api, authorizer, cleanup, migrateFn, ...Object.values(steps)];
+    for (const f of secretReaders) databaseSecret.grantRead(f);
     if (props.adminTokenSecretArn) {
       const adminTokenSecret = secretsmanager.Secret.fromSecretCompleteArn(this, 'AdminTokenSecret', props.adminTokenSecretArn);
       for (const f of [api, authorizer]) adminTokenSecret.grantRead(f);
     }
+    if (props.secretsKmsKeyArn) {
+      const decrypt = new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [props.secretsKmsKeyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
+      });
+      for (const f of secretReaders) f.addToRolePolicy(decrypt);
+    }
+    const staged = stagingBucket.arnForObjects('staged/*');
     for (const f of [api, steps.Stage]) {
-      stagingBucket.grantReadWrite(f);
-      registryBucket.grantRead(f);
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [staged] }));
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [registryBucket.arnForObjects('registry/*')] }));
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [registryBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': ['registry/*'] } },
+        }),
+      );
       githubTokenSecret?.grantRead(f);
     }
-    stagingBucket.grantRead(steps.Deliver); // presigned GET URLs are signed with Deliver's role
-    stagingBucket.grantDelete(steps.RecordFailure); // a failed operation's staged object goes at once
+    // Presigned GET URLs are signed with Deliver's role; a failed operation's staged object goes at once.
+    steps.Deliver.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged] }));
+    steps.RecordFailure.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [staged] }));
+
     const eicOsUser = props.eicOsUser ?? 'ubuntu';
+    const workspaceTagKey = props.workspaceTagKey ?? 'molecule:workspace';
     for (const f of [steps.Deliver, steps.Remove, steps.Restart]) {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
-      grantHostAccess(this, f, eicOsUser);
+      f.addEnvironment('PLUGIN_SSM_DOCUMENT', hostDocument.documentName);
+      if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);
+      grantHostAccess(this, f, { eicOsUser, workspaceTagKey, documentArn: hostDocument.documentArn });
     }
     stateMachine.grantStartExecution(api);
     stateMachine.grantStartExecution(cleanup);
-    // Operation status (`Prefer: wait`, operation views) reads executions of this machine only.
-    stateMachine.grantExecution(api, 'states:DescribeExecution', 'states:GetExecutionHistory');
-    stateMachine.grant(api, 'states:ListExecutions');
+    // The API and the cleanup reconcile an operation with its execution.
+    for (const f of [api, cleanup]) stateMachine.grantExecution(f, 'states:DescribeExecution');
 
+    // Migrations run (and must succeed) before any function that uses the schema is updated.
+    new triggers.Trigger(this, 'MigrateOnDeploy', {
+      handler: migrateFn,
+      timeout: Duration.minutes(5),
+      executeOnHandlerChange: true,
+      executeBefore: [api, authorizer, cleanup, ...Object.values(steps)],
+    });
+
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     const httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'Molecule plugin delivery',
+      createDefaultStage: false,
       defaultAuthorizer: new HttpLambdaAuthorizer('BearerToken', authorizer, {
         responseTypes: [HttpLambdaResponseType.SIMPLE],
         identitySource: ['$request.header.Authorization'],
@@ -136,21 +231,96 @@ export class PluginDeliveryStack extends Stack {
         resultsCacheTtl: Duration.seconds(0),
       }),
     });
+    new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: positive(props.throttle?.rateLimit, 100), burstLimit: positive(props.throttle?.burstLimit, 200) },
+      accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)) },
+    });
     const apiIntegration = new HttpLambdaIntegration('Api', api);
-    httpApi.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() });
+    const health = httpApi.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() });
+    for (const route of health) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health is public by contract (SPEC §4) and reveals nothing' });
     httpApi.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: apiIntegration });
 
+    // A cleanup run EventBridge could not deliver after its retries is kept for two weeks, not lost.
+    const cleanupDeadLetters = new sqs.Queue(this, 'CleanupDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
+      Validations.of(cleanupDeadLetters).acknowledge({ id, reason: 'this queue is the dead-letter queue; nothing consumes it automatically' });
+    }
     new events.Rule(this, 'CleanupSchedule', {
       description: 'Runs the plugin cleanup (SPEC §7)',
       schedule: events.Schedule.rate(props.cleanupInterval ?? Duration.minutes(15)),
-      targets: [new targets.LambdaFunction(cleanup, { retryAttempts: 2 })],
+      targets: [new targets.LambdaFunction(cleanup, { retryAttempts: 2, deadLetterQueue: cleanupDeadLetters })],
     });
 
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'StagingBucketName', { value: stagingBucket.bucketName });
     new CfnOutput(this, 'RegistryBucketName', { value: registryBucket.bucketName });
+    new CfnOutput(this, 'HostCommandDocumentName', { value: hostDocument.documentName });
   }
+}
+
+/**
+ * lambdas/store/migrate.ts reads `./migrations` beside itself: compile the migrations next to the
+ * bundle (ES modules, so the runtime imports them without a TypeScript loader).
+ */
+const MIGRATION_FILES: ICommandHooks = {
+  beforeBundling: () => [],
+  beforeInstall: () => [],
+  afterBundling: (inputDir, outputDir) => [
+    `"${inputDir}/node_modules/.bin/esbuild" "${inputDir}"/lambdas/store/migrations/*.ts --outdir="${outputDir}/migrations" ` +
+      '--format=esm --platform=node --target=node22 --out-extension:.js=.mjs --log-level=warning',
+  ],
+};
+
+/**
+ * One JSON object per request. HTTP APIs cannot log response headers, so the operation id is not
+ * here: `integrationRequestId` is the API Lambda's request id, which its own log lines (carrying
+ * `operationId`) have too.
+ */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  integrationRequestId: '$context.integration.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+};
+
+/** What cdk-nag flags on every function of the stack, with why it stays. */
+function acknowledgeFunctionFindings(fn: HandlerFunction, inVpc: boolean): void {
+  const acknowledge = (id: string, reason: string) => Validations.of(fn).acknowledge({ id, reason });
+  const runtime = 'nodejs22.x is the Node.js line the service is built and tested on (CI, bench); moving to a newer one is its own change';
+  acknowledge('AwsSolutions-L1', runtime);
+  acknowledge('Serverless-LambdaLatestVersion', runtime);
+  acknowledge(
+    'Serverless-LambdaDLQ',
+    'invoked synchronously (API Gateway, Step Functions, the deploy Trigger) or by EventBridge, whose target has the dead-letter queue',
+  );
+  const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
+  acknowledge(managed('AWSLambdaBasicExecutionRole'), "the AWS-managed policy only lets the function write its own logs");
+  if (inVpc) acknowledge(managed('AWSLambdaVPCAccessExecutionRole'), 'the AWS-managed policy only manages the network interfaces the function runs on');
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`expected a positive integer, got ${value}`);
+  return value;
 }
 
 function functionNetwork({ subnetIds, securityGroupIds }: NonNullable<PluginDeliveryStackProps['network']>): FunctionNetwork {
@@ -171,26 +341,27 @@ function databaseSecretParameter(stack: Stack): CfnParameter {
 }
 
 /**
- * Reaching a workspace host: SSM Run Command, or EC2 Instance Connect (a one-time key for the
- * delivery OS user only, then SSH to the instance's private IP). SSH needs the function in the
- * instances' VPC; see infra/README.md.
+ * Reaching a workspace host: the project's SSM document, or EC2 Instance Connect (a one-time key
+ * for the delivery OS user only, then SSH to the instance's private IP), and only on instances
+ * tagged as workspaces. SSH needs the function in the instances' VPC; see infra/README.md.
  */
-function grantHostAccess(stack: Stack, fn: lambda.IFunction, eicOsUser: string): void {
+function grantHostAccess(stack: Stack, fn: lambda.IFunction, options: { eicOsUser: string; workspaceTagKey: string; documentArn: string }): void {
+  // Instance ids are not known to the stack: the tag condition is what scopes these.
   const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
-  fn.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['ssm:SendCommand'],
-      resources: [instances, stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' })],
-    }),
-  );
+  const tagged = { StringLike: { [`aws:ResourceTag/${options.workspaceTagKey}`]: '*' } };
+  // SendCommand is authorized against the document and the instance separately, so each has its statement.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [options.documentArn] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [instances], conditions: tagged }));
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['ec2-instance-connect:SendSSHPublicKey'],
       resources: [instances],
-      conditions: { StringEquals: { 'ec2:osuser': eicOsUser } },
+      conditions: { ...tagged, StringEquals: { 'ec2:osuser': options.eicOsUser } },
     }),
   );
-  // These calls do not support resource-level permissions (CancelCommand stops a command past its deadline).
+  // Read-only calls without resource-level permissions (DescribeInstances, DescribeInstanceInformation)
+  // and calls on command ids that only exist at run time (GetCommandInvocation, and CancelCommand,
+  // which stops a command past its deadline).
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstances'],

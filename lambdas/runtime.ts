@@ -1,6 +1,8 @@
 import { loadConfig, type Config } from './shared/config.js';
 import { createSecretsClient, type AwsClientOptions } from './shared/aws.js';
+import { PlatformUnavailable } from './shared/errors.js';
 import { createDb, type Db } from './store/db.js';
+import { connectionSettingsFromEnv, databaseUrlFromSecret } from './store/connection.js';
 
 /**
  * What every Lambda shares, built once per container (and once per local process):
@@ -32,7 +34,7 @@ export async function resetRuntime(): Promise<void> {
 
 async function buildRuntime(): Promise<Runtime> {
   const loaded = loadConfig();
-  const aws = { region: loaded.region, httpTimeoutMs: loaded.awsHttpTimeoutMs };
+  const aws = { region: loaded.region, httpTimeoutMs: loaded.awsHttpTimeoutMs, s3PathStyle: loaded.s3PathStyle };
   // On AWS the secrets live in Secrets Manager; plain variables win where both are set (local stack).
   const secret = secretReader(aws);
   const config = {
@@ -40,8 +42,11 @@ async function buildRuntime(): Promise<Runtime> {
     adminToken: loaded.adminToken ?? (loaded.adminTokenSecretArn ? await secret(loaded.adminTokenSecretArn) : undefined),
     githubToken: loaded.githubToken ?? (loaded.githubTokenSecretArn ? await secret(loaded.githubTokenSecretArn) : undefined),
   };
-  const url = config.databaseUrl ?? (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn)) : undefined);
-  if (!url) throw new Error('DATABASE_URL or DATABASE_SECRET_ARN must be set');
+  // The secret may be an RDS-managed master secret (username and password only): see store/connection.ts.
+  const url =
+    config.databaseUrl ??
+    (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn), connectionSettingsFromEnv()) : undefined);
+  if (!url) throw new PlatformUnavailable('DATABASE_URL or DATABASE_SECRET_ARN must be set');
   return { config, aws, db: createDb({ connectionString: url, max: config.databasePoolMax }) };
 }
 
@@ -52,11 +57,4 @@ function secretReader(aws: AwsClientOptions): (arn: string) => Promise<string> {
     if (!secret.SecretString) throw new Error(`secret ${arn} has no string value`);
     return secret.SecretString;
   };
-}
-
-/** An RDS-style secret: `{username, password, host, port, dbname}`. */
-function databaseUrlFromSecret(secret: string): string {
-  const s = JSON.parse(secret) as { username: string; password: string; host: string; port?: number; dbname?: string };
-  const auth = `${encodeURIComponent(s.username)}:${encodeURIComponent(s.password)}`;
-  return `postgres://${auth}@${s.host}:${s.port ?? 5432}/${s.dbname ?? 'postgres'}?sslmode=require`;
 }

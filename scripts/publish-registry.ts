@@ -19,7 +19,7 @@ if (dirs.length === 0) {
 }
 
 const config = loadConfig();
-const s3 = await createS3Client({ region: config.region, httpTimeoutMs: config.awsHttpTimeoutMs });
+const s3 = await createS3Client({ region: config.region, httpTimeoutMs: config.awsHttpTimeoutMs, s3PathStyle: config.s3PathStyle });
 let failed = 0;
 for (const dir of dirs) {
   try {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -18,12 +18,28 @@ export interface HandlerFunctionProps {
   environment?: Record<string, string>;
   /** Runs the function in these subnets with these security groups (see `FunctionNetwork`). */
   network?: FunctionNetwork;
+  /** Reserved concurrency: caps this function and keeps that much for it (undefined: the shared pool). */
+  reservedConcurrentExecutions?: number;
+  /** Extra files for the bundle (the migration function's migrations). */
+  commandHooks?: ICommandHooks;
+  /** Ship source maps (and `--enable-source-maps`): bigger bundles and slower cold starts, so off unless asked. */
+  sourceMaps?: boolean;
   /**
    * Bundle the handler with esbuild (default). `false` deploys a placeholder instead, so tests
    * can synthesize the stack without the handler files and in milliseconds.
    */
   bundle?: boolean;
 }
+
+/**
+ * The host scripts are read at run time from `scripts/` next to the module using them
+ * (lambdas/delivery/host-scripts.ts), which in a bundle is the bundle's own directory.
+ */
+const HOST_SCRIPTS: ICommandHooks = {
+  beforeBundling: () => [],
+  beforeInstall: () => [],
+  afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${inputDir}/lambdas/delivery/scripts" "${outputDir}/scripts"`],
+};
 
 /** Where the functions run when the database and the workspace hosts are only reachable inside a VPC. */
 export interface FunctionNetwork {
@@ -54,9 +70,10 @@ export class HandlerFunction extends NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       logGroup,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.sourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         POWERTOOLS_SERVICE_NAME: 'molecule-plugin-delivery',
         ...props.environment,
       },
@@ -77,19 +94,13 @@ export class HandlerFunction extends NodejsFunction {
         ].join(' '),
         minify: true,
         keepNames: true,
-        sourceMap: true,
+        sourceMap: props.sourceMaps === true,
         sourcesContent: false,
-        // The Node.js 22 runtime provides AWS SDK v3; everything else is bundled. ssh2's optional
-        // native add-ons (built for this machine, not the arm64 Lambda) stay out: ssh2 catches
-        // their absence and uses its JavaScript crypto.
-        externalModules: ['@aws-sdk/*', 'cpu-features', '*.node'],
-        // The host scripts are read at run time from `scripts/` next to the module using them
-        // (lambdas/delivery/host-scripts.ts), which in a bundle is the bundle's own directory.
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${inputDir}/lambdas/delivery/scripts" "${outputDir}/scripts"`],
-        },
+        // The AWS SDK is bundled too, at the locked version the tests ran, rather than whatever
+        // version the runtime ships. ssh2's optional native add-ons (built for this machine, not
+        // the arm64 Lambda) stay out: ssh2 catches their absence and uses its JavaScript crypto.
+        externalModules: ['cpu-features', '*.node'],
+        commandHooks: props.commandHooks ?? HOST_SCRIPTS,
       },
     });
     if (props.network) {

@@ -18,7 +18,7 @@ export interface DeliveryDeps {
   now?: () => Date;
   signal?: AbortSignal;
   /** Faster polling suits the local stack and tests; the defaults suit real SSM. */
-  ssmPolling?: Pick<SsmRunOptions, 'pollIntervalMs' | 'maxPollIntervalMs'>;
+  ssmPolling?: Pick<SsmRunOptions, 'pollIntervalMs' | 'maxPollIntervalMs' | 'documentName'>;
 }
 
 export interface InstallOutcome {

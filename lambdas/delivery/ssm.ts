@@ -17,9 +17,11 @@ export interface SsmRunOptions extends HostCommand {
   maxPollIntervalMs?: number;
   /** How long past `timeoutMs` to keep waiting for the host's report before giving up. */
   graceMs?: number;
+  /** The stack's own Command document (`PLUGIN_SSM_DOCUMENT`); same `commands`/`executionTimeout` parameters. */
+  documentName?: string;
 }
 
-const DOCUMENT = 'AWS-RunShellScript';
+const DEFAULT_DOCUMENT = 'AWS-RunShellScript';
 const DEFAULT_POLL_MS = 1_000;
 const DEFAULT_MAX_POLL_MS = 5_000;
 const DEFAULT_GRACE_MS = 15_000;
@@ -89,12 +91,12 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
  * is still throttled after it is platform_unavailable, which the workflow retries with its own,
  * longer backoff; the command was never sent, so that is safe.
  */
-async function send(ssm: SSMClient, { instanceId, script, signal }: SsmRunOptions, executionSeconds: number, context: Record<string, unknown>): Promise<string> {
+async function send(ssm: SSMClient, { instanceId, script, signal, documentName = DEFAULT_DOCUMENT }: SsmRunOptions, executionSeconds: number, context: Record<string, unknown>): Promise<string> {
   let commandId: string | undefined;
   try {
     const sent = await ssm.send(
       new SendCommandCommand({
-        DocumentName: DOCUMENT,
+        DocumentName: documentName,
         InstanceIds: [instanceId],
         Comment: 'molecule plugin delivery',
         TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, executionSeconds),

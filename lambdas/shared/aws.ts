@@ -17,6 +17,8 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 export interface AwsClientOptions {
   region: string;
   httpTimeoutMs: number;
+  /** Path-style S3 addressing: only for an endpoint override (s3rver, LocalStack); real S3 is virtual-hosted. */
+  s3PathStyle?: boolean;
 }
 
 async function common({ region, httpTimeoutMs }: AwsClientOptions) {
@@ -31,11 +33,10 @@ async function common({ region, httpTimeoutMs }: AwsClientOptions) {
 
 export async function createS3Client(opts: AwsClientOptions): Promise<S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
-  // Path-style and WHEN_REQUIRED checksums: s3rver (local) and most S3 emulators need both,
-  // and real S3 accepts them.
+  // WHEN_REQUIRED checksums: s3rver (local) and most S3 emulators need them, and real S3 accepts them.
   return new S3Client({
     ...(await common(opts)),
-    forcePathStyle: true,
+    forcePathStyle: opts.s3PathStyle ?? false,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });

@@ -50,6 +50,7 @@ const EnvSchema = z.object({
   PLUGIN_PRESIGN_TTL: duration('300s'),
   PLUGIN_DELIVERY_TIMEOUT: duration('5m'),
   PLUGIN_SSM_POLL_INTERVAL: duration('1s'),
+  PLUGIN_SSM_DOCUMENT: z.string().min(1).default('AWS-RunShellScript'),
   PLUGIN_LEASE_TTL: duration('15m'),
   PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
   PLUGIN_CONFIG_DIRS: z.string().optional(),
@@ -69,6 +70,8 @@ const EnvSchema = z.object({
   GITHUB_TOKEN_SECRET_ARN: z.string().optional(),
   CLAWHUB_BASE_URL: z.string().url().optional(),
   AWS_HTTP_TIMEOUT: duration('30s'),
+  AWS_ENDPOINT_URL: z.string().optional(),
+  AWS_ENDPOINT_URL_S3: z.string().optional(),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -109,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     presignTtlSeconds: Math.min(300, Math.round(e.PLUGIN_PRESIGN_TTL / 1000)),
     deliveryTimeoutMs: e.PLUGIN_DELIVERY_TIMEOUT,
     ssmPollIntervalMs: e.PLUGIN_SSM_POLL_INTERVAL,
+    ssmDocumentName: e.PLUGIN_SSM_DOCUMENT,
     leaseTtlMs: e.PLUGIN_LEASE_TTL,
     restartCommand: e.PLUGIN_RESTART_COMMAND,
     cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
@@ -126,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     githubTokenSecretArn: e.GITHUB_TOKEN_SECRET_ARN,
     clawhubBaseUrl: e.CLAWHUB_BASE_URL?.replace(/\/+$/, ''),
     awsHttpTimeoutMs: e.AWS_HTTP_TIMEOUT,
+    s3PathStyle: Boolean(e.AWS_ENDPOINT_URL_S3 || e.AWS_ENDPOINT_URL),
   };
 }
 

@@ -44,6 +44,17 @@ describe('runViaSsm', () => {
     });
   });
 
+  it('runs the stack\'s own Command document when one is named, with the same parameters', async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves(succeeded());
+
+    await runViaSsm(ssm, { ...run, documentName: 'MoleculeHostCommand-abc' });
+
+    expect(ssmMock).toHaveReceivedCommandExactlyOnceWith(SendCommandCommand, {
+      DocumentName: 'MoleculeHostCommand-abc',
+      Parameters: { executionTimeout: ['30'], commands: [expect.stringMatching(/^exec bash -c '.*' molecule-delivery$/s)] },
+    });
+  });
+
   it('hands the script to bash even though the agent runs commands with sh', async () => {
     ssmMock.on(GetCommandInvocationCommand).resolves(succeeded());
 

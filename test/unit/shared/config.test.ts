@@ -22,6 +22,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ PLUGIN_CLEANUP_INTERVAL: '0s' })).toThrow(/PLUGIN_CLEANUP_INTERVAL.*must be longer than 0/s);
   });
 
+  it('runs the stack\'s own SSM document when the stack names one, AWS-RunShellScript otherwise', () => {
+    expect(loadConfig({}).ssmDocumentName).toBe('AWS-RunShellScript');
+    expect(loadConfig({ PLUGIN_SSM_DOCUMENT: 'molecule-host-command' }).ssmDocumentName).toBe('molecule-host-command');
+  });
+
+  it('addresses S3 path-style only when an endpoint override asks for it', () => {
+    expect(loadConfig({}).s3PathStyle).toBe(false);
+    expect(loadConfig({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' }).s3PathStyle).toBe(true);
+    expect(loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }).s3PathStyle).toBe(true);
+  });
+
   it('holds the archive limits SPEC §3 names by default', () => {
     expect(loadConfig({}).limits).toMatchObject({ maxDirBytes: 100 * 1024 * 1024, maxFiles: 10_000, maxArchiveBytes: 100 * 1024 * 1024 });
   });
