@@ -2,7 +2,7 @@ import { loadConfig, type Config } from './shared/config.js';
 import { createSecretsClient, type AwsClientOptions } from './shared/aws.js';
 import { PlatformUnavailable } from './shared/errors.js';
 import { createDb, type Db } from './store/db.js';
-import { connectionSettingsFromEnv, databaseUrlFromSecret } from './store/connection.js';
+import { databaseUrlFromSecret } from './store/connection.js';
 
 /**
  * What every Lambda shares, built once per container (and once per local process):
@@ -45,7 +45,7 @@ async function buildRuntime(): Promise<Runtime> {
   // The secret may be an RDS-managed master secret (username and password only): see store/connection.ts.
   const url =
     config.databaseUrl ??
-    (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn), connectionSettingsFromEnv()) : undefined);
+    (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn), config.databaseConnection) : undefined);
   if (!url) throw new PlatformUnavailable('DATABASE_URL or DATABASE_SECRET_ARN must be set');
   return { config, aws, db: createDb({ connectionString: url, max: config.databasePoolMax }) };
 }

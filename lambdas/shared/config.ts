@@ -33,6 +33,11 @@ const MiB = 1024 * 1024;
 const EnvSchema = z.object({
   DATABASE_URL: z.string().optional(),
   DATABASE_SECRET_ARN: z.string().optional(),
+  DATABASE_HOST: z.string().optional(),
+  DATABASE_PORT: z.string().optional(),
+  DATABASE_NAME: z.string().optional(),
+  DATABASE_PROXY_ENDPOINT: z.string().optional(),
+  DATABASE_CA_FILE: z.string().optional(),
   DATABASE_POOL_MAX: int(4),
   ADMIN_TOKEN: z.string().min(1).optional(),
   ADMIN_TOKEN_SECRET_ARN: z.string().optional(),
@@ -93,6 +98,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     databaseUrl: e.DATABASE_URL,
     databaseSecretArn: e.DATABASE_SECRET_ARN,
+    /** What an RDS-managed secret lacks (store/connection.ts); empty values count as unset. */
+    databaseConnection: {
+      host: e.DATABASE_HOST || undefined,
+      port: e.DATABASE_PORT || undefined,
+      database: e.DATABASE_NAME || undefined,
+      proxyEndpoint: e.DATABASE_PROXY_ENDPOINT || undefined,
+      caFile: e.DATABASE_CA_FILE || undefined,
+    },
     databasePoolMax: e.DATABASE_POOL_MAX,
     adminToken: e.ADMIN_TOKEN,
     adminTokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN,

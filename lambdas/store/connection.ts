@@ -2,7 +2,7 @@ import { PlatformUnavailable } from '../shared/errors.js';
 
 /**
  * Where the parts of the connection an RDS-managed master secret lacks come from (the stack sets
- * them from context), and how the server is verified.
+ * them from context; config.ts reads them), and how the server is verified.
  */
 export interface ConnectionSettings {
   /** `DATABASE_HOST`: used when the secret has no `host`. */
@@ -19,16 +19,6 @@ export interface ConnectionSettings {
    * runtimes no longer load them by default).
    */
   caFile?: string;
-}
-
-export function connectionSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
-  return {
-    host: env.DATABASE_HOST || undefined,
-    port: env.DATABASE_PORT || undefined,
-    database: env.DATABASE_NAME || undefined,
-    proxyEndpoint: env.DATABASE_PROXY_ENDPOINT || undefined,
-    caFile: env.DATABASE_CA_FILE || undefined,
-  };
 }
 
 /**

@@ -6,7 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as apiHandler } from '../../../lambdas/handlers/api.js';
 import { getRuntime, resetRuntime } from '../../../lambdas/runtime.js';
-import { connectionSettingsFromEnv, databaseUrlFromSecret } from '../../../lambdas/store/connection.js';
+import { databaseUrlFromSecret } from '../../../lambdas/store/connection.js';
+import { loadConfig } from '../../../lambdas/shared/config.js';
 import { createDb } from '../../../lambdas/store/db.js';
 import { migrate } from '../../../lambdas/store/migrate.js';
 
@@ -95,9 +96,9 @@ describe('the database connection built from a secret', () => {
   });
 
   it('reads its settings from the variables the stack sets', () => {
-    expect(connectionSettingsFromEnv({
+    expect(loadConfig({
       DATABASE_HOST: 'db', DATABASE_PORT: '5432', DATABASE_NAME: 'plugins', DATABASE_PROXY_ENDPOINT: '', DATABASE_CA_FILE: '/var/runtime/ca-cert.pem',
-    })).toEqual({ host: 'db', port: '5432', database: 'plugins', proxyEndpoint: undefined, caFile: '/var/runtime/ca-cert.pem' });
+    }).databaseConnection).toEqual({ host: 'db', port: '5432', database: 'plugins', proxyEndpoint: undefined, caFile: '/var/runtime/ca-cert.pem' });
   });
 });
 
@@ -124,7 +125,7 @@ describe('the Lambda runtime with a database secret', () => {
     const { rows } = await db.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
     expect(rows).toEqual([{ ssl: true }]);
     // The migration function runs through the same URL.
-    const url = databaseUrlFromSecret(RDS_MANAGED_SECRET, connectionSettingsFromEnv());
+    const url = databaseUrlFromSecret(RDS_MANAGED_SECRET, loadConfig().databaseConnection);
     await migrate(url);
     expect(await migrate(url)).toEqual([]);
   });
