@@ -105,7 +105,7 @@ export async function runColdStart(opts: ColdStartOptions): Promise<SectionResul
       .sort((a, b) => b[1] - a[1])
       .map(([pkg, ms]) => `${pkg.replace('@aws-sdk/', '')} ${fmtMs(ms)} (imported by ${users(pkg)}/${synth.functions.length} functions)`)
       .join(', ')}.`,
-    'Measured on this machine (x86_64, Node ' + process.version + '); Lambda runs Node.js 22 on arm64, so absolute times there differ.',
+    `Measured on this machine (x86_64, Node ${process.version}); Lambda runs Node.js 22 on arm64, so absolute times there differ.`,
   );
   return { name: 'Cold start and size', rows, findings, data: { runs, synthMs: round(synth.ms, 0), functions: perFunction, awsSdkPackageImportMs: perPackage } };
 }

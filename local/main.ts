@@ -54,7 +54,7 @@ const lines = [
   'Ctrl-C stops everything.',
   '',
 ];
-process.stdout.write(lines.join('\n') + '\n');
+process.stdout.write(`${lines.join('\n')}\n`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,4 +1,3 @@
-import { parseDuration } from '../lambdas/shared/config.js';
 import type { Log } from '../lambdas/shared/logger.js';
 
 /**
@@ -21,8 +20,6 @@ export interface SchedulerOptions<R> {
   describe: (result: R) => Record<string, unknown>;
   log: Log;
 }
-
-export const DEFAULT_CLEANUP_INTERVAL = '15m';
 
 export function startScheduler<R>({ name, intervalMs, run, describe, log }: SchedulerOptions<R>): LocalScheduler {
   let current: Promise<void> | undefined;

@@ -2,6 +2,7 @@ import { Agent, request } from 'node:http';
 
 export interface HttpResult {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: benchmark callers read whatever JSON each route returns
   body: any;
   /** from the call to the last byte of the response */
   ms: number;

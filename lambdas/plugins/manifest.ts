@@ -214,7 +214,9 @@ function numberProblems(doc: Document): string[] {
   };
   written(doc.get('name', true), 'name');
   const runtimes = doc.get('runtimes', true);
-  if (YAML.isSeq(runtimes)) runtimes.items.forEach((item, i) => written(item, `runtimes.${i}`));
+  if (YAML.isSeq(runtimes)) {
+    for (const [i, item] of runtimes.items.entries()) written(item, `runtimes.${i}`);
+  }
   return problems;
 }
 

@@ -312,7 +312,10 @@ describe('peers', () => {
 
   it.each([
     ['is not listening', async () => 'http://127.0.0.1:1/a2a'],
-    ['answers 503', async (peer: FakePlatform) => (peer.answer('POST /a2a', { status: 503, body: { error: 'down' } }), `${peer.url}/a2a`)],
+    ['answers 503', async (peer: FakePlatform) => {
+      peer.answer('POST /a2a', { status: 503, body: { error: 'down' } });
+      return `${peer.url}/a2a`;
+    }],
   ])('falls back to the platform proxy when the peer %s, and forgets its URL', async (_, peerUrl) => {
     const peer = await fakePlatform();
     try {

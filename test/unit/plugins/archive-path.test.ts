@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { entrySegments } from '../../../lambdas/plugins/archive-path.js';
-import { AppError } from '../../../lambdas/shared/errors.js';
+import type { AppError } from '../../../lambdas/shared/errors.js';
 
 function rejection(name: string): string {
   try {

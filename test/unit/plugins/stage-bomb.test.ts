@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../../lambdas/shared/errors.js';
+import type { AppError } from '../../../lambdas/shared/errors.js';
 import { gzipBomb } from '../../fixtures/archives.js';
 import { MiB, SPEC_LIMITS, stage, useStageDir } from './stage-helpers.js';
 
