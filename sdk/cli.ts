@@ -199,34 +199,33 @@ function buildProgram(io: Io, exit: { code: number }): Command {
       print.result(pulled, `pulled ${name} (sha256 ${pulled.sha256}, ${pulled.files} files) into ${pulled.dir}`);
     });
 
-  program
-    .command('hash')
-    .description("a plugin directory's content hash (SPEC §3, the Python SDK's verify_plugin_sha256 scheme)")
-    .argument('<dir>')
-    .option('--json', 'print the result as JSON on stdout')
-    .action(async (dir: string, flags: { json?: boolean }) => {
-      const hashed = await hashPluginDir(dir);
-      for (const path of hashed.skipped) io.stderr(`warning: ${path} is not a regular file; left out of the hash, as the service leaves it out\n`);
-      printer(io, flags.json).result(hashed, hashed.sha256);
-    });
+  // Local commands on a plugin directory: no API, no token.
+  const onPluginDir = (name: string, description: string, run: (dir: string, print: ReturnType<typeof printer>) => Promise<void>) =>
+    program
+      .command(name)
+      .description(description)
+      .argument('<dir>')
+      .option('--json', 'print the result as JSON on stdout')
+      .action((dir: string, flags: { json?: boolean }) => run(dir, printer(io, flags.json)));
 
-  program
-    .command('validate')
-    .description("check a plugin directory's plugin.yaml with the service's manifest parser")
-    .argument('<dir>')
-    .option('--json', 'print the result as JSON on stdout')
-    .action(async (dir: string, flags: { json?: boolean }) => {
-      const result = await validatePluginDir(dir);
-      const lines = [
-        ...result.errors.map((e) => `error: ${e}`),
-        ...result.warnings.map((w) => `warning: ${w}`),
-        result.errors.length
-          ? `${dir}: invalid (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`
-          : `${dir}: valid${result.name ? `, ${result.name}` : ''}${result.version ? ` ${result.version}` : ''} (sha256 ${result.sha256})`,
-      ];
-      printer(io, flags.json).result({ valid: result.errors.length === 0, ...result }, lines.join('\n'));
-      exit.code = result.errors.length ? 1 : 0;
-    });
+  onPluginDir('hash', "a plugin directory's content hash (SPEC §3, the Python SDK's verify_plugin_sha256 scheme)", async (dir, print) => {
+    const hashed = await hashPluginDir(dir);
+    for (const path of hashed.skipped) io.stderr(`warning: ${path} is not a regular file; left out of the hash, as the service leaves it out\n`);
+    print.result(hashed, hashed.sha256);
+  });
+
+  onPluginDir('validate', "check a plugin directory's plugin.yaml with the service's manifest parser", async (dir, print) => {
+    const result = await validatePluginDir(dir);
+    const lines = [
+      ...result.errors.map((e) => `error: ${e}`),
+      ...result.warnings.map((w) => `warning: ${w}`),
+      result.errors.length
+        ? `${dir}: invalid (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`
+        : `${dir}: valid${result.name ? `, ${result.name}` : ''}${result.version ? ` ${result.version}` : ''} (sha256 ${result.sha256})`,
+    ];
+    print.result({ valid: result.errors.length === 0, ...result }, lines.join('\n'));
+    exit.code = result.errors.length ? 1 : 0;
+  });
 
   return program;
 }

@@ -42,27 +42,16 @@ export async function createS3Client(opts: AwsClientOptions): Promise<S3Client> 
   });
 }
 
-export async function createSfnClient(opts: AwsClientOptions): Promise<SFNClient> {
-  const { SFNClient } = await import('@aws-sdk/client-sfn');
-  return new SFNClient(await common(opts));
+/** A client of the SDK package `load` brings in, with the shared timeouts and retry. */
+async function make<C>(load: Promise<new (config: Awaited<ReturnType<typeof common>>) => C>, opts: AwsClientOptions): Promise<C> {
+  const [Client, config] = await Promise.all([load, common(opts)]);
+  return new Client(config);
 }
 
-export async function createSsmClient(opts: AwsClientOptions): Promise<SSMClient> {
-  const { SSMClient } = await import('@aws-sdk/client-ssm');
-  return new SSMClient(await common(opts));
-}
-
-export async function createSecretsClient(opts: AwsClientOptions): Promise<SecretsManagerClient> {
-  const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-  return new SecretsManagerClient(await common(opts));
-}
-
-export async function createEc2Client(opts: AwsClientOptions): Promise<EC2Client> {
-  const { EC2Client } = await import('@aws-sdk/client-ec2');
-  return new EC2Client(await common(opts));
-}
-
-export async function createEicClient(opts: AwsClientOptions): Promise<EC2InstanceConnectClient> {
-  const { EC2InstanceConnectClient } = await import('@aws-sdk/client-ec2-instance-connect');
-  return new EC2InstanceConnectClient(await common(opts));
-}
+export const createSfnClient = (opts: AwsClientOptions): Promise<SFNClient> => make(import('@aws-sdk/client-sfn').then((m) => m.SFNClient), opts);
+export const createSsmClient = (opts: AwsClientOptions): Promise<SSMClient> => make(import('@aws-sdk/client-ssm').then((m) => m.SSMClient), opts);
+export const createSecretsClient = (opts: AwsClientOptions): Promise<SecretsManagerClient> =>
+  make(import('@aws-sdk/client-secrets-manager').then((m) => m.SecretsManagerClient), opts);
+export const createEc2Client = (opts: AwsClientOptions): Promise<EC2Client> => make(import('@aws-sdk/client-ec2').then((m) => m.EC2Client), opts);
+export const createEicClient = (opts: AwsClientOptions): Promise<EC2InstanceConnectClient> =>
+  make(import('@aws-sdk/client-ec2-instance-connect').then((m) => m.EC2InstanceConnectClient), opts);

@@ -30,22 +30,25 @@ const duration = (fallback: string) =>
 
 const MiB = 1024 * 1024;
 
+/** A variable that is plain text, unset by default. */
+const optionalText = z.string().optional();
+
 const EnvSchema = z.object({
-  DATABASE_URL: z.string().optional(),
-  DATABASE_SECRET_ARN: z.string().optional(),
-  DATABASE_HOST: z.string().optional(),
-  DATABASE_PORT: z.string().optional(),
-  DATABASE_NAME: z.string().optional(),
-  DATABASE_PROXY_ENDPOINT: z.string().optional(),
-  DATABASE_CA_FILE: z.string().optional(),
+  DATABASE_URL: optionalText,
+  DATABASE_SECRET_ARN: optionalText,
+  DATABASE_HOST: optionalText,
+  DATABASE_PORT: optionalText,
+  DATABASE_NAME: optionalText,
+  DATABASE_PROXY_ENDPOINT: optionalText,
+  DATABASE_CA_FILE: optionalText,
   DATABASE_POOL_MAX: int(4),
   ADMIN_TOKEN: z.string().min(1).optional(),
-  ADMIN_TOKEN_SECRET_ARN: z.string().optional(),
+  ADMIN_TOKEN_SECRET_ARN: optionalText,
   AWS_REGION: z.string().default('us-east-1'),
   STAGING_BUCKET: z.string().default('molecule-plugin-staging'),
-  REGISTRY_BUCKET: z.string().optional(),
+  REGISTRY_BUCKET: optionalText,
   REGISTRY_PREFIX: z.string().default('registry/'),
-  STATE_MACHINE_ARN: z.string().optional(),
+  STATE_MACHINE_ARN: optionalText,
   PLUGIN_INSTALL_MAX_DIR_BYTES: int(100 * MiB),
   PLUGIN_INSTALL_MAX_FILES: int(10_000),
   PLUGIN_INSTALL_MAX_ARCHIVE_BYTES: int(100 * MiB),
@@ -58,7 +61,7 @@ const EnvSchema = z.object({
   PLUGIN_SSM_DOCUMENT: z.string().min(1).default('AWS-RunShellScript'),
   PLUGIN_LEASE_TTL: duration('15m'),
   PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
-  PLUGIN_CONFIG_DIRS: z.string().optional(),
+  PLUGIN_CONFIG_DIRS: optionalText,
   PLUGIN_CLEANUP_BATCH: int(50),
   PLUGIN_CLEANUP_INTERVAL: duration('15m').refine((ms) => ms > 0, 'must be longer than 0'),
   PLUGIN_EIC_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name').default('ubuntu'),
@@ -71,12 +74,12 @@ const EnvSchema = z.object({
     .transform((v) => (v ?? '').split(',').map((f) => f.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be SHA256:<base64> fingerprints, comma-separated'))),
   GITHUB_CODELOAD_URL: z.string().url().default('https://codeload.github.com'),
-  GITHUB_TOKEN: z.string().optional(),
-  GITHUB_TOKEN_SECRET_ARN: z.string().optional(),
+  GITHUB_TOKEN: optionalText,
+  GITHUB_TOKEN_SECRET_ARN: optionalText,
   CLAWHUB_BASE_URL: z.string().url().optional(),
   AWS_HTTP_TIMEOUT: duration('30s'),
-  AWS_ENDPOINT_URL: z.string().optional(),
-  AWS_ENDPOINT_URL_S3: z.string().optional(),
+  AWS_ENDPOINT_URL: optionalText,
+  AWS_ENDPOINT_URL_S3: optionalText,
 });
 
 export type Config = ReturnType<typeof loadConfig>;
