@@ -58,6 +58,7 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
       restart: body.restart, replace, uninstallAt, idempotencyKey: input.idempotencyKey, actorPrefix: input.principal.prefix,
       asked: {
         source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null,
+        // Only when set: a request without it hashes as it did before `replace` existed.
         ...(replace ? { replace } : {}),
       },
     },
