@@ -15,6 +15,8 @@ export const InstallBody = z.object({
     .transform((v) => v.toLowerCase())
     .optional(),
   restart: z.boolean().default(true),
+  /** SPEC §4 origins: whether this install may replace an installed plugin of another origin. */
+  replace: z.boolean().default(false),
   uninstallAfter: z
     .string()
     .transform((v, ctx) => {
@@ -35,8 +37,11 @@ export const WorkspaceBody = z.object({
   status: z.string().regex(/^[a-z_]{1,32}$/).default('online'),
 });
 
+/** A bare name allows the plugin from anywhere; `{name, source}` pins it to an origin or an owner prefix. */
 export const AllowlistBody = z.object({
-  plugins: z.array(z.string()).max(1000),
+  plugins: z
+    .array(z.union([z.string(), z.strictObject({ name: z.string(), source: z.string().trim().min(1).optional() })]))
+    .max(1000),
   enabled_by: z.string().trim().min(1).max(256),
 });
 
@@ -66,8 +71,11 @@ export const OperationId = z.string().regex(/^[0-9a-f-]{36}$/);
 export const TokenPrefix = z.string().regex(/^mpd_[ow]_[\w-]{8}$/);
 export const InstanceId = z.string().regex(INSTANCE_ID_RE);
 
-/** `Prefer: wait=N`, N capped at 25 seconds (API Gateway's own limit is 30). */
+/**
+ * `Prefer: wait=N`, N a whole number of seconds (RFC 7240), capped at 25 (API Gateway's own limit
+ * is 30). Anything else (`wait=1e1`, `wait=2.5`) is no wait rather than a misread one.
+ */
 export function preferWaitSeconds(prefer: string | undefined): number {
-  const match = /(?:^|[;,\s])wait=(\d+)/i.exec(prefer ?? '');
+  const match = /(?:^|[;,\s])wait=(\d+)\s*(?:$|[;,])/i.exec(prefer ?? '');
   return match ? Math.min(25, Number(match[1])) : 0;
 }

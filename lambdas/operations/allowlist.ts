@@ -1,4 +1,4 @@
-import type { AllowlistEntry } from '../store/allowlist.js';
+import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { Log } from '../shared/logger.js';
 import { authorizeOrg, type Principal } from './access.js';
 import type { AllowlistStore, WorkspaceStore } from './ports.js';
@@ -16,7 +16,7 @@ export async function readAllowlist(
 export async function replaceAllowlist(
   deps: { workspaces: WorkspaceStore; allowlist: AllowlistStore },
   log: Log,
-  input: { principal: Principal; orgId: string; body: () => { plugins: string[]; enabled_by: string } },
+  input: { principal: Principal; orgId: string; body: () => { plugins: AllowlistInput[]; enabled_by: string } },
 ): Promise<AllowlistEntry[]> {
   authorizeOrg(input.principal, input.orgId, await deps.workspaces.orgExists(input.orgId));
   const body = input.body();

@@ -26,8 +26,8 @@ export async function download(deps: DownloadDeps, log: Log, input: DownloadInpu
   const { plugin } = input;
   const workspace = requireLiveWorkspace(input.workspaceId, await loadWorkspace(deps.workspaces, input.principal, input.workspaceId, 'download'));
   const source = deps.sources.validate(input.source || `local://${plugin}`);
-  // The org's allowlist governs what its workspaces pull as much as what is pushed to them.
-  await deps.allowlist.requireAllowed(workspace.orgId, plugin);
+  // The org's allowlist governs what its workspaces pull as much as what is pushed to them, origin pins included.
+  await deps.allowlist.requireAllowed(workspace.orgId, plugin, source.canonical);
   const staged = await deps.stager.stage(source.raw, log);
   if (staged.name !== plugin) {
     throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${plugin}"`, { resolved_name: staged.name, requested_name: plugin });

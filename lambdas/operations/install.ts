@@ -3,7 +3,8 @@ import { addIsoDuration, type IsoDuration } from '../shared/iso-duration.js';
 import type { Log } from '../shared/logger.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
-import type { OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
+import type { InstalledStore, OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
+import { requireSameOrigin } from './origin-conflict.js';
 import { withinScheduleLimit } from './schedule.js';
 import { settled, startOperation } from './start.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
@@ -12,6 +13,8 @@ export interface InstallRequest {
   source: string;
   sha256?: string;
   restart: boolean;
+  /** Whether the install may replace an installed plugin of another origin (SPEC §4 origins); default false. */
+  replace?: boolean;
   uninstallAfter?: IsoDuration;
 }
 
@@ -24,7 +27,7 @@ export interface InstallInput {
   waitSeconds: number;
 }
 
-export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog };
+export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog; installed: InstalledStore };
 
 const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
 
@@ -38,6 +41,12 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
   const body = input.request();
   const source = deps.sources.validate(body.source);
   const workspace = requireLiveWorkspace(input.workspaceId, found);
+  const replace = body.replace ?? false;
+  if (source.expectedName !== undefined) {
+    // Checked again by CheckAllowlist once Stage has read the name; here it saves starting a workflow.
+    const installed = await deps.installed.get(workspace.id, source.expectedName);
+    requireSameOrigin(installed, { plugin: source.expectedName, source: source.canonical, replace });
+  }
   const now = deps.clock.now();
   const uninstallAt = body.uninstallAfter
     ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString()
@@ -46,8 +55,12 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
     { ...deps, log },
     {
       kind: 'install', workspace, source: source.canonical, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
-      restart: body.restart, uninstallAt, idempotencyKey: input.idempotencyKey, actorPrefix: input.principal.prefix,
-      asked: { source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null },
+      restart: body.restart, replace, uninstallAt, idempotencyKey: input.idempotencyKey, actorPrefix: input.principal.prefix,
+      asked: {
+        source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null,
+        // Only when set: a request without it hashes as it did before `replace` existed.
+        ...(replace ? { replace } : {}),
+      },
     },
   );
   log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: workspace.id, source: source.canonical });

@@ -1,7 +1,7 @@
 import type { NewOperation, OperationFilter } from '../store/operations.js';
-import type { CleanupCandidate, InstalledPlugin } from '../store/installed.js';
+import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store/installed.js';
 import type { WorkspaceInput } from '../store/workspaces.js';
-import type { AllowlistEntry } from '../store/allowlist.js';
+import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { ErrorRecord } from '../shared/errors.js';
 import type { Operation, StagedPlugin, WorkflowState, Workspace } from '../shared/types.js';
 import type { Log } from '../shared/logger.js';
@@ -35,16 +35,21 @@ export interface OperationStore {
 export interface InstalledStore {
   get(workspaceId: string, name: string): Promise<InstalledPlugin | null>;
   list(workspaceId: string): Promise<InstalledPlugin[]>;
+  /** Records (or replaces) the plugin a workspace has: how it got there is `installedVia`. */
+  record(plugin: InstalledInput): Promise<void>;
   scheduleUninstall(workspaceId: string, name: string, at: string): Promise<void>;
   cleanupCandidates(batch: number): Promise<CleanupCandidate[]>;
 }
 
 export interface AllowlistStore {
-  /** Throws PluginNotAllowed when the org has a non-empty allowlist without `name`. */
-  requireAllowed(orgId: string, name: string): Promise<void>;
+  /**
+   * Throws PluginNotAllowed when the org has a non-empty allowlist that does not allow `name` from
+   * `source` (its origin must match a pinned entry, and be the plugin's own name).
+   */
+  requireAllowed(orgId: string, name: string, source: string): Promise<void>;
   get(orgId: string): Promise<AllowlistEntry[]>;
   /** Replaces the org's list atomically; an empty list allows every plugin. */
-  replace(orgId: string, names: string[], enabledBy: string): Promise<AllowlistEntry[]>;
+  replace(orgId: string, entries: AllowlistInput[], enabledBy: string): Promise<AllowlistEntry[]>;
 }
 
 export interface TokenStore {

@@ -4,11 +4,9 @@ import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
 import type { InstalledStore, OperationStore, RegistryEntry, RegistryReader, WorkspaceStore } from './ports.js';
 import { loadWorkspace, requireWorkspace } from './workspace.js';
+import { supportsRuntime } from '../plugins/runtimes.js';
 
 /** The read side: what is installed, what could be, and how an operation went. */
-
-/** A plugin that names no runtimes runs on all of them. */
-export const supportsRuntime = (runtimes: string[], runtime: string) => runtimes.length === 0 || runtimes.includes(runtime);
 
 export async function listInstalledPlugins(
   deps: { workspaces: WorkspaceStore; installed: InstalledStore },
@@ -27,7 +25,7 @@ export async function availablePlugins(
   return registryFor(deps.registry, workspace.runtime);
 }
 
-/** The registry, or only what runs on `runtime` when one is named. */
+/** The registry, or only what runs on `runtime` when one is named (`claude_code` and `claude-code` are one runtime). */
 export async function registryFor(registry: RegistryReader, runtime: string | undefined): Promise<RegistryEntry[]> {
   const entries = await registry.list();
   return runtime ? entries.filter((e) => supportsRuntime(e.runtimes, runtime)) : entries;

@@ -9,7 +9,7 @@ import type { Clock, OperationPorts, OperationStore } from './ports.js';
  * request said (`asked`: the fields that make two requests the same, before anything derived
  * from the time, such as `uninstallAt`, is worked out).
  */
-export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'uninstallAt'> & {
+export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'replace' | 'uninstallAt'> & {
   idempotencyKey: string | null;
   actorPrefix: string | null;
   asked: Record<string, unknown>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { runtimeKey } from '../plugins/runtimes.js';
 
 /** Parses `500ms`, `30s`, `5m`, `1h` (or a bare number of seconds) into milliseconds. */
 export function parseDuration(text: string): number {
@@ -97,7 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  const configDirs = { ...DEFAULT_CONFIG_DIRS, ...parseConfigDirs(e.PLUGIN_CONFIG_DIRS) };
+  // Keyed by runtimeKey on both sides, so `claude_code` finds claude-code's directory (SPEC §5).
+  const configDirs = keyedByRuntime({ ...DEFAULT_CONFIG_DIRS, ...keyedByRuntime(parseConfigDirs(e.PLUGIN_CONFIG_DIRS)) });
   return {
     databaseUrl: e.DATABASE_URL,
     databaseSecretArn: e.DATABASE_SECRET_ARN,
@@ -140,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       sshCommand: e.PLUGIN_EIC_SSH_COMMAND,
       hostKeyFingerprints: e.PLUGIN_EIC_HOST_KEY_FINGERPRINTS,
     },
-    configDirFor: (runtime: string) => configDirs[runtime] ?? '/configs',
+    configDirFor: (runtime: string) => configDirs[runtimeKey(runtime)] ?? '/configs',
     githubCodeloadUrl: e.GITHUB_CODELOAD_URL.replace(/\/+$/, ''),
     githubToken: e.GITHUB_TOKEN,
     githubTokenSecretArn: e.GITHUB_TOKEN_SECRET_ARN,
@@ -161,6 +163,10 @@ export type LogLevel = z.infer<typeof LogLevel>;
 export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): LogLevel {
   if (env.LOG_LEVEL === undefined) return env.NODE_ENV === 'test' || env.VITEST ? 'SILENT' : 'INFO';
   return LogLevel.safeParse(env.LOG_LEVEL).data ?? 'INFO';
+}
+
+function keyedByRuntime(dirs: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(dirs).map(([runtime, dir]) => [runtimeKey(runtime), dir]));
 }
 
 /** `PLUGIN_CONFIG_DIRS` is `runtime=/dir,runtime2=/dir2`. */

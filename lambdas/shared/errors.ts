@@ -34,6 +34,7 @@ export const ERROR_DECLARATIONS = {
   SourceNotFound: { code: 'source_not_found', status: 404 },
   MethodNotAllowed: { code: 'method_not_allowed', status: 405 },
   Conflict: { code: 'conflict', status: 409 },
+  PluginSourceConflict: { code: 'plugin_source_conflict', status: 409 },
   PluginTooLarge: { code: 'plugin_too_large', status: 413 },
   UnpinnedSource: { code: 'unpinned_source', status: 422 },
   ExternalRuntime: { code: 'external_runtime', status: 422 },
@@ -125,6 +126,7 @@ export class PluginNotInstalled extends errorClass('PluginNotInstalled') {}
 export class SourceNotFound extends errorClass('SourceNotFound') {}
 export class MethodNotAllowed extends errorClass('MethodNotAllowed') {}
 export class Conflict extends errorClass('Conflict') {}
+export class PluginSourceConflict extends errorClass('PluginSourceConflict') {}
 export class PluginTooLarge extends errorClass('PluginTooLarge') {}
 export class UnpinnedSource extends errorClass('UnpinnedSource') {}
 export class ExternalRuntime extends errorClass('ExternalRuntime') {}

@@ -12,7 +12,11 @@ export interface InstalledPlugin {
   installedAt: string;
   updatedAt: string;
   uninstallAt: string | null;
+  /** `push`: delivered by the workflow; `pull`: reported by an external workspace that pulled it. */
+  installedVia: InstalledVia;
 }
+
+export type InstalledVia = 'push' | 'pull';
 
 interface Row {
   workspace_id: string;
@@ -25,6 +29,7 @@ interface Row {
   installed_at: Date;
   updated_at: Date;
   uninstall_at: Date | null;
+  installed_via: InstalledVia;
 }
 
 const toInstalled = (r: Row): InstalledPlugin => ({
@@ -38,20 +43,21 @@ const toInstalled = (r: Row): InstalledPlugin => ({
   installedAt: r.installed_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   uninstallAt: r.uninstall_at?.toISOString() ?? null,
+  installedVia: r.installed_via,
 });
 
-export type InstalledInput = Omit<InstalledPlugin, 'installedAt' | 'updatedAt'>;
+export type InstalledInput = Omit<InstalledPlugin, 'installedAt' | 'updatedAt' | 'installedVia'> & { installedVia?: InstalledVia };
 
 /** Records a successful install; a reinstall keeps the original `installed_at`. */
 export async function upsertInstalled(db: Queryable, p: InstalledInput): Promise<void> {
   await query(
     db,
-    `INSERT INTO workspace_plugins (workspace_id, plugin_name, version, source_raw, sha256, skills, runtimes, uninstall_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO workspace_plugins (workspace_id, plugin_name, version, source_raw, sha256, skills, runtimes, uninstall_at, installed_via)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (workspace_id, plugin_name) DO UPDATE SET version = EXCLUDED.version, source_raw = EXCLUDED.source_raw,
        sha256 = EXCLUDED.sha256, skills = EXCLUDED.skills, runtimes = EXCLUDED.runtimes, uninstall_at = EXCLUDED.uninstall_at,
-       uninstall_failed_at = NULL, uninstall_attempts = 0, updated_at = now()`,
-    [p.workspaceId, p.name, p.version, p.source, p.sha256, JSON.stringify(p.skills), JSON.stringify(p.runtimes), p.uninstallAt],
+       installed_via = EXCLUDED.installed_via, uninstall_failed_at = NULL, uninstall_attempts = 0, updated_at = now()`,
+    [p.workspaceId, p.name, p.version, p.source, p.sha256, JSON.stringify(p.skills), JSON.stringify(p.runtimes), p.uninstallAt, p.installedVia ?? 'push'],
   );
 }
 

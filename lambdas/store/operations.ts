@@ -145,6 +145,12 @@ export async function setStaged(db: Queryable, id: string, staged: StagedDetails
   ]);
 }
 
+/** Appends warnings a later step found (a skill dir uninstall kept), after those Stage recorded. */
+export async function addWarnings(db: Queryable, id: string, warnings: readonly string[]): Promise<void> {
+  if (warnings.length === 0) return;
+  await query(db, 'UPDATE plugin_operations SET warnings = warnings || $2::jsonb, updated_at = now() WHERE id = $1', [id, JSON.stringify(warnings)]);
+}
+
 
 /**
  * Closes the operation and, in the same statement, every step still running (the step that

@@ -24,7 +24,8 @@ export function registerAllowlistRoutes(app: ApiApp): void {
       orgId,
       body: () => {
         const body = parseBody(req, AllowlistBody, deps.config.limits.maxBodyBytes);
-        const invalid = body.plugins.find((name) => !PLUGIN_NAME_RE.test(name));
+        const names = body.plugins.map((entry) => (typeof entry === 'string' ? entry : entry.name));
+        const invalid = names.find((name) => !PLUGIN_NAME_RE.test(name));
         if (invalid !== undefined) throw new InvalidPluginName(`invalid plugin name "${invalid}"`);
         return body;
       },

@@ -6,6 +6,7 @@ import { At, InstallBody, OperationId, preferWaitSeconds, WorkspaceId } from '..
 import { install } from '../../operations/install.js';
 import { uninstall } from '../../operations/uninstall.js';
 import { download } from '../../operations/download.js';
+import { recordPull } from '../../operations/record-pull.js';
 import { availablePlugins, listInstalledPlugins, operationStatus } from '../../operations/queries.js';
 import { InvalidPluginName, InvalidRequest, OperationNotFound, WorkspaceNotFound } from '../../shared/errors.js';
 import { PluginName, type Operation } from '../../shared/types.js';
@@ -39,10 +40,17 @@ export function registerPluginRoutes(app: ApiApp): void {
   app.post('/workspaces/:id/plugins', async (c) => {
     const { req, deps, log } = c.env;
     const principal = await c.env.principal();
+    const workspaceId = workspaceIdParam(c.req.param('id'));
+    const request = () => parseBody(req, InstallBody, deps.config.limits.maxBodyBytes);
+    if (principal.kind === 'workspace') {
+      // An external agent reporting what it pulled: recorded at once, answered as the seed did.
+      const pulled = await recordPull(deps.ports, log, { principal, workspaceId, request });
+      return toResponse(json(200, { status: 'installed', plugin: pulled.plugin, source: pulled.source, sha256: pulled.sha256 }));
+    }
     const operation = await install(deps.ports, log, {
       principal,
-      workspaceId: workspaceIdParam(c.req.param('id')),
-      request: () => parseBody(req, InstallBody, deps.config.limits.maxBodyBytes),
+      workspaceId,
+      request,
       idempotencyKey: idempotencyKey(req),
       waitSeconds: preferWaitSeconds(req.headers.prefer),
     });
@@ -76,7 +84,7 @@ export function registerPluginRoutes(app: ApiApp): void {
         200,
         installed.map((p) => ({
           name: p.name, version: p.version, source: p.source, sha256: p.sha256, installedAt: p.installedAt,
-          updatedAt: p.updatedAt, uninstallAt: p.uninstallAt, supported_on_runtime: p.supportedOnRuntime,
+          updatedAt: p.updatedAt, uninstallAt: p.uninstallAt, installedVia: p.installedVia, supported_on_runtime: p.supportedOnRuntime,
         })),
       ),
     );

@@ -1,6 +1,6 @@
 import type { Db } from '../../store/db.js';
 import { createOperation, findByIdempotencyKey, finishOperation, getOperation, listOperations, setExecutionArn } from '../../store/operations.js';
-import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall } from '../../store/installed.js';
+import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../store/installed.js';
 import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { getAllowlist, replaceAllowlist, requireAllowedPlugin } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
@@ -35,6 +35,7 @@ export function pgInstalled(db: Db): InstalledStore {
   return {
     get: (workspaceId, name) => getInstalled(db, workspaceId, name),
     list: (workspaceId) => listInstalled(db, workspaceId),
+    record: (plugin) => upsertInstalled(db, plugin),
     scheduleUninstall: async (workspaceId, name, at) => {
       await scheduleUninstall(db, workspaceId, name, at);
     },
@@ -44,9 +45,9 @@ export function pgInstalled(db: Db): InstalledStore {
 
 export function pgAllowlist(db: Db): AllowlistStore {
   return {
-    requireAllowed: (orgId, name) => requireAllowedPlugin(db, orgId, name),
+    requireAllowed: (orgId, name, source) => requireAllowedPlugin(db, orgId, name, source),
     get: (orgId) => getAllowlist(db, orgId),
-    replace: (orgId, names, enabledBy) => replaceAllowlist(db, orgId, names, enabledBy),
+    replace: (orgId, entries, enabledBy) => replaceAllowlist(db, orgId, entries, enabledBy),
   };
 }
 

@@ -1,15 +1,23 @@
 import type { Db } from '../../store/db.js';
 import { requireAllowedPlugin } from '../../store/allowlist.js';
+import { getInstalled } from '../../store/installed.js';
+import { requireSameOrigin } from '../../operations/origin-conflict.js';
 import { Staged } from './state.js';
 import { defineStep } from './step.js';
 
 /**
- * CheckAllowlist: fails closed. A database error surfaces as PlatformUnavailable (transient:
- * the workflow retries it with backoff, then fails the operation) and never as "allowed".
+ * CheckAllowlist: the first step that knows the staged plugin's name, so it binds that name to
+ * where the code came from. The allowlist is judged with the source's origin (a pinned entry, and
+ * a manifest name that is not its origin's own name, are refused), and an installed plugin of
+ * another origin is not replaced unless the request said `replace`. Fails closed: a database
+ * error surfaces as PlatformUnavailable (the workflow retries it, then fails the operation) and
+ * never as "allowed".
  */
 export function checkAllowlistStep(deps: { db: Db }) {
   return defineStep('CheckAllowlist', deps.db, Staged, async (state) => {
-    await requireAllowedPlugin(deps.db, state.workspace.orgId, state.staged.name);
+    const { name } = state.staged;
+    await requireAllowedPlugin(deps.db, state.workspace.orgId, name, state.source);
+    requireSameOrigin(await getInstalled(deps.db, state.workspace.id, name), { plugin: name, source: state.source, replace: state.replace });
     return { state };
   });
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.js';
 import { getInstalled } from '../../store/installed.js';
+import { addWarnings } from '../../store/operations.js';
 import { PluginNotInstalled } from '../../shared/errors.js';
 import type { Config } from '../../shared/config.js';
 import { removePlugin, type DeliveryDeps } from '../../delivery/index.js';
@@ -15,7 +16,8 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
     const installed = await getInstalled(deps.db, state.workspace.id, plugin);
     try {
       const outcome = await removePlugin(deps.delivery, { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] });
-      log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills });
+      await addWarnings(deps.db, state.operationId, outcome.warnings);
+      log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills, warnings: outcome.warnings.length });
     } catch (err) {
       // Already gone from the host (removed by hand, or a retried step): the record still has to go.
       if (!(err instanceof PluginNotInstalled)) throw err;

@@ -51,6 +51,8 @@ const Accepted = z.object({
   expectedSha256: z.string().nullable(),
   restart: z.boolean(),
   uninstallAt: z.string().nullable(),
+  /** install: whether the request allows replacing an installed plugin of another origin */
+  replace: z.boolean().default(false),
 });
 
 /** Stage's input. */

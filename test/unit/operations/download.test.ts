@@ -22,6 +22,12 @@ describe('download', () => {
     expect(deps.stager.staged).toEqual(['local://hello']);
   });
 
+  it('judges the allowlist with the source, so a pinned entry can match it', async () => {
+    const deps = setup();
+    await download(deps, logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello', source: 'github://acme/hello#v1' });
+    expect(deps.allowlist.checked).toEqual([['acme', 'hello', 'github://acme/hello#v1']]);
+  });
+
   it('refuses a source that resolves to another plugin, naming both', async () => {
     const err = await download(setup('other'), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello', source: 'github://acme/hello#v1' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'name_mismatch', details: { resolved_name: 'other', requested_name: 'hello' } });

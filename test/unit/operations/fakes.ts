@@ -77,12 +77,20 @@ export function fakeOperations(clock: Clock): OperationStore & { rows: Map<strin
   };
 }
 
-export function fakeInstalled(list: InstalledPlugin[] = [], candidates: CleanupCandidate[] = []): InstalledStore & { scheduled: Array<[string, string, string]> } {
+export function fakeInstalled(list: InstalledPlugin[] = [], candidates: CleanupCandidate[] = []): InstalledStore & { scheduled: Array<[string, string, string]>; rows: InstalledPlugin[] } {
   const scheduled: Array<[string, string, string]> = [];
   return {
     scheduled,
+    rows: list,
     get: async (workspaceId, name) => list.find((p) => p.workspaceId === workspaceId && p.name === name) ?? null,
     list: async (workspaceId) => list.filter((p) => p.workspaceId === workspaceId),
+    record: async (p) => {
+      const at = '2026-06-01T12:00:00.000Z';
+      const index = list.findIndex((row) => row.workspaceId === p.workspaceId && row.name === p.name);
+      const row: InstalledPlugin = { ...p, installedVia: p.installedVia ?? 'push', installedAt: list[index]?.installedAt ?? at, updatedAt: at };
+      if (index === -1) list.push(row);
+      else list[index] = row;
+    },
     scheduleUninstall: async (workspaceId, name, at) => {
       scheduled.push([workspaceId, name, at]);
     },
@@ -90,9 +98,13 @@ export function fakeInstalled(list: InstalledPlugin[] = [], candidates: CleanupC
   };
 }
 
-export function fakeAllowlist(allowed: Record<string, string[]> = {}): AllowlistStore {
+/** By name only; `checked` keeps what each check was asked, the source included. */
+export function fakeAllowlist(allowed: Record<string, string[]> = {}): AllowlistStore & { checked: Array<[orgId: string, name: string, source: string]> } {
+  const checked: Array<[string, string, string]> = [];
   return {
-    requireAllowed: async (orgId, name) => {
+    checked,
+    requireAllowed: async (orgId, name, source) => {
+      checked.push([orgId, name, source]);
       const list = allowed[orgId] ?? [];
       if (list.length > 0 && !list.includes(name)) throw new PluginNotAllowed(`plugin "${name}" is not in the org allowlist`);
     },
@@ -160,5 +172,5 @@ export const workspace = (id: string, over: Partial<Workspace> = {}): Workspace 
 
 export const installed = (workspaceId: string, name: string): InstalledPlugin => ({
   workspaceId, name, version: '1', source: `local://${name}`, sha256: 'a'.repeat(64), skills: [], runtimes: [],
-  installedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', uninstallAt: null,
+  installedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', uninstallAt: null, installedVia: 'push',
 });

