@@ -97,7 +97,7 @@ describe('runViaEic: the one-time key', () => {
     ['AuthException', 'delivery_failed', 'the delivery service is not allowed to use EC2 Instance Connect on the workspace instance'],
     ['InvalidArgsException', 'delivery_failed', 'EC2 Instance Connect refused the delivery key for the workspace instance'],
     ['ServiceException', 'delivery_failed', 'could not push a key to the workspace instance through EC2 Instance Connect'],
-    ['ThrottlingException', 'delivery_failed', 'could not push a key to the workspace instance through EC2 Instance Connect'],
+    ['ThrottlingException', 'workspace_unreachable', 'AWS is throttling or briefly failing the EC2 Instance Connect key push; it will be retried'],
   ])('maps a %s from SendSSHPublicKey to %s without echoing it', async (name, code, message) => {
     instance('running');
     eicMock.on(SendSSHPublicKeyCommand).rejects(awsError(name));

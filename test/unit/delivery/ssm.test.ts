@@ -74,10 +74,10 @@ describe('runViaSsm', () => {
   });
 
   // The client's standard retry mode (shared/aws.ts) has already backed off when this surfaces.
-  it('leaves a throttled SendCommand to the workflow as platform_unavailable, sending it once', async () => {
+  it('leaves a throttled SendCommand to the workflow as AwsThrottled (the throttle budget), sending it once', async () => {
     ssmMock.on(SendCommandCommand).rejects(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }));
 
-    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'platform_unavailable', name: 'PlatformUnavailable', details: { awsError: 'ThrottlingException' } });
+    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'workspace_unreachable', name: 'AwsThrottled', transient: true, details: { awsError: 'ThrottlingException' } });
     expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(ssmMock).not.toHaveReceivedCommand(GetCommandInvocationCommand);
   });
