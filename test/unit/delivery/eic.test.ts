@@ -64,6 +64,20 @@ describe('runViaEic: the instance', () => {
     });
   });
 
+  it.each([
+    ['RequestLimitExceeded', 503],
+    ['Throttling', 400],
+    ['InternalError', 500],
+  ])('leaves a %s from DescribeInstances to the workflow as AwsThrottled, before any key is pushed', async (name, status) => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(Object.assign(awsError(name), { $metadata: { httpStatusCode: status } }));
+
+    const err = await runViaEic(deps, command).catch((e: unknown) => e);
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: name } });
+    expect((err as Error).message).not.toContain('raw upstream');
+    expect(eicMock).not.toHaveReceivedCommand(SendSSHPublicKeyCommand);
+  });
+
   it('fails as delivery_failed, in its own words, when EC2 cannot be asked', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation'));
 

@@ -124,6 +124,17 @@ describe('runViaSsm', () => {
     await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'workspace_unreachable' });
   });
 
+  it("stops waiting at the invocation's deadline, well before the host's own bound, and cancels the command", async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress' });
+
+    await expect(runViaSsm(ssm, { ...run, timeoutMs: 300_000, deadline: Date.now() + 50 })).rejects.toMatchObject({
+      code: 'delivery_failed',
+      message: 'timed out waiting for the workspace to finish the delivery command',
+    });
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ executionTimeout: ['300'] }) });
+    expect(ssmMock).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'cmd-1', InstanceIds: [INSTANCE] });
+  });
+
   it('gives up at the deadline and cancels the command', async () => {
     ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress' });
 
