@@ -121,7 +121,10 @@ describe.each([
     const invocation = { getRemainingTimeInMillis: () => endsAt - Date.now() };
     commandsSent.length = 0;
 
-    const failure = await restartStep({ db: t.db, delivery: delivery() })(state, invocation).catch((err: unknown) => err as Error & { code?: string });
+    const failure = await restartStep({ db: t.db, delivery: delivery() })(state, invocation).then(
+      () => new Error('the restart did not fail'),
+      (err: unknown) => err as Error,
+    );
 
     expect(failure).toMatchObject({ name: 'DeliveryFailed', code: 'delivery_failed', message: 'timed out waiting for the workspace to finish the delivery command' });
     const pidFile = join(instances.rootOf(instanceId), 'restart.pid');
