@@ -29,10 +29,31 @@ export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
   Deliver: Duration.minutes(6),
   Remove: Duration.minutes(6),
   Restart: Duration.minutes(3),
-  Record: Duration.seconds(30),
-  RecordFailure: Duration.seconds(30),
+  // Room for a database write to ride out an RDS failover (60 s) inside one invocation.
+  Record: Duration.seconds(90),
+  RecordFailure: Duration.seconds(90),
 };
 const TASK_TIMEOUT_MARGIN = Duration.seconds(30);
+
+/** Transient database or fetch trouble in a step: a few quick retries, then the Catch. */
+const STEP_BACKOFF = {
+  interval: Duration.seconds(1),
+  backoffRate: 2,
+  maxAttempts: 4,
+  jitterStrategy: sfn.JitterType.FULL,
+} satisfies sfn.RetryProps;
+
+/**
+ * Record and RecordFailure close the operation: their retries must outlast an RDS failover even
+ * when every in-function retry ran out (on average over a minute of waits with full jitter).
+ */
+const CLOSING_BACKOFF = {
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 8,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: sfn.JitterType.FULL,
+} satisfies sfn.RetryProps;
 
 /** Placeholder ARNs for `synthesizeDefinition`: the local engine replaces every Task anyway. */
 const PLACEHOLDER_ARN_PREFIX = 'arn:aws:lambda:us-east-1:000000000000:function:molecule-';
@@ -45,7 +66,7 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
       payloadResponseOnly: true,
       taskTimeout: sfn.Timeout.duration(STEP_LAMBDA_TIMEOUTS[name].plus(TASK_TIMEOUT_MARGIN)),
     });
-  const withTransientRetries = (task: sfn.TaskStateBase): sfn.TaskStateBase =>
+  const withTransientRetries = (task: sfn.TaskStateBase, backoff: sfn.RetryProps = STEP_BACKOFF): sfn.TaskStateBase =>
     task
       // Another operation holds the workspace lease: wait for it, up to a few minutes in total.
       .addRetry({
@@ -56,13 +77,16 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
         maxDelay: Duration.seconds(30),
         jitterStrategy: sfn.JitterType.FULL,
       })
+      // AWS throttling (ours calling EC2/SSM/EIC, or Step Functions invoking Lambda) comes in bursts.
       .addRetry({
-        errors: [...errorNamesRetried('backoff'), 'Lambda.TooManyRequestsException'],
-        interval: Duration.seconds(1),
+        errors: [...errorNamesRetried('throttle'), 'Lambda.TooManyRequestsException'],
+        interval: Duration.seconds(3),
         backoffRate: 2,
-        maxAttempts: 4,
+        maxAttempts: 8,
+        maxDelay: Duration.seconds(60),
         jitterStrategy: sfn.JitterType.FULL,
-      });
+      })
+      .addRetry({ errors: errorNamesRetried('backoff'), ...backoff });
 
   const failed = sfn.Fail.jsonPath(root, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
   // RecordFailure's result is discarded: the state (with the caught `$.error`) reaches Failed as is,
@@ -74,12 +98,13 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: sfn.Timeout.duration(STEP_LAMBDA_TIMEOUTS.RecordFailure.plus(TASK_TIMEOUT_MARGIN)),
     }),
+    CLOSING_BACKOFF,
   );
   recordFailure.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.recordFailureError' });
   recordFailure.next(failed);
 
   const guarded = (name: StepName): sfn.TaskStateBase =>
-    withTransientRetries(step(name)).addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    withTransientRetries(step(name), name === 'Record' ? CLOSING_BACKOFF : STEP_BACKOFF).addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
 
   const restart = guarded('Restart');
   restart.next(guarded('Record')).next(sfn.Succeed.jsonPath(root, 'Done'));

@@ -19,7 +19,7 @@ import { createApiHandler } from '../lambdas/handlers/api.js';
 import { handler as cleanupHandler } from '../lambdas/handlers/cleanup.js';
 import { startScheduler } from './scheduler.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
-import { STEP_HANDLERS } from './step-handlers.js';
+import { localRetryIntervals, STEP_HANDLERS } from './step-handlers.js';
 import { createS3Client } from '../lambdas/shared/aws.js';
 import type { ExtraRoutes } from '../lambdas/api/app.js';
 import { toResponse } from '../lambdas/api/router.js';
@@ -107,7 +107,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
     });
     // Every Task runs the very function its Lambda exports; they build their runtime on first use.
-    const engine = createLocalEngine({ definition, handlers: STEP_HANDLERS });
+    const engine = createLocalEngine({ definition, handlers: STEP_HANDLERS, retryIntervalOverrides: localRetryIntervals(definition) });
     const sfn = await startSfnEmulator({ engine });
     closers.push(() => sfn.close());
     process.env.AWS_ENDPOINT_URL_SFN = sfn.url;

@@ -1,4 +1,7 @@
-import type { StepName } from '../infra/workflow.js';
+import { STEP_LAMBDA_TIMEOUTS, type StepName } from '../infra/workflow.js';
+import { errorNamesRetried } from '../lambdas/shared/errors.js';
+import type { StepInvocation } from '../lambdas/workflow/steps/step.js';
+import { shortRetryIntervals } from './sfn/engine.js';
 import { handler as Stage } from '../lambdas/handlers/stage.js';
 import { handler as CheckAllowlist } from '../lambdas/handlers/check-allowlist.js';
 import { handler as Deliver } from '../lambdas/handlers/deliver.js';
@@ -7,7 +10,31 @@ import { handler as Restart } from '../lambdas/handlers/restart.js';
 import { handler as Record } from '../lambdas/handlers/record.js';
 import { handler as RecordFailure } from '../lambdas/handlers/record-failure.js';
 
-/** Each Task state of the workflow bound to the very function its Lambda exports. */
-export const STEP_HANDLERS: Record<StepName, (input: never) => Promise<unknown>> = {
-  Stage, CheckAllowlist, Deliver, Remove, Restart, Record, RecordFailure,
-};
+type StepLambda = (input: never, invocation?: StepInvocation) => Promise<unknown>;
+
+const LAMBDAS: Record<StepName, StepLambda> = { Stage, CheckAllowlist, Deliver, Remove, Restart, Record, RecordFailure };
+
+/**
+ * Each Task state of the workflow bound to the very function its Lambda exports, invoked as Lambda
+ * would: with a context whose remaining time counts down from that function's timeout.
+ */
+export const STEP_HANDLERS = Object.fromEntries(
+  Object.entries(LAMBDAS).map(([name, lambda]) => [
+    name,
+    (input: never) => {
+      const endsAt = Date.now() + STEP_LAMBDA_TIMEOUTS[name as StepName].toMilliseconds();
+      return lambda(input, { getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()) });
+    },
+  ]),
+) as Record<StepName, (input: never) => Promise<unknown>>;
+
+/** Locally a retry waits this long instead of the deployed backoff (a throttling burst is emulated, not real). */
+const LOCAL_RETRY_WAIT_MS = 100;
+
+/**
+ * The local stack's retry waits: short, except for a busy workspace, which waits as deployed
+ * because the operation holding it is doing real work.
+ */
+export function localRetryIntervals(definition: object): Record<string, number[]> {
+  return shortRetryIntervals(definition, LOCAL_RETRY_WAIT_MS, errorNamesRetried('lease'));
+}

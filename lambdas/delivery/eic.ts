@@ -1,6 +1,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
+import { awsThrottled, isTransientAwsError } from './aws-faults.js';
 import type { HostCommand, HostCommandResult } from './host-command.js';
 import { runOverSsh, type SshRunSettings } from './ssh.js';
 import { ed25519KeyPair } from './ssh-keys.js';
@@ -68,6 +69,7 @@ async function runningInstanceAddress(ec2: EC2Client, { instanceId, signal }: Ho
     if (errorName(err)?.startsWith('InvalidInstanceID.')) {
       throw new WorkspaceUnreachable('the workspace instance does not exist', context, { cause: err });
     }
+    if (isTransientAwsError(err)) throw awsThrottled(err, 'the EC2 instance lookup', context);
     throw new DeliveryFailed('could not look up the workspace instance in EC2', { ...context, awsError: errorName(err) }, { cause: err });
   }
   if (!instance) throw new WorkspaceUnreachable('the workspace instance does not exist', context);
@@ -91,6 +93,7 @@ async function pushKey(eic: EC2InstanceConnectClient, { instanceId, signal }: Ho
     if (UNREACHABLE_INSTANCE.has(name ?? '')) {
       throw new WorkspaceUnreachable('the workspace instance is not running or not reachable through EC2 Instance Connect', details, { cause: err });
     }
+    if (isTransientAwsError(err)) throw awsThrottled(err, 'the EC2 Instance Connect key push', context);
     if (name === 'AuthException' || name === 'AccessDeniedException') {
       throw new DeliveryFailed('the delivery service is not allowed to use EC2 Instance Connect on the workspace instance', details, { cause: err });
     }

@@ -7,6 +7,12 @@ export interface HostCommand {
   script: string;
   /** Bound on the script's run time on the host; the caller waits a little longer for the report. */
   timeoutMs: number;
+  /**
+   * Epoch ms after which the caller stops waiting even if the host's bound is later: the command
+   * is cancelled then (SSM CancelCommand; over SSH the channel is closed), so it never outlives
+   * the invocation that started it.
+   */
+  deadline?: number;
   signal?: AbortSignal;
 }
 

@@ -16,6 +16,8 @@ export interface DeliveryDeps {
   /** EC2 Instance Connect; without it a workspace that needs EIC fails as delivery_failed. */
   eic?: EicDeps;
   now?: () => Date;
+  /** The invocation's remaining time (Lambda `getRemainingTimeInMillis`): host commands end within it. */
+  remainingMs?: () => number;
   signal?: AbortSignal;
   /** Faster polling suits the local stack and tests; the defaults suit real SSM. */
   ssmPolling?: Pick<SsmRunOptions, 'pollIntervalMs' | 'maxPollIntervalMs' | 'documentName'>;
@@ -92,13 +94,31 @@ async function runOnWorkspace(
   const context = { workspaceId: workspace.id, instanceId, transport };
   let output: HostCommandResult;
   try {
-    output = await RUNNERS[transport](deps, { instanceId, script, timeoutMs: deps.config.deliveryTimeoutMs, signal: deps.signal });
+    output = await RUNNERS[transport](deps, { instanceId, script, ...commandBounds(deps), signal: deps.signal });
   } catch (err) {
     throw explained(err);
   }
   const result = parseHostResult(output.stdout);
   if (!result) throw new DeliveryFailed('the workspace did not report the outcome of the delivery command', context);
   return { transport, result };
+}
+
+/** Never more is kept back from the invocation than this, to cancel the command and end the step. */
+const MAX_RESERVE_MS = 20_000;
+
+/**
+ * The host's bound and the wait's deadline. Within an invocation the wait ends a reserve before it
+ * does (the command is cancelled then), and the host's own bound falls half a reserve later: if
+ * the invocation dies before it can cancel, the host still stops the script before it would have ended.
+ */
+function commandBounds(deps: DeliveryDeps): Pick<HostCommand, 'timeoutMs' | 'deadline'> {
+  const remaining = deps.remainingMs?.();
+  if (remaining === undefined) return { timeoutMs: deps.config.deliveryTimeoutMs };
+  const reserve = Math.min(MAX_RESERVE_MS, remaining / 4);
+  return {
+    timeoutMs: Math.max(1_000, Math.min(deps.config.deliveryTimeoutMs, remaining - reserve / 2)),
+    deadline: Date.now() + remaining - reserve,
+  };
 }
 
 const STEP_MESSAGES: Record<string, string> = {

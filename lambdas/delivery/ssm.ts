@@ -7,7 +7,8 @@ import {
   type GetCommandInvocationCommandOutput,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { DeliveryFailed, PlatformUnavailable, WorkspaceUnreachable } from '../shared/errors.js';
+import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
+import { awsThrottled, isTransientAwsError } from './aws-faults.js';
 import { HostCommandFailed, parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
 import { quote } from './shell.js';
 
@@ -31,19 +32,19 @@ const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 const PENDING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** StatusDetails meaning the command never reached a running agent. */
 const NOT_DELIVERED = new Set(['Undeliverable', 'DeliveryTimedOut', 'Delivery Timed Out']);
-const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'TooManyUpdates']);
 
 /**
  * Runs a host script through SSM Run Command and waits for its outcome. The agent runs
  * `AWS-RunShellScript` commands with `sh`, so the script is handed to bash explicitly.
- * Throws WorkspaceUnreachable when the instance cannot be reached, PlatformUnavailable when SSM
- * still throttles the command, HostCommandFailed when the script fails or times out and
- * DeliveryFailed when the wait runs past the deadline; messages never carry host output.
+ * Throws WorkspaceUnreachable when the instance cannot be reached, AwsThrottled when SSM still
+ * throttles the command, HostCommandFailed when the script fails or times out and DeliveryFailed
+ * when the wait runs past the deadline (the command is cancelled first); messages never carry
+ * host output.
  */
 export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise<HostCommandResult> {
   const { instanceId, timeoutMs, signal } = options;
   const executionSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  const deadline = Date.now() + timeoutMs + (options.graceMs ?? DEFAULT_GRACE_MS);
+  const deadline = Math.min(Date.now() + timeoutMs + (options.graceMs ?? DEFAULT_GRACE_MS), options.deadline ?? Infinity);
   const maxPoll = options.maxPollIntervalMs ?? DEFAULT_MAX_POLL_MS;
   let delay = options.pollIntervalMs ?? DEFAULT_POLL_MS;
   const context = { instanceId, transport: 'ssm' };
@@ -69,7 +70,7 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
         });
       } catch (err) {
         // The invocation appears a moment after SendCommand returns; a throttled poll is one skipped.
-        if (errorName(err) === 'InvocationDoesNotExist' || isThrottling(err)) continue;
+        if (errorName(err) === 'InvocationDoesNotExist' || isTransientAwsError(err)) continue;
         throw asDeliveryFailed(err, 'could not read the delivery command status', details);
       }
       const outcome = settle(invocation, details);
@@ -88,8 +89,8 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
 
 /**
  * Sends the command once: the client's standard retry mode already backs off on throttling. What
- * is still throttled after it is platform_unavailable, which the workflow retries with its own,
- * longer backoff; the command was never sent, so that is safe.
+ * is still throttled after it is AwsThrottled, which the workflow retries for minutes before the
+ * workspace counts as unreachable; the command was never sent, so that is safe.
  */
 async function send(ssm: SSMClient, { instanceId, script, signal, documentName = DEFAULT_DOCUMENT }: SsmRunOptions, executionSeconds: number, context: Record<string, unknown>): Promise<string> {
   let commandId: string | undefined;
@@ -112,9 +113,7 @@ async function send(ssm: SSMClient, { instanceId, script, signal, documentName =
     if (errorName(err) === 'InvalidInstanceId') {
       throw new WorkspaceUnreachable('the workspace instance is not reachable through SSM', context, { cause: err });
     }
-    if (isThrottling(err)) {
-      throw new PlatformUnavailable('SSM is throttling the delivery command; it will be retried', { ...context, awsError: errorName(err) }, { cause: err });
-    }
+    if (isTransientAwsError(err)) throw awsThrottled(err, 'the delivery command', context);
     throw asDeliveryFailed(err, 'could not send the delivery command to the workspace', context);
   }
   if (!commandId) throw new DeliveryFailed('SSM accepted the command without an id', context);
@@ -167,11 +166,6 @@ async function cancel(ssm: SSMClient, commandId: string, instanceId: string): Pr
 
 function errorName(err: unknown): string | undefined {
   return err instanceof Error ? err.name : undefined;
-}
-
-function isThrottling(err: unknown): boolean {
-  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return THROTTLING.has(errorName(err) ?? '') || status === 429;
 }
 
 function asDeliveryFailed(err: unknown, message: string, details: Record<string, unknown>): Error {

@@ -1,6 +1,7 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DeliveryFailed, ExternalRuntime, WorkspaceUnreachable } from '../shared/errors.js';
 import { INSTANCE_ID_RE, type Workspace } from '../shared/types.js';
+import { awsThrottled, isTransientAwsError } from './aws-faults.js';
 import { isSsmOnline } from './ssm.js';
 
 export type DeliveryTransport = 'ssm' | 'eic';
@@ -32,6 +33,7 @@ export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMC
   try {
     online = await isSsmOnline(ssm, instanceId);
   } catch (err) {
+    if (isTransientAwsError(err)) throw awsThrottled(err, 'the SSM instance lookup', { workspaceId: workspace.id, instanceId });
     throw new DeliveryFailed('could not look up the workspace instance in SSM', { workspaceId: workspace.id, instanceId }, { cause: err });
   }
   if (online) return 'ssm';

@@ -4,19 +4,22 @@ const resets = new Set<() => void>();
 
 /**
  * A Lambda handler whose dependencies are built on the first invocation (from the shared
- * Runtime) and reused while the container is warm. A failed build is retried next time.
+ * Runtime) and reused while the container is warm. A failed build is retried next time. The
+ * Lambda context (`C`) is handed on: steps read their remaining time from it.
  */
-export function lazyHandler<E, R>(build: (rt: Runtime) => Promise<(event: E) => Promise<R>>): (event: E) => Promise<R> {
-  let built: Promise<(event: E) => Promise<R>> | undefined;
+export function lazyHandler<E, R, C = never>(
+  build: (rt: Runtime) => Promise<(event: E, context?: C) => Promise<R>>,
+): (event: E, context?: C) => Promise<R> {
+  let built: Promise<(event: E, context?: C) => Promise<R>> | undefined;
   resets.add(() => (built = undefined));
-  return async (event) => {
+  return async (event, context) => {
     built ??= getRuntime()
       .then(build)
       .catch((err: unknown) => {
         built = undefined;
         throw err;
       });
-    return (await built)(event);
+    return (await built)(event, context);
   };
 }
 

@@ -7,9 +7,10 @@
 
 /**
  * How the workflow retries a transient error (infra/workflow.ts holds the intervals): `backoff`
- * for AWS or database trouble, `lease` for a workspace another operation holds (waits longer).
+ * for a failed fetch or database trouble, `throttle` for AWS throttling or a brief AWS fault (a
+ * burst lasts minutes), `lease` for a workspace another operation holds (waits longer).
  */
-export type RetryPolicy = 'backoff' | 'lease';
+export type RetryPolicy = 'backoff' | 'throttle' | 'lease';
 
 interface Declaration {
   code: string;
@@ -17,7 +18,10 @@ interface Declaration {
   retry?: RetryPolicy;
 }
 
-/** Keyed by class name: the `name` a thrown error carries to Step Functions' Retry and Catch. */
+/**
+ * Keyed by class name: the `name` a thrown error carries to Step Functions' Retry and Catch. A
+ * retried name may share the code of what it means once its retries run out (AwsThrottled).
+ */
 export const ERROR_DECLARATIONS = {
   InvalidRequest: { code: 'invalid_request', status: 400 },
   InvalidSource: { code: 'invalid_source', status: 400 },
@@ -47,6 +51,8 @@ export const ERROR_DECLARATIONS = {
   DeliveryFailed: { code: 'delivery_failed', status: 502 },
   PlatformUnavailable: { code: 'platform_unavailable', status: 503, retry: 'backoff' },
   WorkspaceUnreachable: { code: 'workspace_unreachable', status: 503 },
+  /** AWS throttled (or briefly failed) a call that reaches the workspace; past its retries the workspace is unreachable. */
+  AwsThrottled: { code: 'workspace_unreachable', status: 503, retry: 'throttle' },
   WorkspaceBusy: { code: 'workspace_busy', status: 503, retry: 'lease' },
   FetchTimeout: { code: 'fetch_timeout', status: 504 },
 } as const satisfies Record<string, Declaration>;
@@ -68,7 +74,11 @@ export function errorNamesRetried<P extends RetryPolicy>(policy: P): Array<Retri
 }
 
 /** Error names the workflow retries with backoff (SPEC §4: transient AWS/DB trouble, a busy workspace). */
-export const TRANSIENT_ERROR_NAMES: ReadonlyArray<RetriedName<RetryPolicy>> = [...errorNamesRetried('backoff'), ...errorNamesRetried('lease')];
+export const TRANSIENT_ERROR_NAMES: ReadonlyArray<RetriedName<RetryPolicy>> = [
+  ...errorNamesRetried('backoff'),
+  ...errorNamesRetried('throttle'),
+  ...errorNamesRetried('lease'),
+];
 
 const CODE_BY_NAME = new Map<string, ErrorCode>(DECLARED.map(([name, d]) => [name, d.code]));
 
@@ -139,6 +149,7 @@ export class FetchFailed extends errorClass('FetchFailed') {}
 export class DeliveryFailed extends errorClass('DeliveryFailed') {}
 export class PlatformUnavailable extends errorClass('PlatformUnavailable') {}
 export class WorkspaceUnreachable extends errorClass('WorkspaceUnreachable') {}
+export class AwsThrottled extends errorClass('AwsThrottled') {}
 export class WorkspaceBusy extends errorClass('WorkspaceBusy') {}
 export class FetchTimeout extends errorClass('FetchTimeout') {}
 

@@ -16,7 +16,8 @@ import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-
  *   the 256 KiB payload quota is enforced: a larger step output fails the execution with
  *   `States.DataLimitExceeded`, which no Catch handles (as on AWS).
  * - Retry waits are real sleeps computed from IntervalSeconds/BackoffRate/MaxDelaySeconds, with
- *   JitterStrategy FULL honoured; `retryIntervalOverrides` replaces them (tests only).
+ *   JitterStrategy FULL honoured; `retryIntervalOverrides` replaces them (tests, and the local
+ *   stack's `shortRetryIntervals`).
  * - Task TimeoutSeconds is enforced (`States.Timeout`), but, as with Lambda, the handler is not
  *   cancelled: it runs to completion in the background.
  */
@@ -305,6 +306,22 @@ export function createLocalEngine(options: LocalEngineOptions): LocalEngine {
       }
     },
   };
+}
+
+/**
+ * Retry waits for the local stack: every retrier of every Task waits `ms` instead of its backoff,
+ * except those that retry one of `keep` (e.g. a busy workspace, which waits for real work to
+ * end). Under injected faults the workflow then retries as often as on AWS, in moments.
+ */
+export function shortRetryIntervals(definition: object, ms: number, keep: readonly string[] = []): Record<string, number[]> {
+  const states = (definition as StateMachineDefinition).States ?? {};
+  return Object.fromEntries(
+    Object.entries(states).flatMap(([name, state]) => {
+      const retry = 'Retry' in state ? state.Retry : undefined;
+      // -1: the library's "no override" for that retrier.
+      return retry ? [[name, retry.map((r) => (r.ErrorEquals.some((error) => keep.includes(error)) ? -1 : ms))]] : [];
+    }),
+  );
 }
 
 /** What a failed Lambda invocation reports to Step Functions, rebuilt from the thrown error. */

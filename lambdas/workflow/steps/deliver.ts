@@ -16,11 +16,11 @@ export interface DeliverDeps {
 
 /** Deliver: the host downloads the staged tarball and swaps it in atomically. */
 export function deliverStep(deps: DeliverDeps) {
-  return defineStep('Deliver', deps.db, Staged, async (state, log) => {
+  return defineStep('Deliver', deps.db, Staged, async (state, log, remainingMs) => {
     const { staged } = state;
-    await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
+    await holdWorkspace(deps.db, state, deps.config.leaseTtlMs, remainingMs);
     const tarballUrl = await presignGet(deps.s3, staged.bucket, staged.key, deps.config.presignTtlSeconds);
-    const outcome = await deliverInstall(deps.delivery, { workspace: state.workspace, pluginName: staged.name, tarballUrl });
+    const outcome = await deliverInstall({ ...deps.delivery, remainingMs }, { workspace: state.workspace, pluginName: staged.name, tarballUrl });
     log.info('delivered', { plugin: staged.name, transport: outcome.transport, replacedPrevious: outcome.replacedPrevious });
     const next: DeliveredState = {
       ...state,

@@ -1,14 +1,20 @@
 import type { Db } from '../../store/db.js';
 import { acquireLease } from '../../store/leases.js';
 import { WorkspaceBusy } from '../../shared/errors.js';
+import { durableWrite, type RemainingTime } from './step.js';
 
 /**
  * Operations on one workspace never interleave on its host (SPEC §6): the step that first touches
  * the host takes the workspace lease, Record or RecordFailure frees it. A busy workspace is a
  * transient error the workflow retries with backoff.
  */
-export async function holdWorkspace(db: Db, operation: { operationId: string; workspace: { id: string } }, ttlMs: number): Promise<void> {
-  if (!(await acquireLease(db, operation.workspace.id, operation.operationId, ttlMs))) {
+export async function holdWorkspace(
+  db: Db,
+  operation: { operationId: string; workspace: { id: string } },
+  ttlMs: number,
+  remainingMs?: RemainingTime,
+): Promise<void> {
+  if (!(await durableWrite(() => acquireLease(db, operation.workspace.id, operation.operationId, ttlMs), remainingMs))) {
     throw new WorkspaceBusy(`workspace "${operation.workspace.id}" is busy with another plugin operation`);
   }
 }

@@ -5,11 +5,11 @@ import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
 import { setRestartPending } from '../../store/workspaces.js';
 import { releaseLease } from '../../store/leases.js';
 import { finishOperation } from '../../store/operations.js';
-import { errorFromStepFailure } from '../../shared/errors.js';
+import { errorFromStepFailure, PlatformUnavailable } from '../../shared/errors.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import { recordDelivered } from './record.js';
 import { StepFailure, WorkflowDocument, type WorkflowPhase } from './state.js';
-import { parseInput } from './step.js';
+import { durableWrite, parseInput, type StepHandler } from './step.js';
 
 /** All RecordFailure must have to close the operation, whatever else the failed state holds. */
 const FailedOperation = z.object({ operationId: z.string().min(1), workspace: z.object({ id: z.string().min(1) }), error: StepFailure.optional() });
@@ -19,9 +19,12 @@ const FailedOperation = z.object({ operationId: z.string().min(1), workspace: z.
  * closes the operation with the documented error code, removes the staged object and frees the
  * workspace. A failed delivery already restored the host's previous version (the install script's job).
  * A state no step could take (an unknown kind, a malformed document) still closes its operation.
+ * Every write rides out a database outage (a failover) within the invocation's time, and the
+ * workflow retries the whole step after that, so the operation is closed once the database is back.
  */
-export function recordFailureStep(deps: { db: Db; s3: S3Client }) {
-  return async (event: unknown): Promise<unknown> => {
+export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<unknown> {
+  return async (event, invocation) => {
+    const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const failed = parseInput('RecordFailure', FailedOperation, event);
     const log = forOperation(failed.operationId, { step: 'RecordFailure', workspaceId: failed.workspace.id });
     const error = errorFromStepFailure(failed.error);
@@ -29,17 +32,20 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }) {
     const document = WorkflowDocument.safeParse(event);
     if (document.success) {
       // Before the operation reads as finished, so a client that saw FAILED reads rows matching the host.
-      await recordHostChange(deps.db, document.data).catch((err: Error) => {
+      const state = document.data;
+      await durableWrite(() => recordHostChange(deps.db, state), remainingMs).catch((err: Error) => {
+        // An outage that outlasted the retries fails the step, which the workflow retries whole.
+        if (err instanceof PlatformUnavailable) throw err;
         log.error('could not record what the host has after the failure', { error: err.message });
       });
     } else {
       log.warn('the failed state is not a workflow document; nothing on the host to record', { fields: document.error.issues.map((issue) => issue.path.join('.')) });
     }
-    await finishOperation(deps.db, failed.operationId, 'FAILED', error);
+    await durableWrite(() => finishOperation(deps.db, failed.operationId, 'FAILED', error), remainingMs);
     if (document.success && document.data.phase !== 'accepted' && document.data.kind === 'install') {
       await deleteStaged(deps.s3, document.data.staged, log);
     }
-    await releaseLease(deps.db, failed.workspace.id, failed.operationId);
+    await durableWrite(() => releaseLease(deps.db, failed.workspace.id, failed.operationId), remainingMs);
     return event;
   };
 }

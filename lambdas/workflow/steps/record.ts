@@ -3,15 +3,17 @@ import { deleteInstalled, upsertInstalled } from '../../store/installed.js';
 import { releaseLease } from '../../store/leases.js';
 import { finishOperation } from '../../store/operations.js';
 import { Restarted, type DeliveredState } from './state.js';
-import { defineStep } from './step.js';
+import { defineStep, durableWrite } from './step.js';
 
 /** Record: the host now matches the request, so the database says so and the workspace is freed. */
 export function recordStep(deps: { db: Db }) {
-  return defineStep('Record', deps.db, Restarted, async (state) => {
-    if (state.kind === 'install') await recordDelivered(deps.db, state);
-    else await deleteInstalled(deps.db, state.workspace.id, state.plugin);
-    await finishOperation(deps.db, state.operationId, 'SUCCEEDED');
-    await releaseLease(deps.db, state.workspace.id, state.operationId);
+  return defineStep('Record', deps.db, Restarted, async (state, _log, remainingMs) => {
+    await durableWrite(async () => {
+      if (state.kind === 'install') await recordDelivered(deps.db, state);
+      else await deleteInstalled(deps.db, state.workspace.id, state.plugin);
+    }, remainingMs);
+    await durableWrite(() => finishOperation(deps.db, state.operationId, 'SUCCEEDED'), remainingMs);
+    await durableWrite(() => releaseLease(deps.db, state.workspace.id, state.operationId), remainingMs);
     return { state };
   });
 }

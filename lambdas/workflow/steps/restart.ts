@@ -2,14 +2,14 @@ import type { Db } from '../../store/db.js';
 import { restartWorkspace, type DeliveryDeps } from '../../delivery/index.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
 import { HostChanged, type RestartedState } from './state.js';
-import { defineStep } from './step.js';
+import { defineStep, durableWrite } from './step.js';
 
 /**
  * Restart: skipped when asked, or when an install only edited SKILL.md files (hot-reloaded),
  * unless an earlier change's restart failed: then this one restarts for both.
  */
 export function restartStep(deps: { db: Db; delivery: DeliveryDeps }) {
-  return defineStep('Restart', deps.db, HostChanged, async (state, log) => {
+  return defineStep('Restart', deps.db, HostChanged, async (state, log, remainingMs) => {
     const ended = (restarted: boolean): RestartedState => ({ ...state, phase: 'restarted', restarted });
     if (!state.restart) {
       log.info('restart skipped', { reason: 'restart: false' });
@@ -20,8 +20,8 @@ export function restartStep(deps: { db: Db; delivery: DeliveryDeps }) {
       log.info('restart skipped', { reason: 'only SKILL.md files changed' });
       return { state: ended(false), status: 'SKIPPED' };
     }
-    await restartWorkspace(deps.delivery, { workspace: state.workspace });
-    await setRestartPending(deps.db, state.workspace.id, false);
+    await restartWorkspace({ ...deps.delivery, remainingMs }, { workspace: state.workspace });
+    await durableWrite(() => setRestartPending(deps.db, state.workspace.id, false), remainingMs);
     return { state: ended(true) };
   });
 }

@@ -1,11 +1,22 @@
 import { z } from 'zod';
-import type { Db } from '../../store/db.js';
+import { DB_RETRY_BUDGET_MS, retryUnavailable, type Db } from '../../store/db.js';
 import { stepEnded, stepStarted } from '../../store/operations.js';
 import { InvalidRequest } from '../../shared/errors.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import type { StepRecord } from '../../shared/types.js';
 
 export type StepOutcome<O> = { state: O; status?: StepRecord['status'] };
+
+/** The part of the Lambda context a step reads: how long this invocation may still run. */
+export interface StepInvocation {
+  getRemainingTimeInMillis(): number;
+}
+
+/** A step as its Lambda handler calls it; without an invocation (a direct call) nothing bounds it. */
+export type StepHandler<O> = (event: unknown, invocation?: StepInvocation) => Promise<O>;
+
+/** The invocation's remaining time in ms, read when asked; undefined outside an invocation. */
+export type RemainingTime = (() => number) | undefined;
 
 /** What every step needs to record itself, parsed before the step's own schema. */
 const OperationRef = z.object({ operationId: z.string().min(1), workspace: z.object({ id: z.string().min(1) }) });
@@ -14,31 +25,48 @@ const OperationRef = z.object({ operationId: z.string().min(1), workspace: z.obj
  * Wraps one workflow step: parses its input with the step's own schema, records it on the
  * operation (RUNNING, then SUCCEEDED / SKIPPED / FAILED) and logs with the operation id. An input
  * the step cannot take fails it as InvalidRequest, naming the fields. A failure is re-thrown
- * unchanged so Step Functions sees its `name` for Retry and Catch.
+ * unchanged so Step Functions sees its `name` for Retry and Catch. The body gets the invocation's
+ * remaining time, so host commands end (cancelled if need be) before the invocation does.
  */
 export function defineStep<S extends z.ZodType, O>(
   name: string,
   db: Db,
   input: S,
-  body: (state: z.output<S>, log: Log) => Promise<StepOutcome<O>>,
-): (event: unknown) => Promise<O> {
-  return async (event) => {
+  body: (state: z.output<S>, log: Log, remainingMs: RemainingTime) => Promise<StepOutcome<O>>,
+): StepHandler<O> {
+  return async (event, invocation) => {
+    const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const { operationId, workspace } = parseInput(name, OperationRef, event);
     const log = forOperation(operationId, { step: name, workspaceId: workspace.id });
-    await stepStarted(db, operationId, name);
+    await durableWrite(() => stepStarted(db, operationId, name), remainingMs);
     const started = Date.now();
     try {
-      const outcome = await body(parseInput(name, input, event), log);
-      await stepEnded(db, operationId, name, outcome.status ?? 'SUCCEEDED');
+      const outcome = await body(parseInput(name, input, event), log, remainingMs);
+      await durableWrite(() => stepEnded(db, operationId, name, outcome.status ?? 'SUCCEEDED'), remainingMs);
       log.info('step finished', { status: outcome.status ?? 'SUCCEEDED', ms: Date.now() - started });
       return outcome.state;
     } catch (err) {
       const e = err as Error;
       log.warn('step failed', { error: e.name, reason: e.message, ms: Date.now() - started });
+      // One attempt: the step is retried or caught anyway, and RecordFailure closes the operation.
       await stepEnded(db, operationId, name, 'FAILED').catch(() => undefined);
       throw err;
     }
   };
+}
+
+/** Kept back from a write's retry budget, so the step still ends inside its invocation and reports. */
+const WRITE_RESERVE_MS = 3_000;
+
+/**
+ * A database write the step depends on, retried through an outage such as an RDS failover
+ * (`retryUnavailable`), for as long as the invocation's remaining time allows; outside an
+ * invocation (a direct call) it is tried once. Idempotent writes only.
+ */
+export function durableWrite<T>(work: () => Promise<T>, remainingMs: RemainingTime): Promise<T> {
+  const remaining = remainingMs?.() ?? 0;
+  const budgetMs = Math.max(0, Math.min(DB_RETRY_BUDGET_MS, remaining - WRITE_RESERVE_MS));
+  return retryUnavailable(work, { budgetMs });
 }
 
 export function parseInput<S extends z.ZodType>(step: string, schema: S, event: unknown): z.output<S> {

@@ -135,3 +135,26 @@ describe('restartWorkspace', () => {
     expectSentScriptContaining('docker restart ws-');
   });
 });
+
+describe('the deadline of a host command', () => {
+  const sentExecutionTimeout = () => Number(ssmMock.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.executionTimeout?.[0]);
+
+  it('is PLUGIN_DELIVERY_TIMEOUT outside an invocation', async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
+    await restartWorkspace(deps, { workspace });
+    expect(sentExecutionTimeout()).toBe(60);
+  });
+
+  it("is PLUGIN_DELIVERY_TIMEOUT when the invocation has room for it and the wait's reserve", async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
+    await restartWorkspace({ ...deps, remainingMs: () => 360_000 }, { workspace });
+    expect(sentExecutionTimeout()).toBe(60);
+  });
+
+  it("ends within the invocation's remaining time when that is shorter: a 3 min Restart never waits 5 min", async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
+    await restartWorkspace({ ...deps, config: { ...deps.config, deliveryTimeoutMs: 300_000 }, remainingMs: () => 180_000 }, { workspace });
+    // the host's own bound lies half the 20 s reserve inside the invocation; the wait (and its cancel) ends before it
+    expect(sentExecutionTimeout()).toBe(170);
+  });
+});

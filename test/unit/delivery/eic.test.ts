@@ -64,6 +64,20 @@ describe('runViaEic: the instance', () => {
     });
   });
 
+  it.each([
+    ['RequestLimitExceeded', 503],
+    ['Throttling', 400],
+    ['InternalError', 500],
+  ])('leaves a %s from DescribeInstances to the workflow as AwsThrottled, before any key is pushed', async (name, status) => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(Object.assign(awsError(name), { $metadata: { httpStatusCode: status } }));
+
+    const err = await runViaEic(deps, command).catch((e: unknown) => e);
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: name } });
+    expect((err as Error).message).not.toContain('raw upstream');
+    expect(eicMock).not.toHaveReceivedCommand(SendSSHPublicKeyCommand);
+  });
+
   it('fails as delivery_failed, in its own words, when EC2 cannot be asked', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation'));
 
@@ -97,7 +111,7 @@ describe('runViaEic: the one-time key', () => {
     ['AuthException', 'delivery_failed', 'the delivery service is not allowed to use EC2 Instance Connect on the workspace instance'],
     ['InvalidArgsException', 'delivery_failed', 'EC2 Instance Connect refused the delivery key for the workspace instance'],
     ['ServiceException', 'delivery_failed', 'could not push a key to the workspace instance through EC2 Instance Connect'],
-    ['ThrottlingException', 'delivery_failed', 'could not push a key to the workspace instance through EC2 Instance Connect'],
+    ['ThrottlingException', 'workspace_unreachable', 'AWS is throttling or briefly failing the EC2 Instance Connect key push; it will be retried'],
   ])('maps a %s from SendSSHPublicKey to %s without echoing it', async (name, code, message) => {
     instance('running');
     eicMock.on(SendSSHPublicKeyCommand).rejects(awsError(name));

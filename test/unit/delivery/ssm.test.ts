@@ -85,10 +85,10 @@ describe('runViaSsm', () => {
   });
 
   // The client's standard retry mode (shared/aws.ts) has already backed off when this surfaces.
-  it('leaves a throttled SendCommand to the workflow as platform_unavailable, sending it once', async () => {
+  it('leaves a throttled SendCommand to the workflow as AwsThrottled (the throttle budget), sending it once', async () => {
     ssmMock.on(SendCommandCommand).rejects(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }));
 
-    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'platform_unavailable', name: 'PlatformUnavailable', details: { awsError: 'ThrottlingException' } });
+    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'workspace_unreachable', name: 'AwsThrottled', transient: true, details: { awsError: 'ThrottlingException' } });
     expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(ssmMock).not.toHaveReceivedCommand(GetCommandInvocationCommand);
   });
@@ -133,6 +133,17 @@ describe('runViaSsm', () => {
     ssmMock.on(SendCommandCommand).rejects(new InvalidInstanceId({ message: 'Instances not in a valid state', ...meta }));
 
     await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'workspace_unreachable' });
+  });
+
+  it("stops waiting at the invocation's deadline, well before the host's own bound, and cancels the command", async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress' });
+
+    await expect(runViaSsm(ssm, { ...run, timeoutMs: 300_000, deadline: Date.now() + 50 })).rejects.toMatchObject({
+      code: 'delivery_failed',
+      message: 'timed out waiting for the workspace to finish the delivery command',
+    });
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ executionTimeout: ['300'] }) });
+    expect(ssmMock).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'cmd-1', InstanceIds: [INSTANCE] });
   });
 
   it('gives up at the deadline and cancels the command', async () => {

@@ -56,6 +56,21 @@ describe('chooseTransport', () => {
     expect(ssmMock.calls()).toHaveLength(0);
   });
 
+  it.each([
+    ['ThrottlingException', 400],
+    ['InternalServerError', 500],
+  ])('leaves a %s from DescribeInstanceInformation to the workflow as AwsThrottled, not a final delivery_failed', async (name, status) => {
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('raw upstream text'), { name, $metadata: { httpStatusCode: status } }));
+
+    await expect(chooseTransport(workspace(), { ssm })).rejects.toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true });
+  });
+
+  it('still fails a lookup SSM refuses for good as delivery_failed', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('raw upstream text'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+
+    await expect(chooseTransport(workspace(), { ssm })).rejects.toMatchObject({ name: 'DeliveryFailed', code: 'delivery_failed' });
+  });
+
   it('never pushes to an external runtime', async () => {
     await expect(chooseTransport(workspace({ runtime: 'external' }), { ssm })).rejects.toMatchObject({ code: 'external_runtime' });
   });

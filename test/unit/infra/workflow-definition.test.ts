@@ -39,6 +39,15 @@ function keysDeep(value: unknown): string[] {
   return [];
 }
 
+/** The mean of a retrier's total wait over all its retries: full jitter waits half the interval on average. */
+function meanRetryWaitSeconds(retrier: Retrier | undefined): number {
+  if (!retrier) return 0;
+  const { IntervalSeconds = 1, BackoffRate = 2, MaxAttempts = 3, MaxDelaySeconds = Infinity, JitterStrategy } = retrier;
+  let total = 0;
+  for (let attempt = 0; attempt < MaxAttempts; attempt++) total += Math.min(MaxDelaySeconds, IntervalSeconds * BackoffRate ** attempt);
+  return JitterStrategy === 'FULL' ? total / 2 : total;
+}
+
 function retrierFor(s: State, error: string): Retrier | undefined {
   return s.Retry?.find((r) => r.ErrorEquals.includes(error));
 }
@@ -107,7 +116,8 @@ describe('the synthesized workflow definition', () => {
         expect(retrier, `${name} retries ${error}`).toBeDefined();
         expect(retrier?.BackoffRate).toBe(2);
       }
-      expect(retrierFor(task, 'FetchFailed')).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 4, JitterStrategy: 'FULL' });
+      expect(retrierFor(task, 'FetchFailed')).toMatchObject({ JitterStrategy: 'FULL' });
+      expect(retrierFor(task, 'AwsThrottled')).toMatchObject({ JitterStrategy: 'FULL' });
       expect(retrierFor(task, 'WorkspaceBusy')).toMatchObject({ MaxAttempts: 8, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
     }
   });
@@ -115,10 +125,32 @@ describe('the synthesized workflow definition', () => {
   it('retries exactly the errors the error declaration marks transient, each under its policy', () => {
     for (const name of taskStates) {
       const task = state(name);
-      for (const error of errorNamesRetried('backoff')) expect(retrierFor(task, error), `${name} ${error}`).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 4 });
+      const closing = name === 'Record' || name === 'RecordFailure';
+      for (const error of errorNamesRetried('backoff')) {
+        expect(retrierFor(task, error), `${name} ${error}`).toMatchObject(closing ? { IntervalSeconds: 2, MaxAttempts: 8 } : { IntervalSeconds: 1, MaxAttempts: 4 });
+      }
+      for (const error of errorNamesRetried('throttle')) expect(retrierFor(task, error), `${name} ${error}`).toBe(retrierFor(task, 'Lambda.TooManyRequestsException'));
       for (const error of errorNamesRetried('lease')) expect(retrierFor(task, error), `${name} ${error}`).toMatchObject({ MaxAttempts: 8 });
       const ours = (task.Retry ?? []).flatMap((r) => r.ErrorEquals).filter((error) => !error.startsWith('Lambda.'));
       expect(ours.sort(), name).toEqual([...TRANSIENT_ERROR_NAMES].sort());
+    }
+  });
+
+  it('rides out a throttling burst for over 2 minutes on average (full jitter) on every step, Lambda throttling included', () => {
+    for (const name of taskStates) {
+      const retrier = retrierFor(state(name), 'AwsThrottled');
+      expect(retrier?.ErrorEquals, name).toContain('Lambda.TooManyRequestsException');
+      expect(meanRetryWaitSeconds(retrier), name).toBeGreaterThanOrEqual(120);
+    }
+  });
+
+  it('keeps retrying Record and RecordFailure through a database failover: over 60 s of waits on average, fully jittered', () => {
+    for (const name of ['Record', 'RecordFailure']) {
+      const retrier = retrierFor(state(name), 'PlatformUnavailable');
+      expect(retrier?.JitterStrategy).toBe('FULL');
+      expect(meanRetryWaitSeconds(retrier), name).toBeGreaterThanOrEqual(60);
+      // and one invocation has room for the in-function retries (a 60 s budget) on top
+      expect(STEP_LAMBDA_TIMEOUTS[name as 'Record'].toSeconds(), name).toBeGreaterThan(60);
     }
   });
 

@@ -11,21 +11,24 @@ const exportedClasses = Object.entries(errors).filter(
 const declarations = Object.entries(ERROR_DECLARATIONS);
 
 describe('the one declaration of the documented error codes', () => {
-  it('has exactly one exported class per declared name, and one name per code', () => {
+  it('has exactly one exported class per declared name, and one final name per code', () => {
     expect(exportedClasses.map(([name]) => name).sort()).toEqual(declarations.map(([name]) => name).sort());
-    const codes = declarations.map(([, d]) => d.code);
+    const codes = declarations.filter(([name]) => name !== 'AwsThrottled').map(([, d]) => d.code);
     expect(new Set(codes).size).toBe(codes.length);
+    // Throttling that outlasts its retries means the workspace cannot be reached now.
+    expect(ERROR_DECLARATIONS.AwsThrottled.code).toBe(ERROR_DECLARATIONS.WorkspaceUnreachable.code);
   });
 
   it('derives the status map from it', () => {
-    expect(Object.keys(ERROR_STATUS).sort()).toEqual(declarations.map(([, d]) => d.code).sort());
+    expect(Object.keys(ERROR_STATUS).sort()).toEqual([...new Set(declarations.map(([, d]) => d.code))].sort());
     for (const [, d] of declarations) expect(ERROR_STATUS[d.code], d.code).toBe(d.status);
   });
 
   it('derives the retried names from it: transient AWS or database trouble with backoff, a busy workspace waits for the lease', () => {
     expect(errorNamesRetried('backoff')).toEqual(['FetchFailed', 'PlatformUnavailable']);
+    expect(errorNamesRetried('throttle')).toEqual(['AwsThrottled']);
     expect(errorNamesRetried('lease')).toEqual(['WorkspaceBusy']);
-    expect([...TRANSIENT_ERROR_NAMES].sort()).toEqual(['FetchFailed', 'PlatformUnavailable', 'WorkspaceBusy']);
+    expect([...TRANSIENT_ERROR_NAMES].sort()).toEqual(['AwsThrottled', 'FetchFailed', 'PlatformUnavailable', 'WorkspaceBusy']);
   });
 
   describe.each(exportedClasses)('%s', (exportName, ErrorClass) => {
