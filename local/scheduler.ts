@@ -20,11 +20,13 @@ export interface SchedulerOptions<R> {
   /** What a finished run is logged with. */
   describe: (result: R) => Record<string, unknown>;
   log: Log;
+  /** Also run once right away (a restarted stack catches up at once). */
+  immediately?: boolean;
 }
 
 export const DEFAULT_CLEANUP_INTERVAL = '15m';
 
-export function startScheduler<R>({ name, intervalMs, run, describe, log }: SchedulerOptions<R>): LocalScheduler {
+export function startScheduler<R>({ name, intervalMs, run, describe, log, immediately = false }: SchedulerOptions<R>): LocalScheduler {
   let current: Promise<void> | undefined;
   const tick = () => {
     if (current) {
@@ -38,6 +40,7 @@ export function startScheduler<R>({ name, intervalMs, run, describe, log }: Sche
     void current.finally(() => (current = undefined));
   };
   const timer = setInterval(tick, intervalMs);
+  if (immediately) tick();
   log.info('schedule started', { schedule: name, intervalMs });
   return {
     intervalMs,

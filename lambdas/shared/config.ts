@@ -69,6 +69,9 @@ const EnvSchema = z.object({
   GITHUB_TOKEN_SECRET_ARN: z.string().optional(),
   CLAWHUB_BASE_URL: z.string().url().optional(),
   AWS_HTTP_TIMEOUT: duration('30s'),
+  PLUGIN_RECONCILE_AFTER: duration('20s'),
+  PLUGIN_RECONCILE_INTERVAL: duration('10s').refine((ms) => ms > 0, 'must be longer than 0'),
+  PLUGIN_RECONCILE_BATCH: int(50),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -126,6 +129,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     githubTokenSecretArn: e.GITHUB_TOKEN_SECRET_ARN,
     clawhubBaseUrl: e.CLAWHUB_BASE_URL?.replace(/\/+$/, ''),
     awsHttpTimeoutMs: e.AWS_HTTP_TIMEOUT,
+    reconcile: {
+      /** A RUNNING operation younger than this is not checked: its execution is surely still starting. */
+      graceMs: e.PLUGIN_RECONCILE_AFTER,
+      /** How often `npm start` sweeps; on AWS the sweep rides the cleanup schedule. */
+      intervalMs: e.PLUGIN_RECONCILE_INTERVAL,
+      batch: e.PLUGIN_RECONCILE_BATCH,
+    },
   };
 }
 
