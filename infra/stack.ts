@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DeliveryWorkflow } from './constructs/delivery-workflow.js';
 import { HandlerFunction, type FunctionNetwork } from './constructs/handler-function.js';
@@ -146,11 +147,60 @@ export class PluginDeliveryStack extends Stack {
       targets: [new targets.LambdaFunction(cleanup, { retryAttempts: 2 })],
     });
 
+    reconcileEndedExecutions(this, {
+      stateMachine, interval: props.cleanupInterval ?? Duration.minutes(15), eicOsUser,
+      fn: fn('ReconcileFunction', 'reconcile', 'Closes operations whose execution ended without closing them', { timeout: Duration.minutes(10) }),
+      grantSecret: (f) => databaseSecret.grantRead(f),
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'StagingBucketName', { value: stagingBucket.bucketName });
     new CfnOutput(this, 'RegistryBucketName', { value: registryBucket.bucketName });
   }
+}
+
+/**
+ * Issue #7: no execution may end leaving its operation RUNNING. The Reconcile function closes the
+ * operation of an execution that failed, timed out or was aborted without closing it (its
+ * "Execution Status Change" event), after asking the host what it has; the same function sweeps
+ * every stale operation on the cleanup's schedule. Undeliverable events land in a queue.
+ */
+function reconcileEndedExecutions(
+  stack: Stack,
+  { stateMachine, interval, eicOsUser, fn, grantSecret }: {
+    stateMachine: { stateMachineArn: string; grantExecution(f: lambda.IFunction, ...actions: string[]): unknown };
+    interval: Duration;
+    eicOsUser: string;
+    fn: lambda.Function;
+    grantSecret: (f: lambda.IFunction) => void;
+  },
+): void {
+  fn.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+  fn.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
+  grantSecret(fn);
+  grantHostAccess(stack, fn, eicOsUser);
+  stateMachine.grantExecution(fn, 'states:DescribeExecution');
+  const deadLetterQueue = new sqs.Queue(stack, 'ReconcileDeadLetters', {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  const target = new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(2), deadLetterQueue });
+  new events.Rule(stack, 'ExecutionEnded', {
+    description: 'Reconciles the operation of a delivery execution that ended abnormally',
+    eventPattern: {
+      source: ['aws.states'],
+      detailType: ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [stateMachine.stateMachineArn] },
+    },
+    targets: [target],
+  });
+  new events.Rule(stack, 'ReconcileSchedule', {
+    description: 'Sweeps operations whose execution ended without closing them',
+    schedule: events.Schedule.rate(interval),
+    targets: [target],
+  });
 }
 
 function functionNetwork({ subnetIds, securityGroupIds }: NonNullable<PluginDeliveryStackProps['network']>): FunctionNetwork {

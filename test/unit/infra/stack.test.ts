@@ -70,7 +70,7 @@ describe('PluginDeliveryStack', () => {
 
   it('runs every Lambda on Node.js 22 on arm64 with tracing', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>);
-    expect(functions).toHaveLength(10);
+    expect(functions).toHaveLength(11);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
