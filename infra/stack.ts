@@ -258,6 +258,13 @@ export class PluginDeliveryStack extends Stack {
       targets: [new targets.LambdaFunction(cleanup, { retryAttempts: 2, deadLetterQueue: cleanupDeadLetters })],
     });
 
+    reconcileEndedExecutions(this, {
+      stateMachine, interval: props.cleanupInterval ?? Duration.minutes(15),
+      hostAccess: { eicOsUser, workspaceTagKey, documentArn: hostDocument.documentArn }, ssmDocumentName: hostDocument.documentName,
+      fn: fn('ReconcileFunction', 'reconcile', 'Closes operations whose execution ended without closing them', { timeout: Duration.minutes(10) }),
+      grantSecret: (f) => databaseSecret.grantRead(f),
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'StagingBucketName', { value: stagingBucket.bucketName });
@@ -321,6 +328,52 @@ function positive(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) throw new Error(`expected a positive integer, got ${value}`);
   return value;
+}
+
+/**
+ * Issue #7: no execution may end leaving its operation RUNNING. The Reconcile function closes the
+ * operation of an execution that failed, timed out or was aborted without closing it (its
+ * "Execution Status Change" event), after asking the host what it has; the same function sweeps
+ * every stale operation on the cleanup's schedule. Undeliverable events land in a queue.
+ */
+function reconcileEndedExecutions(
+  stack: Stack,
+  { stateMachine, interval, hostAccess, ssmDocumentName, fn, grantSecret }: {
+    stateMachine: { stateMachineArn: string; grantExecution(f: lambda.IFunction, ...actions: string[]): unknown };
+    interval: Duration;
+    hostAccess: { eicOsUser: string; workspaceTagKey: string; documentArn: string };
+    ssmDocumentName: string;
+    fn: lambda.Function;
+    grantSecret: (f: lambda.IFunction) => void;
+  },
+): void {
+  fn.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+  // It asks hosts what they have, over the same transports and with the same grants as the host steps.
+  fn.addEnvironment('PLUGIN_EIC_OS_USER', hostAccess.eicOsUser);
+  fn.addEnvironment('PLUGIN_SSM_DOCUMENT', ssmDocumentName);
+  grantSecret(fn);
+  grantHostAccess(stack, fn, hostAccess);
+  stateMachine.grantExecution(fn, 'states:DescribeExecution');
+  const deadLetterQueue = new sqs.Queue(stack, 'ReconcileDeadLetters', {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  const target = new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(2), deadLetterQueue });
+  new events.Rule(stack, 'ExecutionEnded', {
+    description: 'Reconciles the operation of a delivery execution that ended abnormally',
+    eventPattern: {
+      source: ['aws.states'],
+      detailType: ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [stateMachine.stateMachineArn] },
+    },
+    targets: [target],
+  });
+  new events.Rule(stack, 'ReconcileSchedule', {
+    description: 'Sweeps operations whose execution ended without closing them',
+    schedule: events.Schedule.rate(interval),
+    targets: [target],
+  });
 }
 
 function functionNetwork({ subnetIds, securityGroupIds }: NonNullable<PluginDeliveryStackProps['network']>): FunctionNetwork {

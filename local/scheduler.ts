@@ -19,9 +19,11 @@ export interface SchedulerOptions<R> {
   /** What a finished run is logged with. */
   describe: (result: R) => Record<string, unknown>;
   log: Log;
+  /** Also run once right away (a restarted stack catches up at once). */
+  immediately?: boolean;
 }
 
-export function startScheduler<R>({ name, intervalMs, run, describe, log }: SchedulerOptions<R>): LocalScheduler {
+export function startScheduler<R>({ name, intervalMs, run, describe, log, immediately = false }: SchedulerOptions<R>): LocalScheduler {
   let current: Promise<void> | undefined;
   const tick = () => {
     if (current) {
@@ -35,6 +37,7 @@ export function startScheduler<R>({ name, intervalMs, run, describe, log }: Sche
     void current.finally(() => (current = undefined));
   };
   const timer = setInterval(tick, intervalMs);
+  if (immediately) tick();
   log.info('schedule started', { schedule: name, intervalMs });
   return {
     intervalMs,

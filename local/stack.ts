@@ -17,6 +17,7 @@ import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { createApiHandler } from '../lambdas/handlers/api.js';
 import { handler as cleanupHandler } from '../lambdas/handlers/cleanup.js';
+import { handler as reconcileHandler } from '../lambdas/handlers/reconcile.js';
 import { startScheduler } from './scheduler.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
 import { localRetryIntervals, STEP_HANDLERS } from './step-handlers.js';
@@ -41,6 +42,8 @@ export interface LocalStackOptions {
   faults?: Faults;
   /** How often the Cleanup handler runs; default `PLUGIN_CLEANUP_INTERVAL` (15m). */
   cleanupIntervalMs?: number;
+  /** How often stale operations are reconciled; default `PLUGIN_RECONCILE_INTERVAL` (10s). */
+  reconcileIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -141,6 +144,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       log: logger,
     });
     closers.push(() => cleanup.stop());
+    // The engine keeps executions in memory, so a restarted stack has lost those of the last run:
+    // the reconciler closes their operations, at start-up and then on its interval, with the very
+    // handler the Reconcile Lambda exports (its sweep, as the schedule runs it on AWS).
+    const reconcile = startScheduler({
+      name: 'reconcile',
+      intervalMs: opts.reconcileIntervalMs ?? config.reconcile.intervalMs,
+      run: () => reconcileHandler({}),
+      describe: (summary) => (summary && 'checked' in summary ? { checked: summary.checked, closed: summary.results.filter((r) => r.outcome === 'closed').length } : {}),
+      log: logger,
+      immediately: true,
+    });
+    closers.push(() => reconcile.stop());
     if (Object.keys(faults.rates).length > 0) logger.warn('local emulators inject faults', { faults: faults.rates });
 
     return {

@@ -1,9 +1,15 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { buildWorkflow, STATE_MACHINE_COMMENT, type StepName } from '../workflow.js';
+
+/**
+ * No execution runs forever (issue #7): past this it ends TIMED_OUT, and the reconciler closes
+ * its operation. Far above any legitimate run (steps, retries, a lease wait of PLUGIN_LEASE_TTL).
+ */
+export const EXECUTION_TIMEOUT = Duration.hours(1);
 
 /** The Standard state machine running `buildWorkflow`, with full execution logging and tracing. */
 export class DeliveryWorkflow extends Construct {
@@ -21,6 +27,7 @@ export class DeliveryWorkflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: buildWorkflow(this, 'Steps', steps),
       comment: STATE_MACHINE_COMMENT,
+      timeout: EXECUTION_TIMEOUT,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });

@@ -40,6 +40,11 @@ const HostResultSchema = z.object({
   removedSkills: z.number().int().nonnegative().optional(),
   keptSkills: z.array(z.string()).optional(),
   strippedFiles: z.number().int().nonnegative().optional(),
+  /** probe.sh: whether the plugin dir is there, its inode, and base64 of its version line and install marker. */
+  present: z.boolean().optional(),
+  dirId: z.string().optional(),
+  version: z.string().optional(),
+  marker: z.string().optional(),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;
 

@@ -24,6 +24,22 @@ export interface InstallScriptInput {
   /** Unique per attempt; names the staging directory. */
   ts: string;
   downloadTimeoutSeconds?: number;
+  /** What is installed, written next to the plugin for probe.sh; omitted: no marker. */
+  installed?: InstallMarker;
+}
+
+/** The identity of an installed plugin that its directory alone does not prove (see scripts/probe.sh). */
+export interface InstallMarker {
+  sha256: string;
+  source: string;
+  version: string | null;
+  skills: string[];
+  runtimes: string[];
+}
+
+export interface ProbeScriptInput {
+  configDir: string;
+  pluginName: string;
 }
 
 export interface UninstallScriptInput {
@@ -41,7 +57,7 @@ export interface RestartScriptInput {
 
 const DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 120;
 
-type ScriptFile = 'prelude.sh' | 'install.sh' | 'uninstall.sh' | 'restart.sh' | 'manifest-skills.awk' | 'strip-markers.awk';
+type ScriptFile = 'prelude.sh' | 'install.sh' | 'uninstall.sh' | 'restart.sh' | 'probe.sh' | 'manifest-skills.awk' | 'strip-markers.awk';
 
 const files = new Map<ScriptFile, string>();
 
@@ -78,7 +94,7 @@ function checkedConfigDir(dir: string): string {
 }
 
 /** Downloads the staged tarball and swaps it in atomically; see scripts/install.sh. */
-export function installScript({ configDir, pluginName, tarballUrl, ts, downloadTimeoutSeconds }: InstallScriptInput): string {
+export function installScript({ configDir, pluginName, tarballUrl, ts, downloadTimeoutSeconds, installed }: InstallScriptInput): string {
   assertPluginName(pluginName);
   if (!/^[0-9A-Za-z]{1,40}$/.test(ts)) throw new Error(`invalid staging timestamp "${ts}"`);
   if (!/^https?:\/\//i.test(tarballUrl)) throw new Error('the tarball URL must be http(s)');
@@ -91,6 +107,7 @@ export function installScript({ configDir, pluginName, tarballUrl, ts, downloadT
       TARBALL_URL: tarballUrl,
       STAMP: ts,
       MAX_TIME: String(maxTime),
+      MARKER: installed ? JSON.stringify(installed) : '',
     },
     scriptFile('prelude.sh'),
     scriptFile('install.sh'),
@@ -113,6 +130,12 @@ export function uninstallScript({ configDir, pluginName, skills = [] }: Uninstal
     scriptFile('prelude.sh'),
     scriptFile('uninstall.sh'),
   );
+}
+
+/** Reports what the host has for one plugin, changing nothing; see scripts/probe.sh. */
+export function probeScript({ configDir, pluginName }: ProbeScriptInput): string {
+  assertPluginName(pluginName);
+  return script({ RESULT_PREFIX, CONFIG_PATH: checkedConfigDir(configDir), NAME: pluginName }, scriptFile('prelude.sh'), scriptFile('probe.sh'));
 }
 
 /**

@@ -1,14 +1,16 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
 import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { Workspace } from '../shared/types.js';
 import { runViaEic, type EicDeps } from './eic.js';
 import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
-import { installScript, restartScript, uninstallScript } from './host-scripts.js';
+import { installScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
 import { chooseTransport, deliverableInstanceId, type DeliveryTransport } from './transport.js';
 
 export { chooseTransport, type DeliveryTransport } from './transport.js';
+export type { InstallMarker } from './host-scripts.js';
 
 export interface DeliveryDeps {
   ssm: SSMClient;
@@ -40,12 +42,13 @@ export interface RemoveOutcome {
 /** Installs the staged tarball (fetched by the host from `tarballUrl`) into the workspace. */
 export async function deliverInstall(
   deps: DeliveryDeps,
-  { workspace, pluginName, tarballUrl }: { workspace: Workspace; pluginName: string; tarballUrl: string },
+  { workspace, pluginName, tarballUrl, installed }: { workspace: Workspace; pluginName: string; tarballUrl: string; installed?: InstallMarker },
 ): Promise<InstallOutcome> {
   const script = installScript({
     configDir: deps.config.configDirFor(workspace.runtime),
     pluginName,
     tarballUrl,
+    ...(installed ? { installed } : {}),
     ts: compactTimestamp((deps.now ?? (() => new Date()))()),
   });
   const { transport, result } = await runOnWorkspace(deps, workspace, script);
@@ -77,6 +80,53 @@ export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { work
   const script = restartScript({ workspaceId: workspace.id, command: deps.config.restartCommand });
   const { transport } = await runOnWorkspace(deps, workspace, script);
   return { transport };
+}
+
+/**
+ * What the host has for one plugin: absent, or present with its plugin.yaml version and, when
+ * the install marker was written for this very directory, what the last install put there
+ * (`installed: null`: the directory's identity is unknown, e.g. installed before markers existed).
+ */
+export type HostProbe =
+  | { present: false; transport: DeliveryTransport }
+  | { present: true; transport: DeliveryTransport; version: string | null; installed: InstallMarker | null };
+
+const MarkerFile = z.object({
+  dir: z.string(),
+  install: z.object({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    source: z.string().min(1),
+    version: z.string().nullable(),
+    skills: z.array(z.string()),
+    runtimes: z.array(z.string()),
+  }),
+});
+
+/** Asks the host what it has for `pluginName`, changing nothing (the reconciler's question). */
+export async function probePlugin(deps: DeliveryDeps, { workspace, pluginName }: { workspace: Workspace; pluginName: string }): Promise<HostProbe> {
+  const script = probeScript({ configDir: deps.config.configDirFor(workspace.runtime), pluginName });
+  const { transport, result } = await runOnWorkspace(deps, workspace, script);
+  if (!result.ok || result.present === undefined) throw new DeliveryFailed('the workspace did not report what it has installed', { workspaceId: workspace.id });
+  if (!result.present) return { present: false, transport };
+  const marker = MarkerFile.safeParse(parseJson(fromBase64(result.marker)));
+  const installed = marker.success && marker.data.dir === result.dirId ? marker.data.install : null;
+  return { present: true, transport, version: manifestVersion(fromBase64(result.version)), installed };
+}
+
+const fromBase64 = (text: string | undefined) => Buffer.from(text ?? '', 'base64').toString('utf8');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** The value of a `version:` line as probe.sh read it: comment and quotes dropped; empty is none. */
+function manifestVersion(line: string): string | null {
+  const value = line.replace(/\s+#.*$/, '').trim().replace(/^(["'])(.*)\1$/, '$2');
+  return value === '' ? null : value;
 }
 
 const RUNNERS: Record<DeliveryTransport, (deps: DeliveryDeps, command: HostCommand) => Promise<HostCommandResult>> = {
@@ -132,6 +182,8 @@ const STEP_MESSAGES: Record<string, string> = {
   skills: "the workspace could not remove the plugin's skills",
   remove: 'the workspace could not remove the plugin directory',
   restart: 'the workspace restart command failed',
+  marker: 'the workspace could not record what it installed',
+  probe: 'the workspace could not report what it has installed',
 };
 
 /**

@@ -81,6 +81,9 @@ const EnvSchema = z.object({
   AWS_HTTP_TIMEOUT: duration('30s'),
   AWS_ENDPOINT_URL: optionalText,
   AWS_ENDPOINT_URL_S3: optionalText,
+  PLUGIN_RECONCILE_AFTER: duration('20s'),
+  PLUGIN_RECONCILE_INTERVAL: duration('10s').refine((ms) => ms > 0, 'must be longer than 0'),
+  PLUGIN_RECONCILE_BATCH: int(50),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -149,6 +152,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     clawhubBaseUrl: e.CLAWHUB_BASE_URL?.replace(/\/+$/, ''),
     awsHttpTimeoutMs: e.AWS_HTTP_TIMEOUT,
     s3PathStyle: Boolean(e.AWS_ENDPOINT_URL_S3 || e.AWS_ENDPOINT_URL),
+    reconcile: {
+      /** A RUNNING operation younger than this is not checked: its execution is surely still starting. */
+      graceMs: e.PLUGIN_RECONCILE_AFTER,
+      /** How often `npm start` sweeps; on AWS the sweep rides the cleanup schedule. */
+      intervalMs: e.PLUGIN_RECONCILE_INTERVAL,
+      batch: e.PLUGIN_RECONCILE_BATCH,
+    },
   };
 }
 

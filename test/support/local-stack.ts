@@ -12,15 +12,20 @@ export interface SpawnedStack {
   output: () => string;
   call(method: string, path: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
+  /** `kill -9`: no shutdown at all, and the state directory is kept for a restart. */
+  kill(): Promise<void>;
 }
 
 /**
  * Starts the local stack the way a user does (`npm start` runs `tsx local/main.ts`), on a free
  * port with its own state directory, and waits for it to print its URL.
  */
-export async function spawnLocalStack(env: Record<string, string | undefined> = {}): Promise<SpawnedStack> {
-  const localDir = await mkdtemp(join(tmpdir(), 'molecule-e2e-'));
-  const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
+export async function spawnLocalStack(
+  env: Record<string, string | undefined> = {},
+  opts: { localDir?: string; adminToken?: string } = {},
+): Promise<SpawnedStack> {
+  const localDir = opts.localDir ?? (await mkdtemp(join(tmpdir(), 'molecule-e2e-')));
+  const adminToken = opts.adminToken ?? `admin-${Math.random().toString(36).slice(2)}`;
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: process.cwd(),
     env: { ...process.env, PORT: '0', MOLECULE_LOCAL_DIR: localDir, ADMIN_TOKEN: adminToken, LOG_LEVEL: 'WARN', ...env },
@@ -78,6 +83,12 @@ export async function spawnLocalStack(env: Record<string, string | undefined> = 
       }
       await rm(localDir, { recursive: true, force: true });
     },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
   };
 }
 
@@ -120,5 +131,6 @@ export function useLocalStack(env: StackEnv | (() => StackEnv) = {}): SpawnedSta
     output: () => running().output(),
     call: (method, path, opts) => running().call(method, path, opts),
     stop: () => running().stop(),
+    kill: () => running().kill(),
   };
 }

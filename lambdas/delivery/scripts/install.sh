@@ -3,8 +3,12 @@
 # `plugins/.staging/<name>.<ts>`, move the live copy to `plugins/.previous/<name>`, rename
 # staging into place. Ownership is set before the swap, so the live directory is never
 # root-owned. Any failure restores the live copy and removes the staging files.
-# Runs after prelude.sh. Inputs: NAME, TARBALL_URL, STAMP (unique per attempt), MAX_TIME (seconds).
-: "${NAME:?}" "${TARBALL_URL:?}" "${STAMP:?}" "${MAX_TIME:?}"
+# After the swap it writes `plugins/.molecule/<name>.json` (outside the plugin dir, so the
+# plugin's content hash is unchanged): MARKER, what was installed, with the new directory's inode,
+# so probe.sh can tell a marker written for this directory from an older one.
+# Runs after prelude.sh. Inputs: NAME, TARBALL_URL, STAMP (unique per attempt), MAX_TIME (seconds),
+# MARKER (JSON; empty: no marker, and an older one is removed).
+: "${NAME:?}" "${TARBALL_URL:?}" "${STAMP:?}" "${MAX_TIME:?}" "${MARKER?}"
 AGENT_UID_GID=1000:1000
 LIVE="$PLUGINS/$NAME"
 STAGING_ROOT="$PLUGINS/.staging"
@@ -38,6 +42,7 @@ on_exit() {
   if [ "$PLACED" = 1 ]; then rm -rf "$LIVE" || restored=false; fi
   if [ "$MOVED_LIVE" = 1 ]; then mv -T "$PREVIOUS" "$LIVE" || restored=false; fi
   rm -rf "$STAGING" "$ARCHIVE"
+  rm -f "$PLUGINS/.molecule/.$NAME.$STAMP"
   rmdir "$STAGING_ROOT" 2>/dev/null
   result '{"ok":false,"code":"delivery_failed","step":"'"$STEP"'","restored":'"$restored"'}'
   [ "$status" != 0 ] || status=1
@@ -83,6 +88,16 @@ if [ "$REPLACED" = true ]; then
 fi
 mv -T "$STAGING" "$LIVE"
 PLACED=1
+
+STEP='marker'
+MARKER_DIR="$PLUGINS/.molecule"
+if [ -n "$MARKER" ]; then
+  mkdir -p "$MARKER_DIR"
+  printf '{"dir":"%s","install":%s}\n' "$(stat -c %i -- "$LIVE")" "$MARKER" > "$MARKER_DIR/.$NAME.$STAMP"
+  mv -f -T "$MARKER_DIR/.$NAME.$STAMP" "$MARKER_DIR/$NAME.json"
+else
+  rm -f -- "$MARKER_DIR/$NAME.json"
+fi
 
 trap - EXIT
 rmdir "$STAGING_ROOT" 2>/dev/null || true

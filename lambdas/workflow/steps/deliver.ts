@@ -20,7 +20,8 @@ export function deliverStep(deps: DeliverDeps) {
     const { staged } = state;
     await holdWorkspace(deps.db, state, deps.config.leaseTtlMs, remainingMs);
     const tarballUrl = await presignGet(deps.s3, staged.bucket, staged.key, deps.config.presignTtlSeconds);
-    const outcome = await deliverInstall({ ...deps.delivery, remainingMs }, { workspace: state.workspace, pluginName: staged.name, tarballUrl });
+    const installed = { sha256: staged.sha256, source: state.source, version: staged.version, skills: staged.skills, runtimes: staged.runtimes };
+    const outcome = await deliverInstall({ ...deps.delivery, remainingMs }, { workspace: state.workspace, pluginName: staged.name, tarballUrl, installed });
     log.info('delivered', { plugin: staged.name, transport: outcome.transport, replacedPrevious: outcome.replacedPrevious });
     const next: DeliveredState = {
       ...state,

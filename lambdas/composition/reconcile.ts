@@ -1,0 +1,68 @@
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { Runtime } from '../runtime.js';
+import type { Db } from '../store/db.js';
+import { getOperation } from '../store/operations.js';
+import { failStaleOperation, listStaleOperations, recordHostState } from '../store/reconcile.js';
+import { createSfnClient, createSsmClient } from '../shared/aws.js';
+import { logger } from '../shared/logger.js';
+import { probePlugin, type DeliveryDeps } from '../delivery/index.js';
+import { pgWorkspaces } from '../operations/adapters/postgres.js';
+import { sfnStarter } from '../operations/adapters/sfn.js';
+import { reconcileExecution, reconcileStale, type ExecutionReader, type ExecutionStatus, type HostProber, type ReconcileDeps, type ReconcileStore } from '../operations/reconcile.js';
+import { deliveryDeps } from './steps.js';
+
+/** Wires the reconciler to a Runtime: PostgreSQL, Step Functions' DescribeExecution, and the host transports. */
+
+export function pgReconcileStore(db: Db): ReconcileStore {
+  return {
+    listStale: (q) => listStaleOperations(db, q),
+    get: (id) => getOperation(db, id),
+    recordHostState: (workspaceId, name, onHost) => recordHostState(db, workspaceId, name, onHost),
+    failStale: (id, error) => failStaleOperation(db, id, error),
+  };
+}
+
+const STATUSES = new Set<string>(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
+
+/** DescribeExecution; an execution Step Functions does not know (lost with a local engine) is null. */
+export function sfnExecutions(sfn: SFNClient): ExecutionReader {
+  return {
+    async describe(executionArn) {
+      try {
+        const out = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        // PENDING_REDRIVE is a failed execution that may be redriven: it runs no step now.
+        const status = out.status && STATUSES.has(out.status) ? (out.status as ExecutionStatus) : 'FAILED';
+        return { status, ...(out.error ? { error: out.error } : {}), ...(out.cause ? { cause: out.cause } : {}) };
+      } catch (err) {
+        if ((err as Error).name === 'ExecutionDoesNotExist') return null;
+        throw err;
+      }
+    },
+  };
+}
+
+export function hostProber(delivery: DeliveryDeps): HostProber {
+  return { probe: (workspace, pluginName) => probePlugin(delivery, { workspace, pluginName }) };
+}
+
+export async function buildReconcileDeps({ db, config, aws }: Runtime): Promise<ReconcileDeps> {
+  const [sfn, ssm] = await Promise.all([createSfnClient(aws), createSsmClient(aws)]);
+  return {
+    store: pgReconcileStore(db),
+    workspaces: pgWorkspaces(db),
+    executions: sfnExecutions(sfn),
+    workflow: sfnStarter(sfn, config.stateMachineArn),
+    host: hostProber(deliveryDeps(ssm, config, aws)),
+    log: logger,
+  };
+}
+
+/** The reconcile Lambda's two entries: a sweep of stale operations, or the one execution an event names. */
+export async function buildReconcile(rt: Runtime) {
+  const deps = await buildReconcileDeps(rt);
+  const { graceMs, batch } = rt.config.reconcile;
+  return {
+    sweep: () => reconcileStale(deps, { graceMs, batch }),
+    execution: (executionArn: string) => reconcileExecution(deps, executionArn),
+  };
+}

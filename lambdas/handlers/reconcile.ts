@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { lazyHandler } from './lazy.js';
+import { buildReconcile } from '../composition/reconcile.js';
+import type { Reconciled, ReconcileSummary } from '../operations/reconcile.js';
+
+/**
+ * EventBridge's "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED) names one
+ * execution; anything else (the schedule's event) sweeps every stale operation.
+ */
+const StatusChange = z.object({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({ executionArn: z.string().min(1) }),
+});
+
+export const handler = lazyHandler<unknown, ReconcileSummary | Reconciled | null>(async (rt) => {
+  const reconcile = await buildReconcile(rt);
+  return async (event) => {
+    const change = StatusChange.safeParse(event);
+    return change.success ? reconcile.execution(change.data.detail.executionArn) : reconcile.sweep();
+  };
+});

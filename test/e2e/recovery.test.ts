@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+/**
+ * Issue #7 item 1 end to end: `kill -9` of `npm start` while Deliver runs, then `npm start` again
+ * on the same MOLECULE_LOCAL_DIR. The restarted engine has lost the execution; the reconciler
+ * must close its operation with a documented code, record what the host really has, and free the
+ * workspace for the next install.
+ */
+const INSTANCE = 'i-0e2e0000000000a07';
+const WS = 'w-recover';
+
+let shim = '';
+let database: TestDatabase | undefined;
+let stack: SpawnedStack | undefined;
+let env: Record<string, string | undefined> = {};
+
+const hostPlugins = () => join(stack?.localDir ?? '', 'instances', INSTANCE, 'configs', 'plugins');
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, attempts = 600): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`gave up waiting for ${what}:\n${stack?.output() ?? ''}`);
+}
+
+/** What the emulated host has: every plugin dir with the version its plugin.yaml declares. */
+async function onHost(): Promise<Array<{ name: string; version: string | null }>> {
+  const names = existsSync(hostPlugins()) ? (await readdir(hostPlugins())).filter((n) => !n.startsWith('.')).sort() : [];
+  return Promise.all(names.map(async (name) => {
+    const manifest = await readFile(join(hostPlugins(), name, 'plugin.yaml'), 'utf8');
+    const version = /^version:\s*["']?([^"'\s#]+)/m.exec(manifest)?.[1] ?? null;
+    return { name, version };
+  }));
+}
+
+beforeAll(async () => {
+  // A `tar` that waits while `hold` exists, so the host command is still inside Deliver when the
+  // stack is killed; it says it got there by touching `reached`.
+  shim = await mkdtemp(join(tmpdir(), 'molecule-recovery-'));
+  const tar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
+  await writeFile(join(shim, 'tar'), `#!/bin/sh\ntouch '${shim}/reached'\nwhile [ -e '${shim}/hold' ]; do sleep 0.1; done\nexec ${tar} "$@"\n`, { mode: 0o755 });
+  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+  env = { DATABASE_URL: database?.url, PATH: `${shim}:${process.env.PATH ?? ''}`, PLUGIN_RECONCILE_AFTER: '2s', PLUGIN_RECONCILE_INTERVAL: '1s' };
+  stack = await spawnLocalStack(env);
+}, 90_000);
+
+afterAll(async () => {
+  await rm(join(shim, 'hold'), { force: true });
+  await stack?.stop();
+  await database?.close();
+  await rm(shim, { recursive: true, force: true });
+});
+
+describe('a stack killed mid-Deliver and started again', () => {
+  it('closes the interrupted operation with a documented code, records what the host has, and lets the next install through', async () => {
+    const first = stack as SpawnedStack;
+    const admin = first.adminToken;
+    expect((await first.call('PUT', `/admin/workspaces/${WS}`, { token: admin, body: { orgId: 'recover', runtime: 'claude-code', instanceId: INSTANCE } })).status).toBe(201);
+    const org = (await first.call('POST', '/admin/orgs/recover/tokens', { token: admin })).body.token as string;
+    await writeFile(join(shim, 'hold'), '');
+
+    const accepted = await first.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://hello-skill' } });
+    expect(accepted.status).toBe(202);
+    const operationId = accepted.body.operationId as string;
+    await until('the host command to reach the unpack', () => (existsSync(join(shim, 'reached')) ? true : undefined));
+    await first.kill();
+
+    // The host command outlives the stack that sent it: let it finish before the stack returns.
+    await rm(join(shim, 'hold'));
+    await until('the orphaned install to finish', () => (existsSync(join(hostPlugins(), '.staging')) ? undefined : true));
+    stack = await spawnLocalStack(env, { localDir: first.localDir, adminToken: admin });
+    const second = stack;
+
+    const closed = await until('the operation to be closed', async () => {
+      const ops = (await second.call('GET', `/operations?workspaceId=${WS}`, { token: admin })).body as Array<{ operationId: string; status: string }>;
+      const op = ops.find((o) => o.operationId === operationId);
+      return op && op.status !== 'RUNNING' ? op : undefined;
+    });
+    expect(closed).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'delivery_failed', httpStatus: 502, message: 'the workflow stopped before the operation finished (its execution no longer exists)' },
+    });
+    expect((closed as unknown as { steps: Array<{ status: string }> }).steps.map((s) => s.status)).not.toContain('RUNNING');
+
+    const host = await onHost();
+    expect(host).toEqual([{ name: 'hello-skill', version: expect.any(String) }]);
+    const listed = (await second.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body as Array<{ name: string; version: string | null; sha256: string }>;
+    expect(listed.map(({ name, version }) => ({ name, version }))).toEqual(host);
+
+    const next = await second.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://hello-skill' }, headers: { prefer: 'wait=30' } });
+    expect(next.status).toBe(200);
+    expect(next.body).toMatchObject({ status: 'installed', plugin: 'hello-skill' });
+    const after = (await second.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body as Array<{ name: string; sha256: string }>;
+    expect(after.map((p) => [p.name, p.sha256])).toEqual([['hello-skill', next.body.sha256]]);
+    // What the reconciler recorded from the host was already the same content.
+    expect(listed[0]?.sha256).toBe(next.body.sha256);
+  });
+});
