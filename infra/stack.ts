@@ -162,13 +162,14 @@ export class PluginDeliveryStack extends Stack {
     const authorizer = fn('AuthorizerFunction', 'authorizer', 'Validates bearer tokens for the HTTP API', { timeout: Duration.seconds(10) });
     // One cleanup at a time: a slow run never overlaps the next one.
     const cleanup = fn('CleanupFunction', 'cleanup', 'Starts the due scheduled uninstalls', { timeout: Duration.minutes(5), reservedConcurrentExecutions: 1 });
+    const reconcileFn = fn('ReconcileFunction', 'reconcile', 'Closes operations whose execution ended without closing them', { timeout: Duration.minutes(10) });
     const migrateFn = fn('MigrateFunction', 'migrate', 'Applies pending database migrations before the functions update', {
       timeout: Duration.minutes(5), reservedConcurrentExecutions: 1, commandHooks: MIGRATION_FILES,
     });
     for (const f of [api, cleanup]) f.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
 
     // Least privilege: each function gets exactly what its job needs.
-    const secretReaders = [api, authorizer, cleanup, migrateFn, ...Object.values(steps)];
+    const secretReaders = [api, authorizer, cleanup, reconcileFn, migrateFn, ...Object.values(steps)];
     for (const f of secretReaders) databaseSecret.grantRead(f);
     if (props.adminTokenSecretArn) {
       const adminTokenSecret = secretsmanager.Secret.fromSecretCompleteArn(this, 'AdminTokenSecret', props.adminTokenSecretArn);
@@ -201,7 +202,8 @@ export class PluginDeliveryStack extends Stack {
 
     const eicOsUser = props.eicOsUser ?? 'ubuntu';
     const workspaceTagKey = props.workspaceTagKey ?? 'molecule:workspace';
-    for (const f of [steps.Deliver, steps.Remove, steps.Restart]) {
+    // Reconcile asks hosts what they have, over the same transports as the host steps.
+    for (const f of [steps.Deliver, steps.Remove, steps.Restart, reconcileFn]) {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
       f.addEnvironment('PLUGIN_SSM_DOCUMENT', hostDocument.documentName);
       if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);
@@ -217,7 +219,7 @@ export class PluginDeliveryStack extends Stack {
       handler: migrateFn,
       timeout: Duration.minutes(5),
       executeOnHandlerChange: true,
-      executeBefore: [api, authorizer, cleanup, ...Object.values(steps)],
+      executeBefore: [api, authorizer, cleanup, reconcileFn, ...Object.values(steps)],
     });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
@@ -260,9 +262,7 @@ export class PluginDeliveryStack extends Stack {
 
     reconcileEndedExecutions(this, {
       stateMachine, interval: props.cleanupInterval ?? Duration.minutes(15),
-      hostAccess: { eicOsUser, workspaceTagKey, documentArn: hostDocument.documentArn }, ssmDocumentName: hostDocument.documentName,
-      fn: fn('ReconcileFunction', 'reconcile', 'Closes operations whose execution ended without closing them', { timeout: Duration.minutes(10) }),
-      grantSecret: (f) => databaseSecret.grantRead(f),
+      fn: reconcileFn,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
@@ -338,27 +338,22 @@ function positive(value: number | undefined, fallback: number): number {
  */
 function reconcileEndedExecutions(
   stack: Stack,
-  { stateMachine, interval, hostAccess, ssmDocumentName, fn, grantSecret }: {
+  { stateMachine, interval, fn }: {
     stateMachine: { stateMachineArn: string; grantExecution(f: lambda.IFunction, ...actions: string[]): unknown };
     interval: Duration;
-    hostAccess: { eicOsUser: string; workspaceTagKey: string; documentArn: string };
-    ssmDocumentName: string;
     fn: lambda.Function;
-    grantSecret: (f: lambda.IFunction) => void;
   },
 ): void {
   fn.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
-  // It asks hosts what they have, over the same transports and with the same grants as the host steps.
-  fn.addEnvironment('PLUGIN_EIC_OS_USER', hostAccess.eicOsUser);
-  fn.addEnvironment('PLUGIN_SSM_DOCUMENT', ssmDocumentName);
-  grantSecret(fn);
-  grantHostAccess(stack, fn, hostAccess);
   stateMachine.grantExecution(fn, 'states:DescribeExecution');
   const deadLetterQueue = new sqs.Queue(stack, 'ReconcileDeadLetters', {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
+  for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
+    Validations.of(deadLetterQueue).acknowledge({ id, reason: 'this queue is the dead-letter queue; nothing consumes it automatically' });
+  }
   const target = new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(2), deadLetterQueue });
   new events.Rule(stack, 'ExecutionEnded', {
     description: 'Reconciles the operation of a delivery execution that ended abnormally',

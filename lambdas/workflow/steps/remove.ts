@@ -10,12 +10,12 @@ import { defineStep } from './step.js';
 
 /** Remove: strips the plugin's marker blocks and skills and deletes its directory on the host. */
 export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<Config, 'leaseTtlMs'> }) {
-  return defineStep('Remove', deps.db, AcceptedUninstall, async (state, log) => {
+  return defineStep('Remove', deps.db, AcceptedUninstall, async (state, log, remainingMs) => {
     const { plugin } = state;
     await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
     const installed = await getInstalled(deps.db, state.workspace.id, plugin);
     try {
-      const outcome = await removePlugin(deps.delivery, { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] });
+      const outcome = await removePlugin({ ...deps.delivery, remainingMs }, { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] });
       await addWarnings(deps.db, state.operationId, outcome.warnings);
       log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills, warnings: outcome.warnings.length });
     } catch (err) {

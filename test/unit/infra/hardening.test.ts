@@ -105,7 +105,8 @@ describe('host access', () => {
     }
     const hostStatements = statements().filter((s) => JSON.stringify(s.Resource).includes(':instance/'));
     expect(hostStatements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
-      [...Array(3).fill('ec2-instance-connect:SendSSHPublicKey'), ...Array(3).fill('ssm:SendCommand')].sort(),
+      // Deliver, Remove and Restart, and Reconcile, which asks hosts what they have.
+      [...Array(4).fill('ec2-instance-connect:SendSSHPublicKey'), ...Array(4).fill('ssm:SendCommand')].sort(),
     );
   });
 });
