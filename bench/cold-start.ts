@@ -40,7 +40,9 @@ export async function runColdStart(opts: ColdStartOptions): Promise<SectionResul
   const facts = [];
   for (const fn of synth.functions) {
     const source = await readFile(fn.bundle);
-    const map = await stat(`${fn.bundle}.map`).then((s) => s.size).catch(() => 0);
+    const map = await stat(`${fn.bundle}.map`)
+      .then((s) => s.size)
+      .catch(() => 0);
     // What the deployment zip holds: index.mjs and its source map, deflated.
     const zipped = deflateRawSync(source, { level: 9 }).length + (map ? deflateRawSync(await readFile(`${fn.bundle}.map`), { level: 9 }).length : 0);
     const sdk = [...new Set([...source.toString('utf8').matchAll(/(?:from|import)\s*\(?\s*["'](@aws-sdk\/[^"']+)["']/g)].map((m) => m[1]!))].sort();
@@ -107,5 +109,10 @@ export async function runColdStart(opts: ColdStartOptions): Promise<SectionResul
       .join(', ')}.`,
     `Measured on this machine (x86_64, Node ${process.version}); Lambda runs Node.js 22 on arm64, so absolute times there differ.`,
   );
-  return { name: 'Cold start and size', rows, findings, data: { runs, synthMs: round(synth.ms, 0), functions: perFunction, awsSdkPackageImportMs: perPackage } };
+  return {
+    name: 'Cold start and size',
+    rows,
+    findings,
+    data: { runs, synthMs: round(synth.ms, 0), functions: perFunction, awsSdkPackageImportMs: perPackage },
+  };
 }

@@ -178,8 +178,12 @@ export async function runCost(opts: CostOptions): Promise<SectionResult> {
   const findings = [
     `Prices (us-east-1, on demand): Step Functions Standard $0.025 per 1 000 transitions; Lambda arm64 $0.0000133334 per GB-s and $0.20 per 1M requests, at each function's MemorySize from the synthesized template (${synth.functions.map((f) => `${f.name} ${f.memoryMb} MB`).join(', ')}); S3 PUT/COPY/POST/LIST $0.005 per 1 000, GET/HEAD $0.0004 per 1 000, DELETE free. Free tiers, data transfer, CloudWatch Logs, X-Ray, RDS and API Gateway ($1.00 per 1M HTTP API requests) are not included.`,
     `Per operation, as a client that polls once: the accepting request and one status read (2 API + 2 authorizer invocations; API duration = the measured HTTP latency here, authorizer = its handler timed warm, median ${fmtMs(authorizerMs)}), plus one invocation per Task state with its measured duration (StateEntered → StateExited), billed per started ms. ${operations} installs then ${operations} uninstalls, sequential, on fresh workspaces, after one warm-up pair; medians.`,
-    `Install: ${inst.transitions.median} transitions; Lambda ms by function (median per install): ${Object.entries(inst.lambdaMsByFunction).map(([k, v]) => `${k} ${v}`).join(', ')}; S3 requests counted at a proxy in front of the local S3: ${JSON.stringify(s3Detail.install)} over ${operations} installs.`,
-    `Uninstall: ${uninst.transitions.median} transitions; Lambda ms by function: ${Object.entries(uninst.lambdaMsByFunction).map(([k, v]) => `${k} ${v}`).join(', ')}; S3: ${JSON.stringify(s3Detail.uninstall)}.`,
+    `Install: ${inst.transitions.median} transitions; Lambda ms by function (median per install): ${Object.entries(inst.lambdaMsByFunction)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; S3 requests counted at a proxy in front of the local S3: ${JSON.stringify(s3Detail.install)} over ${operations} installs.`,
+    `Uninstall: ${uninst.transitions.median} transitions; Lambda ms by function: ${Object.entries(uninst.lambdaMsByFunction)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; S3: ${JSON.stringify(s3Detail.uninstall)}.`,
     `Caveat: durations are local (emulated S3 and SSM on loopback, this CPU). On AWS, Deliver and Restart wait for SSM Run Command; at ${ssmSeconds} s each that adds ${per1000(ssmExtra)} per 1 000 installs in Lambda GB-s. Transitions and request counts do not depend on the machine.`,
   ];
   return {

@@ -132,13 +132,22 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
       stackCpuMsPerInstall: round(seqUsage.cpuMs / sequentialRuns, 1),
     };
     findings.push(
-      `Sequential: request → 200 p50 ${fmtMs(s.p50)}, p90 ${fmtMs(s.p90)}, p99 ${fmtMs(s.p99)} (min ${fmtMs(s.min)}, max ${fmtMs(s.max)}). The workflow itself (ExecutionStarted → ExecutionSucceeded) took p50 ${fmtMs(median(execMs))}; median per Task: ${Object.entries(breakdown).map(([k, v]) => `${k} ${v} ms`).join(', ')}. The rest (p50 ${fmtMs(median(outside))}, max ${fmtMs(Math.max(...outside))} per request) is the API's accept and its \`Prefer: wait\` polling of the operation (every 50 ms growing ×1.5 to 250 ms), which answers on the first poll after Record.`,
+      `Sequential: request → 200 p50 ${fmtMs(s.p50)}, p90 ${fmtMs(s.p90)}, p99 ${fmtMs(s.p99)} (min ${fmtMs(s.min)}, max ${fmtMs(s.max)}). The workflow itself (ExecutionStarted → ExecutionSucceeded) took p50 ${fmtMs(median(execMs))}; median per Task: ${Object.entries(
+        breakdown,
+      )
+        .map(([k, v]) => `${k} ${v} ms`)
+        .join(
+          ', ',
+        )}. The rest (p50 ${fmtMs(median(outside))}, max ${fmtMs(Math.max(...outside))} per request) is the API's accept and its \`Prefer: wait\` polling of the operation (every 50 ms growing ×1.5 to 250 ms), which answers on the first poll after Record.`,
       `Stack CPU per sequential install: ${round(seqUsage.cpuMs / sequentialRuns, 1)} ms (not counting the SSM emulator's shell processes).`,
     );
     if (seqProblems.length) findings.push(`Sequential failures: ${seqProblems.slice(0, 5).join(' | ')}`);
 
     // Concurrent: `pluginsPerWorkspace` rounds over the workspaces, 16 in flight.
-    const jobs = Array.from({ length: concurrentInstalls }, (_, i) => ({ ws: par[i % concurrentWorkspaces]!, plugin: plugins[Math.floor(i / concurrentWorkspaces)]! }));
+    const jobs = Array.from({ length: concurrentInstalls }, (_, i) => ({
+      ws: par[i % concurrentWorkspaces]!,
+      plugin: plugins[Math.floor(i / concurrentWorkspaces)]!,
+    }));
     const parLatency: number[] = [];
     const parOps: string[] = [];
     const parProblems: string[] = [];
@@ -191,7 +200,13 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
       stackCpuMsPerInstall: round(parUsage.cpuMs / concurrentInstalls, 1),
     };
     findings.push(
-      `Concurrent: ${concurrentInstalls} installs (${pluginsPerWorkspace} different plugins per workspace, so each one delivers and restarts) in ${round(totalMs / 1000, 1)} s; request → 200 p50 ${fmtMs(p.p50)}, p99 ${fmtMs(p.p99)}; median per Task: ${Object.entries(stateBreakdown(parExec)).map(([k, v]) => `${k} ${v} ms`).join(', ')}; ${retries} retries (WorkspaceBusy and transient errors). Stack event loop ${round(parUsage.eventLoopUtilization * 100, 0)} % busy, ${round(parUsage.cpuMs / concurrentInstalls, 1)} ms stack CPU per install.`,
+      `Concurrent: ${concurrentInstalls} installs (${pluginsPerWorkspace} different plugins per workspace, so each one delivers and restarts) in ${round(totalMs / 1000, 1)} s; request → 200 p50 ${fmtMs(p.p50)}, p99 ${fmtMs(p.p99)}; median per Task: ${Object.entries(
+        stateBreakdown(parExec),
+      )
+        .map(([k, v]) => `${k} ${v} ms`)
+        .join(
+          ', ',
+        )}; ${retries} retries (WorkspaceBusy and transient errors). Stack event loop ${round(parUsage.eventLoopUtilization * 100, 0)} % busy, ${round(parUsage.cpuMs / concurrentInstalls, 1)} ms stack CPU per install.`,
     );
     if (parProblems.length) findings.push(`Concurrent failures: ${parProblems.slice(0, 5).join(' | ')}`);
     findings.unshift(

@@ -14,7 +14,11 @@ function number(key: string): number | undefined {
 
 /** `-c subnetIds=subnet-a,subnet-b -c securityGroupIds=sg-...` puts the functions in those VPC subnets. */
 function networkContext() {
-  const list = (key: string) => (context(key) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (key: string) =>
+    (context(key) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const subnetIds = list('subnetIds');
   const securityGroupIds = list('securityGroupIds');
   return subnetIds.length || securityGroupIds.length ? { subnetIds, securityGroupIds } : undefined;

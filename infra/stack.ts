@@ -102,13 +102,16 @@ export class PluginDeliveryStack extends Stack {
       ...bucketDefaults,
       versioned: true,
       removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [{ id: 'keep-old-versions-30-days', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [
+        { id: 'keep-old-versions-30-days', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
     });
 
     for (const bucket of [stagingBucket, registryBucket]) {
       Validations.of(bucket).acknowledge({
         id: 'AwsSolutions-S1',
-        reason: 'reads and writes come only from the stack\'s functions (logged by them with the operation id) and presigned URLs they issue; CloudTrail data events cover audits',
+        reason:
+          "reads and writes come only from the stack's functions (logged by them with the operation id) and presigned URLs they issue; CloudTrail data events cover audits",
       });
     }
     Aspects.of(this).add(new AcknowledgeIntendedWildcards());
@@ -135,7 +138,13 @@ export class PluginDeliveryStack extends Stack {
     type FnOptions = { timeout?: Duration; memorySize?: number; reservedConcurrentExecutions?: number; commandHooks?: ICommandHooks };
     const fn = (id: string, handler: string, description: string, options: FnOptions = {}) => {
       const f = new HandlerFunction(this, id, {
-        handler, description, environment: common, bundle: props.bundle, network, sourceMaps: props.sourceMaps, ...options,
+        handler,
+        description,
+        environment: common,
+        bundle: props.bundle,
+        network,
+        sourceMaps: props.sourceMaps,
+        ...options,
       });
       acknowledgeFunctionFindings(f, network !== undefined);
       return f;
@@ -157,14 +166,18 @@ export class PluginDeliveryStack extends Stack {
 
     // API Gateway HTTP APIs stop waiting after 30 s; `Prefer: wait` is at most 25 s.
     const api = fn('ApiFunction', 'api', 'Plugin delivery HTTP API', {
-      timeout: Duration.seconds(29), memorySize: 1024, reservedConcurrentExecutions: positive(props.reservedConcurrency?.api, 50),
+      timeout: Duration.seconds(29),
+      memorySize: 1024,
+      reservedConcurrentExecutions: positive(props.reservedConcurrency?.api, 50),
     });
     const authorizer = fn('AuthorizerFunction', 'authorizer', 'Validates bearer tokens for the HTTP API', { timeout: Duration.seconds(10) });
     // One cleanup at a time: a slow run never overlaps the next one.
     const cleanup = fn('CleanupFunction', 'cleanup', 'Starts the due scheduled uninstalls', { timeout: Duration.minutes(5), reservedConcurrentExecutions: 1 });
     const reconcileFn = fn('ReconcileFunction', 'reconcile', 'Closes operations whose execution ended without closing them', { timeout: Duration.minutes(10) });
     const migrateFn = fn('MigrateFunction', 'migrate', 'Applies pending database migrations before the functions update', {
-      timeout: Duration.minutes(5), reservedConcurrentExecutions: 1, commandHooks: MIGRATION_FILES,
+      timeout: Duration.minutes(5),
+      reservedConcurrentExecutions: 1,
+      commandHooks: MIGRATION_FILES,
     });
     for (const f of [api, cleanup]) f.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
 
@@ -241,8 +254,14 @@ export class PluginDeliveryStack extends Stack {
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)) },
     });
     const apiIntegration = new HttpLambdaIntegration('Api', api);
-    const health = httpApi.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() });
-    for (const route of health) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health is public by contract (SPEC §4) and reveals nothing' });
+    const health = httpApi.addRoutes({
+      path: '/health',
+      methods: [apigw.HttpMethod.GET],
+      integration: apiIntegration,
+      authorizer: new apigw.HttpNoneAuthorizer(),
+    });
+    for (const route of health)
+      Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health is public by contract (SPEC §4) and reveals nothing' });
     httpApi.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: apiIntegration });
 
     // A cleanup run EventBridge could not deliver after its retries is kept for two weeks, not lost.
@@ -261,7 +280,8 @@ export class PluginDeliveryStack extends Stack {
     });
 
     reconcileEndedExecutions(this, {
-      stateMachine, interval: props.cleanupInterval ?? Duration.minutes(15),
+      stateMachine,
+      interval: props.cleanupInterval ?? Duration.minutes(15),
       fn: reconcileFn,
     });
 
@@ -320,7 +340,7 @@ function acknowledgeFunctionFindings(fn: HandlerFunction, inVpc: boolean): void 
     'invoked synchronously (API Gateway, Step Functions, the deploy Trigger) or by EventBridge, whose target has the dead-letter queue',
   );
   const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
-  acknowledge(managed('AWSLambdaBasicExecutionRole'), "the AWS-managed policy only lets the function write its own logs");
+  acknowledge(managed('AWSLambdaBasicExecutionRole'), 'the AWS-managed policy only lets the function write its own logs');
   if (inVpc) acknowledge(managed('AWSLambdaVPCAccessExecutionRole'), 'the AWS-managed policy only manages the network interfaces the function runs on');
 }
 
@@ -338,7 +358,11 @@ function positive(value: number | undefined, fallback: number): number {
  */
 function reconcileEndedExecutions(
   stack: Stack,
-  { stateMachine, interval, fn }: {
+  {
+    stateMachine,
+    interval,
+    fn,
+  }: {
     stateMachine: { stateMachineArn: string; grantExecution(f: lambda.IFunction, ...actions: string[]): unknown };
     interval: Duration;
     fn: lambda.Function;

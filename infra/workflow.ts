@@ -104,7 +104,10 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
   recordFailure.next(failed);
 
   const guarded = (name: StepName): sfn.TaskStateBase =>
-    withTransientRetries(step(name), name === 'Record' ? CLOSING_BACKOFF : STEP_BACKOFF).addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    withTransientRetries(step(name), name === 'Record' ? CLOSING_BACKOFF : STEP_BACKOFF).addCatch(recordFailure, {
+      errors: [sfn.Errors.ALL],
+      resultPath: '$.error',
+    });
 
   const restart = guarded('Restart');
   restart.next(guarded('Record')).next(sfn.Succeed.jsonPath(root, 'Done'));
@@ -162,6 +165,6 @@ export function synthesizeDefinition(): SynthesizedDefinition {
 function flattenJoin(value: unknown): string {
   if (typeof value === 'string') return value;
   const join = (value as { 'Fn::Join'?: [string, unknown[]] } | null)?.['Fn::Join'];
-  if (join && join[1].every((part): part is string => typeof part === 'string')) return join[1].join(join[0]);
+  if (join?.[1].every((part): part is string => typeof part === 'string')) return join[1].join(join[0]);
   throw new Error(`the workflow definition still contains unresolved references: ${JSON.stringify(value)}`);
 }

@@ -44,8 +44,7 @@ async function buildRuntime(): Promise<Runtime> {
   };
   // The secret may be an RDS-managed master secret (username and password only): see store/connection.ts.
   const url =
-    config.databaseUrl ??
-    (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn), config.databaseConnection) : undefined);
+    config.databaseUrl ?? (config.databaseSecretArn ? databaseUrlFromSecret(await secret(config.databaseSecretArn), config.databaseConnection) : undefined);
   if (!url) throw new PlatformUnavailable('DATABASE_URL or DATABASE_SECRET_ARN must be set');
   return { config, aws, db: createDb({ connectionString: url, max: config.databasePoolMax }) };
 }

@@ -16,11 +16,7 @@ export interface LocalApiServer {
  * call it. Bodies are read up to `maxBodyBytes + 1`, so an oversized body reaches the API (which
  * answers 400) without the server buffering it whole.
  */
-export async function startLocalApiServer(opts: {
-  handler: ApiHandler;
-  port: number;
-  maxBodyBytes: number;
-}): Promise<LocalApiServer> {
+export async function startLocalApiServer(opts: { handler: ApiHandler; port: number; maxBodyBytes: number }): Promise<LocalApiServer> {
   const server = createServer((req, res) => {
     serve(req, res, opts).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

@@ -26,7 +26,11 @@ export async function startEc2Emulator({ rootDir, isRunning, faults = NO_FAULTS 
     const malformed = requested.find((id) => !INSTANCE_ID_RE.test(id));
     if (malformed !== undefined) throw new AwsApiError('InvalidInstanceID.Malformed', `Invalid id: "${malformed}"`);
     const unknown = requested.filter((id) => faults.unknownInstance('ec2', id));
-    if (unknown.length > 0) throw new AwsApiError('InvalidInstanceID.NotFound', `The instance ID${unknown.length > 1 ? 's' : ''} '${unknown.join(', ')}' ${unknown.length > 1 ? 'do' : 'does'} not exist`);
+    if (unknown.length > 0)
+      throw new AwsApiError(
+        'InvalidInstanceID.NotFound',
+        `The instance ID${unknown.length > 1 ? 's' : ''} '${unknown.join(', ')}' ${unknown.length > 1 ? 'do' : 'does'} not exist`,
+      );
     const items = (requested.length ? requested : knownInstanceIds(rootDir).filter((id) => !faults.unknownInstance('ec2', id))).map((id) => {
       const running = isRunning(id);
       return `<item><reservationId>r-${id.slice(2)}</reservationId><ownerId>000000000000</ownerId><groupSet/><instancesSet><item>
@@ -61,7 +65,11 @@ export async function startEc2Emulator({ rootDir, isRunning, faults = NO_FAULTS 
       (xml) => send(res, 200, xml),
       (err: unknown) => {
         const error = err instanceof AwsApiError ? err : new AwsApiError('InternalError', 'internal error', 500);
-        send(res, error.status, `<Response><Errors><Error><Code>${error.type}</Code><Message>${escapeXml(error.message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`);
+        send(
+          res,
+          error.status,
+          `<Response><Errors><Error><Code>${error.type}</Code><Message>${escapeXml(error.message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+        );
       },
     );
   });

@@ -62,7 +62,8 @@ export async function startEicEmulator({ rootDir, isRunning = () => true, now = 
       contentType: 'application/x-amz-json-1.1',
       fault: () => {
         if (faults.roll('eic', 'throttle')) return new AwsApiError('ThrottlingException', 'The requests were made too frequently and have been throttled.');
-        if (faults.roll('eic', 'error')) return new AwsApiError('ServiceException', 'The service encountered an error. Follow the instructions in the error message and try again.', 500);
+        if (faults.roll('eic', 'error'))
+          return new AwsApiError('ServiceException', 'The service encountered an error. Follow the instructions in the error message and try again.', 500);
         return undefined;
       },
       operations: {

@@ -151,7 +151,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       name: 'reconcile',
       intervalMs: opts.reconcileIntervalMs ?? config.reconcile.intervalMs,
       run: () => reconcileHandler({}),
-      describe: (summary) => (summary && 'checked' in summary ? { checked: summary.checked, closed: summary.results.filter((r) => r.outcome === 'closed').length } : {}),
+      describe: (summary) =>
+        summary && 'checked' in summary ? { checked: summary.checked, closed: summary.results.filter((r) => r.outcome === 'closed').length } : {},
       log: logger,
       immediately: true,
     });
@@ -188,4 +189,3 @@ export function localInstanceRoutes(instances: LocalInstances): ExtraRoutes {
     }
   };
 }
-

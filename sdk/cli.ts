@@ -117,16 +117,22 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--uninstall-after <duration>', 'uninstall again after an ISO-8601 duration (P7D)')
     .option('--no-wait', 'return once the operation is accepted')
     .addOption(timeout())
-    .action(async (workspace: string, source: string, flags: NetworkFlags & { sha256?: string; restart: boolean; uninstallAfter?: string; wait: boolean; timeout: number }) => {
-      const { client, print } = await connect(flags, workspace);
-      const accepted = await client.install(workspace, {
-        source,
-        ...(flags.sha256 ? { sha256: flags.sha256 } : {}),
-        ...(flags.restart ? {} : { restart: false }),
-        ...(flags.uninstallAfter ? { uninstallAfter: flags.uninstallAfter } : {}),
-      });
-      exit.code = await follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
-    });
+    .action(
+      async (
+        workspace: string,
+        source: string,
+        flags: NetworkFlags & { sha256?: string; restart: boolean; uninstallAfter?: string; wait: boolean; timeout: number },
+      ) => {
+        const { client, print } = await connect(flags, workspace);
+        const accepted = await client.install(workspace, {
+          source,
+          ...(flags.sha256 ? { sha256: flags.sha256 } : {}),
+          ...(flags.restart ? {} : { restart: false }),
+          ...(flags.uninstallAfter ? { uninstallAfter: flags.uninstallAfter } : {}),
+        });
+        exit.code = await follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
+      },
+    );
 
   networked('uninstall', 'remove a plugin now, or schedule it with --at')
     .argument('<workspace>')

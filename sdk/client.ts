@@ -102,7 +102,9 @@ export class PluginDeliveryClient {
     const query = opts.at ? `?at=${encodeURIComponent(opts.at)}` : '';
     const headers: Record<string, string> = opts.waitSeconds ? { prefer: `wait=${opts.waitSeconds}` } : {};
     return this.request('DELETE', `${workspacePath(workspaceId)}/plugins/${encodeURIComponent(name)}${query}`, {
-      headers, retry: false, waitSeconds: opts.waitSeconds,
+      headers,
+      retry: false,
+      waitSeconds: opts.waitSeconds,
     });
   }
 

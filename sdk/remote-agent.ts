@@ -351,7 +351,13 @@ export class RemoteAgentClient {
 
   private async runSetup(name: string, dir: string): Promise<SetupOutcome> {
     const script = join(dir, 'setup.sh');
-    if (!(await stat(script).then((s) => s.isFile(), () => false))) return 'absent';
+    if (
+      !(await stat(script).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      return 'absent';
     const timeoutMs = this.options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS;
     const outcome = await new Promise<{ result: SetupOutcome; detail: string }>((resolve) => {
       // Its own process group, so a timeout kills what the script started too.

@@ -36,7 +36,10 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
   try {
     // Fields after the command name (which may contain spaces): utime is the 12th of those.
     const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     return { machine, ours: f[11]! + f[12]! + f[13]! + f[14]! };
   } catch {
     return undefined;

@@ -285,10 +285,9 @@ export async function writePluginDir(plugin: GeneratedPlugin, root: string): Pro
 export async function writePluginArchive(plugin: GeneratedPlugin, file: string): Promise<void> {
   const pack = tar.pack();
   const mtime = new Date('2024-01-01T00:00:00Z');
-  const entries = [
-    ...plugin.directories.map((dir) => ({ name: `${dir}/`, file: undefined })),
-    ...plugin.files.map((f) => ({ name: f.path, file: f })),
-  ].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  const entries = [...plugin.directories.map((dir) => ({ name: `${dir}/`, file: undefined })), ...plugin.files.map((f) => ({ name: f.path, file: f }))].sort(
+    (a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
+  );
   const fill = (async () => {
     for (const { name, file: f } of entries) {
       await new Promise<void>((resolve, reject) => {

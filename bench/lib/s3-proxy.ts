@@ -42,13 +42,10 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     counts[tier] += 1;
     const key = `${method} ${kind}`;
     counts.detail[key] = (counts.detail[key] ?? 0) + 1;
-    const out = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
+    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
     out.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();

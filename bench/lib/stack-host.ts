@@ -64,7 +64,12 @@ export async function startStack(opts: { tmpDir: string; name: string; registryD
   const child: ChildProcess = fork(join(REPO_ROOT, 'bench/lib/stack-child.ts'), [JSON.stringify(childOpts)], {
     cwd: REPO_ROOT,
     // BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of each stack process there (for digging into a miss).
-    execArgv: ['--import', 'tsx', '--no-warnings', ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--no-warnings',
+      ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : []),
+    ],
     env: childEnv(),
     stdio: ['ignore', log, log, 'ipc'],
   });

@@ -22,7 +22,7 @@ export async function authenticate(db: Queryable, adminToken: string | undefined
   if (!token) throw new Unauthorized('expected an Authorization header of the form "Bearer <token>"');
   if (isAdminToken(token, adminToken)) return { kind: 'admin', prefix: 'admin' };
   const record = await findToken(db, token);
-  if (!record || !record.orgId) throw new Unauthorized('invalid or revoked token');
+  if (!record?.orgId) throw new Unauthorized('invalid or revoked token');
   if (record.kind === 'workspace' && record.workspaceId) {
     return { kind: 'workspace', orgId: record.orgId, workspaceId: record.workspaceId, prefix: record.prefix };
   }

@@ -6,7 +6,16 @@ import { describeZodError } from './respond.js';
 import type { ApiRequest } from './http.js';
 import { requireAdmin, type Principal } from '../operations/access.js';
 import type {
-  AllowlistStore, Clock, InstalledStore, OperationStore, PluginStager, RegistryReader, SourceCatalog, TokenStore, WorkflowStarter, WorkspaceStore,
+  AllowlistStore,
+  Clock,
+  InstalledStore,
+  OperationStore,
+  PluginStager,
+  RegistryReader,
+  SourceCatalog,
+  TokenStore,
+  WorkflowStarter,
+  WorkspaceStore,
 } from '../operations/ports.js';
 import type { CleanupSummary } from '../operations/cleanup.js';
 

@@ -41,7 +41,7 @@ export async function dispatch(app: ApiApp, scope: RequestScope): Promise<ApiRes
   rawPaths.set(request, req.path);
   const response = await app.fetch(request, scope);
   const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => (headers[name] = value));
+  for (const [name, value] of response.headers) headers[name] = value;
   return { statusCode: response.status, headers, body: await response.text() };
 }
 

@@ -34,14 +34,15 @@ export const WorkspaceBody = z.object({
   runtime: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'runtime must be a lower-case identifier'),
   instanceId: z.string().max(64).nullable().optional(),
   transport: Transport.default('auto'),
-  status: z.string().regex(/^[a-z_]{1,32}$/).default('online'),
+  status: z
+    .string()
+    .regex(/^[a-z_]{1,32}$/)
+    .default('online'),
 });
 
 /** A bare name allows the plugin from anywhere; `{name, source}` pins it to an origin or an owner prefix. */
 export const AllowlistBody = z.object({
-  plugins: z
-    .array(z.union([z.string(), z.strictObject({ name: z.string(), source: z.string().trim().min(1).optional() })]))
-    .max(1000),
+  plugins: z.array(z.union([z.string(), z.strictObject({ name: z.string(), source: z.string().trim().min(1).optional() })])).max(1000),
   enabled_by: z.string().trim().min(1).max(256),
 });
 

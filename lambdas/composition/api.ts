@@ -38,8 +38,13 @@ function cachedRegistry(s3: S3Client, bucket: string, prefix: string): RegistryR
         registry.entries.catch(() => (registry = undefined));
       }
       return (await registry.entries).map((e) => ({
-        name: e.name, version: e.version ?? null, description: e.description ?? null, author: e.author ?? null,
-        tags: e.tags, skills: e.skills, runtimes: e.runtimes,
+        name: e.name,
+        version: e.version ?? null,
+        description: e.description ?? null,
+        author: e.author ?? null,
+        tags: e.tags,
+        skills: e.skills,
+        runtimes: e.runtimes,
       }));
     },
   };

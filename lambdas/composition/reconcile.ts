@@ -8,7 +8,15 @@ import { logger } from '../shared/logger.js';
 import { probePlugin, type DeliveryDeps } from '../delivery/index.js';
 import { pgWorkspaces } from '../operations/adapters/postgres.js';
 import { sfnStarter } from '../operations/adapters/sfn.js';
-import { reconcileExecution, reconcileStale, type ExecutionReader, type ExecutionStatus, type HostProber, type ReconcileDeps, type ReconcileStore } from '../operations/reconcile.js';
+import {
+  reconcileExecution,
+  reconcileStale,
+  type ExecutionReader,
+  type ExecutionStatus,
+  type HostProber,
+  type ReconcileDeps,
+  type ReconcileStore,
+} from '../operations/reconcile.js';
 import { deliveryDeps } from './steps.js';
 
 /** Wires the reconciler to a Runtime: PostgreSQL, Step Functions' DescribeExecution, and the host transports. */

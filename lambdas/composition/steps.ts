@@ -51,7 +51,11 @@ export function deliveryDeps(ssm: SSMClient, config: Config, aws: AwsClientOptio
   return {
     ssm,
     config,
-    ssmPolling: { pollIntervalMs: config.ssmPollIntervalMs, maxPollIntervalMs: Math.max(config.ssmPollIntervalMs, 5_000), documentName: config.ssmDocumentName },
+    ssmPolling: {
+      pollIntervalMs: config.ssmPollIntervalMs,
+      maxPollIntervalMs: Math.max(config.ssmPollIntervalMs, 5_000),
+      documentName: config.ssmDocumentName,
+    },
     eic: {
       settings: config.eic,
       clients: () => {

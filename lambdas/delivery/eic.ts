@@ -1,4 +1,4 @@
-import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client, Instance } from '@aws-sdk/client-ec2';
 import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { awsThrottled, isTransientAwsError } from './aws-faults.js';
@@ -35,11 +35,7 @@ export interface EicDeps {
   clients: () => Promise<EicClients>;
 }
 
-const UNREACHABLE_INSTANCE = new Set([
-  'EC2InstanceNotFoundException',
-  'EC2InstanceStateInvalidException',
-  'EC2InstanceUnavailableException',
-]);
+const UNREACHABLE_INSTANCE = new Set(['EC2InstanceNotFoundException', 'EC2InstanceStateInvalidException', 'EC2InstanceUnavailableException']);
 
 export async function runViaEic(deps: EicDeps | undefined, command: HostCommand): Promise<HostCommandResult> {
   const context = { instanceId: command.instanceId, transport: 'eic' };
@@ -61,7 +57,7 @@ export async function runViaEic(deps: EicDeps | undefined, command: HostCommand)
 async function runningInstanceAddress(ec2: EC2Client, { instanceId, signal }: HostCommand): Promise<string | undefined> {
   const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
   const context = { instanceId, transport: 'eic' };
-  let instance;
+  let instance: Instance | undefined;
   try {
     const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal: signal });
     instance = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);

@@ -125,7 +125,10 @@ function parseJson(text: string): unknown {
 
 /** The value of a `version:` line as probe.sh read it: comment and quotes dropped; empty is none. */
 function manifestVersion(line: string): string | null {
-  const value = line.replace(/\s+#.*$/, '').trim().replace(/^(["'])(.*)\1$/, '$2');
+  const value = line
+    .replace(/\s+#.*$/, '')
+    .trim()
+    .replace(/^(["'])(.*)\1$/, '$2');
   return value === '' ? null : value;
 }
 
@@ -134,11 +137,7 @@ const RUNNERS: Record<DeliveryTransport, (deps: DeliveryDeps, command: HostComma
   eic: (deps, command) => runViaEic(deps.eic, command),
 };
 
-async function runOnWorkspace(
-  deps: DeliveryDeps,
-  workspace: Workspace,
-  script: string,
-): Promise<{ transport: DeliveryTransport; result: HostResult }> {
+async function runOnWorkspace(deps: DeliveryDeps, workspace: Workspace, script: string): Promise<{ transport: DeliveryTransport; result: HostResult }> {
   const instanceId = deliverableInstanceId(workspace);
   const transport = await chooseTransport(workspace, deps);
   const context = { workspaceId: workspace.id, instanceId, transport };

@@ -78,13 +78,16 @@ export async function runOverSsh(
     const fail = (error: Error) => settle({ error });
 
     // Failing destroys the connection, which closes the channel; the host's `timeout` then stops the script.
-    const deadline = setTimeout(() => {
-      fail(
-        started
-          ? new DeliveryFailed('timed out waiting for the workspace to finish the delivery command', context)
-          : new WorkspaceUnreachable('timed out connecting to the workspace instance over SSH', context),
-      );
-    }, Math.min(connectTimeoutMs + timeoutMs + (settings.graceMs ?? DEFAULT_GRACE_MS), (stopWaitingAt ?? Infinity) - Date.now()));
+    const deadline = setTimeout(
+      () => {
+        fail(
+          started
+            ? new DeliveryFailed('timed out waiting for the workspace to finish the delivery command', context)
+            : new WorkspaceUnreachable('timed out connecting to the workspace instance over SSH', context),
+        );
+      },
+      Math.min(connectTimeoutMs + timeoutMs + (settings.graceMs ?? DEFAULT_GRACE_MS), (stopWaitingAt ?? Infinity) - Date.now()),
+    );
     const onAbort = () => fail(new DeliveryFailed('the delivery command was aborted', context, { cause: signal?.reason }));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });

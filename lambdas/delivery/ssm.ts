@@ -92,7 +92,12 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
  * is still throttled after it is AwsThrottled, which the workflow retries for minutes before the
  * workspace counts as unreachable; the command was never sent, so that is safe.
  */
-async function send(ssm: SSMClient, { instanceId, script, signal, documentName = DEFAULT_DOCUMENT }: SsmRunOptions, executionSeconds: number, context: Record<string, unknown>): Promise<string> {
+async function send(
+  ssm: SSMClient,
+  { instanceId, script, signal, documentName = DEFAULT_DOCUMENT }: SsmRunOptions,
+  executionSeconds: number,
+  context: Record<string, unknown>,
+): Promise<string> {
   let commandId: string | undefined;
   try {
     const sent = await ssm.send(
@@ -144,9 +149,7 @@ function settle(invocation: GetCommandInvocationCommandOutput, context: Record<s
 /** Whether the instance is managed by SSM and its agent is online. */
 export async function isSsmOnline(ssm: SSMClient, instanceId: string): Promise<boolean> {
   try {
-    const out = await ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-    );
+    const out = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }));
     return (out.InstanceInformationList ?? []).some((info) => info.InstanceId === instanceId && info.PingStatus === 'Online');
   } catch (err) {
     const name = errorName(err);

@@ -38,7 +38,11 @@ export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMC
   }
   if (online) return 'ssm';
   if (workspace.transport === 'ssm') {
-    throw new WorkspaceUnreachable('the workspace instance is not running or its SSM agent is offline', { workspaceId: workspace.id, instanceId, transport: 'ssm' });
+    throw new WorkspaceUnreachable('the workspace instance is not running or its SSM agent is offline', {
+      workspaceId: workspace.id,
+      instanceId,
+      transport: 'ssm',
+    });
   }
   return 'eic';
 }

@@ -7,9 +7,7 @@ const resets = new Set<() => void>();
  * Runtime) and reused while the container is warm. A failed build is retried next time. The
  * Lambda context (`C`) is handed on: steps read their remaining time from it.
  */
-export function lazyHandler<E, R, C = never>(
-  build: (rt: Runtime) => Promise<(event: E, context?: C) => Promise<R>>,
-): (event: E, context?: C) => Promise<R> {
+export function lazyHandler<E, R, C = never>(build: (rt: Runtime) => Promise<(event: E, context?: C) => Promise<R>>): (event: E, context?: C) => Promise<R> {
   let built: Promise<(event: E, context?: C) => Promise<R>> | undefined;
   resets.add(() => (built = undefined));
   return async (event, context) => {

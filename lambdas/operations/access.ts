@@ -16,9 +16,7 @@ export type WorkspaceAccess = 'manage' | 'read' | 'download';
  */
 export function authorizeWorkspace(principal: Principal, workspaceId: string, workspace: Workspace | null, access: WorkspaceAccess): void {
   if (principal.kind === 'admin') return;
-  const visible =
-    workspace !== null &&
-    (principal.kind === 'org' ? workspace.orgId === principal.orgId : workspace.id === principal.workspaceId);
+  const visible = workspace !== null && (principal.kind === 'org' ? workspace.orgId === principal.orgId : workspace.id === principal.workspaceId);
   if (!visible) throw new WorkspaceNotFound(`workspace "${workspaceId}" not found`);
   if (principal.kind === 'workspace' && access === 'manage') {
     throw new Forbidden('a workspace token may only read its own plugins and download them');

@@ -41,11 +41,7 @@ export async function mintOrgToken(
   return minted;
 }
 
-export async function revokeToken(
-  deps: { tokens: TokenStore },
-  log: Log,
-  input: { prefix: string },
-): Promise<{ prefix: string; revoked: number }> {
+export async function revokeToken(deps: { tokens: TokenStore }, log: Log, input: { prefix: string }): Promise<{ prefix: string; revoked: number }> {
   const revoked = await deps.tokens.revokeByPrefix(input.prefix);
   if (revoked === 0) throw new NotFound(`no live token with prefix "${input.prefix}"`);
   log.info('token revoked', { prefix: input.prefix, revoked });

@@ -23,8 +23,16 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupSummary> {
     if (!workspace) continue;
     try {
       const { operation } = await startOperation(deps, {
-        kind: 'uninstall', workspace, source: null, plugin: candidate.name, expectedSha256: null, restart: true,
-        uninstallAt: null, idempotencyKey: null, actorPrefix: 'cleanup', asked: { plugin: candidate.name },
+        kind: 'uninstall',
+        workspace,
+        source: null,
+        plugin: candidate.name,
+        expectedSha256: null,
+        restart: true,
+        uninstallAt: null,
+        idempotencyKey: null,
+        actorPrefix: 'cleanup',
+        asked: { plugin: candidate.name },
       });
       summary.started.push({ ...candidate, operationId: operation.operationId });
     } catch (err) {

@@ -48,16 +48,25 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
     requireSameOrigin(installed, { plugin: source.expectedName, source: source.canonical, replace });
   }
   const now = deps.clock.now();
-  const uninstallAt = body.uninstallAfter
-    ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString()
-    : null;
+  const uninstallAt = body.uninstallAfter ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString() : null;
   const { operation, created } = await startOperation(
     { ...deps, log },
     {
-      kind: 'install', workspace, source: source.canonical, plugin: source.expectedName ?? null, expectedSha256: body.sha256 ?? null,
-      restart: body.restart, replace, uninstallAt, idempotencyKey: input.idempotencyKey, actorPrefix: input.principal.prefix,
+      kind: 'install',
+      workspace,
+      source: source.canonical,
+      plugin: source.expectedName ?? null,
+      expectedSha256: body.sha256 ?? null,
+      restart: body.restart,
+      replace,
+      uninstallAt,
+      idempotencyKey: input.idempotencyKey,
+      actorPrefix: input.principal.prefix,
       asked: {
-        source: source.canonical, sha256: body.sha256 ?? null, restart: body.restart, uninstallAfter: body.uninstallAfter ?? null,
+        source: source.canonical,
+        sha256: body.sha256 ?? null,
+        restart: body.restart,
+        uninstallAfter: body.uninstallAfter ?? null,
         // Only when set: a request without it hashes as it did before `replace` existed.
         ...(replace ? { replace } : {}),
       },

@@ -8,10 +8,7 @@ import { originOf } from '../plugins/origin.js';
  * Pure, so the API (when the source names its plugin) and CheckAllowlist (once Stage knows the
  * name) apply the same rule.
  */
-export function requireSameOrigin(
-  installed: { source: string } | null,
-  request: { plugin: string; source: string; replace: boolean },
-): void {
+export function requireSameOrigin(installed: { source: string } | null, request: { plugin: string; source: string; replace: boolean }): void {
   if (!installed || request.replace) return;
   const was = originOf(installed.source);
   const now = originOf(request.source);

@@ -17,9 +17,7 @@ export interface WorkspaceStore {
   purgeRemovedPlugins(batch: number): Promise<number>;
 }
 
-export type RecordedOperation =
-  | { operation: Operation; created: true }
-  | { operation: Operation; created: false; requestHash: string | null };
+export type RecordedOperation = { operation: Operation; created: true } | { operation: Operation; created: false; requestHash: string | null };
 
 export interface OperationStore {
   /** Records a RUNNING operation, or returns the one already recorded under its idempotency key. */

@@ -90,7 +90,7 @@ export async function reconcileStale(deps: ReconcileDeps, { graceMs, batch }: { 
 export async function reconcileExecution(deps: ReconcileDeps, executionArn: string): Promise<Reconciled | null> {
   const operationId = executionArn.split(':').at(-1);
   const operation = operationId ? await deps.store.get(operationId) : null;
-  if (!operation || operation.status !== 'RUNNING') return null;
+  if (operation?.status !== 'RUNNING') return null;
   if (operation.executionArn && operation.executionArn !== executionArn) return null;
   return reconcileOperation(deps, operation);
 }
@@ -112,7 +112,13 @@ async function reconcileOperation(deps: ReconcileDeps, operation: Operation): Pr
   const host = await askHost(deps, operation);
   const error = closingError(execution, executionArn, host);
   const closed = await deps.store.failStale(operationId, error);
-  deps.log.warn('reconcile: closed an operation its execution left RUNNING', { operationId, status: execution?.status ?? 'missing', code: error.code, host, closed });
+  deps.log.warn('reconcile: closed an operation its execution left RUNNING', {
+    operationId,
+    status: execution?.status ?? 'missing',
+    code: error.code,
+    host,
+    closed,
+  });
   return { operationId, outcome: closed ? 'closed' : 'already-closed', error, host };
 }
 

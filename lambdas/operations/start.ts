@@ -54,10 +54,7 @@ export async function replayedOperation(
  * the workflow cannot be started the operation is closed as failed and the caller gets 503, so no
  * RUNNING row is left without an execution behind it.
  */
-export async function startOperation(
-  deps: OperationPorts & { log: Log },
-  request: OperationRequest,
-): Promise<{ operation: Operation; created: boolean }> {
+export async function startOperation(deps: OperationPorts & { log: Log }, request: OperationRequest): Promise<{ operation: Operation; created: boolean }> {
   const operationId = randomUUID();
   const requestedAt = deps.clock.now();
   const recorded = await deps.operations.create({
@@ -102,7 +99,7 @@ export async function waitForOperation(deps: { operations: OperationStore; clock
   for (;;) {
     const operation = await deps.operations.get(operationId);
     const now = deps.clock.now().getTime();
-    if (!operation || operation.status !== 'RUNNING' || now >= deadline) return operation;
+    if (operation?.status !== 'RUNNING' || now >= deadline) return operation;
     await deps.clock.sleep(Math.min(delay, Math.max(0, deadline - now)));
     delay = Math.min(delay * 1.5, 100);
   }

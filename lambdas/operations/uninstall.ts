@@ -17,9 +17,7 @@ export interface UninstallInput {
   waitSeconds: number;
 }
 
-export type UninstallResult =
-  | { kind: 'scheduled'; plugin: string; uninstallAt: string }
-  | { kind: 'operation'; operation: Operation };
+export type UninstallResult = { kind: 'scheduled'; plugin: string; uninstallAt: string } | { kind: 'operation'; operation: Operation };
 
 export type UninstallDeps = OperationPorts & { workspaces: WorkspaceStore; installed: InstalledStore };
 
@@ -54,8 +52,16 @@ export async function uninstall(deps: UninstallDeps, log: Log, input: UninstallI
   const { operation } = await startOperation(
     { ...deps, log },
     {
-      kind: 'uninstall', workspace, source: installed.source, plugin, expectedSha256: null, restart: true,
-      uninstallAt: null, idempotencyKey, actorPrefix: input.principal.prefix, asked,
+      kind: 'uninstall',
+      workspace,
+      source: installed.source,
+      plugin,
+      expectedSha256: null,
+      restart: true,
+      uninstallAt: null,
+      idempotencyKey,
+      actorPrefix: input.principal.prefix,
+      asked,
     },
   );
   return { kind: 'operation', operation: await settled(deps, operation, input.waitSeconds) };

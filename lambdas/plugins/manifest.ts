@@ -17,7 +17,11 @@ const MAX_DEPTH = 64;
 const MAX_ALIASES = 100;
 
 const list = <T extends z.ZodType<string>>(item: T) =>
-  z.array(item).max(1000).nullish().transform((v) => v ?? []);
+  z
+    .array(item)
+    .max(1000)
+    .nullish()
+    .transform((v) => v ?? []);
 /**
  * Free text that ends up in the database, listings and logs: bounded, and without control
  * characters (a NUL cannot even be stored in PostgreSQL text), but newlines and tabs are fine.
@@ -181,9 +185,7 @@ function documentProblems(doc: Document): string[] {
       if (key === 'key' || typeof node.value !== 'string') return;
       const found = SECRET_PATTERNS.find(([, pattern]) => pattern.test(node.value as string));
       if (found) {
-        problems.push(
-          `${fieldPath([...path, node])}: looks like it holds ${found[0]}; plugins must not carry credentials (use the platform's secrets)`,
-        );
+        problems.push(`${fieldPath([...path, node])}: looks like it holds ${found[0]}; plugins must not carry credentials (use the platform's secrets)`);
       }
     },
   });

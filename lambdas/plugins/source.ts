@@ -30,10 +30,9 @@ export function parseSource(raw: string): Source {
   return { scheme: 'local', spec: raw, raw };
 }
 
-export type ResolverConfig = Pick<
-  Config,
-  'registryBucket' | 'registryPrefix' | 'githubCodeloadUrl' | 'githubToken' | 'clawhubBaseUrl' | 'allowUnpinned'
-> & { limits: Pick<Config['limits'], 'fetchTimeoutMs'> };
+export type ResolverConfig = Pick<Config, 'registryBucket' | 'registryPrefix' | 'githubCodeloadUrl' | 'githubToken' | 'clawhubBaseUrl' | 'allowUnpinned'> & {
+  limits: Pick<Config['limits'], 'fetchTimeoutMs'>;
+};
 
 export interface ResolverDeps {
   s3: S3Client;

@@ -202,9 +202,7 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
             await drain(data, header);
             break;
           default:
-            throw new InvalidArchive(
-              `archive entry ${quote(header.name)} is a ${header.type ?? 'special'} entry; only files and directories are allowed`,
-            );
+            throw new InvalidArchive(`archive entry ${quote(header.name)} is a ${header.type ?? 'special'} entry; only files and directories are allowed`);
         }
       } catch (err) {
         failure.note(err);

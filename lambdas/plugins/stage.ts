@@ -80,17 +80,10 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
     try {
       const { manifest, warnings: manifestWarnings } = await readManifest(spooled, spool);
       const name = manifest.name ?? parsePluginName(opts.fallbackName);
-      const files = [...spooled.files.values()]
-        .map((file): [string, string] => [file.path, file.sha256])
-        .sort((a, b) => comparePaths(a[0], b[0]));
+      const files = [...spooled.files.values()].map((file): [string, string] => [file.path, file.sha256]).sort((a, b) => comparePaths(a[0], b[0]));
       const hash = contentHash(files);
       checkIntegrity(hash, manifest.sha256, opts.expectedSha256);
-      const warnings = [
-        ...spooled.warnings,
-        ...manifestWarnings,
-        ...missingSkillWarnings(manifest, files),
-        ...(await skillFileWarnings(spooled, spool)),
-      ];
+      const warnings = [...spooled.warnings, ...manifestWarnings, ...missingSkillWarnings(manifest, files), ...(await skillFileWarnings(spooled, spool))];
 
       // Entries that came in normalized order are already packed; otherwise pack from the spool.
       if (!(await packer.finish())) {

@@ -48,10 +48,28 @@ async function make<C>(load: Promise<new (config: Awaited<ReturnType<typeof comm
   return new Client(config);
 }
 
-export const createSfnClient = (opts: AwsClientOptions): Promise<SFNClient> => make(import('@aws-sdk/client-sfn').then((m) => m.SFNClient), opts);
-export const createSsmClient = (opts: AwsClientOptions): Promise<SSMClient> => make(import('@aws-sdk/client-ssm').then((m) => m.SSMClient), opts);
+export const createSfnClient = (opts: AwsClientOptions): Promise<SFNClient> =>
+  make(
+    import('@aws-sdk/client-sfn').then((m) => m.SFNClient),
+    opts,
+  );
+export const createSsmClient = (opts: AwsClientOptions): Promise<SSMClient> =>
+  make(
+    import('@aws-sdk/client-ssm').then((m) => m.SSMClient),
+    opts,
+  );
 export const createSecretsClient = (opts: AwsClientOptions): Promise<SecretsManagerClient> =>
-  make(import('@aws-sdk/client-secrets-manager').then((m) => m.SecretsManagerClient), opts);
-export const createEc2Client = (opts: AwsClientOptions): Promise<EC2Client> => make(import('@aws-sdk/client-ec2').then((m) => m.EC2Client), opts);
+  make(
+    import('@aws-sdk/client-secrets-manager').then((m) => m.SecretsManagerClient),
+    opts,
+  );
+export const createEc2Client = (opts: AwsClientOptions): Promise<EC2Client> =>
+  make(
+    import('@aws-sdk/client-ec2').then((m) => m.EC2Client),
+    opts,
+  );
 export const createEicClient = (opts: AwsClientOptions): Promise<EC2InstanceConnectClient> =>
-  make(import('@aws-sdk/client-ec2-instance-connect').then((m) => m.EC2InstanceConnectClient), opts);
+  make(
+    import('@aws-sdk/client-ec2-instance-connect').then((m) => m.EC2InstanceConnectClient),
+    opts,
+  );

@@ -65,14 +65,22 @@ const EnvSchema = z.object({
   PLUGIN_CONFIG_DIRS: optionalText,
   PLUGIN_CLEANUP_BATCH: int(50),
   PLUGIN_CLEANUP_INTERVAL: duration('15m').refine((ms) => ms > 0, 'must be longer than 0'),
-  PLUGIN_EIC_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name').default('ubuntu'),
+  PLUGIN_EIC_OS_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')
+    .default('ubuntu'),
   PLUGIN_EIC_SSH_PORT: z.coerce.number().int().min(1).max(65_535).default(22),
   PLUGIN_EIC_SSH_HOST: z.string().min(1).optional(),
   PLUGIN_EIC_SSH_COMMAND: z.string().trim().min(1).default('sudo -n bash -s'),
   PLUGIN_EIC_HOST_KEY_FINGERPRINTS: z
     .string()
     .optional()
-    .transform((v) => (v ?? '').split(',').map((f) => f.trim()).filter(Boolean))
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be SHA256:<base64> fingerprints, comma-separated'))),
   GITHUB_CODELOAD_URL: z.string().url().default('https://codeload.github.com'),
   GITHUB_TOKEN: optionalText,
@@ -162,7 +170,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-const LogLevel = z.string().trim().toUpperCase().pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']));
+const LogLevel = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']));
 export type LogLevel = z.infer<typeof LogLevel>;
 
 /**

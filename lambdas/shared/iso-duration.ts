@@ -10,9 +10,7 @@ export interface IsoDuration {
 }
 
 const NUMBER = String.raw`(\d+(?:[.,]\d+)?)`;
-const DURATION_RE = new RegExp(
-  `^P(?:${NUMBER}Y)?(?:${NUMBER}M)?(?:${NUMBER}W)?(?:${NUMBER}D)?(?:T(?:${NUMBER}H)?(?:${NUMBER}M)?(?:${NUMBER}S)?)?$`,
-);
+const DURATION_RE = new RegExp(`^P(?:${NUMBER}Y)?(?:${NUMBER}M)?(?:${NUMBER}W)?(?:${NUMBER}D)?(?:T(?:${NUMBER}H)?(?:${NUMBER}M)?(?:${NUMBER}S)?)?$`);
 const UNIT_MS = [0, 0, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1_000] as const;
 
 export function parseIsoDuration(text: string): IsoDuration | null {

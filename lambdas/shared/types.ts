@@ -5,7 +5,10 @@ export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 export const PluginName = z.string().regex(PLUGIN_NAME_RE).brand<'PluginName'>();
 export type PluginName = z.infer<typeof PluginName>;
 
-export const ContentHash = z.string().regex(/^[0-9a-f]{64}$/).brand<'ContentHash'>();
+export const ContentHash = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/)
+  .brand<'ContentHash'>();
 export type ContentHash = z.infer<typeof ContentHash>;
 
 /** SPEC §5: only real instance ids are delivered to. */

@@ -48,12 +48,7 @@ function normalizeEntries(entries: readonly AllowlistInput[]): { names: string[]
  * keep their enabled_at; an entry whose pin changed counts as enabled anew, by `enabledBy`.
  * A pin that is not an origin or an owner prefix is `invalid_source`.
  */
-export async function replaceAllowlist(
-  db: Db,
-  orgId: string,
-  entries: readonly AllowlistInput[],
-  enabledBy: string,
-): Promise<AllowlistEntry[]> {
+export async function replaceAllowlist(db: Db, orgId: string, entries: readonly AllowlistInput[], enabledBy: string): Promise<AllowlistEntry[]> {
   const { names, sources } = normalizeEntries(entries);
   await transaction(db, async (client) => {
     await client.query('SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE', [orgId]);

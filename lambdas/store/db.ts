@@ -97,10 +97,7 @@ function unavailableCause(err: unknown): boolean {
  * commit runs again, so give it only idempotent writes.
  */
 export async function retryUnavailable<T>(work: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const {
-    budgetMs = DB_RETRY_BUDGET_MS, baseDelayMs = 200, maxDelayMs = 10_000,
-    sleep = sleepFor, now = Date.now, random = Math.random, onRetry,
-  } = options;
+  const { budgetMs = DB_RETRY_BUDGET_MS, baseDelayMs = 200, maxDelayMs = 10_000, sleep = sleepFor, now = Date.now, random = Math.random, onRetry } = options;
   const startedAt = now();
   for (let attempt = 1; ; attempt++) {
     try {

@@ -89,10 +89,7 @@ export async function findByIdempotencyKey(
   workspaceId: string,
   key: string,
 ): Promise<{ operation: Operation; requestHash: string | null } | null> {
-  const rows = await query<OperationRow>(db, 'SELECT * FROM plugin_operations WHERE workspace_id = $1 AND idempotency_key = $2', [
-    workspaceId,
-    key,
-  ]);
+  const rows = await query<OperationRow>(db, 'SELECT * FROM plugin_operations WHERE workspace_id = $1 AND idempotency_key = $2', [workspaceId, key]);
   return rows[0] ? { operation: toOperation(rows[0]), requestHash: rows[0].request_hash } : null;
 }
 
@@ -150,7 +147,6 @@ export async function addWarnings(db: Queryable, id: string, warnings: readonly 
   if (warnings.length === 0) return;
   await query(db, 'UPDATE plugin_operations SET warnings = warnings || $2::jsonb, updated_at = now() WHERE id = $1', [id, JSON.stringify(warnings)]);
 }
-
 
 /**
  * Closes the operation and, in the same statement, every step still running (the step that

@@ -25,11 +25,13 @@ export async function mintToken(
   scope: { orgId: string; workspaceId?: string },
 ): Promise<{ token: string; prefix: string }> {
   const { token, prefix } = generateToken(kind);
-  await query(
-    db,
-    'INSERT INTO auth_tokens (token_hash, prefix, kind, org_id, workspace_id) VALUES ($1, $2, $3, $4, $5)',
-    [hashToken(token), prefix, kind, scope.orgId, scope.workspaceId ?? null],
-  );
+  await query(db, 'INSERT INTO auth_tokens (token_hash, prefix, kind, org_id, workspace_id) VALUES ($1, $2, $3, $4, $5)', [
+    hashToken(token),
+    prefix,
+    kind,
+    scope.orgId,
+    scope.workspaceId ?? null,
+  ]);
   return { token, prefix };
 }
 
@@ -61,8 +63,6 @@ export async function revokeTokensByPrefix(db: Queryable, prefix: string): Promi
 }
 
 export async function revokeToken(db: Queryable, token: string): Promise<boolean> {
-  const rows = await query(db, 'UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING 1', [
-    hashToken(token),
-  ]);
+  const rows = await query(db, 'UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING 1', [hashToken(token)]);
   return rows.length > 0;
 }

@@ -63,38 +63,46 @@ describe('20 installs across 5 workspaces (SSM and EIC) under throttling and los
     MOLECULE_LOCAL_FAULTS_SEED: '20261201',
   });
 
-  it('all succeed, and every plugin is on its host', async () => {
-    const token = await setUp(stack);
-    const installs = await installEverywhere(stack, token);
+  it(
+    'all succeed, and every plugin is on its host',
+    async () => {
+      const token = await setUp(stack);
+      const installs = await installEverywhere(stack, token);
 
-    const outcomes = await Promise.all(installs.map((install) => terminal(stack, token, install.statusUrl)));
+      const outcomes = await Promise.all(installs.map((install) => terminal(stack, token, install.statusUrl)));
 
-    expect(outcomes.map((o) => o.status)).toEqual(installs.map(() => 'SUCCEEDED'));
-    for (const ws of WORKSPACES) {
-      for (const plugin of new Set(PLUGINS)) {
-        expect(existsSync(join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins', plugin)), `${ws.id} ${plugin}`).toBe(true);
+      expect(outcomes.map((o) => o.status)).toEqual(installs.map(() => 'SUCCEEDED'));
+      for (const ws of WORKSPACES) {
+        for (const plugin of new Set(PLUGINS)) {
+          expect(existsSync(join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins', plugin)), `${ws.id} ${plugin}`).toBe(true);
+        }
+        const listed = await stack.call('GET', `/workspaces/${ws.id}/plugins`, { token });
+        expect(JSON.stringify(listed.body)).toContain('hello-skill');
       }
-      const listed = await stack.call('GET', `/workspaces/${ws.id}/plugins`, { token });
-      expect(JSON.stringify(listed.body)).toContain('hello-skill');
-    }
-  }, TERMINAL_BOUND_MS + 60_000);
+    },
+    TERMINAL_BOUND_MS + 60_000,
+  );
 });
 
 describe('installs while S3 always fails', () => {
   const stack = useLocalStack({ MOLECULE_LOCAL_FAULTS: 's3.error=1', MOLECULE_LOCAL_FAULTS_SEED: '20261201' });
 
-  it('each fails with a documented code, and no host changes', async () => {
-    const token = await setUp(stack);
-    const installs = await installEverywhere(stack, token);
+  it(
+    'each fails with a documented code, and no host changes',
+    async () => {
+      const token = await setUp(stack);
+      const installs = await installEverywhere(stack, token);
 
-    const outcomes = await Promise.all(installs.map((install) => terminal(stack, token, install.statusUrl)));
+      const outcomes = await Promise.all(installs.map((install) => terminal(stack, token, install.statusUrl)));
 
-    for (const outcome of outcomes) {
-      expect(outcome.status).toBe('FAILED');
-      expect(Object.keys(ERROR_STATUS)).toContain(outcome.error?.code);
-    }
-    for (const ws of WORKSPACES) {
-      expect(existsSync(join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins')), ws.id).toBe(false);
-    }
-  }, TERMINAL_BOUND_MS + 60_000);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('FAILED');
+        expect(Object.keys(ERROR_STATUS)).toContain(outcome.error?.code);
+      }
+      for (const ws of WORKSPACES) {
+        expect(existsSync(join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins')), ws.id).toBe(false);
+      }
+    },
+    TERMINAL_BOUND_MS + 60_000,
+  );
 });

@@ -11,7 +11,10 @@ let wsToken = '';
 
 beforeAll(async () => {
   const admin = stack.adminToken;
-  expect((await stack.call('PUT', '/admin/workspaces/a-1', { token: admin, body: { orgId: 'org-a', runtime: 'claude-code', instanceId: 'i-0aaaaaaaaaaaaaaa1' } })).status).toBe(201);
+  expect(
+    (await stack.call('PUT', '/admin/workspaces/a-1', { token: admin, body: { orgId: 'org-a', runtime: 'claude-code', instanceId: 'i-0aaaaaaaaaaaaaaa1' } }))
+      .status,
+  ).toBe(201);
   expect((await stack.call('PUT', '/admin/workspaces/b-1', { token: admin, body: { orgId: 'org-b', runtime: 'hermes' } })).status).toBe(201);
   orgA = (await stack.call('POST', '/admin/orgs/org-a/tokens', { token: admin })).body.token;
   orgB = (await stack.call('POST', '/admin/orgs/org-b/tokens', { token: admin })).body.token;
@@ -36,7 +39,8 @@ describe('the local stack', () => {
 describe('admin routes', () => {
   it('upserts a workspace: 201 on create, 200 on update', async () => {
     const res = await stack.call('PUT', '/admin/workspaces/a-1', {
-      token: stack.adminToken, body: { orgId: 'org-a', runtime: 'claude-code', instanceId: 'i-0aaaaaaaaaaaaaaa1', transport: 'ssm' },
+      token: stack.adminToken,
+      body: { orgId: 'org-a', runtime: 'claude-code', instanceId: 'i-0aaaaaaaaaaaaaaa1', transport: 'ssm' },
     });
     expect(res).toMatchObject({ status: 200, body: { id: 'a-1', orgId: 'org-a', transport: 'ssm' } });
   });
@@ -83,7 +87,11 @@ describe('authentication and tenancy', () => {
   });
 
   it("answers 404 to an org token asking for another org's workspace", async () => {
-    for (const [method, path] of [['GET', '/workspaces/b-1/plugins'], ['POST', '/workspaces/b-1/plugins'], ['DELETE', '/workspaces/b-1/plugins/x']] as const) {
+    for (const [method, path] of [
+      ['GET', '/workspaces/b-1/plugins'],
+      ['POST', '/workspaces/b-1/plugins'],
+      ['DELETE', '/workspaces/b-1/plugins/x'],
+    ] as const) {
       const res = await stack.call(method, path, { token: orgA, ...(method === 'POST' ? { body: { source: 'local://hello-skill' } } : {}) });
       expect(res).toMatchObject({ status: 404, body: { code: 'workspace_not_found' } });
     }
@@ -128,7 +136,9 @@ describe('bad input', () => {
       request({ hostname, port, path: '/workspaces/%2e%2e/plugins', headers: { authorization: `Bearer ${orgA}` } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     expect(status).toBe(404);
   });

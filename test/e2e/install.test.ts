@@ -15,7 +15,11 @@ const codeload = new FakeCodeload();
 let org = '';
 
 const INSTANCES: Record<string, string> = {
-  w1: 'i-0e2e0000000000001', w2: 'i-0e2e0000000000002', w3: 'i-0e2e0000000000003', w4: 'i-0e2e0000000000004', w5: 'i-0e2e0000000000005',
+  w1: 'i-0e2e0000000000001',
+  w2: 'i-0e2e0000000000002',
+  w3: 'i-0e2e0000000000003',
+  w4: 'i-0e2e0000000000004',
+  w5: 'i-0e2e0000000000005',
   'w-stop': 'i-0e2e00000000000ff',
   'w-norestart': 'i-0e2e00000000000fe',
 };
@@ -75,7 +79,9 @@ describe('installing from the registry', () => {
     expect(restarts).toHaveLength(1);
     expect(restarts[0]).toContain('w1');
     const listed = await stack.call('GET', '/workspaces/w1/plugins', { token: org });
-    expect(listed.body).toEqual([expect.objectContaining({ name: 'code-review-rules', version: '1.2.0', sha256: res.body.sha256, supported_on_runtime: true })]);
+    expect(listed.body).toEqual([
+      expect.objectContaining({ name: 'code-review-rules', version: '1.2.0', sha256: res.body.sha256, supported_on_runtime: true }),
+    ]);
   });
 
   it('answers 202 with a status URL without Prefer, and the operation shows every step', async () => {
@@ -89,7 +95,11 @@ describe('installing from the registry', () => {
     }
     expect(op).toMatchObject({ status: 'SUCCEEDED', kind: 'install', plugin: 'hello-skill', workspaceId: 'w1' });
     expect(op.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
-      'Stage:SUCCEEDED', 'CheckAllowlist:SUCCEEDED', 'Deliver:SUCCEEDED', 'Restart:SUCCEEDED', 'Record:SUCCEEDED',
+      'Stage:SUCCEEDED',
+      'CheckAllowlist:SUCCEEDED',
+      'Deliver:SUCCEEDED',
+      'Restart:SUCCEEDED',
+      'Record:SUCCEEDED',
     ]);
   });
 
@@ -132,16 +142,56 @@ describe('hostile and broken archives', () => {
   const good = { 'plugin.yaml': 'name: victim\nversion: 1.0.0\n', 'rules/r.md': 'original\n' };
   const top = 'victim-bad';
   const attacks: Array<[string, () => Buffer | Promise<Buffer> | NodeJS.ReadableStream, number, string]> = [
-    ['a ../ escape', () => tarGz([{ name: `${top}/`, type: 'directory' }, { name: `${top}/../../escape.sh`, content: 'echo pwned\n' }]), 422, 'invalid_archive'],
-    ['an absolute path', () => tarGz([{ name: `${top}/`, type: 'directory' }, { name: '/etc/cron.d/evil', content: 'x\n' }]), 422, 'invalid_archive'],
-    ['a device entry', () => tarGz([{ name: `${top}/a.md`, content: 'a' }, { name: `${top}/null`, type: 'character-device' }]), 422, 'invalid_archive'],
+    [
+      'a ../ escape',
+      () =>
+        tarGz([
+          { name: `${top}/`, type: 'directory' },
+          { name: `${top}/../../escape.sh`, content: 'echo pwned\n' },
+        ]),
+      422,
+      'invalid_archive',
+    ],
+    [
+      'an absolute path',
+      () =>
+        tarGz([
+          { name: `${top}/`, type: 'directory' },
+          { name: '/etc/cron.d/evil', content: 'x\n' },
+        ]),
+      422,
+      'invalid_archive',
+    ],
+    [
+      'a device entry',
+      () =>
+        tarGz([
+          { name: `${top}/a.md`, content: 'a' },
+          { name: `${top}/null`, type: 'character-device' },
+        ]),
+      422,
+      'invalid_archive',
+    ],
     ['a gzip bomb', () => gzipBomb({ inflatedBytes: 1024 * 1024 * 1024, name: `${top}/bomb.bin` }).stream, 413, 'plugin_too_large'],
-    ['20 000 tiny files', () => tarGzStream((function* () {
-      for (let i = 0; i < 20_000; i++) yield { name: `${top}/f/${i}.md`, content: `${i}\n` };
-    })()), 413, 'plugin_too_large'],
+    [
+      '20 000 tiny files',
+      () =>
+        tarGzStream(
+          (function* () {
+            for (let i = 0; i < 20_000; i++) yield { name: `${top}/f/${i}.md`, content: `${i}\n` };
+          })(),
+        ),
+      413,
+      'plugin_too_large',
+    ],
     ['101 MiB of files', () => bigArchive(101 * 1024 * 1024), 413, 'plugin_too_large'],
     ['bad YAML', () => tarGz(pluginEntries({ 'plugin.yaml': 'name: [unclosed\n', 'a.md': 'a' }, top)), 422, 'manifest_invalid'],
-    ['a wrong declared sha256', () => tarGz(pluginEntries({ 'plugin.yaml': `name: victim\nsha256: ${'0'.repeat(64)}\n`, 'a.md': 'a' }, top)), 422, 'integrity_mismatch'],
+    [
+      'a wrong declared sha256',
+      () => tarGz(pluginEntries({ 'plugin.yaml': `name: victim\nsha256: ${'0'.repeat(64)}\n`, 'a.md': 'a' }, top)),
+      422,
+      'integrity_mismatch',
+    ],
     ['truncated gzip', async () => (await tarGz(pluginEntries({ 'a.md': 'x'.repeat(50_000) }, top))).subarray(0, 200), 422, 'invalid_archive'],
   ];
 
@@ -194,7 +244,12 @@ describe('hostile and broken archives', () => {
   });
 
   it('installs a 20 MiB plugin streamed from the source', async () => {
-    codeload.set('acme/big', 'v1', () => tarGzStream([{ name: 'big-v1/', type: 'directory' }, ...Array.from({ length: 20 }, (_, i) => ({ name: `big-v1/data/${i}.txt`, content: 'y'.repeat(1024 * 1024) }))]));
+    codeload.set('acme/big', 'v1', () =>
+      tarGzStream([
+        { name: 'big-v1/', type: 'directory' },
+        ...Array.from({ length: 20 }, (_, i) => ({ name: `big-v1/data/${i}.txt`, content: 'y'.repeat(1024 * 1024) })),
+      ]),
+    );
     const res = await install('w5', { source: 'github://acme/big#v1' });
     expect(res.status).toBe(200);
     expect(await readdir(join(pluginDir('w5', 'big'), 'data'))).toHaveLength(20);
@@ -290,7 +345,7 @@ describe('reading the registry', () => {
     expect((await stack.call('GET', '/plugins/sources', { token: org })).body).toEqual({ schemes: ['github', 'local'] });
   });
 
-  it("shows a workspace what suits its runtime", async () => {
+  it('shows a workspace what suits its runtime', async () => {
     await stack.call('PUT', '/admin/workspaces/w-hermes', { token: stack.adminToken, body: { orgId: 'acme', runtime: 'hermes' } });
     const available = (await stack.call('GET', '/workspaces/w-hermes/plugins/available', { token: org })).body as Array<{ name: string }>;
     expect(available.map((p) => p.name)).not.toContain('safe-shell-hook');

@@ -35,11 +35,13 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 /** What the emulated host has: every plugin dir with the version its plugin.yaml declares. */
 async function onHost(): Promise<Array<{ name: string; version: string | null }>> {
   const names = existsSync(hostPlugins()) ? (await readdir(hostPlugins())).filter((n) => !n.startsWith('.')).sort() : [];
-  return Promise.all(names.map(async (name) => {
-    const manifest = await readFile(join(hostPlugins(), name, 'plugin.yaml'), 'utf8');
-    const version = /^version:\s*["']?([^"'\s#]+)/m.exec(manifest)?.[1] ?? null;
-    return { name, version };
-  }));
+  return Promise.all(
+    names.map(async (name) => {
+      const manifest = await readFile(join(hostPlugins(), name, 'plugin.yaml'), 'utf8');
+      const version = /^version:\s*["']?([^"'\s#]+)/m.exec(manifest)?.[1] ?? null;
+      return { name, version };
+    }),
+  );
 }
 
 beforeAll(async () => {
@@ -47,7 +49,9 @@ beforeAll(async () => {
   // stack is killed; it says it got there by touching `reached`.
   shim = await mkdtemp(join(tmpdir(), 'molecule-recovery-'));
   const tar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
-  await writeFile(join(shim, 'tar'), `#!/bin/sh\ntouch '${shim}/reached'\nwhile [ -e '${shim}/hold' ]; do sleep 0.1; done\nexec ${tar} "$@"\n`, { mode: 0o755 });
+  await writeFile(join(shim, 'tar'), `#!/bin/sh\ntouch '${shim}/reached'\nwhile [ -e '${shim}/hold' ]; do sleep 0.1; done\nexec ${tar} "$@"\n`, {
+    mode: 0o755,
+  });
   database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
   env = { DATABASE_URL: database?.url, PATH: `${shim}:${process.env.PATH ?? ''}`, PLUGIN_RECONCILE_AFTER: '2s', PLUGIN_RECONCILE_INTERVAL: '1s' };
   stack = await spawnLocalStack(env);
@@ -64,7 +68,9 @@ describe('a stack killed mid-Deliver and started again', () => {
   it('closes the interrupted operation with a documented code, records what the host has, and lets the next install through', async () => {
     const first = stack as SpawnedStack;
     const admin = first.adminToken;
-    expect((await first.call('PUT', `/admin/workspaces/${WS}`, { token: admin, body: { orgId: 'recover', runtime: 'claude-code', instanceId: INSTANCE } })).status).toBe(201);
+    expect(
+      (await first.call('PUT', `/admin/workspaces/${WS}`, { token: admin, body: { orgId: 'recover', runtime: 'claude-code', instanceId: INSTANCE } })).status,
+    ).toBe(201);
     const org = (await first.call('POST', '/admin/orgs/recover/tokens', { token: admin })).body.token as string;
     await writeFile(join(shim, 'hold'), '');
 
@@ -93,10 +99,18 @@ describe('a stack killed mid-Deliver and started again', () => {
 
     const host = await onHost();
     expect(host).toEqual([{ name: 'hello-skill', version: expect.any(String) }]);
-    const listed = (await second.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body as Array<{ name: string; version: string | null; sha256: string }>;
+    const listed = (await second.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body as Array<{
+      name: string;
+      version: string | null;
+      sha256: string;
+    }>;
     expect(listed.map(({ name, version }) => ({ name, version }))).toEqual(host);
 
-    const next = await second.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://hello-skill' }, headers: { prefer: 'wait=30' } });
+    const next = await second.call('POST', `/workspaces/${WS}/plugins`, {
+      token: org,
+      body: { source: 'local://hello-skill' },
+      headers: { prefer: 'wait=30' },
+    });
     expect(next.status).toBe(200);
     expect(next.body).toMatchObject({ status: 'installed', plugin: 'hello-skill' });
     const after = (await second.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body as Array<{ name: string; sha256: string }>;

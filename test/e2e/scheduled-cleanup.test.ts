@@ -60,9 +60,15 @@ describe('the scheduled cleanup on npm start', () => {
     expect(listed).toEqual([]);
     expect(existsSync(pluginDir)).toBe(false);
 
-    const ops = (await stack.call('GET', '/operations?workspaceId=w-due', { token: stack.adminToken })).body as Array<{ kind: string; status: string; plugin: string | null }>;
+    const ops = (await stack.call('GET', '/operations?workspaceId=w-due', { token: stack.adminToken })).body as Array<{
+      kind: string;
+      status: string;
+      plugin: string | null;
+    }>;
     expect(ops.map((op) => `${op.kind} ${op.plugin ?? '?'} ${op.status}`).sort()).toEqual([
-      'install ? RUNNING', 'install hello-skill SUCCEEDED', 'uninstall hello-skill SUCCEEDED',
+      'install ? RUNNING',
+      'install hello-skill SUCCEEDED',
+      'uninstall hello-skill SUCCEEDED',
     ]);
   }, 90_000);
 });

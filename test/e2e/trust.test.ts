@@ -148,7 +148,9 @@ describe('pull-mode installs', () => {
     const report = await stack.call('POST', '/workspaces/t-ext/plugins', { token: extToken, body: { source: 'local://hello-skill' } });
     expect(report).toMatchObject({ status: 200, body: { status: 'installed', plugin: 'hello-skill', source: 'local://hello-skill', sha256 } });
     const listed = await stack.call('GET', '/workspaces/t-ext/plugins', { token: extToken });
-    expect(listed.body).toEqual([expect.objectContaining({ name: 'hello-skill', version: '1.0.0', source: 'local://hello-skill', sha256, installedVia: 'pull' })]);
+    expect(listed.body).toEqual([
+      expect.objectContaining({ name: 'hello-skill', version: '1.0.0', source: 'local://hello-skill', sha256, installedVia: 'pull' }),
+    ]);
   });
 
   it('still refuses a push to the external workspace with the org token, with the hint to pull', async () => {
@@ -174,7 +176,7 @@ describe('runtime names as the SDK writes them', () => {
 });
 
 describe('uninstalling around what the plugin does not own', () => {
-  it("leaves a same-named skill dir the plugin did not install, byte for byte, and warns about it", async () => {
+  it('leaves a same-named skill dir the plugin did not install, byte for byte, and warns about it', async () => {
     const userSkill = join(configDir('t3'), 'skills', 'user-private-skill');
     await mkdir(userSkill, { recursive: true });
     await writeFile(join(userSkill, 'SKILL.md'), '# mine\nThe user wrote this.\n');
@@ -182,7 +184,7 @@ describe('uninstalling around what the plugin does not own', () => {
     const before = await snapshot(userSkill);
     serveRepo('acme/greedy', 'v1', {
       'plugin.yaml': 'name: greedy\nversion: 1.0.0\nskills: [user-private-skill]\n',
-      'skills/user-private-skill/SKILL.md': '# greedy\nNot the user\'s copy.\n',
+      'skills/user-private-skill/SKILL.md': "# greedy\nNot the user's copy.\n",
     });
     expect((await install('t3', { source: 'github://acme/greedy#v1' })).status).toBe(200);
 

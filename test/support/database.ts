@@ -16,7 +16,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   if (!serverUrl) {
     const local = await openDatabase();
     const db = createDb({ connectionString: local.url, max: 4 });
-    return { url: local.url, db, close: async () => { await db.end(); await local.close(); } };
+    return {
+      url: local.url,
+      db,
+      close: async () => {
+        await db.end();
+        await local.close();
+      },
+    };
   }
   const scratch = await createScratchDatabase(serverUrl, 'mpd_test');
   await openDatabase({ databaseUrl: scratch.url });

@@ -18,7 +18,10 @@ export class FlakyProxy {
         return;
       }
       const upstream = connect(this.target.port, this.target.host);
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         this.open.add(a);
         a.on('error', () => b.destroy());
         a.on('close', () => {

@@ -10,7 +10,11 @@ export interface SpawnedStack {
   adminToken: string;
   localDir: string;
   output: () => string;
-  call(method: string, path: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
   /** `kill -9`: no shutdown at all, and the state directory is kept for a restart. */
   kill(): Promise<void>;

@@ -83,8 +83,15 @@ export function registerPluginRoutes(app: ApiApp): void {
       json(
         200,
         installed.map((p) => ({
-          name: p.name, version: p.version, source: p.source, sha256: p.sha256, installedAt: p.installedAt,
-          updatedAt: p.updatedAt, uninstallAt: p.uninstallAt, installedVia: p.installedVia, supported_on_runtime: p.supportedOnRuntime,
+          name: p.name,
+          version: p.version,
+          source: p.source,
+          sha256: p.sha256,
+          installedAt: p.installedAt,
+          updatedAt: p.updatedAt,
+          uninstallAt: p.uninstallAt,
+          installedVia: p.installedVia,
+          supported_on_runtime: p.supportedOnRuntime,
         })),
       ),
     );

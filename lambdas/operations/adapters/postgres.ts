@@ -5,7 +5,16 @@ import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace 
 import { getAllowlist, replaceAllowlist, requireAllowedPlugin } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import type { Log } from '../../shared/logger.js';
-import { systemClock, type AllowlistStore, type Clock, type InstalledStore, type OperationStore, type TokenStore, type WorkflowStarter, type WorkspaceStore } from '../ports.js';
+import {
+  systemClock,
+  type AllowlistStore,
+  type Clock,
+  type InstalledStore,
+  type OperationStore,
+  type TokenStore,
+  type WorkflowStarter,
+  type WorkspaceStore,
+} from '../ports.js';
 import { startOperation, type OperationRequest } from '../start.js';
 import { runCleanup, type CleanupSummary } from '../cleanup.js';
 

@@ -81,13 +81,7 @@ export interface PublishResult {
  * The directory goes through the same staging as any fetched plugin, so the registry only
  * ever holds archives that passed validation, in normalized form.
  */
-export async function publishToRegistry(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  pluginDir: string,
-  opts: PublishOptions = {},
-): Promise<PublishResult> {
+export async function publishToRegistry(s3: S3Client, bucket: string, prefix: string, pluginDir: string, opts: PublishOptions = {}): Promise<PublishResult> {
   const { entries, skipped } = await walkPluginDir(pluginDir);
   const staged = await stageArchive(
     packNormalized(entries),
@@ -127,8 +121,7 @@ async function walkPluginDir(root: string): Promise<{ entries: PackEntry[]; skip
     else if (dirent.isFile()) {
       const { size, mode } = await stat(full);
       entries.push({ type: 'file', path, size, executable: (mode & 0o111) !== 0, content: () => createReadStream(full) });
-    }
-    else skipped.push(`skipped ${JSON.stringify(path)}: not a regular file or directory`);
+    } else skipped.push(`skipped ${JSON.stringify(path)}: not a regular file or directory`);
   }
   return { entries, skipped };
 }

@@ -39,7 +39,9 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<u
         log.error('could not record what the host has after the failure', { error: err.message });
       });
     } else {
-      log.warn('the failed state is not a workflow document; nothing on the host to record', { fields: document.error.issues.map((issue) => issue.path.join('.')) });
+      log.warn('the failed state is not a workflow document; nothing on the host to record', {
+        fields: document.error.issues.map((issue) => issue.path.join('.')),
+      });
     }
     await durableWrite(() => finishOperation(deps.db, failed.operationId, 'FAILED', error), remainingMs);
     if (document.success && document.data.phase !== 'accepted' && document.data.kind === 'install') {

@@ -15,7 +15,10 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
     await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
     const installed = await getInstalled(deps.db, state.workspace.id, plugin);
     try {
-      const outcome = await removePlugin({ ...deps.delivery, remainingMs }, { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] });
+      const outcome = await removePlugin(
+        { ...deps.delivery, remainingMs },
+        { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] },
+      );
       await addWarnings(deps.db, state.operationId, outcome.warnings);
       log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills, warnings: outcome.warnings.length });
     } catch (err) {

@@ -31,7 +31,12 @@ beforeAll(async () => {
       ...postgresPorts(t.db, sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m')),
       sources: sourceCatalog(resolvers),
       registry: { list: async () => [] },
-      stager: { stage: async () => { throw new Error('not used'); }, presign: async () => 'http://example.invalid' },
+      stager: {
+        stage: async () => {
+          throw new Error('not used');
+        },
+        presign: async () => 'http://example.invalid',
+      },
     },
     authenticate: (authorization) => authenticate(t.db, config.adminToken, authorization),
     runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
@@ -49,7 +54,11 @@ beforeEach(() => {
 
 async function post(workspace: string, body: string, token = orgToken, headers: Record<string, string> = {}) {
   const res = await api({
-    method: 'POST', path: `/workspaces/${workspace}/plugins`, query: {}, body, requestId: 'req',
+    method: 'POST',
+    path: `/workspaces/${workspace}/plugins`,
+    query: {},
+    body,
+    requestId: 'req',
     headers: { authorization: `Bearer ${token}`, ...headers },
   });
   return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
@@ -73,7 +82,7 @@ describe('install validation order', () => {
   });
 
   it('accepts a valid request with 202, an operation id and its status URL, starting one execution', async () => {
-    const res = await post('ws', '{"source":"local://hello","sha256":"' + 'A'.repeat(64) + '","uninstallAfter":"P7D"}');
+    const res = await post('ws', `{"source":"local://hello","sha256":"${'A'.repeat(64)}","uninstallAfter":"P7D"}`);
     expect(res).toMatchObject({ status: 202, body: { status: 'installing', operationId: expect.any(String) } });
     expect(res.body.statusUrl).toBe(`/workspaces/ws/plugins/operations/${res.body.operationId}`);
     const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
@@ -109,10 +118,18 @@ describe('install validation order', () => {
   it('refuses changes to a workspace the platform removed', async () => {
     await upsertWorkspace(t.db, 'gone', { orgId: 'org', runtime: 'claude-code', instanceId: 'i-0123456789abcdef1', status: 'removed' });
     expect(await post('gone', '{"source":"local://hello"}')).toMatchObject({
-      status: 404, body: { code: 'workspace_not_found', error: 'workspace "gone" was removed' },
+      status: 404,
+      body: { code: 'workspace_not_found', error: 'workspace "gone" was removed' },
     });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
-    const mint = await api({ method: 'POST', path: '/admin/workspaces/gone/tokens', query: {}, body: '', requestId: 'req', headers: { authorization: 'Bearer admin' } });
+    const mint = await api({
+      method: 'POST',
+      path: '/admin/workspaces/gone/tokens',
+      query: {},
+      body: '',
+      requestId: 'req',
+      headers: { authorization: 'Bearer admin' },
+    });
     expect(mint.statusCode).toBe(404);
   });
 
@@ -126,7 +143,11 @@ describe('install validation order', () => {
 describe('scheduled uninstall time', () => {
   const del = async (query: Record<string, string>) => {
     const res = await api({
-      method: 'DELETE', path: '/workspaces/ws/plugins/sched', query, body: '', requestId: 'req',
+      method: 'DELETE',
+      path: '/workspaces/ws/plugins/sched',
+      query,
+      body: '',
+      requestId: 'req',
       headers: { authorization: `Bearer ${orgToken}` },
     });
     return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
@@ -134,13 +155,21 @@ describe('scheduled uninstall time', () => {
 
   beforeAll(async () => {
     await upsertInstalled(t.db, {
-      workspaceId: 'ws', name: 'sched', version: '1', source: 'local://sched', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null,
+      workspaceId: 'ws',
+      name: 'sched',
+      version: '1',
+      source: 'local://sched',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
     });
   });
 
   it('schedules a valid future time given with its offset', async () => {
     expect(await del({ at: '2099-01-02T03:04:05+01:00' })).toMatchObject({
-      status: 202, body: { status: 'scheduled', plugin: 'sched', uninstallAt: '2099-01-02T02:04:05.000Z' },
+      status: 202,
+      body: { status: 'scheduled', plugin: 'sched', uninstallAt: '2099-01-02T02:04:05.000Z' },
     });
   });
 
@@ -151,7 +180,6 @@ describe('scheduled uninstall time', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 });
-
 
 describe('Idempotency-Key', () => {
   const key = (k: string) => ({ 'idempotency-key': k });
@@ -167,12 +195,20 @@ describe('Idempotency-Key', () => {
     expect(noRestart.body.code).toBe('idempotency_key_reused');
 
     const uninstall = await api({
-      method: 'DELETE', path: '/workspaces/ws/plugins/sched', query: {}, body: '', requestId: 'req',
+      method: 'DELETE',
+      path: '/workspaces/ws/plugins/sched',
+      query: {},
+      body: '',
+      requestId: 'req',
       headers: { authorization: `Bearer ${orgToken}`, ...key('k-same') },
     });
     expect(uninstall.statusCode).toBe(422);
     const scheduleWithUsedKey = await api({
-      method: 'DELETE', path: '/workspaces/ws/plugins/sched', query: { at: '2099-01-01T00:00:00Z' }, body: '', requestId: 'req',
+      method: 'DELETE',
+      path: '/workspaces/ws/plugins/sched',
+      query: { at: '2099-01-01T00:00:00Z' },
+      body: '',
+      requestId: 'req',
       headers: { authorization: `Bearer ${orgToken}`, ...key('k-same') },
     });
     expect(scheduleWithUsedKey.statusCode).toBe(422);
@@ -181,12 +217,24 @@ describe('Idempotency-Key', () => {
 
   it('answers a replayed uninstall with its operation even once the plugin is gone', async () => {
     await upsertInstalled(t.db, {
-      workspaceId: 'ws', name: 'replayed', version: '1', source: 'local://replayed', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null,
+      workspaceId: 'ws',
+      name: 'replayed',
+      version: '1',
+      source: 'local://replayed',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
     });
-    const del = () => api({
-      method: 'DELETE', path: '/workspaces/ws/plugins/replayed', query: {}, body: '', requestId: 'req',
-      headers: { authorization: `Bearer ${orgToken}`, ...key('k-del') },
-    });
+    const del = () =>
+      api({
+        method: 'DELETE',
+        path: '/workspaces/ws/plugins/replayed',
+        query: {},
+        body: '',
+        requestId: 'req',
+        headers: { authorization: `Bearer ${orgToken}`, ...key('k-del') },
+      });
     const first = JSON.parse((await del()).body);
     await deleteInstalled(t.db, 'ws', 'replayed');
     const replay = await del();
@@ -195,4 +243,3 @@ describe('Idempotency-Key', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 });
-

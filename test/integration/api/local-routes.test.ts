@@ -30,9 +30,19 @@ beforeAll(async () => {
       config,
       ports: {
         ...postgresPorts(t.db, sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m')),
-        sources: { schemes: () => [], validate: () => { throw new Error('not used'); } },
+        sources: {
+          schemes: () => [],
+          validate: () => {
+            throw new Error('not used');
+          },
+        },
         registry: { list: async () => [] },
-        stager: { stage: async () => { throw new Error('not used'); }, presign: async () => 'http://example.invalid' },
+        stager: {
+          stage: async () => {
+            throw new Error('not used');
+          },
+          presign: async () => 'http://example.invalid',
+        },
       },
       authenticate: (authorization) => authenticate(t.db, config.adminToken, authorization),
       runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
@@ -65,14 +75,23 @@ describe('POST /admin/local/instances/{id}/stop|start', () => {
   });
 
   it('stops and starts an instance for the admin token', async () => {
-    expect(await call('POST', `/admin/local/instances/${INSTANCE}/stop`, 'admin')).toMatchObject({ status: 200, body: { instanceId: INSTANCE, state: 'stopped' } });
+    expect(await call('POST', `/admin/local/instances/${INSTANCE}/stop`, 'admin')).toMatchObject({
+      status: 200,
+      body: { instanceId: INSTANCE, state: 'stopped' },
+    });
     expect(instances.isRunning(INSTANCE)).toBe(false);
-    expect(await call('POST', `/admin/local/instances/${INSTANCE}/start`, 'admin')).toMatchObject({ status: 200, body: { instanceId: INSTANCE, state: 'running' } });
+    expect(await call('POST', `/admin/local/instances/${INSTANCE}/start`, 'admin')).toMatchObject({
+      status: 200,
+      body: { instanceId: INSTANCE, state: 'running' },
+    });
     expect(instances.isRunning(INSTANCE)).toBe(true);
   });
 
   it('maps a bad instance id and a wrong method through the API error mapper', async () => {
-    expect(await call('POST', '/admin/local/instances/box-1/stop', 'admin')).toMatchObject({ status: 400, body: { code: 'invalid_request', error: 'invalid instance id' } });
+    expect(await call('POST', '/admin/local/instances/box-1/stop', 'admin')).toMatchObject({
+      status: 400,
+      body: { code: 'invalid_request', error: 'invalid instance id' },
+    });
     const get = await call('GET', `/admin/local/instances/${INSTANCE}/stop`, 'admin');
     expect(get).toMatchObject({ status: 405, body: { code: 'method_not_allowed' } });
     expect(get.headers.allow).toBe('POST');

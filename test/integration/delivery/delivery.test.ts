@@ -47,7 +47,12 @@ let settings: EicSettings;
 let deps: DeliveryDeps;
 let clock = Date.now();
 
-function withEic(overrides: { settings?: Partial<EicSettings>; eic?: EC2InstanceConnectClient; deliveryTimeoutMs?: number; restartCommand?: string }): DeliveryDeps {
+function withEic(overrides: {
+  settings?: Partial<EicSettings>;
+  eic?: EC2InstanceConnectClient;
+  deliveryTimeoutMs?: number;
+  restartCommand?: string;
+}): DeliveryDeps {
   return {
     ...deps,
     config: {
@@ -201,7 +206,9 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
     it('never echoes host output or the presigned URL in the error message', async () => {
       const url = tarballs.put('/corrupt2.tar.gz', Buffer.from('garbage'));
 
-      const err = (await deliverInstall(deps, { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: url }).catch((e: unknown) => e)) as DeliveryFailed;
+      const err = (await deliverInstall(deps, { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: url }).catch(
+        (e: unknown) => e,
+      )) as DeliveryFailed;
 
       expect(err.message).not.toMatch(/gzip|tar|Signature/i);
       expect(JSON.stringify(err.details)).not.toContain('not-a-secret');
@@ -293,7 +300,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
       await install('acme.tools', { 'plugin.yaml': 'name: acme.tools\nskills: [user-private-skill]\n' });
       const privateSkill = join(configs(), 'skills', 'user-private-skill');
       await mkdir(privateSkill, { recursive: true });
-      await writeFile(join(privateSkill, 'SKILL.md'), '# mine, not the plugin\'s\n');
+      await writeFile(join(privateSkill, 'SKILL.md'), "# mine, not the plugin's\n");
 
       const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
 
@@ -302,7 +309,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
         removedSkills: 0,
         warnings: ['kept skills/user-private-skill: it is not the copy acme.tools installed'],
       });
-      expect(await tree(privateSkill)).toEqual({ 'SKILL.md': '# mine, not the plugin\'s\n' });
+      expect(await tree(privateSkill)).toEqual({ 'SKILL.md': "# mine, not the plugin's\n" });
       expect(existsSync(join(configs(), 'plugins', 'acme.tools'))).toBe(false);
     });
 

@@ -2,7 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { EC2InstanceConnectClient, EC2InstanceStateInvalidException, InvalidArgsException, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
+import {
+  EC2InstanceConnectClient,
+  EC2InstanceStateInvalidException,
+  InvalidArgsException,
+  SendSSHPublicKeyCommand,
+} from '@aws-sdk/client-ec2-instance-connect';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalInstances } from '../../../local/instances.js';
@@ -104,7 +109,11 @@ describe('the SSH server', () => {
   it("runs the command with bash in the pushed instance's root, stdin in, stdout, stderr and status out", async () => {
     const keys = await pushKey();
 
-    const out = await sshExec(keys.private, 'bash -s', 'pwd; echo "root=$MOLECULE_HOST_ROOT user=$USER"; echo "${SSH_CONNECTION%% *}"; echo oops >&2; exit 3\n');
+    const out = await sshExec(
+      keys.private,
+      'bash -s',
+      'pwd; echo "root=$MOLECULE_HOST_ROOT user=$USER"; echo "${SSH_CONNECTION%% *}"; echo oops >&2; exit 3\n',
+    );
 
     const root = join(instances.rootDir, RUNNING);
     expect(out).toEqual({ code: 3, stdout: `${root}\nroot=${root} user=ubuntu\n127.0.0.1\n`, stderr: 'oops\n' });

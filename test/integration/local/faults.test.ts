@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { EC2InstanceConnectClient, EC2InstanceNotFoundException, SendSSHPublicKeyCommand, ServiceException, ThrottlingException } from '@aws-sdk/client-ec2-instance-connect';
+import {
+  EC2InstanceConnectClient,
+  EC2InstanceNotFoundException,
+  SendSSHPublicKeyCommand,
+  ServiceException,
+  ThrottlingException,
+} from '@aws-sdk/client-ec2-instance-connect';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { isThrottlingError, isTransientError } from '@smithy/service-error-classification';
@@ -36,7 +42,10 @@ async function scratch(): Promise<string> {
 async function ssmWith(spec: string, extra: { now?: () => number } = {}) {
   const emulator = await startSsmEmulator({ rootDir: await scratch(), faults: parseFaults(spec), lostInvocationMs: 1_000, ...extra });
   const client = new SSMClient({ ...config, endpoint: emulator.url });
-  cleanups.push(() => emulator.close(), () => client.destroy());
+  cleanups.push(
+    () => emulator.close(),
+    () => client.destroy(),
+  );
   return client;
 }
 
@@ -44,14 +53,21 @@ async function eicWith(spec: string) {
   const emulator = await startEicEmulator({ rootDir: await scratch(), faults: parseFaults(spec) });
   const ec2 = new EC2Client({ ...config, endpoint: emulator.ec2Url });
   const eic = new EC2InstanceConnectClient({ ...config, endpoint: emulator.eicUrl });
-  cleanups.push(() => emulator.close(), () => ec2.destroy(), () => eic.destroy());
+  cleanups.push(
+    () => emulator.close(),
+    () => ec2.destroy(),
+    () => eic.destroy(),
+  );
   return { ec2, eic };
 }
 
 async function s3With(spec: string) {
   const s3 = await startLocalS3({ directory: await scratch(), buckets: ['faults'], faults: parseFaults(spec) });
   const client = new S3Client({ ...config, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, endpoint: s3.url, forcePathStyle: true });
-  cleanups.push(() => s3.close(), () => client.destroy());
+  cleanups.push(
+    () => s3.close(),
+    () => client.destroy(),
+  );
   return client;
 }
 
@@ -86,14 +102,25 @@ describe('MOLECULE_LOCAL_FAULTS parsing', () => {
 
   it('reads the example from the issue, spaces and an empty value included', () => {
     expect(parseFaults(' ssm.throttle=0.3, eic.throttle=0.3,ec2.throttle=0.3,s3.error=0.1,ssm.lost_invocation=0.2').rates).toEqual({
-      'ssm.throttle': 0.3, 'eic.throttle': 0.3, 'ec2.throttle': 0.3, 's3.error': 0.1, 'ssm.lost_invocation': 0.2,
+      'ssm.throttle': 0.3,
+      'eic.throttle': 0.3,
+      'ec2.throttle': 0.3,
+      's3.error': 0.1,
+      'ssm.lost_invocation': 0.2,
     });
     expect(parseFaults('').rates).toEqual({});
     expect(parseFaults(undefined).roll('ssm', 'throttle')).toBe(false);
   });
 
   it('repeats the same rolls for the same seed, and hits about the rate', () => {
-    const rolls = (seed: string) => Array.from({ length: 400 }, ((f) => () => f.roll('ssm', 'throttle'))(parseFaults('ssm.throttle=0.3', seed)));
+    const rolls = (seed: string) =>
+      Array.from(
+        { length: 400 },
+        (
+          (f) => () =>
+            f.roll('ssm', 'throttle')
+        )(parseFaults('ssm.throttle=0.3', seed)),
+      );
     const first = rolls('42');
     expect(rolls('42')).toEqual(first);
     expect(rolls('43')).not.toEqual(first);
@@ -119,11 +146,17 @@ describe('MOLECULE_LOCAL_FAULTS parsing', () => {
       env: { ...process.env, MOLECULE_LOCAL_FAULTS: 'ssm.throttle=lots', PORT: '0', MOLECULE_LOCAL_DIR: await scratch() },
       timeout: 60_000,
     });
-    const err = (await run.then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e));
+    const err = await run.then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err.code).toBe(2);
-    expect(err.stderr.trim().split('\n').filter((line) => line.startsWith('molecule:'))).toEqual([
-      'molecule: MOLECULE_LOCAL_FAULTS: "ssm.throttle=lots" is not service.fault=rate (e.g. ssm.throttle=0.3)',
-    ]);
+    expect(
+      err.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('molecule:')),
+    ).toEqual(['molecule: MOLECULE_LOCAL_FAULTS: "ssm.throttle=lots" is not service.fault=rate (e.g. ssm.throttle=0.3)']);
   });
 });
 

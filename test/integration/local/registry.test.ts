@@ -26,8 +26,12 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'registry-seed-'));
   s3server = await startLocalS3({ directory: join(root, 's3'), buckets: [target.bucket] });
   s3 = new S3Client({
-    region: 'us-east-1', endpoint: s3server.url, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    region: 'us-east-1',
+    endpoint: s3server.url,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
 });
 afterAll(async () => {

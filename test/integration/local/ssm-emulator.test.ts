@@ -63,7 +63,7 @@ describe('SSM emulator', () => {
     expect(out).toMatchObject({ Status: 'Failed', ResponseCode: 3, StandardOutputContent: `${root}\nroot=${root}\n`, StandardErrorContent: 'oops\n' });
   });
 
-  it("keeps only the first 24 000 characters of stdout and 8 000 of stderr, as SSM does", async () => {
+  it('keeps only the first 24 000 characters of stdout and 8 000 of stderr, as SSM does', async () => {
     const id = await send(["head -c 30000 /dev/zero | tr '\\0' a", "head -c 9000 /dev/zero | tr '\\0' b >&2"]);
 
     const out = await finished(id);

@@ -45,8 +45,17 @@ const held = new Promise<void>((resolve) => (release = resolve));
 
 async function operation(id: string, plugin: string | null, executionArn: string | null) {
   await createOperation(t.db, {
-    id, workspaceId: WS, orgId: 'org-rc', kind: 'install', plugin, source: `local://${plugin ?? 'x'}`,
-    sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn,
+    id,
+    workspaceId: WS,
+    orgId: 'org-rc',
+    kind: 'install',
+    plugin,
+    source: `local://${plugin ?? 'x'}`,
+    sha256: null,
+    idempotencyKey: null,
+    requestHash: null,
+    actorPrefix: 'test',
+    executionArn,
   });
   await t.db.query("UPDATE plugin_operations SET created_at = now() - interval '2 minutes' WHERE id = $1", [id]);
 }
@@ -90,8 +99,26 @@ beforeAll(async () => {
   const install = { sha256: SHA, source: 'local://hello', version: '1.2.0', skills: ['greet'], runtimes: ['claude-code'] };
   await writeFile(join(plugins, '.molecule', 'hello.json'), JSON.stringify({ dir: String(statSync(join(plugins, 'hello')).ino), install }));
   // The record still names `gone`, which the host no longer has; and the old version of hello.
-  await upsertInstalled(t.db, { workspaceId: WS, name: 'gone', version: '1.0.0', source: 'local://gone', sha256: 'c'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
-  await upsertInstalled(t.db, { workspaceId: WS, name: 'hello', version: '1.1.0', source: 'local://hello', sha256: 'd'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+  await upsertInstalled(t.db, {
+    workspaceId: WS,
+    name: 'gone',
+    version: '1.0.0',
+    source: 'local://gone',
+    sha256: 'c'.repeat(64),
+    skills: [],
+    runtimes: [],
+    uninstallAt: null,
+  });
+  await upsertInstalled(t.db, {
+    workspaceId: WS,
+    name: 'hello',
+    version: '1.1.0',
+    source: 'local://hello',
+    sha256: 'd'.repeat(64),
+    skills: [],
+    runtimes: [],
+    uninstallAt: null,
+  });
   expect(await acquireLease(t.db, WS, 'op-gone', 15 * 60_000)).toBe(true);
 }, 60_000);
 
@@ -128,7 +155,8 @@ describe('a reconcile sweep on the local engine and an emulated host', () => {
 
     // RecordFailure failed too: the execution's own documented error closes it.
     expect(await getOperation(t.db, 'op-failed')).toMatchObject({
-      status: 'FAILED', error: { code: 'delivery_failed', message: 'the workspace could not download the staged plugin', httpStatus: 502 },
+      status: 'FAILED',
+      error: { code: 'delivery_failed', message: 'the workspace could not download the staged plugin', httpStatus: 502 },
     });
     expect(byId['op-failed']).toMatchObject({ outcome: 'closed', host: 'not-touched' });
 

@@ -158,7 +158,10 @@ describe('token and address', () => {
 
   it("prints the hint of the API's refusal (an org token installing into an external workspace)", async () => {
     const hint = 'external workspaces pull plugins themselves: GET /workspaces/{id}/plugins/{name}/download with the workspace token';
-    platform.answer('POST /workspaces/ext/plugins', { status: 422, body: { error: 'plugins are not pushed to external workspaces', code: 'external_runtime', hint } });
+    platform.answer('POST /workspaces/ext/plugins', {
+      status: 422,
+      body: { error: 'plugins are not pushed to external workspaces', code: 'external_runtime', hint },
+    });
     const run = await cli(['install', 'ext', 'hello-skill', '--token', 'org', '--url', platform.url]);
     expect(run).toMatchObject({ code: 1, stdout: '' });
     expect(run.stderr).toBe(`error: plugins are not pushed to external workspaces (external_runtime, HTTP 422)\nhint: ${hint}\n`);
@@ -258,7 +261,11 @@ describe('validate', () => {
     ['an invalid name', 'name: Bad Name\n', /^error: plugin\.yaml: name: invalid name "Bad Name"$/m],
     ['a list that is not a list', 'name: x\nskills: hello\n', /^error: plugin\.yaml: skills: /m],
     ['YAML that does not parse', 'name: [unclosed\n', /^error: plugin\.yaml is not valid YAML/m],
-    ['a sha256 the content does not have', `name: x\nsha256: ${'0'.repeat(64)}\n`, /^error: plugin\.yaml: declares sha256 0{64}, the content hashes to [0-9a-f]{64}$/m],
+    [
+      'a sha256 the content does not have',
+      `name: x\nsha256: ${'0'.repeat(64)}\n`,
+      /^error: plugin\.yaml: declares sha256 0{64}, the content hashes to [0-9a-f]{64}$/m,
+    ],
   ])('exits 1 and prints the errors for %s', async (_, manifest, error) => {
     const dir = join(home, 'bad');
     await writeTree(dir, { ...CONTENT, 'plugin.yaml': manifest });

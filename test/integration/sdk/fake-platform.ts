@@ -55,7 +55,9 @@ export async function fakePlatform(): Promise<FakePlatform> {
       if (answer.raw) {
         res.writeHead(answer.status, { 'content-type': 'application/gzip', 'content-length': String(answer.raw.length), ...answer.headers }).end(answer.raw);
       } else {
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+        res
+          .writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
+          .end(answer.body === undefined ? '' : JSON.stringify(answer.body));
       }
     });
   });

@@ -312,10 +312,13 @@ describe('peers', () => {
 
   it.each([
     ['is not listening', async () => 'http://127.0.0.1:1/a2a'],
-    ['answers 503', async (peer: FakePlatform) => {
-      peer.answer('POST /a2a', { status: 503, body: { error: 'down' } });
-      return `${peer.url}/a2a`;
-    }],
+    [
+      'answers 503',
+      async (peer: FakePlatform) => {
+        peer.answer('POST /a2a', { status: 503, body: { error: 'down' } });
+        return `${peer.url}/a2a`;
+      },
+    ],
   ])('falls back to the platform proxy when the peer %s, and forgets its URL', async (_, peerUrl) => {
     const peer = await fakePlatform();
     try {
@@ -379,7 +382,12 @@ describe('installPlugin', () => {
   async function serve302(tarball: Buffer, sha256: string) {
     platform.answer(DOWNLOAD, (url) => ({
       status: 302,
-      headers: { location: `${url}/presigned/demo.tgz?X-Amz-Signature=abc`, 'x-plugin-name': 'demo', 'x-plugin-source': 'local://demo', 'x-plugin-sha256': sha256 },
+      headers: {
+        location: `${url}/presigned/demo.tgz?X-Amz-Signature=abc`,
+        'x-plugin-name': 'demo',
+        'x-plugin-source': 'local://demo',
+        'x-plugin-sha256': sha256,
+      },
     }));
     platform.answer('GET /presigned/demo.tgz', { status: 200, raw: tarball });
   }

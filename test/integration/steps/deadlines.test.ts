@@ -73,7 +73,13 @@ const delivery = (): DeliveryDeps => ({
   config: { configDirFor: () => '/configs', restartCommand: HANGING_RESTART, deliveryTimeoutMs: 300_000 },
   ssmPolling: { pollIntervalMs: 20, maxPollIntervalMs: 200 },
   eic: {
-    settings: { osUser: 'ubuntu', sshHost: eicEmulator.sshHost, sshPort: eicEmulator.sshPort, sshCommand: 'bash -s', hostKeyFingerprints: [eicEmulator.hostKeyFingerprint] },
+    settings: {
+      osUser: 'ubuntu',
+      sshHost: eicEmulator.sshHost,
+      sshPort: eicEmulator.sshPort,
+      sshCommand: 'bash -s',
+      hostKeyFingerprints: [eicEmulator.hostKeyFingerprint],
+    },
     clients: async () => ({ ec2, eic }),
   },
 });
@@ -82,13 +88,41 @@ const delivery = (): DeliveryDeps => ({
 async function deliveredOn(workspace: Workspace) {
   const operationId = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
   await createOperation(t.db, {
-    id: operationId, workspaceId: workspace.id, orgId: workspace.orgId, kind: 'install', plugin: 'demo', source: 'local://demo',
-    sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: null,
+    id: operationId,
+    workspaceId: workspace.id,
+    orgId: workspace.orgId,
+    kind: 'install',
+    plugin: 'demo',
+    source: 'local://demo',
+    sha256: null,
+    idempotencyKey: null,
+    requestHash: null,
+    actorPrefix: 'test',
+    executionArn: null,
   });
   expect(await acquireLease(t.db, workspace.id, operationId, 900_000)).toBe(true);
   return {
-    phase: 'delivered', operationId, kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null,
-    staged: { bucket: 'staging', key: `staged/${operationId}/demo.tar.gz`, name: 'demo', version: '1.0.0', sha256: 'a'.repeat(64), skills: [], runtimes: [], fileCount: 1, bytes: 10, warnings: [] },
+    phase: 'delivered',
+    operationId,
+    kind: 'install',
+    workspace,
+    source: 'local://demo',
+    plugin: 'demo',
+    expectedSha256: null,
+    restart: true,
+    uninstallAt: null,
+    staged: {
+      bucket: 'staging',
+      key: `staged/${operationId}/demo.tar.gz`,
+      name: 'demo',
+      version: '1.0.0',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      fileCount: 1,
+      bytes: 10,
+      warnings: [],
+    },
     delivered: { transport: workspace.transport === 'eic' ? 'eic' : 'ssm', changedOnlySkillDocs: false },
   };
 }
@@ -126,7 +160,11 @@ describe.each([
       (err: unknown) => err as Error,
     );
 
-    expect(failure).toMatchObject({ name: 'DeliveryFailed', code: 'delivery_failed', message: 'timed out waiting for the workspace to finish the delivery command' });
+    expect(failure).toMatchObject({
+      name: 'DeliveryFailed',
+      code: 'delivery_failed',
+      message: 'timed out waiting for the workspace to finish the delivery command',
+    });
     const pidFile = join(instances.rootOf(instanceId), 'restart.pid');
     expect(existsSync(pidFile)).toBe(true);
     const pid = Number(await readFile(pidFile, 'utf8'));

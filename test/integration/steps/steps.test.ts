@@ -39,7 +39,8 @@ let seq = 0;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  workspace = (await upsertWorkspace(t.db, 'ws-steps', { orgId: 'org-steps', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'ssm' })).workspace;
+  workspace = (await upsertWorkspace(t.db, 'ws-steps', { orgId: 'org-steps', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'ssm' }))
+    .workspace;
 });
 afterAll(async () => t?.close());
 beforeEach(() => {
@@ -52,12 +53,40 @@ beforeEach(() => {
 async function newState(overrides: Record<string, unknown> = {}): Promise<{ operationId: string; staged: StagedPlugin } & Record<string, unknown>> {
   const operationId = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
   await createOperation(t.db, {
-    id: operationId, workspaceId: workspace.id, orgId: workspace.orgId, kind: overrides.kind === 'uninstall' ? 'uninstall' : 'install', plugin: null,
-    source: 'local://demo', sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: null,
+    id: operationId,
+    workspaceId: workspace.id,
+    orgId: workspace.orgId,
+    kind: overrides.kind === 'uninstall' ? 'uninstall' : 'install',
+    plugin: null,
+    source: 'local://demo',
+    sha256: null,
+    idempotencyKey: null,
+    requestHash: null,
+    actorPrefix: 'test',
+    executionArn: null,
   });
   return {
-    phase: 'staged', operationId, kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null,
-    staged: { bucket: 'staging', key: `staged/${operationId}/demo.tar.gz`, name: 'demo', version: '1.0.0', sha256: 'a'.repeat(64), skills: [], runtimes: [], fileCount: 1, bytes: 10, warnings: [] },
+    phase: 'staged',
+    operationId,
+    kind: 'install',
+    workspace,
+    source: 'local://demo',
+    plugin: 'demo',
+    expectedSha256: null,
+    restart: true,
+    uninstallAt: null,
+    staged: {
+      bucket: 'staging',
+      key: `staged/${operationId}/demo.tar.gz`,
+      name: 'demo',
+      version: '1.0.0',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      fileCount: 1,
+      bytes: 10,
+      warnings: [],
+    },
     ...overrides,
   };
 }
@@ -78,10 +107,23 @@ const hostDeps = (): DeliverDeps => ({
 
 describe('starting an operation', () => {
   it('names the execution after the operation and stores its ARN', async () => {
-    sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => ({ executionArn: `arn:aws:states:us-east-1:1:execution:m:${input.name}`, startDate: new Date() }));
+    sfn
+      .on(StartExecutionCommand)
+      .callsFake(async (input: { name: string }) => ({ executionArn: `arn:aws:states:us-east-1:1:execution:m:${input.name}`, startDate: new Date() }));
     const { operation } = await startOperation(
       { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'), log: logger },
-      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test', asked: {} },
+      {
+        kind: 'install',
+        workspace,
+        source: 'local://demo',
+        plugin: 'demo',
+        expectedSha256: null,
+        restart: true,
+        uninstallAt: null,
+        idempotencyKey: null,
+        actorPrefix: 'test',
+        asked: {},
+      },
     );
     const call = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
     expect(call).toMatchObject({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name: operation.operationId });
@@ -93,16 +135,39 @@ describe('starting an operation', () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:1:express:other', startDate: new Date() });
     const { operation } = await startOperation(
       { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m'), log: logger },
-      { kind: 'install', workspace, source: 'local://demo', plugin: 'demo', expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: null, actorPrefix: 'test', asked: {} },
+      {
+        kind: 'install',
+        workspace,
+        source: 'local://demo',
+        plugin: 'demo',
+        expectedSha256: null,
+        restart: true,
+        uninstallAt: null,
+        idempotencyKey: null,
+        actorPrefix: 'test',
+        asked: {},
+      },
     );
     expect((await getOperation(t.db, operation.operationId))?.executionArn).toBe('arn:aws:states:us-east-1:1:express:other');
   });
 
   it('answers 503 and closes the operation when the workflow cannot be started', async () => {
     sfn.on(StartExecutionCommand).rejects(new Error('ServiceUnavailable'));
-    const attempt = startOperation({ db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:m'), log: logger }, {
-      kind: 'install', workspace, source: 'local://demo', plugin: null, expectedSha256: null, restart: true, uninstallAt: null, idempotencyKey: 'k-503', actorPrefix: 'test', asked: {},
-    });
+    const attempt = startOperation(
+      { db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:m'), log: logger },
+      {
+        kind: 'install',
+        workspace,
+        source: 'local://demo',
+        plugin: null,
+        expectedSha256: null,
+        restart: true,
+        uninstallAt: null,
+        idempotencyKey: 'k-503',
+        actorPrefix: 'test',
+        asked: {},
+      },
+    );
     await expect(attempt).rejects.toMatchObject({ code: 'platform_unavailable', status: 503 });
     const rows = await t.db.query("SELECT status, error FROM plugin_operations WHERE idempotency_key = 'k-503'");
     expect(rows.rows[0]).toMatchObject({ status: 'FAILED', error: { code: 'platform_unavailable' } });
@@ -123,13 +188,22 @@ describe('Stage', () => {
   }
 
   it('writes the normalized tarball under the operation and records name, hash and warnings', async () => {
-    codeload.set('acme/acc-good', 'v1', () => tarGz([...pluginEntries(ACC_GOOD_FILES, 'acc-good-v1'), { name: 'acc-good-v1/link', type: 'symlink', linkname: '/etc/passwd' }]));
+    codeload.set('acme/acc-good', 'v1', () =>
+      tarGz([...pluginEntries(ACC_GOOD_FILES, 'acc-good-v1'), { name: 'acc-good-v1/link', type: 'symlink', linkname: '/etc/passwd' }]),
+    );
     s3.on(PutObjectCommand).callsFake(async (input: { Body: NodeJS.ReadableStream }) => {
       for await (const _chunk of input.Body) void _chunk;
       return {};
     });
     const state = await stage()(await newState({ ...accepted, source: 'github://acme/acc-good#v1' }));
-    expect(state.staged).toMatchObject({ bucket: 'staging', key: `staged/${state.operationId}/acc-good.tar.gz`, name: 'acc-good', version: '1.0.0', sha256: ACC_GOOD_HASH, skills: ['hello'] });
+    expect(state.staged).toMatchObject({
+      bucket: 'staging',
+      key: `staged/${state.operationId}/acc-good.tar.gz`,
+      name: 'acc-good',
+      version: '1.0.0',
+      sha256: ACC_GOOD_HASH,
+      skills: ['hello'],
+    });
     const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
     expect(put).toMatchObject({ Bucket: 'staging', Key: state.staged.key, ContentType: 'application/gzip', Metadata: { 'plugin-sha256': ACC_GOOD_HASH } });
     expect(put.ContentLength).toBeGreaterThan(0);
@@ -165,7 +239,9 @@ describe('CheckAllowlist', () => {
   it('refuses a plugin missing from a non-empty allowlist with the documented message', async () => {
     await replaceAllowlist(t.db, workspace.orgId, ['other'], 'test');
     await expect(checkAllowlistStep({ db: t.db })(await newState())).rejects.toMatchObject({
-      name: 'PluginNotAllowed', code: 'plugin_not_allowed', message: 'plugin "demo" is not in the org allowlist',
+      name: 'PluginNotAllowed',
+      code: 'plugin_not_allowed',
+      message: 'plugin "demo" is not in the org allowlist',
     });
     await replaceAllowlist(t.db, workspace.orgId, [], 'test');
   });
@@ -234,7 +310,11 @@ describe('step contracts', () => {
   it('fails a step given a state of another phase as invalid_request naming the missing fields, before any host call', async () => {
     const state = await newState(accepted);
     const attempt = deliverStep(hostDeps())(state);
-    await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequest', code: 'invalid_request', message: expect.stringMatching(/^the Deliver step cannot take this workflow state \(phase: .*staged/) });
+    await expect(attempt).rejects.toMatchObject({
+      name: 'InvalidRequest',
+      code: 'invalid_request',
+      message: expect.stringMatching(/^the Deliver step cannot take this workflow state \(phase: .*staged/),
+    });
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
     expect((await getOperation(t.db, state.operationId))?.steps).toEqual([expect.objectContaining({ name: 'Deliver', status: 'FAILED' })]);
   });
@@ -242,7 +322,10 @@ describe('step contracts', () => {
   it('refuses an uninstall whose plugin is not a plugin name, and a document without an operation', async () => {
     const attempt = removeStep({ ...hostDeps(), config: { leaseTtlMs: 60_000 } })(await newState({ ...accepted, kind: 'uninstall', plugin: '../etc' }));
     await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('plugin: must be a plugin name') });
-    await expect(recordStep({ db: t.db })({ kind: 'install' })).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('operationId') });
+    await expect(recordStep({ db: t.db })({ kind: 'install' })).rejects.toMatchObject({
+      name: 'InvalidRequest',
+      message: expect.stringContaining('operationId'),
+    });
   });
 
   it('records only what Restart has finished with: an install is written, an uninstall forgotten', async () => {
@@ -258,7 +341,6 @@ describe('step contracts', () => {
 });
 
 describe('RecordFailure', () => {
-
   it('closes the operation with the documented code, removes the staged object and frees the workspace', async () => {
     s3.on(DeleteObjectCommand).resolves({});
     const state = await newState();
@@ -269,7 +351,8 @@ describe('RecordFailure', () => {
       error: { Error: thrown.name, Cause: JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message }) },
     });
     expect(await getOperation(t.db, state.operationId)).toMatchObject({
-      status: 'FAILED', error: { code: 'invalid_archive', httpStatus: 422, message: 'archive entry "../x" escapes the plugin root' },
+      status: 'FAILED',
+      error: { code: 'invalid_archive', httpStatus: 422, message: 'archive entry "../x" escapes the plugin root' },
     });
     expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'staging', Key: state.staged.key });
     expect(await acquireLease(t.db, workspace.id, 'next-op', 60_000)).toBe(true);
@@ -277,7 +360,16 @@ describe('RecordFailure', () => {
   });
 
   it('marks a failed uninstall so the cleanup retries it', async () => {
-    await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'sticky', version: null, source: 'local://sticky', sha256: 'b'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    await upsertInstalled(t.db, {
+      workspaceId: workspace.id,
+      name: 'sticky',
+      version: null,
+      source: 'local://sticky',
+      sha256: 'b'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
+    });
     const state = await newState({ ...accepted, kind: 'uninstall', plugin: 'sticky', error: { Error: 'DeliveryFailed', Cause: '{}' } });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
     const rows = await t.db.query("SELECT uninstall_failed_at FROM workspace_plugins WHERE plugin_name = 'sticky'");
@@ -288,7 +380,8 @@ describe('RecordFailure', () => {
   it('records the plugin the host already has when the restart after its delivery failed', async () => {
     s3.on(DeleteObjectCommand).resolves({});
     const state = await newState({
-      source: 'local://demo', ...delivered(false),
+      source: 'local://demo',
+      ...delivered(false),
       error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace restart command failed' }) },
     });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
@@ -307,16 +400,32 @@ describe('RecordFailure', () => {
   });
 
   it('closes the operation of a state no step could take, such as an unknown kind', async () => {
-    const state = await newState({ ...accepted, kind: 'upgrade', error: { Error: 'InvalidRequest', Cause: JSON.stringify({ errorMessage: 'unknown operation kind' }) } });
+    const state = await newState({
+      ...accepted,
+      kind: 'upgrade',
+      error: { Error: 'InvalidRequest', Cause: JSON.stringify({ errorMessage: 'unknown operation kind' }) },
+    });
     await acquireLease(t.db, workspace.id, state.operationId, 60_000);
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
-    expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'invalid_request', message: 'unknown operation kind' } });
+    expect(await getOperation(t.db, state.operationId)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'invalid_request', message: 'unknown operation kind' },
+    });
     expect(await acquireLease(t.db, workspace.id, 'next-op', 60_000)).toBe(true);
     await t.db.query('DELETE FROM workspace_leases');
   });
 
   it('forgets a plugin the host no longer has when the restart after its removal failed', async () => {
-    await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'gone', version: null, source: 'local://gone', sha256: 'c'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    await upsertInstalled(t.db, {
+      workspaceId: workspace.id,
+      name: 'gone',
+      version: null,
+      source: 'local://gone',
+      sha256: 'c'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
+    });
     const state = await newState({ kind: 'uninstall', phase: 'removed', plugin: 'gone', staged: undefined, error: { Error: 'DeliveryFailed', Cause: '{}' } });
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
     expect(await getInstalled(t.db, workspace.id, 'gone')).toBeNull();
@@ -325,8 +434,17 @@ describe('RecordFailure', () => {
 
 describe('the scheduled cleanup', () => {
   it('starts one uninstall execution per due row and reports what it started', async () => {
-    await t.db.query("DELETE FROM workspace_plugins");
-    await upsertInstalled(t.db, { workspaceId: workspace.id, name: 'expiring', version: null, source: 'local://expiring', sha256: 'c'.repeat(64), skills: [], runtimes: [], uninstallAt: new Date(Date.now() - 1000).toISOString() });
+    await t.db.query('DELETE FROM workspace_plugins');
+    await upsertInstalled(t.db, {
+      workspaceId: workspace.id,
+      name: 'expiring',
+      version: null,
+      source: 'local://expiring',
+      sha256: 'c'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: new Date(Date.now() - 1000).toISOString(),
+    });
     await t.db.query("UPDATE plugin_operations SET status = 'SUCCEEDED' WHERE status = 'RUNNING'");
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:cleanup', startDate: new Date() });
     const summary = await runCleanup({ db: t.db, workflow: sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:m'), log: logger, batch: 10 });

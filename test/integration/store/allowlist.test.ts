@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
-import {
-  allowlistVerdict, getAllowlist, isPluginAllowed, replaceAllowlist, requireAllowedPlugin,
-} from '../../../lambdas/store/allowlist.js';
+import { allowlistVerdict, getAllowlist, isPluginAllowed, replaceAllowlist, requireAllowedPlugin } from '../../../lambdas/store/allowlist.js';
 import { cleanupCandidates, upsertInstalled } from '../../../lambdas/store/installed.js';
 import { originOf } from '../../../lambdas/plugins/origin.js';
 
@@ -44,11 +42,12 @@ describe('allowlist', () => {
 describe('allowlist entries pinned to a source (SPEC §4)', () => {
   it('stores pins normalized and returns source only for pinned entries', async () => {
     const id = await org('org-pin-get');
-    const list = await replaceAllowlist(t.db, id, [
-      'hello-skill',
-      { name: 'code-review-rules', source: 'local://code-review-rules' },
-      { name: 'lint', source: 'GitHub://Acme/*' },
-    ], 'ops');
+    const list = await replaceAllowlist(
+      t.db,
+      id,
+      ['hello-skill', { name: 'code-review-rules', source: 'local://code-review-rules' }, { name: 'lint', source: 'GitHub://Acme/*' }],
+      'ops',
+    );
     expect(list.map(({ enabled_at: _, ...e }) => e)).toEqual([
       { plugin_name: 'code-review-rules', source: 'local://code-review-rules', enabled_by: 'ops' },
       { plugin_name: 'hello-skill', enabled_by: 'ops' },
@@ -77,7 +76,15 @@ describe('allowlist entries pinned to a source (SPEC §4)', () => {
       code: 'invalid_source',
     });
     await expect(
-      replaceAllowlist(t.db, id, [{ name: 'lint', source: 'github://acme/*' }, { name: 'lint', source: 'github://other/*' }], 'ops'),
+      replaceAllowlist(
+        t.db,
+        id,
+        [
+          { name: 'lint', source: 'github://acme/*' },
+          { name: 'lint', source: 'github://other/*' },
+        ],
+        'ops',
+      ),
     ).rejects.toMatchObject({ code: 'invalid_request' });
     expect(await replaceAllowlist(t.db, id, ['x', { name: 'x' }], 'ops')).toHaveLength(1);
     await replaceAllowlist(t.db, id, ['keep'], 'ops');
@@ -86,12 +93,17 @@ describe('allowlist entries pinned to a source (SPEC §4)', () => {
 
   it('matches an exact origin or one repository under a pinned owner, never a look-alike', async () => {
     const id = await org('org-pin-match');
-    await replaceAllowlist(t.db, id, [
-      { name: 'code-review-rules', source: 'local://code-review-rules' },
-      { name: 'lint', source: 'github://acme/*' },
-      { name: 'acme', source: 'github://acme/*' },
-      'free',
-    ], 'ops');
+    await replaceAllowlist(
+      t.db,
+      id,
+      [
+        { name: 'code-review-rules', source: 'local://code-review-rules' },
+        { name: 'lint', source: 'github://acme/*' },
+        { name: 'acme', source: 'github://acme/*' },
+        'free',
+      ],
+      'ops',
+    );
     const allowed = (name: string, source?: string) => isPluginAllowed(t.db, id, name, source);
     expect(await allowed('code-review-rules', originOf('local://code-review-rules'))).toBe(true);
     expect(await allowed('code-review-rules', 'code-review-rules')).toBe(true);
@@ -107,7 +119,10 @@ describe('allowlist entries pinned to a source (SPEC §4)', () => {
     expect(await allowed('lint')).toBe(false);
     expect(await allowed('free')).toBe(true);
     expect(await allowlistVerdict(t.db, id, 'lint', 'github://acme-evil/lint#v1')).toEqual({
-      allowed: false, reason: 'origin_not_pinned', pin: 'github://acme/*', origin: 'github://acme-evil/lint',
+      allowed: false,
+      reason: 'origin_not_pinned',
+      pin: 'github://acme/*',
+      origin: 'github://acme-evil/lint',
     });
     expect(await allowlistVerdict(t.db, id, 'missing')).toEqual({ allowed: false, reason: 'not_listed' });
   });
@@ -116,7 +131,9 @@ describe('allowlist entries pinned to a source (SPEC §4)', () => {
     const id = await org('org-pin-require');
     await replaceAllowlist(t.db, id, [{ name: 'code-review-rules', source: 'local://code-review-rules' }, 'free'], 'ops');
     await expect(requireAllowedPlugin(t.db, id, 'other', 'local://other')).rejects.toMatchObject({
-      code: 'plugin_not_allowed', status: 403, message: 'plugin "other" is not in the org allowlist',
+      code: 'plugin_not_allowed',
+      status: 403,
+      message: 'plugin "other" is not in the org allowlist',
     });
     await expect(requireAllowedPlugin(t.db, id, 'code-review-rules', 'github://anyone/victim#ref')).rejects.toMatchObject({
       code: 'plugin_not_allowed',
@@ -142,11 +159,20 @@ describe('allowlist entries pinned to a source (SPEC §4)', () => {
 describe('plugin_origin() in SQL', () => {
   it('gives the same origin as originOf for every kind of source', async () => {
     const sources = [
-      'github://acme/lint#v1.2.0', 'GitHub://Acme/Lint#feature/x@y', 'github://acme/lint', 'local://code-review-rules',
-      'LOCAL://code-review-rules', 'code-review-rules', 'clawhub://summarize@1.4.0', 'clawhub://summarize',
-      'x+y.z-1://Some/Thing#ref', 'Clawhub://a.b@1@2',
+      'github://acme/lint#v1.2.0',
+      'GitHub://Acme/Lint#feature/x@y',
+      'github://acme/lint',
+      'local://code-review-rules',
+      'LOCAL://code-review-rules',
+      'code-review-rules',
+      'clawhub://summarize@1.4.0',
+      'clawhub://summarize',
+      'x+y.z-1://Some/Thing#ref',
+      'Clawhub://a.b@1@2',
     ];
-    const { rows } = await t.db.query<{ origin: string }>('SELECT plugin_origin(s) AS origin FROM unnest($1::text[]) WITH ORDINALITY AS u(s, i) ORDER BY i', [sources]);
+    const { rows } = await t.db.query<{ origin: string }>('SELECT plugin_origin(s) AS origin FROM unnest($1::text[]) WITH ORDINALITY AS u(s, i) ORDER BY i', [
+      sources,
+    ]);
     expect(rows.map((r) => r.origin)).toEqual(sources.map(originOf));
   });
 });
@@ -159,12 +185,17 @@ describe('cleanup of plugins the allowlist no longer allows', () => {
     await upsertInstalled(t.db, { ...base, name: 'lint', source: 'github://Acme/lint#v3' });
     await upsertInstalled(t.db, { ...base, name: 'hello-skill', source: 'hello-skill' });
     await upsertInstalled(t.db, { ...base, name: 'tool', source: 'github://acme-evil/tool#v1' });
-    await replaceAllowlist(t.db, id, [
-      { name: 'code-review-rules', source: 'local://code-review-rules' },
-      { name: 'lint', source: 'github://acme/*' },
-      { name: 'tool', source: 'github://acme/*' },
-      'hello-skill',
-    ], 'ops');
+    await replaceAllowlist(
+      t.db,
+      id,
+      [
+        { name: 'code-review-rules', source: 'local://code-review-rules' },
+        { name: 'lint', source: 'github://acme/*' },
+        { name: 'tool', source: 'github://acme/*' },
+        'hello-skill',
+      ],
+      'ops',
+    );
     const candidates = (await cleanupCandidates(t.db, 100)).filter((c) => c.workspaceId === `ws-${id}`);
     expect(candidates.map((c) => [c.name, c.reason]).sort()).toEqual([
       ['code-review-rules', 'not_in_allowlist'],

@@ -15,8 +15,17 @@ afterAll(async () => {
 /** A lease holder is an operation id: these are operations in the given state. */
 async function operation(id: string, status: OperationStatus = 'RUNNING'): Promise<string> {
   await createOperation(t.db, {
-    id, workspaceId: 'ws-lease', orgId: 'org-a', kind: 'install', plugin: null, source: 'local://demo', sha256: null,
-    idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: null,
+    id,
+    workspaceId: 'ws-lease',
+    orgId: 'org-a',
+    kind: 'install',
+    plugin: null,
+    source: 'local://demo',
+    sha256: null,
+    idempotencyKey: null,
+    requestHash: null,
+    actorPrefix: 'test',
+    executionArn: null,
   });
   if (status !== 'RUNNING') {
     await finishOperation(t.db, id, status, status === 'FAILED' ? { code: 'delivery_failed', message: 'x', httpStatus: 502 } : undefined);

@@ -22,8 +22,17 @@ const LOST: ErrorRecord = { code: 'delivery_failed', message: 'the workflow exec
 async function operation(id: string, opts: { kind?: OperationKind; plugin?: string | null; workspaceId?: string; ageMinutes?: number } = {}) {
   const workspaceId = opts.workspaceId ?? 'ws-rc';
   await createOperation(t.db, {
-    id, workspaceId, orgId: 'org-rc', kind: opts.kind ?? 'install', plugin: opts.plugin ?? null, source: opts.kind === 'uninstall' ? null : 'local://demo',
-    sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: `arn:aws:states:us-east-1:0:execution:m:${id}`,
+    id,
+    workspaceId,
+    orgId: 'org-rc',
+    kind: opts.kind ?? 'install',
+    plugin: opts.plugin ?? null,
+    source: opts.kind === 'uninstall' ? null : 'local://demo',
+    sha256: null,
+    idempotencyKey: null,
+    requestHash: null,
+    actorPrefix: 'test',
+    executionArn: `arn:aws:states:us-east-1:0:execution:m:${id}`,
   });
   if (opts.ageMinutes) {
     await t.db.query('UPDATE plugin_operations SET created_at = now() - make_interval(mins => $2) WHERE id = $1', [id, opts.ageMinutes]);
@@ -45,7 +54,12 @@ describe('listing operations a lost execution left RUNNING', () => {
     const mine = page.operations.filter((o) => o.workspaceId === 'ws-list');
     expect(mine.map((o) => o.operationId)).toEqual(['list-older', 'list-old']);
     expect(mine[0]).toMatchObject({
-      operationId: 'list-older', status: 'RUNNING', workspaceId: 'ws-list', kind: 'uninstall', plugin: 'gone', source: null,
+      operationId: 'list-older',
+      status: 'RUNNING',
+      workspaceId: 'ws-list',
+      kind: 'uninstall',
+      plugin: 'gone',
+      source: null,
       executionArn: 'arn:aws:states:us-east-1:0:execution:m:list-older',
     });
     expect(mine[1]).toMatchObject({ kind: 'install', source: 'local://demo' });
@@ -95,7 +109,10 @@ describe('closing an operation whose execution ended', () => {
     expect(await failStaleOperation(t.db, id, LOST)).toBe(true);
     const op = await getOperation(t.db, id);
     expect(op).toMatchObject({ status: 'FAILED', error: LOST });
-    expect(op?.steps.map((s) => [s.name, s.status])).toEqual([['Stage', 'SUCCEEDED'], ['Deliver', 'FAILED']]);
+    expect(op?.steps.map((s) => [s.name, s.status])).toEqual([
+      ['Stage', 'SUCCEEDED'],
+      ['Deliver', 'FAILED'],
+    ]);
     expect(op?.steps[1]?.endedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     const leases = await t.db.query("SELECT 1 FROM workspace_leases WHERE workspace_id = 'ws-close'");
     expect(leases.rowCount).toBe(0);
@@ -123,8 +140,26 @@ describe('closing an operation whose execution ended', () => {
 
   it('marks a closed uninstall for the cleanup to retry, as a failed uninstall is', async () => {
     await upsertWorkspace(t.db, 'ws-un', { orgId: 'org-rc', runtime: 'claude-code' });
-    await upsertInstalled(t.db, { workspaceId: 'ws-un', name: 'sticky', version: '1', source: 'local://sticky', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
-    await upsertInstalled(t.db, { workspaceId: 'ws-un', name: 'bystander', version: '1', source: 'local://bystander', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws-un',
+      name: 'sticky',
+      version: '1',
+      source: 'local://sticky',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
+    });
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws-un',
+      name: 'bystander',
+      version: '1',
+      source: 'local://bystander',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
+    });
     const id = await operation('close-uninstall', { workspaceId: 'ws-un', kind: 'uninstall', plugin: 'sticky' });
     expect(await failStaleOperation(t.db, id, LOST)).toBe(true);
     const rows = await t.db.query<{ plugin_name: string; uninstall_attempts: number; failed: boolean }>(
@@ -142,18 +177,43 @@ describe("recording the host's real state", () => {
   const host = { version: '2.0.0', sha256: 'b'.repeat(64), source: 'github://acme/lint#v2' };
 
   it('forgets a plugin the host does not have, and says when there was nothing to forget', async () => {
-    await upsertInstalled(t.db, { workspaceId: 'ws-rc', name: 'removed', version: '1', source: 'local://removed', sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws-rc',
+      name: 'removed',
+      version: '1',
+      source: 'local://removed',
+      sha256: 'a'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
+    });
     expect(await recordHostState(t.db, 'ws-rc', 'removed', null)).toBe('forgotten');
     expect(await getInstalled(t.db, 'ws-rc', 'removed')).toBeNull();
     expect(await recordHostState(t.db, 'ws-rc', 'removed', null)).toBe('absent');
   });
 
   it("records the version the host has, keeping the row's schedule and install time", async () => {
-    await upsertInstalled(t.db, { workspaceId: 'ws-rc', name: 'lint', version: '1.0.0', source: 'github://acme/lint#v1', sha256: 'a'.repeat(64), skills: ['fmt'], runtimes: ['claude-code'], uninstallAt: later });
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws-rc',
+      name: 'lint',
+      version: '1.0.0',
+      source: 'github://acme/lint#v1',
+      sha256: 'a'.repeat(64),
+      skills: ['fmt'],
+      runtimes: ['claude-code'],
+      uninstallAt: later,
+    });
     const before = await getInstalled(t.db, 'ws-rc', 'lint');
     expect(await recordHostState(t.db, 'ws-rc', 'lint', host)).toBe('recorded');
     const after = await getInstalled(t.db, 'ws-rc', 'lint');
-    expect(after).toMatchObject({ version: '2.0.0', sha256: 'b'.repeat(64), source: 'github://acme/lint#v2', skills: ['fmt'], runtimes: ['claude-code'], uninstallAt: later });
+    expect(after).toMatchObject({
+      version: '2.0.0',
+      sha256: 'b'.repeat(64),
+      source: 'github://acme/lint#v2',
+      skills: ['fmt'],
+      runtimes: ['claude-code'],
+      uninstallAt: later,
+    });
     expect(after?.installedAt).toBe(before?.installedAt);
 
     expect(await recordHostState(t.db, 'ws-rc', 'lint', host)).toBe('unchanged');
@@ -165,7 +225,13 @@ describe("recording the host's real state", () => {
   it('records a plugin the host has that the database never knew', async () => {
     expect(await recordHostState(t.db, 'ws-rc', 'fresh', { ...host, version: null })).toBe('recorded');
     expect(await getInstalled(t.db, 'ws-rc', 'fresh')).toMatchObject({
-      name: 'fresh', version: null, sha256: 'b'.repeat(64), source: 'github://acme/lint#v2', skills: [], runtimes: [], uninstallAt: null,
+      name: 'fresh',
+      version: null,
+      sha256: 'b'.repeat(64),
+      source: 'github://acme/lint#v2',
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
     });
   });
 });

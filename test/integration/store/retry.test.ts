@@ -24,7 +24,10 @@ class FlakyProxy {
         return;
       }
       const upstream = connect(this.target.port, this.target.host);
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         this.open.add(a);
         a.on('error', () => b.destroy());
         a.on('close', () => {
@@ -74,7 +77,14 @@ afterAll(async () => {
 });
 
 const row = (name: string): InstalledInput => ({
-  workspaceId: 'ws-retry', name, version: '1.0.0', source: `local://${name}`, sha256: 'a'.repeat(64), skills: [], runtimes: [], uninstallAt: null,
+  workspaceId: 'ws-retry',
+  name,
+  version: '1.0.0',
+  source: `local://${name}`,
+  sha256: 'a'.repeat(64),
+  skills: [],
+  runtimes: [],
+  uninstallAt: null,
 });
 
 describe('a write a step depends on, during a database outage', () => {
@@ -142,7 +152,14 @@ describe('the retry policy', () => {
     expect(calls).toBe(time.waits.length + 1);
 
     const jittered = virtualTime(() => 0.25);
-    await expect(retryUnavailable(async () => { throw refused(); }, { ...jittered.options, budgetMs: 1_000 })).rejects.toThrow(PlatformUnavailable);
+    await expect(
+      retryUnavailable(
+        async () => {
+          throw refused();
+        },
+        { ...jittered.options, budgetMs: 1_000 },
+      ),
+    ).rejects.toThrow(PlatformUnavailable);
     expect(jittered.waits.slice(0, 3)).toEqual([50, 100, 200]);
   });
 
@@ -162,15 +179,19 @@ describe('the retry policy', () => {
     const time = virtualTime(() => 0.5);
     let calls = 0;
     const syntax = Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' });
-    await expect(retryUnavailable(async () => {
-      calls += 1;
-      throw syntax;
-    }, time.options)).rejects.toBe(syntax);
+    await expect(
+      retryUnavailable(async () => {
+        calls += 1;
+        throw syntax;
+      }, time.options),
+    ).rejects.toBe(syntax);
     const wrappedOther = new PlatformUnavailable('the delivery workflow could not be started; try again');
-    await expect(retryUnavailable(async () => {
-      calls += 1;
-      throw wrappedOther;
-    }, time.options)).rejects.toBe(wrappedOther);
+    await expect(
+      retryUnavailable(async () => {
+        calls += 1;
+        throw wrappedOther;
+      }, time.options),
+    ).rejects.toBe(wrappedOther);
     expect(calls).toBe(2);
     expect(time.waits).toEqual([]);
   });

@@ -4,11 +4,14 @@ import { migrate } from '../../../lambdas/store/migrate.js';
 import { getWorkspace, orgExists, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { findToken, mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
 import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
+import { createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted } from '../../../lambdas/store/operations.js';
 import {
-  createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted,
-} from '../../../lambdas/store/operations.js';
-import {
-  cleanupCandidates, deleteInstalled, listInstalled, markUninstallFailed, scheduleUninstall, upsertInstalled,
+  cleanupCandidates,
+  deleteInstalled,
+  listInstalled,
+  markUninstallFailed,
+  scheduleUninstall,
+  upsertInstalled,
 } from '../../../lambdas/store/installed.js';
 
 let t: TestDatabase;
@@ -20,8 +23,17 @@ afterAll(async () => {
 });
 
 const newOp = (id: string, workspaceId: string, idempotencyKey: string | null = null, requestHash: string | null = 'h1') => ({
-  id, workspaceId, orgId: 'org-a', kind: 'install' as const, plugin: null, source: 'local://demo',
-  sha256: null, idempotencyKey, requestHash, actorPrefix: 'mpd_o_abc', executionArn: null,
+  id,
+  workspaceId,
+  orgId: 'org-a',
+  kind: 'install' as const,
+  plugin: null,
+  source: 'local://demo',
+  sha256: null,
+  idempotencyKey,
+  requestHash,
+  actorPrefix: 'mpd_o_abc',
+  executionArn: null,
 });
 
 describe('migrations', () => {
@@ -83,7 +95,10 @@ describe('operations', () => {
     const op = await getOperation(t.db, 'op-steps');
     expect(op?.status).toBe('FAILED');
     expect(op?.error?.code).toBe('delivery_failed');
-    expect(op?.steps.map((s) => [s.name, s.status])).toEqual([['Stage', 'SUCCEEDED'], ['Deliver', 'FAILED']]);
+    expect(op?.steps.map((s) => [s.name, s.status])).toEqual([
+      ['Stage', 'SUCCEEDED'],
+      ['Deliver', 'FAILED'],
+    ]);
     expect(op?.steps[0]?.endedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(op?.steps[0]?.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
@@ -179,7 +194,16 @@ describe('installed plugins and cleanup candidates', () => {
 
   it('lets a new schedule replace a pending retry of a failed uninstall', async () => {
     await upsertWorkspace(t.db, 'ws-resched', { orgId: 'org-resched', runtime: 'claude-code' });
-    await upsertInstalled(t.db, { workspaceId: 'ws-resched', name: 'p', version: '1', source: 'local://p', sha256: 'd'.repeat(64), skills: [], runtimes: [], uninstallAt: null });
+    await upsertInstalled(t.db, {
+      workspaceId: 'ws-resched',
+      name: 'p',
+      version: '1',
+      source: 'local://p',
+      sha256: 'd'.repeat(64),
+      skills: [],
+      runtimes: [],
+      uninstallAt: null,
+    });
     await markUninstallFailed(t.db, 'ws-resched', 'p');
     await t.db.query(`UPDATE workspace_plugins SET uninstall_failed_at = now() - interval '1 hour' WHERE workspace_id = 'ws-resched'`);
     const due = async () => (await cleanupCandidates(t.db, 100)).filter((c) => c.workspaceId === 'ws-resched');
@@ -188,4 +212,3 @@ describe('installed plugins and cleanup candidates', () => {
     expect(await due()).toEqual([]);
   });
 });
-

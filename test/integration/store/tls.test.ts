@@ -28,7 +28,12 @@ function tlsServer(): TlsServer {
   if (!process.env.TLS_DATABASE_URL) {
     const script = fileURLToPath(new URL('../../../scripts/tls-postgres.sh', import.meta.url));
     const output = execFileSync('bash', [script], { encoding: 'utf8', timeout: 120_000 });
-    vars = Object.fromEntries(output.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    vars = Object.fromEntries(
+      output
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
   }
   const { TLS_DATABASE_URL: url, TLS_DATABASE_PORT: port, TLS_DATABASE_CA: ca, TLS_DATABASE_WRONG_CA: wrongCa } = vars;
   if (!url || !port || !ca || !wrongCa) throw new Error('scripts/tls-postgres.sh did not report the TLS server');
@@ -86,19 +91,27 @@ describe('the database connection built from a secret', () => {
   });
 
   it('names what a secret lacks without echoing it, and never builds a URL to an undefined host', () => {
-    expect(() => databaseUrlFromSecret(RDS_MANAGED_SECRET, {})).toThrow(expect.objectContaining({
-      code: 'platform_unavailable',
-      message: 'the database secret lacks host (or DATABASE_HOST)',
-    }));
+    expect(() => databaseUrlFromSecret(RDS_MANAGED_SECRET, {})).toThrow(
+      expect.objectContaining({
+        code: 'platform_unavailable',
+        message: 'the database secret lacks host (or DATABASE_HOST)',
+      }),
+    );
     expect(() => databaseUrlFromSecret('{"host":"db"}', {})).toThrow('the database secret lacks username, password');
     expect(() => databaseUrlFromSecret('not json: hunter2', {})).toThrow(/^the database secret is not a JSON object$/);
     expect(() => databaseUrlFromSecret(RDS_MANAGED_SECRET, { host: 'db', port: '5432; rm' })).toThrow('the database port is not a number');
   });
 
   it('reads its settings from the variables the stack sets', () => {
-    expect(loadConfig({
-      DATABASE_HOST: 'db', DATABASE_PORT: '5432', DATABASE_NAME: 'plugins', DATABASE_PROXY_ENDPOINT: '', DATABASE_CA_FILE: '/var/runtime/ca-cert.pem',
-    }).databaseConnection).toEqual({ host: 'db', port: '5432', database: 'plugins', proxyEndpoint: undefined, caFile: '/var/runtime/ca-cert.pem' });
+    expect(
+      loadConfig({
+        DATABASE_HOST: 'db',
+        DATABASE_PORT: '5432',
+        DATABASE_NAME: 'plugins',
+        DATABASE_PROXY_ENDPOINT: '',
+        DATABASE_CA_FILE: '/var/runtime/ca-cert.pem',
+      }).databaseConnection,
+    ).toEqual({ host: 'db', port: '5432', database: 'plugins', proxyEndpoint: undefined, caFile: '/var/runtime/ca-cert.pem' });
   });
 });
 

@@ -50,9 +50,11 @@ export function recordingHandlers(behaviour: Record<string, (state: WorkflowStat
       name,
       async (state: WorkflowState) => {
         calls.push(name);
-        (inputs[name] ??= []).push(state);
+        const seen = inputs[name] ?? [];
+        inputs[name] = seen;
+        seen.push(state);
         const custom = behaviour[name];
-        if (custom) return custom(state, inputs[name].length);
+        if (custom) return custom(state, seen.length);
         return { ...state, [`visited${name}`]: true };
       },
     ]),

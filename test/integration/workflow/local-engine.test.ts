@@ -32,7 +32,13 @@ describe('the workflow on the local engine', () => {
 
     expect(history.transitionCount).toBeLessThanOrEqual(12);
     expect(history.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name)).toEqual([
-      'ByKind', 'Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'Record', 'Done',
+      'ByKind',
+      'Stage',
+      'CheckAllowlist',
+      'Deliver',
+      'Restart',
+      'Record',
+      'Done',
     ]);
   });
 
@@ -136,7 +142,10 @@ describe('the workflow on the local engine', () => {
   });
 
   it('reports a step timeout as States.Timeout and records it', async () => {
-    const slow = { ...definition, States: { ...(definition.States as object), CheckAllowlist: { ...(definition.States as Record<string, object>).CheckAllowlist, TimeoutSeconds: 1 } } };
+    const slow = {
+      ...definition,
+      States: { ...(definition.States as object), CheckAllowlist: { ...(definition.States as Record<string, object>).CheckAllowlist, TimeoutSeconds: 1 } },
+    };
     const recorder = recordingHandlers({ CheckAllowlist: () => new Promise(() => undefined) });
     engine = createLocalEngine({ definition: slow, handlers: recorder.handlers });
     const { executionArn } = engine.startExecution('slow', installState());
@@ -182,7 +191,9 @@ describe('the local engine', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
 
     expect(engine.startExecution('op-1', installState())).toEqual(first);
-    expect(() => engine?.startExecution('op-1', installState({ source: 'local://other' }))).toThrow(expect.objectContaining({ name: 'ExecutionAlreadyExists' }));
+    expect(() => engine?.startExecution('op-1', installState({ source: 'local://other' }))).toThrow(
+      expect.objectContaining({ name: 'ExecutionAlreadyExists' }),
+    );
     release();
     await engine.waitForExecution(first.executionArn);
     // As on AWS, a closed execution's name cannot be reused.

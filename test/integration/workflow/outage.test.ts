@@ -40,8 +40,17 @@ describe('a database outage while RecordFailure closes the operation', () => {
   it('still ends the operation FAILED with its code, and frees the workspace, once the database is back', async () => {
     const operationId = '00000000-0000-4000-8000-000000000001';
     await createOperation(t.db, {
-      id: operationId, workspaceId: 'ws-1', orgId: 'org-1', kind: 'install', plugin: null, source: 'local://hello',
-      sha256: null, idempotencyKey: null, requestHash: null, actorPrefix: 'test', executionArn: null,
+      id: operationId,
+      workspaceId: 'ws-1',
+      orgId: 'org-1',
+      kind: 'install',
+      plugin: null,
+      source: 'local://hello',
+      sha256: null,
+      idempotencyKey: null,
+      requestHash: null,
+      actorPrefix: 'test',
+      executionArn: null,
     });
     expect(await acquireLease(t.db, 'ws-1', operationId, 60_000)).toBe(true);
     const recordFailure = recordFailureStep({ db: viaProxy, s3: new S3Client({ region: 'us-east-1' }) });
@@ -56,7 +65,13 @@ describe('a database outage while RecordFailure closes the operation', () => {
     });
     const engine = engineWith(recorder);
 
-    const { executionArn } = engine.startExecution(undefined, installState({ operationId, workspace: { id: 'ws-1', orgId: 'org-1', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'auto', status: 'online' } }));
+    const { executionArn } = engine.startExecution(
+      undefined,
+      installState({
+        operationId,
+        workspace: { id: 'ws-1', orgId: 'org-1', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'auto', status: 'online' },
+      }),
+    );
     const execution = await engine.waitForExecution(executionArn);
 
     expect(execution).toMatchObject({ status: 'FAILED', error: 'InvalidArchive' });

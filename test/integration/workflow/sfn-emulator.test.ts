@@ -50,7 +50,7 @@ describe('the Step Functions emulator, through the real SFNClient', () => {
     const started = await sfn.send(
       new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'op-ok', input: JSON.stringify(installState()) }),
     );
-    expect(started.executionArn).toBe(engine.stateMachineArn.replace(':stateMachine:', ':execution:') + ':op-ok');
+    expect(started.executionArn).toBe(`${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:op-ok`);
     expect(started.startDate).toBeInstanceOf(Date);
 
     const done = await untilDone(started.executionArn ?? '');
@@ -104,7 +104,7 @@ describe('the Step Functions emulator, through the real SFNClient', () => {
 
   it('answers unknown executions and state machines with the AWS errors', async () => {
     await expect(
-      sfn.send(new DescribeExecutionCommand({ executionArn: engine.stateMachineArn.replace(':stateMachine:', ':execution:') + ':nope' })),
+      sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` })),
     ).rejects.toBeInstanceOf(ExecutionDoesNotExist);
     await expect(
       sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:other', input: '{}' })),

@@ -33,8 +33,16 @@ describe('error responses', () => {
 
   it('uses the SPEC status for every failure of a running operation', () => {
     expect(ERROR_STATUS).toMatchObject({
-      source_not_found: 404, fetch_failed: 502, fetch_timeout: 504, plugin_too_large: 413, invalid_archive: 422,
-      manifest_invalid: 422, integrity_mismatch: 422, plugin_not_allowed: 403, workspace_unreachable: 503, delivery_failed: 502,
+      source_not_found: 404,
+      fetch_failed: 502,
+      fetch_timeout: 504,
+      plugin_too_large: 413,
+      invalid_archive: 422,
+      manifest_invalid: 422,
+      integrity_mismatch: 422,
+      plugin_not_allowed: 403,
+      workspace_unreachable: 503,
+      delivery_failed: 502,
     });
   });
 });
@@ -44,7 +52,9 @@ describe('errors reported by a failed workflow step', () => {
     const thrown = new PluginNotAllowed('plugin "x" is not in the org allowlist');
     const cause = JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message });
     expect(errorFromStepFailure({ Error: thrown.name, Cause: cause })).toEqual({
-      code: 'plugin_not_allowed', message: 'plugin "x" is not in the org allowlist', httpStatus: 403,
+      code: 'plugin_not_allowed',
+      message: 'plugin "x" is not in the org allowlist',
+      httpStatus: 403,
     });
     expect(errorFromStepFailure({ Error: new PluginTooLarge('').name, Cause: 'too big' }).httpStatus).toBe(413);
   });

@@ -16,7 +16,14 @@ describe('DELETE ?at= times', () => {
   });
 
   it('refuses what would be rolled over or read in an unstated zone', () => {
-    for (const text of ['2027-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-12-01T09:00:00', '2026-12-01', '2026-12-01T09:60:00Z', '2026-12-01T09:00:00+24:00']) {
+    for (const text of [
+      '2027-02-29T00:00:00Z',
+      '2026-04-31T00:00:00Z',
+      '2026-12-01T09:00:00',
+      '2026-12-01',
+      '2026-12-01T09:60:00Z',
+      '2026-12-01T09:00:00+24:00',
+    ]) {
       expect(At.safeParse(text).success, text).toBe(false);
     }
   });

@@ -22,7 +22,9 @@ const deps: DeliveryDeps = {
 };
 
 function hostReports(stdout: string, status: 'Success' | 'Failed' = 'Success') {
-  ssmMock.on(GetCommandInvocationCommand).resolves({ Status: status, StatusDetails: status, ResponseCode: status === 'Success' ? 0 : 1, StandardOutputContent: stdout });
+  ssmMock
+    .on(GetCommandInvocationCommand)
+    .resolves({ Status: status, StatusDetails: status, ResponseCode: status === 'Success' ? 0 : 1, StandardOutputContent: stdout });
 }
 
 /** The host script went out in the one SendCommand, containing each of `parts`. */
@@ -113,7 +115,11 @@ describe('removePlugin', () => {
   it('reports how many skills it removed', async () => {
     hostReports('MOLECULE_RESULT {"ok":true,"action":"uninstalled","removedSkills":2,"strippedFiles":1}\n');
 
-    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({ transport: 'ssm', removedSkills: 2, warnings: [] });
+    await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({
+      transport: 'ssm',
+      removedSkills: 2,
+      warnings: [],
+    });
   });
 
   it('warns about each skill dir the host kept because the plugin does not own it', async () => {

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { installScript, restartScript, uninstallScript } from '../../../lambdas/delivery/host-scripts.js';
 
 describe('host script builders', () => {
-  const install = { configDir: '/configs', pluginName: 'acme.tools', tarballUrl: 'https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abc', ts: '20240101T000000000Z' };
+  const install = {
+    configDir: '/configs',
+    pluginName: 'acme.tools',
+    tarballUrl: 'https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abc',
+    ts: '20240101T000000000Z',
+  };
 
   it('produce scripts bash accepts', () => {
     for (const script of [

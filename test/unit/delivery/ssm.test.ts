@@ -44,7 +44,7 @@ describe('runViaSsm', () => {
     });
   });
 
-  it('runs the stack\'s own Command document when one is named, with the same parameters', async () => {
+  it("runs the stack's own Command document when one is named, with the same parameters", async () => {
     ssmMock.on(GetCommandInvocationCommand).resolves(succeeded());
 
     await runViaSsm(ssm, { ...run, documentName: 'MoleculeHostCommand-abc' });
@@ -78,7 +78,10 @@ describe('runViaSsm', () => {
   });
 
   it('polls on through a throttled status read', async () => {
-    ssmMock.on(GetCommandInvocationCommand).rejectsOnce(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta })).resolves(succeeded());
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .rejectsOnce(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }))
+      .resolves(succeeded());
 
     await expect(runViaSsm(ssm, run)).resolves.toMatchObject({ status: 'Success' });
     expect(ssmMock).toHaveReceivedCommandTimes(GetCommandInvocationCommand, 2);
@@ -88,7 +91,12 @@ describe('runViaSsm', () => {
   it('leaves a throttled SendCommand to the workflow as AwsThrottled (the throttle budget), sending it once', async () => {
     ssmMock.on(SendCommandCommand).rejects(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }));
 
-    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({ code: 'workspace_unreachable', name: 'AwsThrottled', transient: true, details: { awsError: 'ThrottlingException' } });
+    await expect(runViaSsm(ssm, run)).rejects.toMatchObject({
+      code: 'workspace_unreachable',
+      name: 'AwsThrottled',
+      transient: true,
+      details: { awsError: 'ThrottlingException' },
+    });
     expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(ssmMock).not.toHaveReceivedCommand(GetCommandInvocationCommand);
   });

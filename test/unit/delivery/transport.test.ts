@@ -13,9 +13,7 @@ function workspace(overrides: Partial<Workspace> = {}): Workspace {
 }
 
 function agent(pingStatus: 'Online' | 'ConnectionLost' | null) {
-  ssmMock
-    .on(DescribeInstanceInformationCommand)
-    .resolves({ InstanceInformationList: pingStatus ? [{ InstanceId: INSTANCE, PingStatus: pingStatus }] : [] });
+  ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: pingStatus ? [{ InstanceId: INSTANCE, PingStatus: pingStatus }] : [] });
 }
 
 beforeEach(() => ssmMock.reset());
@@ -66,7 +64,9 @@ describe('chooseTransport', () => {
   });
 
   it('still fails a lookup SSM refuses for good as delivery_failed', async () => {
-    ssmMock.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('raw upstream text'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    ssmMock
+      .on(DescribeInstanceInformationCommand)
+      .rejects(Object.assign(new Error('raw upstream text'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
 
     await expect(chooseTransport(workspace(), { ssm })).rejects.toMatchObject({ name: 'DeliveryFailed', code: 'delivery_failed' });
   });

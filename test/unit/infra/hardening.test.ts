@@ -66,7 +66,7 @@ describe('cdk-nag', () => {
 });
 
 describe('host access', () => {
-  it('sends commands only with the stack\'s own versioned document, whose parameters are pattern-checked', () => {
+  it("sends commands only with the stack's own versioned document, whose parameters are pattern-checked", () => {
     const sends = statements().filter((s) => [s.Action].flat().includes('ssm:SendCommand'));
     expect(JSON.stringify(sends)).not.toContain('AWS-RunShellScript');
     template.hasResourceProperties('AWS::SSM::Document', {
@@ -124,7 +124,9 @@ describe('least privilege elsewhere', () => {
   });
 
   it('gives Step Functions access only to start and describe executions', () => {
-    const states = statements().flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('states:'));
+    const states = statements()
+      .flatMap((s) => [s.Action].flat())
+      .filter((a) => a.startsWith('states:'));
     expect([...new Set(states)].sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
   });
 
@@ -172,7 +174,11 @@ describe('edges and hygiene', () => {
     const stages = Object.values(template.findResources('AWS::ApiGatewayV2::Stage') as Record<string, Resource>);
     expect(stages).toHaveLength(1);
     const [stage] = stages as [Resource];
-    expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 } });
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 },
+    });
     const format = JSON.parse(String((stage.Properties.AccessLogSettings as { Format: string }).Format));
     expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', integrationRequestId: '$context.integration.requestId' });
   });
@@ -186,7 +192,10 @@ describe('edges and hygiene', () => {
 
   it('ships no source maps, empties the staging bucket on delete, keeps registry versions 30 days', () => {
     for (const [, fn] of own()) expect(JSON.stringify(fn.Properties.Environment)).not.toContain('enable-source-maps');
-    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ Tags: Match.arrayWith([{ Key: 'aws-cdk:auto-delete-objects', Value: 'true' }]) }) });
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ Tags: Match.arrayWith([{ Key: 'aws-cdk:auto-delete-objects', Value: 'true' }]) }),
+    });
     template.hasResourceProperties('AWS::S3::Bucket', {
       VersioningConfiguration: { Status: 'Enabled' },
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })]) },
@@ -194,6 +203,8 @@ describe('edges and hygiene', () => {
   });
 
   it('sends cleanup runs EventBridge could not deliver to a dead-letter queue', () => {
-    template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() }, RetryPolicy: { MaximumRetryAttempts: 2 } })] });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() }, RetryPolicy: { MaximumRetryAttempts: 2 } })],
+    });
   });
 });

@@ -21,11 +21,14 @@ beforeAll(() => {
   machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0] ?? '';
 });
 
-const reconcileTarget = () => Match.arrayWith([Match.objectLike({
-  Arn: { 'Fn::GetAtt': [reconcileId, 'Arn'] },
-  DeadLetterConfig: { Arn: Match.anyValue() },
-  RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 4 }),
-})]);
+const reconcileTarget = () =>
+  Match.arrayWith([
+    Match.objectLike({
+      Arn: { 'Fn::GetAtt': [reconcileId, 'Arn'] },
+      DeadLetterConfig: { Arn: Match.anyValue() },
+      RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 4 }),
+    }),
+  ]);
 
 describe('reconciling executions that ended without closing their operation', () => {
   it('gives the state machine a machine-level timeout', () => {

@@ -33,14 +33,16 @@ function actionsOf(template: Template, functionLogicalId: string): string[] {
 /** The service's own functions (not the CDK-provided custom resource providers). */
 function ownFunctions(template: Template): Resource[] {
   return Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).filter(
-    (fn) => (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.POWERTOOLS_SERVICE_NAME === 'molecule-plugin-delivery',
+    (fn) =>
+      (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.POWERTOOLS_SERVICE_NAME === 'molecule-plugin-delivery',
   );
 }
 
 function functionId(template: Template, handlerDescription: RegExp): string {
-  const [id] = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(([, fn]) =>
-    handlerDescription.test(String(fn.Properties.Description)),
-  ) ?? [];
+  const [id] =
+    Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(([, fn]) =>
+      handlerDescription.test(String(fn.Properties.Description)),
+    ) ?? [];
   if (!id) throw new Error(`no function described as ${handlerDescription}`);
   return id;
 }
@@ -68,9 +70,7 @@ describe('PluginDeliveryStack', () => {
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
   });
@@ -123,7 +123,13 @@ describe('PluginDeliveryStack', () => {
   });
 
   it('lets only the host-facing steps talk to instances', () => {
-    const hostActions = ['ssm:SendCommand', 'ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2-instance-connect:SendSSHPublicKey', 'ec2:DescribeInstances'];
+    const hostActions = [
+      'ssm:SendCommand',
+      'ssm:GetCommandInvocation',
+      'ssm:DescribeInstanceInformation',
+      'ec2-instance-connect:SendSSHPublicKey',
+      'ec2:DescribeInstances',
+    ];
     for (const description of [/^Installs the staged/, /^Uninstalls/, /^Restarts/]) {
       expect(actionsOf(template, functionId(template, description))).toEqual(expect.arrayContaining(hostActions));
     }
@@ -181,4 +187,3 @@ describe('PluginDeliveryStack', () => {
     expect(() => synth({ network: { subnetIds: [], securityGroupIds: ['sg-0db'] } })).toThrow(/both subnetIds and securityGroupIds/);
   });
 });
-

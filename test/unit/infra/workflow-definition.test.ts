@@ -127,9 +127,12 @@ describe('the synthesized workflow definition', () => {
       const task = state(name);
       const closing = name === 'Record' || name === 'RecordFailure';
       for (const error of errorNamesRetried('backoff')) {
-        expect(retrierFor(task, error), `${name} ${error}`).toMatchObject(closing ? { IntervalSeconds: 2, MaxAttempts: 8 } : { IntervalSeconds: 1, MaxAttempts: 4 });
+        expect(retrierFor(task, error), `${name} ${error}`).toMatchObject(
+          closing ? { IntervalSeconds: 2, MaxAttempts: 8 } : { IntervalSeconds: 1, MaxAttempts: 4 },
+        );
       }
-      for (const error of errorNamesRetried('throttle')) expect(retrierFor(task, error), `${name} ${error}`).toBe(retrierFor(task, 'Lambda.TooManyRequestsException'));
+      for (const error of errorNamesRetried('throttle'))
+        expect(retrierFor(task, error), `${name} ${error}`).toBe(retrierFor(task, 'Lambda.TooManyRequestsException'));
       for (const error of errorNamesRetried('lease')) expect(retrierFor(task, error), `${name} ${error}`).toMatchObject({ MaxAttempts: 8 });
       const ours = (task.Retry ?? []).flatMap((r) => r.ErrorEquals).filter((error) => !error.startsWith('Lambda.'));
       expect(ours.sort(), name).toEqual([...TRANSIENT_ERROR_NAMES].sort());

@@ -12,7 +12,8 @@ describe('admin use cases', () => {
     expect((await putWorkspace(deps, logger, { workspaceId: 'new', body })).created).toBe(true);
     expect((await putWorkspace(deps, logger, { workspaceId: 'new', body })).created).toBe(false);
     await expect(putWorkspace(deps, logger, { workspaceId: 'new', body: { ...body, instanceId: 'box-1' } })).rejects.toMatchObject({
-      code: 'invalid_request', message: 'instanceId must look like i-0123456789abcdef0',
+      code: 'invalid_request',
+      message: 'instanceId must look like i-0123456789abcdef0',
     });
   });
 

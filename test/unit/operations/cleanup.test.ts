@@ -9,11 +9,19 @@ describe('scheduled cleanup', () => {
     const workflow = fakeWorkflow();
     const workspaces = fakeWorkspaces([workspace('ws')]);
     const deps = {
-      clock, workflow, workspaces, operations: fakeOperations(clock), log: logger, batch: 10,
-      installed: fakeInstalled([], [
-        { workspaceId: 'ws', name: 'due', reason: 'uninstall_due' },
-        { workspaceId: 'gone', name: 'orphan', reason: 'not_in_allowlist' },
-      ]),
+      clock,
+      workflow,
+      workspaces,
+      operations: fakeOperations(clock),
+      log: logger,
+      batch: 10,
+      installed: fakeInstalled(
+        [],
+        [
+          { workspaceId: 'ws', name: 'due', reason: 'uninstall_due' },
+          { workspaceId: 'gone', name: 'orphan', reason: 'not_in_allowlist' },
+        ],
+      ),
     };
     const summary = await runCleanup(deps);
     expect(summary.started).toEqual([{ workspaceId: 'ws', name: 'due', reason: 'uninstall_due', operationId: expect.any(String) }]);
@@ -22,6 +30,8 @@ describe('scheduled cleanup', () => {
     expect(workspaces.purged).toEqual([10]);
 
     const failing = await runCleanup({ ...deps, workflow: fakeWorkflow({ fail: true }) });
-    expect(failing.failedToStart).toEqual([{ workspaceId: 'ws', name: 'due', reason: 'uninstall_due', error: 'the delivery workflow could not be started; try again' }]);
+    expect(failing.failedToStart).toEqual([
+      { workspaceId: 'ws', name: 'due', reason: 'uninstall_due', error: 'the delivery workflow could not be started; try again' },
+    ]);
   });
 });

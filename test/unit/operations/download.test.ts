@@ -17,7 +17,10 @@ describe('download', () => {
   it('stages the registry copy by default and hands out its URL, name, source and hash', async () => {
     const deps = setup();
     expect(await download(deps, logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello' })).toEqual({
-      url: 'https://s3.example/staged/x/hello.tar.gz?sig', plugin: 'hello', source: 'local://hello', sha256: 'c'.repeat(64),
+      url: 'https://s3.example/staged/x/hello.tar.gz?sig',
+      plugin: 'hello',
+      source: 'local://hello',
+      sha256: 'c'.repeat(64),
     });
     expect(deps.stager.staged).toEqual(['local://hello']);
   });
@@ -29,7 +32,9 @@ describe('download', () => {
   });
 
   it('refuses a source that resolves to another plugin, naming both', async () => {
-    const err = await download(setup('other'), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello', source: 'github://acme/hello#v1' }).catch((e: unknown) => e);
+    const err = await download(setup('other'), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello', source: 'github://acme/hello#v1' }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'name_mismatch', details: { resolved_name: 'other', requested_name: 'hello' } });
   });
 
@@ -42,6 +47,8 @@ describe('download', () => {
 
   it('lets a workspace token pull only for its own workspace, and no org token at all', async () => {
     await expect(download(setup(), logger, { principal: wsToken, workspaceId: 'ws', plugin: 'hello' })).rejects.toMatchObject({ code: 'workspace_not_found' });
-    await expect(download(setup(), logger, { principal: { kind: 'org', orgId: 'acme', prefix: 'p' }, workspaceId: 'ext', plugin: 'hello' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      download(setup(), logger, { principal: { kind: 'org', orgId: 'acme', prefix: 'p' }, workspaceId: 'ext', plugin: 'hello' }),
+    ).rejects.toMatchObject({ code: 'forbidden' });
   });
 });

@@ -4,7 +4,15 @@ import type { AllowlistEntry } from '../../../lambdas/store/allowlist.js';
 import { PluginNotAllowed } from '../../../lambdas/shared/errors.js';
 import type { Operation, StagedPlugin, WorkflowState, Workspace } from '../../../lambdas/shared/types.js';
 import type {
-  AllowlistStore, Clock, InstalledStore, OperationStore, PluginStager, SourceCatalog, TokenStore, WorkflowStarter, WorkspaceStore,
+  AllowlistStore,
+  Clock,
+  InstalledStore,
+  OperationStore,
+  PluginStager,
+  SourceCatalog,
+  TokenStore,
+  WorkflowStarter,
+  WorkspaceStore,
 } from '../../../lambdas/operations/ports.js';
 
 /** In-memory ports: each use case's decisions, without a database or AWS. */
@@ -31,7 +39,14 @@ export function fakeWorkspaces(list: Workspace[]): WorkspaceStore & { rows: Map<
     get: async (id) => rows.get(id) ?? null,
     upsert: async (id, input) => {
       const created = !rows.has(id);
-      const workspace: Workspace = { id, orgId: input.orgId, runtime: input.runtime, instanceId: input.instanceId ?? null, transport: input.transport ?? 'auto', status: input.status ?? 'online' };
+      const workspace: Workspace = {
+        id,
+        orgId: input.orgId,
+        runtime: input.runtime,
+        instanceId: input.instanceId ?? null,
+        transport: input.transport ?? 'auto',
+        status: input.status ?? 'online',
+      };
       rows.set(id, workspace);
       return { workspace, created };
     },
@@ -53,9 +68,20 @@ export function fakeOperations(clock: Clock): OperationStore & { rows: Map<strin
       if (earlier) return { operation: earlier, created: false, requestHash: earlier.requestHash };
       const at = clock.now().toISOString();
       const operation = {
-        operationId: op.id, workspaceId: op.workspaceId, kind: op.kind, status: 'RUNNING' as const, plugin: op.plugin, source: op.source,
-        sha256: op.sha256, executionArn: op.executionArn, createdAt: at, updatedAt: at, steps: [], warnings: [],
-        key: op.idempotencyKey, requestHash: op.requestHash,
+        operationId: op.id,
+        workspaceId: op.workspaceId,
+        kind: op.kind,
+        status: 'RUNNING' as const,
+        plugin: op.plugin,
+        source: op.source,
+        sha256: op.sha256,
+        executionArn: op.executionArn,
+        createdAt: at,
+        updatedAt: at,
+        steps: [],
+        warnings: [],
+        key: op.idempotencyKey,
+        requestHash: op.requestHash,
       };
       rows.set(op.id, operation);
       return { operation, created: true };
@@ -77,7 +103,10 @@ export function fakeOperations(clock: Clock): OperationStore & { rows: Map<strin
   };
 }
 
-export function fakeInstalled(list: InstalledPlugin[] = [], candidates: CleanupCandidate[] = []): InstalledStore & { scheduled: Array<[string, string, string]>; rows: InstalledPlugin[] } {
+export function fakeInstalled(
+  list: InstalledPlugin[] = [],
+  candidates: CleanupCandidate[] = [],
+): InstalledStore & { scheduled: Array<[string, string, string]>; rows: InstalledPlugin[] } {
   const scheduled: Array<[string, string, string]> = [];
   return {
     scheduled,
@@ -108,7 +137,8 @@ export function fakeAllowlist(allowed: Record<string, string[]> = {}): Allowlist
       const list = allowed[orgId] ?? [];
       if (list.length > 0 && !list.includes(name)) throw new PluginNotAllowed(`plugin "${name}" is not in the org allowlist`);
     },
-    get: async (orgId): Promise<AllowlistEntry[]> => (allowed[orgId] ?? []).map((n) => ({ plugin_name: n, enabled_by: 'test', enabled_at: '2026-01-01T00:00:00.000Z' })),
+    get: async (orgId): Promise<AllowlistEntry[]> =>
+      (allowed[orgId] ?? []).map((n) => ({ plugin_name: n, enabled_by: 'test', enabled_at: '2026-01-01T00:00:00.000Z' })),
     replace: async () => [],
   };
 }
@@ -160,17 +190,43 @@ export function fakeStager(name: string): PluginStager & { staged: string[] } {
     staged,
     stage: async (source): Promise<StagedPlugin> => {
       staged.push(source);
-      return { bucket: 'b', key: `staged/x/${name}.tar.gz`, name, version: '1', sha256: 'c'.repeat(64), skills: [], runtimes: [], fileCount: 1, bytes: 1, warnings: [] };
+      return {
+        bucket: 'b',
+        key: `staged/x/${name}.tar.gz`,
+        name,
+        version: '1',
+        sha256: 'c'.repeat(64),
+        skills: [],
+        runtimes: [],
+        fileCount: 1,
+        bytes: 1,
+        warnings: [],
+      };
     },
     presign: async (s) => `https://s3.example/${s.key}?sig`,
   };
 }
 
 export const workspace = (id: string, over: Partial<Workspace> = {}): Workspace => ({
-  id, orgId: 'acme', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'auto', status: 'online', ...over,
+  id,
+  orgId: 'acme',
+  runtime: 'claude-code',
+  instanceId: 'i-0123456789abcdef0',
+  transport: 'auto',
+  status: 'online',
+  ...over,
 });
 
 export const installed = (workspaceId: string, name: string): InstalledPlugin => ({
-  workspaceId, name, version: '1', source: `local://${name}`, sha256: 'a'.repeat(64), skills: [], runtimes: [],
-  installedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', uninstallAt: null, installedVia: 'push',
+  workspaceId,
+  name,
+  version: '1',
+  source: `local://${name}`,
+  sha256: 'a'.repeat(64),
+  skills: [],
+  runtimes: [],
+  installedAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  uninstallAt: null,
+  installedVia: 'push',
 });

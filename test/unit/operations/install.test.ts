@@ -13,7 +13,12 @@ function setup(opts: { failStart?: boolean } = {}) {
     clock,
     workflow: fakeWorkflow({ fail: opts.failStart }),
     operations: fakeOperations(clock),
-    workspaces: fakeWorkspaces([workspace('ws'), workspace('ext', { runtime: 'external' }), workspace('other', { orgId: 'globex' }), workspace('gone', { status: 'removed' })]),
+    workspaces: fakeWorkspaces([
+      workspace('ws'),
+      workspace('ext', { runtime: 'external' }),
+      workspace('other', { orgId: 'globex' }),
+      workspace('gone', { status: 'removed' }),
+    ]),
     sources: fakeSources,
     installed: fakeInstalled([installed('ws', 'hello')]),
   };
@@ -22,11 +27,19 @@ function setup(opts: { failStart?: boolean } = {}) {
 
 const run = (deps: ReturnType<typeof setup>, over: Partial<Parameters<typeof install>[2]> & { body?: InstallRequest } = {}) =>
   install(deps, logger, {
-    principal: org, workspaceId: 'ws', request: () => over.body ?? { source: 'local://hello', restart: true },
-    idempotencyKey: null, waitSeconds: 0, ...over,
+    principal: org,
+    workspaceId: 'ws',
+    request: () => over.body ?? { source: 'local://hello', restart: true },
+    idempotencyKey: null,
+    waitSeconds: 0,
+    ...over,
   });
 
-const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof AppError ? e.code : String(e)));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof AppError ? e.code : String(e)),
+  );
 
 describe('install', () => {
   it('refuses an external workspace before it reads the body', async () => {
@@ -40,7 +53,7 @@ describe('install', () => {
     expect(parsed).toBe(false);
   });
 
-  it('answers another org\'s workspace as missing and refuses a workspace token', async () => {
+  it("answers another org's workspace as missing and refuses a workspace token", async () => {
     const deps = setup();
     expect(await code(run(deps, { workspaceId: 'other' }))).toBe('workspace_not_found');
     expect(await code(run(deps, { principal: { kind: 'workspace', orgId: 'acme', workspaceId: 'ws', prefix: 'mpd_w_aaaaaaaa' } }))).toBe('forbidden');
@@ -54,8 +67,12 @@ describe('install', () => {
     expect(op).toMatchObject({ status: 'RUNNING', kind: 'install', source: 'local://hello' });
     expect(deps.workflow.started).toHaveLength(1);
     expect(deps.workflow.started[0]?.input).toMatchObject({
-      operationId: op.operationId, source: 'local://hello', plugin: 'hello', restart: false,
-      requestedAt: '2026-06-01T12:00:00.000Z', uninstallAt: '2026-06-08T12:00:00.000Z',
+      operationId: op.operationId,
+      source: 'local://hello',
+      plugin: 'hello',
+      restart: false,
+      requestedAt: '2026-06-01T12:00:00.000Z',
+      uninstallAt: '2026-06-08T12:00:00.000Z',
     });
   });
 
@@ -82,11 +99,14 @@ describe('install', () => {
 
   it('with a wait, answers with the operation once it finished, or as it stands when the wait ran out', async () => {
     const deps = setup();
-    const finishing = { ...deps.operations, get: async (id: string) => {
-      const row = deps.operations.rows.get(id);
-      // The workflow finishes 300 ms (of fake time) after the request.
-      return row && deps.clock.now().getTime() - Date.parse(row.createdAt) >= 300 ? { ...row, status: 'SUCCEEDED' as const } : row ?? null;
-    } };
+    const finishing = {
+      ...deps.operations,
+      get: async (id: string) => {
+        const row = deps.operations.rows.get(id);
+        // The workflow finishes 300 ms (of fake time) after the request.
+        return row && deps.clock.now().getTime() - Date.parse(row.createdAt) >= 300 ? { ...row, status: 'SUCCEEDED' as const } : (row ?? null);
+      },
+    };
     expect(await run({ ...deps, operations: finishing }, { waitSeconds: 5 })).toMatchObject({ status: 'SUCCEEDED' });
     const never = { ...deps.operations, get: async (id: string) => deps.operations.rows.get(id) ?? null };
     const started = deps.clock.now().getTime();
@@ -99,7 +119,8 @@ describe('install', () => {
       const deps = setup();
       const err = await run(deps, { body: { source: 'github://anyone/hello#v1', restart: true } }).catch((e: unknown) => e);
       expect(err).toMatchObject({
-        code: 'plugin_source_conflict', status: 409,
+        code: 'plugin_source_conflict',
+        status: 409,
         details: { plugin: 'hello', installed_source: 'local://hello', requested_source: 'github://anyone/hello#v1' },
       });
       expect((err as Error).message).toContain('local://hello');

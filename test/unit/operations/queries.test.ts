@@ -13,7 +13,10 @@ const registry: RegistryReader = {
 describe('runtime names as the SDK writes them', () => {
   const deps = {
     workspaces: fakeWorkspaces([workspace('ws')]),
-    installed: fakeInstalled([{ ...installed('ws', 'sdk-template'), runtimes: ['claude_code'] }, { ...installed('ws', 'hermes-only'), runtimes: ['Hermes'] }]),
+    installed: fakeInstalled([
+      { ...installed('ws', 'sdk-template'), runtimes: ['claude_code'] },
+      { ...installed('ws', 'hermes-only'), runtimes: ['Hermes'] },
+    ]),
     registry,
   };
 

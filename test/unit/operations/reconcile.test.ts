@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  reconcileExecution, reconcileStale, type ExecutionReader, type HostReport, type ReconcileDeps, type ReconcileStore,
+  reconcileExecution,
+  reconcileStale,
+  type ExecutionReader,
+  type HostReport,
+  type ReconcileDeps,
+  type ReconcileStore,
 } from '../../../lambdas/operations/reconcile.js';
 import type { HostPlugin } from '../../../lambdas/store/reconcile.js';
 import type { ErrorRecord } from '../../../lambdas/shared/errors.js';
@@ -14,9 +19,19 @@ const SHA = 'a'.repeat(64);
 
 function operation(id: string, overrides: Partial<Operation> = {}): Operation {
   return {
-    operationId: id, workspaceId: WORKSPACE.id, kind: 'install', status: 'RUNNING', plugin: 'hello-skill', source: 'local://hello-skill',
-    sha256: null, executionArn: `${ARN_PREFIX}${id}`, createdAt: '2026-06-01T12:00:00.000Z', updatedAt: '2026-06-01T12:00:00.000Z',
-    steps: [], warnings: [], ...overrides,
+    operationId: id,
+    workspaceId: WORKSPACE.id,
+    kind: 'install',
+    status: 'RUNNING',
+    plugin: 'hello-skill',
+    source: 'local://hello-skill',
+    sha256: null,
+    executionArn: `${ARN_PREFIX}${id}`,
+    createdAt: '2026-06-01T12:00:00.000Z',
+    updatedAt: '2026-06-01T12:00:00.000Z',
+    steps: [],
+    warnings: [],
+    ...overrides,
   };
 }
 
@@ -43,7 +58,7 @@ function setup(opts: { operations: Operation[]; executions?: Record<string, Exec
     failStale: async (id, error) => {
       closed.push([id, error]);
       const row = rows.get(id);
-      if (!row || row.status !== 'RUNNING') return false;
+      if (row?.status !== 'RUNNING') return false;
       row.status = 'FAILED';
       return true;
     },
@@ -92,9 +107,16 @@ describe('reconciling operations whose execution may have ended', () => {
 
     expect(t.probed).toEqual(['ws-1/hello-skill']);
     expect(t.recorded).toEqual([['ws-1', 'hello-skill', INSTALLED]]);
-    expect(t.closed).toEqual([['op-lost', {
-      code: 'delivery_failed', httpStatus: 502, message: 'the workflow stopped before the operation finished (its execution no longer exists)',
-    }]]);
+    expect(t.closed).toEqual([
+      [
+        'op-lost',
+        {
+          code: 'delivery_failed',
+          httpStatus: 502,
+          message: 'the workflow stopped before the operation finished (its execution no longer exists)',
+        },
+      ],
+    ]);
     expect(summary.results[0]).toMatchObject({ outcome: 'closed', host: 'recorded' });
     expect(t.rows.get('op-lost')?.status).toBe('FAILED');
   });
@@ -128,13 +150,19 @@ describe('reconciling operations whose execution may have ended', () => {
 
     expect(t.recorded).toEqual([]);
     expect(t.closed[0]?.[1].code).toBe('delivery_failed');
-    expect(t.closed[0]?.[1].message).toBe('the workflow stopped before the operation finished (its execution was aborted); '
-      + 'the workspace could not be asked what it has, so its plugin record was left as it was');
+    expect(t.closed[0]?.[1].message).toBe(
+      'the workflow stopped before the operation finished (its execution was aborted); ' +
+        'the workspace could not be asked what it has, so its plugin record was left as it was',
+    );
     expect(summary.results[0]).toMatchObject({ outcome: 'closed', host: 'unreachable' });
   });
 
   it('asks the host when the execution succeeded but its result was never recorded', async () => {
-    const t = setup({ operations: [operation('op-won')], executions: { 'op-won': { status: 'SUCCEEDED' } }, host: { present: true, version: '1.1.0', installed: INSTALLED } });
+    const t = setup({
+      operations: [operation('op-won')],
+      executions: { 'op-won': { status: 'SUCCEEDED' } },
+      host: { present: true, version: '1.1.0', installed: INSTALLED },
+    });
 
     await reconcileStale(t.deps, SWEEP);
 

@@ -8,7 +8,11 @@ const extToken: RecordPullInput['principal'] = { kind: 'workspace', orgId: 'acme
 
 function setup(opts: { stagedName?: string; allowed?: Record<string, string[]>; rows?: ReturnType<typeof installed>[] } = {}) {
   return {
-    workspaces: fakeWorkspaces([workspace('ext', { runtime: 'external', instanceId: null }), workspace('ws'), workspace('ext-gone', { runtime: 'external', status: 'removed' })]),
+    workspaces: fakeWorkspaces([
+      workspace('ext', { runtime: 'external', instanceId: null }),
+      workspace('ws'),
+      workspace('ext-gone', { runtime: 'external', status: 'removed' }),
+    ]),
     sources: fakeSources,
     allowlist: fakeAllowlist(opts.allowed),
     installed: fakeInstalled(opts.rows ?? []),
@@ -22,7 +26,12 @@ const report = (deps: ReturnType<typeof setup>, body: InstallRequest, over: Part
 describe('recording a plugin an external workspace pulled', () => {
   it('stages the source to learn it and records it as pulled, with its version and content hash', async () => {
     const deps = setup();
-    expect(await report(deps, { source: 'local://hello', restart: true })).toEqual({ plugin: 'hello', source: 'local://hello', version: '1', sha256: 'c'.repeat(64) });
+    expect(await report(deps, { source: 'local://hello', restart: true })).toEqual({
+      plugin: 'hello',
+      source: 'local://hello',
+      version: '1',
+      sha256: 'c'.repeat(64),
+    });
     expect(deps.stager.staged).toEqual(['local://hello']);
     expect(await deps.installed.list('ext')).toEqual([
       expect.objectContaining({ name: 'hello', version: '1', source: 'local://hello', sha256: 'c'.repeat(64), installedVia: 'pull', uninstallAt: null }),
@@ -54,9 +63,13 @@ describe('recording a plugin an external workspace pulled', () => {
     const deps = setup();
     await expect(report(deps, { source: 'local://hello', restart: true }, { workspaceId: 'ws' })).rejects.toMatchObject({ code: 'workspace_not_found' });
     const wsToken = { ...extToken, workspaceId: 'ws' };
-    await expect(report(deps, { source: 'local://hello', restart: true }, { principal: wsToken, workspaceId: 'ws' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(report(deps, { source: 'local://hello', restart: true }, { principal: wsToken, workspaceId: 'ws' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
     const goneToken = { ...extToken, workspaceId: 'ext-gone' };
-    await expect(report(deps, { source: 'local://hello', restart: true }, { principal: goneToken, workspaceId: 'ext-gone' })).rejects.toMatchObject({ code: 'workspace_not_found' });
+    await expect(report(deps, { source: 'local://hello', restart: true }, { principal: goneToken, workspaceId: 'ext-gone' })).rejects.toMatchObject({
+      code: 'workspace_not_found',
+    });
     expect(deps.stager.staged).toEqual([]);
   });
 });

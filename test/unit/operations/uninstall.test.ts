@@ -23,7 +23,11 @@ function setup() {
 const at = (text: string) => ({ text, when: new Date(text) });
 const run = (deps: ReturnType<typeof setup>, over: Partial<Parameters<typeof uninstall>[2]> = {}) =>
   uninstall(deps, logger, { principal: org, workspaceId: 'ws', plugin: 'hello', idempotencyKey: null, waitSeconds: 0, ...over });
-const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof AppError ? e.code : String(e)));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof AppError ? e.code : String(e)),
+  );
 
 describe('uninstall', () => {
   it('starts the uninstall workflow with the installed source', async () => {

@@ -19,9 +19,27 @@ function runPython(script: string, input: unknown): string {
 // Names a hostile or merely international plugin could carry: quotes, backslashes, controls,
 // DEL, Latin-1, BMP above the surrogates, astral (surrogate pairs in UTF-16), RTL, combining marks.
 const AWKWARD = [
-  'plain.md', 'with space.md', 'quote".md', 'back\\slash.md', 'tab\there.md', 'nl\nhere.md', 'cr\rbs\bff\f.md',
-  'ctrl\u0001\u001f.md', 'del\u007f.md', 'café.md', 'ß/straße.md', 'emoji/😀.md', '𝄞music.md', 'ｆｕｌｌ.md',
-  '\ue000private.md', '\uffefbom.md', 'עברית.md', 'e\u0301.md', '/slash.md', 'a/b/c.md', '$(reboot).md',
+  'plain.md',
+  'with space.md',
+  'quote".md',
+  'back\\slash.md',
+  'tab\there.md',
+  'nl\nhere.md',
+  'cr\rbs\bff\f.md',
+  'ctrl\u0001\u001f.md',
+  'del\u007f.md',
+  'café.md',
+  'ß/straße.md',
+  'emoji/😀.md',
+  '𝄞music.md',
+  'ｆｕｌｌ.md',
+  '\ue000private.md',
+  '\uffefbom.md',
+  'עברית.md',
+  'e\u0301.md',
+  '/slash.md',
+  'a/b/c.md',
+  '$(reboot).md',
 ];
 
 describe('content hash (SPEC §3)', () => {
@@ -42,7 +60,12 @@ describe('content hash (SPEC §3)', () => {
 
   it('serializes like json.dumps: ", " separators, ASCII only', () => {
     expect(pythonJsonDumps([])).toBe('[]');
-    expect(pythonJsonDumps([['a.md', 'h1'], ['b/c.md', 'h2']])).toBe('[["a.md", "h1"], ["b/c.md", "h2"]]');
+    expect(
+      pythonJsonDumps([
+        ['a.md', 'h1'],
+        ['b/c.md', 'h2'],
+      ]),
+    ).toBe('[["a.md", "h1"], ["b/c.md", "h2"]]');
     expect(pythonJsonDumps([['é😀\n"\\\u007f\u0001', 'x']])).toBe('[["\\u00e9\\ud83d\\ude00\\n\\"\\\\\\u007f\\u0001", "x"]]');
   });
 

@@ -138,15 +138,21 @@ describe('fetching from the local registry', () => {
   });
 
   it('maps a missing object to source_not_found', async () => {
-    const error = await resolver().fetch('nope', {}).catch((err: unknown) => err);
+    const error = await resolver()
+      .fetch('nope', {})
+      .catch((err: unknown) => err);
     expect(error).toMatchObject({ code: 'source_not_found', status: 404, message: 'plugin "nope" is not in the registry' });
   });
 
   it('maps any other S3 failure to fetch_failed without its text', async () => {
-    s3Mock.on(GetObjectCommand).rejects(
-      new S3ServiceException({ name: 'InternalError', $fault: 'server', message: 'arn:aws:s3:::secret-bucket broke', $metadata: { httpStatusCode: 500 } }),
-    );
-    const error = (await resolver().fetch('acc-good', {}).catch((err: unknown) => err)) as AppError;
+    s3Mock
+      .on(GetObjectCommand)
+      .rejects(
+        new S3ServiceException({ name: 'InternalError', $fault: 'server', message: 'arn:aws:s3:::secret-bucket broke', $metadata: { httpStatusCode: 500 } }),
+      );
+    const error = (await resolver()
+      .fetch('acc-good', {})
+      .catch((err: unknown) => err)) as AppError;
     expect(error).toMatchObject({ code: 'fetch_failed', status: 502, message: 'fetching local://acc-good failed' });
   });
 

@@ -9,7 +9,12 @@ const yaml = (text: string) => parseManifest(Buffer.from(text));
 function aliasBomb(): string {
   const levels = 'abcdefghi'.split('');
   return levels
-    .map((level, i) => `${level}: &${level} [${Array(10).fill(i === 0 ? 'lol' : `*${levels[i - 1]}`).join(', ')}]`)
+    .map(
+      (level, i) =>
+        `${level}: &${level} [${Array(10)
+          .fill(i === 0 ? 'lol' : `*${levels[i - 1]}`)
+          .join(', ')}]`,
+    )
     .join('\n');
 }
 
@@ -153,7 +158,11 @@ describe('plugin.yaml against molecule_plugin validate', () => {
 
   it.each([
     ['no-name.yaml', { version: '1.0.0' }, 'plugin.yaml has no name; the plugin takes the name of its source'],
-    ['unknown-runtime.yaml', { runtimes: ['claud_code'] }, 'plugin.yaml declares runtime "claud_code", which is not a known runtime; no such workspace will list it'],
+    [
+      'unknown-runtime.yaml',
+      { runtimes: ['claud_code'] },
+      'plugin.yaml declares runtime "claud_code", which is not a known runtime; no such workspace will list it',
+    ],
   ])('stages %s, which the validator refuses, with a warning (SPEC allows it)', (file, fields, warning) => {
     const { manifest, warnings } = checkManifest(fixture(file));
     expect(manifest).toMatchObject(fields);
@@ -205,7 +214,11 @@ describe('SKILL.md frontmatter (agentskills.io, as the validator checks it)', ()
     ['empty frontmatter', '---\n---\n', 'skills/hello/SKILL.md: name is required; description is required'],
     ['a list as frontmatter', '---\n- a\n---\n', 'skills/hello/SKILL.md: its frontmatter must be a mapping'],
     ['bad YAML', '---\nname: hello\ndescription: "open\n---\n', /^skills\/hello\/SKILL\.md frontmatter is not valid YAML: .*line \d+$/],
-    ['mistyped optional fields', '---\nname: hello\ndescription: d\nlicense: 3\nallowed-tools: [a]\nmetadata: x\n---\n', /license must be text; metadata must be a mapping; allowed-tools must be a space-separated list/],
+    [
+      'mistyped optional fields',
+      '---\nname: hello\ndescription: d\nlicense: 3\nallowed-tools: [a]\nmetadata: x\n---\n',
+      /license must be text; metadata must be a mapping; allowed-tools must be a space-separated list/,
+    ],
   ])('warns about %s', (_, text, warning) => {
     if (typeof warning === 'string') expect(check(text)).toBe(warning);
     else expect(check(text)).toMatch(warning);

@@ -31,7 +31,11 @@ describe('packing during the validating pass', () => {
     const twoPass = await collect(
       packNormalized(
         ['a/b/c.md', 'z.md', 'a.md'].map((path) => ({
-          type: 'file' as const, path, size: 1, executable: false, content: () => Readable.from([Buffer.from(path[path.length - 4]!)]),
+          type: 'file' as const,
+          path,
+          size: 1,
+          executable: false,
+          content: () => Readable.from([Buffer.from(path[path.length - 4]!)]),
         })),
       ),
     );

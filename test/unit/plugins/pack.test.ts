@@ -21,10 +21,19 @@ describe('the normalized archive', () => {
   });
 
   it('fails the stream when a file cannot be read', async () => {
-    const broken: PackEntry = { type: 'file', path: 'gone.md', size: 3, executable: false, content: () => Readable.from((async function* () {
-      yield Buffer.from('a');
-      throw new Error('ENOENT: the spool vanished');
-    })()) };
+    const broken: PackEntry = {
+      type: 'file',
+      path: 'gone.md',
+      size: 3,
+      executable: false,
+      content: () =>
+        Readable.from(
+          (async function* () {
+            yield Buffer.from('a');
+            throw new Error('ENOENT: the spool vanished');
+          })(),
+        ),
+    };
     await expect(collect(packNormalized([file('a.md', 'a'), broken]))).rejects.toThrow();
   });
 
@@ -35,7 +44,16 @@ describe('the normalized archive', () => {
       path: 'big.bin',
       size: 1024 * 1024 * 1024,
       executable: false,
-      content: () => new Readable({ read() { this.push(Buffer.alloc(64 * 1024)); }, destroy(err, cb) { closed = true; cb(err); } }),
+      content: () =>
+        new Readable({
+          read() {
+            this.push(Buffer.alloc(64 * 1024));
+          },
+          destroy(err, cb) {
+            closed = true;
+            cb(err);
+          },
+        }),
     };
     const output = packNormalized([endless]);
     for await (const _ of output) break;

@@ -74,7 +74,9 @@ function resolvers(config: Partial<ResolverConfig> = {}) {
 
 async function fetchSource(raw: string, config: Partial<ResolverConfig> = {}, signal?: AbortSignal) {
   const source = parseSource(raw);
-  return resolvers(config).resolverFor(source).fetch(source.spec, signal ? { signal } : {});
+  return resolvers(config)
+    .resolverFor(source)
+    .fetch(source.spec, signal ? { signal } : {});
 }
 
 async function expectFailure(promise: Promise<unknown>, code: ErrorCode): Promise<AppError> {

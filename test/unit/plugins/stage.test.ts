@@ -100,12 +100,7 @@ describe('stageArchive: hostile archives', () => {
   it('takes shell metacharacters in file names as plain data', async () => {
     const { result, sink, error } = await stage(await hostile.shellMetacharacters(), { tmpDir: dir.path });
     expect(error).toBeUndefined();
-    expect(result?.files.map(([path]) => path)).toEqual([
-      'README.md',
-      'rules/$(reboot).md',
-      'rules/`id`;rm -rf ~ &.md',
-      "rules/it's \"quoted\" | tee >x.md",
-    ]);
+    expect(result?.files.map(([path]) => path)).toEqual(['README.md', 'rules/$(reboot).md', 'rules/`id`;rm -rf ~ &.md', 'rules/it\'s "quoted" | tee >x.md']);
     expect((await listTarGz(sink.bytes)).map((e) => e.name)).toContain('rules/`id`;rm -rf ~ &.md');
   });
 });
@@ -124,10 +119,7 @@ describe('stageArchive: limits', () => {
   it('rejects an archive over PLUGIN_INSTALL_MAX_ARCHIVE_BYTES, counting compressed bytes', async () => {
     const incompressible = randomBytes(100_000);
     const archive = await tarGz([{ name: 'noise.bin', content: incompressible }]);
-    const error = await expectRejected(
-      await stage(archive, { tmpDir: dir.path, limits: { ...small, maxDirBytes: 10 * MiB } }),
-      'plugin_too_large',
-    );
+    const error = await expectRejected(await stage(archive, { tmpDir: dir.path, limits: { ...small, maxDirBytes: 10 * MiB } }), 'plugin_too_large');
     expect(error.message).toMatch(/archive is larger than 65536 bytes/);
   });
 
@@ -168,10 +160,7 @@ describe('stageArchive: manifest and integrity', () => {
 
   it('rejects content that does not match the sha256 the request carried', async () => {
     const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
-    const error = await expectRejected(
-      await stage(archive, { tmpDir: dir.path, expectedSha256: 'f'.repeat(64) }),
-      'integrity_mismatch',
-    );
+    const error = await expectRejected(await stage(archive, { tmpDir: dir.path, expectedSha256: 'f'.repeat(64) }), 'integrity_mismatch');
     expect(error.message).toBe(`sha256 mismatch: expected ${'f'.repeat(64)}, got ${ACC_GOOD_HASH}`);
   });
 
@@ -212,9 +201,7 @@ describe('stageArchive: the staged plugin', () => {
   });
 
   it('warns about a declared skill that has no files', async () => {
-    const archive = await tarGz(
-      pluginEntries({ ...ACC_GOOD_FILES, ...HELLO_SKILL, 'plugin.yaml': 'name: acc-good\nskills: [hello, ghost]\n' }),
-    );
+    const archive = await tarGz(pluginEntries({ ...ACC_GOOD_FILES, ...HELLO_SKILL, 'plugin.yaml': 'name: acc-good\nskills: [hello, ghost]\n' }));
     const { result } = await stage(archive, { tmpDir: dir.path });
     expect(result?.warnings).toEqual(['plugin.yaml declares skill "ghost" but the plugin has no skills/ghost/ files']);
   });
@@ -245,7 +232,9 @@ describe('stageArchive: the staged plugin', () => {
 
   it('stages the same bytes for the same plugin, whatever the archive order and metadata', async () => {
     const a = await stage(await tarGz(pluginEntries(ACC_GOOD_FILES)), { tmpDir: dir.path });
-    const reversed = pluginEntries(ACC_GOOD_FILES).reverse().map((e) => ({ ...e, mode: 0o664 }));
+    const reversed = pluginEntries(ACC_GOOD_FILES)
+      .reverse()
+      .map((e) => ({ ...e, mode: 0o664 }));
     const b = await stage(await tarGz([{ name: 'rules/', type: 'directory' }, ...reversed]), { tmpDir: dir.path });
     expect(b.sink.bytes.equals(a.sink.bytes)).toBe(true);
   });
@@ -267,8 +256,20 @@ describe('stageArchive: the staged plugin', () => {
   });
 
   it.each([
-    ['a file next to the top-level directory', [{ name: 'top/a.md', content: 'a' }, { name: 'stray.md', content: 'b' }]],
-    ['a second top-level directory', [{ name: 'top/a.md', content: 'a' }, { name: 'other/b.md', content: 'b' }]],
+    [
+      'a file next to the top-level directory',
+      [
+        { name: 'top/a.md', content: 'a' },
+        { name: 'stray.md', content: 'b' },
+      ],
+    ],
+    [
+      'a second top-level directory',
+      [
+        { name: 'top/a.md', content: 'a' },
+        { name: 'other/b.md', content: 'b' },
+      ],
+    ],
   ])('rejects %s when stripping the top level', async (_, entries) => {
     await expectRejected(await stage(await tarGz(entries), { tmpDir: dir.path, stripTopLevel: true }), 'invalid_archive');
   });
@@ -276,8 +277,20 @@ describe('stageArchive: the staged plugin', () => {
 
 describe('stageArchive: what molecule_plugin validate checks', () => {
   it.each([
-    ['an empty plugin.yaml directory', [{ name: 'plugin.yaml/', type: 'directory' as const }, { name: 'a.md', content: 'a' }]],
-    ['a plugin.yaml directory with files in it', [{ name: 'plugin.yaml/name', content: 'x' }, { name: 'a.md', content: 'a' }]],
+    [
+      'an empty plugin.yaml directory',
+      [
+        { name: 'plugin.yaml/', type: 'directory' as const },
+        { name: 'a.md', content: 'a' },
+      ],
+    ],
+    [
+      'a plugin.yaml directory with files in it',
+      [
+        { name: 'plugin.yaml/name', content: 'x' },
+        { name: 'a.md', content: 'a' },
+      ],
+    ],
   ])('refuses %s as manifest_invalid instead of installing without a manifest', async (_, entries) => {
     const error = await expectRejected(await stage(await tarGz(entries), { tmpDir: dir.path }), 'manifest_invalid');
     expect(error.message).toBe('plugin.yaml is a directory; it must be a file');

@@ -23,7 +23,10 @@ afterEach(async () => {
 
 describe('the SDK client', () => {
   it('retries a read on 503 and returns the answer that follows', async () => {
-    const { url, seen } = await scriptedServer([{ status: 503, body: { code: 'platform_unavailable' } }, { status: 200, body: [] }]);
+    const { url, seen } = await scriptedServer([
+      { status: 503, body: { code: 'platform_unavailable' } },
+      { status: 200, body: [] },
+    ]);
     const client = new PluginDeliveryClient({ baseUrl: url, token: 't' });
     expect(await client.listInstalled('ws 1')).toEqual([]);
     expect(seen.map((r) => r.url)).toEqual(['/workspaces/ws%201/plugins', '/workspaces/ws%201/plugins']);

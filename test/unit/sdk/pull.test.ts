@@ -14,7 +14,11 @@ import { createHash } from 'node:crypto';
 async function downloadServer(tarball: Buffer, sha256: string, announcedName = 'demo') {
   const server: Server = createServer((req, res) => {
     if (req.url?.startsWith('/workspaces/')) {
-      res.writeHead(302, { location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tarball`, 'x-plugin-name': announcedName, 'x-plugin-sha256': sha256 });
+      res.writeHead(302, {
+        location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tarball`,
+        'x-plugin-name': announcedName,
+        'x-plugin-sha256': sha256,
+      });
       res.end();
     } else {
       res.writeHead(req.headers.authorization ? 400 : 200).end(tarball);
@@ -76,7 +80,8 @@ describe('pulling a plugin into an external workspace', () => {
     const big = { 'plugin.yaml': 'name: demo\n', 'big.bin': 'x'.repeat(2_000_000) };
     const client = await downloadServer(await tarGz(pluginEntries(big)), hashOf(big));
     await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir, maxBytes: 1_000_000 })).rejects.toMatchObject({
-      code: 'invalid_archive', message: expect.stringContaining('more than 1000000 bytes'),
+      code: 'invalid_archive',
+      message: expect.stringContaining('more than 1000000 bytes'),
     });
     expect(await readdir(pluginsDir)).toEqual(['demo']);
   });
@@ -110,7 +115,8 @@ describe('pulling a plugin into an external workspace', () => {
     const files = { ...FILES, 'plugin.yaml': `name: demo\nsha256: ${'0'.repeat(64)}\n` };
     const client = await downloadServer(await tarGz(pluginEntries(files)), hashOf(files));
     await expect(pullPlugin(client, { workspaceId: 'ext', name: 'demo', pluginsDir })).rejects.toMatchObject({
-      code: 'integrity_mismatch', message: expect.stringContaining('its plugin.yaml declares'),
+      code: 'integrity_mismatch',
+      message: expect.stringContaining('its plugin.yaml declares'),
     });
     expect(await readdir(join(pluginsDir, 'demo'))).toEqual(['old.md']);
   });

@@ -22,7 +22,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ PLUGIN_CLEANUP_INTERVAL: '0s' })).toThrow(/PLUGIN_CLEANUP_INTERVAL.*must be longer than 0/s);
   });
 
-  it('runs the stack\'s own SSM document when the stack names one, AWS-RunShellScript otherwise', () => {
+  it("runs the stack's own SSM document when the stack names one, AWS-RunShellScript otherwise", () => {
     expect(loadConfig({}).ssmDocumentName).toBe('AWS-RunShellScript');
     expect(loadConfig({ PLUGIN_SSM_DOCUMENT: 'molecule-host-command' }).ssmDocumentName).toBe('molecule-host-command');
   });
@@ -33,7 +33,7 @@ describe('configuration', () => {
     expect(loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }).s3PathStyle).toBe(true);
   });
 
-  it('finds a runtime\'s config dir however the runtime name is spelled, on both sides of PLUGIN_CONFIG_DIRS', () => {
+  it("finds a runtime's config dir however the runtime name is spelled, on both sides of PLUGIN_CONFIG_DIRS", () => {
     const config = loadConfig({ PLUGIN_CONFIG_DIRS: 'Deep_Agents=/srv/deep' });
     expect(['claude-code', 'claude_code', 'Claude-Code'].map(config.configDirFor)).toEqual(['/configs', '/configs', '/configs']);
     expect(config.configDirFor('HERMES')).toBe('/home/ubuntu/.hermes');
