@@ -6,7 +6,7 @@ import { failStaleOperation, listStaleOperations, recordHostState } from '../sto
 import { createSfnClient, createSsmClient } from '../shared/aws.js';
 import { logger } from '../shared/logger.js';
 import { probePlugin, type DeliveryDeps } from '../delivery/index.js';
-import { pgWorkspaces } from '../operations/adapters/postgres.js';
+import { bindDb, pgWorkspaces } from '../operations/adapters/postgres.js';
 import { sfnStarter } from '../operations/adapters/sfn.js';
 import {
   reconcileExecution,
@@ -22,12 +22,7 @@ import { deliveryDeps } from './steps.js';
 /** Wires the reconciler to a Runtime: PostgreSQL, Step Functions' DescribeExecution, and the host transports. */
 
 export function pgReconcileStore(db: Db): ReconcileStore {
-  return {
-    listStale: (q) => listStaleOperations(db, q),
-    get: (id) => getOperation(db, id),
-    recordHostState: (workspaceId, name, onHost) => recordHostState(db, workspaceId, name, onHost),
-    failStale: (id, error) => failStaleOperation(db, id, error),
-  };
+  return bindDb(db, { listStale: listStaleOperations, get: getOperation, recordHostState, failStale: failStaleOperation });
 }
 
 const STATUSES = new Set<string>(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);

@@ -19,22 +19,17 @@ export async function putWorkspace(
   return result;
 }
 
-export async function mintWorkspaceToken(
-  deps: { workspaces: WorkspaceStore; tokens: TokenStore },
-  log: Log,
-  input: { workspaceId: string },
-): Promise<{ token: string; prefix: string }> {
+type MintDeps = { workspaces: WorkspaceStore; tokens: TokenStore };
+type Minted = { token: string; prefix: string };
+
+export async function mintWorkspaceToken(deps: MintDeps, log: Log, input: { workspaceId: string }): Promise<Minted> {
   const workspace = requireLiveWorkspace(input.workspaceId, await deps.workspaces.get(input.workspaceId));
   const minted = await deps.tokens.mint('workspace', { orgId: workspace.orgId, workspaceId: workspace.id });
   log.info('workspace token minted', { workspaceId: workspace.id, prefix: minted.prefix });
   return minted;
 }
 
-export async function mintOrgToken(
-  deps: { workspaces: WorkspaceStore; tokens: TokenStore },
-  log: Log,
-  input: { orgId: string },
-): Promise<{ token: string; prefix: string }> {
+export async function mintOrgToken(deps: MintDeps, log: Log, input: { orgId: string }): Promise<Minted> {
   if (!(await deps.workspaces.orgExists(input.orgId))) throw new OrgNotFound(`org "${input.orgId}" not found`);
   const minted = await deps.tokens.mint('org', { orgId: input.orgId });
   log.info('org token minted', { orgId: input.orgId, prefix: minted.prefix });

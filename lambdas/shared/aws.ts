@@ -48,28 +48,17 @@ async function make<C>(load: Promise<new (config: Awaited<ReturnType<typeof comm
   return new Client(config);
 }
 
-export const createSfnClient = (opts: AwsClientOptions): Promise<SFNClient> =>
-  make(
-    import('@aws-sdk/client-sfn').then((m) => m.SFNClient),
-    opts,
-  );
-export const createSsmClient = (opts: AwsClientOptions): Promise<SSMClient> =>
-  make(
-    import('@aws-sdk/client-ssm').then((m) => m.SSMClient),
-    opts,
-  );
-export const createSecretsClient = (opts: AwsClientOptions): Promise<SecretsManagerClient> =>
-  make(
-    import('@aws-sdk/client-secrets-manager').then((m) => m.SecretsManagerClient),
-    opts,
-  );
-export const createEc2Client = (opts: AwsClientOptions): Promise<EC2Client> =>
-  make(
-    import('@aws-sdk/client-ec2').then((m) => m.EC2Client),
-    opts,
-  );
-export const createEicClient = (opts: AwsClientOptions): Promise<EC2InstanceConnectClient> =>
-  make(
-    import('@aws-sdk/client-ec2-instance-connect').then((m) => m.EC2InstanceConnectClient),
-    opts,
-  );
+/** Each service's SDK package, imported on first use. */
+const sdk = {
+  sfn: () => import('@aws-sdk/client-sfn').then((m) => m.SFNClient),
+  ssm: () => import('@aws-sdk/client-ssm').then((m) => m.SSMClient),
+  secrets: () => import('@aws-sdk/client-secrets-manager').then((m) => m.SecretsManagerClient),
+  ec2: () => import('@aws-sdk/client-ec2').then((m) => m.EC2Client),
+  eic: () => import('@aws-sdk/client-ec2-instance-connect').then((m) => m.EC2InstanceConnectClient),
+};
+
+export const createSfnClient = (opts: AwsClientOptions): Promise<SFNClient> => make(sdk.sfn(), opts);
+export const createSsmClient = (opts: AwsClientOptions): Promise<SSMClient> => make(sdk.ssm(), opts);
+export const createSecretsClient = (opts: AwsClientOptions): Promise<SecretsManagerClient> => make(sdk.secrets(), opts);
+export const createEc2Client = (opts: AwsClientOptions): Promise<EC2Client> => make(sdk.ec2(), opts);
+export const createEicClient = (opts: AwsClientOptions): Promise<EC2InstanceConnectClient> => make(sdk.eic(), opts);

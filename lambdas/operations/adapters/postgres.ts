@@ -20,22 +20,22 @@ import { runCleanup, type CleanupSummary } from '../cleanup.js';
 
 /** The use cases' stores over the PostgreSQL store modules. */
 
+type Bound<F> = { [K in keyof F]: F[K] extends (db: Db, ...args: infer A) => infer R ? (...args: A) => R : never };
+
+/** The store functions with the pool bound as their first argument: most ports are exactly that. */
+export function bindDb<F extends Record<string, (db: Db, ...args: never[]) => unknown>>(db: Db, fns: F): Bound<F> {
+  return Object.fromEntries(
+    Object.entries(fns).map(([name, fn]) => [name, (...args: unknown[]) => (fn as (db: Db, ...rest: unknown[]) => unknown)(db, ...args)]),
+  ) as Bound<F>;
+}
+
 export function pgWorkspaces(db: Db): WorkspaceStore {
-  return {
-    get: (id) => getWorkspace(db, id),
-    upsert: (id, input) => upsertWorkspace(db, id, input),
-    orgExists: (orgId) => orgExists(db, orgId),
-    purgeRemovedPlugins: (batch) => purgeRemovedWorkspacePlugins(db, batch),
-  };
+  return bindDb(db, { get: getWorkspace, upsert: upsertWorkspace, orgExists, purgeRemovedPlugins: purgeRemovedWorkspacePlugins });
 }
 
 export function pgOperations(db: Db): OperationStore {
   return {
-    create: (op) => createOperation(db, op),
-    findByIdempotencyKey: (workspaceId, key) => findByIdempotencyKey(db, workspaceId, key),
-    get: (id) => getOperation(db, id),
-    list: (filter) => listOperations(db, filter),
-    setExecutionArn: (id, arn) => setExecutionArn(db, id, arn),
+    ...bindDb(db, { create: createOperation, findByIdempotencyKey, get: getOperation, list: listOperations, setExecutionArn }),
     fail: (id, error) => finishOperation(db, id, 'FAILED', error),
   };
 }
@@ -53,18 +53,11 @@ export function pgInstalled(db: Db): InstalledStore {
 }
 
 export function pgAllowlist(db: Db): AllowlistStore {
-  return {
-    requireAllowed: (orgId, name, source) => requireAllowedPlugin(db, orgId, name, source),
-    get: (orgId) => getAllowlist(db, orgId),
-    replace: (orgId, entries, enabledBy) => replaceAllowlist(db, orgId, entries, enabledBy),
-  };
+  return bindDb(db, { requireAllowed: requireAllowedPlugin, get: getAllowlist, replace: replaceAllowlist });
 }
 
 export function pgTokens(db: Db): TokenStore {
-  return {
-    mint: (kind, scope) => mintToken(db, kind, scope),
-    revokeByPrefix: (prefix) => revokeTokensByPrefix(db, prefix),
-  };
+  return bindDb(db, { mint: mintToken, revokeByPrefix: revokeTokensByPrefix });
 }
 
 /** The stores of one database, with the workflow they start: the ports every operation use case takes. */
