@@ -78,7 +78,7 @@ describe('install validation order', () => {
   it('starts nothing for a rejected request', async () => {
     await post('ws', '{"source":"github://a/b"}');
     await post('ws', '{"source":"local://BAD"}');
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
   it('accepts a valid request with 202, an operation id and its status URL, starting one execution', async () => {
@@ -112,7 +112,7 @@ describe('install validation order', () => {
       const res = await post('ws', `{"source":"local://hello","uninstallAfter":"${duration}"}`);
       expect(res, duration).toMatchObject({ status: 400, body: { code: 'invalid_request', error: 'uninstallAfter must be at most 100 years ahead' } });
     }
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
   });
 
   it('refuses changes to a workspace the platform removed', async () => {
@@ -121,7 +121,7 @@ describe('install validation order', () => {
       status: 404,
       body: { code: 'workspace_not_found', error: 'workspace "gone" was removed' },
     });
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
     const mint = await api({
       method: 'POST',
       path: '/admin/workspaces/gone/tokens',
@@ -177,7 +177,7 @@ describe('scheduled uninstall time', () => {
     for (const at of ['2099-02-30T00:00:00Z', '2099-01-01T00:00:00', '2099-01-01T24:00:00Z', 'tomorrow', '9999-01-01T00:00:00Z']) {
       expect(await del({ at }), at).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
     }
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 });
 
@@ -212,7 +212,7 @@ describe('Idempotency-Key', () => {
       headers: { authorization: `Bearer ${orgToken}`, ...key('k-same') },
     });
     expect(scheduleWithUsedKey.statusCode).toBe(422);
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
   });
 
   it('answers a replayed uninstall with its operation even once the plugin is gone', async () => {
@@ -240,6 +240,6 @@ describe('Idempotency-Key', () => {
     const replay = await del();
     expect(replay.statusCode).toBe(202);
     expect(JSON.parse(replay.body).operationId).toBe(first.operationId);
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
   });
 });

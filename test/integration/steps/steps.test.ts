@@ -125,9 +125,10 @@ describe('starting an operation', () => {
         asked: {},
       },
     );
-    const call = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
-    expect(call).toMatchObject({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name: operation.operationId });
-    expect(JSON.parse(call.input!)).toMatchObject({ operationId: operation.operationId, kind: 'install', source: 'local://demo' });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name: operation.operationId });
+    // The state document travels as a JSON string; it is read back to compare its fields.
+    const [call] = sfn.commandCalls(StartExecutionCommand);
+    expect(JSON.parse(String(call?.args[0].input.input))).toMatchObject({ operationId: operation.operationId, kind: 'install', source: 'local://demo' });
     expect((await getOperation(t.db, operation.operationId))?.executionArn).toBe(`arn:aws:states:us-east-1:1:execution:m:${operation.operationId}`);
   });
 
@@ -204,9 +205,15 @@ describe('Stage', () => {
       sha256: ACC_GOOD_HASH,
       skills: ['hello'],
     });
-    const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
-    expect(put).toMatchObject({ Bucket: 'staging', Key: state.staged.key, ContentType: 'application/gzip', Metadata: { 'plugin-sha256': ACC_GOOD_HASH } });
-    expect(put.ContentLength).toBeGreaterThan(0);
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'staging',
+      Key: state.staged.key,
+      ContentType: 'application/gzip',
+      Metadata: { 'plugin-sha256': ACC_GOOD_HASH },
+      ContentLength: expect.any(Number),
+    });
+    const [put] = s3.commandCalls(PutObjectCommand);
+    expect(put?.args[0].input.ContentLength).toBeGreaterThan(0);
     const op = await getOperation(t.db, state.operationId);
     expect(op).toMatchObject({ plugin: 'acc-good', sha256: ACC_GOOD_HASH });
     expect(op?.warnings.join()).toContain('link');
@@ -224,14 +231,14 @@ describe('Stage', () => {
     const state = await newState({ ...accepted, source: 'github://acme/slow#v1' });
     const hanging = stage()({ ...state, requestedAt: new Date(Date.now() - timeoutMs + 1_000).toISOString() }); // 1 s left
     await expect(hanging).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
-    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
   it('uploads nothing when the request sha256 does not match', async () => {
     codeload.set('acme/acc-good', 'v2', () => tarGz(pluginEntries(ACC_GOOD_FILES, 'acc-good-v2')));
     const attempt = stage()(await newState({ ...accepted, source: 'github://acme/acc-good#v2', expectedSha256: 'f'.repeat(64) }));
     await expect(attempt).rejects.toMatchObject({ name: 'IntegrityMismatch', code: 'integrity_mismatch' });
-    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 });
 
@@ -261,7 +268,7 @@ describe('Deliver', () => {
     expect(await acquireLease(t.db, workspace.id, (await newState()).operationId, 60_000)).toBe(true);
     const attempt = deliverStep(hostDeps())(state);
     await expect(attempt).rejects.toMatchObject({ name: 'WorkspaceBusy', transient: true });
-    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
     await t.db.query('DELETE FROM workspace_leases');
   });
 });
@@ -278,7 +285,7 @@ describe('Restart', () => {
     const notWanted = await restartStep(hostDeps())(await newState({ ...delivered(false), restart: false }));
     const skillsOnly = await restartStep(hostDeps())(await newState(delivered(true)));
     expect([notWanted.restarted, skillsOnly.restarted]).toEqual([false, false]);
-    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
     const op = await getOperation(t.db, skillsOnly.operationId);
     expect(op?.steps).toEqual([expect.objectContaining({ name: 'Restart', status: 'SKIPPED' })]);
   });
@@ -291,7 +298,7 @@ describe('Restart', () => {
     const skillsOnly = () => newState(delivered(true));
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(true);
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(false);
-    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
   });
 
   it('runs the restart command with the workspace id quoted', async () => {
@@ -315,7 +322,7 @@ describe('step contracts', () => {
       code: 'invalid_request',
       message: expect.stringMatching(/^the Deliver step cannot take this workflow state \(phase: .*staged/),
     });
-    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
     expect((await getOperation(t.db, state.operationId))?.steps).toEqual([expect.objectContaining({ name: 'Deliver', status: 'FAILED' })]);
   });
 
@@ -354,7 +361,7 @@ describe('RecordFailure', () => {
       status: 'FAILED',
       error: { code: 'invalid_archive', httpStatus: 422, message: 'archive entry "../x" escapes the plugin root' },
     });
-    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'staging', Key: state.staged.key });
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectCommand, { Bucket: 'staging', Key: state.staged.key });
     expect(await acquireLease(t.db, workspace.id, 'next-op', 60_000)).toBe(true);
     await t.db.query('DELETE FROM workspace_leases');
   });
@@ -374,7 +381,7 @@ describe('RecordFailure', () => {
     await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
     const rows = await t.db.query("SELECT uninstall_failed_at FROM workspace_plugins WHERE plugin_name = 'sticky'");
     expect(rows.rows[0].uninstall_failed_at).not.toBeNull();
-    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
   });
 
   it('records the plugin the host already has when the restart after its delivery failed', async () => {
