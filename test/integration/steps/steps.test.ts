@@ -229,7 +229,9 @@ describe('Stage', () => {
     expect(codeload.requests.length).toBe(requests);
 
     const state = await newState({ ...accepted, source: 'github://acme/slow#v1' });
-    const hanging = stage()({ ...state, requestedAt: new Date(Date.now() - timeoutMs + 1_000).toISOString() }); // 1 s left
+    // 8 s of the budget left: the hang ends at the deadline, not after a fresh 5 min. (With 1 s left a
+    // loaded machine could spend it before the fetch began, turning the expected timeout into fetch_failed.)
+    const hanging = stage()({ ...state, requestedAt: new Date(Date.now() - timeoutMs + 8_000).toISOString() });
     await expect(hanging).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
