@@ -19,6 +19,7 @@ import type { Workspace } from '../../../lambdas/shared/types.js';
 import { startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
 import { LocalInstances } from '../../../local/instances.js';
 import { startSsmEmulator, type SsmEmulator } from '../../../local/ssm-emulator.js';
+import { stagedDemo } from './demo-plugin.js';
 
 /**
  * A host command never outlives the invocation that started it: a restart command that hangs
@@ -111,18 +112,7 @@ async function deliveredOn(workspace: Workspace) {
     expectedSha256: null,
     restart: true,
     uninstallAt: null,
-    staged: {
-      bucket: 'staging',
-      key: `staged/${operationId}/demo.tar.gz`,
-      name: 'demo',
-      version: '1.0.0',
-      sha256: 'a'.repeat(64),
-      skills: [],
-      runtimes: [],
-      fileCount: 1,
-      bytes: 10,
-      warnings: [],
-    },
+    staged: stagedDemo(operationId),
     delivered: { transport: workspace.transport === 'eic' ? 'eic' : 'ssm', changedOnlySkillDocs: false },
   };
 }

@@ -28,6 +28,7 @@ import { FakeCodeload } from '../../support/codeload.js';
 import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../fixtures/archives.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import type { StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
+import { stagedDemo } from './demo-plugin.js';
 
 /** Each step's decisions, on a real database with AWS clients mocked (aws-sdk-client-mock). */
 let t: TestDatabase;
@@ -75,18 +76,7 @@ async function newState(overrides: Record<string, unknown> = {}): Promise<{ oper
     expectedSha256: null,
     restart: true,
     uninstallAt: null,
-    staged: {
-      bucket: 'staging',
-      key: `staged/${operationId}/demo.tar.gz`,
-      name: 'demo',
-      version: '1.0.0',
-      sha256: 'a'.repeat(64),
-      skills: [],
-      runtimes: [],
-      fileCount: 1,
-      bytes: 10,
-      warnings: [],
-    },
+    staged: stagedDemo(operationId),
     ...overrides,
   };
 }
