@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { deflateRawSync } from 'node:zlib';
 import { run } from './lib/proc.js';
-import type { Row, SectionResult } from './lib/report.js';
+import { type Row, row, type SectionResult } from './lib/report.js';
 import { fmtBytes, fmtMs, median, round } from './lib/stats.js';
 import { synthesize } from './lib/synth.js';
 
@@ -16,7 +16,7 @@ export interface ColdStartOptions {
 }
 
 const SIZE_TARGET = 1_000_000;
-const IMPORT_TARGET_MS = 150;
+const IMPORT_TARGET_MS = 100;
 
 /** Imports the modules in a fresh process; prints the import time, and exits only if nothing was left open. */
 async function importTime(specifiers: string[]): Promise<{ ms: number; exitedMs: number }> {
@@ -63,14 +63,24 @@ export async function runColdStart(opts: ColdStartOptions): Promise<SectionResul
   for (const { fn, size, map, zipped, sdk, samples, exits } of facts) {
     const importMs = median(samples);
     const sdkMs = sdk.length ? sdkTimes.get(sdk.join(','))! : 0;
-    const met = size < SIZE_TARGET && importMs < IMPORT_TARGET_MS;
-    rows.push({
-      metric: `Lambda ${fn.name}: bundle size / median import`,
-      measured: `${fmtBytes(size)} / ${fmtMs(importMs)}`,
-      target: '< 1 MB / < 150 ms',
-      met,
-      notes: `${size < SIZE_TARGET ? 'size ok' : 'size over'}, ${importMs < IMPORT_TARGET_MS ? 'import ok' : 'import over'}; zip ≈ ${fmtBytes(zipped)}; ${fn.memoryMb} MB ${fn.architecture}; importing its ${sdk.length} @aws-sdk packages alone: ${fmtMs(sdkMs)}`,
-    });
+    rows.push(
+      row({
+        metric: `Lambda ${fn.name}: median import (bundle size in the text)`,
+        value: round(importMs, 1),
+        unit: 'ms',
+        target: { op: '<', value: IMPORT_TARGET_MS, unit: 'ms' },
+        measured: `${fmtBytes(size)} / ${fmtMs(importMs)}`,
+        notes: `import ${importMs < IMPORT_TARGET_MS ? 'ok' : 'over'}; zip ≈ ${fmtBytes(zipped)}; ${fn.memoryMb} MB ${fn.architecture}; importing its ${sdk.length} @aws-sdk packages alone: ${fmtMs(sdkMs)}`,
+      }),
+      row({
+        metric: `Lambda ${fn.name}: bundle size`,
+        value: round(size / 1e6, 3),
+        unit: 'MB',
+        target: { op: '<', value: SIZE_TARGET / 1e6, unit: 'MB' },
+        measured: fmtBytes(size),
+        notes: `index.mjs${map ? `, source map ${fmtBytes(map)}` : ''}`,
+      }),
+    );
     perFunction[fn.name] = {
       logicalId: fn.logicalId,
       memoryMb: fn.memoryMb,

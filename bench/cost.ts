@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { generatePlugin, writePluginDir } from './lib/plugin-gen.js';
 import { HttpClient, instanceId, setupWorkspaces } from './lib/http.js';
-import type { Row, SectionResult } from './lib/report.js';
+import { type Row, row, type SectionResult } from './lib/report.js';
 import type { S3Counts } from './lib/s3-proxy.js';
 import type { ExecutionSummary } from './lib/stack-child.js';
 import { startStack } from './lib/stack-host.js';
@@ -143,34 +143,36 @@ export async function runCost(opts: CostOptions): Promise<SectionResult> {
     `transitions ${per1000(s.dollarsPerOp.transitions)}, Lambda GB-s ${per1000(s.dollarsPerOp.lambdaCompute)}, Lambda requests ${per1000(s.dollarsPerOp.lambdaRequests)} (${s.lambdaInvocations} invocations), S3 ${per1000(s.dollarsPerOp.s3)} (${s.s3.put} PUT, ${s.s3.get} GET)`;
 
   const rows: Row[] = [
-    {
+    row({
       metric: 'State transitions per successful install',
+      value: inst.transitions.max,
+      unit: 'transitions',
+      target: { op: '<=', value: 12, unit: 'transitions' },
+      alsoRequired: inst.succeeded === inst.count,
       measured: `${inst.transitions.median} (max ${inst.transitions.max})`,
-      target: '≤ 12',
-      met: inst.succeeded === inst.count && inst.transitions.max <= 12,
       notes: `${inst.succeeded}/${inst.count} installs succeeded; counted from the local engine's event log (every state entered + every retry)`,
-    },
-    {
+    }),
+    row({
       metric: 'State transitions per uninstall',
+      value: uninst.transitions.max,
+      unit: 'transitions',
       measured: `${uninst.transitions.median} (max ${uninst.transitions.max})`,
-      target: '—',
-      met: null,
       notes: `${uninst.succeeded}/${uninst.count} uninstalls succeeded`,
-    },
-    {
+    }),
+    row({
       metric: '$ per 1 000 installs',
+      value: inst.dollarsPerOp.total * 1000,
+      unit: 'USD per 1 000',
       measured: per1000(inst.dollarsPerOp.total),
-      target: '—',
-      met: null,
       notes: breakdown(inst),
-    },
-    {
+    }),
+    row({
       metric: '$ per 1 000 uninstalls',
+      value: uninst.dollarsPerOp.total * 1000,
+      unit: 'USD per 1 000',
       measured: per1000(uninst.dollarsPerOp.total),
-      target: '—',
-      met: null,
       notes: breakdown(uninst),
-    },
+    }),
   ];
   // Sensitivity: on AWS, Deliver and Restart each wait for an SSM command (typically 1–3 s end to end).
   const ssmSeconds = 2;

@@ -15,7 +15,7 @@ const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
 const { tmpdir } = await import('node:os');
 const { join } = await import('node:path');
 const { cpuBusyPercent, cpuSnapshot, machineInfo, describeMachine, otherCpuPercent } = await import('./lib/machine.js');
-const { markdown, table } = await import('./lib/report.js');
+const { markdown, row, table } = await import('./lib/report.js');
 const { databaseLabel } = await import('./lib/stack-host.js');
 const { REPO_ROOT } = await import('./lib/proc.js');
 type SectionResult = import('./lib/report.js').SectionResult;
@@ -109,13 +109,14 @@ const totalMs = performance.now() - started;
 sections.push({
   name: 'Benchmark run',
   rows: [
-    {
+    row({
       metric: 'Whole `npm run bench`',
-      measured: `${(totalMs / 1000).toFixed(0)} s`,
-      target: full ? '< 10 min' : '— (partial run)',
-      met: full ? totalMs < 10 * 60_000 : null,
+      value: Math.round(totalMs / 1000),
+      unit: 's',
+      target: full ? { op: '<', value: 600, unit: 's' } : null,
+      measured: `${(totalMs / 1000).toFixed(0)} s${full ? '' : ' (partial run)'}`,
       notes: `${describeMachine(machine)}; sections: ${sections.map((s) => `${s.name} ${((s.durationMs ?? 0) / 1000).toFixed(0)} s`).join(', ')}; CPU used by other processes per section: ${sections.map((s) => `${s.otherCpuPct ?? '?'} %`).join(', ')}`,
-    },
+    }),
   ],
   findings: [],
   data: { totalMs: Math.round(totalMs), quick, sections: only },

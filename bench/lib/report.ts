@@ -1,12 +1,68 @@
 import type { MachineInfo } from './machine.js';
 
-/** One line of the results table. `met` is null for figures without a target. */
+/** A target a figure is checked against: `value op target.value`, in the row's unit. */
+export interface Target {
+  op: '<' | '<=' | '>=' | '>' | '=';
+  value: number;
+  unit: string;
+}
+
+/** What a ratio is a ratio of: the baseline figure measured in the same run. */
+export interface Baseline {
+  what: string;
+  value: number;
+  unit: string;
+}
+
+/**
+ * One line of the results table, machine-readable in latest.json: the figure (`value`, `unit`),
+ * its `target` and whether it was `met` (null for figures without a target), ratios with their
+ * `baseline`; `measured` and `notes` are the human text of the table.
+ */
 export interface Row {
   metric: string;
-  measured: string;
-  target: string;
+  value: number | null;
+  unit: string;
+  target: Target | null;
   met: boolean | null;
+  baseline?: Baseline;
+  measured: string;
   notes: string;
+}
+
+/** What a section states about one figure; `met` is computed from the target (and `alsoRequired`, e.g. zero errors). */
+export interface RowInput extends Omit<Row, 'met' | 'target'> {
+  target?: Target | null;
+  /** A condition the row also needs to be met (e.g. no failed requests); false makes `met` false. */
+  alsoRequired?: boolean;
+}
+
+export function row(input: RowInput): Row {
+  const { alsoRequired, target = null, ...rest } = input;
+  const met = target === null || rest.value === null ? null : meets(rest.value, target) && alsoRequired !== false;
+  return { ...rest, target, met };
+}
+
+function meets(value: number, target: Target): boolean {
+  switch (target.op) {
+    case '<':
+      return value < target.value;
+    case '<=':
+      return value <= target.value;
+    case '>=':
+      return value >= target.value;
+    case '>':
+      return value > target.value;
+    case '=':
+      return value === target.value;
+  }
+}
+
+const OP_TEXT: Record<Target['op'], string> = { '<': '<', '<=': '≤', '>=': '≥', '>': '>', '=': '=' };
+
+export function targetText(target: Target | null): string {
+  if (!target) return '—';
+  return `${OP_TEXT[target.op]} ${target.value}${target.unit === '%' ? ' %' : ` ${target.unit}`}`;
 }
 
 export interface SectionResult {
@@ -41,7 +97,7 @@ export function table(sections: readonly SectionResult[]): string {
       lines.push(`| ${i + 1} | ${cell(section.name)} | **failed to run** | | **no** | ${cell(section.error)} |`);
     }
     for (const row of section.rows) {
-      lines.push(`| ${i + 1} | ${cell(row.metric)} | ${cell(row.measured)} | ${cell(row.target)} | ${metText(row.met)} | ${cell(row.notes)} |`);
+      lines.push(`| ${i + 1} | ${cell(row.metric)} | ${cell(row.measured)} | ${cell(targetText(row.target))} | ${metText(row.met)} | ${cell(row.notes)} |`);
     }
   });
   return lines.join('\n');
@@ -51,7 +107,7 @@ export function markdown(report: Report): string {
   const m = report.machine;
   const missed = report.sections.flatMap((s) => [
     ...(s.error ? [`${s.name}: did not run (${s.error})`] : []),
-    ...s.rows.filter((r) => r.met === false).map((r) => `${r.metric}: ${r.measured} (target ${r.target})`),
+    ...s.rows.filter((r) => r.met === false).map((r) => `${r.metric}: ${r.measured} (target ${targetText(r.target)})`),
   ]);
   const out = [
     '# Benchmark report',
