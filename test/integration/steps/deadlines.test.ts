@@ -30,8 +30,12 @@ import { stagedDemo } from './demo-plugin.js';
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 /** The restart hangs: a sleep whose pid the test can look for afterwards. */
 const HANGING_RESTART = 'sleep 120 & echo $! > "$MOLECULE_HOST_ROOT/restart.pid"; wait $!';
-/** What the invocation has left: its deadline comes long before PLUGIN_DELIVERY_TIMEOUT (5 min). */
-const REMAINING_MS = 8_000;
+/**
+ * What the invocation has left: its deadline comes long before PLUGIN_DELIVERY_TIMEOUT (5 min),
+ * and leaves a loaded CI machine ample time to reach the host and start the hanging restart
+ * (the test checks its pid file), after the step's write reserve.
+ */
+const REMAINING_MS = 15_000;
 
 let t: TestDatabase;
 let dir: string;
