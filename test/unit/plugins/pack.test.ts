@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { packNormalized, type PackEntry } from '../../../lambdas/plugins/pack.js';
 import { collect, listTarGz } from '../../fixtures/archives.js';
 
@@ -57,7 +57,6 @@ describe('the normalized archive', () => {
     };
     const output = packNormalized([endless]);
     for await (const _ of output) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(closed).toBe(true);
+    await vi.waitFor(() => expect(closed).toBe(true), { timeout: 10_000, interval: 20 });
   });
 });
