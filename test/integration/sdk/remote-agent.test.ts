@@ -472,17 +472,19 @@ describe('installPlugin', () => {
   });
 
   it('logs a failing or hanging setup.sh instead of throwing, and still reports the install', async () => {
-    const client = await registered({ setupTimeoutMs: 300 });
+    // A bound no loaded machine reaches for a script that exits at once, and a short one for the script that hangs.
+    const client = await registered({ setupTimeoutMs: 60_000 });
     platform.answer(REPORT, { status: 200, body: {} });
     const failing = { ...FILES, 'setup.sh': 'echo "pip exploded" >&2; exit 3\n' };
     await serve302(await tarGz(pluginEntries(failing)), hashOf(failing));
     expect(await client.installPlugin('demo')).toMatchObject({ setup: 'failed', reported: true });
     expect(logs).toContainEqual(expect.stringMatching(/^warn: plugin demo: setup\.sh exit 3: pip exploded/));
 
+    const impatient = agent({ setupTimeoutMs: 500 });
     const hanging = { ...FILES, 'setup.sh': 'sleep 30 & wait\n' };
     await serve302(await tarGz(pluginEntries(hanging)), hashOf(hanging));
-    expect(await client.installPlugin('demo')).toMatchObject({ setup: 'timed_out', reported: true });
-    expect(logs).toContainEqual('warn: plugin demo: setup.sh timed out after 300 ms');
+    expect(await impatient.installPlugin('demo')).toMatchObject({ setup: 'timed_out', reported: true });
+    expect(logs).toContainEqual('warn: plugin demo: setup.sh timed out after 500 ms');
 
     await serve302(await tarGz(pluginEntries(FILES)), hashOf(FILES));
     expect(await client.installPlugin('demo', { runSetup: false, reportToPlatform: false })).toMatchObject({ setup: 'skipped', reported: false });

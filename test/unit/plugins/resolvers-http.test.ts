@@ -153,7 +153,8 @@ describe('github resolver', () => {
   it('bounds the whole fetch, body included: a stalled download fails staging with fetch_timeout', async () => {
     const archive = await tarGz(pluginEntries(ACC_GOOD_FILES, 'top'));
     hang(archive.subarray(0, 40));
-    const fetched = await fetchSource('github://acme/tools#v1', { limits: { fetchTimeoutMs: 200 } });
+    // Long enough that the headers and first bytes arrive first on a loaded machine: the stall is in the body.
+    const fetched = await fetchSource('github://acme/tools#v1', { limits: { fetchTimeoutMs: 3_000 } });
     const outcome = await stage(fetched.body, { tmpDir: dir.path, stripTopLevel: true, fallbackName: fetched.fallbackName });
     expect((outcome.error as AppError).code).toBe('fetch_timeout');
     expect(outcome.sink.calls).toBe(0);
