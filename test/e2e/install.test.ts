@@ -12,6 +12,8 @@ import { LOCAL_RESTART_COMMAND } from '../../local/instances.js';
  * delivery through the SSM emulator onto emulated hosts, and a stand-in for codeload.github.com.
  */
 const codeload = new FakeCodeload();
+/** Status reads 100 ms apart before a test gives up on an operation: a minute, which only a loaded machine approaches. */
+const OPERATION_POLLS = 600;
 let org = '';
 
 const INSTANCES: Record<string, string> = {
@@ -84,12 +86,12 @@ describe('installing from the registry', () => {
     ]);
   });
 
-  it('answers 202 with a status URL without Prefer, and the operation shows every step', async () => {
+  it('answers 202 with a status URL without Prefer, and the operation shows every step', { timeout: 90_000 }, async () => {
     const res = await install('w1', { source: 'hello-skill' }, {});
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'installing', operationId: expect.any(String) });
     let op = (await stack.call('GET', res.body.statusUrl, { token: org })).body;
-    for (let i = 0; i < 100 && op.status === 'RUNNING'; i++) {
+    for (let i = 0; i < OPERATION_POLLS && op.status === 'RUNNING'; i++) {
       await new Promise((r) => setTimeout(r, 100));
       op = (await stack.call('GET', res.body.statusUrl, { token: org })).body;
     }
@@ -222,7 +224,7 @@ describe('hostile and broken archives', () => {
     expect(res).toMatchObject({ status: 422, body: { code: 'integrity_mismatch' } });
   });
 
-  it('drops symlinks and hardlinks, installs the rest and reports them as warnings', async () => {
+  it('drops symlinks and hardlinks, installs the rest and reports them as warnings', { timeout: 90_000 }, async () => {
     const entries: FixtureEntry[] = [
       ...pluginEntries({ 'plugin.yaml': 'name: linky\n', 'a.md': 'a\n' }, 'linky-v1'),
       { name: 'linky-v1/passwd', type: 'symlink', linkname: '/etc/passwd' },
@@ -231,7 +233,7 @@ describe('hostile and broken archives', () => {
     codeload.set('acme/linky', 'v1', () => tarGz(entries));
     const res = await install('w5', { source: 'github://acme/linky#v1' }, {});
     let op = (await stack.call('GET', res.body.statusUrl, { token: org })).body;
-    for (let i = 0; i < 100 && op.status === 'RUNNING'; i++) {
+    for (let i = 0; i < OPERATION_POLLS && op.status === 'RUNNING'; i++) {
       await new Promise((r) => setTimeout(r, 100));
       op = (await stack.call('GET', res.body.statusUrl, { token: org })).body;
     }
@@ -354,14 +356,14 @@ describe('reading the registry', () => {
 });
 
 describe('scheduled uninstalls', () => {
-  it('uninstalls a plugin once its uninstallAfter has passed, when the cleanup runs', async () => {
+  it('uninstalls a plugin once its uninstallAfter has passed, when the cleanup runs', { timeout: 90_000 }, async () => {
     expect((await install('w3', { source: 'local://hello-skill', uninstallAfter: 'PT1S' })).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1_100));
     const summary = (await stack.call('POST', '/admin/cleanup/run', { token: stack.adminToken })).body;
     const started = summary.started.find((s: { workspaceId: string; name: string }) => s.workspaceId === 'w3' && s.name === 'hello-skill');
     expect(started).toMatchObject({ reason: 'uninstall_due', operationId: expect.any(String) });
     let op = (await stack.call('GET', `/workspaces/w3/plugins/operations/${started.operationId}`, { token: org })).body;
-    for (let i = 0; i < 100 && op.status === 'RUNNING'; i++) {
+    for (let i = 0; i < OPERATION_POLLS && op.status === 'RUNNING'; i++) {
       await new Promise((r) => setTimeout(r, 100));
       op = (await stack.call('GET', `/workspaces/w3/plugins/operations/${started.operationId}`, { token: org })).body;
     }

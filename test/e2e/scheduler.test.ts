@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 
 describe('the local cleanup schedule', () => {
-  it('uninstalls a plugin once its uninstallAfter has passed, without any admin call', async () => {
+  it('uninstalls a plugin once its uninstallAfter has passed, without any admin call', { timeout: 90_000 }, async () => {
     const installed = await stack.call('POST', '/workspaces/w-sched/plugins', {
       token: org,
       body: { source: 'local://hello-skill', uninstallAfter: 'PT1S' },
@@ -25,7 +25,7 @@ describe('the local cleanup schedule', () => {
     expect(existsSync(pluginDir)).toBe(true);
 
     let listed: Array<{ name: string }> = [{ name: 'hello-skill' }];
-    for (let i = 0; i < 200 && listed.length > 0; i++) {
+    for (let i = 0; i < 600 && listed.length > 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       listed = (await stack.call('GET', '/workspaces/w-sched/plugins', { token: org })).body;
     }

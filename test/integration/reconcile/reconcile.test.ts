@@ -84,7 +84,7 @@ beforeAll(async () => {
   await upsertWorkspace(t.db, WS, { orgId: 'org-rc', runtime: 'claude-code', instanceId: INSTANCE, transport: 'ssm' });
   const live = engine.startExecution('op-live', installState({ operationId: 'op-live' })).executionArn;
   const failed = engine.startExecution('op-failed', installState({ operationId: 'op-failed' })).executionArn;
-  for (let i = 0; i < 200 && engine.describeExecution(failed).status === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 2_000 && engine.describeExecution(failed).status === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 25));
   const lost = (name: string) => sfnStarter(sfn, engine.stateMachineArn).executionArnFor(name);
   await operation('op-live', 'hello', live);
   await operation('op-failed', null, failed);
