@@ -33,7 +33,8 @@ export const FILTERS = Object.freeze(['status', 'workspaceId', 'orgId', 'plugin'
  * the API reports any, after them), `failure` the RecordFailure branch. A step with no record is
  * "not reached". Where the API gives a failed step no error of its own, the operation's error is
  * shown on the step that failed last; a step still RUNNING in a finished operation is where the
- * workflow stopped.
+ * workflow stopped. The failure branch counts as run once the operation is FAILED, since closing
+ * it is what RecordFailure does (it records no step of its own).
  */
 export function layoutSteps(operation) {
   const records = new Map();
@@ -47,6 +48,9 @@ export function layoutSteps(operation) {
   const view = (name) => stepView(name, records.get(name), finished);
   const main = order.map(view);
   const failure = view(FAILURE_STEP);
+  // RecordFailure closes the operation without a step record of its own: a FAILED operation is its result.
+  if (failure.state === 'not-reached' && operation.status === 'FAILED')
+    Object.assign(failure, { state: 'succeeded', label: STATE_LABELS.succeeded, attempts: 1 });
 
   const opError = operation.status === 'FAILED' && operation.error ? operation.error : null;
   if (opError && !main.some((s) => s.error)) {

@@ -96,6 +96,12 @@ describe('layoutSteps', () => {
     expect(failure).toMatchObject({ name: 'RecordFailure', label: 'succeeded' });
   });
 
+  it('counts the failure branch as run when the operation is FAILED without a RecordFailure record, and not reached otherwise', () => {
+    const steps = [{ name: 'Stage', status: 'FAILED', startedAt: 'x' }];
+    expect(model.layoutSteps(op({ status: 'FAILED', error: { code: 'fetch_failed', message: 'm' }, steps })).failure.label).toBe('succeeded');
+    expect(model.layoutSteps(op({ status: 'RUNNING', steps })).failure.label).toBe('not reached');
+  });
+
   it("keeps a step's own error, attempts, retries, transport and output tail", () => {
     const { main } = model.layoutSteps(
       op({
