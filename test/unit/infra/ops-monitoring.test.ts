@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { METRIC, METRICS_NAMESPACE } from '../../../infra/constructs/ops-monitoring.js';
@@ -26,7 +26,8 @@ beforeAll(() => {
   topicId = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
 });
 
-const alarmsOn = (namespace: string, metricName: string) => alarms.filter((a) => a.Properties.Namespace === namespace && a.Properties.MetricName === metricName);
+const alarmsOn = (namespace: string, metricName: string) =>
+  alarms.filter((a) => a.Properties.Namespace === namespace && a.Properties.MetricName === metricName);
 const ownFunctionIds = () =>
   Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>)
     .filter(([, fn]) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'molecule-plugin-delivery')
@@ -67,7 +68,12 @@ describe('alarms', () => {
 
   it('pages on operations still in flight past their deadline, from the metric the Reconcile function publishes', () => {
     const [overdue] = alarmsOn(METRICS_NAMESPACE, METRIC.OperationsOverdue);
-    expect(overdue!.Properties).toMatchObject({ Statistic: 'Maximum', Period: 900, Threshold: 1, Dimensions: [{ Name: 'service', Value: 'molecule-plugin-delivery' }] });
+    expect(overdue!.Properties).toMatchObject({
+      Statistic: 'Maximum',
+      Period: 900,
+      Threshold: 1,
+      Dimensions: [{ Name: 'service', Value: 'molecule-plugin-delivery' }],
+    });
   });
 
   it('sends every alarm, and its recovery, to the alarm topic', () => {
