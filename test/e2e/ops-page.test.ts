@@ -119,14 +119,14 @@ describe('the ops page in Chromium', () => {
 
     const deliver = page.locator('#detail .graph .step[data-step="Deliver"]');
     await page.locator('#detail .graph .step[data-step="Deliver"][data-state="failed"]').waitFor(WAIT);
-    await expect.poll(() => deliver.innerText(), WAIT).toContain('workspace_unreachable');
-    expect((await deliver.innerText()).toLowerCase()).toContain('failed');
+    await expect.poll(() => deliver.textContent(), WAIT).toContain('workspace_unreachable');
+    expect((await deliver.textContent())?.toLowerCase()).toContain('failed');
     // Steps before it succeeded, steps after it were never reached.
     expect(await page.locator('#detail .graph .step[data-step="Stage"]').getAttribute('data-state')).toBe('succeeded');
     expect(await page.locator('#detail .graph .step[data-step="Restart"]').getAttribute('data-state')).toBe('not-reached');
-    await expect.poll(() => page.locator('#operation-rows').innerText(), WAIT).toContain('Deliver: workspace_unreachable');
+    await expect.poll(() => page.locator('#operation-rows').textContent(), WAIT).toContain('Deliver: workspace_unreachable');
     const deliverDetail = page.locator('#detail section.step-detail[data-step="Deliver"]');
-    expect(await deliverDetail.innerText()).toContain('workspace_unreachable');
+    expect(await deliverDetail.textContent()).toContain('workspace_unreachable');
     expect(page.url()).toContain(`op=${operationId}`);
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -150,7 +150,7 @@ describe('the ops page in Chromium', () => {
         () =>
           page
             .locator('#detail .warnings')
-            .innerText()
+            .textContent()
             .catch(() => ''),
         WAIT,
       )
@@ -165,6 +165,21 @@ describe('the ops page in Chromium', () => {
     await page.getByLabel('Admin token').waitFor(WAIT);
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
     expect(await page.locator('#operation-rows tr').count()).toBe(0);
+  });
+
+  it('sends a session whose token the API refuses (401) back to the token form, saying why', async () => {
+    // A page of its own: the refused call is an error response this page is meant to see.
+    const other = await context.newPage();
+    try {
+      await other.goto(`${stack.url}/ops`);
+      await other.evaluate(`sessionStorage.setItem('molecule-ops-token', 'revoked-or-unknown')`);
+      await other.reload();
+      await other.getByText('The token was not accepted').waitFor(WAIT);
+      expect(await other.getByLabel('Admin token').isVisible()).toBe(true);
+      expect(await other.evaluate<number>('sessionStorage.length')).toBe(0);
+    } finally {
+      await other.close();
+    }
   });
 
   it('logged no console error, no failed request and no error response', () => {
