@@ -350,7 +350,7 @@ function stepBox(step) {
     { class: `step state-${step.state}`, 'data-step': step.name, 'data-state': step.state },
     h('span', { class: 'step-name' }, step.name),
     h('span', { class: 'step-state' }, step.label),
-    step.state !== 'not-reached' ? h('span', { class: 'step-meta' }, formatDuration(step.durationMs)) : null,
+    step.durationMs !== null && step.durationMs !== undefined ? h('span', { class: 'step-meta' }, formatDuration(step.durationMs)) : null,
     step.attempts > 1 ? h('span', { class: 'step-meta' }, `${step.attempts} attempts`) : null,
     step.error ? h('span', { class: 'step-error' }, step.error.code) : null,
   );
@@ -367,7 +367,7 @@ function stepDetail(step) {
       { class: 'facts' },
       fact('Started', step.startedAt ? formatTime(step.startedAt) : null),
       fact('Ended', step.endedAt ? formatTime(step.endedAt) : null),
-      fact('Duration', formatDuration(step.durationMs)),
+      fact('Duration', step.durationMs === null || step.durationMs === undefined ? null : formatDuration(step.durationMs)),
       fact('Attempts', String(step.attempts)),
       retries.length ? fact('Retried after', h('ul', { class: 'retries' }, retries)) : null,
       fact('Transport', step.transport),
