@@ -54,6 +54,14 @@ describe('GET /ops', () => {
     expect(html).not.toMatch(/\son[a-z]+="/);
   });
 
+  it('asks for the token in a password field of a POST form, so it cannot land in a URL even without the script', async () => {
+    const html = (await get(api, '/ops')).body;
+    const form = /<form id="login-form"[^>]*>[\s\S]*?<\/form>/.exec(html)?.[0] ?? '';
+    expect(form).toMatch(/<form id="login-form" method="post"/);
+    expect(form).toMatch(/<input id="token" name="token" type="password" autocomplete="off"/);
+    expect((await get(api, '/ops')).headers['content-security-policy']).toContain("form-action 'none'");
+  });
+
   it('serves every file the page loads with its own type, and every module app.js imports', async () => {
     const html = (await get(api, '/ops')).body;
     const app = (await get(api, '/ops/app.js')).body;
