@@ -41,6 +41,7 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   throttle: { rateLimit: number('throttleRateLimit'), burstLimit: number('throttleBurstLimit') },
   reservedConcurrency: { api: number('apiReservedConcurrency'), step: number('stepReservedConcurrency') },
   sourceMaps: context('sourceMaps') === 'true',
+  alarmEmail: context('alarmEmail'),
   // The region comes from context or the CLI's environment; with neither the template stays region-agnostic.
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: context('region') ?? process.env.CDK_DEFAULT_REGION },
 });

@@ -17,6 +17,7 @@ import type { Construct } from 'constructs';
 import { DeliveryWorkflow } from './constructs/delivery-workflow.js';
 import { HandlerFunction, type FunctionNetwork } from './constructs/handler-function.js';
 import { HostCommandDocument } from './constructs/host-command-document.js';
+import { OpsMonitoring } from './constructs/ops-monitoring.js';
 import { AcknowledgeIntendedWildcards } from './nag-acknowledgements.js';
 import { STEP_LAMBDA_TIMEOUTS, type StepName } from './workflow.js';
 
@@ -62,6 +63,8 @@ export interface PluginDeliveryStackProps extends StackProps {
   reservedConcurrency?: { api?: number; step?: number };
   /** Ship source maps (context `sourceMaps=true`). */
   sourceMaps?: boolean;
+  /** Subscribed to the ops alarm topic (context `alarmEmail`). */
+  alarmEmail?: string;
   /** How often the cleanup runs (SPEC §7: every 15 minutes). */
   cleanupInterval?: Duration;
   /** `false` deploys placeholder code instead of bundling the handlers: for tests only. */
@@ -262,6 +265,14 @@ export class PluginDeliveryStack extends Stack {
     });
     for (const route of health)
       Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health is public by contract (SPEC §4) and reveals nothing' });
+    // The ops page (HTML, script, style) holds no data; the page sends the admin token with its API calls.
+    for (const path of ['/ops', '/ops/{asset}']) {
+      for (const route of httpApi.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() }))
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: 'GET /ops is the ops page (SPEC §4): static files, no data; its API calls carry the admin token',
+        });
+    }
     httpApi.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: apiIntegration });
 
     // A cleanup run EventBridge could not deliver after its retries is kept for two weeks, not lost.
@@ -285,6 +296,13 @@ export class PluginDeliveryStack extends Stack {
       fn: reconcileFn,
     });
 
+    const monitoring = new OpsMonitoring(this, 'Monitoring', {
+      stateMachine,
+      functions: this.node.findAll().filter((c): c is HandlerFunction => c instanceof HandlerFunction),
+      httpApi,
+      alarmEmail: props.alarmEmail,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'StagingBucketName', { value: stagingBucket.bucketName });

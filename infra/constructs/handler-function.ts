@@ -41,6 +41,15 @@ const HOST_SCRIPTS: ICommandHooks = {
   afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${inputDir}/lambdas/delivery/scripts" "${outputDir}/scripts"`],
 };
 
+/** The API also serves the ops page's files, read from `ops-page/` next to it (lambdas/api/app.ts). */
+export const API_FILES: ICommandHooks = {
+  ...HOST_SCRIPTS,
+  afterBundling: (inputDir: string, outputDir: string) => [
+    ...HOST_SCRIPTS.afterBundling(inputDir, outputDir),
+    `cp -R "${inputDir}/lambdas/api/ops-page" "${outputDir}/ops-page"`,
+  ],
+};
+
 /** Where the functions run when the database and the workspace hosts are only reachable inside a VPC. */
 export interface FunctionNetwork {
   subnetIds: string[];
@@ -100,7 +109,7 @@ export class HandlerFunction extends NodejsFunction {
         // version the runtime ships. ssh2's optional native add-ons (built for this machine, not
         // the arm64 Lambda) stay out: ssh2 catches their absence and uses its JavaScript crypto.
         externalModules: ['cpu-features', '*.node'],
-        commandHooks: props.commandHooks ?? HOST_SCRIPTS,
+        commandHooks: props.commandHooks ?? (props.handler === 'api' ? API_FILES : HOST_SCRIPTS),
       },
     });
     if (props.network) {

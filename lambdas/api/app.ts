@@ -8,6 +8,7 @@ import { registerPluginRoutes } from './routes/plugins.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { registerAllowlistRoutes } from './routes/allowlist.js';
 import { registerOperationRoutes } from './routes/operations.js';
+import { registerOpsPageRoutes } from './routes/ops-page.js';
 import { logger } from '../shared/logger.js';
 
 export type ExtraRoutes = (app: ApiApp) => void;
@@ -24,6 +25,7 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
   registerRegistryRoutes(app);
   registerAllowlistRoutes(app);
   registerOperationRoutes(app);
+  registerOpsPageRoutes(app, new URL('./ops-page/', import.meta.url));
   extraRoutes?.(app);
 
   return async (req, authorizerPrincipal) => {

@@ -94,7 +94,7 @@ describe('PluginDeliveryStack', () => {
     });
   });
 
-  it('puts the Lambda authorizer on every route except GET /health', () => {
+  it('puts the Lambda authorizer on every route except GET /health and the ops page', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
@@ -102,9 +102,9 @@ describe('PluginDeliveryStack', () => {
       IdentitySource: ['$request.header.Authorization'],
     });
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['ANY /{proxy+}', 'GET /health']);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['ANY /{proxy+}', 'GET /health', 'GET /ops', 'GET /ops/{asset}']);
     for (const route of routes) {
-      if (route.RouteKey === 'GET /health') expect(route.AuthorizationType).toBe('NONE');
+      if (route.RouteKey !== 'ANY /{proxy+}') expect(route.AuthorizationType).toBe('NONE');
       else expect(route).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: expect.any(String) } });
     }
   });

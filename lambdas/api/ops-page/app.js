@@ -1,0 +1,462 @@
+import { FILTERS, failureSummary, formatDuration, layoutSteps, nextDelay, operationsPath, safeConsoleUrl } from './model.js';
+
+/**
+ * The ops page: the admin token is asked for once and kept in this tab's sessionStorage (never in
+ * the URL, never in localStorage); the operations list and the chosen operation are polled every
+ * POLL_MS while the tab is visible, backing off on errors. Server data only ever reaches the page
+ * as text (textContent, attributes), never as markup.
+ */
+
+const TOKEN_KEY = 'molecule-ops-token';
+const POLL_MS = 2000;
+const MAX_BACKOFF_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const PAGE_SIZE = 50;
+
+const state = {
+  filters: {},
+  /** The current page's cursor (null: the newest operations) and the next page's, from X-Next-Cursor. */
+  cursor: null,
+  nextCursor: null,
+  selected: null,
+  operations: [],
+  listKey: '',
+  detailKey: '',
+  failures: 0,
+  timer: null,
+  generation: 0,
+};
+
+class SessionEnded extends Error {}
+
+const byId = (id) => document.getElementById(id);
+
+/** An element with attributes and children; strings become text nodes, so nothing is parsed as HTML. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'class') el.className = value;
+    else if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** One API call with the session's token and a timeout; 401/403 end the session. */
+async function api(path, bearer = token()) {
+  const response = await fetch(path, {
+    headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
+    cache: 'no-store',
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (response.status === 401) throw new SessionEnded('The token was not accepted (unknown, revoked or expired).');
+  if (response.status === 403) throw new SessionEnded('This token is not an admin token.');
+  if (!response.ok) {
+    const detail = body && typeof body.error === 'string' ? `${body.error}${body.code ? ` (${body.code})` : ''}` : `HTTP ${response.status}`;
+    throw Object.assign(new Error(detail), { status: response.status });
+  }
+  return { body, headers: response.headers };
+}
+
+// ---- session ----
+
+function showLogin(message = '') {
+  stopPolling();
+  byId('app').hidden = true;
+  byId('session').hidden = true;
+  byId('login').hidden = false;
+  byId('login-error').textContent = message;
+  byId('token').focus();
+}
+
+function showApp() {
+  byId('login').hidden = true;
+  byId('login-error').textContent = '';
+  byId('app').hidden = false;
+  byId('session').hidden = false;
+  refreshNow();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = byId('token');
+  const candidate = input.value.trim();
+  if (!candidate) {
+    byId('login-error').textContent = 'Enter the admin token.';
+    return;
+  }
+  try {
+    await api('/operations?limit=1', candidate);
+  } catch (err) {
+    byId('login-error').textContent = err instanceof SessionEnded ? err.message : `Could not reach the API: ${err.message}`;
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, candidate);
+  input.value = '';
+  showApp();
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.operations = [];
+  state.listKey = '';
+  state.detailKey = '';
+  byId('operation-rows').replaceChildren();
+  byId('detail-body').replaceChildren();
+  byId('detail-empty').hidden = false;
+  showLogin(message);
+}
+
+// ---- polling ----
+
+function stopPolling() {
+  clearTimeout(state.timer);
+  state.timer = null;
+  state.generation++;
+}
+
+function schedule(delay) {
+  clearTimeout(state.timer);
+  const generation = state.generation;
+  state.timer = setTimeout(() => {
+    if (generation === state.generation) tick();
+  }, delay);
+}
+
+function refreshNow() {
+  stopPolling();
+  tick();
+}
+
+async function tick() {
+  if (!token()) return;
+  if (document.hidden) {
+    setBanner('info', 'Paused while this tab is hidden.');
+    return;
+  }
+  const generation = state.generation;
+  try {
+    await refresh();
+    if (generation !== state.generation) return;
+    state.failures = 0;
+    setBanner('info', `Last updated ${new Date().toLocaleTimeString()}`);
+    schedule(POLL_MS);
+  } catch (err) {
+    if (generation !== state.generation) return;
+    if (err instanceof SessionEnded) {
+      signOut(`${err.message} Sign in again.`);
+      return;
+    }
+    state.failures++;
+    const delay = nextDelay(state.failures, { base: POLL_MS, max: MAX_BACKOFF_MS });
+    setBanner('error', `Could not refresh: ${err.message}. Retrying in ${Math.ceil(delay / 1000)} s.`);
+    schedule(delay);
+  }
+}
+
+async function refresh() {
+  const selected = state.selected;
+  const [list, operation] = await Promise.all([
+    api(operationsPath(state.filters, { limit: PAGE_SIZE, cursor: state.cursor })),
+    selected ? fetchOperation(selected) : Promise.resolve(null),
+  ]);
+  const operations = Array.isArray(list.body) ? list.body : [];
+  state.operations = operations;
+  state.nextCursor = list.headers.get('x-next-cursor');
+  renderList(operations);
+  if (selected && selected.id === state.selected?.id) renderDetail(operation);
+}
+
+/**
+ * One operation with its per-step explanation. Through its workspace when known (that route is in
+ * every version of the API), else the admin route.
+ */
+async function fetchOperation({ id, workspaceId }) {
+  const path = workspaceId
+    ? `/workspaces/${encodeURIComponent(workspaceId)}/plugins/operations/${encodeURIComponent(id)}`
+    : `/operations/${encodeURIComponent(id)}`;
+  try {
+    return (await api(path)).body;
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+function setBanner(kind, text) {
+  const banner = byId('banner');
+  banner.className = `banner banner-${kind}`;
+  // Errors interrupt; the routine "last updated" does not.
+  banner.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  banner.textContent = text;
+}
+
+// ---- the operations table ----
+
+function statusBadge(status) {
+  const text = typeof status === 'string' ? status.toLowerCase() : 'unknown';
+  return h('span', { class: `badge state-${badgeState(status)}` }, text);
+}
+
+function badgeState(status) {
+  return { RUNNING: 'running', SUCCEEDED: 'succeeded', FAILED: 'failed' }[status] ?? 'not-reached';
+}
+
+function renderList(operations) {
+  const key = JSON.stringify([operations, state.selected?.id, state.cursor, state.nextCursor]);
+  byId('older').disabled = !state.nextCursor;
+  byId('newest').disabled = !state.cursor;
+  if (key === state.listKey) return;
+  state.listKey = key;
+  const focusedId = document.activeElement?.dataset?.operationId;
+  const rows = operations.map((op) => {
+    const selected = op.operationId === state.selected?.id;
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: 'op-link',
+        'data-operation-id': op.operationId,
+        'aria-pressed': selected ? 'true' : 'false',
+        'aria-label': `Show operation ${op.operationId}: ${op.kind} ${op.plugin ?? op.source ?? ''} on ${op.workspaceId}, ${String(op.status).toLowerCase()}`,
+        onclick: () => select(op),
+      },
+      String(op.operationId).slice(0, 8),
+    );
+    return h(
+      'tr',
+      { class: selected ? 'selected' : undefined },
+      h('td', null, button),
+      h('td', null, statusBadge(op.status)),
+      h('td', null, op.kind),
+      h('td', { class: 'wrap' }, op.plugin ?? op.source ?? '—'),
+      h('td', { class: 'wrap' }, op.workspaceId, op.orgId ? h('span', { class: 'muted' }, ` · ${op.orgId}`) : null),
+      h('td', { class: 'wrap' }, failureSummary(op)),
+      h('td', null, h('time', { datetime: op.createdAt }, formatTime(op.createdAt))),
+    );
+  });
+  byId('operation-rows').replaceChildren(...rows);
+  byId('empty').hidden = operations.length > 0;
+  if (focusedId) document.querySelector(`button[data-operation-id="${CSS.escape(focusedId)}"]`)?.focus();
+}
+
+function formatTime(iso) {
+  const when = new Date(iso);
+  return Number.isNaN(when.getTime()) ? String(iso ?? '') : when.toLocaleString();
+}
+
+function select(op) {
+  state.selected = { id: op.operationId, workspaceId: op.workspaceId };
+  writeLocation();
+  state.detailKey = '';
+  renderDetail(op);
+  byId('detail').focus();
+  refreshNow();
+}
+
+// ---- one operation ----
+
+function renderDetail(op) {
+  const key = JSON.stringify(op);
+  if (key === state.detailKey) return;
+  state.detailKey = key;
+  const body = byId('detail-body');
+  byId('detail-empty').hidden = op !== null;
+  if (!op) {
+    byId('detail-title').textContent = 'Operation';
+    body.replaceChildren(h('p', { class: 'empty' }, 'That operation was not found.'));
+    return;
+  }
+  byId('detail-title').textContent = `${op.kind} ${op.plugin ?? op.source ?? ''} on ${op.workspaceId}`;
+  const { main, failure } = layoutSteps(op);
+  const consoleUrl = safeConsoleUrl(op.consoleUrl);
+  const facts = h(
+    'dl',
+    { class: 'facts' },
+    fact('Status', statusBadge(op.status)),
+    fact('Operation id', h('code', null, op.operationId)),
+    fact('Workspace', op.orgId ? `${op.workspaceId} (org ${op.orgId})` : op.workspaceId),
+    fact('Source', op.source),
+    op.sha256 ? fact('sha256', h('code', { class: 'wrap' }, op.sha256)) : null,
+    fact('Started', formatTime(op.createdAt)),
+    fact('Updated', formatTime(op.updatedAt)),
+    op.executionName || op.executionArn
+      ? fact(
+          'Execution',
+          consoleUrl
+            ? h('a', { href: consoleUrl, target: '_blank', rel: 'noopener noreferrer' }, op.executionName ?? op.executionArn, ' (AWS console)')
+            : h('code', { class: 'wrap' }, op.executionName ?? op.executionArn),
+        )
+      : null,
+    op.error ? fact('Error', h('span', null, h('code', { class: 'error-code' }, op.error.code), ' ', op.error.message)) : null,
+  );
+  const warnings =
+    Array.isArray(op.warnings) && op.warnings.length
+      ? h(
+          'div',
+          { class: 'warnings' },
+          h('h3', null, 'Warnings'),
+          h(
+            'ul',
+            null,
+            op.warnings.map((w) => h('li', null, String(w))),
+          ),
+        )
+      : null;
+  const graph = h(
+    'div',
+    { class: 'graph', role: 'group', 'aria-label': 'Workflow' },
+    h(
+      'ol',
+      { class: 'graph-main', 'aria-label': `${op.kind} steps in order` },
+      main.map((s) => h('li', null, stepBox(s))),
+    ),
+    h('div', { class: 'graph-failure' }, h('span', { class: 'branch-label' }, 'any step fails →'), stepBox(failure)),
+  );
+  const reached = [...main, failure].filter((s) => s.state !== 'not-reached');
+  const details = h(
+    'div',
+    { class: 'step-details' },
+    h('h3', null, 'Steps'),
+    reached.length ? reached.map(stepDetail) : h('p', { class: 'empty' }, 'No step has run yet.'),
+  );
+  body.replaceChildren(facts, warnings ?? '', h('h3', null, 'Workflow'), graph, details);
+}
+
+function fact(name, value) {
+  if (value === undefined || value === null || value === '') return null;
+  return h('div', null, h('dt', null, name), h('dd', null, value));
+}
+
+function stepBox(step) {
+  return h(
+    'div',
+    { class: `step state-${step.state}`, 'data-step': step.name, 'data-state': step.state },
+    h('span', { class: 'step-name' }, step.name),
+    h('span', { class: 'step-state' }, step.label),
+    step.durationMs !== null && step.durationMs !== undefined ? h('span', { class: 'step-meta' }, formatDuration(step.durationMs)) : null,
+    step.attempts > 1 ? h('span', { class: 'step-meta' }, `${step.attempts} attempts`) : null,
+    step.error ? h('span', { class: 'step-error' }, step.error.code) : null,
+  );
+}
+
+function stepDetail(step) {
+  const retries = step.retries.map((r) => h('li', null, h('code', null, r.error), r.at ? ` at ${formatTime(r.at)}` : ''));
+  return h(
+    'section',
+    { class: `step-detail state-${step.state}`, 'data-step': step.name, 'aria-label': `${step.name} step` },
+    h('h4', null, step.name, ' ', h('span', { class: `badge state-${step.state}` }, step.label)),
+    h(
+      'dl',
+      { class: 'facts' },
+      fact('Started', step.startedAt ? formatTime(step.startedAt) : null),
+      fact('Ended', step.endedAt ? formatTime(step.endedAt) : null),
+      fact('Duration', step.durationMs === null || step.durationMs === undefined ? null : formatDuration(step.durationMs)),
+      fact('Attempts', String(step.attempts)),
+      retries.length ? fact('Retried after', h('ul', { class: 'retries' }, retries)) : null,
+      fact('Transport', step.transport),
+      fact('SSM command', step.commandId ? h('code', null, step.commandId) : null),
+      fact('SSH host', step.sshHost ? h('code', null, step.sshHost) : null),
+      step.error ? fact('Error code', h('code', { class: 'error-code' }, step.error.code)) : null,
+      step.error ? fact('Error', step.error.message) : null,
+    ),
+    step.outputTail.length
+      ? h(
+          'div',
+          { class: 'output' },
+          h('h5', null, 'Host output (last lines)'),
+          h('pre', { tabindex: '0', 'aria-label': `${step.name} host output` }, step.outputTail.join('\n')),
+        )
+      : null,
+  );
+}
+
+// ---- filters and the address bar (filters and the chosen operation; never the token) ----
+
+function readLocation() {
+  const params = new URLSearchParams(location.search);
+  state.filters = {};
+  for (const name of FILTERS) {
+    const value = params.get(name);
+    if (value) state.filters[name] = value;
+  }
+  const op = params.get('op');
+  state.selected = op ? { id: op, workspaceId: params.get('ws') } : null;
+  const form = byId('filters');
+  for (const name of FILTERS) form.elements[name].value = state.filters[name] ?? '';
+}
+
+function writeLocation() {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) if (state.filters[name]) params.set(name, state.filters[name]);
+  if (state.selected) {
+    params.set('op', state.selected.id);
+    if (state.selected.workspaceId) params.set('ws', state.selected.workspaceId);
+  }
+  const query = params.toString();
+  history.replaceState(null, '', query ? `${location.pathname}?${query}` : location.pathname);
+}
+
+function applyFilters(event) {
+  event.preventDefault();
+  const form = byId('filters');
+  state.filters = {};
+  for (const name of FILTERS) {
+    const value = form.elements[name].value.trim();
+    if (value) state.filters[name] = value;
+  }
+  state.cursor = null;
+  writeLocation();
+  refreshNow();
+}
+
+function clearFilters() {
+  byId('filters').reset();
+  state.filters = {};
+  state.cursor = null;
+  writeLocation();
+  refreshNow();
+}
+
+function start() {
+  byId('login-form').addEventListener('submit', signIn);
+  byId('sign-out').addEventListener('click', () => signOut('Signed out.'));
+  byId('filters').addEventListener('submit', applyFilters);
+  byId('clear-filters').addEventListener('click', clearFilters);
+  byId('older').addEventListener('click', () => {
+    state.cursor = state.nextCursor;
+    refreshNow();
+  });
+  byId('newest').addEventListener('click', () => {
+    state.cursor = null;
+    refreshNow();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (!token()) return;
+    if (document.hidden) {
+      stopPolling();
+      setBanner('info', 'Paused while this tab is hidden.');
+    } else refreshNow();
+  });
+  readLocation();
+  if (token()) showApp();
+  else showLogin();
+}
+
+start();
