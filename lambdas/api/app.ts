@@ -16,7 +16,7 @@ export type ExtraRoutes = (app: ApiApp) => void;
  * Builds the API: every route of SPEC §4 behind one router; errors are mapped in one place.
  * `extraRoutes` lets the local stack add its own admin routes (instance stop/start).
  */
-export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRequest, authorizerPrincipal?: Principal) => Promise<ApiResponse> {
+export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRequest) => Promise<ApiResponse> {
   const app = createRouter();
   app.get('/health', () => toResponse(json(200, { status: 'ok' })));
   registerAdminRoutes(app);
@@ -26,9 +26,9 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
   registerOperationRoutes(app);
   extraRoutes?.(app);
 
-  return async (req, authorizerPrincipal) => {
+  return async (req) => {
     const log = logger.createChild({ persistentKeys: { requestId: req.requestId } });
-    let principal: Promise<Principal> | undefined = authorizerPrincipal ? Promise.resolve(authorizerPrincipal) : undefined;
+    let principal: Promise<Principal> | undefined;
     const scope: RequestScope = {
       req,
       deps,

@@ -3,7 +3,7 @@ import { lazyHandler } from './lazy.js';
 import { createS3Client, createSfnClient } from '../shared/aws.js';
 import { buildApiDeps } from '../composition/api.js';
 import { createApi, type ExtraRoutes } from '../api/app.js';
-import { authorizerPrincipal, fromApiGatewayEvent, toApiGatewayResult } from '../api/apigw.js';
+import { fromApiGatewayEvent, toApiGatewayResult } from '../api/apigw.js';
 import { errorResponse } from '../api/respond.js';
 import { logger } from '../shared/logger.js';
 
@@ -14,7 +14,7 @@ export function createApiHandler(extraRoutes?: ExtraRoutes): ApiHandler {
   const api = lazyHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(async (rt) => {
     const [s3, sfn] = await Promise.all([createS3Client(rt.aws), createSfnClient(rt.aws)]);
     const handle = createApi(buildApiDeps(rt, { s3, sfn }), extraRoutes);
-    return async (event) => toApiGatewayResult(await handle(fromApiGatewayEvent(event), authorizerPrincipal(event)));
+    return async (event) => toApiGatewayResult(await handle(fromApiGatewayEvent(event)));
   });
   return async (event) => {
     try {
@@ -26,5 +26,8 @@ export function createApiHandler(extraRoutes?: ExtraRoutes): ApiHandler {
   };
 }
 
-/** The API Lambda: API Gateway HTTP API (payload 2.0) in, the API's response out. */
+/**
+ * The API Lambda: API Gateway HTTP API (payload 2.0) in, the API's response out. It is the only
+ * authentication: the routes have no API Gateway authorizer, so every 401 carries the contract body.
+ */
 export const handler = createApiHandler();
