@@ -40,6 +40,7 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   workspaceTagKey: context('workspaceTagKey'),
   throttle: { rateLimit: number('throttleRateLimit'), burstLimit: number('throttleBurstLimit') },
   reservedConcurrency: { api: number('apiReservedConcurrency'), step: number('stepReservedConcurrency') },
+  maxOperationsPerOrg: number('maxOperationsPerOrg'),
   sourceMaps: context('sourceMaps') === 'true',
   // The region comes from context or the CLI's environment; with neither the template stays region-agnostic.
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: context('region') ?? process.env.CDK_DEFAULT_REGION },

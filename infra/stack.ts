@@ -59,6 +59,8 @@ export interface PluginDeliveryStackProps extends StackProps {
    * function is capped so a burst of workflows cannot take the concurrency the API needs.
    */
   reservedConcurrency?: { api?: number; step?: number };
+  /** Install and uninstall operations one org may have in flight (context `maxOperationsPerOrg`, default 50): past it 429 too_many_operations. */
+  maxOperationsPerOrg?: number;
   /** Ship source maps (context `sourceMaps=true`). */
   sourceMaps?: boolean;
   /** How often the cleanup runs (SPEC §7: every 15 minutes). */
@@ -178,6 +180,7 @@ export class PluginDeliveryStack extends Stack {
       commandHooks: MIGRATION_FILES,
     });
     for (const f of [api, cleanup]) f.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+    api.addEnvironment('PLUGIN_MAX_OPERATIONS_PER_ORG', String(positive(props.maxOperationsPerOrg, 50)));
 
     // Least privilege: each function gets exactly what its job needs.
     const secretReaders = [api, cleanup, reconcileFn, migrateFn, ...Object.values(steps)];

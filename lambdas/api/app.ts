@@ -37,7 +37,16 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
     };
     const started = Date.now();
     const response = await dispatch(app, scope);
-    log.info('request', { method: req.method, path: req.path, status: response.statusCode, ms: Date.now() - started });
+    // One line per request, joined to API Gateway's access log by `requestId` (its $context.requestId).
+    const operationId = response.headers['x-operation-id'];
+    log.info('request', {
+      method: req.method,
+      path: req.path,
+      route: scope.route ?? null,
+      status: response.statusCode,
+      ms: Date.now() - started,
+      ...(operationId ? { operationId } : {}),
+    });
     return { ...response, headers: { ...response.headers, 'x-request-id': req.requestId } };
   };
 }

@@ -23,6 +23,11 @@ export function createRouter(): ApiApp {
       return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
     },
   });
+  // Which route answered, for the request's log line (`/*` is this middleware itself: no route matched).
+  app.use('*', async (c, next) => {
+    await next();
+    c.env.route = c.req.routePath === '/*' ? null : c.req.routePath;
+  });
   app.notFound((c) => toResponse(errorResponse(unmatched(app, c.req.method, c.env.req.path), c.env.log)));
   app.onError((err, c) => toResponse(errorResponse(err, c.env.log)));
   return app;
