@@ -5,6 +5,8 @@ import { buildApiDeps } from '../composition/api.js';
 import { createApi, type ExtraRoutes } from '../api/app.js';
 import { fromApiGatewayEvent, toApiGatewayResult } from '../api/apigw.js';
 import { errorResponse } from '../api/respond.js';
+import { json } from '../api/http.js';
+import { PlatformUnavailable } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -20,7 +22,13 @@ export function createApiHandler(extraRoutes?: ExtraRoutes): ApiHandler {
     try {
       return await api(event);
     } catch (err) {
-      // Only a failed start-up (no database, bad configuration) lands here; requests map their own errors.
+      // Only a failed start-up (no database, bad configuration, a schema behind the code) lands
+      // here; requests map their own errors.
+      if (err instanceof PlatformUnavailable && Array.isArray(err.details.missingMigrations)) {
+        // Logged once when found (store/schema-version.ts). /health stays a liveness answer and says so.
+        if (event.rawPath === '/health') return toApiGatewayResult(json(200, { status: 'ok', schema: 'behind' }));
+        return toApiGatewayResult(json(err.status, { error: err.message, code: err.code }));
+      }
       return toApiGatewayResult(errorResponse(err, logger));
     }
   };
