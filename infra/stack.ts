@@ -295,7 +295,7 @@ export class PluginDeliveryStack extends Stack {
  * lambdas/store/migrate.ts reads `./migrations` beside itself: compile the migrations next to the
  * bundle (ES modules, so the runtime imports them without a TypeScript loader).
  */
-const MIGRATION_FILES: ICommandHooks = {
+export const MIGRATION_FILES: ICommandHooks = {
   beforeBundling: () => [],
   beforeInstall: () => [],
   afterBundling: (inputDir, outputDir) => [
