@@ -128,7 +128,18 @@ export function registerPluginRoutes(app: ApiApp): void {
       workspaceId: workspaceIdParam(c.req.param('id')),
       plugin,
       ...(source ? { source } : {}),
+      budgetMs: c.env.deps.config.limits.downloadBudgetMs,
     });
+    if ('pending' in pulled) {
+      // Answered inside API Gateway's 30 s; the staging goes on and the retry gets the 302.
+      return toResponse(
+        json(
+          202,
+          { status: 'staging', plugin: pulled.plugin, source: pulled.source, retryAfterSeconds: pulled.retryAfterSeconds },
+          { 'retry-after': String(pulled.retryAfterSeconds) },
+        ),
+      );
+    }
     return toResponse(redirect(pulled.url, { 'x-plugin-name': pulled.plugin, 'x-plugin-source': pulled.source, 'x-plugin-sha256': pulled.sha256 }));
   });
 }
