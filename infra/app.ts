@@ -33,6 +33,7 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   adminTokenSecretArn: context('adminTokenSecretArn'),
   eicOsUser: context('eicOsUser'),
   eicHostKeyFingerprints: context('eicHostKeyFingerprints'),
+  eicAcceptAnyHostKey: context('eicAcceptAnyHostKey') === 'true',
   network: networkContext(),
   database: { host: context('databaseHost'), port: context('databasePort'), name: context('databaseName') },
   rdsProxyEndpoint: context('rdsProxyEndpoint'),

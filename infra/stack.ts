@@ -52,6 +52,8 @@ export interface PluginDeliveryStackProps extends StackProps {
   workspaceTagKey?: string;
   /** `SHA256:…` host key fingerprints EC2 Instance Connect delivery accepts (context `eicHostKeyFingerprints`, comma-separated). */
   eicHostKeyFingerprints?: string;
+  /** With no fingerprints pinned, accept any host key (context `eicAcceptAnyHostKey=true`); otherwise EIC delivery refuses. */
+  eicAcceptAnyHostKey?: boolean;
   /** Stage throttling (contexts `throttleRateLimit`, `throttleBurstLimit`). */
   throttle?: { rateLimit?: number; burstLimit?: number };
   /**
@@ -221,6 +223,7 @@ export class PluginDeliveryStack extends Stack {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
       f.addEnvironment('PLUGIN_SSM_DOCUMENT', hostDocument.documentName);
       if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);
+      if (props.eicAcceptAnyHostKey) f.addEnvironment('PLUGIN_EIC_ACCEPT_ANY_HOST_KEY', 'true');
       grantHostAccess(this, f, { eicOsUser, workspaceTagKey, documentArn: hostDocument.documentArn });
     }
     stateMachine.grantStartExecution(api);
@@ -306,8 +309,8 @@ export const MIGRATION_FILES: ICommandHooks = {
 
 /**
  * One JSON object per request. HTTP APIs cannot log response headers, so the operation id is not
- * here: `integrationRequestId` is the API Lambda's request id, which its own log lines (carrying
- * `operationId`) have too.
+ * here: the API function logs one line per request with the same `requestId` ($context.requestId,
+ * which it reads from the event) and the `operationId`, so the two join on `requestId`.
  */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
