@@ -11,7 +11,7 @@ import { type Row, row, type SectionResult } from './lib/report.js';
 import type { S3Counts } from './lib/s3-proxy.js';
 import type { ExecutionSummary } from './lib/stack-child.js';
 import { startStack } from './lib/stack-host.js';
-import { fmtMs, median, round } from './lib/stats.js';
+import { median, round } from './lib/stats.js';
 import { synthesize } from './lib/synth.js';
 
 export interface CostOptions {
@@ -63,13 +63,11 @@ export async function runCost(opts: CostOptions): Promise<SectionResult> {
   const installs: OpCost[] = [];
   const uninstalls: OpCost[] = [];
   const s3Detail: Record<string, Record<string, number>> = { install: {}, uninstall: {} };
-  let authorizerMs = Number.NaN;
   try {
     const workspaces = Array.from({ length: operations + 1 }, (_, i) => ({ id: `ws-cost-${String(i).padStart(3, '0')}`, instanceId: instanceId(4, i) }));
     const token = await setupWorkspaces(http, stack.adminToken, 'bench', workspaces);
-    authorizerMs = median(await stack.call<number[]>({ cmd: 'authorize', token, runs: 20 }));
 
-    /** 202, then (as a client would) one status read once it is done: two API + two authorizer invocations. */
+    /** 202, then (as a client would) one status read once it is done: two API invocations (the API function authenticates; there is no authorizer). */
     const operate = async (kind: 'install' | 'uninstall', wsId: string): Promise<OpCost> => {
       const before = await stack.call<S3Counts>({ cmd: 's3Counts' });
       const accepted =
@@ -85,9 +83,7 @@ export async function runCost(opts: CostOptions): Promise<SectionResult> {
         if (d) s3Detail[kind]![k] = (s3Detail[kind]![k] ?? 0) + d;
       }
       const lambda = [
-        { fn: 'Authorizer', ms: authorizerMs, memoryMb: memoryOf('Authorizer') },
         { fn: 'Api', ms: accepted.ms, memoryMb: memoryOf('Api') },
-        { fn: 'Authorizer', ms: authorizerMs, memoryMb: memoryOf('Authorizer') },
         { fn: 'Api', ms: status.ms, memoryMb: memoryOf('Api') },
         ...execution.states.filter((s) => s.type === 'Task').map((s) => ({ fn: s.name, ms: s.ms, memoryMb: memoryOf(s.name) })),
       ];
@@ -179,7 +175,7 @@ export async function runCost(opts: CostOptions): Promise<SectionResult> {
   const ssmExtra = ['Deliver', 'Restart'].reduce((a, fn) => a + ssmSeconds * (memoryOf(fn) / 1024) * PRICES.lambdaGbSecondArm, 0);
   const findings = [
     `Prices (us-east-1, on demand): Step Functions Standard $0.025 per 1 000 transitions; Lambda arm64 $0.0000133334 per GB-s and $0.20 per 1M requests, at each function's MemorySize from the synthesized template (${synth.functions.map((f) => `${f.name} ${f.memoryMb} MB`).join(', ')}); S3 PUT/COPY/POST/LIST $0.005 per 1 000, GET/HEAD $0.0004 per 1 000, DELETE free. Free tiers, data transfer, CloudWatch Logs, X-Ray, RDS and API Gateway ($1.00 per 1M HTTP API requests) are not included.`,
-    `Per operation, as a client that polls once: the accepting request and one status read (2 API + 2 authorizer invocations; API duration = the measured HTTP latency here, authorizer = its handler timed warm, median ${fmtMs(authorizerMs)}), plus one invocation per Task state with its measured duration (StateEntered → StateExited), billed per started ms. ${operations} installs then ${operations} uninstalls, sequential, on fresh workspaces, after one warm-up pair; medians.`,
+    `Per operation, as a client that polls once: the accepting request and one status read (2 API invocations, which authenticate the token themselves; API duration = the measured HTTP latency here), plus one invocation per Task state with its measured duration (StateEntered → StateExited), billed per started ms. ${operations} installs then ${operations} uninstalls, sequential, on fresh workspaces, after one warm-up pair; medians.`,
     `Install: ${inst.transitions.median} transitions; Lambda ms by function (median per install): ${Object.entries(inst.lambdaMsByFunction)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}; S3 requests counted at a proxy in front of the local S3: ${JSON.stringify(s3Detail.install)} over ${operations} installs.`,

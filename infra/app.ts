@@ -33,6 +33,7 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   adminTokenSecretArn: context('adminTokenSecretArn'),
   eicOsUser: context('eicOsUser'),
   eicHostKeyFingerprints: context('eicHostKeyFingerprints'),
+  eicAcceptAnyHostKey: context('eicAcceptAnyHostKey') === 'true',
   network: networkContext(),
   database: { host: context('databaseHost'), port: context('databasePort'), name: context('databaseName') },
   rdsProxyEndpoint: context('rdsProxyEndpoint'),
@@ -40,6 +41,7 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   workspaceTagKey: context('workspaceTagKey'),
   throttle: { rateLimit: number('throttleRateLimit'), burstLimit: number('throttleBurstLimit') },
   reservedConcurrency: { api: number('apiReservedConcurrency'), step: number('stepReservedConcurrency') },
+  maxOperationsPerOrg: number('maxOperationsPerOrg'),
   sourceMaps: context('sourceMaps') === 'true',
   alarmEmail: context('alarmEmail'),
   // The region comes from context or the CLI's environment; with neither the template stays region-agnostic.

@@ -1,7 +1,6 @@
 import { Aspects, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -54,6 +53,8 @@ export interface PluginDeliveryStackProps extends StackProps {
   workspaceTagKey?: string;
   /** `SHA256:…` host key fingerprints EC2 Instance Connect delivery accepts (context `eicHostKeyFingerprints`, comma-separated). */
   eicHostKeyFingerprints?: string;
+  /** With no fingerprints pinned, accept any host key (context `eicAcceptAnyHostKey=true`); otherwise EIC delivery refuses. */
+  eicAcceptAnyHostKey?: boolean;
   /** Stage throttling (contexts `throttleRateLimit`, `throttleBurstLimit`). */
   throttle?: { rateLimit?: number; burstLimit?: number };
   /**
@@ -61,6 +62,8 @@ export interface PluginDeliveryStackProps extends StackProps {
    * function is capped so a burst of workflows cannot take the concurrency the API needs.
    */
   reservedConcurrency?: { api?: number; step?: number };
+  /** Install and uninstall operations one org may have in flight (context `maxOperationsPerOrg`, default 50): past it 429 too_many_operations. */
+  maxOperationsPerOrg?: number;
   /** Ship source maps (context `sourceMaps=true`). */
   sourceMaps?: boolean;
   /** Subscribed to the ops alarm topic (context `alarmEmail`). */
@@ -173,7 +176,6 @@ export class PluginDeliveryStack extends Stack {
       memorySize: 1024,
       reservedConcurrentExecutions: positive(props.reservedConcurrency?.api, 50),
     });
-    const authorizer = fn('AuthorizerFunction', 'authorizer', 'Validates bearer tokens for the HTTP API', { timeout: Duration.seconds(10) });
     // One cleanup at a time: a slow run never overlaps the next one.
     const cleanup = fn('CleanupFunction', 'cleanup', 'Starts the due scheduled uninstalls', { timeout: Duration.minutes(5), reservedConcurrentExecutions: 1 });
     const reconcileFn = fn('ReconcileFunction', 'reconcile', 'Closes operations whose execution ended without closing them', { timeout: Duration.minutes(10) });
@@ -183,13 +185,14 @@ export class PluginDeliveryStack extends Stack {
       commandHooks: MIGRATION_FILES,
     });
     for (const f of [api, cleanup]) f.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+    api.addEnvironment('PLUGIN_MAX_OPERATIONS_PER_ORG', String(positive(props.maxOperationsPerOrg, 50)));
 
     // Least privilege: each function gets exactly what its job needs.
-    const secretReaders = [api, authorizer, cleanup, reconcileFn, migrateFn, ...Object.values(steps)];
+    const secretReaders = [api, cleanup, reconcileFn, migrateFn, ...Object.values(steps)];
     for (const f of secretReaders) databaseSecret.grantRead(f);
     if (props.adminTokenSecretArn) {
       const adminTokenSecret = secretsmanager.Secret.fromSecretCompleteArn(this, 'AdminTokenSecret', props.adminTokenSecretArn);
-      for (const f of [api, authorizer]) adminTokenSecret.grantRead(f);
+      adminTokenSecret.grantRead(api);
     }
     if (props.secretsKmsKeyArn) {
       const decrypt = new iam.PolicyStatement({
@@ -223,6 +226,7 @@ export class PluginDeliveryStack extends Stack {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
       f.addEnvironment('PLUGIN_SSM_DOCUMENT', hostDocument.documentName);
       if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);
+      if (props.eicAcceptAnyHostKey) f.addEnvironment('PLUGIN_EIC_ACCEPT_ANY_HOST_KEY', 'true');
       grantHostAccess(this, f, { eicOsUser, workspaceTagKey, documentArn: hostDocument.documentArn });
     }
     stateMachine.grantStartExecution(api);
@@ -235,19 +239,13 @@ export class PluginDeliveryStack extends Stack {
       handler: migrateFn,
       timeout: Duration.minutes(5),
       executeOnHandlerChange: true,
-      executeBefore: [api, authorizer, cleanup, reconcileFn, ...Object.values(steps)],
+      executeBefore: [api, cleanup, reconcileFn, ...Object.values(steps)],
     });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     const httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'Molecule plugin delivery',
       createDefaultStage: false,
-      defaultAuthorizer: new HttpLambdaAuthorizer('BearerToken', authorizer, {
-        responseTypes: [HttpLambdaResponseType.SIMPLE],
-        identitySource: ['$request.header.Authorization'],
-        // Revoked tokens stop working at once.
-        resultsCacheTtl: Duration.seconds(0),
-      }),
     });
     new apigw.HttpStage(this, 'DefaultStage', {
       httpApi,
@@ -256,24 +254,19 @@ export class PluginDeliveryStack extends Stack {
       throttle: { rateLimit: positive(props.throttle?.rateLimit, 100), burstLimit: positive(props.throttle?.burstLimit, 200) },
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)) },
     });
+    // One authentication, done once: the API function checks the bearer token itself (401
+    // `unauthorized` with the contract body and `WWW-Authenticate: Bearer`), so a request costs one
+    // invocation and one token lookup, and no API Gateway authorizer answers with a body of its own.
     const apiIntegration = new HttpLambdaIntegration('Api', api);
-    const health = httpApi.addRoutes({
-      path: '/health',
-      methods: [apigw.HttpMethod.GET],
-      integration: apiIntegration,
-      authorizer: new apigw.HttpNoneAuthorizer(),
-    });
-    for (const route of health)
-      Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health is public by contract (SPEC §4) and reveals nothing' });
-    // The ops page (HTML, script, style) holds no data; the page sends the admin token with its API calls.
-    for (const path of ['/ops', '/ops/{asset}']) {
-      for (const route of httpApi.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: apiIntegration, authorizer: new apigw.HttpNoneAuthorizer() }))
-        Validations.of(route).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason: 'GET /ops is the ops page (SPEC §4): static files, no data; its API calls carry the admin token',
-        });
-    }
-    httpApi.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: apiIntegration });
+    const routes = [
+      ...httpApi.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration: apiIntegration }),
+      ...httpApi.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: apiIntegration }),
+    ];
+    for (const route of routes)
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: "authentication is the API function's bearer check; every route but /health and /ops requires it",
+      });
 
     // A cleanup run EventBridge could not deliver after its retries is kept for two weeks, not lost.
     const cleanupDeadLetters = new sqs.Queue(this, 'CleanupDeadLetters', {
@@ -315,7 +308,7 @@ export class PluginDeliveryStack extends Stack {
  * lambdas/store/migrate.ts reads `./migrations` beside itself: compile the migrations next to the
  * bundle (ES modules, so the runtime imports them without a TypeScript loader).
  */
-const MIGRATION_FILES: ICommandHooks = {
+export const MIGRATION_FILES: ICommandHooks = {
   beforeBundling: () => [],
   beforeInstall: () => [],
   afterBundling: (inputDir, outputDir) => [
@@ -326,8 +319,8 @@ const MIGRATION_FILES: ICommandHooks = {
 
 /**
  * One JSON object per request. HTTP APIs cannot log response headers, so the operation id is not
- * here: `integrationRequestId` is the API Lambda's request id, which its own log lines (carrying
- * `operationId`) have too.
+ * here: the API function logs one line per request with the same `requestId` ($context.requestId,
+ * which it reads from the event) and the `operationId`, so the two join on `requestId`.
  */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -344,7 +337,6 @@ const ACCESS_LOG_FIELDS = {
   integrationStatus: '$context.integrationStatus',
   integrationLatency: '$context.integrationLatency',
   integrationError: '$context.integrationErrorMessage',
-  authorizerError: '$context.authorizer.error',
 };
 
 /** What cdk-nag flags on every function of the stack, with why it stays. */

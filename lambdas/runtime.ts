@@ -3,6 +3,8 @@ import { createSecretsClient, type AwsClientOptions } from './shared/aws.js';
 import { PlatformUnavailable } from './shared/errors.js';
 import { createDb, type Db } from './store/db.js';
 import { databaseUrlFromSecret } from './store/connection.js';
+import { schemaGate } from './store/schema-version.js';
+import { logger } from './shared/logger.js';
 
 /**
  * What every Lambda shares, built once per container (and once per local process):
@@ -16,6 +18,7 @@ export interface Runtime {
 }
 
 let cached: Promise<Runtime> | undefined;
+let schemaReady = schemaGate(logger);
 
 export function getRuntime(): Promise<Runtime> {
   cached ??= buildRuntime().catch((err) => {
@@ -25,10 +28,22 @@ export function getRuntime(): Promise<Runtime> {
   return cached;
 }
 
+/**
+ * The Runtime for a function that serves requests (the API, the steps, cleanup, reconcile): only
+ * once the database has every migration the code needs (store/schema-version.ts), else 503
+ * platform_unavailable naming the missing migration. The migration function uses `getRuntime`.
+ */
+export async function getServingRuntime(): Promise<Runtime> {
+  const rt = await getRuntime();
+  await schemaReady(rt.db);
+  return rt;
+}
+
 /** Lets the local stack and tests drop the cached runtime after changing the environment. */
 export async function resetRuntime(): Promise<void> {
   const previous = cached;
   cached = undefined;
+  schemaReady = schemaGate(logger);
   if (previous) await (await previous.catch(() => undefined))?.db.end();
 }
 

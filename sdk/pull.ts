@@ -46,10 +46,49 @@ export interface PulledPlugin {
 const MAX_BYTES = 100 * 1024 * 1024;
 const MAX_FILES = 10_000;
 
-export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions): Promise<PulledPlugin> {
+export async function pullPlugin(client: PluginDeliveryClient, opts: PullOptions & StagingWait): Promise<PulledPlugin> {
   assertPluginName(opts.name);
-  const download = await client.download(opts.workspaceId, opts.name, opts.source);
+  const download = await downloadWhenStaged(client, opts.workspaceId, opts.name, opts.source, opts);
   return installDownload(download, { ...opts, requireAnnouncedHash: true });
+}
+
+/** How a pull waits for a plugin the service is still staging (202 + Retry-After). */
+export interface StagingWait {
+  /** Download attempts in all (default 12: about a minute at the service's 5 s Retry-After). */
+  maxAttempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const STAGING_ATTEMPTS = 12;
+const RETRY_AFTER_MIN_S = 1;
+const RETRY_AFTER_MAX_S = 30;
+
+/**
+ * `client.download`, honouring the service's 202 "still staging" answer: waits what it asks
+ * (Retry-After, 1–30 s) and asks again, at most `maxAttempts` times in all.
+ */
+export async function downloadWhenStaged(
+  client: Pick<PluginDeliveryClient, 'download'>,
+  workspaceId: string,
+  name: string,
+  source: string | undefined,
+  wait: StagingWait = {},
+): Promise<Download> {
+  const maxAttempts = Math.max(1, wait.maxAttempts ?? STAGING_ATTEMPTS);
+  const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.download(workspaceId, name, source);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 202) throw err;
+      if (attempt >= maxAttempts) {
+        throw new ApiError(202, 'still_staging', `the service was still staging "${name}" after ${maxAttempts} attempts; try again later`, err.details);
+      }
+      const asked = Number(err.details.retryAfterSeconds);
+      const seconds = Number.isFinite(asked) ? Math.min(RETRY_AFTER_MAX_S, Math.max(RETRY_AFTER_MIN_S, asked)) : 5;
+      await sleep(seconds * 1000);
+    }
+  }
 }
 
 export function assertPluginName(name: string): void {

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApiError, networkError, PluginDeliveryClient, toApiError } from './client.js';
-import { assertPluginName, installDownload, type PulledPlugin } from './pull.js';
+import { assertPluginName, downloadWhenStaged, installDownload, type PulledPlugin } from './pull.js';
 import { retryDelayMs } from './retry.js';
 import { TokenCache, workspaceStateDir } from './token-cache.js';
 
@@ -335,7 +335,8 @@ export class RemoteAgentClient {
     const token = await this.loadToken();
     if (!token) throw new ApiError(0, 'unauthorized', `no workspace token in ${this.tokenFile}: call register() first`);
     const delivery = new PluginDeliveryClient({ baseUrl: this.platformUrl, token, fetch: this.fetch });
-    const download = await delivery.download(this.workspaceId, name, opts.source);
+    // A plugin the service is still staging answers 202 + Retry-After: wait and ask again (bounded).
+    const download = await downloadWhenStaged(delivery, this.workspaceId, name, opts.source);
     const pulled = await installDownload(download, {
       name,
       pluginsDir: this.pluginsDir,

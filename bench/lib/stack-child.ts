@@ -50,7 +50,6 @@ export type Command =
   | { cmd: 'stopRunning' }
   | { cmd: 'usage' }
   | { cmd: 's3Counts' }
-  | { cmd: 'authorize'; token: string; runs: number }
   | { cmd: 'close' };
 
 function summarize(name: string, status: ExecutionStatus, error: string | undefined, events: EngineEvent[], transitionCount: number): ExecutionSummary {
@@ -149,19 +148,6 @@ async function main(): Promise<void> {
       case 's3Counts':
         if (!proxy) throw new Error('the stack was started without countS3');
         return proxy.counts();
-      case 'authorize': {
-        // The Lambda authorizer is not in the local request path (the API authenticates itself);
-        // time its handler directly, warm, as API Gateway would invoke it.
-        const { handler } = await import('../../lambdas/handlers/authorizer.js');
-        const samples: number[] = [];
-        for (let i = 0; i < command.runs; i++) {
-          const t = performance.now();
-          const res = await handler({ headers: { authorization: `Bearer ${command.token}` } } as never);
-          samples.push(performance.now() - t);
-          if (!res.isAuthorized || !res.context?.principal) throw new Error('authorizer did not recognise the token');
-        }
-        return samples;
-      }
       case 'close':
         await stack.close();
         await proxy?.close();

@@ -1,6 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ApiRequest, ApiResponse } from './http.js';
-import type { Principal } from '../operations/access.js';
 
 /** API Gateway (HTTP API, payload 2.0) event → the API's request. */
 export function fromApiGatewayEvent(event: APIGatewayProxyEventV2): ApiRequest {
@@ -19,15 +18,4 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEventV2): ApiRequest {
 
 export function toApiGatewayResult(res: ApiResponse): APIGatewayProxyStructuredResultV2 {
   return { statusCode: res.statusCode, headers: res.headers, body: res.body };
-}
-
-/** The principal our Lambda authorizer put on the request context, when API Gateway ran it. */
-export function authorizerPrincipal(event: APIGatewayProxyEventV2): Principal | undefined {
-  const context = (event.requestContext as { authorizer?: { lambda?: { principal?: string } } }).authorizer?.lambda;
-  if (!context?.principal) return undefined;
-  try {
-    return JSON.parse(context.principal) as Principal;
-  } catch {
-    return undefined;
-  }
 }

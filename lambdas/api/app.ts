@@ -17,7 +17,7 @@ export type ExtraRoutes = (app: ApiApp) => void;
  * Builds the API: every route of SPEC §4 behind one router; errors are mapped in one place.
  * `extraRoutes` lets the local stack add its own admin routes (instance stop/start).
  */
-export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRequest, authorizerPrincipal?: Principal) => Promise<ApiResponse> {
+export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRequest) => Promise<ApiResponse> {
   const app = createRouter();
   app.get('/health', () => toResponse(json(200, { status: 'ok' })));
   registerAdminRoutes(app);
@@ -28,9 +28,9 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
   registerOpsPageRoutes(app, new URL('./ops-page/', import.meta.url));
   extraRoutes?.(app);
 
-  return async (req, authorizerPrincipal) => {
+  return async (req) => {
     const log = logger.createChild({ persistentKeys: { requestId: req.requestId } });
-    let principal: Promise<Principal> | undefined = authorizerPrincipal ? Promise.resolve(authorizerPrincipal) : undefined;
+    let principal: Promise<Principal> | undefined;
     const scope: RequestScope = {
       req,
       deps,
@@ -39,7 +39,16 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
     };
     const started = Date.now();
     const response = await dispatch(app, scope);
-    log.info('request', { method: req.method, path: req.path, status: response.statusCode, ms: Date.now() - started });
+    // One line per request, joined to API Gateway's access log by `requestId` (its $context.requestId).
+    const operationId = response.headers['x-operation-id'];
+    log.info('request', {
+      method: req.method,
+      path: req.path,
+      route: scope.route ?? null,
+      status: response.statusCode,
+      ms: Date.now() - started,
+      ...(operationId ? { operationId } : {}),
+    });
     return { ...response, headers: { ...response.headers, 'x-request-id': req.requestId } };
   };
 }

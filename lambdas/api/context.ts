@@ -8,6 +8,7 @@ import { requireAdmin, type Principal } from '../operations/access.js';
 import type {
   AllowlistStore,
   Clock,
+  InFlightStore,
   InstalledStore,
   OperationStore,
   PluginStager,
@@ -26,6 +27,7 @@ export interface ApiPorts {
   workspaces: WorkspaceStore;
   operations: OperationStore;
   installed: InstalledStore;
+  inFlight: InFlightStore;
   allowlist: AllowlistStore;
   tokens: TokenStore;
   workflow: WorkflowStarter;
@@ -49,6 +51,8 @@ export interface RequestScope {
   deps: ApiDeps;
   log: Log;
   principal: () => Promise<Principal>;
+  /** The route pattern that answered (`/workspaces/:id/plugins`), set once routing is done; null when none matched. */
+  route?: string | null;
 }
 
 /** Parses a JSON body against `schema`: oversize, bad JSON and schema failures are all 400 invalid_request. */

@@ -18,6 +18,7 @@ export function errorResponse(err: unknown, log: Log): ApiResponse {
     const { allowed } = err.details;
     const headers: Record<string, string> = Array.isArray(allowed) ? { allow: allowed.join(', ') } : {};
     if (err.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+    if (typeof err.details.retryAfterSeconds === 'number') headers['retry-after'] = String(err.details.retryAfterSeconds);
     return json(err.status, { error: err.message, code: err.code, ...err.details }, headers);
   }
   if (err instanceof ZodError) {

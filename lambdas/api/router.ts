@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { MethodNotAllowed, NotFound } from '../shared/errors.js';
 import type { ApiRequest, ApiResponse } from './http.js';
 import type { RequestScope } from './context.js';
@@ -16,6 +16,12 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
  */
 const rawPaths = new WeakMap<Request, string>();
 
+/** Which route answered, for the request's log line (`/*` is this middleware itself: no route matched). */
+const recordRoute: MiddlewareHandler<ApiEnv> = async (c, next) => {
+  await next();
+  c.env.route = c.req.routePath === '/*' ? null : c.req.routePath;
+};
+
 export function createRouter(): ApiApp {
   const app = new Hono<ApiEnv>({
     getPath: (request) => {
@@ -23,6 +29,7 @@ export function createRouter(): ApiApp {
       return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
     },
   });
+  app.use('*', recordRoute);
   app.notFound((c) => toResponse(errorResponse(unmatched(app, c.req.method, c.env.req.path), c.env.log)));
   app.onError((err, c) => toResponse(errorResponse(err, c.env.log)));
   return app;
@@ -52,7 +59,8 @@ export function toResponse(res: ApiResponse): Response {
 /** 405 with the methods the path does take, or 404 when no route has the path. */
 function unmatched(app: ApiApp, method: string, path: string): Error {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-  const allowed = METHODS.filter((m) => m !== 'HEAD' && app.router.match(m, trimmed)[0].length > 0);
+  const routed = (m: string) => app.router.match(m, trimmed)[0].some(([[handler]]) => handler !== recordRoute);
+  const allowed = METHODS.filter((m) => m !== 'HEAD' && routed(m));
   if (allowed.includes('GET')) allowed.push('HEAD');
   if (allowed.length > 0) return new MethodNotAllowed(`method ${method} is not allowed on ${path}`, { allowed: allowed.sort() });
   return new NotFound(`no route for ${method} ${path}`);

@@ -9,6 +9,7 @@ import { postgresPorts, runCleanupOnDb } from '../operations/adapters/postgres.j
 import { sfnStarter } from '../operations/adapters/sfn.js';
 import { stagePlugin } from '../staging/stage-plugin.js';
 import { presignGet } from '../staging/presign.js';
+import { reusingStager } from '../staging/download-cache.js';
 import { createResolvers, validateSource, type Resolvers } from '../plugins/source.js';
 import { listRegistry } from '../plugins/resolvers/local.js';
 import { logger } from '../shared/logger.js';
@@ -62,7 +63,10 @@ export function buildApiDeps(rt: Runtime, clients: { s3: S3Client; sfn: SFNClien
       sources: sourceCatalog(resolvers),
       registry: cachedRegistry(s3, config.registryBucket, config.registryPrefix),
       stager: {
-        stage: async (source) => (await stagePlugin({ s3, resolvers, config }, { source, expectedSha256: null, id: `download-${randomUUID()}` })).staged,
+        stage: reusingStager(
+          async (source) => (await stagePlugin({ s3, resolvers, config }, { source, expectedSha256: null, id: `download-${randomUUID()}` })).staged,
+          { s3, bucket: config.stagingBucket },
+        ),
         presign: (staged) => presignGet(s3, staged.bucket, staged.key, config.presignTtlSeconds),
       },
     },

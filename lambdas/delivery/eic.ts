@@ -11,10 +11,10 @@ import { ed25519KeyPair } from './ssh-keys.js';
  * one-time ed25519 public key with `SendSSHPublicKey` (EC2 Instance Connect honours it for 60 s),
  * then SSH to the instance's private IP as that user and run the host script (ssh.ts).
  *
- * - Host key: an instance's host key is not known to us in advance. With
- *   `PLUGIN_EIC_HOST_KEY_FINGERPRINTS` set, only those keys are accepted; otherwise any key is, as
- *   the connection stays inside the VPC and its only secret, the presigned URL in the script,
- *   expires within minutes.
+ * - Host key: only the keys in `PLUGIN_EIC_HOST_KEY_FINGERPRINTS` are accepted; with none pinned,
+ *   delivery refuses (delivery_failed "host key not pinned") unless
+ *   `PLUGIN_EIC_ACCEPT_ANY_HOST_KEY=true` opts in to any key (the connection stays inside the VPC
+ *   and its only secret, the presigned URL in the script, expires within minutes).
  * - `ssh2` and the EC2 clients are loaded on first use, so the SSM path never pays for them.
  */
 export interface EicSettings extends SshRunSettings {

@@ -12,15 +12,17 @@ import { HostCommandFailed, parseHostResult, sanitizedTail, type HostCommand, ty
  *   input, and a transfer cut short runs nothing. The exec line is configuration only
  *   (`sshCommand`, e.g. `sudo -n bash -s`), under coreutils `timeout`, so the host stops the
  *   script on its own, like SSM's `executionTimeout`, even when the connection is lost.
- * - Host key: with fingerprints configured only those keys are accepted; otherwise any key is
- *   (see eic.ts for why that is acceptable there).
+ * - Host key: with fingerprints configured only those keys are accepted; with none, no key is
+ *   (delivery_failed "host key not pinned") unless `acceptAnyHostKey` is set (see eic.ts).
  * - `ssh2` is loaded on first use, so the SSM path never pays for it.
  */
 export interface SshRunSettings {
   /** Run by the SSH user; reads the script on stdin and runs it as root. */
   sshCommand: string;
-  /** `SHA256:<base64>` host key fingerprints to accept; empty accepts any. */
+  /** `SHA256:<base64>` host key fingerprints to accept; empty accepts none unless `acceptAnyHostKey`. */
   hostKeyFingerprints: readonly string[];
+  /** `PLUGIN_EIC_ACCEPT_ANY_HOST_KEY=true`: with no fingerprints pinned, accept whatever key the host shows. */
+  acceptAnyHostKey?: boolean;
   /** TCP connect, SSH handshake and authentication. */
   connectTimeoutMs?: number;
   /** How long past the command's timeout to wait for the host before giving up. */
@@ -52,6 +54,12 @@ export async function runOverSsh(
   const executionSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const execLine = `timeout --kill-after=10s ${executionSeconds}s ${settings.sshCommand}`;
   const accepted = new Set(settings.hostKeyFingerprints);
+  if (accepted.size === 0 && !settings.acceptAnyHostKey) {
+    throw new DeliveryFailed(
+      "host key not pinned: set PLUGIN_EIC_HOST_KEY_FINGERPRINTS (context eicHostKeyFingerprints) to the instances' host key fingerprints, or PLUGIN_EIC_ACCEPT_ANY_HOST_KEY=true to accept any",
+      context,
+    );
+  }
 
   return new Promise((resolve, reject) => {
     const conn = new Client();
@@ -140,7 +148,7 @@ export async function runOverSsh(
       readyTimeout: connectTimeoutMs,
       keepaliveInterval: 15_000,
       hostVerifier: (key: Buffer) => {
-        if (accepted.size === 0 || accepted.has(fingerprint(key))) return true;
+        if ((accepted.size === 0 && settings.acceptAnyHostKey) || accepted.has(fingerprint(key))) return true;
         hostKeyRejected = true;
         return false;
       },

@@ -10,7 +10,23 @@ export interface DownloadInput {
   plugin: string;
   /** `?source=`; the registry's copy of `plugin` when absent. */
   source?: string;
+  /**
+   * How long to stage synchronously (`PLUGIN_DOWNLOAD_BUDGET`, under API Gateway's 30 s). Past it
+   * the answer is "still staging"; the staging goes on, and the stager hands its result to the retry.
+   */
+  budgetMs?: number;
 }
+
+/** Past the budget: the plugin is still being staged; come back after `retryAfterSeconds`. */
+export interface DownloadPending {
+  pending: true;
+  plugin: string;
+  source: string;
+  retryAfterSeconds: number;
+}
+
+/** What `Retry-After` says while a download is still staging: most plugins stage within a few seconds more. */
+export const DOWNLOAD_RETRY_AFTER_SECONDS = 5;
 
 export interface Download {
   url: string;
@@ -21,16 +37,37 @@ export interface Download {
 
 export type DownloadDeps = { workspaces: WorkspaceStore; sources: SourceCatalog; allowlist: AllowlistStore; stager: PluginStager };
 
-/** Stages the plugin now and hands out a short-lived URL to it (an external workspace pulls instead of being pushed to). */
-export async function download(deps: DownloadDeps, log: Log, input: DownloadInput): Promise<Download> {
+/**
+ * Stages the plugin (or reuses its staged copy) and hands out a short-lived URL to it (an external
+ * workspace pulls instead of being pushed to); `pending` when staging outlasts the budget.
+ */
+export async function download(deps: DownloadDeps, log: Log, input: DownloadInput): Promise<Download | DownloadPending> {
   const { plugin } = input;
   const workspace = requireLiveWorkspace(input.workspaceId, await loadWorkspace(deps.workspaces, input.principal, input.workspaceId, 'download'));
   const source = deps.sources.validate(input.source || `local://${plugin}`);
   // The org's allowlist governs what its workspaces pull as much as what is pushed to them, origin pins included.
   await deps.allowlist.requireAllowed(workspace.orgId, plugin, source.canonical);
-  const staged = await deps.stager.stage(source.raw, log);
+  const staging = deps.stager.stage(source.raw, log);
+  const staged = input.budgetMs === undefined ? await staging : await withinBudget(staging, input.budgetMs);
+  if (staged === null) {
+    log.info('download still staging past its budget', { source: source.raw, budgetMs: input.budgetMs });
+    return { pending: true, plugin, source: source.raw, retryAfterSeconds: DOWNLOAD_RETRY_AFTER_SECONDS };
+  }
   if (staged.name !== plugin) {
     throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${plugin}"`, { resolved_name: staged.name, requested_name: plugin });
   }
   return { url: await deps.stager.presign(staged), plugin: staged.name, source: source.raw, sha256: staged.sha256 };
+}
+
+/** The staged plugin if it is ready within `ms`, else null (the staging itself carries on). */
+async function withinBudget<T>(work: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

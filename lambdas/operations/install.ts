@@ -3,10 +3,11 @@ import { addIsoDuration, type IsoDuration } from '../shared/iso-duration.js';
 import type { Log } from '../shared/logger.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
-import type { InstalledStore, OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
+import type { InFlightStore, InstalledStore, OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
+import { requireOrgCapacity } from './capacity.js';
 import { requireSameOrigin } from './origin-conflict.js';
 import { withinScheduleLimit } from './schedule.js';
-import { settled, startOperation } from './start.js';
+import { replayedOperation, settled, startOperation } from './start.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
 
 export interface InstallRequest {
@@ -25,9 +26,11 @@ export interface InstallInput {
   request: () => InstallRequest;
   idempotencyKey: string | null;
   waitSeconds: number;
+  /** Operations the workspace's org may have in flight; a new one past it is 429 too_many_operations. */
+  maxOperationsPerOrg: number;
 }
 
-export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog; installed: InstalledStore };
+export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog; installed: InstalledStore; inFlight: InFlightStore };
 
 const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
 
@@ -49,6 +52,21 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
   }
   const now = deps.clock.now();
   const uninstallAt = body.uninstallAfter ? withinScheduleLimit(addIsoDuration(now, body.uninstallAfter), now, 'uninstallAfter').toISOString() : null;
+  const asked = {
+    source: source.canonical,
+    sha256: body.sha256 ?? null,
+    restart: body.restart,
+    uninstallAfter: body.uninstallAfter ?? null,
+    // Only when set: a request without it hashes as it did before `replace` existed.
+    ...(replace ? { replace } : {}),
+  };
+  // A replay answers with its operation even while the org is at its cap; only new work is refused.
+  const replayed = await replayedOperation(deps.operations, workspace.id, input.idempotencyKey, { kind: 'install', asked });
+  if (replayed) {
+    log.info('install replayed', { operationId: replayed.operationId, workspaceId: workspace.id, source: source.canonical });
+    return settled(deps, replayed, input.waitSeconds);
+  }
+  await requireOrgCapacity(deps.inFlight, workspace.orgId, input.maxOperationsPerOrg);
   const { operation, created } = await startOperation(
     { ...deps, log },
     {
@@ -62,14 +80,7 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
       uninstallAt,
       idempotencyKey: input.idempotencyKey,
       actorPrefix: input.principal.prefix,
-      asked: {
-        source: source.canonical,
-        sha256: body.sha256 ?? null,
-        restart: body.restart,
-        uninstallAfter: body.uninstallAfter ?? null,
-        // Only when set: a request without it hashes as it did before `replace` existed.
-        ...(replace ? { replace } : {}),
-      },
+      asked,
     },
   );
   log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: workspace.id, source: source.canonical });

@@ -30,6 +30,11 @@ export interface OperationStore {
   fail(id: string, error: ErrorRecord): Promise<void>;
 }
 
+/** Operations in flight, counted per org for the cap on them (SPEC §4 too_many_operations). */
+export interface InFlightStore {
+  count(orgId: string): Promise<number>;
+}
+
 export interface InstalledStore {
   get(workspaceId: string, name: string): Promise<InstalledPlugin | null>;
   list(workspaceId: string): Promise<InstalledPlugin[]>;

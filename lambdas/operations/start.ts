@@ -88,20 +88,32 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
   }
 }
 
+const POLL_FIRST_MS = 100;
+const POLL_MAX_MS = 2_000;
+
 /**
- * Polls the operation until it leaves RUNNING or `waitMs` passes (Prefer: wait=N). Polls start
- * at 25 ms and settle at 100 ms: most installs end within a second, and a slower poll would add
- * its interval to every answer.
+ * How long a `Prefer: wait` poll sleeps before its `attempt`-th re-read: 100 ms doubling to 2 s,
+ * each drawn from the upper half of its step (equal jitter), so waiting clients do not poll in
+ * step. DB load bound: at most 5 reads in a wait's first 1.6 s, then at most one per second per
+ * waiting client (≤ 30 reads for a 25 s wait), however many clients wait.
  */
-export async function waitForOperation(deps: { operations: OperationStore; clock: Clock }, operationId: string, waitMs: number): Promise<Operation | null> {
+export function pollDelay(attempt: number, random: () => number = Math.random): number {
+  const step = Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** attempt);
+  return step / 2 + random() * (step / 2);
+}
+
+/** Polls the operation until it leaves RUNNING or `waitMs` passes (Prefer: wait=N), backing off as `pollDelay` says. */
+export async function waitForOperation(
+  deps: { operations: OperationStore; clock: Clock; random?: () => number },
+  operationId: string,
+  waitMs: number,
+): Promise<Operation | null> {
   const deadline = deps.clock.now().getTime() + waitMs;
-  let delay = 25;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     const operation = await deps.operations.get(operationId);
     const now = deps.clock.now().getTime();
     if (operation?.status !== 'RUNNING' || now >= deadline) return operation;
-    await deps.clock.sleep(Math.min(delay, Math.max(0, deadline - now)));
-    delay = Math.min(delay * 1.5, 100);
+    await deps.clock.sleep(Math.min(pollDelay(attempt, deps.random), deadline - now));
   }
 }
 

@@ -2,7 +2,8 @@ import { ExternalRuntime, PluginNotInstalled } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
-import type { InstalledStore, OperationPorts, WorkspaceStore } from './ports.js';
+import type { InFlightStore, InstalledStore, OperationPorts, WorkspaceStore } from './ports.js';
+import { requireOrgCapacity } from './capacity.js';
 import { withinScheduleLimit } from './schedule.js';
 import { replayedOperation, settled, startOperation } from './start.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
@@ -15,11 +16,13 @@ export interface UninstallInput {
   at?: { text: string; when: Date };
   idempotencyKey: string | null;
   waitSeconds: number;
+  /** Operations the workspace's org may have in flight; a new one past it is 429 too_many_operations. */
+  maxOperationsPerOrg: number;
 }
 
 export type UninstallResult = { kind: 'scheduled'; plugin: string; uninstallAt: string } | { kind: 'operation'; operation: Operation };
 
-export type UninstallDeps = OperationPorts & { workspaces: WorkspaceStore; installed: InstalledStore };
+export type UninstallDeps = OperationPorts & { workspaces: WorkspaceStore; installed: InstalledStore; inFlight: InFlightStore };
 
 /**
  * An uninstall now, or at `at` when that is still ahead. A replayed idempotency key answers with
@@ -49,6 +52,8 @@ export async function uninstall(deps: UninstallDeps, log: Log, input: UninstallI
       return { kind: 'scheduled', plugin, uninstallAt: when.toISOString() };
     }
   }
+  // A scheduled uninstall (above) is not in flight yet: the cap applies when one starts now.
+  await requireOrgCapacity(deps.inFlight, workspace.orgId, input.maxOperationsPerOrg);
   const { operation } = await startOperation(
     { ...deps, log },
     {

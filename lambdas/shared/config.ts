@@ -56,6 +56,9 @@ const EnvSchema = z.object({
   PLUGIN_INSTALL_BODY_MAX_BYTES: int(64 * 1024),
   PLUGIN_INSTALL_FETCH_TIMEOUT: duration('5m'),
   PLUGIN_ALLOW_UNPINNED: bool,
+  PLUGIN_MAX_OPERATIONS_PER_ORG: int(50),
+  PLUGIN_DOWNLOAD_BUDGET: duration('25s').refine((ms) => ms > 0 && ms < 30_000, 'must be under API Gateway’s 30 s'),
+  PLUGIN_EIC_ACCEPT_ANY_HOST_KEY: bool,
   PLUGIN_PRESIGN_TTL: duration('300s'),
   PLUGIN_DELIVERY_TIMEOUT: duration('5m'),
   PLUGIN_SSM_POLL_INTERVAL: duration('1s'),
@@ -136,6 +139,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxArchiveBytes: e.PLUGIN_INSTALL_MAX_ARCHIVE_BYTES,
       maxBodyBytes: e.PLUGIN_INSTALL_BODY_MAX_BYTES,
       fetchTimeoutMs: e.PLUGIN_INSTALL_FETCH_TIMEOUT,
+      /** Install and uninstall operations one org may have RUNNING at once (429 too_many_operations past it). */
+      maxOperationsPerOrg: e.PLUGIN_MAX_OPERATIONS_PER_ORG,
+      /** How long `/download` stages synchronously before answering 202 (API Gateway gives up at 30 s). */
+      downloadBudgetMs: e.PLUGIN_DOWNLOAD_BUDGET,
     },
     allowUnpinned: e.PLUGIN_ALLOW_UNPINNED,
     presignTtlSeconds: Math.min(300, Math.round(e.PLUGIN_PRESIGN_TTL / 1000)),
@@ -152,6 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       sshHost: e.PLUGIN_EIC_SSH_HOST,
       sshCommand: e.PLUGIN_EIC_SSH_COMMAND,
       hostKeyFingerprints: e.PLUGIN_EIC_HOST_KEY_FINGERPRINTS,
+      /** Without pinned fingerprints EIC delivery refuses every host key unless this is set (the local stack pins its emulator's). */
+      acceptAnyHostKey: e.PLUGIN_EIC_ACCEPT_ANY_HOST_KEY,
     },
     configDirFor: (runtime: string) => configDirs[runtimeKey(runtime)] ?? '/configs',
     githubCodeloadUrl: e.GITHUB_CODELOAD_URL.replace(/\/+$/, ''),

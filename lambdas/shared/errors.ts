@@ -46,6 +46,7 @@ export const ERROR_DECLARATIONS = {
   ManifestInvalid: { code: 'manifest_invalid', status: 422 },
   IntegrityMismatch: { code: 'integrity_mismatch', status: 422 },
   IdempotencyKeyReused: { code: 'idempotency_key_reused', status: 422 },
+  TooManyOperations: { code: 'too_many_operations', status: 429 },
   InternalError: { code: 'internal_error', status: 500 },
   FetchFailed: { code: 'fetch_failed', status: 502, retry: 'backoff' },
   DeliveryFailed: { code: 'delivery_failed', status: 502 },
@@ -144,6 +145,7 @@ export class InvalidArchive extends errorClass('InvalidArchive') {}
 export class ManifestInvalid extends errorClass('ManifestInvalid') {}
 export class IntegrityMismatch extends errorClass('IntegrityMismatch') {}
 export class IdempotencyKeyReused extends errorClass('IdempotencyKeyReused') {}
+export class TooManyOperations extends errorClass('TooManyOperations') {}
 export class InternalError extends errorClass('InternalError') {}
 export class FetchFailed extends errorClass('FetchFailed') {}
 export class DeliveryFailed extends errorClass('DeliveryFailed') {}

@@ -24,16 +24,21 @@ function statusUrl(op: Operation): string {
 
 /** 202 while running; once finished, the seed's synchronous answer (or the failure's status and body). */
 function operationAnswer(op: Operation): ApiResponse {
+  const headers = { 'x-operation-id': op.operationId };
   if (op.status === 'RUNNING') {
-    return json(202, { status: op.kind === 'install' ? 'installing' : 'uninstalling', operationId: op.operationId, statusUrl: statusUrl(op) });
+    return json(202, { status: op.kind === 'install' ? 'installing' : 'uninstalling', operationId: op.operationId, statusUrl: statusUrl(op) }, headers);
   }
   if (op.status === 'FAILED') {
     const error = op.error ?? { code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 };
-    return json(error.httpStatus, { error: error.message, code: error.code, operationId: op.operationId, ...(op.plugin ? { plugin: op.plugin } : {}) });
+    return json(
+      error.httpStatus,
+      { error: error.message, code: error.code, operationId: op.operationId, ...(op.plugin ? { plugin: op.plugin } : {}) },
+      headers,
+    );
   }
   return op.kind === 'install'
-    ? json(200, { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId })
-    : json(200, { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId });
+    ? json(200, { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId }, headers)
+    : json(200, { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId }, headers);
 }
 
 export function registerPluginRoutes(app: ApiApp): void {
@@ -53,6 +58,7 @@ export function registerPluginRoutes(app: ApiApp): void {
       request,
       idempotencyKey: idempotencyKey(req),
       waitSeconds: preferWaitSeconds(req.headers.prefer),
+      maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,
     });
     return toResponse(operationAnswer(operation));
   });
@@ -68,6 +74,7 @@ export function registerPluginRoutes(app: ApiApp): void {
       ...(at ? { at } : {}),
       idempotencyKey: idempotencyKey(req),
       waitSeconds: preferWaitSeconds(req.headers.prefer),
+      maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,
     });
     return toResponse(
       result.kind === 'scheduled'
@@ -109,7 +116,7 @@ export function registerPluginRoutes(app: ApiApp): void {
       workspaceId: workspaceIdParam(c.req.param('id')),
       operationId: operationIdParam(c.req.param('operationId')),
     });
-    return toResponse(json(200, operation));
+    return toResponse(json(200, operation, { 'x-operation-id': operation.operationId }));
   });
 
   app.get('/workspaces/:id/plugins/:name/download', async (c) => {
@@ -121,7 +128,18 @@ export function registerPluginRoutes(app: ApiApp): void {
       workspaceId: workspaceIdParam(c.req.param('id')),
       plugin,
       ...(source ? { source } : {}),
+      budgetMs: c.env.deps.config.limits.downloadBudgetMs,
     });
+    if ('pending' in pulled) {
+      // Answered inside API Gateway's 30 s; the staging goes on and the retry gets the 302.
+      return toResponse(
+        json(
+          202,
+          { status: 'staging', plugin: pulled.plugin, source: pulled.source, retryAfterSeconds: pulled.retryAfterSeconds },
+          { 'retry-after': String(pulled.retryAfterSeconds) },
+        ),
+      );
+    }
     return toResponse(redirect(pulled.url, { 'x-plugin-name': pulled.plugin, 'x-plugin-source': pulled.source, 'x-plugin-sha256': pulled.sha256 }));
   });
 }

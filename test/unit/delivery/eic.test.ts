@@ -13,7 +13,7 @@ const command = { instanceId: INSTANCE, script: 'true', timeoutMs: 5_000 };
 
 const deps: EicDeps = {
   // Port 1 on loopback refuses at once: these tests stop before or at the SSH connection.
-  settings: { osUser: 'ubuntu', sshPort: 1, sshHost: '127.0.0.1', sshCommand: 'sudo -n bash -s', hostKeyFingerprints: [] },
+  settings: { osUser: 'ubuntu', sshPort: 1, sshHost: '127.0.0.1', sshCommand: 'sudo -n bash -s', hostKeyFingerprints: [], acceptAnyHostKey: true },
   clients: async () => ({ ec2: new EC2Client({ region: 'us-east-1' }), eic: new EC2InstanceConnectClient({ region: 'us-east-1' }) }),
 };
 
@@ -161,7 +161,14 @@ describe('runViaEic: configuration', () => {
   });
 
   it('reads its settings from the environment, with defaults for a stock Ubuntu host', () => {
-    expect(loadConfig({}).eic).toEqual({ osUser: 'ubuntu', sshPort: 22, sshHost: undefined, sshCommand: 'sudo -n bash -s', hostKeyFingerprints: [] });
+    expect(loadConfig({}).eic).toEqual({
+      osUser: 'ubuntu',
+      sshPort: 22,
+      sshHost: undefined,
+      sshCommand: 'sudo -n bash -s',
+      hostKeyFingerprints: [],
+      acceptAnyHostKey: false,
+    });
     const fingerprint = `SHA256:${'a'.repeat(43)}`;
     expect(
       loadConfig({
@@ -171,7 +178,14 @@ describe('runViaEic: configuration', () => {
         PLUGIN_EIC_SSH_COMMAND: 'bash -s',
         PLUGIN_EIC_HOST_KEY_FINGERPRINTS: ` ${fingerprint}, ${fingerprint}`,
       }).eic,
-    ).toEqual({ osUser: 'ec2-user', sshPort: 2222, sshHost: '127.0.0.1', sshCommand: 'bash -s', hostKeyFingerprints: [fingerprint, fingerprint] });
+    ).toEqual({
+      osUser: 'ec2-user',
+      sshPort: 2222,
+      sshHost: '127.0.0.1',
+      sshCommand: 'bash -s',
+      hostKeyFingerprints: [fingerprint, fingerprint],
+      acceptAnyHostKey: false,
+    });
   });
 
   it.each([

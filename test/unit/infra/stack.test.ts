@@ -77,7 +77,7 @@ describe('PluginDeliveryStack', () => {
 
   it('runs every Lambda on Node.js 22 on arm64 with tracing', () => {
     const functions = ownFunctions(template);
-    expect(functions).toHaveLength(12);
+    expect(functions).toHaveLength(11);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -94,19 +94,24 @@ describe('PluginDeliveryStack', () => {
     });
   });
 
-  it('puts the Lambda authorizer on every route except GET /health and the ops page', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-      AuthorizerType: 'REQUEST',
-      EnableSimpleResponses: true,
-      IdentitySource: ['$request.header.Authorization'],
-    });
+  it('has no API Gateway authorizer: every route goes straight to the API function, which authenticates', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['ANY /{proxy+}', 'GET /health', 'GET /ops', 'GET /ops/{asset}']);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['ANY /{proxy+}', 'GET /health']);
+    const apiIntegrations = Object.keys(template.findResources('AWS::ApiGatewayV2::Integration'));
+    expect(apiIntegrations).toHaveLength(1);
     for (const route of routes) {
-      if (route.RouteKey !== 'ANY /{proxy+}') expect(route.AuthorizationType).toBe('NONE');
-      else expect(route).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: expect.any(String) } });
+      expect(route.AuthorizationType).toBe('NONE');
+      expect(route.AuthorizerId).toBeUndefined();
+      expect(route.Target).toEqual({ 'Fn::Join': ['', ['integrations/', { Ref: apiIntegrations[0] }]] });
     }
+    // One function per request: the integration points at the API function, and no other function may be invoked by API Gateway.
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission') as Record<string, Resource>).filter(
+      (p) => p.Properties.Principal === 'apigateway.amazonaws.com',
+    );
+    expect(new Set(permissions.map((p) => JSON.stringify(p.Properties.FunctionName)))).toEqual(
+      new Set([JSON.stringify({ 'Fn::GetAtt': [functionId(template, /HTTP API$/), 'Arn'] })]),
+    );
   });
 
   it('gives the API and the cleanup the state machine ARN and permission to start executions', () => {
@@ -133,7 +138,7 @@ describe('PluginDeliveryStack', () => {
     for (const description of [/^Installs the staged/, /^Uninstalls/, /^Restarts/]) {
       expect(actionsOf(template, functionId(template, description))).toEqual(expect.arrayContaining(hostActions));
     }
-    for (const description of [/HTTP API$/, /^Fetches/, /allowlist/, /^Records the finished/, /scheduled uninstalls/, /bearer tokens/]) {
+    for (const description of [/HTTP API$/, /^Fetches/, /allowlist/, /^Records the finished/, /scheduled uninstalls/]) {
       const actions = actionsOf(template, functionId(template, description));
       expect(actions.filter((a) => a.startsWith('ssm:') || a.startsWith('ec2'))).toEqual([]);
     }

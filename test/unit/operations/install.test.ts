@@ -21,6 +21,7 @@ function setup(opts: { failStart?: boolean } = {}) {
     ]),
     sources: fakeSources,
     installed: fakeInstalled([installed('ws', 'hello')]),
+    inFlight: { count: async () => 0 },
   };
   return deps;
 }
@@ -32,6 +33,7 @@ const run = (deps: ReturnType<typeof setup>, over: Partial<Parameters<typeof ins
     request: () => over.body ?? { source: 'local://hello', restart: true },
     idempotencyKey: null,
     waitSeconds: 0,
+    maxOperationsPerOrg: 50,
     ...over,
   });
 

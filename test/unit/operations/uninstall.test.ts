@@ -17,12 +17,13 @@ function setup() {
     operations: fakeOperations(clock),
     workspaces: fakeWorkspaces([workspace('ws'), workspace('ext', { runtime: 'external' })]),
     installed: fakeInstalled(rows),
+    inFlight: { count: async () => 0 },
   };
 }
 
 const at = (text: string) => ({ text, when: new Date(text) });
 const run = (deps: ReturnType<typeof setup>, over: Partial<Parameters<typeof uninstall>[2]> = {}) =>
-  uninstall(deps, logger, { principal: org, workspaceId: 'ws', plugin: 'hello', idempotencyKey: null, waitSeconds: 0, ...over });
+  uninstall(deps, logger, { principal: org, workspaceId: 'ws', plugin: 'hello', idempotencyKey: null, waitSeconds: 0, maxOperationsPerOrg: 50, ...over });
 const code = (p: Promise<unknown>) =>
   p.then(
     () => 'resolved',
