@@ -237,9 +237,12 @@ describe('telemetry of the closing steps', () => {
     const succeeded = emf.filter((l) => l[METRIC.OperationsSucceeded] === 1);
     // Powertools writes a metric without dimensions as `Dimensions: []`.
     expect(succeeded.map((l) => l._aws.CloudWatchMetrics[0].Dimensions)).toEqual(expect.arrayContaining([[], [['kind']]]));
-    expect(succeeded[0]._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: 'OperationsSucceeded', Unit: 'Count' }] });
+    expect(succeeded[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: 'OperationsSucceeded', Unit: 'Count' }] });
     const duration = emf.find((l) => typeof l[METRIC.StepDuration] === 'number');
-    expect(duration).toMatchObject({ step: 'Record', _aws: { CloudWatchMetrics: [{ Dimensions: [['step']], Metrics: [{ Name: 'StepDuration', Unit: 'Milliseconds' }] }] } });
+    expect(duration).toMatchObject({
+      step: 'Record',
+      _aws: { CloudWatchMetrics: [{ Dimensions: [['step']], Metrics: [{ Name: 'StepDuration', Unit: 'Milliseconds' }] }] },
+    });
 
     const logs = lines.filter((l) => l.message === 'step finished');
     expect(logs).toEqual([expect.objectContaining({ operationId: state.operationId, workspaceId: workspace.id, plugin: 'demo', step: 'Record', attempt: 1 })]);
@@ -262,6 +265,11 @@ describe('telemetry of the closing steps', () => {
       _aws: { CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['errorCode']] }] },
     });
     expect(failed.find((l) => !l.errorCode)?._aws.CloudWatchMetrics[0].Dimensions).toEqual([]);
-    expect(lines.find((l) => l.message === 'operation failed')).toMatchObject({ operationId: state.operationId, step: 'RecordFailure', plugin: 'demo', attempt: 1 });
+    expect(lines.find((l) => l.message === 'operation failed')).toMatchObject({
+      operationId: state.operationId,
+      step: 'RecordFailure',
+      plugin: 'demo',
+      attempt: 1,
+    });
   });
 });
