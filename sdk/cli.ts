@@ -188,7 +188,7 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--kind <kind>', 'only install or uninstall')
     .option('--since <time>', 'only operations created since this ISO-8601 time (default: the last hour, for failed ones)')
     .option('--limit <n>', 'at most this many operations of each status', '20')
-    .addOption(new Option('--interval <seconds>', 'seconds between redraws').default('2').argParser(seconds))
+    .addOption(new Option('--interval <seconds>', 'seconds between redraws').default(2).argParser(intervalSeconds))
     .option('--once', 'print one frame and exit')
     .action(async (flags: NetworkFlags & WatchFlags) => {
       const { client } = await connect(flags);
@@ -328,6 +328,12 @@ async function watch(client: PluginDeliveryClient, flags: WatchFlags, io: Io): P
     });
     if (stopped) return;
   }
+}
+
+function intervalSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new UsageError('--interval takes a number of seconds (at most 3600)');
+  return n;
 }
 
 function seconds(value: string): number {
