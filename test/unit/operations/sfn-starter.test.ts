@@ -13,12 +13,10 @@ describe('sfnStarter', () => {
   const saved = process.env._X_AMZN_TRACE_ID;
   beforeEach(() => {
     sfn.reset();
-    sfn
-      .on(StartExecutionCommand)
-      .callsFake(async ({ name }: { name: string }) => ({
-        executionArn: `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`,
-        startDate: new Date(),
-      }));
+    sfn.on(StartExecutionCommand).callsFake(async ({ name }: { name: string }) => ({
+      executionArn: `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`,
+      startDate: new Date(),
+    }));
   });
   afterEach(() => {
     if (saved === undefined) delete process.env._X_AMZN_TRACE_ID;
