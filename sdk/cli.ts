@@ -7,6 +7,8 @@ import { ApiError, PluginDeliveryClient, type Operation, type RegistryPlugin } f
 import { hashPluginDir, validatePluginDir } from './plugin-dir.js';
 import { pullPlugin } from './pull.js';
 import { TokenCache, workspaceStateDir } from './token-cache.js';
+import { explainHeader, explainSteps, watchFrame } from './ops-view.js';
+import type { OperationsFilter } from './client.js';
 
 /**
  * molecule-plugins: the command line over the SDK. Exit status: 0 done, 1 failed (the API's error
@@ -18,6 +20,10 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Whether stderr is a terminal (progress redraws one line there). */
   isTTY?: boolean;
+  /** Whether stdout is a terminal (`watch` redraws the screen there, else appends frames). */
+  stdoutIsTTY?: boolean;
+  /** Ends `watch` (Ctrl-C); the CLI process wires SIGINT to it. */
+  interrupted?: AbortSignal;
 }
 
 class UsageError extends Error {}
@@ -73,7 +79,7 @@ function commanderExit(err: CommanderError, command: Command | undefined, io: Io
   if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
   let message = err.message.replace(/^error: /, '');
   if (command && (err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments')) {
-    const names = command.registeredArguments.map((a) => `<${a.name()}>`).join(' ');
+    const names = command.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)).join(' ');
     message = `${command.name()} takes ${names || 'no arguments'} (${message})`;
   }
   io.stderr(`error: ${message}\n(molecule-plugins ${command ? `${command.name()} ` : ''}--help shows the usage)\n`);
@@ -162,14 +168,31 @@ function buildProgram(io: Io, exit: { code: number }): Command {
       printPlugins(print, await client.available(workspace));
     });
 
-  networked('status', 'one operation, with its steps')
-    .argument('<workspace>')
-    .argument('<operationId>')
-    .action(async (workspace: string, operationId: string, flags: NetworkFlags) => {
+  networked('status', 'one operation, explained step by step: `status <operationId>` (admin token) or `status <workspace> <operationId>`')
+    .argument('<workspace|operationId>')
+    .argument('[operationId]')
+    .action(async (first: string, second: string | undefined, flags: NetworkFlags) => {
+      const workspace = second === undefined ? undefined : first;
+      const operationId = second ?? first;
       const { client, print } = await connect(flags, workspace);
-      const op = await client.operation(workspace, operationId);
-      print.result(op, describe(op));
+      const op = workspace === undefined ? await client.operationById(operationId) : await client.operation(workspace, operationId);
+      print.result(op, [describe(op), ...explainHeader(op), ...(op.steps.length ? ['steps:', ...explainSteps(op)] : [])].join('\n'));
       exit.code = op.status === 'FAILED' ? 1 : 0;
+    });
+
+  networked('watch', 'a live view of running and recently failed operations (admin token); Ctrl-C ends it')
+    .option('--status <status>', 'only RUNNING, SUCCEEDED or FAILED operations (default: running and failed)')
+    .option('--workspace <id>', 'only this workspace')
+    .option('--org <id>', 'only this org')
+    .option('--plugin <name>', 'only this plugin')
+    .option('--kind <kind>', 'only install or uninstall')
+    .option('--since <time>', 'only operations created since this ISO-8601 time (default: the last hour, for failed ones)')
+    .option('--limit <n>', 'at most this many operations of each status', '20')
+    .addOption(new Option('--interval <seconds>', 'seconds between redraws').default(2).argParser(intervalSeconds))
+    .option('--once', 'print one frame and exit')
+    .action(async (flags: NetworkFlags & WatchFlags) => {
+      const { client } = await connect(flags);
+      await watch(client, flags, io);
     });
 
   networked('registry', 'the plugin registry')
@@ -234,6 +257,83 @@ function buildProgram(io: Io, exit: { code: number }): Command {
   });
 
   return program;
+}
+
+interface WatchFlags {
+  status?: string;
+  workspace?: string;
+  org?: string;
+  plugin?: string;
+  kind?: string;
+  since?: string;
+  limit: string;
+  interval: number;
+  once?: boolean;
+}
+
+const CLEAR_SCREEN = '\u001b[H\u001b[2J';
+const RECENT_FAILURES_MS = 60 * 60_000;
+
+/**
+ * `watch`: every interval, fetches the running operations and the recently failed ones (or those
+ * of `--status`) and draws them, clearing the screen on a terminal and appending frames otherwise.
+ * A failed fetch is shown in the frame and retried at the next one; Ctrl-C ends it with status 0.
+ */
+async function watch(client: PluginDeliveryClient, flags: WatchFlags, io: Io): Promise<void> {
+  const status = flags.status?.toUpperCase();
+  if (status !== undefined && !['RUNNING', 'SUCCEEDED', 'FAILED'].includes(status)) throw new UsageError('--status must be RUNNING, SUCCEEDED or FAILED');
+  if (flags.kind !== undefined && !['install', 'uninstall'].includes(flags.kind)) throw new UsageError('--kind must be install or uninstall');
+  const limit = Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UsageError('--limit must be a whole number from 1 to 100');
+  const base: OperationsFilter = {
+    ...(flags.workspace ? { workspaceId: flags.workspace } : {}),
+    ...(flags.org ? { orgId: flags.org } : {}),
+    ...(flags.plugin ? { plugin: flags.plugin } : {}),
+    ...(flags.kind ? { kind: flags.kind as 'install' | 'uninstall' } : {}),
+    limit,
+  };
+  const frame = async (): Promise<string> => {
+    const now = new Date();
+    const since = flags.since ?? new Date(now.getTime() - RECENT_FAILURES_MS).toISOString();
+    const queries: OperationsFilter[] = status
+      ? [{ ...base, status: status as OperationsFilter['status'], ...(flags.since ? { since: flags.since } : {}) }]
+      : [
+          { ...base, status: 'RUNNING', ...(flags.since ? { since: flags.since } : {}) },
+          { ...base, status: 'FAILED', since },
+        ];
+    const title = `molecule-plugins watch: ${status ? status.toLowerCase() : `running, and failed since ${since}`} operations, ${now.toISOString()}`;
+    try {
+      const pages = await Promise.all(queries.map((q) => client.operations(q)));
+      const operations = pages.flat().sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+      return watchFrame(title, operations, now);
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 400 || err.status === 401 || err.status === 403)) throw err;
+      return `${title}\n(could not fetch the operations: ${(err as Error).message}; retrying)\n`;
+    }
+  };
+  for (;;) {
+    const text = await frame();
+    io.stdout(io.stdoutIsTTY ? `${CLEAR_SCREEN}${text}` : `${text}\n`);
+    if (flags.once || io.interrupted?.aborted) return;
+    const stopped = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), flags.interval * 1000);
+      io.interrupted?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        { once: true },
+      );
+    });
+    if (stopped) return;
+  }
+}
+
+function intervalSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new UsageError('--interval takes a number of seconds (at most 3600)');
+  return n;
 }
 
 function seconds(value: string): number {
@@ -369,10 +469,16 @@ function table(rows: string[][]): string {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  // Ctrl-C ends `watch` cleanly (exit 0); other commands keep the default (the process ends).
+  const interrupted = new AbortController();
+  const watching = process.argv.slice(2).includes('watch');
+  if (watching) process.once('SIGINT', () => interrupted.abort());
   process.exitCode = await main(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     isTTY: process.stderr.isTTY,
+    stdoutIsTTY: process.stdout.isTTY,
+    interrupted: interrupted.signal,
   });
 }

@@ -52,6 +52,19 @@ export interface Download {
 }
 
 /** The answer to an install or uninstall: accepted (202) or, after a wait, finished. */
+/** `GET /operations` filters (the ops contract). */
+export interface OperationsFilter {
+  status?: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  workspaceId?: string;
+  orgId?: string;
+  plugin?: string;
+  kind?: 'install' | 'uninstall';
+  /** ISO-8601: created at or after. */
+  since?: string;
+  limit?: number;
+  cursor?: string;
+}
+
 export type Accepted = { status: 'installing' | 'uninstalling'; operationId: string; statusUrl: string };
 export type Finished =
   | { status: 'installed'; plugin: string; source: string; sha256?: string; operationId: string }
@@ -118,6 +131,19 @@ export class PluginDeliveryClient {
 
   operation(workspaceId: string, operationId: string): Promise<Operation> {
     return this.request('GET', `${workspacePath(workspaceId)}/plugins/operations/${encodeURIComponent(operationId)}`);
+  }
+
+  /** Any operation by its id, without its workspace (admin token). */
+  operationById(operationId: string): Promise<Operation> {
+    return this.request('GET', `/operations/${encodeURIComponent(operationId)}`);
+  }
+
+  /** Recent operations, newest first, one page of at most `limit` (admin token; the ops view). */
+  operations(filter: OperationsFilter = {}): Promise<Operation[]> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(filter)) if (value !== undefined && value !== '') params.set(key, String(value));
+    const query = params.toString();
+    return this.request('GET', `/operations${query ? `?${query}` : ''}`);
   }
 
   /**

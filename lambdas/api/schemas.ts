@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseIsoDuration } from '../shared/iso-duration.js';
-import { INSTANCE_ID_RE, Transport } from '../shared/types.js';
+import { INSTANCE_ID_RE, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
+import { OPERATIONS_PAGE_MAX } from '../store/operations.js';
 
 /** Request bodies and query strings, parsed once at the edge. */
 
@@ -51,11 +52,38 @@ export const WORKSPACE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** `?status=` with no value is no filter, as in most APIs. */
 const blankAsUnset = (v: unknown) => (v === '' ? undefined : v);
 
+/**
+ * `GET /operations` (ops contract): filters, a page size of 1..100 (default 50) and the opaque
+ * cursor a previous page's `X-Next-Cursor` gave. Each bad value is 400 invalid_request naming it.
+ */
 export const OperationsQuery = z.object({
-  status: z.preprocess(blankAsUnset, z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']).optional()),
-  workspaceId: z.preprocess(blankAsUnset, z.string().regex(WORKSPACE_ID_RE).optional()),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  status: z.preprocess(blankAsUnset, OperationStatus.optional()),
+  workspaceId: z.preprocess(blankAsUnset, z.string().regex(WORKSPACE_ID_RE, 'must be a workspace id').optional()),
+  orgId: z.preprocess(blankAsUnset, z.string().regex(WORKSPACE_ID_RE, 'must be an org id').optional()),
+  plugin: z.preprocess(blankAsUnset, z.string().regex(PLUGIN_NAME_RE, 'must be a plugin name').optional()),
+  kind: z.preprocess(blankAsUnset, OperationKind.optional()),
+  since: z.preprocess(
+    blankAsUnset,
+    z
+      .union([z.iso.datetime({ offset: true }), z.iso.datetime({ offset: true, precision: -1 }), z.iso.date()], {
+        error: 'must be an ISO-8601 date or date-time, e.g. 2026-12-01T09:00:00Z',
+      })
+      .transform((text) => new Date(text))
+      .optional(),
+  ),
+  limit: z.preprocess(
+    blankAsUnset,
+    z.coerce.number({ error: 'must be a whole number from 1 to 100' }).int('must be a whole number from 1 to 100').min(1).max(OPERATIONS_PAGE_MAX).default(50),
+  ),
+  cursor: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,400}$/, 'not a cursor this API returned')
+      .optional(),
+  ),
 });
+export type OperationsQuery = z.infer<typeof OperationsQuery>;
 
 /**
  * `DELETE ?at=`: an RFC 3339 date-time with its offset (`2026-12-01T09:00:00Z`,

@@ -1,7 +1,7 @@
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { Runtime } from '../runtime.js';
 import type { Db } from '../store/db.js';
-import { getOperation } from '../store/operations.js';
+import { getOperation, getOperationByExecutionArn } from '../store/operations.js';
 import { failStaleOperation, listStaleOperations, recordHostState } from '../store/reconcile.js';
 import { createSfnClient, createSsmClient } from '../shared/aws.js';
 import { logger } from '../shared/logger.js';
@@ -22,7 +22,13 @@ import { deliveryDeps } from './steps.js';
 /** Wires the reconciler to a Runtime: PostgreSQL, Step Functions' DescribeExecution, and the host transports. */
 
 export function pgReconcileStore(db: Db): ReconcileStore {
-  return bindDb(db, { listStale: listStaleOperations, get: getOperation, recordHostState, failStale: failStaleOperation });
+  return bindDb(db, {
+    listStale: listStaleOperations,
+    get: getOperation,
+    findByExecutionArn: getOperationByExecutionArn,
+    recordHostState,
+    failStale: failStaleOperation,
+  });
 }
 
 const STATUSES = new Set<string>(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);

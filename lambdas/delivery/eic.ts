@@ -50,7 +50,8 @@ export async function runViaEic(deps: EicDeps | undefined, command: HostCommand)
   const { utils } = (await import('ssh2')).default;
   const keys = ed25519KeyPair(utils);
   await pushKey(eic, command, settings.osUser, keys.public);
-  return runOverSsh(command, settings, { host, port: settings.sshPort, username: settings.osUser, privateKey: keys.private }, context);
+  const target = { host, port: settings.sshPort, username: settings.osUser, privateKey: keys.private };
+  return { ...(await runOverSsh(command, settings, target, { ...context, sshHost: host })), sshHost: host };
 }
 
 /** The instance's private IP; WorkspaceUnreachable unless the instance exists and is running. */

@@ -21,6 +21,9 @@ export interface HostCommandResult {
   stdout: string;
   stderr: string;
   exitCode: number;
+  /** How the command was run, for ops: the SSM command id, or the host SSH connected to. */
+  commandId?: string;
+  sshHost?: string;
 }
 
 /**
@@ -88,7 +91,8 @@ export class HostCommandFailed extends DeliveryFailed {
   }
 }
 
-const TAIL_CHARS = 400;
+/** About the 20 lines of 200 characters an operation step shows (workflow/steps/explain.ts). */
+const TAIL_CHARS = 4000;
 
 /**
  * A short tail of host output for ops logs (never for an API message): control characters

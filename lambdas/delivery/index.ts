@@ -25,14 +25,20 @@ export interface DeliveryDeps {
   ssmPolling?: Pick<SsmRunOptions, 'pollIntervalMs' | 'maxPollIntervalMs' | 'documentName'>;
 }
 
-export interface InstallOutcome {
+/** How the host was reached, for ops: the SSM command id or the SSH host. */
+export interface HostReach {
+  commandId?: string;
+  sshHost?: string;
+}
+
+export interface InstallOutcome extends HostReach {
   transport: DeliveryTransport;
   replacedPrevious: boolean;
   /** The runtime hot-reloads SKILL.md files, so such a change needs no restart (SPEC §5). */
   changedOnlySkillDocs: boolean;
 }
 
-export interface RemoveOutcome {
+export interface RemoveOutcome extends HostReach {
   transport: DeliveryTransport;
   removedSkills: number;
   /** A declared skill dir the plugin does not own (not its copy) is kept, and said so here. */
@@ -51,10 +57,11 @@ export async function deliverInstall(
     ...(installed ? { installed } : {}),
     ts: compactTimestamp((deps.now ?? (() => new Date()))()),
   });
-  const { transport, result } = await runOnWorkspace(deps, workspace, script);
-  if (!result.ok) throw new DeliveryFailed('the workspace reported a failed install', { workspaceId: workspace.id, step: result.step });
+  const { transport, result, reach } = await runOnWorkspace(deps, workspace, script);
+  if (!result.ok) throw new DeliveryFailed('the workspace reported a failed install', { workspaceId: workspace.id, step: result.step, transport, ...reach });
   return {
     transport,
+    ...reach,
     replacedPrevious: result.replacedPrevious ?? false,
     changedOnlySkillDocs: result.changedOnlySkillDocs ?? false,
   };
@@ -66,20 +73,20 @@ export async function removePlugin(
   { workspace, pluginName, skills = [] }: { workspace: Workspace; pluginName: string; skills?: readonly string[] },
 ): Promise<RemoveOutcome> {
   const script = uninstallScript({ configDir: deps.config.configDirFor(workspace.runtime), pluginName, skills });
-  const { transport, result } = await runOnWorkspace(deps, workspace, script);
+  const { transport, result, reach } = await runOnWorkspace(deps, workspace, script);
   if (result.code === 'plugin_not_installed') {
     throw new PluginNotInstalled(`plugin "${pluginName}" is not installed`, { workspaceId: workspace.id, plugin: pluginName });
   }
-  if (!result.ok) throw new DeliveryFailed('the workspace reported a failed uninstall', { workspaceId: workspace.id, step: result.step });
+  if (!result.ok) throw new DeliveryFailed('the workspace reported a failed uninstall', { workspaceId: workspace.id, step: result.step, transport, ...reach });
   const warnings = (result.keptSkills ?? []).map((skill) => `kept skills/${skill}: it is not the copy ${pluginName} installed`);
-  return { transport, removedSkills: result.removedSkills ?? 0, warnings };
+  return { transport, ...reach, removedSkills: result.removedSkills ?? 0, warnings };
 }
 
 /** Runs the configured restart command on the workspace's host. */
-export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { workspace: Workspace }): Promise<{ transport: DeliveryTransport }> {
+export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { workspace: Workspace }): Promise<{ transport: DeliveryTransport } & HostReach> {
   const script = restartScript({ workspaceId: workspace.id, command: deps.config.restartCommand });
-  const { transport } = await runOnWorkspace(deps, workspace, script);
-  return { transport };
+  const { transport, reach } = await runOnWorkspace(deps, workspace, script);
+  return { transport, ...reach };
 }
 
 /**
@@ -137,7 +144,11 @@ const RUNNERS: Record<DeliveryTransport, (deps: DeliveryDeps, command: HostComma
   eic: (deps, command) => runViaEic(deps.eic, command),
 };
 
-async function runOnWorkspace(deps: DeliveryDeps, workspace: Workspace, script: string): Promise<{ transport: DeliveryTransport; result: HostResult }> {
+async function runOnWorkspace(
+  deps: DeliveryDeps,
+  workspace: Workspace,
+  script: string,
+): Promise<{ transport: DeliveryTransport; result: HostResult; reach: HostReach }> {
   const instanceId = deliverableInstanceId(workspace);
   const transport = await chooseTransport(workspace, deps);
   const context = { workspaceId: workspace.id, instanceId, transport };
@@ -147,9 +158,10 @@ async function runOnWorkspace(deps: DeliveryDeps, workspace: Workspace, script: 
   } catch (err) {
     throw explained(err);
   }
+  const reach: HostReach = { ...(output.commandId ? { commandId: output.commandId } : {}), ...(output.sshHost ? { sshHost: output.sshHost } : {}) };
   const result = parseHostResult(output.stdout);
-  if (!result) throw new DeliveryFailed('the workspace did not report the outcome of the delivery command', context);
-  return { transport, result };
+  if (!result) throw new DeliveryFailed('the workspace did not report the outcome of the delivery command', { ...context, ...reach });
+  return { transport, result, reach };
 }
 
 /** Never more is kept back from the invocation than this, to cancel the command and end the step. */

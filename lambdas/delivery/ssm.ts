@@ -74,7 +74,7 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
         throw asDeliveryFailed(err, 'could not read the delivery command status', details);
       }
       const outcome = settle(invocation, details);
-      if (outcome) return outcome;
+      if (outcome) return { ...outcome, commandId };
     }
     await cancel(ssm, commandId, instanceId);
     throw new DeliveryFailed('timed out waiting for the workspace to finish the delivery command', details);

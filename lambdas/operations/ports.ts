@@ -1,4 +1,4 @@
-import type { NewOperation, OperationFilter } from '../store/operations.js';
+import type { NewOperation, OperationFilter, OperationPage } from '../store/operations.js';
 import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store/installed.js';
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
@@ -24,8 +24,8 @@ export interface OperationStore {
   create(op: NewOperation): Promise<RecordedOperation>;
   findByIdempotencyKey(workspaceId: string, key: string): Promise<{ operation: Operation; requestHash: string | null } | null>;
   get(id: string): Promise<Operation | null>;
-  /** Newest first (the ops view). */
-  list(filter: OperationFilter): Promise<Operation[]>;
+  /** Newest first, one page (the ops view). */
+  list(filter: OperationFilter): Promise<OperationPage>;
   setExecutionArn(id: string, executionArn: string): Promise<void>;
   fail(id: string, error: ErrorRecord): Promise<void>;
 }

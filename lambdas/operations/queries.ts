@@ -1,5 +1,6 @@
 import { OperationNotFound } from '../shared/errors.js';
 import type { InstalledPlugin } from '../store/installed.js';
+import type { OperationFilter, OperationPage } from '../store/operations.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
 import type { InstalledStore, OperationStore, RegistryEntry, RegistryReader, WorkspaceStore } from './ports.js';
@@ -38,5 +39,17 @@ export async function operationStatus(
   const workspace = requireWorkspace(input.workspaceId, await loadWorkspace(deps.workspaces, input.principal, input.workspaceId, 'manage'));
   const operation = await deps.operations.get(input.operationId);
   if (!operation || operation.workspaceId !== workspace.id) throw new OperationNotFound(`operation "${input.operationId}" not found`);
+  return operation;
+}
+
+/** One page of the ops view, newest first (the caller checked the admin scope). */
+export async function operationsPage(deps: { operations: OperationStore }, filter: OperationFilter): Promise<OperationPage> {
+  return deps.operations.list(filter);
+}
+
+/** Any operation by its id (the ops view: no workspace needed; the caller checked the admin scope). */
+export async function operationById(deps: { operations: OperationStore }, operationId: string): Promise<Operation> {
+  const operation = await deps.operations.get(operationId);
+  if (!operation) throw new OperationNotFound(`operation "${operationId}" not found`);
   return operation;
 }

@@ -38,6 +38,8 @@ export interface HostProber {
 export interface ReconcileStore {
   listStale(q: StaleOperationQuery): Promise<StaleOperationPage>;
   get(operationId: string): Promise<Operation | null>;
+  /** The operation whose execution has this ARN (executions are named after what they do, not the id). */
+  findByExecutionArn(executionArn: string): Promise<Operation | null>;
   recordHostState(workspaceId: string, name: string, onHost: HostPlugin | null): Promise<HostStateChange>;
   /** Compare-and-set close; false when the operation was no longer RUNNING. */
   failStale(operationId: string, error: ErrorRecord): Promise<boolean>;
@@ -84,12 +86,13 @@ export async function reconcileStale(deps: ReconcileDeps, { graceMs, batch }: { 
 }
 
 /**
- * An execution ended (the EventBridge status-change event): reconcile its operation, which the
- * execution is named after. Null when that operation is not ours or no longer RUNNING.
+ * An execution ended (the EventBridge status-change event): reconcile its operation, found by the
+ * execution's ARN (or, for an execution named by the bare operation id, by that id). Null when
+ * that operation is not ours or no longer RUNNING.
  */
 export async function reconcileExecution(deps: ReconcileDeps, executionArn: string): Promise<Reconciled | null> {
-  const operationId = executionArn.split(':').at(-1);
-  const operation = operationId ? await deps.store.get(operationId) : null;
+  const lastSegment = executionArn.split(':').at(-1);
+  const operation = (await deps.store.findByExecutionArn(executionArn)) ?? (lastSegment ? await deps.store.get(lastSegment) : null);
   if (operation?.status !== 'RUNNING') return null;
   if (operation.executionArn && operation.executionArn !== executionArn) return null;
   return reconcileOperation(deps, operation);
@@ -97,7 +100,7 @@ export async function reconcileExecution(deps: ReconcileDeps, executionArn: stri
 
 async function reconcileOperation(deps: ReconcileDeps, operation: Operation): Promise<Reconciled> {
   const { operationId } = operation;
-  const executionArn = operation.executionArn ?? deps.workflow.executionArnFor(operationId);
+  const executionArn = operation.executionArn ?? deps.workflow.executionArnFor(operation.executionName ?? operationId);
   let execution: Awaited<ReturnType<ExecutionReader['describe']>> = null;
   if (executionArn) {
     try {

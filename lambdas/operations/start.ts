@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Operation, WorkflowState } from '../shared/types.js';
 import { IdempotencyKeyReused, PlatformUnavailable } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
+import { consoleUrlFor, executionName } from '../shared/execution-name.js';
+import { emitMetric, METRIC } from '../shared/metrics.js';
 import type { Clock, OperationPorts, OperationStore } from './ports.js';
 
 /**
@@ -57,6 +59,7 @@ export async function replayedOperation(
 export async function startOperation(deps: OperationPorts & { log: Log }, request: OperationRequest): Promise<{ operation: Operation; created: boolean }> {
   const operationId = randomUUID();
   const requestedAt = deps.clock.now();
+  const name = executionName({ kind: request.kind, workspaceId: request.workspace.id, plugin: request.plugin, operationId });
   const recorded = await deps.operations.create({
     id: operationId,
     workspaceId: request.workspace.id,
@@ -68,7 +71,8 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
     idempotencyKey: request.idempotencyKey,
     requestHash: request.idempotencyKey ? requestHash(request) : null,
     actorPrefix: request.actorPrefix,
-    executionArn: deps.workflow.executionArnFor(operationId),
+    executionArn: deps.workflow.executionArnFor(name),
+    executionName: name,
   });
   if (!recorded.created) return { operation: asReplay(recorded, request), created: false };
   const { operation, created } = recorded;
@@ -76,10 +80,11 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
   const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, ...start } = request;
   const input: WorkflowState = { operationId, requestedAt: requestedAt.toISOString(), ...start };
   try {
-    const executionArn = await deps.workflow.start(operationId, input);
+    const executionArn = await deps.workflow.start(name, input);
     // Recorded up front when derivable, so the usual accept path writes the database once.
     if (executionArn !== operation.executionArn) await deps.operations.setExecutionArn(operationId, executionArn);
-    return { operation: { ...operation, executionArn }, created };
+    await emitMetric(request.kind === 'install' ? METRIC.InstallsStarted : METRIC.UninstallsStarted, 1);
+    return { operation: { ...operation, executionArn, consoleUrl: consoleUrlFor(executionArn) }, created };
   } catch (err) {
     deps.log.error('could not start the workflow', { operationId, error: (err as Error).message });
     const failure = new PlatformUnavailable('the delivery workflow could not be started; try again');

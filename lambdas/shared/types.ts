@@ -32,22 +32,48 @@ export interface Workspace {
   status: string;
 }
 
+/** How a step reached the workspace's host (SPEC §4): SSM Run Command, or SSH by EC2 Instance Connect, direct or through an endpoint. */
+export type StepTransport = 'ssm' | 'eic-direct' | 'eic-endpoint';
+
+/** One retry of a step: the error name its previous attempt failed with (`Interrupted`: it never reported). */
+export interface StepRetry {
+  error: string;
+  at: string;
+}
+
+/** How one workflow step went: one per Task state the operation entered (ops contract). */
 export interface StepRecord {
   name: string;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+  /** When the first attempt started; `endedAt` is when the last one ended. */
   startedAt: string;
   endedAt?: string;
+  durationMs?: number;
+  /** 1 + the retries. */
+  attempts: number;
+  retries: StepRetry[];
+  transport?: StepTransport;
+  commandId?: string;
+  sshHost?: string;
+  error?: { code: string; message: string };
+  /** The host's last output lines (at most 20 of at most 200 characters), secrets redacted. */
+  outputTail?: string[];
 }
 
 export interface Operation {
   operationId: string;
   workspaceId: string;
+  orgId: string;
   kind: OperationKind;
   status: OperationStatus;
   plugin: string | null;
   source: string | null;
   sha256: string | null;
   executionArn: string | null;
+  /** The Step Functions execution's name: `install-<workspace>-<plugin>-<8 hex>`. */
+  executionName: string | null;
+  /** The AWS console page of the execution; null on the local stack. */
+  consoleUrl: string | null;
   createdAt: string;
   updatedAt: string;
   steps: StepRecord[];

@@ -1,7 +1,8 @@
 import type { Queryable } from './db.js';
 import { query } from './db.js';
 import type { Operation, OperationKind, OperationStatus, StepRecord } from '../shared/types.js';
-import type { ErrorRecord } from '../shared/errors.js';
+import { InvalidRequest, type ErrorRecord } from '../shared/errors.js';
+import { consoleUrlFor } from '../shared/execution-name.js';
 
 export interface OperationRow {
   id: string;
@@ -13,7 +14,8 @@ export interface OperationRow {
   source: string | null;
   sha256: string | null;
   execution_arn: string | null;
-  steps: StepRecord[];
+  execution_name: string | null;
+  steps: StoredStep[];
   warnings: string[];
   error: ErrorRecord | null;
   request_hash: string | null;
@@ -21,25 +23,52 @@ export interface OperationRow {
   updated_at: Date;
 }
 
+/**
+ * A step as `plugin_operations.steps` holds it: the public record, possibly from before attempts
+ * were counted (no `attempts`, `retries`), plus `errorName`, the failed attempt's error name, which
+ * the next attempt turns into its retry entry.
+ */
+type StoredStep = Omit<StepRecord, 'attempts' | 'retries'> & Partial<Pick<StepRecord, 'attempts' | 'retries'>> & { errorName?: string };
+
+/** What a step's end records besides its status: how it reached the host and, on failure, why. */
+export interface StepDetails {
+  transport?: StepRecord['transport'];
+  commandId?: string;
+  sshHost?: string;
+  error?: { code: string; message: string };
+  outputTail?: string[];
+  /** The thrown error's name (`AwsThrottled`), kept for the retry entry of the next attempt. */
+  errorName?: string;
+}
+
 const isoTime = (text: string) => new Date(text).toISOString();
+
+// Step times are written by PostgreSQL into JSON (`+00:00`, varying fractions): shown like the others.
+function toStep({ errorName: _name, ...step }: StoredStep): StepRecord {
+  return {
+    ...step,
+    startedAt: isoTime(step.startedAt),
+    ...(step.endedAt ? { endedAt: isoTime(step.endedAt) } : {}),
+    attempts: step.attempts ?? 1,
+    retries: (step.retries ?? []).map((retry) => ({ error: retry.error, at: isoTime(retry.at) })),
+  };
+}
 
 export const toOperation = (r: OperationRow): Operation => ({
   operationId: r.id,
   workspaceId: r.workspace_id,
+  orgId: r.org_id,
   kind: r.kind,
   status: r.status,
   plugin: r.plugin,
   source: r.source,
   sha256: r.sha256,
   executionArn: r.execution_arn,
+  executionName: r.execution_name ?? r.execution_arn?.split(':').at(-1) ?? null,
+  consoleUrl: consoleUrlFor(r.execution_arn),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
-  // Step times are written by PostgreSQL into JSON (`+00:00`, varying fractions): shown like the others.
-  steps: r.steps.map((step) => ({
-    ...step,
-    startedAt: isoTime(step.startedAt),
-    ...(step.endedAt ? { endedAt: isoTime(step.endedAt) } : {}),
-  })),
+  steps: r.steps.map(toStep),
   warnings: r.warnings,
   ...(r.error ? { error: r.error } : {}),
 });
@@ -58,6 +87,8 @@ export interface NewOperation {
   actorPrefix: string | null;
   /** The execution's ARN when it is known before starting it (it is derived from the name). */
   executionArn: string | null;
+  /** The execution's name (shared/execution-name.ts). */
+  executionName?: string | null;
 }
 
 /**
@@ -72,11 +103,24 @@ export async function createOperation(
   const inserted = await query<OperationRow>(
     db,
     `INSERT INTO plugin_operations
-       (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn)
-     VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11)
+       (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn, execution_name)
+     VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
      RETURNING *`,
-    [op.id, op.workspaceId, op.orgId, op.kind, op.plugin, op.source, op.sha256, op.idempotencyKey, op.requestHash, op.actorPrefix, op.executionArn],
+    [
+      op.id,
+      op.workspaceId,
+      op.orgId,
+      op.kind,
+      op.plugin,
+      op.source,
+      op.sha256,
+      op.idempotencyKey,
+      op.requestHash,
+      op.actorPrefix,
+      op.executionArn,
+      op.executionName ?? null,
+    ],
   );
   if (inserted[0]) return { operation: toOperation(inserted[0]), created: true };
   // Only a repeated idempotency key conflicts (a null key never does).
@@ -102,28 +146,52 @@ export async function setExecutionArn(db: Queryable, id: string, executionArn: s
   await query(db, 'UPDATE plugin_operations SET execution_arn = $2, updated_at = now() WHERE id = $1', [id, executionArn]);
 }
 
-/** Marks a step started (or restarted, on a retry); a step appears once in `steps`. */
-export async function stepStarted(db: Queryable, id: string, step: string): Promise<void> {
-  await query(
+/** The step's record before this statement, `$2` its name (a step appears once in `steps`). */
+const PREVIOUS = `(SELECT s FROM jsonb_array_elements(steps) s WHERE s->>'name' = $2 LIMIT 1)`;
+
+/** Milliseconds from the step's first start to now. */
+const DURATION_MS = `round(extract(epoch FROM now() - (s->>'startedAt')::timestamptz) * 1000)::bigint`;
+
+/**
+ * Marks a step started. A step already there was retried (the workflow's Retry invokes it again,
+ * or its invocation died): this is one more attempt, and the retry names what the previous
+ * attempt failed with (`Interrupted` when it never reported). The first start is kept as
+ * `startedAt`. A closed operation is left as it is. Returns the attempt's number.
+ */
+export async function stepStarted(db: Queryable, id: string, step: string): Promise<number> {
+  const rows = await query<{ attempt: number | null }>(
     db,
     `UPDATE plugin_operations SET updated_at = now(), steps = (
        SELECT coalesce(jsonb_agg(s), '[]'::jsonb) FROM jsonb_array_elements(steps) s WHERE s->>'name' <> $2
-     ) || jsonb_build_array(jsonb_build_object('name', $2::text, 'status', 'RUNNING', 'startedAt', now()))
-     WHERE id = $1`,
+     ) || jsonb_build_array(CASE WHEN ${PREVIOUS} IS NULL
+       THEN jsonb_build_object('name', $2::text, 'status', 'RUNNING', 'startedAt', now(), 'attempts', 1, 'retries', '[]'::jsonb)
+       ELSE jsonb_build_object('name', $2::text, 'status', 'RUNNING',
+         'startedAt', coalesce(${PREVIOUS}->'startedAt', to_jsonb(now())),
+         'attempts', coalesce((${PREVIOUS}->>'attempts')::int, 1) + 1,
+         'retries', coalesce(${PREVIOUS}->'retries', '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+           'error', coalesce(${PREVIOUS}->>'errorName', CASE WHEN ${PREVIOUS}->>'status' = 'RUNNING' THEN 'Interrupted' ELSE 'Unknown' END),
+           'at', now())))
+       END)
+     WHERE id = $1 AND status = 'RUNNING'
+     RETURNING (SELECT (s->>'attempts')::int FROM jsonb_array_elements(steps) s WHERE s->>'name' = $2 LIMIT 1) AS attempt`,
     [id, step],
   );
+  return rows[0]?.attempt ?? 1;
 }
 
-/** Ends a running step; a step the operation's end already closed keeps its status. */
-export async function stepEnded(db: Queryable, id: string, step: string, status: StepRecord['status']): Promise<void> {
+/**
+ * Ends a running step with what it learned (transport, command id or SSH host, and on failure
+ * its error and the host's output tail); a step the operation's end already closed keeps its status.
+ */
+export async function stepEnded(db: Queryable, id: string, step: string, status: StepRecord['status'], details: StepDetails = {}): Promise<void> {
   await query(
     db,
     `UPDATE plugin_operations SET updated_at = now(), steps = (
        SELECT coalesce(jsonb_agg(CASE WHEN s->>'name' = $2 AND s->>'status' = 'RUNNING'
-         THEN s || jsonb_build_object('status', $3::text, 'endedAt', now()) ELSE s END), '[]'::jsonb)
+         THEN s || jsonb_build_object('status', $3::text, 'endedAt', now(), 'durationMs', ${DURATION_MS}) || $4::jsonb ELSE s END), '[]'::jsonb)
        FROM jsonb_array_elements(steps) s
      ) WHERE id = $1`,
-    [id, step, status],
+    [id, step, status, JSON.stringify(details)],
   );
 }
 
@@ -150,33 +218,119 @@ export async function addWarnings(db: Queryable, id: string, warnings: readonly 
 
 /**
  * Closes the operation and, in the same statement, every step still running (the step that
- * finishes it), so a reader never sees a finished operation with a running step.
+ * finishes it), so a reader never sees a finished operation with a running step. `closingStep`
+ * (RecordFailure) succeeded at closing it; any other step left running on a failed operation
+ * failed with the operation's error (its invocation died, or the workflow timed out), which it
+ * carries unless it recorded its own.
  */
-export async function finishOperation(db: Queryable, id: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: ErrorRecord): Promise<void> {
+export async function finishOperation(
+  db: Queryable,
+  id: string,
+  status: Exclude<OperationStatus, 'RUNNING'>,
+  error?: ErrorRecord,
+  closingStep?: string,
+): Promise<void> {
+  const stepError = error ? JSON.stringify({ error: { code: error.code, message: error.message } }) : '{}';
   await query(
     db,
     `UPDATE plugin_operations SET status = $2, error = $3, updated_at = now(), steps = (
-       SELECT coalesce(jsonb_agg(CASE WHEN s->>'status' = 'RUNNING'
-         THEN s || jsonb_build_object('status', $2::text, 'endedAt', now()) ELSE s END), '[]'::jsonb)
+       SELECT coalesce(jsonb_agg(CASE
+         WHEN s->>'status' <> 'RUNNING' THEN s
+         WHEN s->>'name' = $5 THEN s || jsonb_build_object('status', 'SUCCEEDED', 'endedAt', now(), 'durationMs', ${DURATION_MS})
+         ELSE s || jsonb_build_object('status', $2::text, 'endedAt', now(), 'durationMs', ${DURATION_MS})
+           || CASE WHEN $2 = 'FAILED' AND NOT s ? 'error' THEN $4::jsonb ELSE '{}'::jsonb END
+       END), '[]'::jsonb)
        FROM jsonb_array_elements(steps) s
      ) WHERE id = $1 AND status = 'RUNNING'`,
-    [id, status, error ? JSON.stringify(error) : null],
+    [id, status, error ? JSON.stringify(error) : null, stepError, closingStep ?? null],
   );
 }
+
+/** The operation a Step Functions execution belongs to (the reconciler's lookup). */
+export async function getOperationByExecutionArn(db: Queryable, executionArn: string): Promise<Operation | null> {
+  const rows = await query<OperationRow>(db, 'SELECT * FROM plugin_operations WHERE execution_arn = $1', [executionArn]);
+  return rows[0] ? toOperation(rows[0]) : null;
+}
+
+export const OPERATIONS_PAGE_MAX = 100;
 
 export interface OperationFilter {
   status?: OperationStatus;
   workspaceId?: string;
+  orgId?: string;
+  plugin?: string;
+  kind?: OperationKind;
+  /** Created at or after. */
+  since?: Date;
+  /** 1..100 */
   limit: number;
+  /** From a previous page's `nextCursor`. */
+  cursor?: string;
 }
 
-export async function listOperations(db: Queryable, filter: OperationFilter): Promise<Operation[]> {
-  const rows = await query<OperationRow>(
+export interface OperationPage {
+  operations: Operation[];
+  /** Set when more (older) operations match. */
+  nextCursor: string | null;
+}
+
+/** Where a page ended: the last operation's creation time (to the microsecond) and id. */
+interface PagePosition {
+  at: string;
+  id: string;
+}
+
+/** An opaque cursor: base64url of the position's JSON. */
+export function encodeCursor(position: PagePosition): string {
+  return Buffer.from(JSON.stringify([position.at, position.id])).toString('base64url');
+}
+
+/** A cursor this API made, or InvalidRequest naming `cursor`. */
+export function decodeCursor(cursor: string): PagePosition {
+  const invalid = () => new InvalidRequest('invalid query: cursor: not a cursor this API returned', { field: 'cursor' });
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) throw invalid();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 2) throw invalid();
+  const [at, id] = decoded as unknown[];
+  if (typeof at !== 'string' || typeof id !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(at) || Number.isNaN(Date.parse(at))) {
+    throw invalid();
+  }
+  if (id.length === 0 || id.length > 128) throw invalid();
+  return { at, id };
+}
+
+/**
+ * Newest first, filtered, one page: keyset on (created_at, id), so paging while operations are
+ * being created neither repeats nor skips one.
+ */
+export async function listOperations(db: Queryable, filter: OperationFilter): Promise<OperationPage> {
+  const limit = Math.max(1, Math.min(OPERATIONS_PAGE_MAX, Math.trunc(filter.limit)));
+  const after = filter.cursor ? decodeCursor(filter.cursor) : null;
+  const rows = await query<OperationRow & { page_at: string }>(
     db,
-    `SELECT * FROM plugin_operations
-     WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workspace_id = $2)
-     ORDER BY created_at DESC, id DESC LIMIT $3`,
-    [filter.status ?? null, filter.workspaceId ?? null, filter.limit],
+    `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS page_at FROM plugin_operations
+     WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workspace_id = $2) AND ($3::text IS NULL OR org_id = $3)
+       AND ($4::text IS NULL OR plugin = $4) AND ($5::text IS NULL OR kind = $5) AND ($6::timestamptz IS NULL OR created_at >= $6)
+       AND ($7::timestamptz IS NULL OR (created_at, id) < ($7::timestamptz, $8::text))
+     ORDER BY created_at DESC, id DESC LIMIT $9`,
+    [
+      filter.status ?? null,
+      filter.workspaceId ?? null,
+      filter.orgId ?? null,
+      filter.plugin ?? null,
+      filter.kind ?? null,
+      filter.since?.toISOString() ?? null,
+      after?.at ?? null,
+      after?.id ?? null,
+      limit + 1,
+    ],
   );
-  return rows.map(toOperation);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { operations: page.map(toOperation), nextCursor: rows.length > limit && last ? encodeCursor({ at: last.page_at, id: last.id }) : null };
 }

@@ -1,13 +1,43 @@
 import type { ApiApp } from '../router.js';
 import { toResponse } from '../router.js';
-import { parseQuery, requireAdminScope } from '../context.js';
+import { parseQuery, parseValue, requireAdminScope } from '../context.js';
 import { json } from '../http.js';
-import { OperationsQuery } from '../schemas.js';
+import { OperationId, OperationsQuery } from '../schemas.js';
+import { OperationNotFound } from '../../shared/errors.js';
+import { operationById, operationsPage } from '../../operations/queries.js';
 
+/** The ops view (admin only): recent operations, filtered and paged, and one operation by its id. */
 export function registerOperationRoutes(app: ApiApp): void {
   app.get('/operations', async (c) => {
     await requireAdminScope(c.env);
-    const operations = await c.env.deps.ports.operations.list(parseQuery(c.req.query(), OperationsQuery));
-    return toResponse(json(200, operations));
+    const filter = parseQuery(c.req.query(), OperationsQuery);
+    const page = await operationsPage(c.env.deps.ports, filter);
+    // The body stays a JSON array (as before paging existed); the next page is in the headers.
+    const headers: Record<string, string> = {};
+    if (page.nextCursor) {
+      headers['x-next-cursor'] = page.nextCursor;
+      headers.link = `<${nextPagePath(filter, page.nextCursor)}>; rel="next"`;
+    }
+    return toResponse(json(200, page.operations, headers));
   });
+
+  app.get('/operations/:operationId', async (c) => {
+    await requireAdminScope(c.env);
+    const id = c.req.param('operationId');
+    const operationId = parseValue(id, OperationId, () => new OperationNotFound(`operation "${id}" not found`));
+    return toResponse(json(200, await operationById(c.env.deps.ports, operationId)));
+  });
+}
+
+/** The same query with the next page's cursor, as a path (relative to the API's base URL). */
+function nextPagePath(filter: OperationsQuery, cursor: string): string {
+  const params = new URLSearchParams();
+  for (const key of ['status', 'workspaceId', 'orgId', 'plugin', 'kind'] as const) {
+    const value = filter[key];
+    if (value) params.set(key, value);
+  }
+  if (filter.since) params.set('since', filter.since.toISOString());
+  params.set('limit', String(filter.limit));
+  params.set('cursor', cursor);
+  return `/operations?${params.toString()}`;
 }

@@ -1,12 +1,19 @@
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { currentTraceHeader, traced } from '../../shared/tracing.js';
 import type { WorkflowStarter } from '../ports.js';
 
-/** Starts delivery executions on the state machine; the execution is named after the operation. */
-export function sfnStarter(sfn: SFNClient, stateMachineArn: string | undefined): WorkflowStarter {
+/**
+ * Starts delivery executions on the state machine, under the name the operation chose (see
+ * shared/execution-name.ts), with the caller's X-Ray trace header so the execution joins its trace.
+ */
+export function sfnStarter(sfn: SFNClient, stateMachineArn: string | undefined, traceHeader: () => string | undefined = currentTraceHeader): WorkflowStarter {
   return {
     async start(name, input) {
       if (!stateMachineArn) throw new Error('STATE_MACHINE_ARN is not set');
-      const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+      const header = traceHeader();
+      const out = await traced('StartExecution', { operationId: input.operationId, executionName: name }, () =>
+        sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input), ...(header ? { traceHeader: header } : {}) })),
+      );
       if (!out.executionArn) throw new Error('StartExecution answered without an execution ARN');
       return out.executionArn;
     },

@@ -6,6 +6,7 @@ import { presignGet } from '../../staging/presign.js';
 import { holdWorkspace } from './lease.js';
 import { Staged, type DeliveredState } from './state.js';
 import { defineStep } from './step.js';
+import { hostDetails } from './explain.js';
 
 export interface DeliverDeps {
   db: Db;
@@ -28,6 +29,6 @@ export function deliverStep(deps: DeliverDeps) {
       phase: 'delivered',
       delivered: { transport: outcome.transport, changedOnlySkillDocs: outcome.changedOnlySkillDocs },
     };
-    return { state: next };
+    return { state: next, details: hostDetails(outcome) };
   });
 }

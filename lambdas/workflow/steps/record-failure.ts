@@ -4,9 +4,10 @@ import type { Db } from '../../store/db.js';
 import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
 import { setRestartPending } from '../../store/workspaces.js';
 import { releaseLease } from '../../store/leases.js';
-import { finishOperation } from '../../store/operations.js';
+import { finishOperation, stepStarted } from '../../store/operations.js';
 import { errorFromStepFailure, PlatformUnavailable } from '../../shared/errors.js';
 import { forOperation, type Log } from '../../shared/logger.js';
+import { emitMetric, METRIC } from '../../shared/metrics.js';
 import { recordDelivered } from './record.js';
 import { StepFailure, WorkflowDocument, type WorkflowPhase } from './state.js';
 import { durableWrite, parseInput, type StepHandler } from './step.js';
@@ -26,7 +27,9 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<u
   return async (event, invocation) => {
     const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const failed = parseInput('RecordFailure', FailedOperation, event);
-    const log = forOperation(failed.operationId, { step: 'RecordFailure', workspaceId: failed.workspace.id });
+    const attempt = await durableWrite(() => stepStarted(deps.db, failed.operationId, 'RecordFailure'), remainingMs);
+    const plugin = typeof (event as { plugin?: unknown }).plugin === 'string' ? (event as { plugin: string }).plugin : null;
+    const log = forOperation(failed.operationId, { step: 'RecordFailure', workspaceId: failed.workspace.id, plugin, attempt });
     const error = errorFromStepFailure(failed.error);
     log.warn('operation failed', { code: error.code, stepError: failed.error?.Error });
     const document = WorkflowDocument.safeParse(event);
@@ -43,11 +46,13 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<u
         fields: document.error.issues.map((issue) => issue.path.join('.')),
       });
     }
-    await durableWrite(() => finishOperation(deps.db, failed.operationId, 'FAILED', error), remainingMs);
+    // The failed step keeps the error it recorded; a step left running (its invocation died) gets this one.
+    await durableWrite(() => finishOperation(deps.db, failed.operationId, 'FAILED', error, 'RecordFailure'), remainingMs);
     if (document.success && document.data.phase !== 'accepted' && document.data.kind === 'install') {
       await deleteStaged(deps.s3, document.data.staged, log);
     }
     await durableWrite(() => releaseLease(deps.db, failed.workspace.id, failed.operationId), remainingMs);
+    await emitMetric(METRIC.OperationsFailed, 1, { errorCode: error.code }, { alsoWithoutDimensions: true });
     return event;
   };
 }

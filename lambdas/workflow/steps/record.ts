@@ -4,6 +4,7 @@ import { releaseLease } from '../../store/leases.js';
 import { finishOperation } from '../../store/operations.js';
 import { Restarted, type DeliveredState } from './state.js';
 import { defineStep, durableWrite } from './step.js';
+import { emitMetric, METRIC } from '../../shared/metrics.js';
 
 /** Record: the host now matches the request, so the database says so and the workspace is freed. */
 export function recordStep(deps: { db: Db }) {
@@ -14,6 +15,7 @@ export function recordStep(deps: { db: Db }) {
     }, remainingMs);
     await durableWrite(() => finishOperation(deps.db, state.operationId, 'SUCCEEDED'), remainingMs);
     await durableWrite(() => releaseLease(deps.db, state.workspace.id, state.operationId), remainingMs);
+    await emitMetric(METRIC.OperationsSucceeded, 1, { kind: state.kind }, { alsoWithoutDimensions: true });
     return { state };
   });
 }

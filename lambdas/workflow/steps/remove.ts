@@ -7,6 +7,8 @@ import { removePlugin, type DeliveryDeps } from '../../delivery/index.js';
 import { holdWorkspace } from './lease.js';
 import { AcceptedUninstall, type RemovedState } from './state.js';
 import { defineStep } from './step.js';
+import { hostDetails } from './explain.js';
+import type { StepDetails } from '../../store/operations.js';
 
 /** Remove: strips the plugin's marker blocks and skills and deletes its directory on the host. */
 export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<Config, 'leaseTtlMs'> }) {
@@ -14,11 +16,13 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
     const { plugin } = state;
     await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
     const installed = await getInstalled(deps.db, state.workspace.id, plugin);
+    let details: StepDetails = {};
     try {
       const outcome = await removePlugin(
         { ...deps.delivery, remainingMs },
         { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] },
       );
+      details = hostDetails(outcome);
       await addWarnings(deps.db, state.operationId, outcome.warnings);
       log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills, warnings: outcome.warnings.length });
     } catch (err) {
@@ -27,6 +31,6 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
       log.warn('plugin was already absent from the host', { plugin });
     }
     const next: RemovedState = { ...state, phase: 'removed' };
-    return { state: next };
+    return { state: next, details };
   });
 }

@@ -3,6 +3,7 @@ import { restartWorkspace, type DeliveryDeps } from '../../delivery/index.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
 import { HostChanged, type RestartedState } from './state.js';
 import { defineStep, durableWrite } from './step.js';
+import { hostDetails } from './explain.js';
 
 /**
  * Restart: skipped when asked, or when an install only edited SKILL.md files (hot-reloaded),
@@ -20,8 +21,8 @@ export function restartStep(deps: { db: Db; delivery: DeliveryDeps }) {
       log.info('restart skipped', { reason: 'only SKILL.md files changed' });
       return { state: ended(false), status: 'SKIPPED' };
     }
-    await restartWorkspace({ ...deps.delivery, remainingMs }, { workspace: state.workspace });
+    const outcome = await restartWorkspace({ ...deps.delivery, remainingMs }, { workspace: state.workspace });
     await durableWrite(() => setRestartPending(deps.db, state.workspace.id, false), remainingMs);
-    return { state: ended(true) };
+    return { state: ended(true), details: hostDetails(outcome) };
   });
 }

@@ -3,6 +3,7 @@ import { setStaged } from '../../store/operations.js';
 import { stagePlugin, type StagePluginDeps } from '../../staging/stage-plugin.js';
 import { AcceptedInstall, type StagedState } from './state.js';
 import { defineStep } from './step.js';
+import { emitMetric, METRIC } from '../../shared/metrics.js';
 
 /** Stage: fetch, validate and normalize the plugin into S3; the operation learns its name, hash and warnings. */
 export function stageStep(deps: StagePluginDeps & { db: Db }) {
@@ -11,6 +12,7 @@ export function stageStep(deps: StagePluginDeps & { db: Db }) {
     const { staged } = await stagePlugin(deps, { source: state.source, expectedSha256: state.expectedSha256, id: state.operationId, fetchDeadline });
     await setStaged(deps.db, state.operationId, { plugin: staged.name, sha256: staged.sha256, warnings: staged.warnings });
     log.info('staged', { plugin: staged.name, sha256: staged.sha256, files: staged.fileCount, bytes: staged.bytes });
+    await emitMetric(METRIC.StagingBytes, staged.bytes);
     const next: StagedState = { ...state, phase: 'staged', plugin: staged.name, staged };
     return { state: next };
   });

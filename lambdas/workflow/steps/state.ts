@@ -66,7 +66,8 @@ export const Staged = AcceptedInstall.extend({ phase: z.literal('staged'), plugi
 /** The host has the new plugin. */
 export const Delivered = Staged.extend({
   phase: z.literal('delivered'),
-  delivered: z.object({ transport: z.enum(['ssm', 'eic']), changedOnlySkillDocs: z.boolean() }),
+  /** `eic` is what the delivery layer said before it told direct and endpoint EC2 Instance Connect apart. */
+  delivered: z.object({ transport: z.enum(['ssm', 'eic-direct', 'eic-endpoint', 'eic']), changedOnlySkillDocs: z.boolean() }),
 });
 
 /** The plugin is gone from the host. */

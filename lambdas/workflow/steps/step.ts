@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { DB_RETRY_BUDGET_MS, retryUnavailable, type Db } from '../../store/db.js';
-import { stepEnded, stepStarted } from '../../store/operations.js';
+import { stepEnded, stepStarted, type StepDetails } from '../../store/operations.js';
 import { InvalidRequest } from '../../shared/errors.js';
 import { forOperation, type Log } from '../../shared/logger.js';
+import { emitMetric, METRIC } from '../../shared/metrics.js';
+import { traced } from '../../shared/tracing.js';
 import type { StepRecord } from '../../shared/types.js';
+import { failureDetails } from './explain.js';
 
-export type StepOutcome<O> = { state: O; status?: StepRecord['status'] };
+/** What a step body returns: the next state, its status when not SUCCEEDED, and what it learned (transport, command id). */
+export type StepOutcome<O> = { state: O; status?: StepRecord['status']; details?: StepDetails };
 
 /** The part of the Lambda context a step reads: how long this invocation may still run. */
 export interface StepInvocation {
@@ -19,14 +23,21 @@ export type StepHandler<O> = (event: unknown, invocation?: StepInvocation) => Pr
 export type RemainingTime = (() => number) | undefined;
 
 /** What every step needs to record itself, parsed before the step's own schema. */
-const OperationRef = z.object({ operationId: z.string().min(1), workspace: z.object({ id: z.string().min(1) }) });
+const OperationRef = z.object({
+  operationId: z.string().min(1),
+  workspace: z.object({ id: z.string().min(1) }),
+  plugin: z.string().nullish().catch(null),
+});
 
 /**
  * Wraps one workflow step: parses its input with the step's own schema, records it on the
- * operation (RUNNING, then SUCCEEDED / SKIPPED / FAILED) and logs with the operation id. An input
- * the step cannot take fails it as InvalidRequest, naming the fields. A failure is re-thrown
- * unchanged so Step Functions sees its `name` for Retry and Catch. The body gets the invocation's
- * remaining time, so host commands end (cancelled if need be) before the invocation does.
+ * operation (RUNNING, then SUCCEEDED / SKIPPED / FAILED, with its attempts, how it reached the
+ * host and on failure its error and the host's output tail) and logs with the operation id,
+ * workspace, plugin, step and attempt on every line. An input the step cannot take fails it as
+ * InvalidRequest, naming the fields. A failure is re-thrown unchanged so Step Functions sees its
+ * `name` for Retry and Catch. The body gets the invocation's remaining time, so host commands end
+ * (cancelled if need be) before the invocation does. Each attempt emits StepDuration and runs in
+ * its own X-Ray subsegment annotated with the operation id.
  */
 export function defineStep<S extends z.ZodType, O>(
   name: string,
@@ -36,22 +47,28 @@ export function defineStep<S extends z.ZodType, O>(
 ): StepHandler<O> {
   return async (event, invocation) => {
     const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
-    const { operationId, workspace } = parseInput(name, OperationRef, event);
-    const log = forOperation(operationId, { step: name, workspaceId: workspace.id });
-    await durableWrite(() => stepStarted(db, operationId, name), remainingMs);
-    const started = Date.now();
-    try {
-      const outcome = await body(parseInput(name, input, event), log, remainingMs);
-      await durableWrite(() => stepEnded(db, operationId, name, outcome.status ?? 'SUCCEEDED'), remainingMs);
-      log.info('step finished', { status: outcome.status ?? 'SUCCEEDED', ms: Date.now() - started });
-      return outcome.state;
-    } catch (err) {
-      const e = err as Error;
-      log.warn('step failed', { error: e.name, reason: e.message, ms: Date.now() - started });
-      // One attempt: the step is retried or caught anyway, and RecordFailure closes the operation.
-      await stepEnded(db, operationId, name, 'FAILED').catch(() => undefined);
-      throw err;
-    }
+    const { operationId, workspace, plugin } = parseInput(name, OperationRef, event);
+    const attempt = await durableWrite(() => stepStarted(db, operationId, name), remainingMs);
+    const log = forOperation(operationId, { step: name, workspaceId: workspace.id, plugin: plugin ?? null, attempt });
+    return traced(name, { operationId, workspaceId: workspace.id, step: name, attempt }, async () => {
+      const started = Date.now();
+      try {
+        const outcome = await body(parseInput(name, input, event), log, remainingMs);
+        const status = outcome.status ?? 'SUCCEEDED';
+        await durableWrite(() => stepEnded(db, operationId, name, status, outcome.details), remainingMs);
+        log.info('step finished', { status, ms: Date.now() - started });
+        await emitMetric(METRIC.StepDuration, Date.now() - started, { step: name });
+        return outcome.state;
+      } catch (err) {
+        const e = err as Error;
+        const details = failureDetails(err);
+        log.warn('step failed', { error: e.name, code: details.error?.code, reason: e.message, ms: Date.now() - started });
+        await emitMetric(METRIC.StepDuration, Date.now() - started, { step: name });
+        // One attempt: the step is retried or caught anyway, and RecordFailure closes the operation.
+        await stepEnded(db, operationId, name, 'FAILED', details).catch(() => undefined);
+        throw err;
+      }
+    });
   };
 }
 

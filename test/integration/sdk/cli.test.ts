@@ -92,7 +92,7 @@ describe('help and usage', () => {
     [['hash', '.', '--token', 't'], "unknown option '--token'"],
     [['list', 'ws', '--at', 'now'], "unknown option '--at'"],
     [['list'], 'list takes <workspace>'],
-    [['status', 'ws'], 'status takes <workspace> <operationId>'],
+    [['status'], 'status takes <workspace|operationId> [operationId]'],
     [['sources', 'extra'], 'sources takes no arguments'],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['install', 'ws', 'x', '--timeout', 'soon', '--token', 't'], '--timeout takes a number of seconds'],

@@ -96,7 +96,7 @@ const hostDeps = (): DeliverDeps => ({
 });
 
 describe('starting an operation', () => {
-  it('names the execution after the operation and stores its ARN', async () => {
+  it("names the execution after what it does, with the operation id's 8 hex, and stores its name and ARN", async () => {
     sfn
       .on(StartExecutionCommand)
       .callsFake(async (input: { name: string }) => ({ executionArn: `arn:aws:states:us-east-1:1:execution:m:${input.name}`, startDate: new Date() }));
@@ -115,11 +115,14 @@ describe('starting an operation', () => {
         asked: {},
       },
     );
-    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name: operation.operationId });
+    const name = `install-ws-steps-demo-${operation.operationId.slice(0, 8)}`;
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:m', name });
     // The state document travels as a JSON string; it is read back to compare its fields.
     const [call] = sfn.commandCalls(StartExecutionCommand);
     expect(JSON.parse(String(call?.args[0].input.input))).toMatchObject({ operationId: operation.operationId, kind: 'install', source: 'local://demo' });
-    expect((await getOperation(t.db, operation.operationId))?.executionArn).toBe(`arn:aws:states:us-east-1:1:execution:m:${operation.operationId}`);
+    const stored = await getOperation(t.db, operation.operationId);
+    expect(stored?.executionArn).toBe(`arn:aws:states:us-east-1:1:execution:m:${name}`);
+    expect(stored?.executionName).toBe(name);
   });
 
   it('stores the ARN Step Functions returns when it differs from the derived one', async () => {

@@ -116,8 +116,8 @@ describe('operations', () => {
 
   it('lists newest first with filters and a limit', async () => {
     const all = await listOperations(t.db, { workspaceId: 'ws-op', limit: 2 });
-    expect(all).toHaveLength(2);
-    const failed = await listOperations(t.db, { status: 'FAILED', limit: 50 });
+    expect(all.operations).toHaveLength(2);
+    const failed = (await listOperations(t.db, { status: 'FAILED', limit: 50 })).operations;
     expect(failed.map((o) => o.operationId)).toContain('op-steps');
     expect(failed.every((o) => o.status === 'FAILED')).toBe(true);
   });

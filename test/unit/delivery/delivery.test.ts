@@ -47,7 +47,7 @@ describe('deliverInstall', () => {
 
     const outcome = await deliverInstall(deps, { workspace, pluginName: 'acme.tools', tarballUrl: 'https://s3.example/k?sig=1' });
 
-    expect(outcome).toEqual({ transport: 'ssm', replacedPrevious: true, changedOnlySkillDocs: true });
+    expect(outcome).toEqual({ transport: 'ssm', commandId: 'cmd-1', replacedPrevious: true, changedOnlySkillDocs: true });
     expectSentScriptContaining('/home/ubuntu/.hermes', '20240501T120000123Z');
     expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ executionTimeout: ['60'] }) });
   });
@@ -117,6 +117,7 @@ describe('removePlugin', () => {
 
     await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools', skills: ['s1'] })).resolves.toEqual({
       transport: 'ssm',
+      commandId: 'cmd-1',
       removedSkills: 2,
       warnings: [],
     });
@@ -127,6 +128,7 @@ describe('removePlugin', () => {
 
     await expect(removePlugin(deps, { workspace, pluginName: 'acme.tools' })).resolves.toEqual({
       transport: 'ssm',
+      commandId: 'cmd-1',
       removedSkills: 0,
       warnings: ['kept skills/a: it is not the copy acme.tools installed', 'kept skills/b: it is not the copy acme.tools installed'],
     });
@@ -137,7 +139,7 @@ describe('restartWorkspace', () => {
   it('runs the configured command for the workspace', async () => {
     hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
 
-    await expect(restartWorkspace(deps, { workspace })).resolves.toEqual({ transport: 'ssm' });
+    await expect(restartWorkspace(deps, { workspace })).resolves.toEqual({ transport: 'ssm', commandId: 'cmd-1' });
     expectSentScriptContaining('docker restart ws-');
   });
 });

@@ -73,7 +73,7 @@ describe('runViaSsm', () => {
 
     const result = await runViaSsm(ssm, run);
 
-    expect(result).toEqual({ status: 'Success', stdout: 'MOLECULE_RESULT {"ok":true}\n', stderr: '', exitCode: 0 });
+    expect(result).toEqual({ status: 'Success', stdout: 'MOLECULE_RESULT {"ok":true}\n', stderr: '', exitCode: 0, commandId: 'cmd-1' });
     expect(ssmMock).toHaveReceivedCommandTimes(GetCommandInvocationCommand, 3);
   });
 

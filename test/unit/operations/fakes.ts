@@ -70,12 +70,15 @@ export function fakeOperations(clock: Clock): OperationStore & { rows: Map<strin
       const operation = {
         operationId: op.id,
         workspaceId: op.workspaceId,
+        orgId: op.orgId,
         kind: op.kind,
         status: 'RUNNING' as const,
         plugin: op.plugin,
         source: op.source,
         sha256: op.sha256,
         executionArn: op.executionArn,
+        executionName: op.executionName ?? null,
+        consoleUrl: null,
         createdAt: at,
         updatedAt: at,
         steps: [],
@@ -91,7 +94,7 @@ export function fakeOperations(clock: Clock): OperationStore & { rows: Map<strin
       return found ? { operation: found, requestHash: found.requestHash } : null;
     },
     get: async (id) => rows.get(id) ?? null,
-    list: async () => [...rows.values()],
+    list: async () => ({ operations: [...rows.values()], nextCursor: null }),
     setExecutionArn: async (id, executionArn) => {
       const row = rows.get(id);
       if (row) row.executionArn = executionArn;

@@ -21,12 +21,15 @@ function operation(id: string, overrides: Partial<Operation> = {}): Operation {
   return {
     operationId: id,
     workspaceId: WORKSPACE.id,
+    orgId: WORKSPACE.orgId,
     kind: 'install',
     status: 'RUNNING',
     plugin: 'hello-skill',
     source: 'local://hello-skill',
     sha256: null,
     executionArn: `${ARN_PREFIX}${id}`,
+    executionName: id,
+    consoleUrl: null,
     createdAt: '2026-06-01T12:00:00.000Z',
     updatedAt: '2026-06-01T12:00:00.000Z',
     steps: [],
@@ -51,6 +54,7 @@ function setup(opts: { operations: Operation[]; executions?: Record<string, Exec
       return { operations: page, nextCursor: page.length === limit ? (page.at(-1)?.operationId ?? null) : null };
     },
     get: async (id) => rows.get(id) ?? null,
+    findByExecutionArn: async (arn) => [...rows.values()].find((o) => o.executionArn === arn) ?? null,
     recordHostState: async (workspaceId, name, onHost) => {
       recorded.push([workspaceId, name, onHost]);
       return onHost ? 'recorded' : 'forgotten';

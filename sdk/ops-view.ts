@@ -1,0 +1,81 @@
+import type { Operation, StepRecord } from '../lambdas/shared/types.js';
+
+/**
+ * How the CLI shows an operation to ops: per step its status, duration, attempts (with what each
+ * retry followed), transport, SSM command id or SSH host, and on failure the error and the host's
+ * last output lines; and the `watch` frame of running and recently failed operations.
+ */
+
+function duration(step: StepRecord): string {
+  const ms = step.durationMs ?? (step.endedAt ? Date.parse(step.endedAt) - Date.parse(step.startedAt) : undefined);
+  if (ms === undefined) return 'running';
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+function attempts(step: StepRecord): string {
+  const n = step.attempts ?? 1;
+  const retries = step.retries ?? [];
+  const after = retries.length ? ` (retried after ${retries.map((r) => r.error).join(', ')})` : '';
+  return `${n} attempt${n === 1 ? '' : 's'}${after}`;
+}
+
+/** The step lines of `status`. */
+export function explainSteps(op: Operation): string[] {
+  const width = Math.max(4, ...op.steps.map((s) => s.name.length));
+  const lines: string[] = [];
+  for (const step of op.steps) {
+    const reach = [step.transport, step.commandId && `command ${step.commandId}`, step.sshHost && `host ${step.sshHost}`].filter(Boolean).join(', ');
+    lines.push(`  ${step.name.padEnd(width)}  ${step.status.padEnd(9)}  ${duration(step).padEnd(9)}  ${attempts(step)}${reach ? `  via ${reach}` : ''}`);
+    if (step.error) lines.push(`  ${' '.repeat(width)}  error ${step.error.code}: ${step.error.message}`);
+    if (step.outputTail?.length) {
+      lines.push(`  ${' '.repeat(width)}  host output (last ${step.outputTail.length} lines):`);
+      for (const line of step.outputTail) lines.push(`  ${' '.repeat(width)}  | ${line}`);
+    }
+  }
+  return lines;
+}
+
+/** The header lines of `status`: where the operation runs and how to find its execution. */
+export function explainHeader(op: Operation): string[] {
+  return [
+    `workspace ${op.workspaceId}${op.orgId ? ` (org ${op.orgId})` : ''}, ${op.kind} ${op.plugin ?? op.source ?? ''}, ${op.status}, created ${op.createdAt}`,
+    ...(op.executionName ? [`execution ${op.executionName}`] : []),
+    ...(op.consoleUrl ? [`console ${op.consoleUrl}`] : []),
+  ];
+}
+
+/** The step a running operation is at, or the one a failed operation failed in. */
+export function currentStep(op: Operation): StepRecord | undefined {
+  if (op.status === 'FAILED') return op.steps.find((s) => s.status === 'FAILED' && s.name !== 'RecordFailure') ?? op.steps.at(-1);
+  return op.steps.findLast((s) => s.status === 'RUNNING') ?? op.steps.at(-1);
+}
+
+function age(from: string, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(from)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
+/** One `watch` frame: a table of operations, newest first. */
+export function watchFrame(title: string, operations: Operation[], now: Date): string {
+  const rows = [['AGE', 'STATUS', 'KIND', 'WORKSPACE', 'PLUGIN', 'STEP', 'ATTEMPTS', 'ERROR', 'OPERATION']];
+  for (const op of operations) {
+    const step = currentStep(op);
+    rows.push([
+      age(op.createdAt, now),
+      op.status,
+      op.kind,
+      op.workspaceId,
+      op.plugin ?? op.source ?? '-',
+      step ? `${step.name}${step.status === 'RUNNING' ? '…' : ''}` : '-',
+      step ? String(step.attempts ?? 1) : '-',
+      op.error?.code ?? step?.error?.code ?? '',
+      op.operationId,
+    ]);
+  }
+  const widths = rows.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
+  const table = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+  const empty = operations.length === 0 ? '\n(no operations match)' : '';
+  return `${title}\n${table}${empty}\n`;
+}
