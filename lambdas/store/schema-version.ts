@@ -16,6 +16,7 @@ export const REQUIRED_MIGRATIONS: readonly string[] = [
   '1732240000003_restart-pending',
   '1732240000004_allowlist-source-pins',
   '1732240000005_installed-via',
+  '1732240000010_operation-execution-name',
   '1732240000020_operations-in-flight-index',
 ];
 

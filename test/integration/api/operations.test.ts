@@ -4,7 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { createApi } from '../../../lambdas/api/app.js';
 import { authenticate } from '../../../lambdas/api/auth.js';
-import { authorizerPrincipal, fromApiGatewayEvent, toApiGatewayResult } from '../../../lambdas/api/apigw.js';
+import { fromApiGatewayEvent, toApiGatewayResult } from '../../../lambdas/api/apigw.js';
 import { postgresPorts } from '../../../lambdas/operations/adapters/postgres.js';
 import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
@@ -119,7 +119,7 @@ beforeAll(async () => {
     runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
   });
   server = await startLocalApiServer({
-    handler: async (event) => toApiGatewayResult(await api(fromApiGatewayEvent(event), authorizerPrincipal(event))),
+    handler: async (event) => toApiGatewayResult(await api(fromApiGatewayEvent(event))),
     port: 0,
     maxBodyBytes: 65_536,
   });
