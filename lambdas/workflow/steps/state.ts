@@ -66,7 +66,7 @@ export const Staged = AcceptedInstall.extend({ phase: z.literal('staged'), plugi
 /** The host has the new plugin. */
 export const Delivered = Staged.extend({
   phase: z.literal('delivered'),
-  delivered: z.object({ transport: z.enum(['ssm', 'eic']), changedOnlySkillDocs: z.boolean() }),
+  delivered: z.object({ transport: z.enum(['ssm', 'eic-direct', 'eic-endpoint', 'eic']), changedOnlySkillDocs: z.boolean() }),
 });
 
 /** The plugin is gone from the host. */

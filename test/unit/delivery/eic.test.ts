@@ -161,7 +161,17 @@ describe('runViaEic: configuration', () => {
   });
 
   it('reads its settings from the environment, with defaults for a stock Ubuntu host', () => {
-    expect(loadConfig({}).eic).toEqual({ osUser: 'ubuntu', sshPort: 22, sshHost: undefined, sshCommand: 'sudo -n bash -s', hostKeyFingerprints: [] });
+    expect(loadConfig({}).eic).toEqual({
+      osUser: 'ubuntu',
+      sshPort: 22,
+      sshHost: undefined,
+      sshCommand: 'sudo -n bash -s',
+      hostKeyFingerprints: [],
+      connection: 'auto',
+      tunnelsPerEndpoint: 20,
+      tunnelUrl: undefined,
+      endpointIds: [],
+    });
     const fingerprint = `SHA256:${'a'.repeat(43)}`;
     expect(
       loadConfig({
@@ -170,14 +180,32 @@ describe('runViaEic: configuration', () => {
         PLUGIN_EIC_SSH_HOST: '127.0.0.1',
         PLUGIN_EIC_SSH_COMMAND: 'bash -s',
         PLUGIN_EIC_HOST_KEY_FINGERPRINTS: ` ${fingerprint}, ${fingerprint}`,
+        PLUGIN_EIC_CONNECTION: 'endpoint',
+        PLUGIN_EIC_TUNNELS_PER_ENDPOINT: '5',
+        PLUGIN_EIC_TUNNEL_URL: 'ws://127.0.0.1:4510',
+        PLUGIN_EIC_ENDPOINT_IDS: 'eice-0123456789abcdef0, eice-0123456789abcdef1',
       }).eic,
-    ).toEqual({ osUser: 'ec2-user', sshPort: 2222, sshHost: '127.0.0.1', sshCommand: 'bash -s', hostKeyFingerprints: [fingerprint, fingerprint] });
+    ).toEqual({
+      osUser: 'ec2-user',
+      sshPort: 2222,
+      sshHost: '127.0.0.1',
+      sshCommand: 'bash -s',
+      hostKeyFingerprints: [fingerprint, fingerprint],
+      connection: 'endpoint',
+      tunnelsPerEndpoint: 5,
+      tunnelUrl: 'ws://127.0.0.1:4510',
+      endpointIds: ['eice-0123456789abcdef0', 'eice-0123456789abcdef1'],
+    });
   });
 
   it.each([
     ['PLUGIN_EIC_OS_USER', 'root; reboot'],
     ['PLUGIN_EIC_SSH_PORT', '70000'],
     ['PLUGIN_EIC_HOST_KEY_FINGERPRINTS', 'MD5:aa:bb'],
+    ['PLUGIN_EIC_CONNECTION', 'tunnel'],
+    ['PLUGIN_EIC_TUNNELS_PER_ENDPOINT', '0'],
+    ['PLUGIN_EIC_TUNNEL_URL', 'http://127.0.0.1:4510/openTunnel'],
+    ['PLUGIN_EIC_ENDPOINT_IDS', 'vpce-0123456789abcdef0'],
   ])('refuses an invalid %s at startup', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid configuration: ${name}`));
   });
