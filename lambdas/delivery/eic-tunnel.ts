@@ -353,6 +353,8 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
   });
 
   const stream = createWebSocketStream(ws);
+  // The endpoint closing the tunnel ends the stream; closing it too tells ssh2 the connection is gone, as a TCP socket would.
+  stream.once('end', () => stream.destroy());
   let idle = setTimeout(onIdle, timeouts.idleMs);
   function onIdle() {
     stream.destroy(new Error('the EC2 Instance Connect Endpoint tunnel was idle too long'));
