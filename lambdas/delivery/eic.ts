@@ -41,7 +41,7 @@ export interface EicSettings extends SshRunSettings {
   sshPort: number;
   /** Connect here instead of the instance's private IP (the local emulator, a fixed forwarder); direct only. */
   sshHost?: string;
-  /** Default `auto`. */
+  /** `PLUGIN_EIC_CONNECTION` (default `auto`); absent here, direct, as before endpoints existed. */
   connection?: EicConnection;
   /** Tunnels open at once through one endpoint, across all steps (the service's quota is 20). */
   tunnelsPerEndpoint?: number;
@@ -106,7 +106,7 @@ export async function runViaEic(deps: EicDeps | undefined, command: HostCommand)
 
 /** The endpoint to tunnel through, or undefined to SSH directly, as `PLUGIN_EIC_CONNECTION` says. */
 async function chooseEndpoint(ec2: EC2Client, settings: EicSettings, instance: RunningInstance, { instanceId, signal }: HostCommand) {
-  const mode = settings.connection ?? 'auto';
+  const mode = settings.connection ?? 'direct';
   if (mode === 'direct') return undefined;
   const context = { instanceId, transport: 'eic-endpoint', connection: mode };
   const endpoint = instance.vpcId ? await endpointDirectory(ec2, settings.endpointIds).find(instance.vpcId, instance.subnetId, signal) : undefined;
