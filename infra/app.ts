@@ -24,6 +24,20 @@ function networkContext() {
   return subnetIds.length || securityGroupIds.length ? { subnetIds, securityGroupIds } : undefined;
 }
 
+/** A comma-separated context value as a list. */
+function list(key: string): string[] {
+  return (context(key) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function eicConnection(): 'direct' | 'endpoint' | 'auto' | undefined {
+  const value = context('eicConnection');
+  if (value === undefined || value === 'direct' || value === 'endpoint' || value === 'auto') return value;
+  throw new Error(`eicConnection must be direct, endpoint or auto, not "${value}"`);
+}
+
 // `cdk synth -c databaseSecretArn=arn:aws:secretsmanager:...` pins the existing database secret;
 // without it the template takes the `DatabaseSecretArn` parameter at deploy time.
 new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
@@ -35,6 +49,14 @@ new PluginDeliveryStack(app, context('stackName') ?? 'MoleculePluginDelivery', {
   eicHostKeyFingerprints: context('eicHostKeyFingerprints'),
   eicAcceptAnyHostKey: context('eicAcceptAnyHostKey') === 'true',
   network: networkContext(),
+  eicEndpoint: {
+    endpointIds: list('eicEndpointIds'),
+    privateIpCidrs: list('eicPrivateIpCidrs'),
+    endpointSubnetIds: list('eicEndpointSubnetIds'),
+    vpcId: context('eicVpcId'),
+    instanceSecurityGroupId: context('eicInstanceSecurityGroupId'),
+    connection: eicConnection(),
+  },
   database: { host: context('databaseHost'), port: context('databasePort'), name: context('databaseName') },
   rdsProxyEndpoint: context('rdsProxyEndpoint'),
   secretsKmsKeyArn: context('secretsKmsKeyArn'),

@@ -14,7 +14,7 @@ const ALLOWED_WILDCARDS: Array<{ pattern: RegExp; reason: string }> = [
     pattern: /^\*$/,
     reason:
       'actions without resource-level permissions: X-Ray PutTraceSegments/PutTelemetryRecords (tracing), ' +
-      'ec2:DescribeInstances, ssm:DescribeInstanceInformation, and ssm:GetCommandInvocation/CancelCommand on command ids known only at run time',
+      'ec2:DescribeInstances, ec2:DescribeInstanceConnectEndpoints, ssm:DescribeInstanceInformation, and ssm:GetCommandInvocation/CancelCommand on command ids known only at run time',
   },
   { pattern: /\/staged\/\*$/, reason: 'staged tarballs are named per operation at run time; the grant is limited to the staged/ prefix' },
   { pattern: /\/registry\/\*$/, reason: 'registry tarballs are read by plugin name at run time; the grant is limited to the registry/ prefix' },

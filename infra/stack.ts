@@ -14,6 +14,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
 import { DeliveryWorkflow } from './constructs/delivery-workflow.js';
+import { EicEndpointAccess, type EicEndpointAccessProps } from './constructs/eic-endpoint.js';
 import { HandlerFunction, type FunctionNetwork } from './constructs/handler-function.js';
 import { HostCommandDocument } from './constructs/host-command-document.js';
 import { OpsMonitoring } from './constructs/ops-monitoring.js';
@@ -55,6 +56,12 @@ export interface PluginDeliveryStackProps extends StackProps {
   eicHostKeyFingerprints?: string;
   /** With no fingerprints pinned, accept any host key (context `eicAcceptAnyHostKey=true`); otherwise EIC delivery refuses. */
   eicAcceptAnyHostKey?: boolean;
+  /**
+   * EC2 Instance Connect Endpoint tunnels (contexts `eicEndpointIds`, `eicPrivateIpCidrs`,
+   * `eicEndpointSubnetIds`, `eicVpcId`, `eicInstanceSecurityGroupId`, `eicConnection`): see
+   * infra/constructs/eic-endpoint.ts.
+   */
+  eicEndpoint?: EicEndpointAccessProps;
   /** Stage throttling (contexts `throttleRateLimit`, `throttleBurstLimit`). */
   throttle?: { rateLimit?: number; burstLimit?: number };
   /**
@@ -221,6 +228,7 @@ export class PluginDeliveryStack extends Stack {
 
     const eicOsUser = props.eicOsUser ?? 'ubuntu';
     const workspaceTagKey = props.workspaceTagKey ?? 'molecule:workspace';
+    const eicEndpoints = new EicEndpointAccess(this, 'EicEndpoint', props.eicEndpoint);
     // Reconcile asks hosts what they have, over the same transports as the host steps.
     for (const f of [steps.Deliver, steps.Remove, steps.Restart, reconcileFn]) {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
@@ -228,6 +236,7 @@ export class PluginDeliveryStack extends Stack {
       if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);
       if (props.eicAcceptAnyHostKey) f.addEnvironment('PLUGIN_EIC_ACCEPT_ANY_HOST_KEY', 'true');
       grantHostAccess(this, f, { eicOsUser, workspaceTagKey, documentArn: hostDocument.documentArn });
+      eicEndpoints.grantTunnels(f);
     }
     stateMachine.grantStartExecution(api);
     stateMachine.grantStartExecution(cleanup);

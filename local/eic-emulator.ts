@@ -2,15 +2,18 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 import { AwsApiError, startAwsJsonServer } from './aws-json-server.js';
-import { LOOPBACK, startEc2Emulator } from './ec2-emulator.js';
+import { DEMO_ENDPOINT, LOOPBACK, startEc2Emulator, type EmulatedEndpoint } from './ec2-emulator.js';
+import { startEiceEmulator, type EiceEmulator, type EiceEmulatorOptions } from './eice-emulator.js';
 import { startSshServer, type SshGrant } from './eic-ssh-server.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 
 /**
- * EC2 Instance Connect on emulated instances (SPEC §8), three parts that the real clients use
+ * EC2 Instance Connect on emulated instances (SPEC §8), four parts that the real clients use
  * as they are:
  *
- * - EC2 `DescribeInstances` (ec2-emulator.ts).
+ * - EC2 `DescribeInstances` and `DescribeInstanceConnectEndpoints` (ec2-emulator.ts).
+ * - The EC2 Instance Connect Endpoint's `openTunnel` WebSocket (eice-emulator.ts), leading to the
+ *   SSH server; the demo VPC has one endpoint, so `auto` delivers through its tunnel.
  * - `SendSSHPublicKey` (AWS JSON 1.1, here): remembers the key for that instance and OS user for
  *   60 s; a stopped instance answers `EC2InstanceStateInvalidException`, as EIC does.
  * - An SSH server (eic-ssh-server.ts) that accepts a key pushed in the last 60 s, as the user it
@@ -26,6 +29,12 @@ export interface EicEmulatorOptions {
   now?: () => number;
   /** MOLECULE_LOCAL_FAULTS (`ec2.*` and `eic.*`); default none. */
   faults?: Faults;
+  /** The credentials and region presigned tunnel URLs are checked against (the local stack's). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  region?: string;
+  /** The demo VPC's endpoints (default DEMO_ENDPOINT; empty: none, so `auto` goes direct) and tunnel options. */
+  endpoints?: readonly EmulatedEndpoint[];
+  tunnels?: Pick<EiceEmulatorOptions, 'tunnelsPerEndpoint' | 'cutAfterBytes'>;
 }
 
 export interface EicEmulator {
@@ -34,6 +43,8 @@ export interface EicEmulator {
   sshHost: string;
   sshPort: number;
   hostKeyFingerprint: string;
+  /** The endpoint tunnels: what they were asked and carried (tests). */
+  tunnels: EiceEmulator;
   /** What the Lambda code reads to deliver through this emulator. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -43,7 +54,18 @@ export interface EicEmulator {
 export const KEY_LIFETIME_MS = 60_000;
 const OS_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-export async function startEicEmulator({ rootDir, isRunning = () => true, now = Date.now, faults = NO_FAULTS }: EicEmulatorOptions): Promise<EicEmulator> {
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export async function startEicEmulator({
+  rootDir,
+  isRunning = () => true,
+  now = Date.now,
+  faults = NO_FAULTS,
+  credentials = LOCAL_CREDENTIALS,
+  region = 'us-east-1',
+  endpoints = [DEMO_ENDPOINT],
+  tunnels: tunnelOptions = {},
+}: EicEmulatorOptions): Promise<EicEmulator> {
   /** By OS user and the key's public blob. */
   const pushed = new Map<string, SshGrant>();
   const grantId = (osUser: string, blob: Buffer) => `${osUser}\0${blob.toString('base64')}`;
@@ -54,7 +76,7 @@ export async function startEicEmulator({ rootDir, isRunning = () => true, now = 
 
   const closers: Array<() => Promise<void>> = [];
   try {
-    const ec2 = await startEc2Emulator({ rootDir, isRunning, faults });
+    const ec2 = await startEc2Emulator({ rootDir, isRunning, faults, endpoints });
     closers.push(() => ec2.close());
 
     const eic = await startAwsJsonServer({
@@ -105,12 +127,23 @@ export async function startEicEmulator({ rootDir, isRunning = () => true, now = 
     });
     closers.push(() => ssh.close());
 
+    const tunnels = await startEiceEmulator({
+      credentials,
+      region,
+      endpointIds: endpoints.map((e) => e.id),
+      sshTarget: { host: LOOPBACK, port: ssh.port },
+      now,
+      ...tunnelOptions,
+    });
+    closers.push(() => tunnels.close());
+
     return {
       ec2Url: ec2.url,
       eicUrl: eic.url,
       sshHost: LOOPBACK,
       sshPort: ssh.port,
       hostKeyFingerprint: ssh.hostKeyFingerprint,
+      tunnels,
       env: {
         AWS_ENDPOINT_URL_EC2: ec2.url,
         AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT: eic.url,
@@ -118,6 +151,8 @@ export async function startEicEmulator({ rootDir, isRunning = () => true, now = 
         PLUGIN_EIC_SSH_PORT: String(ssh.port),
         PLUGIN_EIC_SSH_COMMAND: 'bash -s',
         PLUGIN_EIC_HOST_KEY_FINGERPRINTS: ssh.hostKeyFingerprint,
+        // Tunnels go to the emulator instead of wss://<endpoint DNS name>; nothing else differs from AWS.
+        PLUGIN_EIC_TUNNEL_URL: tunnels.url,
       },
       async close() {
         for (const closeOne of closers.reverse()) await closeOne();

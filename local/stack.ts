@@ -91,7 +91,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const instances = new LocalInstances(join(localDir, 'instances'));
     const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
     closers.push(() => ssm.close());
-    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
+    // Its EC2 Instance Connect Endpoint checks presigned tunnels against the credentials and region set below.
+    const eic = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults, region: config.region });
     closers.push(() => eic.close());
 
     const { definition } = synthesizeDefinition();

@@ -61,7 +61,7 @@ export async function buildReconcileDeps({ db, config, aws }: Runtime): Promise<
     workspaces: pgWorkspaces(db),
     executions: sfnExecutions(sfn),
     workflow: sfnStarter(sfn, config.stateMachineArn),
-    host: hostProber(deliveryDeps(ssm, config, aws)),
+    host: hostProber(deliveryDeps(ssm, config, aws, db)),
     log: logger,
   };
 }

@@ -1,5 +1,7 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Runtime } from '../runtime.js';
+import type { Db } from '../store/db.js';
+import { pgTunnelSlots } from '../store/tunnel-slots.js';
 import type { Config } from '../shared/config.js';
 import { createEc2Client, createEicClient, createS3Client, createSsmClient, type AwsClientOptions } from '../shared/aws.js';
 import type { DeliveryDeps } from '../delivery/index.js';
@@ -23,15 +25,15 @@ export async function buildCheckAllowlist({ db }: Runtime) {
 
 export async function buildDeliver({ db, config, aws }: Runtime) {
   const [s3, ssm] = await Promise.all([createS3Client(aws), createSsmClient(aws)]);
-  return deliverStep({ db, config, s3, delivery: deliveryDeps(ssm, config, aws) });
+  return deliverStep({ db, config, s3, delivery: deliveryDeps(ssm, config, aws, db) });
 }
 
 export async function buildRemove({ db, config, aws }: Runtime) {
-  return removeStep({ db, config, delivery: deliveryDeps(await createSsmClient(aws), config, aws) });
+  return removeStep({ db, config, delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
 }
 
 export async function buildRestart({ db, config, aws }: Runtime) {
-  return restartStep({ db, delivery: deliveryDeps(await createSsmClient(aws), config, aws) });
+  return restartStep({ db, delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
 }
 
 export async function buildRecord({ db }: Runtime) {
@@ -46,7 +48,7 @@ export async function buildRecordFailure({ db, aws }: Runtime) {
  * How the host steps reach a workspace: SSM, polled at the configured pace, or EC2 Instance
  * Connect, whose clients are made on the first delivery that needs them and then kept.
  */
-export function deliveryDeps(ssm: SSMClient, config: Config, aws: AwsClientOptions): DeliveryDeps {
+export function deliveryDeps(ssm: SSMClient, config: Config, aws: AwsClientOptions, db?: Db): DeliveryDeps {
   let eicClients: ReturnType<EicDeps['clients']> | undefined;
   return {
     ssm,
@@ -58,6 +60,8 @@ export function deliveryDeps(ssm: SSMClient, config: Config, aws: AwsClientOptio
     },
     eic: {
       settings: config.eic,
+      // EC2 Instance Connect Endpoint tunnels are capped per endpoint across all containers.
+      ...(db && { tunnelSlots: pgTunnelSlots(db) }),
       clients: () => {
         if (!eicClients) {
           eicClients = Promise.all([createEc2Client(aws), createEicClient(aws)]).then(([ec2, eic]) => ({ ec2, eic }));

@@ -7,9 +7,9 @@ import { runViaEic, type EicDeps } from './eic.js';
 import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
 import { installScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
-import { chooseTransport, deliverableInstanceId, type DeliveryTransport } from './transport.js';
+import { chooseTransport, deliverableInstanceId, type DeliveryRoute, type DeliveryTransport } from './transport.js';
 
-export { chooseTransport, type DeliveryTransport } from './transport.js';
+export { chooseTransport, type DeliveryRoute, type DeliveryTransport } from './transport.js';
 export type { InstallMarker } from './host-scripts.js';
 
 export interface DeliveryDeps {
@@ -139,8 +139,10 @@ function manifestVersion(line: string): string | null {
   return value === '' ? null : value;
 }
 
-const RUNNERS: Record<DeliveryTransport, (deps: DeliveryDeps, command: HostCommand) => Promise<HostCommandResult>> = {
-  ssm: (deps, command) => runViaSsm(deps.ssm, { ...deps.ssmPolling, ...command }),
+type Ran = { transport: DeliveryTransport; output: HostCommandResult };
+
+const RUNNERS: Record<DeliveryRoute, (deps: DeliveryDeps, command: HostCommand) => Promise<Ran>> = {
+  ssm: async (deps, command) => ({ transport: 'ssm', output: await runViaSsm(deps.ssm, { ...deps.ssmPolling, ...command }) }),
   eic: (deps, command) => runViaEic(deps.eic, command),
 };
 
@@ -150,14 +152,15 @@ async function runOnWorkspace(
   script: string,
 ): Promise<{ transport: DeliveryTransport; result: HostResult; reach: HostReach }> {
   const instanceId = deliverableInstanceId(workspace);
-  const transport = await chooseTransport(workspace, deps);
-  const context = { workspaceId: workspace.id, instanceId, transport };
-  let output: HostCommandResult;
+  const route = await chooseTransport(workspace, deps);
+  let ran: Ran;
   try {
-    output = await RUNNERS[transport](deps, { instanceId, script, ...commandBounds(deps), signal: deps.signal });
+    ran = await RUNNERS[route](deps, { instanceId, script, ...commandBounds(deps), signal: deps.signal });
   } catch (err) {
     throw explained(err);
   }
+  const { transport, output } = ran;
+  const context = { workspaceId: workspace.id, instanceId, transport };
   const reach: HostReach = { ...(output.commandId ? { commandId: output.commandId } : {}), ...(output.sshHost ? { sshHost: output.sshHost } : {}) };
   const result = parseHostResult(output.stdout);
   if (!result) throw new DeliveryFailed('the workspace did not report the outcome of the delivery command', { ...context, ...reach });

@@ -29,7 +29,9 @@ export interface SshRunSettings {
   graceMs?: number;
 }
 
-export type SshTarget = Required<Pick<ConnectConfig, 'host' | 'port' | 'username' | 'privateKey'>>;
+/** A host and port to connect to, or a stream already connected to the SSH server (an EC2 Instance Connect Endpoint tunnel). */
+export type SshTarget = Required<Pick<ConnectConfig, 'username' | 'privateKey'>> &
+  (Required<Pick<ConnectConfig, 'host' | 'port'>> | { sock: NonNullable<ConnectConfig['sock']> });
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 const DEFAULT_GRACE_MS = 15_000;

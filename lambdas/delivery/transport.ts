@@ -4,7 +4,10 @@ import { INSTANCE_ID_RE, type Workspace } from '../shared/types.js';
 import { awsThrottled, isTransientAwsError } from './aws-faults.js';
 import { isSsmOnline } from './ssm.js';
 
-export type DeliveryTransport = 'ssm' | 'eic';
+/** Which way a workspace is reached: SSM Run Command, or EC2 Instance Connect (SSH). */
+export type DeliveryRoute = 'ssm' | 'eic';
+/** How a host command actually went (SPEC §4 `steps[].transport`): EIC directly or through an endpoint tunnel. */
+export type DeliveryTransport = 'ssm' | 'eic-direct' | 'eic-endpoint';
 
 /** The workspace's EC2 instance id, when it is one we deliver to (SPEC §5). */
 export function deliverableInstanceId(workspace: Workspace): string {
@@ -26,7 +29,7 @@ export function deliverableInstanceId(workspace: Workspace): string {
  * rather than waiting out the command's delivery timeout. A stopped instance is never online in
  * SSM, so with `auto` it goes to EIC, which reports it as not running.
  */
-export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMClient }): Promise<DeliveryTransport> {
+export async function chooseTransport(workspace: Workspace, { ssm }: { ssm: SSMClient }): Promise<DeliveryRoute> {
   const instanceId = deliverableInstanceId(workspace);
   if (workspace.transport === 'eic') return 'eic';
   let online: boolean;

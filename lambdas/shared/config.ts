@@ -85,6 +85,22 @@ const EnvSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be SHA256:<base64> fingerprints, comma-separated'))),
+  PLUGIN_EIC_CONNECTION: z.enum(['direct', 'endpoint', 'auto']).default('auto'),
+  PLUGIN_EIC_TUNNELS_PER_ENDPOINT: int(20),
+  PLUGIN_EIC_TUNNEL_URL: z
+    .string()
+    .regex(/^wss?:\/\/[^/?#]+\/?$/, 'must be ws://host:port or wss://host')
+    .optional(),
+  PLUGIN_EIC_ENDPOINT_IDS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^eice-[0-9a-f]{8,17}$/, 'must be eice-... ids, comma-separated'))),
   GITHUB_CODELOAD_URL: z.string().url().default('https://codeload.github.com'),
   GITHUB_TOKEN: optionalText,
   GITHUB_TOKEN_SECRET_ARN: optionalText,
@@ -161,6 +177,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       hostKeyFingerprints: e.PLUGIN_EIC_HOST_KEY_FINGERPRINTS,
       /** Without pinned fingerprints EIC delivery refuses every host key unless this is set (the local stack pins its emulator's). */
       acceptAnyHostKey: e.PLUGIN_EIC_ACCEPT_ANY_HOST_KEY,
+      /** Through an EC2 Instance Connect Endpoint tunnel, SSH to the private IP, or the endpoint when the VPC has one (eic-tunnel.ts). */
+      connection: e.PLUGIN_EIC_CONNECTION,
+      tunnelsPerEndpoint: e.PLUGIN_EIC_TUNNELS_PER_ENDPOINT,
+      tunnelUrl: e.PLUGIN_EIC_TUNNEL_URL,
+      endpointIds: e.PLUGIN_EIC_ENDPOINT_IDS,
     },
     configDirFor: (runtime: string) => configDirs[runtimeKey(runtime)] ?? '/configs',
     githubCodeloadUrl: e.GITHUB_CODELOAD_URL.replace(/\/+$/, ''),

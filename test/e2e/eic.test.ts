@@ -6,16 +6,32 @@ import { useLocalStack } from '../support/local-stack.js';
 
 /**
  * SPEC §5 and §8 end to end over EC2 Instance Connect: `npm start`'s process, the workflow on the
- * local engine, and delivery through the EIC emulator's EC2 and SendSSHPublicKey endpoints and
- * its SSH server onto emulated hosts.
+ * local engine, and delivery through the EIC emulator's EC2 and SendSSHPublicKey endpoints, its
+ * EC2 Instance Connect Endpoint (the default: the demo VPC has one) and SSH server onto emulated
+ * hosts. Which way each host step went is read from the step logs (`transport`), with the operation id.
  */
 let org = '';
 
-const INSTANCES: Record<string, string> = { 'w-eic': 'i-0e1c0000000000e01', 'w-auto-stopped': 'i-0e1c0000000000e02' };
+const INSTANCES: Record<string, string> = {
+  'w-eic': 'i-0e1c0000000000e01',
+  'w-auto-stopped': 'i-0e1c0000000000e02',
+  'w-hermes': 'i-0e1c0000000000e03',
+};
 const instanceRoot = (ws: string) => join(stack.localDir, 'instances', INSTANCES[ws]!);
 const pluginDir = (ws: string, name: string) => join(instanceRoot(ws), 'configs', 'plugins', name);
 
+/** The JSON log lines of one operation's steps. */
+function stepLogs(operationId: string): Array<Record<string, unknown>> {
+  return stack
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes(operationId))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 const stack = useLocalStack({
+  // The step logs say which transport each host step took.
+  LOG_LEVEL: 'INFO',
   // The local restart command, also saying whether it came over SSH (sshd sets SSH_CONNECTION, the SSM agent does not).
   PLUGIN_RESTART_COMMAND:
     'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo restart ws-{workspaceId} "${SSH_CONNECTION:+over ssh}" >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"',
@@ -31,6 +47,10 @@ beforeAll(async () => {
   await stack.call('PUT', '/admin/workspaces/w-auto-stopped', {
     ...admin,
     body: { orgId: 'acme', runtime: 'claude-code', instanceId: INSTANCES['w-auto-stopped'], transport: 'auto' },
+  });
+  await stack.call('PUT', '/admin/workspaces/w-hermes', {
+    ...admin,
+    body: { orgId: 'acme', runtime: 'hermes', instanceId: INSTANCES['w-hermes'], transport: 'eic' },
   });
   org = (await stack.call('POST', '/admin/orgs/acme/tokens', admin)).body.token;
 });
@@ -48,6 +68,7 @@ describe('a workspace delivered over EC2 Instance Connect', () => {
     expect(await readFile(join(pluginDir('w-eic', 'code-review-rules'), 'rules', 'review.md'), 'utf8')).toContain('Reviewing a change');
     const restarts = await readFile(join(instanceRoot('w-eic'), 'var', 'log', 'molecule-restarts.log'), 'utf8');
     expect(restarts).toContain('restart ws-w-eic over ssh');
+    expect(stepLogs(res.body.operationId).filter((l) => l.transport)).toEqual([expect.objectContaining({ message: 'delivered', transport: 'eic-endpoint' })]);
     const listed = await stack.call('GET', '/workspaces/w-eic/plugins', { token: org });
     expect(listed.body).toEqual([expect.objectContaining({ name: 'code-review-rules', source: 'local://code-review-rules' })]);
   });
@@ -59,6 +80,47 @@ describe('a workspace delivered over EC2 Instance Connect', () => {
     expect(res.body).toMatchObject({ status: 'uninstalled', plugin: 'code-review-rules' });
     expect(existsSync(pluginDir('w-eic', 'code-review-rules'))).toBe(false);
     expect((await stack.call('GET', '/workspaces/w-eic/plugins', { token: org })).body).toEqual([]);
+  });
+});
+
+describe('a hermes workspace over EC2 Instance Connect, by default through the endpoint tunnel', () => {
+  const hermesPlugin = (name: string) => join(instanceRoot('w-hermes'), 'home', 'ubuntu', '.hermes', 'plugins', name);
+  const install = () =>
+    stack.call('POST', '/workspaces/w-hermes/plugins', { token: org, body: { source: 'local://code-review-rules' }, headers: { prefer: 'wait=20' } });
+
+  it('installs through the tunnel (Deliver goes eic-endpoint) and uninstalls through it (so does Remove)', async () => {
+    const installed = await install();
+
+    expect(installed.status).toBe(200);
+    expect(await readFile(join(hermesPlugin('code-review-rules'), 'rules', 'review.md'), 'utf8')).toContain('Reviewing a change');
+    const delivered = stepLogs(installed.body.operationId).find((l) => l.message === 'delivered');
+    expect(delivered).toMatchObject({ step: 'Deliver', transport: 'eic-endpoint', workspaceId: 'w-hermes' });
+
+    const removed = await stack.call('DELETE', '/workspaces/w-hermes/plugins/code-review-rules', { token: org, headers: { prefer: 'wait=20' } });
+
+    expect(removed.status).toBe(200);
+    expect(existsSync(hermesPlugin('code-review-rules'))).toBe(false);
+    expect(stepLogs(removed.body.operationId).find((l) => l.message === 'removed')).toMatchObject({ step: 'Remove', transport: 'eic-endpoint' });
+  });
+
+  it('answers 503 workspace_unreachable while its instance is stopped, keeps what it had, and installs again once it runs', async () => {
+    const admin = { token: stack.adminToken };
+    expect((await install()).status).toBe(200);
+    const before = await readFile(join(hermesPlugin('code-review-rules'), 'rules', 'review.md'));
+    expect((await stack.call('POST', `/admin/local/instances/${INSTANCES['w-hermes']}/stop`, admin)).status).toBe(200);
+
+    const refused = await install();
+
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: 'workspace_unreachable', error: 'the workspace instance is not running (it is stopped)' });
+    expect(await readFile(join(hermesPlugin('code-review-rules'), 'rules', 'review.md'))).toEqual(before);
+
+    expect((await stack.call('POST', `/admin/local/instances/${INSTANCES['w-hermes']}/start`, admin)).status).toBe(200);
+    const again = await install();
+
+    expect(again.status).toBe(200);
+    expect(stepLogs(again.body.operationId).find((l) => l.message === 'delivered')).toMatchObject({ transport: 'eic-endpoint' });
+    expect(await readFile(join(hermesPlugin('code-review-rules'), 'rules', 'review.md'))).toEqual(before);
   });
 });
 

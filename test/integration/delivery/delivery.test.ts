@@ -20,13 +20,19 @@ import { pluginTarball, TarballServer } from './plugin-tarballs.js';
  * Delivery end to end below the workflow, once per transport, onto emulated instance roots with
  * the same host scripts: SSM Run Command through the SSM emulator, and EC2 Instance Connect with
  * the real EC2 and EIC clients against the EIC emulator and a real SSH connection (ssh2 on both
- * sides). What only one transport has (SSH login, host keys, stdin) is tested after the shared suite.
+ * sides), directly and through the emulated EC2 Instance Connect Endpoint's tunnel. What only SSH
+ * has (login, host keys, stdin) is tested after the shared suite; the tunnel's own faults and cap
+ * in eic-endpoint.test.ts.
  */
-const INSTANCES: Record<DeliveryTransport, string> = { ssm: 'i-0123456789abcdef0', eic: 'i-0e1c0000000000001' };
+const INSTANCES: Record<DeliveryTransport, string> = {
+  ssm: 'i-0123456789abcdef0',
+  'eic-direct': 'i-0e1c0000000000001',
+  'eic-endpoint': 'i-0e1c0000000000002',
+};
 /** `auto` reaches an instance online in SSM over SSM; EIC is forced, as the emulator's instances are all online there. */
-const WORKSPACE_TRANSPORT = { ssm: 'auto', eic: 'eic' } as const;
+const WORKSPACE_TRANSPORT = { ssm: 'auto', 'eic-direct': 'eic', 'eic-endpoint': 'eic' } as const;
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
-const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
+const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 
 const V1 = {
   'plugin.yaml': 'name: acme.tools\nversion: 1.0.0\nskills:\n  - s1\n',
@@ -64,6 +70,12 @@ function withEic(overrides: {
   };
 }
 
+/** Direct SSH to the emulator's SSH port, or through its endpoint's tunnel. */
+function depsFor(transport: DeliveryTransport): DeliveryDeps {
+  if (transport === 'eic-endpoint') return withEic({ settings: { connection: 'endpoint', tunnelUrl: eicEmulator.env.PLUGIN_EIC_TUNNEL_URL } });
+  return deps;
+}
+
 async function tree(root: string, prefix = ''): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
@@ -87,9 +99,10 @@ function onTransport(transport: DeliveryTransport) {
     status: 'running',
     ...overrides,
   });
-  const install = async (name: string, files: Record<string, string>, ws = workspace(), using = deps) => {
+  const using = () => depsFor(transport);
+  const install = async (name: string, files: Record<string, string>, ws = workspace(), through = using()) => {
     const url = tarballs.put(`/${name}-${Math.random().toString(36).slice(2)}.tar.gz`, await pluginTarball(files));
-    return deliverInstall(using, { workspace: ws, pluginName: name, tarballUrl: url });
+    return deliverInstall(through, { workspace: ws, pluginName: name, tarballUrl: url });
   };
   beforeEach(async () => {
     await rm(root(), { recursive: true, force: true });
@@ -98,6 +111,7 @@ function onTransport(transport: DeliveryTransport) {
   return {
     instanceId,
     workspace,
+    using,
     install,
     root,
     configs: () => join(root(), 'configs'),
@@ -108,7 +122,7 @@ function onTransport(transport: DeliveryTransport) {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'molecule-delivery-'));
   instances = new LocalInstances(join(dir, 'instances'));
-  eicEmulator = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, now: () => clock });
+  eicEmulator = await startEicEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, now: () => clock, credentials });
   ssmEmulator = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning });
   tarballs = new TarballServer();
   await tarballs.start();
@@ -117,6 +131,7 @@ beforeAll(async () => {
   ssm = new SSMClient({ endpoint: ssmEmulator.url, region: 'us-east-1', credentials });
   settings = {
     osUser: 'ubuntu',
+    connection: 'direct',
     sshHost: eicEmulator.sshHost,
     sshPort: eicEmulator.sshPort,
     sshCommand: 'bash -s',
@@ -138,8 +153,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
-  const { workspace, install, configs, restartLog, root } = onTransport(transport);
+describe.each(['ssm', 'eic-direct', 'eic-endpoint'] as const)('over %s', (transport) => {
+  const { workspace, install, configs, restartLog, root, using } = onTransport(transport);
 
   describe('install', () => {
     it('puts the plugin files under configs/plugins/<name>/ owned by the agent user', async () => {
@@ -184,7 +199,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
     it('leaves the live version intact and no staging behind when the download fails', async () => {
       await install('acme.tools', V1);
 
-      const failed = deliverInstall(deps, { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: `${tarballs.url}/missing.tar.gz` });
+      const failed = deliverInstall(using(), { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: `${tarballs.url}/missing.tar.gz` });
 
       await expect(failed).rejects.toThrow(DeliveryFailed);
       await expect(failed).rejects.toMatchObject({ code: 'delivery_failed', message: 'the workspace could not download the staged plugin' });
@@ -196,7 +211,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
       await install('acme.tools', V1);
       const url = tarballs.put('/corrupt.tar.gz', Buffer.from('this is not gzip at all'));
 
-      const failed = deliverInstall(deps, { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: url });
+      const failed = deliverInstall(using(), { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: url });
 
       await expect(failed).rejects.toMatchObject({ code: 'delivery_failed', message: 'the workspace could not unpack the plugin archive' });
       expect(await tree(join(configs(), 'plugins', 'acme.tools'))).toEqual(V1);
@@ -206,7 +221,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
     it('never echoes host output or the presigned URL in the error message', async () => {
       const url = tarballs.put('/corrupt2.tar.gz', Buffer.from('garbage'));
 
-      const err = (await deliverInstall(deps, { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: url }).catch(
+      const err = (await deliverInstall(using(), { workspace: workspace(), pluginName: 'acme.tools', tarballUrl: url }).catch(
         (e: unknown) => e,
       )) as DeliveryFailed;
 
@@ -270,7 +285,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
       const agentsMd = '# Plugin: acme.tools / rule: x.md\nAlways be kind.\n# Plugin: other / rule: y.md\nOther.\n';
       await writeFile(join(configs(), 'AGENTS.md'), agentsMd);
 
-      const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools', skills: ['from-caller'] });
+      const outcome = await removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools', skills: ['from-caller'] });
 
       expect(outcome).toEqual({ transport, removedSkills: 2, warnings: [] });
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe(CLAUDE_MD_AFTER);
@@ -288,7 +303,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
       await install('acme.tools', V2);
       await writeFile(join(configs(), 'CLAUDE.md'), '# Notes\n# Plugin: acme.tools / rule: x.md\nAlways be kind.\n# Plugin: other / rule: y.md\nOther.\n');
 
-      const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
+      const outcome = await removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools' });
 
       expect(outcome).toEqual({ transport, removedSkills: 0, warnings: [] });
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe('# Notes\n# Plugin: other / rule: y.md\nOther.\n');
@@ -302,7 +317,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
       await mkdir(privateSkill, { recursive: true });
       await writeFile(join(privateSkill, 'SKILL.md'), "# mine, not the plugin's\n");
 
-      const outcome = await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
+      const outcome = await removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools' });
 
       expect(outcome).toEqual({
         transport,
@@ -318,13 +333,13 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
       const untouched = '# Plugin: other / rule: y.md\nOther.';
       await writeFile(join(configs(), 'CLAUDE.md'), untouched);
 
-      await removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
+      await removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools' });
 
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe(untouched);
     });
 
     it('answers plugin_not_installed for a plugin that is not there', async () => {
-      const removed = removePlugin(deps, { workspace: workspace(), pluginName: 'acme.tools' });
+      const removed = removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools' });
 
       await expect(removed).rejects.toThrow(PluginNotInstalled);
       await expect(removed).rejects.toMatchObject({ code: 'plugin_not_installed' });
@@ -333,7 +348,7 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
 
   describe('restart', () => {
     it('runs the configured command, which appends a line naming the workspace', async () => {
-      await expect(restartWorkspace(deps, { workspace: workspace({ id: 'ws-42' }) })).resolves.toEqual({ transport });
+      await expect(restartWorkspace(using(), { workspace: workspace({ id: 'ws-42' }) })).resolves.toEqual({ transport });
 
       expect(await readFile(restartLog(), 'utf8')).toMatch(/restart ws-42\n$/);
     });
@@ -341,14 +356,14 @@ describe.each(['ssm', 'eic'] as const)('over %s', (transport) => {
     it('passes a hostile workspace id to the command as one literal word', async () => {
       const id = `ws'; touch "$MOLECULE_HOST_ROOT/pwned"; echo '$(id)`;
 
-      await restartWorkspace(deps, { workspace: workspace({ id }) });
+      await restartWorkspace(using(), { workspace: workspace({ id }) });
 
       expect(await readFile(restartLog(), 'utf8')).toContain(`restart ${id}`);
       expect(existsSync(join(root(), 'pwned'))).toBe(false);
     });
 
     it('fails as delivery_failed when the restart command fails', async () => {
-      const failing = { ...deps, config: { ...deps.config, restartCommand: 'false {workspaceId}' } };
+      const failing = { ...using(), config: { ...deps.config, restartCommand: 'false {workspaceId}' } };
 
       await expect(restartWorkspace(failing, { workspace: workspace() })).rejects.toMatchObject({
         code: 'delivery_failed',
@@ -371,7 +386,7 @@ describe('over ssm only', () => {
 });
 
 describe('over eic only', () => {
-  const { workspace, install, configs, restartLog, root } = onTransport('eic');
+  const { workspace, install, configs, restartLog, root } = onTransport('eic-direct');
 
   describe('the script on stdin', () => {
     it('feeds the script on stdin without letting a command that reads stdin swallow the rest of it', async () => {
@@ -396,7 +411,7 @@ describe('over eic only', () => {
 
   describe('reaching the instance', () => {
     it('reports a stopped instance as workspace_unreachable, whether EIC is forced or chosen', async () => {
-      instances.stop(INSTANCES.eic);
+      instances.stop(INSTANCES['eic-direct']);
 
       for (const transport of ['eic', 'auto'] as const) {
         await expect(install('acme.tools', V1, workspace({ transport }))).rejects.toMatchObject({
@@ -409,7 +424,7 @@ describe('over eic only', () => {
 
     it('goes over SSM when the instance is online there, unless the workspace forces EIC', async () => {
       expect((await install('acme.tools', V1, workspace({ transport: 'auto' }))).transport).toBe('ssm');
-      expect((await install('acme.tools', V1, workspace({ transport: 'eic' }))).transport).toBe('eic');
+      expect((await install('acme.tools', V1, workspace({ transport: 'eic' }))).transport).toBe('eic-direct');
     });
 
     it('is refused at login when the key never reached the instance', async () => {

@@ -168,6 +168,10 @@ describe('runViaEic: configuration', () => {
       sshCommand: 'sudo -n bash -s',
       hostKeyFingerprints: [],
       acceptAnyHostKey: false,
+      connection: 'auto',
+      tunnelsPerEndpoint: 20,
+      tunnelUrl: undefined,
+      endpointIds: [],
     });
     const fingerprint = `SHA256:${'a'.repeat(43)}`;
     expect(
@@ -177,6 +181,10 @@ describe('runViaEic: configuration', () => {
         PLUGIN_EIC_SSH_HOST: '127.0.0.1',
         PLUGIN_EIC_SSH_COMMAND: 'bash -s',
         PLUGIN_EIC_HOST_KEY_FINGERPRINTS: ` ${fingerprint}, ${fingerprint}`,
+        PLUGIN_EIC_CONNECTION: 'endpoint',
+        PLUGIN_EIC_TUNNELS_PER_ENDPOINT: '5',
+        PLUGIN_EIC_TUNNEL_URL: 'ws://127.0.0.1:4510',
+        PLUGIN_EIC_ENDPOINT_IDS: 'eice-0123456789abcdef0, eice-0123456789abcdef1',
       }).eic,
     ).toEqual({
       osUser: 'ec2-user',
@@ -185,6 +193,10 @@ describe('runViaEic: configuration', () => {
       sshCommand: 'bash -s',
       hostKeyFingerprints: [fingerprint, fingerprint],
       acceptAnyHostKey: false,
+      connection: 'endpoint',
+      tunnelsPerEndpoint: 5,
+      tunnelUrl: 'ws://127.0.0.1:4510',
+      endpointIds: ['eice-0123456789abcdef0', 'eice-0123456789abcdef1'],
     });
   });
 
@@ -192,6 +204,10 @@ describe('runViaEic: configuration', () => {
     ['PLUGIN_EIC_OS_USER', 'root; reboot'],
     ['PLUGIN_EIC_SSH_PORT', '70000'],
     ['PLUGIN_EIC_HOST_KEY_FINGERPRINTS', 'MD5:aa:bb'],
+    ['PLUGIN_EIC_CONNECTION', 'tunnel'],
+    ['PLUGIN_EIC_TUNNELS_PER_ENDPOINT', '0'],
+    ['PLUGIN_EIC_TUNNEL_URL', 'http://127.0.0.1:4510/openTunnel'],
+    ['PLUGIN_EIC_ENDPOINT_IDS', 'vpce-0123456789abcdef0'],
   ])('refuses an invalid %s at startup', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid configuration: ${name}`));
   });
