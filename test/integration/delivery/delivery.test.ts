@@ -154,13 +154,15 @@ afterAll(async () => {
 });
 
 describe.each(['ssm', 'eic-direct', 'eic-endpoint'] as const)('over %s', (transport) => {
+  /** How ops learn where the command ran: the SSM command id, or the host SSH reached. */
+  const reach = transport === 'ssm' ? { commandId: expect.stringMatching(/\S/) } : { sshHost: expect.stringMatching(/\S/) };
   const { workspace, install, configs, restartLog, root, using } = onTransport(transport);
 
   describe('install', () => {
     it('puts the plugin files under configs/plugins/<name>/ owned by the agent user', async () => {
       const outcome = await install('acme.tools', V1);
 
-      expect(outcome).toEqual({ transport, replacedPrevious: false, changedOnlySkillDocs: false });
+      expect(outcome).toEqual({ transport, ...reach, replacedPrevious: false, changedOnlySkillDocs: false });
       expect(await tree(join(configs(), 'plugins', 'acme.tools'))).toEqual(V1);
       if (RUNNING_AS_ROOT) {
         const info = await stat(join(configs(), 'plugins', 'acme.tools', 'rules', 'x.md'));
@@ -287,7 +289,7 @@ describe.each(['ssm', 'eic-direct', 'eic-endpoint'] as const)('over %s', (transp
 
       const outcome = await removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools', skills: ['from-caller'] });
 
-      expect(outcome).toEqual({ transport, removedSkills: 2, warnings: [] });
+      expect(outcome).toEqual({ transport, ...reach, removedSkills: 2, warnings: [] });
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe(CLAUDE_MD_AFTER);
       expect(await readFile(join(configs(), 'AGENTS.md'), 'utf8')).toBe('# Plugin: other / rule: y.md\nOther.\n');
       expect(existsSync(join(configs(), 'skills', 's1'))).toBe(false);
@@ -305,7 +307,7 @@ describe.each(['ssm', 'eic-direct', 'eic-endpoint'] as const)('over %s', (transp
 
       const outcome = await removePlugin(using(), { workspace: workspace(), pluginName: 'acme.tools' });
 
-      expect(outcome).toEqual({ transport, removedSkills: 0, warnings: [] });
+      expect(outcome).toEqual({ transport, ...reach, removedSkills: 0, warnings: [] });
       expect(await readFile(join(configs(), 'CLAUDE.md'), 'utf8')).toBe('# Notes\n# Plugin: other / rule: y.md\nOther.\n');
       expect(existsSync(join(configs(), 'plugins', 'acme.tools'))).toBe(false);
       expect(existsSync(join(configs(), 'plugins', '.previous', 'acme.tools'))).toBe(false);
@@ -321,6 +323,7 @@ describe.each(['ssm', 'eic-direct', 'eic-endpoint'] as const)('over %s', (transp
 
       expect(outcome).toEqual({
         transport,
+        ...reach,
         removedSkills: 0,
         warnings: ['kept skills/user-private-skill: it is not the copy acme.tools installed'],
       });
@@ -348,7 +351,7 @@ describe.each(['ssm', 'eic-direct', 'eic-endpoint'] as const)('over %s', (transp
 
   describe('restart', () => {
     it('runs the configured command, which appends a line naming the workspace', async () => {
-      await expect(restartWorkspace(using(), { workspace: workspace({ id: 'ws-42' }) })).resolves.toEqual({ transport });
+      await expect(restartWorkspace(using(), { workspace: workspace({ id: 'ws-42' }) })).resolves.toEqual({ transport, ...reach });
 
       expect(await readFile(restartLog(), 'utf8')).toMatch(/restart ws-42\n$/);
     });
