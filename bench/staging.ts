@@ -4,7 +4,7 @@
  * process (peak RSS = that process's VmHWM). Baseline, same archive, same run:
  * `gunzip -c | tee >(sha256sum) | gzip -1 > out` (one decompress, one hash, one recompress).
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { startLocalS3 } from '../local/s3.js';
@@ -46,6 +46,19 @@ function gzipLevelOf(xfl: number | null): { text: string; level: 1 | 6 | 9 | und
 }
 
 const MB = 1e6;
+
+/** `BENCH_CPU_PROF_DIR` set: every stage-one process writes a V8 CPU profile there (`--cpu-prof`). */
+async function runStageOne(archive: string, runId: string, env: NodeJS.ProcessEnv) {
+  const profDir = process.env.BENCH_CPU_PROF_DIR;
+  const args = [archive, runId];
+  if (!profDir) return runTs('bench/stage-one.ts', args, { env, timeoutMs: 180_000 });
+  const name = `stage-${runId}`;
+  const prof = ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`];
+  const res = await run(process.execPath, [...prof, '--import', 'tsx', 'bench/stage-one.ts', ...args], { env, timeoutMs: 180_000 });
+  // Its result line carries the monotonic time window of each call, to cut the profile to it.
+  if (res.code === 0) await writeFile(join(profDir, `${name}.json`), `${JSON.stringify(lastJson(res.stdout))}\n`);
+  return res;
+}
 const BASELINE = 'gunzip -c "$1" | tee >(sha256sum > /dev/null) | gzip -1 > "$2"; wait $!';
 
 export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
@@ -100,7 +113,7 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
         const base = await run('bash', ['-c', BASELINE, '_', archive, join(dir, 'baseline.gz')]);
         if (base.code !== 0) throw new Error(`baseline pipeline failed: ${base.stderr}`);
         baselineMs.push(base.ms);
-        const res = await runTs('bench/stage-one.ts', [archive, `bench-${size.bytes}-${i}`], { env, timeoutMs: 180_000 });
+        const res = await runStageOne(archive, `bench-${size.bytes}-${i}`, env);
         if (res.code !== 0) throw new Error(`stage-one failed (${size.label}): ${res.stderr.slice(-2000)}`);
         product.push(lastJson<StageRun>(res.stdout));
       }
