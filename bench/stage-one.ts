@@ -110,6 +110,7 @@ process.stdout.write(
     archiveBytes: statSync(archive).size,
     bytes: staged.bytes,
     fileCount: staged.fileCount,
+    sha256: staged.sha256,
     key: staged.key,
     stagedBytes,
     gzipXfl: header[8] ?? null,

@@ -24,7 +24,7 @@ async function tarStreamBytes(entries: Entry[]): Promise<Buffer> {
 
 async function writerBytes(entries: Entry[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  const writer = new TarGzWriter(new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) }));
+  const writer = new TarGzWriter(collector(chunks));
   for (const e of entries) {
     writer.header({ name: e.name, type: e.type, mode: e.mode, size: e.content?.length ?? 0 });
     if (e.content) {
@@ -34,6 +34,15 @@ async function writerBytes(entries: Entry[]): Promise<Buffer> {
   }
   await writer.finish();
   return gunzipSync(Buffer.concat(chunks));
+}
+
+function collector(chunks: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
 }
 
 const file = (name: string, content: string | Buffer, mode = 0o644): Entry => ({ name, type: 'file', mode, content: Buffer.from(content) });
@@ -58,7 +67,7 @@ describe('the tar writer behind the normalized archive', () => {
 
   it('writes an archive that reads back with the same names, types and contents', async () => {
     const chunks: Buffer[] = [];
-    const writer = new TarGzWriter(new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) }));
+    const writer = new TarGzWriter(collector(chunks));
     writer.header({ name: 'skills/', type: 'directory', mode: 0o755, size: 0 });
     writer.header({ name: 'skills/ü.md', type: 'file', mode: 0o644, size: 3 });
     writer.write(Buffer.from('abc'));
