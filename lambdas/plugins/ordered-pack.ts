@@ -1,6 +1,6 @@
-import { createWriteStream } from 'node:fs';
 import { comparePaths } from './content-hash.js';
 import { entryName, fileMode } from './pack.js';
+import { SpillOutput } from './spill-output.js';
 import { TarGzWriter } from './tar-writer.js';
 
 /**
@@ -17,12 +17,15 @@ export interface FileWriter {
 
 export class InOrderPacker {
   private readonly writer: TarGzWriter;
+  /** the archive, in memory or at `outputPath`; use it only after `finish()` said true */
+  readonly output: SpillOutput;
   private readonly emittedDirectories = new Set<string>();
   private last = '';
   abandoned = false;
 
   constructor(readonly outputPath: string) {
-    this.writer = new TarGzWriter(createWriteStream(outputPath, { flags: 'wx', mode: 0o600 }));
+    this.output = new SpillOutput(outputPath);
+    this.writer = new TarGzWriter(this.output);
   }
 
   directory(path: string): void {

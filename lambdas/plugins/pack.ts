@@ -55,6 +55,7 @@ async function writeAll(writer: TarGzWriter, entries: readonly PackEntry[]): Pro
       writer.write(content);
       written = content.length;
     } else {
+      let complete = false;
       try {
         for await (const chunk of content as AsyncIterable<Buffer>) {
           written += chunk.length;
@@ -63,8 +64,10 @@ async function writeAll(writer: TarGzWriter, entries: readonly PackEntry[]): Pro
           const ready = writer.ready();
           if (ready) await ready;
         }
+        complete = true;
       } finally {
-        content.destroy();
+        // Only a stream given up on: destroying a spool range stream closes the shared spool handle.
+        if (!complete) content.destroy();
       }
     }
     if (writer.failed) throw new Error('the normalized archive stopped being read');
