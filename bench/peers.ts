@@ -29,7 +29,7 @@ export interface Peer {
  * owners 0 without names, mtime 0, modes 0644/0755, gzip level 1, to a temp file; PUT it to the
  * local S3 (an anonymous PUT: s3rver accepts it, and Python has no SDK here; cheaper than SigV4).
  */
-const PYTHON_PEER = String.raw`
+const PYTHON_PEER = `
 import hashlib, http.client, json, os, sys, tarfile, tempfile, time, urllib.parse
 
 archive, run_id, endpoint, bucket, max_files, max_bytes = sys.argv[1:7]

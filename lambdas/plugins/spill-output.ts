@@ -33,7 +33,8 @@ export class SpillOutput extends Writable {
     this.bytes += chunk.length;
     if (!this.file && this.bytes <= this.limit) {
       this.chunks.push(chunk);
-      return done();
+      done();
+      return;
     }
     if (!this.file) {
       this.file = createWriteStream(this.path, { flags: 'wx', mode: 0o600 });
@@ -41,22 +42,26 @@ export class SpillOutput extends Writable {
       for (const held of this.chunks) this.file.write(held);
       this.chunks = [];
     }
-    if (this.file.write(chunk)) return done();
-    this.file.once('drain', () => done());
+    if (this.file.write(chunk)) done();
+    else this.file.once('drain', () => done());
   }
 
   override _final(done: (err?: Error | null) => void): void {
     if (!this.file) {
       // Kept here: the stream destroys itself once finished, which drops the chunks.
       this.whole = Buffer.concat(this.chunks, this.bytes);
-      return done();
+      done();
+      return;
     }
     this.file.end((err?: Error | null) => done(err));
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     this.chunks = [];
-    if (!this.file || this.file.closed) return done(err);
+    if (!this.file || this.file.closed) {
+      done(err);
+      return;
+    }
     this.file.destroy();
     this.file.once('close', () => done(err));
   }

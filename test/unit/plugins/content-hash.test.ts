@@ -79,7 +79,10 @@ describe('content hash (SPEC §3)', () => {
     // Units from each range where UTF-16 and code point order could part: ASCII, Latin, CJK, U+E000+, astral.
     const alphabet = ['a', 'b', '/', '-', '.', 'é', '中', '\ue000', 'ａ', '\uffff', '𝄞', '😀'];
     let seed = 7;
-    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const word = () => Array.from({ length: 1 + Math.floor(next() * 4) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
     for (let i = 0; i < 2000; i++) {
       const [a, b] = [word(), word()];
