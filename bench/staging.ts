@@ -4,13 +4,14 @@
  * process (peak RSS = that process's VmHWM). Baseline, same archive, same run:
  * `gunzip -c | tee >(sha256sum) | gzip -1 > out` (one decompress, one hash, one recompress).
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { startLocalS3 } from '../local/s3.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { generatePlugin, writePluginArchive } from './lib/plugin-gen.js';
 import { lastJson, run, runTs } from './lib/proc.js';
+import { type PeerRun, peers as makePeers } from './peers.js';
 import { type Row, row, type SectionResult } from './lib/report.js';
 import { fmtBytes, median, MiB, round } from './lib/stats.js';
 
@@ -31,6 +32,7 @@ interface StageRun {
   archiveBytes: number;
   bytes: number;
   fileCount: number;
+  sha256: string;
   peakMemory: { heapUsed: number; external: number; arrayBuffers: number; rss: number };
   phases: { sourceReadMs: number; uploadStartMs: number; uploadEndMs: number };
   stagedBytes: number;
@@ -46,6 +48,19 @@ function gzipLevelOf(xfl: number | null): { text: string; level: 1 | 6 | 9 | und
 }
 
 const MB = 1e6;
+
+/** `BENCH_CPU_PROF_DIR` set: every stage-one process writes a V8 CPU profile there (`--cpu-prof`). */
+async function runStageOne(archive: string, runId: string, env: NodeJS.ProcessEnv) {
+  const profDir = process.env.BENCH_CPU_PROF_DIR;
+  const args = [archive, runId];
+  if (!profDir) return runTs('bench/stage-one.ts', args, { env, timeoutMs: 180_000 });
+  const name = `stage-${runId}`;
+  const prof = ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`];
+  const res = await run(process.execPath, [...prof, '--import', 'tsx', 'bench/stage-one.ts', ...args], { env, timeoutMs: 180_000 });
+  // Its result line carries the monotonic time window of each call, to cut the profile to it.
+  if (res.code === 0) await writeFile(join(profDir, `${name}.json`), `${JSON.stringify(lastJson(res.stdout))}\n`);
+  return res;
+}
 const BASELINE = 'gunzip -c "$1" | tee >(sha256sum > /dev/null) | gzip -1 > "$2"; wait $!';
 
 export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
@@ -76,7 +91,9 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
     product: StageRun[];
     baselineMs: number[];
     gzipMs: { level1: number; level6: number };
+    peers: Record<string, PeerRun[]>;
   }> = [];
+  const peerList = await makePeers({ tmpDir: dir, env, bucket: config.stagingBucket, limits: config.limits });
   try {
     for (const size of sizes) {
       const plugin = generatePlugin({ name: `bench-stage-${size.label.replace(/\s+/g, '').toLowerCase()}`, totalBytes: size.bytes });
@@ -94,17 +111,20 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
       const runs = size.bytes > 50 * MiB ? (opts.runsLarge ?? 3) : (opts.runs ?? 5);
       const product: StageRun[] = [];
       const baselineMs: number[] = [];
+      const peerRuns: Record<string, PeerRun[]> = Object.fromEntries(peerList.map((p) => [p.key, []]));
       // Warm the page cache and the tools once, then alternate so drift hits both equally.
       await run('bash', ['-c', BASELINE, '_', archive, join(dir, 'baseline.gz')]);
       for (let i = 0; i < runs; i++) {
         const base = await run('bash', ['-c', BASELINE, '_', archive, join(dir, 'baseline.gz')]);
         if (base.code !== 0) throw new Error(`baseline pipeline failed: ${base.stderr}`);
         baselineMs.push(base.ms);
-        const res = await runTs('bench/stage-one.ts', [archive, `bench-${size.bytes}-${i}`], { env, timeoutMs: 180_000 });
+        const res = await runStageOne(archive, `bench-${size.bytes}-${i}`, env);
         if (res.code !== 0) throw new Error(`stage-one failed (${size.label}): ${res.stderr.slice(-2000)}`);
         product.push(lastJson<StageRun>(res.stdout));
+        // The peers right after, same archive, same S3, each in its own fresh process.
+        for (const peer of peerList) peerRuns[peer.key]!.push(await peer.run(archive, `${peer.key}-${size.bytes}-${i}`));
       }
-      results.push({ label: size.label, bytes: size.bytes, files, archiveBytes: product[0]!.archiveBytes, product, baselineMs, gzipMs });
+      results.push({ label: size.label, bytes: size.bytes, files, archiveBytes: product[0]!.archiveBytes, product, baselineMs, gzipMs, peers: peerRuns });
       await rm(archive, { force: true });
     }
   } finally {
@@ -143,7 +163,33 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
         notes: `${r.files} files, ${fmtBytes(r.bytes)} uncompressed, ${fmtBytes(r.archiveBytes)} gz; median of ${r.product.length}; peak RSS ${fmtBytes(peakRss)}; CPU ${round(cpuMs, 0)} ms for both runs (${round(coldMs, 0)} + ${round(productMs, 0)} ms wall)`,
       }),
     );
+    const peerData: Record<string, unknown> = {};
+    for (const peer of peerList) {
+      const runs = r.peers[peer.key]!;
+      const peerMs = median(runs.map((p) => p.warmMs));
+      const peerColdMs = median(runs.map((p) => p.ms));
+      const speedup = peerMs / productMs;
+      const sameHash = runs.every((p) => p.sha256 === r.product[0]!.sha256);
+      rows.push(
+        row({
+          metric: `Staging ${r.label}: our Stage vs ${peer.key} (warm)`,
+          value: round(speedup, 2),
+          unit: '×',
+          target: { op: '>', value: 1, unit: '×' },
+          baseline: { what: peer.what, value: round(r.bytes / MB / (peerMs / 1000)), unit: 'MB/s' },
+          measured: `${round(speedup, 2)}× (${round(productMs, 0)} ms vs ${peer.key} ${round(peerMs, 0)} ms; first call in a fresh process: ${round(coldMs, 0)} vs ${round(peerColdMs, 0)} ms = ${round(peerColdMs / coldMs, 2)}×)`,
+          notes: `median of ${runs.length}, same archive, same local S3, interleaved with ours; ${sameHash ? 'same content hash as Stage' : '**content hash differs from Stage**'}`,
+        }),
+      );
+      peerData[peer.key] = {
+        warmMs: runs.map((p) => round(p.warmMs)),
+        coldMs: runs.map((p) => round(p.ms)),
+        speedup: round(speedup, 3),
+        sameContentHash: sameHash,
+      };
+    }
     data[r.label] = {
+      peers: peerData,
       bytes: r.bytes,
       files: r.files,
       archiveBytes: r.archiveBytes,
@@ -187,6 +233,7 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
     'Product path: `stagePlugin` (lambdas/staging/stage-plugin.ts) with a resolver that streams the archive file, validating, hashing every file, writing the spool and the normalized tar.gz to a temp dir, then `PutObject` to s3rver on loopback. Timed inside the child from the call to the end of the upload (process start-up excluded), twice per process: the first call (code not yet compiled, S3 connection new) and a second, warm one, as a reused Lambda container runs it; the target is judged on the warm run, the first is reported next to it.',
     `Baseline: \`bash -c '${BASELINE}'\` on the same archive, timed from spawn to exit (includes bash start-up, ~few ms).`,
     'Throughput = uncompressed plugin bytes / wall time, MB = 10^6 bytes. Both run alone (no stack running).',
+    "Peers (bench/peers.ts), right after each Stage run on the same archive, each in a fresh process timed inside it like Stage (first call and a warm second call): node-tar v7 (strict extract to a temp dir with a filter refusing absolute paths, `..`, special entries, more than the entry and byte limits, links dropped; sha256 of every file read back; sorted portable re-pack at gzip level 1 to a temp file; PutObject with the same S3 client as Stage) and Python's tarfile (`filter='data'`, PEP 706, plus the same limits; hash; normalized re-pack at gzip level 1; an anonymous PUT to the same s3rver, which skips the SigV4 signing Stage and node-tar pay). Ratio = peer time / Stage time, warm; > 1 means Stage is faster.",
   );
   return { name: 'Staging', rows, findings, data };
 }

@@ -16,9 +16,18 @@ export function contentHash(files: Iterable<FileDigest>): ContentHash {
   return createHash('sha256').update(pythonJsonDumps(pairs), 'utf8').digest('hex') as ContentHash;
 }
 
-/** Python sorts `str` by code point; UTF-8 byte order is code point order (UTF-16 order is not). */
+/** UTF-16 units where their order and code point order can disagree: surrogates against U+E000–U+FFFF. */
+const HIGH_UNITS = /[\ud800-\uffff]/;
+
+/**
+ * Python sorts `str` by code point; UTF-8 byte order is code point order. UTF-16 unit order (JS
+ * `<`) is the same for every string without surrogates or units from U+E000 up, which is nearly
+ * every path: those compare without encoding (sorting 10 000 paths encodes ~260 000 Buffers otherwise).
+ */
 export function comparePaths(a: string, b: string): number {
-  return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  if (a === b) return 0;
+  if (!HIGH_UNITS.test(a) && !HIGH_UNITS.test(b)) return a < b ? -1 : 1;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function byPath(a: FileDigest, b: FileDigest): number {

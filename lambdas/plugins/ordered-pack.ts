@@ -1,97 +1,97 @@
-import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Pack } from 'tar-stream';
 import { comparePaths } from './content-hash.js';
-import { entryName, FIXED_MTIME, fileMode, gzipped } from './pack.js';
+import { entryName, fileMode } from './pack.js';
+import { SpillOutput } from './spill-output.js';
+import { TarGzWriter } from './tar-writer.js';
 
 /**
  * Writes the normalized archive during the validating pass, for as long as entries arrive in
  * normalized order, which is how GitHub tarballs and our own registry archives come. The first
  * entry out of order abandons it and staging packs from the spool afterwards instead, so the
  * output is the same bytes either way; only the time differs (one pass instead of two).
+ * Everything but `finish` is synchronous; `write` returns a promise only when gzip is behind.
  */
 export interface FileWriter {
-  write(chunk: Buffer): Promise<void>;
-  end(): Promise<void>;
+  write(chunk: Buffer): Promise<void> | undefined;
+  end(): void;
 }
 
 export class InOrderPacker {
-  private readonly pack: Pack = tar.pack();
-  private readonly written: Promise<void>;
+  private readonly writer: TarGzWriter;
+  /** the archive, in memory or at `outputPath`; use it only after `finish()` said true */
+  readonly output: SpillOutput;
   private readonly emittedDirectories = new Set<string>();
   private last = '';
-  private failed: unknown;
   abandoned = false;
 
   constructor(readonly outputPath: string) {
-    this.written = pipeline(gzipped(this.pack), createWriteStream(outputPath, { flags: 'wx', mode: 0o600 }));
-    this.written.catch((err: unknown) => {
-      this.failed = err;
-      this.abandoned = true;
-    });
+    this.output = new SpillOutput(outputPath);
+    this.writer = new TarGzWriter(this.output);
   }
 
-  async directory(path: string): Promise<void> {
-    await this.parents(path);
-    await this.emitDirectory(path);
+  directory(path: string): void {
+    this.parents(path);
+    this.emitDirectory(path);
   }
 
   /** Starts a file of `size` bytes; its chunks go through the writer. Null once the packer gave up. */
-  async openFile(path: string, size: number, executable: boolean): Promise<FileWriter | null> {
-    await this.parents(path);
+  openFile(path: string, size: number, executable: boolean): FileWriter | null {
+    this.parents(path);
     if (!this.accepts(path)) return null;
-    const sink = this.pack.entry({ name: path, type: 'file', size, mode: fileMode(executable), uid: 0, gid: 0, mtime: FIXED_MTIME });
-    const ended = new Promise<void>((resolve) => {
-      sink.on('finish', () => resolve());
-      sink.on('close', () => resolve());
-      sink.on('error', () => this.abandon());
-    });
+    const { writer } = this;
+    writer.header({ name: path, type: 'file', mode: fileMode(executable), size });
+    let written = 0;
     return {
-      write: async (chunk) => {
-        if (this.abandoned || sink.write(chunk)) return;
-        await new Promise<void>((resolve) => {
-          sink.once('drain', resolve);
-          sink.once('close', resolve);
-        });
+      write: (chunk) => {
+        if (this.abandoned) return undefined;
+        written += chunk.length;
+        if (written > size) {
+          this.abandon();
+          return undefined;
+        }
+        writer.write(chunk);
+        return writer.ready();
       },
-      end: async () => {
+      end: () => {
         if (this.abandoned) return;
-        (sink as unknown as { end(): void }).end();
-        await ended;
+        // A short entry would corrupt every header after it; the two-pass packer reads the spool instead.
+        if (written !== size) return this.abandon();
+        writer.endFile(size);
       },
     };
   }
 
   /** Finishes the archive; true when it is complete and can be used as the staged output. */
   async finish(): Promise<boolean> {
-    if (this.abandoned) {
+    if (this.abandoned || this.writer.failed) {
       this.abandon();
       return false;
     }
-    this.pack.finalize();
-    await this.written.catch(() => undefined);
-    return !this.abandoned && this.failed === undefined;
+    try {
+      await this.writer.finish();
+      return true;
+    } catch {
+      this.abandoned = true;
+      return false;
+    }
   }
 
   abandon(): void {
     this.abandoned = true;
-    this.pack.destroy(new Error('in-order packing abandoned'));
+    this.writer.destroy(new Error('in-order packing abandoned'));
   }
 
-  private async parents(path: string): Promise<void> {
+  private parents(path: string): void {
     for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
-      await this.emitDirectory(path.slice(0, slash));
+      this.emitDirectory(path.slice(0, slash));
     }
   }
 
-  private async emitDirectory(path: string): Promise<void> {
+  private emitDirectory(path: string): void {
     if (this.emittedDirectories.has(path)) return;
     const name = entryName({ type: 'directory', path });
     if (!this.accepts(name)) return;
     this.emittedDirectories.add(path);
-    await new Promise<void>((resolve, reject) => {
-      this.pack.entry({ name, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: FIXED_MTIME }, (err) => (err ? reject(err) : resolve()));
-    });
+    this.writer.header({ name, type: 'directory', mode: 0o755, size: 0 });
   }
 
   /** Takes `name` if it sorts after everything written so far; otherwise gives up for good. */

@@ -1,15 +1,12 @@
-import { pipeline, Transform, type Readable } from 'node:stream';
-import { pipeline as pipelineAsync } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
-import tar, { type Pack } from 'tar-stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { comparePaths } from './content-hash.js';
+import { TarGzWriter } from './tar-writer.js';
+
+export { FIXED_MTIME } from './tar-writer.js';
 
 export type PackEntry =
   | { type: 'directory'; path: string }
   | { type: 'file'; path: string; size: number; executable: boolean; content: () => Readable | Promise<Readable | Buffer> };
-
-/** Same bytes for the same plugin, whenever and wherever it was staged. */
-export const FIXED_MTIME = new Date(0);
 
 /**
  * The entry's name in the archive, which is also its sort key: directories end in `/`, so a
@@ -26,68 +23,58 @@ export function fileMode(executable: boolean): number {
 /**
  * Streams the normalized `tar.gz` of SPEC §3: regular files (each read when its turn comes) and
  * directories only, every parent directory present, sorted by path, mode 0644 or 0755 (files
- * with any exec bit) and 0755 for directories, owner 0:0 with no names, a fixed mtime.
+ * with any exec bit) and 0755 for directories, owner 0:0 with no names, a fixed mtime. A file
+ * that fails to read, or whose bytes differ from its size, fails the stream; a reader that
+ * stops early stops the reading.
  */
 export function packNormalized(entries: readonly PackEntry[]): Readable {
-  const pack = tar.pack();
+  const output = new PassThrough();
+  const writer = new TarGzWriter(output);
   const ordered = [...withParentDirectories(entries)].sort((a, b) => comparePaths(entryName(a), entryName(b)));
-  addAll(pack, ordered).then(
-    () => pack.finalize(),
-    (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
-  );
-  // The callback form returns the gzip stream and tears all down when one fails or the reader stops.
-  return gzipped(pack);
+  writeAll(writer, ordered)
+    .then(() => writer.finish())
+    .catch((err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      writer.destroy(error);
+      output.destroy(error);
+    });
+  return output;
 }
 
-/** tar → gzip level 1, with writes gathered; a staged tarball lives for minutes, so speed beats size. */
-export function gzipped(pack: Pack): Readable {
-  return pipeline(pack, coalesce(GZIP_WRITE_BYTES), createGzip({ level: 1 }), () => {});
-}
-
-/**
- * tar emits a header and a body per file; zlib does one thread-pool round trip per write, so
- * thousands of small writes cost ten times the compression itself. Gather them first.
- */
-const GZIP_WRITE_BYTES = 256 * 1024;
-
-function coalesce(bytes: number): Transform {
-  let pending: Buffer[] = [];
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      pending.push(chunk);
-      size += chunk.length;
-      if (size < bytes) return done();
-      const out = Buffer.concat(pending, size);
-      pending = [];
-      size = 0;
-      done(null, out);
-    },
-    flush(done) {
-      done(null, size ? Buffer.concat(pending, size) : undefined);
-    },
-  });
-}
-
-async function addAll(pack: Pack, entries: readonly PackEntry[]): Promise<void> {
+async function writeAll(writer: TarGzWriter, entries: readonly PackEntry[]): Promise<void> {
   for (const entry of entries) {
-    const header = { uid: 0, gid: 0, mtime: FIXED_MTIME };
+    if (writer.failed) throw new Error('the normalized archive stopped being read');
     if (entry.type === 'directory') {
-      await new Promise<void>((resolve, reject) => {
-        // tar-stream reports a failed entry both ways; without the listener the event would crash the process.
-        pack.entry({ ...header, name: entryName(entry), type: 'directory', mode: 0o755 }, (err) => (err ? reject(err) : resolve())).on('error', reject);
-      });
+      writer.header({ name: entryName(entry), type: 'directory', mode: 0o755, size: 0 });
       continue;
     }
-    const fileHeader = { ...header, name: entry.path, type: 'file' as const, size: entry.size, mode: fileMode(entry.executable) };
+    writer.header({ name: entry.path, type: 'file', mode: fileMode(entry.executable), size: entry.size });
     const content = await entry.content();
+    let written = 0;
     if (Buffer.isBuffer(content)) {
-      await new Promise<void>((resolve, reject) => {
-        pack.entry(fileHeader, content, (err) => (err ? reject(err) : resolve())).on('error', reject);
-      });
+      writer.write(content);
+      written = content.length;
     } else {
-      await pipelineAsync(content, pack.entry(fileHeader));
+      let complete = false;
+      try {
+        for await (const chunk of content as AsyncIterable<Buffer>) {
+          written += chunk.length;
+          if (written > entry.size || writer.failed) break;
+          writer.write(chunk);
+          const ready = writer.ready();
+          if (ready) await ready;
+        }
+        complete = true;
+      } finally {
+        // Only a stream given up on: destroying a spool range stream closes the shared spool handle.
+        if (!complete) content.destroy();
+      }
     }
+    if (writer.failed) throw new Error('the normalized archive stopped being read');
+    if (written !== entry.size) throw new Error(`${entry.path}: read ${written} bytes, expected ${entry.size}`);
+    writer.endFile(entry.size);
+    const ready = writer.ready();
+    if (ready) await ready;
   }
 }
 

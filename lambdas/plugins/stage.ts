@@ -1,8 +1,8 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
 import type { ContentHash, PluginName } from '../shared/types.js';
@@ -20,6 +20,7 @@ import {
 import { parsePluginName } from './names.js';
 import { packNormalized, type PackEntry } from './pack.js';
 import { InOrderPacker } from './ordered-pack.js';
+import { SpillOutput } from './spill-output.js';
 import { spoolArchive, type ArchiveLimits, type SpooledArchive } from './spool-archive.js';
 
 export type { ArchiveLimits } from './spool-archive.js';
@@ -64,9 +65,9 @@ export interface StageResult {
 /**
  * The Stage step's core (SPEC §3): reads a plugin archive once, validates and measures it,
  * parses its manifest and checks its content hash. File contents wait in a private temp dir
- * between the pass and the output (sorting needs all of them). The normalized archive is
- * written there too, so `sink` gets its length with it (S3 `PutObject` needs one for a
- * stream). The dir is removed however this ends.
+ * between the pass and the output (sorting needs all of them). The normalized archive stays
+ * in memory while small, else is written there too, so `sink` gets its length with it (S3
+ * `PutObject` needs one for a stream). The dir is removed however this ends.
  */
 export async function stageArchive(body: Readable, sink: StageSink, opts: StageOptions): Promise<StageResult> {
   const workDir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'plugin-stage-'));
@@ -86,14 +87,16 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
       const warnings = [...spooled.warnings, ...manifestWarnings, ...missingSkillWarnings(manifest, files), ...(await skillFileWarnings(spooled, spool))];
 
       // Entries that came in normalized order are already packed; otherwise pack from the spool.
+      let output = packer.output;
       if (!(await packer.finish())) {
         await rm(archivePath, { force: true });
-        const output = createWriteStream(archivePath, { flags: 'wx', mode: 0o600 });
+        output = new SpillOutput(archivePath);
         await pipeline(packNormalized(packEntries(spooled, spool)), output, { signal: opts.signal });
       }
-      const { size: archiveBytes } = await stat(archivePath);
+      const archive = output.result;
+      const archiveBytes = archive.size;
       opts.signal?.throwIfAborted();
-      const normalized = createReadStream(archivePath);
+      const normalized = 'buffer' in archive ? Readable.from([archive.buffer], { objectMode: false }) : createReadStream(archive.path);
       try {
         await sink(normalized, { name, contentHash: hash, contentLength: archiveBytes });
       } finally {

@@ -75,6 +75,21 @@ describe('content hash (SPEC §3)', () => {
     expect(['b', 'a/b', 'a-b', 'a'].sort(comparePaths)).toEqual(['a', 'a-b', 'a/b', 'b']);
   });
 
+  it('orders any two paths as their UTF-8 bytes do, ASCII or not', () => {
+    // Units from each range where UTF-16 and code point order could part: ASCII, Latin, CJK, U+E000+, astral.
+    const alphabet = ['a', 'b', '/', '-', '.', 'é', '中', '\ue000', 'ａ', '\uffff', '𝄞', '😀'];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const word = () => Array.from({ length: 1 + Math.floor(next() * 4) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    for (let i = 0; i < 2000; i++) {
+      const [a, b] = [word(), word()];
+      expect(Math.sign(comparePaths(a, b)), `${a} vs ${b}`).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    }
+  });
+
   describe.skipIf(!python)('against python3 itself', () => {
     it('serializes awkward names byte for byte as json.dumps does', () => {
       const rows = AWKWARD.map((name, i) => [name, String(i)]);
