@@ -50,6 +50,79 @@ export const API_FILES: ICommandHooks = {
   ],
 };
 
+/**
+ * CommonJS dependencies bundled into an ES module still call `require` for Node built-ins, and
+ * some (ssh2) read `__dirname` / `__filename` when loaded. Every chunk gets this banner, and the
+ * chunks sit beside `index.mjs`, so `__dirname` is the bundle's directory in all of them.
+ */
+const BANNER = [
+  "import { createRequire as __createRequire } from 'node:module';",
+  "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+  'const require = __createRequire(import.meta.url);',
+  'const __filename = __fileURLToPath(import.meta.url);',
+  "const __dirname = __fileURLToPath(new URL('.', import.meta.url));",
+].join(' ');
+
+/**
+ * The esbuild command line of a handler's bundle: `index.mjs` with what every invocation needs,
+ * and one chunk beside it per dynamic `import()` (each AWS SDK client, ssh2 and the EC2 clients of
+ * the EIC path, the S3 presigner, node-pg-migrate), loaded when that path first runs. The AWS SDK
+ * is bundled too, at the locked version the tests ran, rather than whatever version the runtime
+ * ships. ssh2's optional native add-ons (built for this machine, not the arm64 Lambda) stay out:
+ * ssh2 catches their absence and uses its JavaScript crypto. Minified with class and function
+ * names kept, because the workflow's Retry/Catch match thrown errors by `name`. No source maps
+ * unless asked (bigger bundles, slower cold starts), and no legal comments.
+ */
+export function esbuildArgs(entry: string, outDir: string, opts: { sourceMaps?: boolean } = {}): string[] {
+  return [
+    entry,
+    '--bundle',
+    '--platform=node',
+    '--target=node22',
+    '--format=esm',
+    '--splitting',
+    `--outdir=${outDir}`,
+    '--entry-names=index',
+    '--chunk-names=[name]-[hash]',
+    '--out-extension:.js=.mjs',
+    '--main-fields=module,main',
+    '--minify',
+    '--keep-names',
+    '--legal-comments=none',
+    ...(opts.sourceMaps ? ['--sourcemap', '--sources-content=false'] : []),
+    '--external:cpu-features',
+    '--external:*.node',
+    `--banner:js=${BANNER}`,
+    '--log-level=warning',
+  ];
+}
+
+/** A handler's entry file, relative to the repository root. */
+export const handlerEntry = (handler: string) => `lambdas/handlers/${handler}.ts`;
+
+const shellQuote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+
+/**
+ * NodejsFunction runs esbuild with `--outfile`, which cannot split code. So its own run only
+ * compiles the handler with every package left external (quick, and overwritten), and this hook
+ * builds the real bundle into the same directory, before the function's other hooks run
+ * (by default the host scripts' copy). Exported for the bundle test, which runs these commands.
+ */
+export function bundlingHooks(
+  handler: string,
+  { sourceMaps = false, afterwards = HOST_SCRIPTS }: { sourceMaps?: boolean; afterwards?: ICommandHooks } = {},
+): ICommandHooks {
+  return {
+    beforeBundling: (i, o) => afterwards.beforeBundling(i, o),
+    beforeInstall: (i, o) => afterwards.beforeInstall(i, o),
+    afterBundling: (inputDir, outputDir) => [
+      `rm -f "${outputDir}/index.mjs"`,
+      [`"${inputDir}/node_modules/.bin/esbuild"`, ...esbuildArgs(`${inputDir}/${handlerEntry(handler)}`, outputDir, { sourceMaps }).map(shellQuote)].join(' '),
+      ...afterwards.afterBundling(inputDir, outputDir),
+    ],
+  };
+}
+
 /** Where the functions run when the database and the workspace hosts are only reachable inside a VPC. */
 export interface FunctionNetwork {
   subnetIds: string[];
@@ -70,7 +143,7 @@ export class HandlerFunction extends NodejsFunction {
     const code =
       props.bundle === false
         ? { code: lambda.Code.fromInline('exports.handler = async () => { throw new Error("placeholder code"); };'), handler: 'index.handler' }
-        : { entry: path.join(REPO_ROOT, 'lambdas', 'handlers', `${props.handler}.ts`), handler: 'handler' };
+        : { entry: path.join(REPO_ROOT, handlerEntry(props.handler)), handler: 'handler' };
     super(scope, id, {
       ...code,
       description: props.description,
@@ -91,25 +164,11 @@ export class HandlerFunction extends NodejsFunction {
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies bundled into an ES module still call `require` for Node built-ins,
-        // and some (ssh2) read `__dirname` / `__filename` when loaded.
-        banner: [
-          "import { createRequire as __createRequire } from 'node:module';",
-          "import { fileURLToPath as __fileURLToPath } from 'node:url';",
-          'const require = __createRequire(import.meta.url);',
-          'const __filename = __fileURLToPath(import.meta.url);',
-          "const __dirname = __fileURLToPath(new URL('.', import.meta.url));",
-        ].join(' '),
-        minify: true,
-        keepNames: true,
-        sourceMap: props.sourceMaps === true,
-        sourcesContent: false,
-        // The AWS SDK is bundled too, at the locked version the tests ran, rather than whatever
-        // version the runtime ships. ssh2's optional native add-ons (built for this machine, not
-        // the arm64 Lambda) stay out: ssh2 catches their absence and uses its JavaScript crypto.
-        externalModules: ['cpu-features', '*.node'],
-        commandHooks: props.commandHooks ?? (props.handler === 'api' ? API_FILES : HOST_SCRIPTS),
+        esbuildArgs: { '--packages': 'external' },
+        commandHooks: bundlingHooks(props.handler, {
+          sourceMaps: props.sourceMaps,
+          afterwards: props.commandHooks ?? (props.handler === 'api' ? API_FILES : undefined),
+        }),
       },
     });
     if (props.network) {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseIsoDuration } from '../shared/iso-duration.js';
 import { INSTANCE_ID_RE, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
 import { OPERATIONS_PAGE_MAX } from '../store/operations.js';

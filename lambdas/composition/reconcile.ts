@@ -1,4 +1,4 @@
-import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Runtime } from '../runtime.js';
 import type { Db } from '../store/db.js';
 import { getOperation, getOperationByExecutionArn } from '../store/operations.js';
@@ -37,6 +37,7 @@ const STATUSES = new Set<string>(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT',
 export function sfnExecutions(sfn: SFNClient): ExecutionReader {
   return {
     async describe(executionArn) {
+      const { DescribeExecutionCommand } = await import('@aws-sdk/client-sfn'); // with the client's chunk, not at module load
       try {
         const out = await sfn.send(new DescribeExecutionCommand({ executionArn }));
         // PENDING_REDRIVE is a failed execution that may be redriven: it runs no step now.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeliveryFailed } from '../shared/errors.js';
 
 /** A script to run as root on a workspace's host, whatever the transport. */

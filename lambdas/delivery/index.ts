@@ -1,5 +1,5 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { Workspace } from '../shared/types.js';

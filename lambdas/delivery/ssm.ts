@@ -1,12 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CancelCommandCommand,
-  DescribeInstanceInformationCommand,
-  GetCommandInvocationCommand,
-  SendCommandCommand,
-  type GetCommandInvocationCommandOutput,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { awsThrottled, isTransientAwsError } from './aws-faults.js';
 import { HostCommandFailed, parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
@@ -21,6 +14,9 @@ export interface SsmRunOptions extends HostCommand {
   /** The stack's own Command document (`PLUGIN_SSM_DOCUMENT`); same `commands`/`executionTimeout` parameters. */
   documentName?: string;
 }
+
+/** The SDK's commands load with the client (shared/aws.ts), not with this module: a bundle keeps them in the client's chunk. */
+const commands = () => import('@aws-sdk/client-ssm');
 
 const DEFAULT_DOCUMENT = 'AWS-RunShellScript';
 const DEFAULT_POLL_MS = 1_000;
@@ -58,6 +54,7 @@ export async function runViaSsm(ssm: SSMClient, options: SsmRunOptions): Promise
     return true;
   };
 
+  const { GetCommandInvocationCommand } = await commands();
   let commandId: string | undefined;
   try {
     commandId = await send(ssm, options, executionSeconds, context);
@@ -98,6 +95,7 @@ async function send(
   executionSeconds: number,
   context: Record<string, unknown>,
 ): Promise<string> {
+  const { SendCommandCommand } = await commands();
   let commandId: string | undefined;
   try {
     const sent = await ssm.send(
@@ -148,6 +146,7 @@ function settle(invocation: GetCommandInvocationCommandOutput, context: Record<s
 
 /** Whether the instance is managed by SSM and its agent is online. */
 export async function isSsmOnline(ssm: SSMClient, instanceId: string): Promise<boolean> {
+  const { DescribeInstanceInformationCommand } = await commands();
   try {
     const out = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }));
     return (out.InstanceInformationList ?? []).some((info) => info.InstanceId === instanceId && info.PingStatus === 'Online');
@@ -161,6 +160,7 @@ export async function isSsmOnline(ssm: SSMClient, instanceId: string): Promise<b
 /** Best effort: a command we stopped waiting for should not go on changing the host. */
 async function cancel(ssm: SSMClient, commandId: string, instanceId: string): Promise<void> {
   try {
+    const { CancelCommandCommand } = await commands();
     await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
   } catch {
     // nothing more to do: the host's own execution timeout still bounds the script

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { lazyHandler } from './lazy.js';
 import { buildReconcile } from '../composition/reconcile.js';
 import type { Reconciled, ReconcileSummary } from '../operations/reconcile.js';

@@ -1,5 +1,5 @@
 import YAML, { isCollection, isScalar, type Document, type Tags } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ManifestInvalid } from '../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../shared/types.js';
 import { quote } from './quote.js';

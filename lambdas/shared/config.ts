@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { runtimeKey } from '../plugins/runtimes.js';
 
 /** Parses `500ms`, `30s`, `5m`, `1h` (or a bare number of seconds) into milliseconds. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** SPEC §2: plugin (and skill) names. */
 export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Log } from '../shared/logger.js';
 import type { StagedPlugin } from '../shared/types.js';
 
@@ -39,6 +39,7 @@ export function reusingStager(stage: (source: string, log: Log) => Promise<Stage
 
   async function fromIndex(source: string, log: Log): Promise<StagedPlugin | null> {
     try {
+      const { GetObjectCommand } = await import('@aws-sdk/client-s3'); // with the client's chunk, not at module load
       const res = await options.s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: indexKey(source) }));
       const entry = JSON.parse((await res.Body?.transformToString()) ?? '') as { source: string; stagedAt: number; staged: StagedPlugin };
       if (entry.source !== source || now() - entry.stagedAt >= reuseMs) return null;
@@ -58,6 +59,7 @@ export function reusingStager(stage: (source: string, log: Log) => Promise<Stage
     }
     const staged = await stage(source, log);
     const body = JSON.stringify({ source, stagedAt: now(), staged });
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     await options.s3
       .send(new PutObjectCommand({ Bucket: options.bucket, Key: indexKey(source), Body: body, ContentType: 'application/json' }))
       .catch((err: unknown) => log.warn('could not index the staged copy; the next container stages it again', { source, error: (err as Error).message }));

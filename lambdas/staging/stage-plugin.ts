@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../shared/config.js';
 import type { StagedPlugin } from '../shared/types.js';
 import { parseSource, type Resolvers } from '../plugins/source.js';
@@ -54,6 +54,7 @@ async function stageFetched(
     fetched.body,
     async (normalized, info) => {
       key = `staged/${args.id}/${info.name}.tar.gz`;
+      const { PutObjectCommand } = await import('@aws-sdk/client-s3'); // with the client's chunk, not at module load
       await deps.s3.send(
         new PutObjectCommand({
           Bucket: deps.config.stagingBucket,

@@ -1,4 +1,4 @@
-import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { currentTraceHeader, traced } from '../../shared/tracing.js';
 import type { WorkflowStarter } from '../ports.js';
 
@@ -11,6 +11,7 @@ export function sfnStarter(sfn: SFNClient, stateMachineArn: string | undefined, 
     async start(name, input) {
       if (!stateMachineArn) throw new Error('STATE_MACHINE_ARN is not set');
       const header = traceHeader();
+      const { StartExecutionCommand } = await import('@aws-sdk/client-sfn'); // with the client's chunk, not at module load
       const out = await traced('StartExecution', { operationId: input.operationId, executionName: name }, () =>
         sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input), ...(header ? { traceHeader: header } : {}) })),
       );

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import { loadConfig } from '../../shared/config.js';
 import { FetchFailed, SourceNotFound } from '../../shared/errors.js';
@@ -19,6 +19,9 @@ import { packNormalized, type PackEntry } from '../pack.js';
 import { stageArchive, type ArchiveLimits } from '../stage.js';
 import { guardBody, startDeadline } from './deadline.js';
 import type { Resolver } from './resolver.js';
+
+/** The S3 commands load with the client (shared/aws.ts): a Lambda bundle keeps them in its chunk. */
+const s3Commands = () => import('@aws-sdk/client-s3');
 
 export interface LocalResolverDeps {
   s3: S3Client;
@@ -45,7 +48,7 @@ export function localResolver(deps: LocalResolverDeps): Resolver {
       const deadline = startDeadline(deps.fetchTimeoutMs, signal);
       let body: Readable;
       try {
-        const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: archiveKey(deps.prefix, name) }), {
+        const object = await deps.s3.send(new (await s3Commands()).GetObjectCommand({ Bucket: deps.bucket, Key: archiveKey(deps.prefix, name) }), {
           abortSignal: deadline.signal,
         });
         if (!object.Body) throw new FetchFailed(`fetching ${what} failed: the registry object has no body`);
@@ -87,7 +90,7 @@ export async function publishToRegistry(s3: S3Client, bucket: string, prefix: st
     packNormalized(entries),
     async (normalized, { name, contentLength }) => {
       await s3.send(
-        new PutObjectCommand({
+        new (await s3Commands()).PutObjectCommand({
           Bucket: bucket,
           Key: archiveKey(prefix, name),
           Body: normalized,
@@ -101,7 +104,7 @@ export async function publishToRegistry(s3: S3Client, bucket: string, prefix: st
   const entry: RegistryEntry = { ...staged.manifest, name: staged.name, sha256: staged.contentHash };
   // Written last: a plugin is listed only once its archive is in place.
   await s3.send(
-    new PutObjectCommand({
+    new (await s3Commands()).PutObjectCommand({
       Bucket: bucket,
       Key: manifestKey(prefix, staged.name),
       Body: JSON.stringify(entry),
@@ -136,7 +139,7 @@ export async function listRegistry(s3: S3Client, bucket: string, prefix: string)
   const names: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token }));
+    const page = await s3.send(new (await s3Commands()).ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token }));
     for (const { Key } of page.Contents ?? []) {
       const name = Key?.slice(prefix.length).match(/^([^/]+)\/manifest\.json$/)?.[1];
       if (name && isPluginName(name)) names.push(name);
@@ -162,7 +165,7 @@ export async function listRegistry(s3: S3Client, bucket: string, prefix: string)
 async function readRegistryEntry(s3: S3Client, bucket: string, prefix: string, name: string): Promise<RegistryEntry | undefined> {
   let text: string | undefined;
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey(prefix, name) }));
+    const object = await s3.send(new (await s3Commands()).GetObjectCommand({ Bucket: bucket, Key: manifestKey(prefix, name) }));
     text = await object.Body?.transformToString();
   } catch (err) {
     if (isNotFound(err)) return undefined;

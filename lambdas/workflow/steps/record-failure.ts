@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import * as z from 'zod';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Db } from '../../store/db.js';
 import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
 import { setRestartPending } from '../../store/workspaces.js';
@@ -86,6 +86,8 @@ async function recordHostChange(db: Db, state: WorkflowPhase): Promise<void> {
 }
 
 async function deleteStaged(s3: S3Client, staged: { bucket: string; key: string }, log: Log): Promise<void> {
+  // Imported here, not at the top: every step bundle carries this module, but only RecordFailure sends this.
+  const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
   await s3.send(new DeleteObjectCommand({ Bucket: staged.bucket, Key: staged.key })).catch((err: Error) => {
     log.warn('could not delete the staged object; the bucket lifecycle will', { error: err.message });
   });

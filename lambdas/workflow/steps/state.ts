@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type Workspace } from '../../shared/types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DB_RETRY_BUDGET_MS, retryUnavailable, type Db } from '../../store/db.js';
 import { stepEnded, stepStarted, type StepDetails } from '../../store/operations.js';
 import { InvalidRequest } from '../../shared/errors.js';
