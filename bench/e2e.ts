@@ -30,7 +30,7 @@ async function countFiles(dir: string): Promise<number> {
 async function restartLines(localDir: string, instance: string, workspaceId: string): Promise<number> {
   const log = join(localDir, 'instances', instance, 'var', 'log', 'molecule-restarts.log');
   if (!existsSync(log)) return 0;
-  return (await readFile(log, 'utf8')).split('\n').filter((line) => line.trimEnd().endsWith(`restart ws-${workspaceId}`)).length;
+  return (await readFile(log, 'utf8')).split('\n').filter((line) => line.trimEnd().endsWith(`restart ${workspaceId}`)).length;
 }
 
 /** Median time per Task state over executions, e.g. `Stage 25 ms, Deliver 110 ms`. */
