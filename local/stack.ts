@@ -7,7 +7,7 @@ import { startSsmEmulator } from './ssm-emulator.js';
 import { startEicEmulator } from './eic-emulator.js';
 import { armedLater, faultsFromEnv, type Faults } from './faults.js';
 import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
-import { startLocalApiServer } from './api-server.js';
+import { spawnApiThread, type ThreadUsage } from './api-worker.js';
 import { seedDemo, type DemoSeed } from './seed.js';
 import { seedRegistry } from './registry.js';
 import { createLocalEngine, type LocalEngine } from './sfn/engine.js';
@@ -15,19 +15,12 @@ import { startSfnEmulator } from './sfn/server.js';
 import { synthesizeDefinition } from '../infra/workflow.js';
 import { getRuntime, resetRuntime } from '../lambdas/runtime.js';
 import { loadConfig } from '../lambdas/shared/config.js';
-import { createApiHandler } from '../lambdas/handlers/api.js';
 import { handler as cleanupHandler } from '../lambdas/handlers/cleanup.js';
 import { handler as reconcileHandler } from '../lambdas/handlers/reconcile.js';
 import { startScheduler } from './scheduler.js';
 import { resetHandlers } from '../lambdas/handlers/lazy.js';
 import { localRetryIntervals, STEP_HANDLERS } from './step-handlers.js';
 import { createS3Client } from '../lambdas/shared/aws.js';
-import type { ExtraRoutes } from '../lambdas/api/app.js';
-import { toResponse } from '../lambdas/api/router.js';
-import { parseValue, requireAdminScope } from '../lambdas/api/context.js';
-import { InstanceId } from '../lambdas/api/schemas.js';
-import { json } from '../lambdas/api/http.js';
-import { InvalidRequest } from '../lambdas/shared/errors.js';
 import { logger } from '../lambdas/shared/logger.js';
 
 export interface LocalStackOptions {
@@ -44,6 +37,12 @@ export interface LocalStackOptions {
   cleanupIntervalMs?: number;
   /** How often stale operations are reconciled; default `PLUGIN_RECONCILE_INTERVAL` (10s). */
   reconcileIntervalMs?: number;
+  /**
+   * Benchmarks: what stands between the system and its services, e.g. a counting proxy. `s3`
+   * replaces the S3 endpoint for everyone (API, steps, the hosts' presigned URLs); `apiDatabase`
+   * the database URL of the API thread only. Each gets the real URL and returns the one to use.
+   */
+  interpose?: { s3?: (url: string) => Promise<string>; apiDatabase?: (url: string) => Promise<string> };
 }
 
 export interface LocalStack {
@@ -55,6 +54,8 @@ export interface LocalStack {
   demo: DemoSeed;
   engine: LocalEngine;
   instances: LocalInstances;
+  /** CPU and event-loop use of the API's own thread since the previous call. */
+  apiUsage(): Promise<ThreadUsage>;
   close(): Promise<void>;
 }
 
@@ -63,8 +64,9 @@ export interface LocalStack {
  * EC2 Instance Connect (with an SSH server) emulators running commands against emulated
  * instance roots, the CDK-synthesized state machine
  * on a local engine with every Task bound to its real step handler, and the API Lambda's
- * handler behind HTTP. The Lambda code finds all of it through the same environment variables
- * it reads on AWS.
+ * handler behind HTTP in a worker thread of its own (`api-worker.ts`), so the workflows running
+ * in this thread never hold up its answers. The Lambda code finds all of it through the same
+ * environment variables it reads on AWS.
  */
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
   const localDir = resolve(opts.localDir);
@@ -75,9 +77,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   };
   try {
     const adminToken = opts.adminToken || `mpd_admin_${randomBytes(18).toString('base64url')}`;
+    const instances = new LocalInstances(join(localDir, 'instances'));
+    // The API's thread loads its modules while the rest starts; it serves once started below.
+    const apiThread = spawnApiThread({ instances, log: logger });
+    closers.push(() => apiThread.close());
     const database = await openDatabase({
       ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
       ...(opts.ephemeralDatabase ? {} : { dataDir: join(localDir, 'pgdata') }),
+      // Embedded: PGlite in a thread of its own, so queries do not wait for the workflows' event loop.
+      thread: true,
     });
     closers.push(() => database.close());
 
@@ -87,8 +95,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const faults = armedLater(opts.faults ?? faultsFromEnv(), () => ready);
     const s3 = await startLocalS3({ directory: join(localDir, 's3'), buckets: [...new Set([config.stagingBucket, config.registryBucket])], faults });
     closers.push(() => s3.close());
+    const s3Url = opts.interpose?.s3 ? await opts.interpose.s3(s3.url) : s3.url;
 
-    const instances = new LocalInstances(join(localDir, 'instances'));
     const ssm = await startSsmEmulator({ rootDir: instances.rootDir, isRunning: instances.isRunning, faults });
     closers.push(() => ssm.close());
     // Its EC2 Instance Connect Endpoint checks presigned tunnels against the credentials and region set below.
@@ -102,7 +110,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_REGION: config.region,
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ENDPOINT_URL_S3: s3Url,
       AWS_ENDPOINT_URL_SSM: ssm.url,
       // EC2, EC2 Instance Connect and the SSH port of the EIC emulator; its host key is pinned.
       ...eic.env,
@@ -129,12 +137,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     const demo = await seedDemo(rt.db, instances);
 
-    const api = await startLocalApiServer({
-      handler: createApiHandler(localInstanceRoutes(instances)),
+    // The API's thread gets this environment (set above) and its own database pool.
+    const api = await apiThread.start({
       port: opts.port,
       maxBodyBytes: rt.config.limits.maxBodyBytes,
+      env: opts.interpose?.apiDatabase ? { DATABASE_URL: await opts.interpose.apiDatabase(database.url) } : {},
     });
-    closers.push(() => api.close());
+    closers.push(() => api.close()); // first of all: no request reaches a service already closed
     ready = true;
     // The schedule EventBridge runs on AWS, with the very handler the Cleanup Lambda exports.
     const cleanup = startScheduler({
@@ -169,6 +178,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       demo,
       engine,
       instances,
+      apiUsage: () => api.usage(),
       close,
     };
   } catch (err) {
@@ -177,16 +187,5 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   }
 }
 
-/** `POST /admin/local/instances/{id}/stop|start`: admin routes of the API like any other, answered by its error mapping. */
-export function localInstanceRoutes(instances: LocalInstances): ExtraRoutes {
-  return (app) => {
-    for (const action of ['stop', 'start'] as const) {
-      app.post(`/admin/local/instances/:instanceId/${action}`, async (c) => {
-        await requireAdminScope(c.env);
-        const instanceId = parseValue(c.req.param('instanceId'), InstanceId, () => new InvalidRequest('invalid instance id'));
-        instances[action](instanceId);
-        return toResponse(json(200, { instanceId, state: action === 'stop' ? 'stopped' : 'running' }));
-      });
-    }
-  };
-}
+/** `POST /admin/local/instances/{id}/stop|start`, served by the API's thread. */
+export { localInstanceRoutes } from './api-worker-routes.js';

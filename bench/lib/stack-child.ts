@@ -14,6 +14,19 @@ export interface StackChildOptions {
   databaseUrl?: string;
   /** Put a counting proxy in front of the local S3 (cost measurement). */
   countS3?: boolean;
+  /** Put a round-trip counting proxy between the API's thread and the database (accept cost). */
+  countApiDatabase?: boolean;
+}
+
+/** What the `usage` command reports since its previous call. */
+export interface StackUsage {
+  /** the main thread's event loop: engine, steps, emulators, embedded database */
+  eventLoopUtilization: number;
+  /** the whole stack process, every thread (the API's included) */
+  cpuMs: number;
+  rss: number;
+  /** the API's own thread */
+  api: { cpuMs: number; eventLoopUtilization: number };
 }
 
 export interface StateTiming {
@@ -50,6 +63,7 @@ export type Command =
   | { cmd: 'stopRunning' }
   | { cmd: 'usage' }
   | { cmd: 's3Counts' }
+  | { cmd: 'dbRoundTrips' }
   | { cmd: 'close' };
 
 function summarize(name: string, status: ExecutionStatus, error: string | undefined, events: EngineEvent[], transitionCount: number): ExecutionSummary {
@@ -75,6 +89,8 @@ function summarize(name: string, status: ExecutionStatus, error: string | undefi
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as StackChildOptions;
   const { startLocalStack } = await import('../../local/stack.js');
+  let proxy: Awaited<ReturnType<typeof import('./s3-proxy.js').startCountingProxy>> | undefined;
+  let dbProxy: Awaited<ReturnType<typeof import('./pg-proxy.js').startPgCountingProxy>> | undefined;
   const stack = await startLocalStack({
     port: 0,
     localDir: opts.localDir,
@@ -82,20 +98,25 @@ async function main(): Promise<void> {
     registryDirs: opts.registryDirs,
     ephemeralDatabase: true,
     ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+    interpose: {
+      // Every Lambda runtime (API, steps, presigned URLs for the hosts) talks to S3 through the proxy.
+      ...(opts.countS3 && {
+        s3: async (url: string) => {
+          const { startCountingProxy } = await import('./s3-proxy.js');
+          proxy = await startCountingProxy(url);
+          return proxy.url;
+        },
+      }),
+      // Only the API's thread: the background workflows' queries are not the accept path's.
+      ...(opts.countApiDatabase && {
+        apiDatabase: async (url: string) => {
+          const { startPgCountingProxy } = await import('./pg-proxy.js');
+          dbProxy = await startPgCountingProxy(url);
+          return dbProxy.url;
+        },
+      }),
+    },
   });
-
-  let proxy: Awaited<ReturnType<typeof import('./s3-proxy.js').startCountingProxy>> | undefined;
-  if (opts.countS3) {
-    // Before the API serves its first request: every Lambda runtime built from here on (API,
-    // steps, presigned URLs for the hosts) talks to S3 through the proxy.
-    const { startCountingProxy } = await import('./s3-proxy.js');
-    const { resetRuntime } = await import('../../lambdas/runtime.js');
-    const { resetHandlers } = await import('../../lambdas/handlers/lazy.js');
-    proxy = await startCountingProxy(process.env.AWS_ENDPOINT_URL_S3!);
-    process.env.AWS_ENDPOINT_URL_S3 = proxy.url;
-    await resetRuntime();
-    resetHandlers();
-  }
 
   const engine = stack.engine;
   const execSummary = (arn: string) => {
@@ -106,6 +127,7 @@ async function main(): Promise<void> {
   const arnOf = (name: string) => `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
   let eluStart = performance.eventLoopUtilization();
   let cpuStart = process.cpuUsage();
+  await stack.apiUsage(); // starts the API thread's meter here too
 
   const handle = async (command: Command): Promise<unknown> => {
     switch (command.cmd) {
@@ -139,18 +161,29 @@ async function main(): Promise<void> {
         return running.length;
       }
       case 'usage': {
+        const api = await stack.apiUsage();
         const elu = performance.eventLoopUtilization(eluStart);
         const cpu = process.cpuUsage(cpuStart);
         eluStart = performance.eventLoopUtilization();
         cpuStart = process.cpuUsage();
-        return { eventLoopUtilization: elu.utilization, cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage().rss };
+        const usage: StackUsage = {
+          eventLoopUtilization: elu.utilization,
+          cpuMs: (cpu.user + cpu.system) / 1000,
+          rss: process.memoryUsage().rss,
+          api,
+        };
+        return usage;
       }
       case 's3Counts':
         if (!proxy) throw new Error('the stack was started without countS3');
         return proxy.counts();
+      case 'dbRoundTrips':
+        if (!dbProxy) throw new Error('the stack was started without countApiDatabase');
+        return dbProxy.read();
       case 'close':
         await stack.close();
         await proxy?.close();
+        await dbProxy?.close();
         return true;
     }
   };

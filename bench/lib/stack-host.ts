@@ -48,7 +48,13 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 /** Starts the local stack in a child process and waits until it serves. */
-export async function startStack(opts: { tmpDir: string; name: string; registryDirs: string[]; countS3?: boolean }): Promise<StackHost> {
+export async function startStack(opts: {
+  tmpDir: string;
+  name: string;
+  registryDirs: string[];
+  countS3?: boolean;
+  countApiDatabase?: boolean;
+}): Promise<StackHost> {
   const dir = join(opts.tmpDir, opts.name);
   await mkdir(dir, { recursive: true });
   const database = await benchDatabase();
@@ -60,6 +66,7 @@ export async function startStack(opts: { tmpDir: string; name: string; registryD
     registryDirs: opts.registryDirs,
     ...(database.url ? { databaseUrl: database.url } : {}),
     countS3: opts.countS3,
+    countApiDatabase: opts.countApiDatabase,
   };
   const child: ChildProcess = fork(join(REPO_ROOT, 'bench/lib/stack-child.ts'), [JSON.stringify(childOpts)], {
     cwd: REPO_ROOT,

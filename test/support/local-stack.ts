@@ -40,7 +40,7 @@ export async function spawnLocalStack(
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local stack did not start within 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`local stack did not start within 120 s:\n${output}`)), 120_000);
     const check = () => {
       const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match) {
@@ -115,7 +115,7 @@ export function useLocalStack(env: StackEnv | (() => StackEnv) = {}): SpawnedSta
   beforeAll(async () => {
     database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
     spawned = await spawnLocalStack({ DATABASE_URL: database?.url, ...(typeof env === 'function' ? env() : env) });
-  }, 90_000);
+  }, 150_000);
 
   afterAll(async () => {
     await spawned?.stop();
