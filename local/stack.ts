@@ -84,8 +84,6 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const database = await openDatabase({
       ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
       ...(opts.ephemeralDatabase ? {} : { dataDir: join(localDir, 'pgdata') }),
-      // Embedded: PGlite in a thread of its own, so queries do not wait for the workflows' event loop.
-      thread: true,
     });
     closers.push(() => database.close());
 
