@@ -93,17 +93,19 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
   }
 }
 
-const POLL_FIRST_MS = 100;
+const POLL_FIRST_MS = 25;
+const POLL_GROWTH = 1.5;
 const POLL_MAX_MS = 2_000;
 
 /**
- * How long a `Prefer: wait` poll sleeps before its `attempt`-th re-read: 100 ms doubling to 2 s,
- * each drawn from the upper half of its step (equal jitter), so waiting clients do not poll in
- * step. DB load bound: at most 5 reads in a wait's first 1.6 s, then at most one per second per
- * waiting client (≤ 30 reads for a 25 s wait), however many clients wait.
+ * How long a `Prefer: wait` poll sleeps before its `attempt`-th re-read: 25 ms growing ×1.5 to
+ * 2 s, each drawn from the upper half of its step (equal jitter), so waiting clients do not poll
+ * in step. A short install (~200 ms) is seen within ~50 ms of finishing. DB load bound: at most
+ * 12 reads in a wait's first 2 s, then at most one per second per waiting client (≤ 36 reads for
+ * a 25 s wait), however many clients wait.
  */
 export function pollDelay(attempt: number, random: () => number = Math.random): number {
-  const step = Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** attempt);
+  const step = Math.min(POLL_MAX_MS, POLL_FIRST_MS * POLL_GROWTH ** attempt);
   return step / 2 + random() * (step / 2);
 }
 
@@ -118,7 +120,7 @@ export async function waitForOperation(
     const operation = await deps.operations.get(operationId);
     const now = deps.clock.now().getTime();
     if (operation?.status !== 'RUNNING' || now >= deadline) return operation;
-    await deps.clock.sleep(Math.min(pollDelay(attempt, deps.random), deadline - now));
+    await deps.clock.sleep(Math.min(Math.round(pollDelay(attempt, deps.random)), deadline - now));
   }
 }
 
