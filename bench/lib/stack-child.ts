@@ -119,12 +119,18 @@ async function main(): Promise<void> {
   });
 
   const engine = stack.engine;
+  // Executions are named `install-<ws>-<plugin>-<8 hex>`; the benchmarks know operation ids, which the input carries.
+  const operationIdOf = (input: string): string | undefined => (JSON.parse(input) as { operationId?: string }).operationId;
   const execSummary = (arn: string) => {
     const d = engine.describeExecution(arn);
     const h = engine.history(arn);
-    return summarize(d.name, d.status, d.error, h.events, h.transitionCount);
+    return summarize(operationIdOf(d.input) ?? d.name, d.status, d.error, h.events, h.transitionCount);
   };
-  const arnOf = (name: string) => `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const arnOf = (operationId: string) => {
+    const found = engine.listExecutions().find((d) => operationIdOf(d.input) === operationId || d.name === operationId);
+    if (!found) throw new Error(`no execution for operation ${operationId}`);
+    return found.executionArn;
+  };
   let eluStart = performance.eventLoopUtilization();
   let cpuStart = process.cpuUsage();
   await stack.apiUsage(); // starts the API thread's meter here too
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
       case 'executions': {
         const all = engine.listExecutions();
         const wanted = command.names ? new Set(command.names) : undefined;
-        return all.filter((d) => !wanted || wanted.has(d.name)).map((d) => execSummary(d.executionArn));
+        return all.filter((d) => !wanted || wanted.has(operationIdOf(d.input) ?? d.name)).map((d) => execSummary(d.executionArn));
       }
       case 'statusCounts': {
         const counts: Record<string, number> = {};
