@@ -9,27 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-
-/**
- * The service's own metrics (Powertools Metrics, embedded metric format): the names
- * lambdas/shared/metrics.ts exports, which the Lambdas emit.
- */
-export const METRICS_NAMESPACE = 'MoleculePluginDelivery';
-export const METRIC = {
-  InstallsStarted: 'InstallsStarted',
-  UninstallsStarted: 'UninstallsStarted',
-  OperationsSucceeded: 'OperationsSucceeded',
-  OperationsFailed: 'OperationsFailed',
-  StepDuration: 'StepDuration',
-  StagingBytes: 'StagingBytes',
-  /**
-   * Gauge the Reconcile function publishes on each sweep: operations still RUNNING past their
-   * deadline (the execution timeout plus the lease). Dimension `service` only, as Powertools adds it.
-   */
-  OperationsOverdue: 'OperationsOverdue',
-} as const;
-/** POWERTOOLS_SERVICE_NAME of every function (infra/constructs/handler-function.ts), Powertools' default dimension. */
-const SERVICE_DIMENSION = { service: 'molecule-plugin-delivery' };
+import { METRIC, METRICS_NAMESPACE } from '../../lambdas/shared/metrics.js';
 
 export interface OpsMonitoringProps {
   stateMachine: sfn.IStateMachine;
@@ -122,7 +102,6 @@ export class OpsMonitoring extends Construct {
     const overdue = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: METRIC.OperationsOverdue,
-      dimensionsMap: SERVICE_DIMENSION,
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.minutes(15),
     });

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { lazyHandler } from './lazy.js';
 import { buildReconcile } from '../composition/reconcile.js';
 import type { Reconciled, ReconcileSummary } from '../operations/reconcile.js';
+import { emitMetric, METRIC } from '../shared/metrics.js';
 
 /**
  * EventBridge's "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED) names one
@@ -16,6 +17,9 @@ export const handler = lazyHandler<unknown, ReconcileSummary | Reconciled | null
   const reconcile = await buildReconcile(rt);
   return async (event) => {
     const change = StatusChange.safeParse(event);
-    return change.success ? reconcile.execution(change.data.detail.executionArn) : reconcile.sweep();
+    if (change.success) return reconcile.execution(change.data.detail.executionArn);
+    const summary = await reconcile.sweep();
+    if (summary) await emitMetric(METRIC.OperationsOverdue, summary.results.filter((r) => r.outcome === 'unknown').length);
+    return summary;
   };
 });

@@ -18,6 +18,12 @@ export const METRIC = {
   StepDuration: 'StepDuration',
   /** Bytes; the uncompressed size of a plugin Stage wrote to the staging bucket. */
   StagingBytes: 'StagingBytes',
+  /**
+   * Count, per reconcile sweep: stale RUNNING operations the reconciler could neither close nor
+   * find still running (their execution could not be described), i.e. in flight past any deadline
+   * it can enforce. Emitted on every sweep, 0 included, so the alarm sees data.
+   */
+  OperationsOverdue: 'OperationsOverdue',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -44,6 +50,7 @@ const UNITS: Record<MetricName, Unit> = {
   OperationsFailed: 'Count',
   StepDuration: 'Milliseconds',
   StagingBytes: 'Bytes',
+  OperationsOverdue: 'Count',
 };
 
 /**
