@@ -10,7 +10,7 @@ import { bundlingHooks } from '../../../infra/constructs/handler-function.js';
 import { createOperation } from '../../../lambdas/store/operations.js';
 import { isRestartPending, setRestartPending, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
-import { startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
+import { LOCAL_CREDENTIALS, startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
 import { LOCAL_RESTART_COMMAND, LocalInstances } from '../../../local/instances.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 
@@ -143,8 +143,9 @@ describe('a Lambda bundle as the stack builds it', () => {
         EVENT: JSON.stringify(event),
         DATABASE_URL: t.url,
         AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
+        // The credentials the EIC Endpoint emulator checks the presigned tunnel URL against.
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
         PLUGIN_RESTART_COMMAND: LOCAL_RESTART_COMMAND,
       },
     );
