@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { EC2Client, Ec2InstanceConnectEndpoint } from '@aws-sdk/client-ec2';
 import { DeliveryFailed, WorkspaceBusy, WorkspaceUnreachable } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
@@ -229,17 +230,8 @@ export async function holdTunnelSlot(slots: TunnelSlots, endpointId: string, wai
   }
 }
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** Waits `ms`, or less if the step is aborted: the loop then sees the signal and gives up. */
+const sleepFor = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 // ---------------------------------------------------------------------------------------------
 // Presigning and opening the tunnel
