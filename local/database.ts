@@ -23,7 +23,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir?: strin
   }
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const db = await PGlite.create(opts.dataDir);
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: opts.port ?? 0, maxConnections: 32 });
+  const server = new PGLiteSocketServer({ db: holdTurnUntilSync(db), host: '127.0.0.1', port: opts.port ?? 0, maxConnections: 32 });
   await server.start();
   const port = boundPort(server);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
@@ -36,6 +36,40 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir?: strin
       await db.close();
     },
   };
+}
+
+/** Extended-protocol messages that leave a batch open until the client's Sync. */
+const BATCH_MESSAGES = new Set(['P', 'B', 'D', 'E', 'C', 'H'].map((c) => c.charCodeAt(0)));
+
+/**
+ * pglite-socket queues every wire message on its own, so another connection's Parse or Bind can
+ * land between this one's Bind and Execute: the unnamed portal then runs the other statement or
+ * none (`portal "" cannot be run`, electric-sql/pglite#1046). Its queue already gives one
+ * connection every turn while a transaction is open; this view of the database reports an open
+ * extended-protocol batch (Parse … Sync) as one too, so a connection keeps its turn until Sync.
+ */
+function holdTurnUntilSync(db: PGlite): PGlite {
+  let inBatch = false;
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'isInTransaction') return () => inBatch || target.isInTransaction();
+      if (prop === 'execProtocolRawStream') {
+        return (message: Uint8Array, options: Parameters<PGlite['execProtocolRawStream']>[1]) => {
+          inBatch = BATCH_MESSAGES.has(message[0] ?? 0);
+          return target.execProtocolRawStream(message, options);
+        };
+      }
+      if (prop === 'exec') {
+        // The queue's own ROLLBACK for a connection that went away: its batch is over too.
+        return (query: string, options?: Parameters<PGlite['exec']>[1]) => {
+          inBatch = false;
+          return target.exec(query, options);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 function boundPort(server: PGLiteSocketServer): number {

@@ -141,7 +141,8 @@ describe('installs while SSM throttles (MOLECULE_LOCAL_FAULTS)', () => {
       ids.push(await install(stack, `ops-t${i}`, 'local://hello-skill'));
     }
     const ops = await Promise.all(ids.map((id) => finished(stack, id, 300_000)));
-    expect(ops.map((o) => o.status)).toEqual(ids.map(() => 'SUCCEEDED'));
+    // The failed operation's error and steps say why, should one fail.
+    expect(ops.map((o) => (o.status === 'SUCCEEDED' ? 'SUCCEEDED' : o))).toEqual(ids.map(() => 'SUCCEEDED'));
     const steps = ops.flatMap((o) => o.steps as Array<{ name: string; attempts: number; retries: Array<{ error: string; at: string }> }>);
     const retried = steps.filter((s) => s.attempts > 1);
     expect(retried.length).toBeGreaterThan(0);
