@@ -8,7 +8,6 @@ import { requireAdmin, type Principal } from '../operations/access.js';
 import type {
   AllowlistStore,
   Clock,
-  InFlightStore,
   InstalledStore,
   OperationStore,
   PluginStager,
@@ -27,7 +26,6 @@ export interface ApiPorts {
   workspaces: WorkspaceStore;
   operations: OperationStore;
   installed: InstalledStore;
-  inFlight: InFlightStore;
   allowlist: AllowlistStore;
   tokens: TokenStore;
   workflow: WorkflowStarter;

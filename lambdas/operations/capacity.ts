@@ -1,5 +1,4 @@
 import { TooManyOperations } from '../shared/errors.js';
-import type { InFlightStore } from './ports.js';
 
 /**
  * What `Retry-After` says when an org is at its cap: one typical operation's run (on AWS an install
@@ -9,16 +8,16 @@ import type { InFlightStore } from './ports.js';
 export const CAP_RETRY_AFTER_SECONDS = 5;
 
 /**
- * Refuses a new operation while the org already has `max` in flight (429 too_many_operations,
- * nothing recorded, nothing started). A soft cap: requests accepted at the same instant may pass
- * it by as many as arrive together, which the API's reserved concurrency bounds.
+ * The refusal of a new operation while the org already has `max` in flight (429
+ * too_many_operations, nothing recorded, nothing started). The count is taken in the statement
+ * that records the operation (store/operations.ts createOperation); a soft cap all the same:
+ * requests recorded at the same instant may pass it by as many as arrive together, which the
+ * API's reserved concurrency bounds.
  */
-export async function requireOrgCapacity(inFlight: InFlightStore, orgId: string, max: number): Promise<void> {
-  const running = await inFlight.count(orgId);
-  if (running < max) return;
-  throw new TooManyOperations(`org "${orgId}" has ${running} operations in flight (the limit is ${max}); retry after ${CAP_RETRY_AFTER_SECONDS} s`, {
+export function orgAtCapacity(orgId: string, inFlight: number, max: number): TooManyOperations {
+  return new TooManyOperations(`org "${orgId}" has ${inFlight} operations in flight (the limit is ${max}); retry after ${CAP_RETRY_AFTER_SECONDS} s`, {
     limit: max,
-    inFlight: running,
+    inFlight,
     retryAfterSeconds: CAP_RETRY_AFTER_SECONDS,
   });
 }

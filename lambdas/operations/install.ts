@@ -3,8 +3,7 @@ import { addIsoDuration, type IsoDuration } from '../shared/iso-duration.js';
 import type { Log } from '../shared/logger.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
-import type { InFlightStore, InstalledStore, OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
-import { requireOrgCapacity } from './capacity.js';
+import type { InstalledStore, OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
 import { requireSameOrigin } from './origin-conflict.js';
 import { withinScheduleLimit } from './schedule.js';
 import { replayedOperation, settled, startOperation } from './start.js';
@@ -30,7 +29,7 @@ export interface InstallInput {
   maxOperationsPerOrg: number;
 }
 
-export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog; installed: InstalledStore; inFlight: InFlightStore };
+export type InstallDeps = OperationPorts & { workspaces: WorkspaceStore; sources: SourceCatalog; installed: InstalledStore };
 
 const PUSH_HINT = 'external workspaces are not pushed to: fetch the plugin with GET /workspaces/{id}/plugins/{name}/download and unpack it on the agent';
 
@@ -66,7 +65,6 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
     log.info('install replayed', { operationId: replayed.operationId, workspaceId: workspace.id, source: source.canonical });
     return settled(deps, replayed, input.waitSeconds);
   }
-  await requireOrgCapacity(deps.inFlight, workspace.orgId, input.maxOperationsPerOrg);
   const { operation, created } = await startOperation(
     { ...deps, log },
     {
@@ -81,6 +79,7 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
       idempotencyKey: input.idempotencyKey,
       actorPrefix: input.principal.prefix,
       asked,
+      maxInFlightForOrg: input.maxOperationsPerOrg,
     },
   );
   log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: workspace.id, source: source.canonical });

@@ -1,4 +1,4 @@
-import type { NewOperation, OperationFilter, OperationPage } from '../store/operations.js';
+import type { NewOperation, OperationFilter, OperationPage, RecordedOperation } from '../store/operations.js';
 import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store/installed.js';
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
@@ -17,10 +17,10 @@ export interface WorkspaceStore {
   purgeRemovedPlugins(batch: number): Promise<number>;
 }
 
-export type RecordedOperation = { operation: Operation; created: true } | { operation: Operation; created: false; requestHash: string | null };
+export type { RecordedOperation };
 
 export interface OperationStore {
-  /** Records a RUNNING operation, or returns the one already recorded under its idempotency key. */
+  /** Records a RUNNING operation, returns the one already recorded under its idempotency key, or refuses it at the org's cap. */
   create(op: NewOperation): Promise<RecordedOperation>;
   findByIdempotencyKey(workspaceId: string, key: string): Promise<{ operation: Operation; requestHash: string | null } | null>;
   get(id: string): Promise<Operation | null>;
@@ -28,11 +28,6 @@ export interface OperationStore {
   list(filter: OperationFilter): Promise<OperationPage>;
   setExecutionArn(id: string, executionArn: string): Promise<void>;
   fail(id: string, error: ErrorRecord): Promise<void>;
-}
-
-/** Operations in flight, counted per org for the cap on them (SPEC §4 too_many_operations). */
-export interface InFlightStore {
-  count(orgId: string): Promise<number>;
 }
 
 export interface InstalledStore {

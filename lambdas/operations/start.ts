@@ -5,6 +5,7 @@ import type { Log } from '../shared/logger.js';
 import { consoleUrlFor, executionName } from '../shared/execution-name.js';
 import { emitMetric, METRIC } from '../shared/metrics.js';
 import type { Clock, OperationPorts, OperationStore } from './ports.js';
+import { orgAtCapacity } from './capacity.js';
 
 /**
  * The workflow's starting state, plus who asked, the request's idempotency key and what the
@@ -15,6 +16,8 @@ export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'sourc
   idempotencyKey: string | null;
   actorPrefix: string | null;
   asked: Record<string, unknown>;
+  /** Refuse it (429 too_many_operations) when the org already has this many in flight; absent, no cap. */
+  maxInFlightForOrg?: number;
 };
 
 function requestHash({ kind, asked }: Pick<OperationRequest, 'kind' | 'asked'>): string {
@@ -73,11 +76,13 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
     actorPrefix: request.actorPrefix,
     executionArn: deps.workflow.executionArnFor(name),
     executionName: name,
+    maxInFlightForOrg: request.maxInFlightForOrg ?? null,
   });
+  if ('refused' in recorded) throw orgAtCapacity(request.workspace.orgId, recorded.inFlight, request.maxInFlightForOrg ?? 0);
   if (!recorded.created) return { operation: asReplay(recorded, request), created: false };
   const { operation, created } = recorded;
 
-  const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, ...start } = request;
+  const { idempotencyKey: _key, actorPrefix: _actor, asked: _asked, maxInFlightForOrg: _cap, ...start } = request;
   const input: WorkflowState = { operationId, requestedAt: requestedAt.toISOString(), ...start };
   try {
     const executionArn = await deps.workflow.start(name, input);

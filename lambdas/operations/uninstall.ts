@@ -2,8 +2,7 @@ import { ExternalRuntime, PluginNotInstalled } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
-import type { InFlightStore, InstalledStore, OperationPorts, WorkspaceStore } from './ports.js';
-import { requireOrgCapacity } from './capacity.js';
+import type { InstalledStore, OperationPorts, WorkspaceStore } from './ports.js';
 import { withinScheduleLimit } from './schedule.js';
 import { replayedOperation, settled, startOperation } from './start.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
@@ -22,7 +21,7 @@ export interface UninstallInput {
 
 export type UninstallResult = { kind: 'scheduled'; plugin: string; uninstallAt: string } | { kind: 'operation'; operation: Operation };
 
-export type UninstallDeps = OperationPorts & { workspaces: WorkspaceStore; installed: InstalledStore; inFlight: InFlightStore };
+export type UninstallDeps = OperationPorts & { workspaces: WorkspaceStore; installed: InstalledStore };
 
 /**
  * An uninstall now, or at `at` when that is still ahead. A replayed idempotency key answers with
@@ -52,8 +51,6 @@ export async function uninstall(deps: UninstallDeps, log: Log, input: UninstallI
       return { kind: 'scheduled', plugin, uninstallAt: when.toISOString() };
     }
   }
-  // A scheduled uninstall (above) is not in flight yet: the cap applies when one starts now.
-  await requireOrgCapacity(deps.inFlight, workspace.orgId, input.maxOperationsPerOrg);
   const { operation } = await startOperation(
     { ...deps, log },
     {
@@ -67,6 +64,8 @@ export async function uninstall(deps: UninstallDeps, log: Log, input: UninstallI
       idempotencyKey,
       actorPrefix: input.principal.prefix,
       asked,
+      // A scheduled uninstall (above) is not in flight yet: the cap applies when one starts now.
+      maxInFlightForOrg: input.maxOperationsPerOrg,
     },
   );
   return { kind: 'operation', operation: await settled(deps, operation, input.waitSeconds) };

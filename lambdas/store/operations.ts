@@ -89,24 +89,42 @@ export interface NewOperation {
   executionArn: string | null;
   /** The execution's name (shared/execution-name.ts). */
   executionName?: string | null;
+  /** Record nothing when the org already has this many operations RUNNING; absent or null, no cap. */
+  maxInFlightForOrg?: number | null;
 }
 
+/** What recording an operation did (SPEC §4 idempotency and the per-org cap). */
+export type RecordedOperation =
+  | { operation: Operation; created: true }
+  /** An earlier request under the same idempotency key recorded it; `requestHash` says what it asked. */
+  | { operation: Operation; created: false; requestHash: string | null }
+  /** Nothing recorded: the org already had `inFlight` operations RUNNING, at or past its cap. */
+  | { created: false; refused: 'org_at_capacity'; inFlight: number };
+
+type InsertedRow = { [K in keyof OperationRow]: OperationRow[K] | null } & { in_flight: number };
+
 /**
- * Records a new RUNNING operation. With an idempotency key already used on this workspace the
- * existing operation is returned instead (`created: false`), with the hash of the request that
- * made it, so a retried request never starts a second workflow.
+ * Records a new RUNNING operation in one statement that also counts the org's operations in
+ * flight (over the partial index `plugin_operations_in_flight_idx (org_id) WHERE status =
+ * 'RUNNING'`, so the count follows what is in flight, not the audit log) and records nothing
+ * when `maxInFlightForOrg` are already RUNNING. With an idempotency key already used on this
+ * workspace the existing operation is returned instead (`created: false`), with the hash of the
+ * request that made it, so a retried request never starts a second workflow.
  */
-export async function createOperation(
-  db: Queryable,
-  op: NewOperation,
-): Promise<{ operation: Operation; created: true } | { operation: Operation; created: false; requestHash: string | null }> {
-  const inserted = await query<OperationRow>(
+export async function createOperation(db: Queryable, op: NewOperation): Promise<RecordedOperation> {
+  const [row] = await query<InsertedRow>(
     db,
-    `INSERT INTO plugin_operations
-       (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn, execution_name)
-     VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11, $12)
-     ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-     RETURNING *`,
+    `WITH in_flight AS (
+       SELECT count(*)::int AS n FROM plugin_operations WHERE org_id = $3 AND status = 'RUNNING'
+     ), inserted AS (
+       INSERT INTO plugin_operations
+         (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn, execution_name)
+       SELECT $1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11, $12
+       FROM in_flight WHERE $13::int IS NULL OR in_flight.n < $13::int
+       ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
+       RETURNING *
+     )
+     SELECT inserted.*, in_flight.n AS in_flight FROM in_flight LEFT JOIN inserted ON true`,
     [
       op.id,
       op.workspaceId,
@@ -120,11 +138,14 @@ export async function createOperation(
       op.actorPrefix,
       op.executionArn,
       op.executionName ?? null,
+      op.maxInFlightForOrg ?? null,
     ],
   );
-  if (inserted[0]) return { operation: toOperation(inserted[0]), created: true };
-  // Only a repeated idempotency key conflicts (a null key never does).
-  return { ...(await findByIdempotencyKey(db, op.workspaceId, op.idempotencyKey!))!, created: false };
+  if (row?.id) return { operation: toOperation(row as OperationRow), created: true };
+  // A request racing one with the same idempotency key is its replay, even at the cap.
+  const earlier = op.idempotencyKey === null ? null : await findByIdempotencyKey(db, op.workspaceId, op.idempotencyKey);
+  if (earlier) return { ...earlier, created: false };
+  return { created: false, refused: 'org_at_capacity', inFlight: row?.in_flight ?? 0 };
 }
 
 /** The operation started under this idempotency key on this workspace, with the hash of its request. */

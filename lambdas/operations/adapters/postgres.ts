@@ -4,7 +4,6 @@ import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upse
 import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { getAllowlist, replaceAllowlist, requireAllowedPlugin } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
-import { countInFlight } from '../../store/in-flight.js';
 import type { Log } from '../../shared/logger.js';
 import {
   systemClock,
@@ -71,7 +70,6 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     installed: pgInstalled(db),
     allowlist: pgAllowlist(db),
     tokens: pgTokens(db),
-    inFlight: bindDb(db, { count: countInFlight }),
   };
 }
 

@@ -83,6 +83,25 @@ describe('operations', () => {
     expect([c.created, d.created]).toEqual([true, true]);
   });
 
+  it('records nothing past the org cap, counted in the same statement, while replays and other orgs go on', async () => {
+    await upsertWorkspace(t.db, 'ws-cap', { orgId: 'org-cap', runtime: 'claude-code' });
+    await upsertWorkspace(t.db, 'ws-cap-other', { orgId: 'org-cap-other', runtime: 'claude-code' });
+    const capped = (id: string, workspaceId = 'ws-cap', key: string | null = null) => ({
+      ...newOp(id, workspaceId, key),
+      orgId: workspaceId === 'ws-cap' ? 'org-cap' : 'org-cap-other',
+      maxInFlightForOrg: 2,
+    });
+    expect((await createOperation(t.db, capped('cap-1', 'ws-cap', 'cap-key'))).created).toBe(true);
+    expect((await createOperation(t.db, capped('cap-2'))).created).toBe(true);
+    expect(await createOperation(t.db, capped('cap-3'))).toEqual({ created: false, refused: 'org_at_capacity', inFlight: 2 });
+    expect(await getOperation(t.db, 'cap-3')).toBeNull();
+    // A retried request at the cap is still answered with its operation.
+    expect(await createOperation(t.db, capped('cap-4', 'ws-cap', 'cap-key'))).toMatchObject({ created: false, operation: { operationId: 'cap-1' } });
+    expect((await createOperation(t.db, capped('cap-other', 'ws-cap-other'))).created).toBe(true);
+    await finishOperation(t.db, 'cap-2', 'SUCCEEDED');
+    expect((await createOperation(t.db, capped('cap-5'))).created).toBe(true);
+  });
+
   it('tracks steps once each and finishes only a running operation', async () => {
     await createOperation(t.db, newOp('op-steps', 'ws-op'));
     await stepStarted(t.db, 'op-steps', 'Stage');

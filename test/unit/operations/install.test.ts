@@ -21,7 +21,6 @@ function setup(opts: { failStart?: boolean } = {}) {
     ]),
     sources: fakeSources,
     installed: fakeInstalled([installed('ws', 'hello')]),
-    inFlight: { count: async () => 0 },
   };
   return deps;
 }

@@ -17,7 +17,6 @@ function setup() {
     operations: fakeOperations(clock),
     workspaces: fakeWorkspaces([workspace('ws'), workspace('ext', { runtime: 'external' })]),
     installed: fakeInstalled(rows),
-    inFlight: { count: async () => 0 },
   };
 }
 
