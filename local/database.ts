@@ -1,8 +1,7 @@
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { migrate } from '../lambdas/store/migrate.js';
 
 export interface LocalDatabase {
@@ -11,71 +10,70 @@ export interface LocalDatabase {
   close(): Promise<void>;
 }
 
+export type ToDatabaseProcess = { type: 'close' };
+export type FromDatabaseProcess = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'closed' };
+
+const START_TIMEOUT_MS = 120_000;
+const CLOSE_GRACE_MS = 10_000;
+
 /**
- * `DATABASE_URL` when given; otherwise an embedded PostgreSQL (PGlite) served over the wire
- * protocol on a loopback port, so the same `pg` code talks to both. Migrations run either way.
- * `dataDir` persists the embedded database; without it, it lives in memory.
+ * `DATABASE_URL` when given; otherwise an embedded PostgreSQL (PGlite) in a child process of its
+ * own (database-process.ts), served over the wire protocol on a loopback port, so the same `pg` code
+ * talks to both. Migrations run either way. `dataDir` persists the embedded database; without
+ * it, it lives in memory.
  */
 export async function openDatabase(opts: { databaseUrl?: string; dataDir?: string; port?: number } = {}): Promise<LocalDatabase> {
   if (opts.databaseUrl) {
     await migrate(opts.databaseUrl);
     return { url: opts.databaseUrl, embedded: false, close: async () => undefined };
   }
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
-  const db = await PGlite.create(opts.dataDir);
-  const server = new PGLiteSocketServer({ db: holdTurnUntilSync(db), host: '127.0.0.1', port: opts.port ?? 0, maxConnections: 32 });
-  await server.start();
-  const port = boundPort(server);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
-  await migrate(url);
+  // tsx runs the child's TypeScript, as it runs `npm start`.
+  const child = fork(fileURLToPath(new URL('./database-process.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, MOLECULE_PGLITE_DIR: opts.dataDir ?? '', MOLECULE_PGLITE_PORT: opts.port === undefined ? '' : String(opts.port) },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const next = (within: number, what: string) =>
+    new Promise<FromDatabaseProcess>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`embedded database: ${what} took over ${within / 1000} s`)), within);
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        outcome();
+      };
+      const onMessage = (message: FromDatabaseProcess) => settle(() => resolve(message));
+      const onExit = (code: number | null) => settle(() => reject(new Error(`embedded database process exited with ${code}`)));
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+    });
+  let url: string;
+  try {
+    const started = await next(START_TIMEOUT_MS, 'start-up');
+    if (started.type !== 'listening') throw new Error(`embedded database did not start: ${started.type === 'failed' ? started.message : started.type}`);
+    url = `postgres://postgres@127.0.0.1:${started.port}/postgres?sslmode=disable`;
+    await migrate(url);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
   return {
     url,
     embedded: true,
     close: async () => {
-      await server.stop();
-      await db.close();
+      if (child.connected) {
+        const closed = next(CLOSE_GRACE_MS, 'closing').catch(() => undefined);
+        child.send({ type: 'close' } satisfies ToDatabaseProcess);
+        await closed;
+      }
+      // It exits once it has closed; one that does not within the grace is killed.
+      const killer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
+      await exited;
+      clearTimeout(killer);
     },
   };
-}
-
-/** Extended-protocol messages that leave a batch open until the client's Sync. */
-const BATCH_MESSAGES = new Set(['P', 'B', 'D', 'E', 'C', 'H'].map((c) => c.charCodeAt(0)));
-
-/**
- * pglite-socket queues every wire message on its own, so another connection's Parse or Bind can
- * land between this one's Bind and Execute: the unnamed portal then runs the other statement or
- * none (`portal "" cannot be run`, electric-sql/pglite#1046). Its queue already gives one
- * connection every turn while a transaction is open; this view of the database reports an open
- * extended-protocol batch (Parse … Sync) as one too, so a connection keeps its turn until Sync.
- */
-function holdTurnUntilSync(db: PGlite): PGlite {
-  let inBatch = false;
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'isInTransaction') return () => inBatch || target.isInTransaction();
-      if (prop === 'execProtocolRawStream') {
-        return (message: Uint8Array, options: Parameters<PGlite['execProtocolRawStream']>[1]) => {
-          inBatch = BATCH_MESSAGES.has(message[0] ?? 0);
-          return target.execProtocolRawStream(message, options);
-        };
-      }
-      if (prop === 'exec') {
-        // The queue's own ROLLBACK for a connection that went away: its batch is over too.
-        return (query: string, options?: Parameters<PGlite['exec']>[1]) => {
-          inBatch = false;
-          return target.exec(query, options);
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
-function boundPort(server: PGLiteSocketServer): number {
-  const address = (server as unknown as { server?: { address(): { port: number } | null } }).server?.address();
-  if (!address) throw new Error('embedded database did not bind a port');
-  return address.port;
 }
 
 /**

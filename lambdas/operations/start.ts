@@ -99,15 +99,16 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
 }
 
 const POLL_FIRST_MS = 25;
-const POLL_GROWTH = 1.5;
+const POLL_GROWTH = 1.3;
 const POLL_MAX_MS = 2_000;
 
 /**
- * How long a `Prefer: wait` poll sleeps before its `attempt`-th re-read: 25 ms growing ×1.5 to
+ * How long a `Prefer: wait` poll sleeps before its `attempt`-th re-read: 25 ms growing ×1.3 to
  * 2 s, each drawn from the upper half of its step (equal jitter), so waiting clients do not poll
- * in step. A short install (~200 ms) is seen within ~50 ms of finishing. DB load bound: at most
- * 12 reads in a wait's first 2 s, then at most one per second per waiting client (≤ 36 reads for
- * a 25 s wait), however many clients wait.
+ * in step. An install that ends after T ms is seen at most 0.4 T (and 2 s) later; ×1.5 made a
+ * 150–800 ms local install wait ~125 ms past its end on average, ×1.3 ~75 ms. DB load bound: at most 15
+ * reads in a wait's first 2 s, at most one a second per waiting client from its fourth second
+ * on, at most 40 reads in a 25 s wait, however many clients wait.
  */
 export function pollDelay(attempt: number, random: () => number = Math.random): number {
   const step = Math.min(POLL_MAX_MS, POLL_FIRST_MS * POLL_GROWTH ** attempt);

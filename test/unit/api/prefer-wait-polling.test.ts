@@ -26,12 +26,15 @@ function scenario(finishesAfterMs: number, random: () => number) {
 }
 
 describe('Prefer: wait polling', () => {
-  it('backs off from 25 ms, growing ×1.5 to 2 s, each sleep jittered within the upper half of its step', () => {
-    const steps = [25, 37.5, 56.25, 84.375, 126.5625, 189.84375, 284.765625, 427.1484375, 640.72265625, 961.083984375, 1441.6259765625, 2000, 2000];
-    steps.forEach((step, attempt) => {
-      expect(pollDelay(attempt, () => 0)).toBeCloseTo(step / 2, 6);
-      expect(pollDelay(attempt, () => 0.999999)).toBeCloseTo(step, 2);
-    });
+  it('backs off: every sleep is longer than the one before (same jitter), from tens of ms to a 2 s ceiling', () => {
+    for (const r of [0, 0.5, 0.999999]) {
+      const sleeps = Array.from({ length: 40 }, (_, attempt) => pollDelay(attempt, () => r));
+      expect(sleeps[0]).toBeGreaterThanOrEqual(10);
+      expect(sleeps[0]).toBeLessThanOrEqual(25);
+      for (let i = 1; i < sleeps.length; i++) expect(sleeps[i]).toBeGreaterThanOrEqual(sleeps[i - 1]!);
+      expect(Math.max(...sleeps)).toBeLessThanOrEqual(2_000);
+      expect(sleeps.at(-1)).toBeGreaterThanOrEqual(1_000);
+    }
   });
 
   it('spreads clients that started together: two random sources give different schedules', async () => {
@@ -42,22 +45,26 @@ describe('Prefer: wait polling', () => {
     expect(a.sleeps.slice(0, 5)).not.toEqual(b.sleeps.slice(0, 5));
   });
 
-  it('reads the database at most 36 times in a 25 s wait, and at most once a second after the first 2 s, even with the shortest jitter', async () => {
+  it('reads the database at most 15 times in the first 2 s, 40 times in a 25 s wait, and at most once a second from the fourth second, even with the shortest jitter', async () => {
     const s = scenario(Number.POSITIVE_INFINITY, () => 0);
     const result = await waitForOperation(s.deps, 'op-1', 25_000);
     expect(result?.status).toBe('RUNNING');
     expect(s.now()).toBe(25_000);
-    expect(s.reads.length).toBeLessThanOrEqual(36);
-    const late = s.reads.filter((t) => t >= 2_000);
+    expect(s.reads.length).toBeLessThanOrEqual(40);
+    expect(s.reads.filter((t) => t < 2_000).length).toBeLessThanOrEqual(15);
+    const late = s.reads.filter((t) => t >= 4_000);
     for (let i = 1; i < late.length - 1; i++) expect(late[i]! - late[i - 1]!).toBeGreaterThanOrEqual(1_000);
   });
 
-  it('answers soon after the operation finishes, and never sleeps past the deadline', async () => {
-    const s = scenario(300, () => 0.5);
-    const result = await waitForOperation(s.deps, 'op-1', 25_000);
-    expect(result?.status).toBe('SUCCEEDED');
-    // Seen within one poll step of finishing (the step around 300 ms is ~190 ms).
-    expect(s.now()).toBeLessThan(300 + 200);
+  it('answers soon after the operation finishes: at most 40 % of its run time later (2 s at most), and never sleeps past the deadline', async () => {
+    for (const finishesAfter of [150, 300, 450, 800, 3_000, 20_000]) {
+      for (const r of [0, 0.5, 0.999999]) {
+        const s = scenario(finishesAfter, () => r);
+        const result = await waitForOperation(s.deps, 'op-1', 25_000);
+        expect(result?.status).toBe('SUCCEEDED');
+        expect(s.now() - finishesAfter).toBeLessThanOrEqual(Math.min(0.4 * finishesAfter, 2_000));
+      }
+    }
     const short = scenario(Number.POSITIVE_INFINITY, () => 1);
     await waitForOperation(short.deps, 'op-1', 250);
     expect(short.now()).toBe(250);
