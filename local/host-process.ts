@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
 
 /**
@@ -63,4 +64,75 @@ export function knownInstanceIds(rootDir: string): string[] {
   } catch {
     return [];
   }
+}
+
+export type ToSpawner =
+  | ({ type: 'spawn'; id: number; stdoutBytes: number; stderrBytes: number } & Omit<HostProcessOptions, 'stdin'>)
+  /** `stop`: as stopHostProcess does; `kill`: SIGKILL to the group at once. */
+  | { type: 'stop' | 'kill'; id: number };
+/** Output as base64 of the bytes kept. `error`: the command could not be started. */
+export type FromSpawner = { type: 'exit'; id: number; code: number | null; stdout: string; stderr: string; error?: string };
+
+/** One command started by the spawner. */
+export interface HostRun {
+  /** Its exit code (null when a signal ended it) and the first bytes of its output. */
+  readonly exited: Promise<{ code: number | null; stdout: Buffer; stderr: Buffer }>;
+  /** SIGTERM to its process group, SIGKILL shortly after if it is still there. */
+  stop(): void;
+  kill(): void;
+}
+
+export interface HostSpawner {
+  run(options: Omit<HostProcessOptions, 'stdin'>, keep: { stdoutBytes: number; stderrBytes: number }): HostRun;
+  /** Kills what is still running and ends the spawner. */
+  close(): Promise<void>;
+}
+
+const SPAWNER_CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Host commands started from a small process of their own (host-spawner.ts), so their `spawn`
+ * does not block this process's event loop; commands fed on stdin (EC2 Instance Connect) still
+ * use `spawnOnHost` here. A command whose spawner is gone ends as if killed.
+ */
+export function startHostSpawner(): HostSpawner {
+  const child = fork(fileURLToPath(new URL('./host-spawner.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const waiting = new Map<number, (exit: FromSpawner) => void>();
+  let nextId = 1;
+  child.on('message', (message: FromSpawner) => {
+    waiting.get(message.id)?.(message);
+    waiting.delete(message.id);
+  });
+  void exited.then(() => {
+    for (const [id, done] of waiting) done({ type: 'exit', id, code: null, stdout: '', stderr: '', error: 'the host spawner exited' });
+    waiting.clear();
+  });
+  const tell = (message: ToSpawner) => {
+    if (child.connected) child.send(message);
+  };
+  return {
+    run(options, keep) {
+      const id = nextId++;
+      const done = new Promise<FromSpawner>((resolve) => waiting.set(id, resolve));
+      tell({ type: 'spawn', id, ...options, ...keep });
+      return {
+        exited: done.then((exit) => {
+          if (exit.error !== undefined && exit.code === null) throw new Error(exit.error);
+          return { code: exit.code, stdout: Buffer.from(exit.stdout, 'base64'), stderr: Buffer.from(exit.stderr, 'base64') };
+        }),
+        stop: () => tell({ type: 'stop', id }),
+        kill: () => tell({ type: 'kill', id }),
+      };
+    },
+    async close() {
+      if (child.connected) child.disconnect();
+      const killer = setTimeout(() => child.kill('SIGKILL'), SPAWNER_CLOSE_GRACE_MS);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
 }

@@ -1,13 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killGroup, spawnOnHost, stopHostProcess } from './host-process.js';
+import { type HostRun, startHostSpawner } from './host-process.js';
 
 /**
  * The process side of the SSM emulator: runs each command's `AWS-RunShellScript` lines with `sh`
- * in the instance's root (host-process.ts), keeps every invocation's status and output as
+ * in the instance's root, from the host spawner's process (host-process.ts), keeps every invocation's status and output as
  * GetCommandInvocation reports them, and stops them on timeout or cancel. ssm-operations.ts is
  * the API on top of it.
  */
@@ -26,7 +25,7 @@ export interface Invocation {
   stderr: string;
   startedAt?: Date;
   endedAt?: Date;
-  child?: ChildProcess;
+  run?: HostRun;
   stopReason?: 'timeout' | 'cancel';
   /** Until then GetCommandInvocation answers InvocationDoesNotExist (the `ssm.lost_invocation` fault). */
   hiddenUntil?: number;
@@ -61,11 +60,12 @@ export interface CommandRunner {
 export async function createCommandRunner(rootDir: string): Promise<CommandRunner> {
   const scriptDir = await mkdtemp(join(tmpdir(), 'molecule-ssm-'));
   const commands = new Map<string, Command>();
+  const spawner = startHostSpawner();
 
   function forget(): void {
     for (const [id, command] of commands) {
       if (commands.size <= MAX_KEPT_COMMANDS) return;
-      if ([...command.invocations.values()].every((inv) => !inv.child)) commands.delete(id);
+      if ([...command.invocations.values()].every((inv) => !inv.run)) commands.delete(id);
     }
   }
 
@@ -76,25 +76,24 @@ export async function createCommandRunner(rootDir: string): Promise<CommandRunne
 
     const run = async () => {
       await writeFile(scriptPath, script, { mode: 0o700 });
-      const child = spawnOnHost({
-        root: join(rootDir, invocation.instanceId),
-        command: 'sh',
-        args: [scriptPath],
-        stdin: 'ignore',
-        env: { AWS_SSM_INSTANCE_ID: invocation.instanceId, AWS_SSM_REGION_NAME: 'us-east-1' },
-      });
-      invocation.child = child;
+      const host = spawner.run(
+        {
+          root: join(rootDir, invocation.instanceId),
+          command: 'sh',
+          args: [scriptPath],
+          env: { AWS_SSM_INSTANCE_ID: invocation.instanceId, AWS_SSM_REGION_NAME: 'us-east-1' },
+        },
+        // Four bytes per character is the UTF-8 worst case, so this always covers the limits.
+        { stdoutBytes: STDOUT_LIMIT * 4, stderrBytes: STDERR_LIMIT * 4 },
+      );
+      invocation.run = host;
       invocation.status = invocation.statusDetails = 'InProgress';
       invocation.startedAt = new Date();
-      const stdout = capture(child.stdout, STDOUT_LIMIT);
-      const stderr = capture(child.stderr, STDERR_LIMIT);
       const timer = setTimeout(() => stop(invocation, 'timeout'), timeoutSeconds * 1000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        invocation.child = undefined;
-        invocation.endedAt = new Date();
-        invocation.stdout = stdout();
-        invocation.stderr = stderr();
+      try {
+        const { code, stdout, stderr } = await host.exited;
+        invocation.stdout = stdout.toString('utf8').slice(0, STDOUT_LIMIT);
+        invocation.stderr = stderr.toString('utf8').slice(0, STDERR_LIMIT);
         invocation.responseCode = code ?? -1;
         if (invocation.stopReason === 'timeout') {
           invocation.status = 'TimedOut';
@@ -104,8 +103,12 @@ export async function createCommandRunner(rootDir: string): Promise<CommandRunne
         } else {
           invocation.status = invocation.statusDetails = code === 0 ? 'Success' : 'Failed';
         }
+      } finally {
+        clearTimeout(timer);
+        invocation.run = undefined;
+        invocation.endedAt = new Date();
         void rm(scriptPath, { force: true });
-      });
+      }
     };
     run().catch((err: unknown) => {
       invocation.status = invocation.statusDetails = 'Failed';
@@ -115,10 +118,10 @@ export async function createCommandRunner(rootDir: string): Promise<CommandRunne
   }
 
   function stop(invocation: Invocation, reason: 'timeout' | 'cancel'): void {
-    if (!invocation.child?.pid) return;
+    if (!invocation.run) return;
     invocation.stopReason = reason;
     invocation.status = invocation.statusDetails = reason === 'cancel' ? 'Cancelling' : invocation.status;
-    stopHostProcess(invocation.child);
+    invocation.run.stop();
   }
 
   return {
@@ -161,25 +164,10 @@ export async function createCommandRunner(rootDir: string): Promise<CommandRunne
 
     async close() {
       for (const command of commands.values()) {
-        for (const invocation of command.invocations.values()) {
-          if (invocation.child?.pid) killGroup(invocation.child.pid, 'SIGKILL');
-        }
+        for (const invocation of command.invocations.values()) invocation.run?.kill();
       }
+      await spawner.close();
       await rm(scriptDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Keeps the first `limit` characters of a stream, as SSM does, without holding the rest. */
-function capture(stream: NodeJS.ReadableStream | null, limit: number): () => string {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  // Four bytes per character is the UTF-8 worst case, so this always covers `limit` characters.
-  const byteLimit = limit * 4;
-  stream?.on('data', (chunk: Buffer) => {
-    if (bytes >= byteLimit) return;
-    chunks.push(chunk);
-    bytes += chunk.length;
-  });
-  return () => Buffer.concat(chunks).toString('utf8').slice(0, limit);
 }

@@ -5,6 +5,7 @@
  *
  *   fork('bench/lib/stack-child.ts', [JSON options], { execArgv: ['--import', 'tsx'] })
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import type { EngineEvent, ExecutionStatus } from '../../local/sfn/engine.js';
 
 export interface StackChildOptions {
@@ -22,8 +23,13 @@ export interface StackChildOptions {
 export interface StackUsage {
   /** the main thread's event loop: engine, steps, emulators, embedded database */
   eventLoopUtilization: number;
-  /** the whole stack process, every thread (the API's included) */
+  /**
+   * the whole stack: its process, every thread (the API's included), and its long-lived child
+   * processes (the embedded database, the host spawner); not the short-lived host commands
+   */
   cpuMs: number;
+  /** of which the child processes */
+  childrenCpuMs: number;
   rss: number;
   /** the API's own thread */
   api: { cpuMs: number; eventLoopUtilization: number };
@@ -133,6 +139,7 @@ async function main(): Promise<void> {
   };
   let eluStart = performance.eventLoopUtilization();
   let cpuStart = process.cpuUsage();
+  let childrenCpuStart = childrenCpuMs();
   await stack.apiUsage(); // starts the API thread's meter here too
 
   const handle = async (command: Command): Promise<unknown> => {
@@ -170,11 +177,15 @@ async function main(): Promise<void> {
         const api = await stack.apiUsage();
         const elu = performance.eventLoopUtilization(eluStart);
         const cpu = process.cpuUsage(cpuStart);
+        const children = childrenCpuMs();
+        const childrenMs = children - childrenCpuStart;
         eluStart = performance.eventLoopUtilization();
         cpuStart = process.cpuUsage();
+        childrenCpuStart = children;
         const usage: StackUsage = {
           eventLoopUtilization: elu.utilization,
-          cpuMs: (cpu.user + cpu.system) / 1000,
+          cpuMs: (cpu.user + cpu.system) / 1000 + childrenMs,
+          childrenCpuMs: childrenMs,
           rss: process.memoryUsage().rss,
           api,
         };
@@ -215,3 +226,27 @@ main().catch((err: Error) => {
   process.stderr.write(`stack child failed: ${err.stack ?? err}\n`);
   process.exit(1);
 });
+
+/**
+ * CPU used so far by this process's live child processes (Linux: `/proc/<pid>/stat` utime +
+ * stime, 10 ms ticks); 0 where /proc does not list them.
+ */
+function childrenCpuMs(): number {
+  let total = 0;
+  try {
+    for (const task of readdirSync('/proc/self/task')) {
+      for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) {
+        try {
+          // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+          const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+          total += (Number(fields[11]) + Number(fields[12])) * 10;
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}

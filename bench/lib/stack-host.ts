@@ -33,7 +33,7 @@ export async function benchDatabase(): Promise<BenchDatabase> {
 export function databaseLabel(): string {
   return process.env.DATABASE_URL
     ? `PostgreSQL at DATABASE_URL (${new URL(process.env.DATABASE_URL).host}), a fresh database per stack`
-    : 'embedded PostgreSQL (PGlite) inside the stack process (DATABASE_URL unset)';
+    : 'embedded PostgreSQL (PGlite) in a child process of the stack (DATABASE_URL unset)';
 }
 
 /** A timer that does not keep the process alive once everything else is done. */

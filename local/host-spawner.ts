@@ -1,0 +1,54 @@
+/**
+ * The process that starts the SSM emulator's host commands (started by `host-process.ts`
+ * `startHostSpawner`). `spawn` copies the calling process's page tables, so in the stack process
+ * (the engine, the steps, the emulators and the API's thread: hundreds of MiB) each command
+ * blocked the event loop for 20–50 ms on this machine; this small process pays that instead. It
+ * runs each command as `spawnOnHost` does, keeps the first bytes of its output as SSM does, and
+ * answers with the exit. It exits with its parent.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawnOnHost, stopHostProcess, killGroup } from './host-process.js';
+import type { FromSpawner, ToSpawner } from './host-process.js';
+
+const running = new Map<number, ChildProcess>();
+const send = (message: FromSpawner) => process.send?.(message);
+
+process.on('disconnect', () => {
+  for (const child of running.values()) if (child.pid) killGroup(child.pid, 'SIGKILL');
+  process.exit(0);
+});
+
+process.on('message', (message: ToSpawner) => {
+  if (message.type !== 'spawn') {
+    const child = running.get(message.id);
+    if (!child) return;
+    if (message.type === 'stop') stopHostProcess(child);
+    else if (child.pid) killGroup(child.pid, 'SIGKILL');
+    return;
+  }
+  const { type: _spawn, id, stdoutBytes, stderrBytes, ...options } = message;
+  const child = spawnOnHost({ ...options, stdin: 'ignore' });
+  running.set(id, child);
+  const stdout = keep(child.stdout, stdoutBytes);
+  const stderr = keep(child.stderr, stderrBytes);
+  let error: string | undefined;
+  child.once('error', (err) => {
+    error = err.message;
+  });
+  child.once('close', (code) => {
+    running.delete(id);
+    send({ type: 'exit', id, code, stdout: stdout(), stderr: stderr(), ...(error !== undefined && { error }) });
+  });
+});
+
+/** The first `limit` bytes of a stream, the rest read and dropped. */
+function keep(stream: NodeJS.ReadableStream | null, limit: number): () => string {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  stream?.on('data', (chunk: Buffer) => {
+    if (bytes >= limit) return;
+    chunks.push(chunk);
+    bytes += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('base64');
+}
