@@ -68,8 +68,10 @@ export function knownInstanceIds(rootDir: string): string[] {
 
 export type ToSpawner =
   | ({ type: 'spawn'; id: number; stdoutBytes: number; stderrBytes: number } & Omit<HostProcessOptions, 'stdin'>)
-  /** `stop`: as stopHostProcess does; `kill`: SIGKILL to the group at once. */
-  | { type: 'stop' | 'kill'; id: number };
+  /** As stopHostProcess does. */
+  | { type: 'stop'; id: number }
+  /** Kill everything still running and exit. */
+  | { type: 'close' };
 /** Output as base64 of the bytes kept. `error`: the command could not be started. */
 export type FromSpawner = { type: 'exit'; id: number; code: number | null; stdout: string; stderr: string; error?: string };
 
@@ -79,7 +81,6 @@ export interface HostRun {
   readonly exited: Promise<{ code: number | null; stdout: Buffer; stderr: Buffer }>;
   /** SIGTERM to its process group, SIGKILL shortly after if it is still there. */
   stop(): void;
-  kill(): void;
 }
 
 export interface HostSpawner {
@@ -125,11 +126,10 @@ export function startHostSpawner(): HostSpawner {
           return { code: exit.code, stdout: Buffer.from(exit.stdout, 'base64'), stderr: Buffer.from(exit.stderr, 'base64') };
         }),
         stop: () => tell({ type: 'stop', id }),
-        kill: () => tell({ type: 'kill', id }),
       };
     },
     async close() {
-      if (child.connected) child.disconnect();
+      tell({ type: 'close' });
       const killer = setTimeout(() => child.kill('SIGKILL'), SPAWNER_CLOSE_GRACE_MS);
       await exited;
       clearTimeout(killer);

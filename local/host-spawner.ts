@@ -4,7 +4,9 @@
  * (the engine, the steps, the emulators and the API's thread: hundreds of MiB) each command
  * blocked the event loop for 20–50 ms on this machine; this small process pays that instead. It
  * runs each command as `spawnOnHost` does, keeps the first bytes of its output as SSM does, and
- * answers with the exit. It exits with its parent.
+ * answers with the exit. When its parent closes it, it kills what still runs and exits; when its
+ * parent dies (`kill -9` of `npm start`), what runs finishes first, as a host command outlives the
+ * SSM client that sent it on AWS.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawnOnHost, stopHostProcess, killGroup } from './host-process.js';
@@ -13,17 +15,20 @@ import type { FromSpawner, ToSpawner } from './host-process.js';
 const running = new Map<number, ChildProcess>();
 const send = (message: FromSpawner) => process.send?.(message);
 
+let orphaned = false;
 process.on('disconnect', () => {
-  for (const child of running.values()) if (child.pid) killGroup(child.pid, 'SIGKILL');
-  process.exit(0);
+  orphaned = true;
+  if (running.size === 0) process.exit(0);
 });
 
 process.on('message', (message: ToSpawner) => {
-  if (message.type !== 'spawn') {
+  if (message.type === 'close') {
+    for (const child of running.values()) if (child.pid) killGroup(child.pid, 'SIGKILL');
+    process.exit(0);
+  }
+  if (message.type === 'stop') {
     const child = running.get(message.id);
-    if (!child) return;
-    if (message.type === 'stop') stopHostProcess(child);
-    else if (child.pid) killGroup(child.pid, 'SIGKILL');
+    if (child) stopHostProcess(child);
     return;
   }
   const { type: _spawn, id, stdoutBytes, stderrBytes, ...options } = message;
@@ -37,6 +42,10 @@ process.on('message', (message: ToSpawner) => {
   });
   child.once('close', (code) => {
     running.delete(id);
+    if (orphaned) {
+      if (running.size === 0) process.exit(0);
+      return;
+    }
     send({ type: 'exit', id, code, stdout: stdout(), stderr: stderr(), ...(error !== undefined && { error }) });
   });
 });

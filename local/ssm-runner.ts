@@ -163,9 +163,7 @@ export async function createCommandRunner(rootDir: string): Promise<CommandRunne
     },
 
     async close() {
-      for (const command of commands.values()) {
-        for (const invocation of command.invocations.values()) invocation.run?.kill();
-      }
+      // The spawner kills what still runs.
       await spawner.close();
       await rm(scriptDir, { recursive: true, force: true });
     },
