@@ -37,17 +37,23 @@ process.on('message', (message: ToSpawner) => {
   const stdout = keep(child.stdout, stdoutBytes);
   const stderr = keep(child.stderr, stderrBytes);
   let error: string | undefined;
-  child.once('error', (err) => {
-    error = err.message;
-  });
-  child.once('close', (code) => {
+  let answered = false;
+  const exit = (code: number | null) => {
+    if (answered) return;
+    answered = true;
     running.delete(id);
     if (orphaned) {
       if (running.size === 0) process.exit(0);
       return;
     }
     send({ type: 'exit', id, code, stdout: stdout(), stderr: stderr(), ...(error !== undefined && { error }) });
+  };
+  child.once('error', (err) => {
+    error = err.message;
+    // A command that never started has no 'close' to wait for.
+    if (child.pid === undefined) exit(null);
   });
+  child.once('close', exit);
 });
 
 /** The first `limit` bytes of a stream, the rest read and dropped. */
