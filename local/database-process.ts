@@ -11,7 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { FromDatabaseProcess, ToDatabaseProcess } from './database.js';
 
-const send = (message: FromDatabaseProcess, then?: () => void) => process.send?.(message, undefined, {}, then);
+const send = (message: FromDatabaseProcess) => process.send?.(message);
 const dataDir = process.env.MOLECULE_PGLITE_DIR || undefined;
 const listenPort = process.env.MOLECULE_PGLITE_PORT ? Number(process.env.MOLECULE_PGLITE_PORT) : undefined;
 // The stack is gone (ended or killed): so is its database.
@@ -63,7 +63,7 @@ async function serve(): Promise<void> {
     void (async () => {
       await server.stop();
       await db.close();
-      send({ type: 'closed' }, () => process.exit(0));
+      process.exit(0);
     })();
   });
   send({ type: 'listening', port: address.port });

@@ -1,8 +1,8 @@
-import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../lambdas/store/migrate.js';
+import { forkTs } from './ts-process.js';
 
 export interface LocalDatabase {
   url: string;
@@ -11,7 +11,7 @@ export interface LocalDatabase {
 }
 
 export type ToDatabaseProcess = { type: 'close' };
-export type FromDatabaseProcess = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'closed' };
+export type FromDatabaseProcess = { type: 'listening'; port: number } | { type: 'failed'; message: string };
 
 const START_TIMEOUT_MS = 120_000;
 const CLOSE_GRACE_MS = 10_000;
@@ -27,31 +27,14 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir?: strin
     await migrate(opts.databaseUrl);
     return { url: opts.databaseUrl, embedded: false, close: async () => undefined };
   }
-  // tsx runs the child's TypeScript, as it runs `npm start`.
-  const child = fork(fileURLToPath(new URL('./database-process.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, MOLECULE_PGLITE_DIR: opts.dataDir ?? '', MOLECULE_PGLITE_PORT: opts.port === undefined ? '' : String(opts.port) },
+  const { child, exited, endWithin } = forkTs(new URL('./database-process.ts', import.meta.url), {
+    ...process.env,
+    MOLECULE_PGLITE_DIR: opts.dataDir ?? '',
+    MOLECULE_PGLITE_PORT: opts.port === undefined ? '' : String(opts.port),
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const next = (within: number, what: string) =>
-    new Promise<FromDatabaseProcess>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`embedded database: ${what} took over ${within / 1000} s`)), within);
-      const settle = (outcome: () => void) => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        outcome();
-      };
-      const onMessage = (message: FromDatabaseProcess) => settle(() => resolve(message));
-      const onExit = (code: number | null) => settle(() => reject(new Error(`embedded database process exited with ${code}`)));
-      child.on('message', onMessage);
-      child.on('exit', onExit);
-    });
   let url: string;
   try {
-    const started = await next(START_TIMEOUT_MS, 'start-up');
-    if (started.type !== 'listening') throw new Error(`embedded database did not start: ${started.type === 'failed' ? started.message : started.type}`);
+    const started = await startedWithin(child, exited, START_TIMEOUT_MS);
     url = `postgres://postgres@127.0.0.1:${started.port}/postgres?sslmode=disable`;
     await migrate(url);
   } catch (err) {
@@ -63,17 +46,33 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir?: strin
     url,
     embedded: true,
     close: async () => {
-      if (child.connected) {
-        const closed = next(CLOSE_GRACE_MS, 'closing').catch(() => undefined);
-        child.send({ type: 'close' } satisfies ToDatabaseProcess);
-        await closed;
-      }
-      // It exits once it has closed; one that does not within the grace is killed.
-      const killer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
-      await exited;
-      clearTimeout(killer);
+      // It closes the database and exits; one that does not within the grace is killed.
+      if (child.connected) child.send({ type: 'close' } satisfies ToDatabaseProcess);
+      await endWithin(CLOSE_GRACE_MS);
     },
   };
+}
+
+/** The database process's first word: where it listens, or why it could not start. */
+function startedWithin(child: ChildProcess, exited: Promise<void>, ms: number): Promise<{ port: number }> {
+  let timer: NodeJS.Timeout | undefined;
+  let onMessage: ((message: FromDatabaseProcess) => void) | undefined;
+  return Promise.race([
+    new Promise<{ port: number }>((resolve, reject) => {
+      onMessage = (message) => {
+        if (message.type === 'listening') resolve(message);
+        else reject(new Error(`embedded database did not start: ${message.message}`));
+      };
+      child.once('message', onMessage);
+    }),
+    exited.then(() => Promise.reject(new Error(`embedded database process exited with ${child.exitCode ?? child.signalCode}`))),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`embedded database: start-up took over ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    if (onMessage) child.off('message', onMessage);
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { INSTANCE_ID_RE } from '../lambdas/shared/types.js';
+import { forkTs } from './ts-process.js';
 
 /**
  * A process on an emulated instance, as the SSM and EC2 Instance Connect emulators start them:
@@ -84,6 +84,8 @@ export interface HostRun {
 }
 
 export interface HostSpawner {
+  /** The spawner's own process id. */
+  readonly pid: number | undefined;
   run(options: Omit<HostProcessOptions, 'stdin'>, keep: { stdoutBytes: number; stderrBytes: number }): HostRun;
   /** Kills what is still running and ends the spawner. */
   close(): Promise<void>;
@@ -97,28 +99,29 @@ const SPAWNER_CLOSE_GRACE_MS = 5_000;
  * use `spawnOnHost` here. A command whose spawner is gone ends as if killed.
  */
 export function startHostSpawner(): HostSpawner {
-  const child = fork(fileURLToPath(new URL('./host-spawner.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { child, exited, endWithin } = forkTs(new URL('./host-spawner.ts', import.meta.url));
   const waiting = new Map<number, (exit: FromSpawner) => void>();
   let nextId = 1;
+  let gone = false;
+  const spawnerGone = (id: number): FromSpawner => ({ type: 'exit', id, code: null, stdout: '', stderr: '', error: 'the host spawner exited' });
   child.on('message', (message: FromSpawner) => {
     waiting.get(message.id)?.(message);
     waiting.delete(message.id);
   });
   void exited.then(() => {
-    for (const [id, done] of waiting) done({ type: 'exit', id, code: null, stdout: '', stderr: '', error: 'the host spawner exited' });
+    gone = true;
+    for (const [id, done] of waiting) done(spawnerGone(id));
     waiting.clear();
   });
   const tell = (message: ToSpawner) => {
     if (child.connected) child.send(message);
   };
   return {
+    pid: child.pid,
     run(options, keep) {
       const id = nextId++;
-      const done = new Promise<FromSpawner>((resolve) => waiting.set(id, resolve));
+      // Once the spawner is gone, a new command fails at once rather than waiting for nobody.
+      const done = gone ? Promise.resolve(spawnerGone(id)) : new Promise<FromSpawner>((resolve) => waiting.set(id, resolve));
       tell({ type: 'spawn', id, ...options, ...keep });
       return {
         exited: done.then((exit) => {
@@ -130,9 +133,7 @@ export function startHostSpawner(): HostSpawner {
     },
     async close() {
       tell({ type: 'close' });
-      const killer = setTimeout(() => child.kill('SIGKILL'), SPAWNER_CLOSE_GRACE_MS);
-      await exited;
-      clearTimeout(killer);
+      await endWithin(SPAWNER_CLOSE_GRACE_MS);
     },
   };
 }
