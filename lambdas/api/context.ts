@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../shared/zod.js';
 import type { Config } from '../shared/config.js';
 import type { Log } from '../shared/logger.js';
 import { InvalidRequest } from '../shared/errors.js';
@@ -54,7 +54,7 @@ export interface RequestScope {
 }
 
 /** Parses a JSON body against `schema`: oversize, bad JSON and schema failures are all 400 invalid_request. */
-export function parseBody<S extends z.ZodType>(req: ApiRequest, schema: S, maxBytes: number): z.infer<S> {
+export function parseBody<S extends z.ZodMiniType>(req: ApiRequest, schema: S, maxBytes: number): z.infer<S> {
   const raw = req.body ?? '';
   if (Buffer.byteLength(raw) > maxBytes) throw new InvalidRequest(`request body exceeds ${maxBytes} bytes`);
   let data: unknown;
@@ -72,14 +72,14 @@ export function parseBody<S extends z.ZodType>(req: ApiRequest, schema: S, maxBy
 }
 
 /** A query string against `schema`; a failure is 400 invalid_request naming the parameter. */
-export function parseQuery<S extends z.ZodType>(query: Record<string, string | undefined>, schema: S): z.infer<S> {
+export function parseQuery<S extends z.ZodMiniType>(query: Record<string, string | undefined>, schema: S): z.infer<S> {
   const parsed = schema.safeParse(query);
   if (!parsed.success) throw new InvalidRequest(describeZodError(parsed.error).replace('request body', 'query'));
   return parsed.data;
 }
 
 /** One path or query value against its schema; `invalid` is the documented error for a bad one. */
-export function parseValue<S extends z.ZodType>(value: unknown, schema: S, invalid: () => Error): z.infer<S> {
+export function parseValue<S extends z.ZodMiniType>(value: unknown, schema: S, invalid: () => Error): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw invalid();
   return parsed.data;

@@ -1,4 +1,4 @@
-import { ZodError } from 'zod';
+import * as z from '../shared/zod.js';
 import { AppError, ERROR_STATUS } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import { json, type ApiResponse } from './http.js';
@@ -21,14 +21,14 @@ export function errorResponse(err: unknown, log: Log): ApiResponse {
     if (typeof err.details.retryAfterSeconds === 'number') headers['retry-after'] = String(err.details.retryAfterSeconds);
     return json(err.status, { error: err.message, code: err.code, ...err.details }, headers);
   }
-  if (err instanceof ZodError) {
+  if (err instanceof z.$ZodError) {
     return json(ERROR_STATUS.invalid_request, { error: describeZodError(err), code: 'invalid_request' });
   }
   log.error('unexpected error', err as Error);
   return json(ERROR_STATUS.internal_error, { error: 'internal error', code: 'internal_error' });
 }
 
-export function describeZodError(err: ZodError): string {
+export function describeZodError(err: z.$ZodError): string {
   const first = err.issues[0];
   if (!first) return 'invalid request body';
   const where = first.path.length ? `${first.path.join('.')}: ` : '';

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.js';
 import { DeliveryFailed } from '../shared/errors.js';
 
 /** A script to run as root on a workspace's host, whatever the transport. */
@@ -34,20 +34,20 @@ export const RESULT_PREFIX = 'MOLECULE_RESULT ';
 
 const HostResultSchema = z.object({
   ok: z.boolean(),
-  action: z.string().optional(),
-  code: z.string().optional(),
-  step: z.string().optional(),
-  restored: z.boolean().optional(),
-  replacedPrevious: z.boolean().optional(),
-  changedOnlySkillDocs: z.boolean().optional(),
-  removedSkills: z.number().int().nonnegative().optional(),
-  keptSkills: z.array(z.string()).optional(),
-  strippedFiles: z.number().int().nonnegative().optional(),
+  action: z.optional(z.string()),
+  code: z.optional(z.string()),
+  step: z.optional(z.string()),
+  restored: z.optional(z.boolean()),
+  replacedPrevious: z.optional(z.boolean()),
+  changedOnlySkillDocs: z.optional(z.boolean()),
+  removedSkills: z.optional(z.number().check(z.int(), z.nonnegative())),
+  keptSkills: z.optional(z.array(z.string())),
+  strippedFiles: z.optional(z.number().check(z.int(), z.nonnegative())),
   /** probe.sh: whether the plugin dir is there, its inode, and base64 of its version line and install marker. */
-  present: z.boolean().optional(),
-  dirId: z.string().optional(),
-  version: z.string().optional(),
-  marker: z.string().optional(),
+  present: z.optional(z.boolean()),
+  dirId: z.optional(z.string()),
+  version: z.optional(z.string()),
+  marker: z.optional(z.string()),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;
 

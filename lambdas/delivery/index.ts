@@ -1,5 +1,5 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
+import * as z from '../shared/zod.js';
 import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { Workspace } from '../shared/types.js';
@@ -101,9 +101,9 @@ export type HostProbe =
 const MarkerFile = z.object({
   dir: z.string(),
   install: z.object({
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    source: z.string().min(1),
-    version: z.string().nullable(),
+    sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+    source: z.string().check(z.minLength(1)),
+    version: z.nullable(z.string()),
     skills: z.array(z.string()),
     runtimes: z.array(z.string()),
   }),

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.js';
 import { lazyHandler } from './lazy.js';
 import { buildReconcile } from '../composition/reconcile.js';
 import type { Reconciled, ReconcileSummary } from '../operations/reconcile.js';
@@ -10,7 +10,7 @@ import { emitMetric, METRIC } from '../shared/metrics.js';
  */
 const StatusChange = z.object({
   'detail-type': z.literal('Step Functions Execution Status Change'),
-  detail: z.object({ executionArn: z.string().min(1) }),
+  detail: z.object({ executionArn: z.string().check(z.minLength(1)) }),
 });
 
 export const handler = lazyHandler<unknown, ReconcileSummary | Reconciled | null>(async (rt) => {

@@ -1,5 +1,5 @@
 import YAML, { isCollection, isScalar, type Document, type Tags } from 'yaml';
-import * as z from 'zod';
+import * as z from '../shared/zod.js';
 import { ManifestInvalid } from '../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../shared/types.js';
 import { quote } from './quote.js';
@@ -16,25 +16,30 @@ const MAX_DEPTH = 64;
 /** Each alias expands its anchor again; a few are normal, thousands are an alias bomb. */
 const MAX_ALIASES = 100;
 
-const list = <T extends z.ZodType<string>>(item: T) =>
-  z
-    .array(item)
-    .max(1000)
-    .nullish()
-    .transform((v) => v ?? []);
+const list = <T extends z.ZodMiniType<string>>(item: T) =>
+  z.pipe(
+    z.nullish(z.array(item).check(z.maxLength(1000))),
+    z.transform((v: z.output<T>[] | null | undefined) => v ?? []),
+  );
 /**
  * Free text that ends up in the database, listings and logs: bounded, and without control
  * characters (a NUL cannot even be stored in PostgreSQL text), but newlines and tabs are fine.
  */
-const text = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .refine((v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v), { error: 'must not contain control characters' });
+const noControlCharacters = z.refine<string>((v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v), { error: 'must not contain control characters' });
+const text = (max: number) => z.string().check(z.maxLength(max), noControlCharacters);
 /** A version, tag, runtime or rule path: one short line. */
-const token = (max: number) => text(max).refine((v) => !/[\n\t]/.test(v), { error: 'must be one line' });
-const name = z.string().regex(PLUGIN_NAME_RE, { error: (issue) => `invalid name ${quote(String(issue.input))}` });
-const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+const token = (max: number) =>
+  z.string().check(
+    z.maxLength(max),
+    noControlCharacters,
+    z.refine<string>((v) => !/[\n\t]/.test(v), { error: 'must be one line' }),
+  );
+const name = z.string().check(z.regex(PLUGIN_NAME_RE, { error: (issue) => `invalid name ${quote(String(issue.input))}` }));
+const optional = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.nullish(schema),
+    z.transform((v: z.output<T> | null | undefined) => v ?? undefined),
+  );
 
 /** `plugin.yaml` (SPEC §3). Unknown keys (hooks, commands, ...) belong to the runtime and are ignored here. */
 export const Manifest = z.object({
@@ -47,7 +52,7 @@ export const Manifest = z.object({
   skills: list(name),
   runtimes: list(token(64)),
   rules: list(token(1024)),
-  sha256: optional(z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lowercase hex characters' })),
+  sha256: optional(z.string().check(z.regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lowercase hex characters' }))),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -231,14 +236,16 @@ const required = (what: string) => ({ error: (issue: { input?: unknown }) => (is
 const SkillFrontmatter = z.object({
   name: z
     .string(required('text'))
-    .min(1, 'is required')
-    .max(64, 'must be at most 64 characters')
-    .regex(SKILL_NAME_RE, 'must be lower-case words joined by single hyphens'),
-  description: z.string(required('text')).min(1, 'is required').max(1024, 'must be at most 1024 characters'),
-  license: z.string('must be text').optional(),
-  compatibility: z.string('must be text').max(500, 'must be at most 500 characters').optional(),
-  metadata: z.record(z.string(), z.unknown(), 'must be a mapping').optional(),
-  'allowed-tools': z.string('must be a space-separated list of tools').optional(),
+    .check(
+      z.minLength(1, 'is required'),
+      z.maxLength(64, 'must be at most 64 characters'),
+      z.regex(SKILL_NAME_RE, 'must be lower-case words joined by single hyphens'),
+    ),
+  description: z.string(required('text')).check(z.minLength(1, 'is required'), z.maxLength(1024, 'must be at most 1024 characters')),
+  license: z.optional(z.string('must be text')),
+  compatibility: z.optional(z.string('must be text').check(z.maxLength(500, 'must be at most 500 characters'))),
+  metadata: z.optional(z.record(z.string(), z.unknown(), 'must be a mapping')),
+  'allowed-tools': z.optional(z.string('must be a space-separated list of tools')),
 });
 
 /** A head cut at {@link SKILL_HEAD_BYTES} may end inside a character; the frontmatter comes before it. */

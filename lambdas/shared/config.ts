@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 import { runtimeKey } from '../plugins/runtimes.js';
 
 /** Parses `500ms`, `30s`, `5m`, `1h` (or a bare number of seconds) into milliseconds. */
@@ -11,28 +11,47 @@ export function parseDuration(text: string): number {
   return Math.round(value * factor);
 }
 
-const bool = z
-  .enum(['true', 'false', '1', '0', ''])
-  .optional()
-  .transform((v) => v === 'true' || v === '1');
-const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const bool = z.pipe(
+  z.optional(z.enum(['true', 'false', '1', '0', ''])),
+  z.transform((v) => v === 'true' || v === '1'),
+);
+const int = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v, ctx) => {
+  z.pipe(
+    z._default(z.string(), fallback),
+    z.transform((v: string, ctx) => {
       try {
         return parseDuration(v);
       } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        ctx.issues.push({ code: 'custom', message: (err as Error).message, input: v });
         return z.NEVER;
       }
-    });
+    }),
+  );
+/** A string with a default. */
+const text = (fallback: string) => z._default(z.string(), fallback);
+/** A duration that must also pass `ok`. */
+const durationWhere = (fallback: string, ok: (ms: number) => boolean, message: string) => duration(fallback).check(z.refine(ok, message));
 
 const MiB = 1024 * 1024;
 
+/** A comma-separated list, each item trimmed and matching `re`; unset: empty. */
+const commaList = (re: RegExp, message: string) =>
+  z.pipe(
+    z.pipe(
+      z.optional(z.string()),
+      z.transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      ),
+    ),
+    z.array(z.string().check(z.regex(re, message))),
+  );
+
 /** A variable that is plain text, unset by default. */
-const optionalText = z.string().optional();
+const optionalText = z.optional(z.string());
 
 const EnvSchema = z.object({
   DATABASE_URL: optionalText,
@@ -43,12 +62,12 @@ const EnvSchema = z.object({
   DATABASE_PROXY_ENDPOINT: optionalText,
   DATABASE_CA_FILE: optionalText,
   DATABASE_POOL_MAX: int(4),
-  ADMIN_TOKEN: z.string().min(1).optional(),
+  ADMIN_TOKEN: z.optional(z.string().check(z.minLength(1))),
   ADMIN_TOKEN_SECRET_ARN: optionalText,
-  AWS_REGION: z.string().default('us-east-1'),
-  STAGING_BUCKET: z.string().default('molecule-plugin-staging'),
+  AWS_REGION: text('us-east-1'),
+  STAGING_BUCKET: text('molecule-plugin-staging'),
   REGISTRY_BUCKET: optionalText,
-  REGISTRY_PREFIX: z.string().default('registry/'),
+  REGISTRY_PREFIX: text('registry/'),
   STATE_MACHINE_ARN: optionalText,
   PLUGIN_INSTALL_MAX_DIR_BYTES: int(100 * MiB),
   PLUGIN_INSTALL_MAX_FILES: int(10_000),
@@ -57,59 +76,35 @@ const EnvSchema = z.object({
   PLUGIN_INSTALL_FETCH_TIMEOUT: duration('5m'),
   PLUGIN_ALLOW_UNPINNED: bool,
   PLUGIN_MAX_OPERATIONS_PER_ORG: int(50),
-  PLUGIN_DOWNLOAD_BUDGET: duration('25s').refine((ms) => ms > 0 && ms < 30_000, 'must be under API Gateway’s 30 s'),
+  PLUGIN_DOWNLOAD_BUDGET: durationWhere('25s', (ms) => ms > 0 && ms < 30_000, 'must be under API Gateway’s 30 s'),
   PLUGIN_EIC_ACCEPT_ANY_HOST_KEY: bool,
   PLUGIN_PRESIGN_TTL: duration('300s'),
   PLUGIN_DELIVERY_TIMEOUT: duration('5m'),
   PLUGIN_SSM_POLL_INTERVAL: duration('1s'),
-  PLUGIN_SSM_DOCUMENT: z.string().min(1).default('AWS-RunShellScript'),
+  PLUGIN_SSM_DOCUMENT: z._default(z.string().check(z.minLength(1)), 'AWS-RunShellScript'),
   PLUGIN_LEASE_TTL: duration('15m'),
-  PLUGIN_RESTART_COMMAND: z.string().default('docker restart ws-{workspaceId}'),
+  PLUGIN_RESTART_COMMAND: text('docker restart ws-{workspaceId}'),
   PLUGIN_CONFIG_DIRS: optionalText,
   PLUGIN_CLEANUP_BATCH: int(50),
-  PLUGIN_CLEANUP_INTERVAL: duration('15m').refine((ms) => ms > 0, 'must be longer than 0'),
-  PLUGIN_EIC_OS_USER: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')
-    .default('ubuntu'),
-  PLUGIN_EIC_SSH_PORT: z.coerce.number().int().min(1).max(65_535).default(22),
-  PLUGIN_EIC_SSH_HOST: z.string().min(1).optional(),
-  PLUGIN_EIC_SSH_COMMAND: z.string().trim().min(1).default('sudo -n bash -s'),
-  PLUGIN_EIC_HOST_KEY_FINGERPRINTS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((f) => f.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be SHA256:<base64> fingerprints, comma-separated'))),
-  PLUGIN_EIC_CONNECTION: z.enum(['direct', 'endpoint', 'auto']).default('auto'),
+  PLUGIN_CLEANUP_INTERVAL: durationWhere('15m', (ms) => ms > 0, 'must be longer than 0'),
+  PLUGIN_EIC_OS_USER: z._default(z.string().check(z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')), 'ubuntu'),
+  PLUGIN_EIC_SSH_PORT: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(65_535)), 22),
+  PLUGIN_EIC_SSH_HOST: z.optional(z.string().check(z.minLength(1))),
+  PLUGIN_EIC_SSH_COMMAND: z._default(z.string().check(z.trim(), z.minLength(1)), 'sudo -n bash -s'),
+  PLUGIN_EIC_HOST_KEY_FINGERPRINTS: commaList(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be SHA256:<base64> fingerprints, comma-separated'),
+  PLUGIN_EIC_CONNECTION: z._default(z.enum(['direct', 'endpoint', 'auto']), 'auto'),
   PLUGIN_EIC_TUNNELS_PER_ENDPOINT: int(20),
-  PLUGIN_EIC_TUNNEL_URL: z
-    .string()
-    .regex(/^wss?:\/\/[^/?#]+\/?$/, 'must be ws://host:port or wss://host')
-    .optional(),
-  PLUGIN_EIC_ENDPOINT_IDS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((id) => id.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^eice-[0-9a-f]{8,17}$/, 'must be eice-... ids, comma-separated'))),
-  GITHUB_CODELOAD_URL: z.string().url().default('https://codeload.github.com'),
+  PLUGIN_EIC_TUNNEL_URL: z.optional(z.string().check(z.regex(/^wss?:\/\/[^/?#]+\/?$/, 'must be ws://host:port or wss://host'))),
+  PLUGIN_EIC_ENDPOINT_IDS: commaList(/^eice-[0-9a-f]{8,17}$/, 'must be eice-... ids, comma-separated'),
+  GITHUB_CODELOAD_URL: z._default(z.url(), 'https://codeload.github.com'),
   GITHUB_TOKEN: optionalText,
   GITHUB_TOKEN_SECRET_ARN: optionalText,
-  CLAWHUB_BASE_URL: z.string().url().optional(),
+  CLAWHUB_BASE_URL: z.optional(z.url()),
   AWS_HTTP_TIMEOUT: duration('30s'),
   AWS_ENDPOINT_URL: optionalText,
   AWS_ENDPOINT_URL_S3: optionalText,
   PLUGIN_RECONCILE_AFTER: duration('20s'),
-  PLUGIN_RECONCILE_INTERVAL: duration('10s').refine((ms) => ms > 0, 'must be longer than 0'),
+  PLUGIN_RECONCILE_INTERVAL: durationWhere('10s', (ms) => ms > 0, 'must be longer than 0'),
   PLUGIN_RECONCILE_BATCH: int(50),
 });
 
@@ -200,11 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-const LogLevel = z
-  .string()
-  .trim()
-  .toUpperCase()
-  .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']));
+const LogLevel = z.pipe(z.string().check(z.trim(), z.toUpperCase()), z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']));
 export type LogLevel = z.infer<typeof LogLevel>;
 
 /**

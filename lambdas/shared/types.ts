@@ -1,13 +1,13 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 
 /** SPEC §2: plugin (and skill) names. */
 export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
-export const PluginName = z.string().regex(PLUGIN_NAME_RE).brand<'PluginName'>();
+export const PluginName = z.string().check(z.regex(PLUGIN_NAME_RE)).brand<'PluginName'>();
 export type PluginName = z.infer<typeof PluginName>;
 
 export const ContentHash = z
   .string()
-  .regex(/^[0-9a-f]{64}$/)
+  .check(z.regex(/^[0-9a-f]{64}$/))
   .brand<'ContentHash'>();
 export type ContentHash = z.infer<typeof ContentHash>;
 

@@ -1,3 +1,4 @@
+import * as z from '../../shared/zod.js';
 import type { ApiApp } from '../router.js';
 import { toResponse } from '../router.js';
 import { idempotencyKey, parseBody, parseValue } from '../context.js';
@@ -16,7 +17,7 @@ export const workspaceIdParam = (id: string) => parseValue(id, WorkspaceId, () =
 const pluginNameParam = (name: string) => parseValue(name, PluginName, () => new InvalidPluginName(`invalid plugin name "${name}"`));
 const operationIdParam = (id: string) => parseValue(id, OperationId, () => new OperationNotFound(`operation "${id}" not found`));
 const atQuery = (at: string | undefined) =>
-  parseValue(at, At.optional(), () => new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z'));
+  parseValue(at, z.optional(At), () => new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z'));
 
 function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;

@@ -9,7 +9,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { z } from 'zod';
+import * as z from '../../shared/zod.js';
 import { loadConfig } from '../../shared/config.js';
 import { FetchFailed, SourceNotFound } from '../../shared/errors.js';
 import { ContentHash, PluginName } from '../../shared/types.js';
@@ -34,7 +34,7 @@ export const archiveKey = (prefix: string, name: string) => `${prefix}${name}/pl
 export const manifestKey = (prefix: string, name: string) => `${prefix}${name}/manifest.json`;
 
 /** A registry listing row: the manifest, with the name and content hash always present. */
-export const RegistryEntry = Manifest.extend({ name: PluginName, sha256: ContentHash });
+export const RegistryEntry = z.extend(Manifest, { name: PluginName, sha256: ContentHash });
 export type RegistryEntry = z.infer<typeof RegistryEntry>;
 
 export function localResolver(deps: LocalResolverDeps): Resolver {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Db } from '../../store/db.js';
 import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
@@ -13,7 +13,11 @@ import { StepFailure, WorkflowDocument, type WorkflowPhase } from './state.js';
 import { durableWrite, parseInput, type StepHandler } from './step.js';
 
 /** All RecordFailure must have to close the operation, whatever else the failed state holds. */
-const FailedOperation = z.object({ operationId: z.string().min(1), workspace: z.object({ id: z.string().min(1) }), error: StepFailure.optional() });
+const FailedOperation = z.object({
+  operationId: z.string().check(z.minLength(1)),
+  workspace: z.object({ id: z.string().check(z.minLength(1)) }),
+  error: z.optional(StepFailure),
+});
 
 /**
  * RecordFailure (the Catch target of every step): brings the database in line with the host,

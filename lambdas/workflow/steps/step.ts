@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 import { DB_RETRY_BUDGET_MS, retryUnavailable, type Db } from '../../store/db.js';
 import { stepEnded, stepStarted, type StepDetails } from '../../store/operations.js';
 import { InvalidRequest } from '../../shared/errors.js';
@@ -24,9 +24,9 @@ export type RemainingTime = (() => number) | undefined;
 
 /** What every step needs to record itself, parsed before the step's own schema. */
 const OperationRef = z.object({
-  operationId: z.string().min(1),
-  workspace: z.object({ id: z.string().min(1) }),
-  plugin: z.string().nullish().catch(null),
+  operationId: z.string().check(z.minLength(1)),
+  workspace: z.object({ id: z.string().check(z.minLength(1)) }),
+  plugin: z.catch(z.nullish(z.string()), null),
 });
 
 /**
@@ -39,7 +39,7 @@ const OperationRef = z.object({
  * (cancelled if need be) before the invocation does. Each attempt emits StepDuration and runs in
  * its own X-Ray subsegment annotated with the operation id.
  */
-export function defineStep<S extends z.ZodType, O>(
+export function defineStep<S extends z.ZodMiniType, O>(
   name: string,
   db: Db,
   input: S,
@@ -86,7 +86,7 @@ export function durableWrite<T>(work: () => Promise<T>, remainingMs: RemainingTi
   return retryUnavailable(work, { budgetMs });
 }
 
-export function parseInput<S extends z.ZodType>(step: string, schema: S, event: unknown): z.output<S> {
+export function parseInput<S extends z.ZodMiniType>(step: string, schema: S, event: unknown): z.output<S> {
   const parsed = schema.safeParse(event);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ');

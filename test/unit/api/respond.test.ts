@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from '../../../lambdas/shared/zod.js';
 import { errorResponse } from '../../../lambdas/api/respond.js';
 import { ERROR_STATUS, errorFromStepFailure, InvalidSource, PluginNotAllowed, PluginTooLarge, Unauthorized } from '../../../lambdas/shared/errors.js';
 import { logger } from '../../../lambdas/shared/logger.js';
@@ -28,7 +28,10 @@ describe('error responses', () => {
     const parsed = z.object({ source: z.string() }).safeParse({});
     const res = errorResponse(parsed.error, logger);
     expect(res.statusCode).toBe(400);
-    expect(JSON.parse(res.body).code).toBe('invalid_request');
+    expect(JSON.parse(res.body)).toEqual({
+      code: 'invalid_request',
+      error: 'invalid request body: source: Invalid input: expected string, received undefined',
+    });
   });
 
   it('uses the SPEC status for every failure of a running operation', () => {
