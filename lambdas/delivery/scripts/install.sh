@@ -2,7 +2,8 @@
 # Downloads the staged tarball and swaps it in atomically (SPEC §5): unpack into
 # `plugins/.staging/<name>.<ts>`, move the live copy to `plugins/.previous/<name>`, rename
 # staging into place. Ownership is set before the swap, so the live directory is never
-# root-owned. Any failure restores the live copy and removes the staging files.
+# root-owned. Any failure restores the live copy and removes the staging files and the
+# directories this run made.
 # After the swap it writes `plugins/.molecule/<name>.json` (outside the plugin dir, so the
 # plugin's content hash is unchanged): MARKER, what was installed, with the new directory's inode,
 # so probe.sh can tell a marker written for this directory from an older one.
@@ -14,7 +15,12 @@ LIVE="$PLUGINS/$NAME"
 STAGING_ROOT="$PLUGINS/.staging"
 STAGING="$STAGING_ROOT/$NAME.$STAMP"
 ARCHIVE="$STAGING.tar.gz"
-PREVIOUS="$PLUGINS/.previous/$NAME"
+PREVIOUS_ROOT="$PLUGINS/.previous"
+PREVIOUS="$PREVIOUS_ROOT/$NAME"
+MARKER_DIR="$PLUGINS/.molecule"
+# Directories on_exit removes again if they are empty: the staging root, and any of the others
+# this run creates.
+TRANSIENT_DIRS=("$STAGING_ROOT")
 STEP='prepare'
 MOVED_LIVE=0
 PLACED=0
@@ -23,15 +29,17 @@ own() {
   if chown -R "$AGENT_UID_GID" "$1"; then return 0; fi
   # Real hosts run this as root and must hand the files to the agent's uid; a non-root
   # emulated host (a developer's laptop) keeps its own.
-  [ "$(id -u)" != 0 ] || return 1
-  echo "not root: $1 stays owned by uid $(id -u)" >&2
+  [ "$EUID" != 0 ] || return 1
+  echo "not root: $1 stays owned by uid $EUID" >&2
 }
 
 # Digest of every file's path and, except for SKILL.md files, its content: equal digests mean
 # the change only edited existing SKILL.md files, which the runtime hot-reloads without a
 # restart. A skill added or removed changes the paths, so it restarts.
+# Called in a command substitution, whose subshell keeps the cd. find flushes what it printed
+# before it runs sha256sum and waits for it, so their lines never interleave.
 non_skill_digest() {
-  (cd "$1" && { find . -type f ! -name SKILL.md -exec sha256sum -- {} +; find . -type f -name SKILL.md; } | sort) | sha256sum | cut -d' ' -f1
+  cd "$1" && find . -type f \( -name SKILL.md -print -o -exec sha256sum -- {} + \) | sort | sha256sum
 }
 
 # shellcheck disable=SC2317 # reached through the EXIT trap
@@ -42,8 +50,8 @@ on_exit() {
   if [ "$PLACED" = 1 ]; then rm -rf "$LIVE" || restored=false; fi
   if [ "$MOVED_LIVE" = 1 ]; then mv -T "$PREVIOUS" "$LIVE" || restored=false; fi
   rm -rf "$STAGING" "$ARCHIVE"
-  rm -f "$PLUGINS/.molecule/.$NAME.$STAMP"
-  rmdir "$STAGING_ROOT" 2>/dev/null
+  rm -f "$MARKER_DIR/.$NAME.$STAMP"
+  rmdir "${TRANSIENT_DIRS[@]}" 2>/dev/null
   result '{"ok":false,"code":"delivery_failed","step":"'"$STEP"'","restored":'"$restored"'}'
   [ "$status" != 0 ] || status=1
   exit "$status"
@@ -54,7 +62,11 @@ if [ ! -d "$PLUGINS" ]; then
   mkdir -p "$PLUGINS"
   own "$PLUGINS"
 fi
-mkdir -p "$STAGING_ROOT"
+# The directories the steps need, in one mkdir: a process costs milliseconds, a test nothing.
+# Should it fail, each step makes its own again, so the failure is reported by that step.
+[ -d "$PREVIOUS_ROOT" ] || TRANSIENT_DIRS+=("$PREVIOUS_ROOT")
+[ -z "$MARKER" ] || [ -d "$MARKER_DIR" ] || TRANSIENT_DIRS+=("$MARKER_DIR")
+mkdir -p "${TRANSIENT_DIRS[@]}" 2>/dev/null || mkdir -p "$STAGING_ROOT"
 
 STEP='download'
 curl -fsS --proto '=http,https' --connect-timeout 10 --max-time "$MAX_TIME" --retry 3 -o "$ARCHIVE" -- "$TARBALL_URL"
@@ -62,7 +74,6 @@ curl -fsS --proto '=http,https' --connect-timeout 10 --max-time "$MAX_TIME" --re
 STEP='unpack'
 mkdir "$STAGING"
 tar --no-same-owner --no-same-permissions --touch -xzf "$ARCHIVE" -C "$STAGING"
-rm -f "$ARCHIVE"
 
 STEP='chown'
 own "$STAGING"
@@ -80,8 +91,9 @@ if [ -e "$LIVE" ] || [ -L "$LIVE" ]; then
 fi
 
 STEP='swap'
-mkdir -p "$PLUGINS/.previous"
-rm -rf "$PREVIOUS"
+[ -d "$PREVIOUS_ROOT" ] || mkdir -p "$PREVIOUS_ROOT"
+# The archive goes with the old previous copy, in one rm.
+rm -rf "$PREVIOUS" "$ARCHIVE"
 if [ "$REPLACED" = true ]; then
   mv -T "$LIVE" "$PREVIOUS"
   MOVED_LIVE=1
@@ -90,9 +102,8 @@ mv -T "$STAGING" "$LIVE"
 PLACED=1
 
 STEP='marker'
-MARKER_DIR="$PLUGINS/.molecule"
 if [ -n "$MARKER" ]; then
-  mkdir -p "$MARKER_DIR"
+  [ -d "$MARKER_DIR" ] || mkdir -p "$MARKER_DIR"
   printf '{"dir":"%s","install":%s}\n' "$(stat -c %i -- "$LIVE")" "$MARKER" > "$MARKER_DIR/.$NAME.$STAMP"
   mv -f -T "$MARKER_DIR/.$NAME.$STAMP" "$MARKER_DIR/$NAME.json"
 else
