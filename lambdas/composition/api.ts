@@ -7,7 +7,6 @@ import { authenticate } from '../api/auth.js';
 import type { RegistryReader, SourceCatalog } from '../operations/ports.js';
 import { postgresPorts, runCleanupOnDb } from '../operations/adapters/postgres.js';
 import { sfnStarter } from '../operations/adapters/sfn.js';
-import { stagePlugin } from '../staging/stage-plugin.js';
 import { presignGet } from '../staging/presign.js';
 import { reusingStager } from '../staging/download-cache.js';
 import { createResolvers, validateSource, type Resolvers } from '../plugins/source.js';
@@ -64,7 +63,11 @@ export function buildApiDeps(rt: Runtime, clients: { s3: S3Client; sfn: SFNClien
       registry: cachedRegistry(s3, config.registryBucket, config.registryPrefix),
       stager: {
         stage: reusingStager(
-          async (source) => (await stagePlugin({ s3, resolvers, config }, { source, expectedSha256: null, id: `download-${randomUUID()}` })).staged,
+          async (source) => {
+            // Only a pull download stages in the API: the validator, the YAML parser and tar load with its first one.
+            const { stagePlugin } = await import('../staging/stage-plugin.js');
+            return (await stagePlugin({ s3, resolvers, config }, { source, expectedSha256: null, id: `download-${randomUUID()}` })).staged;
+          },
           { s3, bucket: config.stagingBucket },
         ),
         presign: (staged) => presignGet(s3, staged.bucket, staged.key, config.presignTtlSeconds),

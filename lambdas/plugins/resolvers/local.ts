@@ -13,10 +13,10 @@ import * as z from '../../shared/zod.js';
 import { loadConfig } from '../../shared/config.js';
 import { FetchFailed, SourceNotFound } from '../../shared/errors.js';
 import { ContentHash, PluginName } from '../../shared/types.js';
-import { Manifest } from '../manifest.js';
+import { Manifest } from '../manifest-schema.js';
 import { isPluginName, parsePluginName } from '../names.js';
-import { packNormalized, type PackEntry } from '../pack.js';
-import { stageArchive, type ArchiveLimits } from '../stage.js';
+import type { PackEntry } from '../pack.js';
+import type { ArchiveLimits } from '../stage.js';
 import { guardBody, startDeadline } from './deadline.js';
 import type { Resolver } from './resolver.js';
 
@@ -86,6 +86,8 @@ export interface PublishResult {
  */
 export async function publishToRegistry(s3: S3Client, bucket: string, prefix: string, pluginDir: string, opts: PublishOptions = {}): Promise<PublishResult> {
   const { entries, skipped } = await walkPluginDir(pluginDir);
+  // Publishing is the local stack's and the scripts' path; the API that lists the registry does not load the staging code.
+  const [{ packNormalized }, { stageArchive }] = await Promise.all([import('../pack.js'), import('../stage.js')]);
   const staged = await stageArchive(
     packNormalized(entries),
     async (normalized, { name, contentLength }) => {
