@@ -1,6 +1,6 @@
 /**
- * Peer (a) of the staging benchmark, one run in a fresh process like stage-one.ts:
- *   node --import tsx bench/peers-node-tar.ts <archive.tar.gz> <runId>
+ * Peer (a) of the staging benchmark, one run in a fresh process, bundled and run like stage-one.ts:
+ *   node <bundle>/index.mjs <archive.tar.gz> <runId>
  * node-tar (`tar` v7) does what Stage does with its own options: extract to a temp dir with
  * `strict` (its warnings, e.g. `..` paths and unsupported entry types, become errors) and a
  * `filter` refusing what SPEC §3 refuses (absolute paths, devices and other special entries,

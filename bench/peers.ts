@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lastJson, run, runTs } from './lib/proc.js';
+import { bundleScript, lastJson, run } from './lib/proc.js';
 
 export interface PeerRun {
   ms: number;
@@ -19,7 +19,8 @@ export interface PeerRun {
 export interface Peer {
   key: 'node-tar' | 'python';
   what: string;
-  run(archive: string, runId: string): Promise<PeerRun>;
+  /** `env` points the run at the local S3, as stage-one's does. */
+  run(archive: string, runId: string, env: NodeJS.ProcessEnv): Promise<PeerRun>;
 }
 
 /**
@@ -96,14 +97,11 @@ warm = (time.perf_counter() - t) * 1000
 print(json.dumps({'ms': ms, 'warmMs': warm, 'files': files, 'sha256': content}))
 `;
 
-export async function peers(opts: {
-  tmpDir: string;
-  env: NodeJS.ProcessEnv;
-  bucket: string;
-  limits: { maxFiles: number; maxDirBytes: number };
-}): Promise<Peer[]> {
+/** The peers, ready to run: the node-tar script bundled like stage-one.ts, the Python script written. */
+export async function peers(opts: { tmpDir: string; bucket: string; limits: { maxFiles: number; maxDirBytes: number } }): Promise<Peer[]> {
   const script = join(opts.tmpDir, 'peer-python.py');
   await writeFile(script, PYTHON_PEER);
+  const nodeTar = await bundleScript('bench/peers-node-tar.ts', join(opts.tmpDir, 'bundles', 'peers-node-tar'));
   const check = (what: string, res: { code: number | null; stderr: string; stdout: string }): PeerRun => {
     if (res.code !== 0) throw new Error(`${what} failed: ${res.stderr.slice(-2000)}`);
     return lastJson<PeerRun>(res.stdout);
@@ -112,19 +110,19 @@ export async function peers(opts: {
     {
       key: 'node-tar',
       what: 'node-tar (tar v7: strict extract with a SPEC filter, hash, portable re-pack, gzip -1, PutObject)',
-      run: async (archive, runId) => check('node-tar peer', await runTs('bench/peers-node-tar.ts', [archive, runId], { env: opts.env, timeoutMs: 300_000 })),
+      run: async (archive, runId, env) => check('node-tar peer', await run(process.execPath, [nodeTar, archive, runId], { env, timeoutMs: 300_000 })),
     },
     {
       key: 'python',
       what: "Python tarfile (filter='data' extract, hash, normalized re-pack, gzip -1, PUT)",
-      run: async (archive, runId) =>
+      run: async (archive, runId, env) =>
         check(
           'python peer',
           await run(
             'python3',
-            [script, archive, runId, opts.env.AWS_ENDPOINT_URL_S3 ?? '', opts.bucket, String(opts.limits.maxFiles), String(opts.limits.maxDirBytes)],
+            [script, archive, runId, env.AWS_ENDPOINT_URL_S3 ?? '', opts.bucket, String(opts.limits.maxFiles), String(opts.limits.maxDirBytes)],
             {
-              env: opts.env,
+              env,
               timeoutMs: 300_000,
             },
           ),

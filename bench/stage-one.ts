@@ -1,10 +1,12 @@
 /**
- * One staging run in a fresh process, so its peak RSS is its own:
- *   node --import tsx bench/stage-one.ts <archive.tar.gz> <runId>
- * with AWS_ENDPOINT_URL_S3 (+ S3RVER credentials) pointing at the local S3. Runs the Stage
- * step's own `stagePlugin` (validate, hash, normalize, PutObject) with a resolver that streams
- * the archive file, and prints one JSON line: elapsed ms (staging only, not process start-up),
- * phase marks, and the process's peak RSS (VmHWM; see `peakRssKiB`).
+ * One staging run in a fresh process, so its peak RSS is its own. staging.ts runs it as the Stage
+ * Lambda runs its code: bundled with the Lambda's esbuild arguments, in plain Node
+ * (`node <bundle>/index.mjs <archive.tar.gz> <runId>`; `node --import tsx bench/stage-one.ts …`
+ * works too, with tsx's loader in every import), with AWS_ENDPOINT_URL_S3 (+ S3RVER credentials)
+ * pointing at the local S3. Runs the Stage step's own `stagePlugin` (validate, hash, normalize,
+ * PutObject) with a resolver that streams the archive file, and prints one JSON line: elapsed ms
+ * (staging only, not process start-up), phase marks, and the process's peak RSS (VmHWM; see
+ * `peakRssKiB`).
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';

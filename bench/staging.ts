@@ -1,7 +1,8 @@
 /**
  * 1. Staging throughput and memory: generated plugins of 1, 10 and ~100 MiB staged by the Stage
  * step's `stagePlugin` from a local archive file to local S3 (s3rver), each run in a fresh child
- * process (peak RSS = that process's VmHWM). Baseline, same archive, same run:
+ * process running stage-one.ts's bundle, built as the Stage Lambda's is (peak RSS = that
+ * process's VmHWM). Baseline, same archive, same run:
  * `gunzip -c | tee >(sha256sum) | gzip -1 > out` (one decompress, one hash, one recompress).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { startLocalS3 } from '../local/s3.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { generatePlugin, writePluginArchive } from './lib/plugin-gen.js';
-import { lastJson, run, runTs } from './lib/proc.js';
+import { bundleScript, lastJson, run } from './lib/proc.js';
 import { type PeerRun, peers as makePeers } from './peers.js';
 import { type Row, row, type SectionResult } from './lib/report.js';
 import { fmtBytes, median, MiB, round } from './lib/stats.js';
@@ -49,14 +50,17 @@ function gzipLevelOf(xfl: number | null): { text: string; level: 1 | 6 | 9 | und
 
 const MB = 1e6;
 
-/** `BENCH_CPU_PROF_DIR` set: every stage-one process writes a V8 CPU profile there (`--cpu-prof`). */
-async function runStageOne(archive: string, runId: string, env: NodeJS.ProcessEnv) {
+/**
+ * One run of stage-one's bundle (`bundle`, its `index.mjs`) in a fresh plain Node process.
+ * `BENCH_CPU_PROF_DIR` set: every stage-one process writes a V8 CPU profile there (`--cpu-prof`).
+ */
+async function runStageOne(bundle: string, archive: string, runId: string, env: NodeJS.ProcessEnv) {
   const profDir = process.env.BENCH_CPU_PROF_DIR;
-  const args = [archive, runId];
-  if (!profDir) return runTs('bench/stage-one.ts', args, { env, timeoutMs: 180_000 });
+  const args = [bundle, archive, runId];
+  if (!profDir) return run(process.execPath, args, { env, timeoutMs: 180_000 });
   const name = `stage-${runId}`;
   const prof = ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`];
-  const res = await run(process.execPath, [...prof, '--import', 'tsx', 'bench/stage-one.ts', ...args], { env, timeoutMs: 180_000 });
+  const res = await run(process.execPath, [...prof, ...args], { env, timeoutMs: 180_000 });
   // Its result line carries the monotonic time window of each call, to cut the profile to it.
   if (res.code === 0) await writeFile(join(profDir, `${name}.json`), `${JSON.stringify(lastJson(res.stdout))}\n`);
   return res;
@@ -74,6 +78,12 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
     { label: '10 MiB', bytes: 10 * MiB },
     { label: '100 MiB', bytes: Math.min(100 * MiB, maxDirBytes) - 64 * 1024 },
   ];
+  // Built once, before anything is timed: a Lambda runs the bundle, not the TypeScript behind
+  // tsx's loader hooks and source maps.
+  const [stageOne, peerList] = await Promise.all([
+    bundleScript('bench/stage-one.ts', join(dir, 'bundles', 'stage-one')),
+    makePeers({ tmpDir: dir, bucket: config.stagingBucket, limits: config.limits }),
+  ]);
   const s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: [config.stagingBucket] });
   const env = {
     ...process.env,
@@ -93,7 +103,6 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
     gzipMs: { level1: number; level6: number };
     peers: Record<string, PeerRun[]>;
   }> = [];
-  const peerList = await makePeers({ tmpDir: dir, env, bucket: config.stagingBucket, limits: config.limits });
   try {
     for (const size of sizes) {
       const plugin = generatePlugin({ name: `bench-stage-${size.label.replace(/\s+/g, '').toLowerCase()}`, totalBytes: size.bytes });
@@ -118,11 +127,11 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
         const base = await run('bash', ['-c', BASELINE, '_', archive, join(dir, 'baseline.gz')]);
         if (base.code !== 0) throw new Error(`baseline pipeline failed: ${base.stderr}`);
         baselineMs.push(base.ms);
-        const res = await runStageOne(archive, `bench-${size.bytes}-${i}`, env);
+        const res = await runStageOne(stageOne, archive, `bench-${size.bytes}-${i}`, env);
         if (res.code !== 0) throw new Error(`stage-one failed (${size.label}): ${res.stderr.slice(-2000)}`);
         product.push(lastJson<StageRun>(res.stdout));
         // The peers right after, same archive, same S3, each in its own fresh process.
-        for (const peer of peerList) peerRuns[peer.key]!.push(await peer.run(archive, `${peer.key}-${size.bytes}-${i}`));
+        for (const peer of peerList) peerRuns[peer.key]!.push(await peer.run(archive, `${peer.key}-${size.bytes}-${i}`, env));
       }
       results.push({ label: size.label, bytes: size.bytes, files, archiveBytes: product[0]!.archiveBytes, product, baselineMs, gzipMs, peers: peerRuns });
       await rm(archive, { force: true });
@@ -236,15 +245,15 @@ export async function runStaging(opts: StagingOptions): Promise<SectionResult> {
       unit: 'MiB',
       target: { op: '<', value: 64, unit: 'MiB' },
       measured: fmtBytes(growth),
-      notes: `peak RSS (VmHWM) of a fresh process per run, worst of the runs (includes Node + tsx + SDK: ${fmtBytes(Math.max(...small.product.map((p) => p.rssBeforeKiB)) * 1024)} before staging)`,
+      notes: `peak RSS (VmHWM) of a fresh process per run, worst of the runs (includes Node and the bundle's code with its SDK: ${fmtBytes(Math.max(...small.product.map((p) => p.rssBeforeKiB)) * 1024)} before staging)`,
     }),
   );
   data.rssGrowthBytes = growth;
   findings.unshift(
-    'Product path: `stagePlugin` (lambdas/staging/stage-plugin.ts) with a resolver that streams the archive file, validating, hashing every file, writing the spool and the normalized tar.gz to a temp dir, then `PutObject` to s3rver on loopback. Timed inside the child from the call to the end of the upload (process start-up excluded), twice per process: the first call (code not yet compiled, S3 connection new) and a second, warm one, as a reused Lambda container runs it; the target is judged on the warm run, the first is reported next to it.',
+    "Product path: `stagePlugin` (lambdas/staging/stage-plugin.ts) with a resolver that streams the archive file, validating, hashing every file, writing the spool and the normalized tar.gz to a temp dir, then `PutObject` to s3rver on loopback. The child process runs bench/stage-one.ts as an esbuild bundle built once per run, before any timing, with the Lambda's own esbuild arguments (`esbuildArgs` of infra/constructs/handler-function.ts: minified, code-split, `navigator` defined, the same banner), under plain `node`: a Lambda runs that bundle, while under tsx every dynamic `import()` of the first call (the SDK's lazy chunks) went through tsx's loader hooks and every stack trace through its source maps, neither of which a Lambda has. Timed inside the child from the call to the end of the upload (process start-up excluded), twice per process: the first call (code not yet compiled, S3 connection new) and a second, warm one, as a reused Lambda container runs it; the target is judged on the warm run, the first is reported next to it.",
     `Baseline: \`bash -c '${BASELINE}'\` on the same archive, timed from spawn to exit (includes bash start-up, ~few ms).`,
     'Throughput = uncompressed plugin bytes / wall time, MB = 10^6 bytes. Both run alone (no stack running).',
-    "Peers (bench/peers.ts), right after each Stage run on the same archive, each in a fresh process timed inside it like Stage (first call and a warm second call): node-tar v7 (strict extract to a temp dir with a filter refusing absolute paths, `..`, special entries, more than the entry and byte limits, links dropped; sha256 of every file read back; sorted portable re-pack at gzip level 1 to a temp file; PutObject with the same S3 client as Stage) and Python's tarfile (`filter='data'`, PEP 706, plus the same limits; hash; normalized re-pack at gzip level 1; an anonymous PUT to the same s3rver, which skips the SigV4 signing Stage and node-tar pay). Ratio = peer time / Stage time, warm; > 1 means Stage is faster.",
+    "Peers (bench/peers.ts), right after each Stage run on the same archive, each in a fresh process timed inside it like Stage (first call and a warm second call): node-tar v7 (bench/peers-node-tar.ts, bundled and run like stage-one.ts, so both Node programs load the same way; strict extract to a temp dir with a filter refusing absolute paths, `..`, special entries, more than the entry and byte limits, links dropped; sha256 of every file read back; sorted portable re-pack at gzip level 1 to a temp file; PutObject with the same S3 client as Stage) and Python's tarfile (`filter='data'`, PEP 706, plus the same limits; hash; normalized re-pack at gzip level 1; an anonymous PUT to the same s3rver, which skips the SigV4 signing Stage and node-tar pay). Ratio = peer time / Stage time, warm; > 1 means Stage is faster.",
   );
   return { name: 'Staging', rows, findings, data };
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,9 +34,17 @@ export function run(command: string, args: string[], opts: { env?: NodeJS.Proces
   });
 }
 
-/** Runs a TypeScript file with tsx in a fresh Node process. */
-export function runTs(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', file, ...args], opts);
+/**
+ * Bundles a script as the stack bundles a Lambda handler (esbuild with `esbuildArgs`, the same
+ * command line), so it runs as a Lambda runs its code: plain Node, no tsx loader hooks, nothing
+ * from `node_modules`. `entry-names=index`: give each script its own `outDir`. Returns `index.mjs`.
+ */
+export async function bundleScript(entry: string, outDir: string): Promise<string> {
+  // Loaded only here: it brings in aws-cdk-lib, which the other users of this module do not need.
+  const { esbuildArgs } = await import('../../infra/constructs/handler-function.js');
+  const res = await run(join(REPO_ROOT, 'node_modules/.bin/esbuild'), esbuildArgs(join(REPO_ROOT, entry), outDir), { timeoutMs: 120_000 });
+  if (res.code !== 0) throw new Error(`esbuild ${entry} failed (${res.code}): ${res.stderr.slice(-2000)}`);
+  return join(outDir, 'index.mjs');
 }
 
 /** The last line of stdout that parses as JSON. */
