@@ -15,11 +15,11 @@ const list = <T extends z.ZodMiniType<string>>(item: T) =>
     z.nullish(z.array(item).check(z.maxLength(1000))),
     z.transform((v: z.output<T>[] | null | undefined) => v ?? []),
   );
+const noControlCharacters = z.refine<string>((v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v), { error: 'must not contain control characters' });
 /**
  * Free text that ends up in the database, listings and logs: bounded, and without control
  * characters (a NUL cannot even be stored in PostgreSQL text), but newlines and tabs are fine.
  */
-const noControlCharacters = z.refine<string>((v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v), { error: 'must not contain control characters' });
 const text = (max: number) => z.string().check(z.maxLength(max), noControlCharacters);
 /** A version, tag, runtime or rule path: one short line. */
 const token = (max: number) =>

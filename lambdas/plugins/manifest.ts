@@ -13,7 +13,7 @@ const MAX_DEPTH = 64;
 /** Each alias expands its anchor again; a few are normal, thousands are an alias bomb. */
 const MAX_ALIASES = 100;
 
-export { Manifest, MAX_MANIFEST_BYTES } from './manifest-schema.js';
+export { Manifest, MAX_MANIFEST_BYTES };
 
 /** A manifest that passed, and what is worth telling its author anyway. */
 export interface ManifestCheck {
