@@ -79,6 +79,7 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
     maxInFlightForOrg: request.maxInFlightForOrg ?? null,
   });
   if ('refused' in recorded) throw orgAtCapacity(request.workspace.orgId, recorded.inFlight, request.maxInFlightForOrg ?? 0);
+  if ('joined' in recorded) return { operation: recorded.operation, created: false };
   if (!recorded.created) return { operation: asReplay(recorded, request), created: false };
   const { operation, created } = recorded;
 

@@ -98,6 +98,8 @@ export type RecordedOperation =
   | { operation: Operation; created: true }
   /** An earlier request under the same idempotency key recorded it; `requestHash` says what it asked. */
   | { operation: Operation; created: false; requestHash: string | null }
+  /** An uninstall of the same plugin on the same workspace is already RUNNING: this request is that one. */
+  | { operation: Operation; created: false; joined: 'uninstall_running' }
   /** Nothing recorded: the org already had `inFlight` operations RUNNING, at or past its cap. */
   | { created: false; refused: 'org_at_capacity'; inFlight: number };
 
@@ -109,9 +111,11 @@ type InsertedRow = { [K in keyof OperationRow]: OperationRow[K] | null } & { in_
  * 'RUNNING'`, so the count follows what is in flight, not the audit log) and records nothing
  * when `maxInFlightForOrg` are already RUNNING. With an idempotency key already used on this
  * workspace the existing operation is returned instead (`created: false`), with the hash of the
- * request that made it, so a retried request never starts a second workflow.
+ * request that made it, so a retried request never starts a second workflow. An uninstall while
+ * one of the same plugin runs on the workspace is that one (the partial unique index
+ * `plugin_operations_one_running_uninstall_idx` decides between racing requests).
  */
-export async function createOperation(db: Queryable, op: NewOperation): Promise<RecordedOperation> {
+export async function createOperation(db: Queryable, op: NewOperation, retried = false): Promise<RecordedOperation> {
   const [row] = await query<InsertedRow>(
     db,
     `WITH in_flight AS (
@@ -121,7 +125,7 @@ export async function createOperation(db: Queryable, op: NewOperation): Promise<
          (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn, execution_name)
        SELECT $1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11, $12
        FROM in_flight WHERE $13::int IS NULL OR in_flight.n < $13::int
-       ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
+       ON CONFLICT DO NOTHING
        RETURNING *
      )
      SELECT inserted.*, in_flight.n AS in_flight FROM in_flight LEFT JOIN inserted ON true`,
@@ -145,7 +149,22 @@ export async function createOperation(db: Queryable, op: NewOperation): Promise<
   // A request racing one with the same idempotency key is its replay, even at the cap.
   const earlier = op.idempotencyKey === null ? null : await findByIdempotencyKey(db, op.workspaceId, op.idempotencyKey);
   if (earlier) return { ...earlier, created: false };
-  return { created: false, refused: 'org_at_capacity', inFlight: row?.in_flight ?? 0 };
+  const running = op.kind === 'uninstall' ? await runningUninstall(db, op.workspaceId, op.plugin) : null;
+  if (running) return { operation: running, created: false, joined: 'uninstall_running' };
+  const inFlight = row?.in_flight ?? 0;
+  // Under the cap, the conflict was with an uninstall that ended between the two statements: once more.
+  const atCap = op.maxInFlightForOrg != null && inFlight >= op.maxInFlightForOrg;
+  if (!atCap && !retried) return createOperation(db, op, true);
+  return { created: false, refused: 'org_at_capacity', inFlight };
+}
+
+async function runningUninstall(db: Queryable, workspaceId: string, plugin: string | null): Promise<Operation | null> {
+  const rows = await query<OperationRow>(
+    db,
+    `SELECT * FROM plugin_operations WHERE workspace_id = $1 AND plugin = $2 AND kind = 'uninstall' AND status = 'RUNNING'`,
+    [workspaceId, plugin],
+  );
+  return rows[0] ? toOperation(rows[0]) : null;
 }
 
 /** The operation started under this idempotency key on this workspace, with the hash of its request. */

@@ -335,6 +335,18 @@ describe('uninstalling', () => {
     const again = await stack.call('DELETE', '/workspaces/w2/plugins/hello-skill', { token: org });
     expect(again).toMatchObject({ status: 404, body: { code: 'plugin_not_installed' } });
   });
+
+  it('answers two concurrent uninstalls of one plugin with one operation, touching the host once', async () => {
+    expect((await install('w3', { source: 'local://hello-skill' })).status).toBe(200);
+    const restartsBefore = (await restartLines('w3')).length;
+    const remove = () => stack.call('DELETE', '/workspaces/w3/plugins/hello-skill', { token: org, headers: { prefer: 'wait=20' } });
+    const [first, second] = await Promise.all([remove(), remove()]);
+    expect(first).toMatchObject({ status: 200, body: { status: 'uninstalled', plugin: 'hello-skill' } });
+    expect(second).toMatchObject({ status: 200, body: { status: 'uninstalled', operationId: first.body.operationId } });
+    expect(await restartLines('w3')).toHaveLength(restartsBefore + 1);
+    const ops = (await stack.call('GET', '/operations?workspaceId=w3&limit=50', { token: stack.adminToken })).body as Array<{ kind: string; plugin: string }>;
+    expect(ops.filter((op) => op.kind === 'uninstall' && op.plugin === 'hello-skill')).toHaveLength(1);
+  });
 });
 
 describe('reading the registry', () => {

@@ -102,6 +102,20 @@ describe('operations', () => {
     expect((await createOperation(t.db, capped('cap-5'))).created).toBe(true);
   });
 
+  it('joins an uninstall to the one of the same plugin already running on the workspace, racing or not', async () => {
+    await upsertWorkspace(t.db, 'ws-un', { orgId: 'org-a', runtime: 'claude-code' });
+    const uninstall = (id: string, plugin: string, workspaceId = 'ws-un') => ({ ...newOp(id, workspaceId), kind: 'uninstall' as const, plugin });
+    const raced = await Promise.all(['un-1', 'un-2', 'un-3'].map((id) => createOperation(t.db, uninstall(id, 'lint'))));
+    expect(raced.filter((r) => r.created)).toHaveLength(1);
+    const runningId = raced.find((r) => r.created)!.operation!.operationId;
+    for (const other of raced.filter((r) => !r.created)) expect(other).toMatchObject({ joined: 'uninstall_running', operation: { operationId: runningId } });
+    // Another plugin, or an install of the same one, is an operation of its own.
+    expect((await createOperation(t.db, uninstall('un-other', 'docs'))).created).toBe(true);
+    expect((await createOperation(t.db, { ...newOp('in-lint', 'ws-un'), plugin: 'lint' })).created).toBe(true);
+    await finishOperation(t.db, runningId, 'SUCCEEDED');
+    expect((await createOperation(t.db, uninstall('un-4', 'lint'))).created).toBe(true);
+  });
+
   it('tracks steps once each and finishes only a running operation', async () => {
     await createOperation(t.db, newOp('op-steps', 'ws-op'));
     await stepStarted(t.db, 'op-steps', 'Stage');
