@@ -1,4 +1,5 @@
 import { InvalidSource } from '../shared/errors.js';
+import { PLUGIN_NAME_RE } from '../shared/types.js';
 import { quote } from './quote.js';
 
 // SPEC §2's scheme syntax. Not `parseSource` from source.ts: that module pulls in every resolver
@@ -34,23 +35,42 @@ export function originOwnName(origin: Origin): string {
   return spec.slice(spec.lastIndexOf('/') + 1);
 }
 
-const OWNER_PATTERN_RE = /^([a-z][a-z0-9+.-]*:\/\/)([^/#@*]+)\/\*$/;
+// GitHub's own rules for account and repository names (`.` and `..` are no repository).
+const GITHUB_OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/;
+const GITHUB_REPO_RE = /^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+
+/** `owner/repo` as GitHub names them, or null: no more path, no `..`, no leading `-`. */
+export function githubRepo(path: string): { owner: string; repo: string } | null {
+  const [owner = '', repo = '', ...extra] = path.split('/');
+  return GITHUB_OWNER_RE.test(owner) && GITHUB_REPO_RE.test(repo) && extra.length === 0 ? { owner, repo } : null;
+}
+
+/** The schemes an origin can have, whichever resolvers this deployment registers. */
+const ORIGIN_SCHEMES = ['clawhub', 'github', 'local'];
 
 /**
- * Checks an allowlist pin and returns it normalized: an exact origin (`github://acme/lint`) or an
- * owner prefix (`github://acme/*`). A pin carrying a ref or version is refused rather than widened.
+ * Checks an allowlist pin with the grammar installs are parsed with and returns it normalized:
+ * an exact origin (`github://acme/lint`, `local://<name>`, `clawhub://<name>`) or a GitHub owner
+ * prefix (`github://acme/*`). A pin carrying a ref or version is refused rather than widened; a
+ * pin no source could ever match (a typo would silently block the plugin) is refused too.
  */
 export function parseOriginPattern(pin: string): string {
-  const bad = (why: string) => new InvalidSource(`invalid allowlist source ${quote(pin)}: ${why}`);
+  const bad = (why: string, details: Record<string, unknown> = {}) => new InvalidSource(`invalid allowlist source ${quote(pin)}: ${why}`, details);
   if (/[#@]/.test(pin.slice(pin.indexOf('://') + 1))) throw bad('pin an origin, without #ref or @version');
-  if (pin.endsWith('/*')) {
-    const prefix = originOf(pin.slice(0, -2));
-    const pattern = `${prefix}/*`;
-    if (!OWNER_PATTERN_RE.test(pattern)) throw bad('an owner prefix is <scheme>://<owner>/*');
-    return pattern;
+  const ownerPrefix = pin.endsWith('/*');
+  const origin = originOf(ownerPrefix ? pin.slice(0, -2) : pin);
+  if (origin.includes('*')) throw bad('"*" may only end an owner prefix (github://<owner>/*)');
+  const scheme = origin.slice(0, origin.indexOf('://'));
+  const path = origin.slice(scheme.length + 3);
+  if (!ORIGIN_SCHEMES.includes(scheme)) throw bad(`unknown source scheme ${quote(scheme)}`, { available_schemes: ORIGIN_SCHEMES });
+  if (ownerPrefix) {
+    if (scheme !== 'github' || !githubRepo(`${path}/x`)) throw bad('an owner prefix is github://<owner>/*');
+    return `${origin}/*`;
   }
-  if (pin.includes('*')) throw bad('"*" may only end an owner prefix (<scheme>://<owner>/*)');
-  const origin = originOf(pin);
-  if (originOwnName(origin) === '') throw bad('it names no plugin');
+  if (scheme === 'github') {
+    if (!githubRepo(path)) throw bad('expected github://owner/repo');
+    return origin;
+  }
+  if (!PLUGIN_NAME_RE.test(path)) throw bad(`expected ${scheme}://<plugin name>`);
   return origin;
 }

@@ -128,6 +128,19 @@ describe('a name bound to where its code comes from', () => {
     await putAllowlist([]);
   });
 
+  it('refuses a malformed pin with 400 invalid_source and keeps the list it had', async () => {
+    await putAllowlist([{ name: 'lint', source: 'github://acme/*' }]);
+    const before = (await stack.call('GET', '/orgs/trust/plugins/allowlist', { token: org })).body;
+    for (const pin of ['ftp://x', 'github://acme', 'github://-bad/x', 'github://acme/..', 'local://x/y', 'github://acme/lint/extra']) {
+      const res = await putAllowlist([{ name: 'lint', source: pin }]);
+      expect(res, pin).toMatchObject({ status: 400, body: { code: 'invalid_source' } });
+      expect(res.body.error, pin).toContain(pin);
+    }
+    expect((await putAllowlist([{ name: 'lint', source: 'ftp://x' }])).body.available_schemes).toEqual(expect.arrayContaining(['github', 'local']));
+    expect((await stack.call('GET', '/orgs/trust/plugins/allowlist', { token: org })).body).toEqual(before);
+    await putAllowlist([]);
+  });
+
   it('refuses a download whose source is not the pinned origin', async () => {
     await putAllowlist([{ name: 'hello-skill', source: 'local://hello-skill' }]);
     serveRepo('anyone/hello-skill', 'v1', { 'plugin.yaml': 'name: hello-skill\n', 'skills/hello/SKILL.md': '# hijacked\n' });

@@ -1,4 +1,5 @@
 import { InvalidSource, UnpinnedSource } from '../../shared/errors.js';
+import { githubRepo } from '../origin.js';
 import { quote } from '../quote.js';
 import { startDeadline } from './deadline.js';
 import { fetchArchive } from './http.js';
@@ -19,9 +20,6 @@ export interface GithubSpec {
   ref: string;
 }
 
-// GitHub's own rules for account and repository names.
-const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
-const REPO_RE = /^[A-Za-z0-9._-]{1,100}$/;
 // A branch, tag or commit; `/` allowed (feature/x), never a leading `-` (option injection further down).
 const REF_RE = /^[A-Za-z0-9._+@/][A-Za-z0-9._+@/-]{0,254}$/;
 /** What codeload serves for an unpinned source when `PLUGIN_ALLOW_UNPINNED=true`. */
@@ -31,10 +29,9 @@ const DEFAULT_REF = 'HEAD';
 export function parseGithubSpec(spec: string, allowUnpinned: boolean): GithubSpec {
   const hash = spec.indexOf('#');
   const repoPart = hash === -1 ? spec : spec.slice(0, hash);
-  const [owner = '', repo = '', ...extra] = repoPart.split('/');
-  if (!OWNER_RE.test(owner) || !REPO_RE.test(repo) || repo === '.' || repo === '..' || extra.length > 0) {
-    throw new InvalidSource(`invalid github source ${quote(spec)}: expected github://owner/repo#ref`);
-  }
+  const named = githubRepo(repoPart);
+  if (!named) throw new InvalidSource(`invalid github source ${quote(spec)}: expected github://owner/repo#ref`);
+  const { owner, repo } = named;
   if (hash === -1) {
     if (!allowUnpinned) {
       throw new UnpinnedSource(`github source ${quote(spec)} is not pinned: use github://${owner}/${repo}#<tag or commit>`);

@@ -41,6 +41,8 @@ describe("an origin's own plugin name", () => {
 describe('an allowlist pin', () => {
   it.each([
     ['github://acme/lint', 'github://acme/lint'],
+    ['github://acme/lint.js', 'github://acme/lint.js'],
+    ['github://a-1/b_c', 'github://a-1/b_c'],
     ['GITHUB://Acme/Lint', 'github://acme/lint'],
     ['github://acme/*', 'github://acme/*'],
     ['github://ACME/*', 'github://acme/*'],
@@ -60,6 +62,15 @@ describe('an allowlist pin', () => {
     ['a bare scheme prefix', 'github://*'],
     ['no plugin', 'github://acme/'],
     ['a bad scheme', 'my_scheme://x'],
+    ['a scheme no source has', 'ftp://x'],
+    ['an owner without a repository', 'github://acme'],
+    ['an owner GitHub would refuse', 'github://-bad/x'],
+    ['a repository that climbs', 'github://acme/..'],
+    ['a path past the repository', 'github://acme/lint/extra'],
+    ['a registry name with a slash', 'local://x/y'],
+    ['a bare name that is no plugin name', 'Bad Name'],
+    ['a clawhub name that is no plugin name', 'clawhub://a/b'],
+    ['an owner prefix outside GitHub', 'local://acme/*'],
   ])('with %s is refused as invalid_source', (_, pin) => {
     expect(() => parseOriginPattern(pin)).toThrow(expect.objectContaining({ code: 'invalid_source' }));
   });
