@@ -19,7 +19,7 @@ export interface LocalApiServer {
 export async function startLocalApiServer(opts: { handler: ApiHandler; port: number; maxBodyBytes: number }): Promise<LocalApiServer> {
   const server = createServer((req, res) => {
     serve(req, res, opts).catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      if (!res.headersSent) res.writeHead(500, JSON_HEADERS);
       res.end(JSON.stringify({ error: 'internal error', code: 'internal_error' }));
     });
   });
@@ -30,8 +30,29 @@ export async function startLocalApiServer(opts: { handler: ApiHandler; port: num
   return { url: listening.url, server, close: listening.close };
 }
 
+const JSON_HEADERS = { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' };
+
+/**
+ * The request target as a URL, or null when it is none API Gateway would route: not a path
+ * (`http://host/x`, the absolute form) or not parseable (`//[`, which reads as a host).
+ */
+function targetUrl(target: string): URL | null {
+  if (!target.startsWith('/')) return null;
+  try {
+    return new URL(target, 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
 async function serve(req: IncomingMessage, res: ServerResponse, opts: { handler: ApiHandler; maxBodyBytes: number }) {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = targetUrl(req.url ?? '/');
+  if (!url) {
+    req.resume();
+    res.writeHead(400, JSON_HEADERS);
+    res.end(JSON.stringify({ error: 'the request target is not a URL path', code: 'invalid_request' }));
+    return;
+  }
   // The path as sent, like API Gateway's rawPath: a WHATWG URL would resolve `..` and `%2e%2e`.
   const rawPath = (req.url ?? '/').split('?')[0] || '/';
   const method = (req.method ?? 'GET').toUpperCase();

@@ -49,6 +49,7 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
       ms: Date.now() - started,
       ...(operationId ? { operationId } : {}),
     });
-    return { ...response, headers: { ...response.headers, 'x-request-id': req.requestId } };
+    // Answers echo what the request said (names, sources): no browser may sniff them into HTML.
+    return { ...response, headers: { ...response.headers, 'x-content-type-options': 'nosniff', 'x-request-id': req.requestId } };
   };
 }

@@ -130,16 +130,45 @@ describe('bad input', () => {
   });
 
   it('takes an encoded dot-dot segment as a name, as API Gateway does, not as a way up the path', async () => {
-    // fetch() would resolve the segment itself, so this goes out as written.
-    const status = await new Promise<number>((resolve, reject) => {
-      const { hostname, port } = new URL(stack.url);
-      request({ hostname, port, path: '/workspaces/%2e%2e/plugins', headers: { authorization: `Bearer ${orgA}` } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-        .on('error', reject)
-        .end();
-    });
-    expect(status).toBe(404);
+    expect((await rawRequest('/workspaces/%2e%2e/plugins')).status).toBe(404);
+  });
+
+  it('answers 400 invalid_request, not 500, to a request target that is no URL path', async () => {
+    for (const target of ['//[', 'http://[', 'http://x/workspaces']) {
+      const res = await rawRequest(target);
+      expect(res.status, target).toBe(400);
+      expect(JSON.parse(res.body), target).toMatchObject({ code: 'invalid_request' });
+      expect(res.headers['x-content-type-options'], target).toBe('nosniff');
+    }
   });
 });
+
+describe('response headers', () => {
+  it('marks every JSON answer nosniff, since answers echo what the request said', async () => {
+    const answers = [
+      await stack.call('GET', '/health'),
+      await stack.call('GET', '/workspaces/a-1/plugins', { token: orgA }),
+      await stack.call('GET', '/nope<script>', { token: orgA }),
+      await stack.call('POST', '/workspaces/a-1/plugins', { token: orgA, body: { source: 'ftp://<b>x</b>' } }),
+      await stack.call('GET', '/workspaces/a-1/plugins'),
+    ];
+    for (const res of answers) {
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+  });
+});
+
+/** A request whose target goes out exactly as written: fetch() would normalize or refuse it. */
+function rawRequest(path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(stack.url);
+    request({ hostname, port, path, headers: { authorization: `Bearer ${orgA}` } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}

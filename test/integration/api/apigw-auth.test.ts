@@ -44,6 +44,8 @@ describe('authentication through the deployed shape (no API Gateway authorizer)'
     const res = await listPlugins(headers);
     expect(res.statusCode).toBe(401);
     expect(res.headers?.['www-authenticate']).toBe('Bearer');
+    // What the Lambda answers is what API Gateway's stage sends on (HTTP API passes headers through).
+    expect(res.headers?.['x-content-type-options']).toBe('nosniff');
     const body = JSON.parse(String(res.body));
     expect(body).toMatchObject({ code: 'unauthorized', error: expect.any(String) });
     expect(String(res.body)).not.toContain('    at ');
@@ -58,6 +60,7 @@ describe('authentication through the deployed shape (no API Gateway authorizer)'
   it('serves a valid token (header names as API Gateway lower-cases them)', async () => {
     const res = await listPlugins({ authorization: `Bearer ${orgToken}` });
     expect(res.statusCode).toBe(200);
+    expect(res.headers?.['x-content-type-options']).toBe('nosniff');
     expect(JSON.parse(String(res.body))).toEqual([]);
   });
 
