@@ -35,6 +35,21 @@ export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
 };
 const TASK_TIMEOUT_MARGIN = Duration.seconds(30);
 
+/**
+ * Another operation holds the workspace lease: ask again at most 5 s apart, since only the oldest
+ * waiting operation may take a freed workspace (lambdas/store/leases.ts: operations reach a host in
+ * the order they were accepted), so a workspace waits seconds, not half a minute, for the next in
+ * its queue; for about 6 minutes on average (full jitter), room for a queue as long as the org's
+ * cap on operations in flight before one gives up as 503 workspace_busy.
+ */
+export const LEASE_RETRY = {
+  interval: Duration.seconds(1),
+  backoffRate: 1.5,
+  maxAttempts: 150,
+  maxDelay: Duration.seconds(5),
+  jitterStrategy: sfn.JitterType.FULL,
+} satisfies sfn.RetryProps;
+
 /** Transient database or fetch trouble in a step: a few quick retries, then the Catch. */
 const STEP_BACKOFF = {
   interval: Duration.seconds(1),
@@ -68,15 +83,7 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
     });
   const withTransientRetries = (task: sfn.TaskStateBase, backoff: sfn.RetryProps = STEP_BACKOFF): sfn.TaskStateBase =>
     task
-      // Another operation holds the workspace lease: wait for it, up to a few minutes in total.
-      .addRetry({
-        errors: errorNamesRetried('lease'),
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 8,
-        maxDelay: Duration.seconds(30),
-        jitterStrategy: sfn.JitterType.FULL,
-      })
+      .addRetry({ errors: errorNamesRetried('lease'), ...LEASE_RETRY })
       // AWS throttling (ours calling EC2/SSM/EIC, or Step Functions invoking Lambda) comes in bursts.
       .addRetry({
         errors: [...errorNamesRetried('throttle'), 'Lambda.TooManyRequestsException'],

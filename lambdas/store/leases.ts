@@ -4,19 +4,33 @@ import { query } from './db.js';
 /**
  * Per-workspace lease (SPEC §6): one row per workspace with an expiry, held by an operation id.
  * Acquiring is a single statement, so no transaction is ever held across the network calls the
- * holder then makes. It succeeds when the workspace has no lease, the same holder re-acquires (a
- * retried step; its lease is extended), the lease expired, or the holder's operation is no longer
- * RUNNING (finished, or never recorded): a lease whose execution ended is free at once, and the
- * TTL only bounds an execution that died without its operation being closed.
+ * holder then makes. The holder keeps it when it asks again (a retried step; its lease is
+ * extended). Another operation takes it when it is free — no lease, an expired one, or one whose
+ * holder's operation is no longer RUNNING (finished, or never recorded): a lease whose execution
+ * ended is free at once, and the TTL only bounds an execution that died without its operation
+ * being closed — and no older operation of the workspace is still RUNNING. So operations on one
+ * workspace reach its host in the order they were accepted, and the last change asked for is the
+ * one the host keeps, whichever staged first or retried last. An operation older than the TTL
+ * holds no place, as an expired lease holds no workspace.
  */
 export async function acquireLease(db: Queryable, workspaceId: string, holder: string, ttlMs: number): Promise<boolean> {
   const rows = await query(
     db,
-    `INSERT INTO workspace_leases (workspace_id, holder, expires_at)
-     VALUES ($1, $2, now() + make_interval(secs => $3::double precision / 1000))
+    `WITH ttl AS (SELECT make_interval(secs => $3::double precision / 1000) AS span),
+     queued_behind AS (
+       SELECT EXISTS (
+         SELECT 1 FROM plugin_operations o, plugin_operations me, ttl
+         WHERE me.id = $2 AND o.workspace_id = $1 AND o.status = 'RUNNING' AND o.id <> me.id
+           AND (o.created_at, o.id) < (me.created_at, me.id) AND o.created_at > now() - ttl.span
+       ) AS yes
+     )
+     INSERT INTO workspace_leases (workspace_id, holder, expires_at)
+     SELECT $1, $2, now() + ttl.span FROM ttl, queued_behind
+     WHERE NOT queued_behind.yes OR EXISTS (SELECT 1 FROM workspace_leases l WHERE l.workspace_id = $1 AND l.holder = $2)
      ON CONFLICT (workspace_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-       WHERE workspace_leases.holder = EXCLUDED.holder OR workspace_leases.expires_at < now()
-         OR NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.id = workspace_leases.holder AND o.status = 'RUNNING')
+       WHERE workspace_leases.holder = EXCLUDED.holder
+         OR (NOT (SELECT yes FROM queued_behind) AND (workspace_leases.expires_at < now()
+           OR NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.id = workspace_leases.holder AND o.status = 'RUNNING')))
      RETURNING 1`,
     [workspaceId, holder, ttlMs],
   );

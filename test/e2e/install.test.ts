@@ -423,6 +423,31 @@ describe('downloads for external workspaces', () => {
 });
 
 describe('concurrency', () => {
+  it('applies queued updates of one plugin on one workspace in the order they were accepted: the last one asked for stays', async () => {
+    const versions = ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0', '6.0.0'];
+    // The first versions are the biggest, so they stage last: arriving at the host is no guide to order.
+    for (const [i, v] of versions.entries()) {
+      serveRepo('acme/ordered', `v${v}`, {
+        'plugin.yaml': `name: ordered\nversion: ${v}\n`,
+        'rules/r.md': `${v}\n${'x'.repeat((versions.length - i) * 400_000)}`,
+      });
+    }
+    const accepted = [];
+    for (const v of versions) accepted.push(await install('w5', { source: `github://acme/ordered#v${v}` }, {}));
+    expect(accepted.map((r) => r.status)).toEqual(Array(versions.length).fill(202));
+    expect(await Promise.all(accepted.map(finalStatus))).toEqual(Array(versions.length).fill('SUCCEEDED'));
+    expect((await readFile(join(pluginDir('w5', 'ordered'), 'rules', 'r.md'), 'utf8')).split('\n')[0]).toBe('6.0.0');
+    const listed = (await stack.call('GET', '/workspaces/w5/plugins', { token: org })).body as Array<{ name: string; version: string }>;
+    expect(listed.find((p) => p.name === 'ordered')?.version).toBe('6.0.0');
+    // Each reached the host after the one accepted before it.
+    const delivered = [];
+    for (const res of accepted) {
+      const op = (await stack.call('GET', res.body.statusUrl, { token: org })).body;
+      delivered.push(op.steps.find((s: { name: string }) => s.name === 'Deliver').endedAt as string);
+    }
+    expect([...delivered].sort()).toEqual(delivered);
+  }, 300_000);
+
   it('runs 20 concurrent installs across 5 workspaces, all succeeding, with rows matching the hosts', async () => {
     const names = ['code-review-rules', 'hello-skill', 'safe-shell-hook'];
     const workspaces = ['w1', 'w2', 'w3', 'w4', 'w5'];

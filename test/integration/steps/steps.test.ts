@@ -259,8 +259,11 @@ describe('CheckAllowlist', () => {
 
 describe('Deliver', () => {
   it('waits its turn: another operation holding the workspace makes it WorkspaceBusy before any host call', async () => {
+    // Operations earlier tests left RUNNING on this workspace would be ahead of both in its queue.
+    await t.db.query(`UPDATE plugin_operations SET status = 'SUCCEEDED' WHERE workspace_id = $1 AND status = 'RUNNING'`, [workspace.id]);
+    const holder = await newState();
     const state = await newState();
-    expect(await acquireLease(t.db, workspace.id, (await newState()).operationId, 60_000)).toBe(true);
+    expect(await acquireLease(t.db, workspace.id, holder.operationId, 60_000)).toBe(true);
     const attempt = deliverStep(hostDeps())(state);
     await expect(attempt).rejects.toMatchObject({ name: 'WorkspaceBusy', transient: true });
     expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);

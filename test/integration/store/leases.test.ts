@@ -13,10 +13,10 @@ afterAll(async () => {
 });
 
 /** A lease holder is an operation id: these are operations in the given state. */
-async function operation(id: string, status: OperationStatus = 'RUNNING'): Promise<string> {
+async function operation(id: string, status: OperationStatus = 'RUNNING', workspaceId = 'ws-lease'): Promise<string> {
   await createOperation(t.db, {
     id,
-    workspaceId: 'ws-lease',
+    workspaceId,
     orgId: 'org-a',
     kind: 'install',
     plugin: null,
@@ -45,9 +45,11 @@ describe('leases', () => {
     await releaseLease(t.db, 'ws-lease', b);
     expect(await acquireLease(t.db, 'ws-lease', b, 60_000)).toBe(false);
     await releaseLease(t.db, 'ws-lease', a);
+    await finishOperation(t.db, a, 'SUCCEEDED');
     expect(await acquireLease(t.db, 'ws-lease', b, 1)).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
-    expect(await acquireLease(t.db, 'ws-lease', c, 60_000)).toBe(true);
+    // b never ended: past the TTL neither its lease nor its place in the queue holds the workspace.
+    expect(await acquireLease(t.db, 'ws-lease', c, 1)).toBe(true);
   });
 
   it('grants exactly one of many concurrent claims', async () => {
@@ -96,5 +98,52 @@ describe('a lease belongs to an execution', () => {
     const contenders = await Promise.all(Array.from({ length: 6 }, (_, i) => operation(`op-race-next-${i}`)));
     const claims = await Promise.all(contenders.map((h) => acquireLease(t.db, 'ws-race-dead', h, 60_000)));
     expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+});
+
+describe('operations queued on one workspace', () => {
+  const ws = (name: string) => `ws-queue-${name}`;
+  const accepted = async (name: string, ids: string[]) => {
+    const made: string[] = [];
+    for (const id of ids) made.push(await operation(id, 'RUNNING', ws(name)));
+    return made;
+  };
+
+  it('take the lease in the order they were accepted, not in the order they ask for it', async () => {
+    const [holding, first, second, third] = await accepted('order', ['q-hold', 'q-1', 'q-2', 'q-3']);
+    expect(await acquireLease(t.db, ws('order'), holding!, 60_000)).toBe(true);
+    for (const waiter of [third!, second!, first!]) expect(await acquireLease(t.db, ws('order'), waiter, 60_000)).toBe(false);
+    await finishOperation(t.db, holding!, 'SUCCEEDED');
+    // The youngest asks first each time the workspace frees; it still waits its turn.
+    expect(await acquireLease(t.db, ws('order'), third!, 60_000)).toBe(false);
+    expect(await acquireLease(t.db, ws('order'), second!, 60_000)).toBe(false);
+    expect(await acquireLease(t.db, ws('order'), first!, 60_000)).toBe(true);
+    await finishOperation(t.db, first!, 'SUCCEEDED');
+    expect(await acquireLease(t.db, ws('order'), third!, 60_000)).toBe(false);
+    expect(await acquireLease(t.db, ws('order'), second!, 60_000)).toBe(true);
+    await finishOperation(t.db, second!, 'FAILED', { code: 'delivery_failed', message: 'x', httpStatus: 502 });
+    expect(await acquireLease(t.db, ws('order'), third!, 60_000)).toBe(true);
+  });
+
+  it('wait for an older operation still staging, but not for one older than the lease TTL (its execution died)', async () => {
+    const [dead, staging, ready] = await accepted('ready', ['q-dead', 'q-staging', 'q-ready']);
+    await t.db.query(`UPDATE plugin_operations SET created_at = now() - interval '1 hour' WHERE id = $1`, [dead]);
+    expect(await acquireLease(t.db, ws('ready'), ready!, 60_000)).toBe(false);
+    await finishOperation(t.db, staging!, 'FAILED', { code: 'fetch_failed', message: 'x', httpStatus: 502 });
+    expect(await acquireLease(t.db, ws('ready'), ready!, 60_000)).toBe(true);
+  });
+
+  it('leave the lease with its holder when its step is retried, with younger ones waiting', async () => {
+    const [holding, younger] = await accepted('reentrant', ['q-holder', 'q-younger']);
+    expect(await acquireLease(t.db, ws('reentrant'), holding!, 60_000)).toBe(true);
+    expect(await acquireLease(t.db, ws('reentrant'), younger!, 60_000)).toBe(false);
+    expect(await acquireLease(t.db, ws('reentrant'), holding!, 60_000)).toBe(true);
+    expect(await holder(ws('reentrant'))).toBe(holding);
+  });
+
+  it('do not queue behind operations of other workspaces', async () => {
+    await accepted('other-a', ['q-other-a']);
+    const [mine] = await accepted('other-b', ['q-other-b']);
+    expect(await acquireLease(t.db, ws('other-b'), mine!, 60_000)).toBe(true);
   });
 });
