@@ -8,10 +8,12 @@ import { query } from './db.js';
  * extended). Another operation takes it when it is free — no lease, an expired one, or one whose
  * holder's operation is no longer RUNNING (finished, or never recorded): a lease whose execution
  * ended is free at once, and the TTL only bounds an execution that died without its operation
- * being closed — and no older operation of the workspace is still RUNNING. So operations on one
- * workspace reach its host in the order they were accepted, and the last change asked for is the
- * one the host keeps, whichever staged first or retried last. An operation older than the TTL
- * holds no place, as an expired lease holds no workspace.
+ * being closed — and no older operation on the same plugin of the workspace is still RUNNING.
+ * So changes to one plugin reach the host in the order they were accepted, and the last one asked
+ * for is the one that stays, whichever staged first or retried last; a change to another plugin
+ * is not held up behind one still staging. "The same plugin": the same name once known, or the
+ * same origin (`plugin_origin`, SPEC §4) before Stage has named it. An operation older than the
+ * TTL holds no place, as an expired lease holds no workspace.
  */
 export async function acquireLease(db: Queryable, workspaceId: string, holder: string, ttlMs: number): Promise<boolean> {
   const rows = await query(
@@ -22,6 +24,7 @@ export async function acquireLease(db: Queryable, workspaceId: string, holder: s
          SELECT 1 FROM plugin_operations o, plugin_operations me, ttl
          WHERE me.id = $2 AND o.workspace_id = $1 AND o.status = 'RUNNING' AND o.id <> me.id
            AND (o.created_at, o.id) < (me.created_at, me.id) AND o.created_at > now() - ttl.span
+           AND (o.plugin = me.plugin OR plugin_origin(o.source) = plugin_origin(me.source))
        ) AS yes
      )
      INSERT INTO workspace_leases (workspace_id, holder, expires_at)

@@ -13,14 +13,20 @@ afterAll(async () => {
 });
 
 /** A lease holder is an operation id: these are operations in the given state. */
-async function operation(id: string, status: OperationStatus = 'RUNNING', workspaceId = 'ws-lease'): Promise<string> {
+async function operation(
+  id: string,
+  status: OperationStatus = 'RUNNING',
+  workspaceId = 'ws-lease',
+  source = 'local://demo',
+  plugin: string | null = null,
+): Promise<string> {
   await createOperation(t.db, {
     id,
     workspaceId,
     orgId: 'org-a',
     kind: 'install',
-    plugin: null,
-    source: 'local://demo',
+    plugin,
+    source,
     sha256: null,
     idempotencyKey: null,
     requestHash: null,
@@ -145,5 +151,18 @@ describe('operations queued on one workspace', () => {
     await accepted('other-a', ['q-other-a']);
     const [mine] = await accepted('other-b', ['q-other-b']);
     expect(await acquireLease(t.db, ws('other-b'), mine!, 60_000)).toBe(true);
+  });
+
+  it('queue behind the same plugin only: by name once staged, by origin before', async () => {
+    const on = (id: string, source: string, plugin: string | null = null) => operation(id, 'RUNNING', ws('plugins'), source, plugin);
+    await on('p-lint-v1', 'github://acme/lint#v1');
+    await on('p-docs', 'github://acme/docs#v1', 'docs');
+    await on('p-named', 'github://elsewhere/renamed#v1', 'hello');
+    const lintV2 = await on('p-lint-v2', 'github://ACME/lint#v2');
+    const other = await on('p-other', 'local://code-review-rules', 'code-review-rules');
+    const hello = await on('p-hello', 'local://hello', 'hello');
+    expect(await acquireLease(t.db, ws('plugins'), lintV2, 60_000)).toBe(false);
+    expect(await acquireLease(t.db, ws('plugins'), hello, 60_000)).toBe(false);
+    expect(await acquireLease(t.db, ws('plugins'), other, 60_000)).toBe(true);
   });
 });
