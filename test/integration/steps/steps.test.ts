@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
@@ -227,6 +227,19 @@ describe('Stage', () => {
     const hanging = stage()({ ...state, requestedAt: new Date(Date.now() - timeoutMs + 8_000).toISOString() });
     await expect(hanging).rejects.toMatchObject({ name: 'FetchTimeout', code: 'fetch_timeout' });
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
+  });
+
+  it('fails as the retried platform_unavailable, in its own words, when S3 fails the upload (issue #27)', async () => {
+    codeload.set('acme/acc-good', 'v3', () => tarGz(pluginEntries(ACC_GOOD_FILES, 'acc-good-v3')));
+    const text = 'We encountered an internal error. Please try again.';
+    s3.on(PutObjectCommand).rejects(new S3ServiceException({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: text }));
+    const state = await newState({ ...accepted, source: 'github://acme/acc-good#v3' });
+
+    await expect(stage()(state)).rejects.toMatchObject({ name: 'PlatformUnavailable', code: 'platform_unavailable', transient: true });
+
+    const op = await getOperation(t.db, state.operationId);
+    expect(op?.steps).toEqual([expect.objectContaining({ name: 'Stage', status: 'FAILED', error: expect.objectContaining({ code: 'platform_unavailable' }) })]);
+    expect(JSON.stringify(op)).not.toContain(text);
   });
 
   it('uploads nothing when the request sha256 does not match', async () => {
