@@ -5,6 +5,7 @@ import { createDb, type Db } from './store/db.js';
 import { databaseUrlFromSecret } from './store/connection.js';
 import { schemaGate } from './store/schema-version.js';
 import { logger } from './shared/logger.js';
+import { awsErrorName } from './shared/aws-faults.js';
 
 /**
  * What every Lambda shares, built once per container (and once per local process):
@@ -64,11 +65,22 @@ async function buildRuntime(): Promise<Runtime> {
   return { config, aws, db: createDb({ connectionString: url, max: config.databasePoolMax }) };
 }
 
+/**
+ * A function cannot serve without its secrets: whatever Secrets Manager answers instead (throttling,
+ * a fault, a missing secret or key, a denied role) is 503 platform_unavailable, which the workflow
+ * retries; the log and `awsError` name it, the message never carries its text.
+ */
 function secretReader(aws: AwsClientOptions): (arn: string) => Promise<string> {
   return async (arn) => {
     const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-    const secret = await (await createSecretsClient(aws)).send(new GetSecretValueCommand({ SecretId: arn }));
-    if (!secret.SecretString) throw new Error(`secret ${arn} has no string value`);
+    const secret = await (await createSecretsClient(aws)).send(new GetSecretValueCommand({ SecretId: arn })).catch((err: unknown) => {
+      logger.error('could not read a secret from Secrets Manager', { secretArn: arn, awsError: awsErrorName(err), error: (err as Error).message });
+      throw new PlatformUnavailable('a secret the service needs could not be read from Secrets Manager', { awsError: awsErrorName(err) }, { cause: err });
+    });
+    if (!secret.SecretString) {
+      logger.error('a secret has no string value', { secretArn: arn });
+      throw new PlatformUnavailable('a secret the service needs has no string value');
+    }
     return secret.SecretString;
   };
 }

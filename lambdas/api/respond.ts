@@ -1,14 +1,20 @@
 import * as z from '../shared/zod.js';
-import { AppError, ERROR_STATUS } from '../shared/errors.js';
+import { AppError, ERROR_STATUS, PlatformUnavailable } from '../shared/errors.js';
+import { awsErrorName, isAwsError } from '../shared/aws-faults.js';
 import type { Log } from '../shared/logger.js';
 import { json, type ApiResponse } from './http.js';
 
 /**
  * The one place errors become HTTP responses: `{error, code, ...details}` with the code's status.
- * Anything unexpected is logged with its stack and answered with a generic 500 body that never
- * carries the raw error.
+ * An AWS error no use case mapped is the platform's trouble: 503 platform_unavailable in our words
+ * (its name and text only in the log). Anything else unexpected is logged with its stack and
+ * answered with a generic 500 body that never carries the raw error.
  */
 export function errorResponse(err: unknown, log: Log): ApiResponse {
+  if (!(err instanceof AppError) && isAwsError(err)) {
+    log.warn('an AWS call failed', { awsError: awsErrorName(err), error: err.message });
+    return errorResponse(new PlatformUnavailable('a service the platform depends on is unavailable; try again'), log);
+  }
   if (err instanceof AppError) {
     // Context helps a caller fix a 4xx; a 5xx's details are for ops (they may hold host output).
     if (err.status >= 500) {

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { EC2Client, Ec2InstanceConnectEndpoint } from '@aws-sdk/client-ec2';
 import { DeliveryFailed, WorkspaceBusy, WorkspaceUnreachable } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { awsThrottled, isTransientAwsError } from './aws-faults.js';
+import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
 
 /**
  * EC2 Instance Connect Endpoint (EICE) tunnels, the way `aws ec2-instance-connect open-tunnel`

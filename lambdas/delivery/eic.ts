@@ -3,7 +3,7 @@ import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-conn
 import type { Duplex } from 'node:stream';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { awsThrottled, isTransientAwsError } from './aws-faults.js';
+import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
 import {
   clampSeconds,
   endpointDirectory,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
-import { awsThrottled, isTransientAwsError } from './aws-faults.js';
+import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
 import { HostCommandFailed, parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
 import { quote } from './shell.js';
 

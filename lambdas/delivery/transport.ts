@@ -1,7 +1,7 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DeliveryFailed, ExternalRuntime, WorkspaceUnreachable } from '../shared/errors.js';
 import { INSTANCE_ID_RE, type Workspace } from '../shared/types.js';
-import { awsThrottled, isTransientAwsError } from './aws-faults.js';
+import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
 import { isSsmOnline } from './ssm.js';
 
 /** Which way a workspace is reached: SSM Run Command, or EC2 Instance Connect (SSH). */

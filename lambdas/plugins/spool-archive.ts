@@ -5,7 +5,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
-import { AppError, FetchFailed, InternalError, InvalidArchive, PluginTooLarge } from '../shared/errors.js';
+import { AppError, FetchFailed, UnexpectedFailure, InvalidArchive, PluginTooLarge } from '../shared/errors.js';
 import { entrySegments } from './archive-path.js';
 import { quote } from './quote.js';
 import type { InOrderPacker } from './ordered-pack.js';
@@ -245,7 +245,7 @@ function tooLarge(limits: ArchiveLimits): PluginTooLarge {
 }
 
 function diskFailure(err: unknown): never {
-  throw new InternalError('staging the plugin on local disk failed', {}, { cause: err });
+  throw new UnexpectedFailure('staging the plugin on local disk failed', {}, { cause: err });
 }
 
 function invalidArchive(err: unknown): AppError {

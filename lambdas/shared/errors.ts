@@ -47,7 +47,8 @@ export const ERROR_DECLARATIONS = {
   IntegrityMismatch: { code: 'integrity_mismatch', status: 422 },
   IdempotencyKeyReused: { code: 'idempotency_key_reused', status: 422 },
   TooManyOperations: { code: 'too_many_operations', status: 429 },
-  InternalError: { code: 'internal_error', status: 500 },
+  /** Not `InternalError`: S3 and EC2 name their own 500 that, and a step's failure is matched by name. */
+  UnexpectedFailure: { code: 'internal_error', status: 500 },
   FetchFailed: { code: 'fetch_failed', status: 502, retry: 'backoff' },
   DeliveryFailed: { code: 'delivery_failed', status: 502 },
   PlatformUnavailable: { code: 'platform_unavailable', status: 503, retry: 'backoff' },
@@ -146,7 +147,7 @@ export class ManifestInvalid extends errorClass('ManifestInvalid') {}
 export class IntegrityMismatch extends errorClass('IntegrityMismatch') {}
 export class IdempotencyKeyReused extends errorClass('IdempotencyKeyReused') {}
 export class TooManyOperations extends errorClass('TooManyOperations') {}
-export class InternalError extends errorClass('InternalError') {}
+export class UnexpectedFailure extends errorClass('UnexpectedFailure') {}
 export class FetchFailed extends errorClass('FetchFailed') {}
 export class DeliveryFailed extends errorClass('DeliveryFailed') {}
 export class PlatformUnavailable extends errorClass('PlatformUnavailable') {}
@@ -163,8 +164,11 @@ export interface ErrorRecord {
 
 /**
  * Rebuilds the documented error from what a failed Task reports to Step Functions
- * (`{Error: <name>, Cause: <json with errorMessage>}`). Anything we did not throw on purpose
- * (a Lambda crash, a timeout) becomes a generic failure whose raw text is never echoed.
+ * (`{Error: <name>, Cause: <json with errorMessage>}`: the Lambda runtime's errorType and
+ * errorMessage, nothing else). The name is all that tells ours from an AWS SDK error (S3 has an
+ * `InvalidRequest` and a `NotFound` too), so a step lets no error out but one of ours
+ * (workflow/steps/step.ts). Anything else (a Lambda crash, a timeout) becomes a generic failure
+ * whose raw text is never echoed.
  */
 export function errorFromStepFailure(failure: { Error?: string; Cause?: string } | undefined, fallback: ErrorCode = 'delivery_failed'): ErrorRecord {
   const code = failure?.Error ? CODE_BY_NAME.get(failure.Error) : undefined;

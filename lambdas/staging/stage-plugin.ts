@@ -3,7 +3,8 @@ import type { Config } from '../shared/config.js';
 import type { StagedPlugin } from '../shared/types.js';
 import { parseSource, type Resolvers } from '../plugins/source.js';
 import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
-import { FetchFailed, FetchTimeout } from '../shared/errors.js';
+import { AppError, DeliveryFailed, FetchFailed, FetchTimeout, PlatformUnavailable } from '../shared/errors.js';
+import { awsErrorName, isTransientAwsError } from '../shared/aws-faults.js';
 import { stageArchive } from '../plugins/stage.js';
 
 export interface StagePluginDeps {
@@ -55,16 +56,20 @@ async function stageFetched(
     async (normalized, info) => {
       key = `staged/${args.id}/${info.name}.tar.gz`;
       const { PutObjectCommand } = await import('@aws-sdk/client-s3'); // with the client's chunk, not at module load
-      await deps.s3.send(
-        new PutObjectCommand({
-          Bucket: deps.config.stagingBucket,
-          Key: key,
-          Body: normalized,
-          ContentLength: info.contentLength,
-          ContentType: 'application/gzip',
-          Metadata: { 'plugin-sha256': info.contentHash },
-        }),
-      );
+      await deps.s3
+        .send(
+          new PutObjectCommand({
+            Bucket: deps.config.stagingBucket,
+            Key: key,
+            Body: normalized,
+            ContentLength: info.contentLength,
+            ContentType: 'application/gzip',
+            Metadata: { 'plugin-sha256': info.contentHash },
+          }),
+        )
+        .catch((err: unknown) => {
+          throw stagingBucketFailure(err);
+        });
     },
     {
       limits: deps.config.limits,
@@ -87,4 +92,17 @@ async function stageFetched(
       warnings: result.warnings,
     },
   };
+}
+
+/**
+ * The staging bucket refused the tarball. The SDK does not retry a streamed upload, so S3's
+ * transient faults (its `InternalError` 500, `SlowDown` 503, a dropped connection) are the
+ * retried PlatformUnavailable; anything else (AccessDenied, NoSuchBucket: the stack's
+ * configuration) fails for good as DeliveryFailed. Neither carries S3's text.
+ */
+function stagingBucketFailure(err: unknown): Error {
+  if (err instanceof AppError) return err;
+  const details = { awsError: awsErrorName(err) };
+  if (isTransientAwsError(err)) return new PlatformUnavailable('the staging bucket is briefly unavailable', details, { cause: err });
+  return new DeliveryFailed('the plugin could not be stored in the staging bucket', details, { cause: err });
 }

@@ -1,4 +1,4 @@
-import { AppError, errorFromStepFailure } from '../../shared/errors.js';
+import { AppError, errorFromStepFailure, toErrorRecord } from '../../shared/errors.js';
 import type { StepTransport } from '../../shared/types.js';
 import type { StepDetails } from '../../store/operations.js';
 
@@ -42,7 +42,8 @@ export function hostDetails(from: { transport?: unknown; commandId?: unknown; ss
  */
 export function failureDetails(err: unknown): StepDetails {
   const e = err instanceof Error ? err : new Error(String(err));
-  const { code, message } = errorFromStepFailure({ Error: e.name, Cause: JSON.stringify({ errorMessage: e.message }) });
+  // Only an AppError is ours: an AWS SDK error may carry one of our names (S3's NotFound).
+  const { code, message } = err instanceof AppError ? toErrorRecord(err) : errorFromStepFailure(undefined);
   const details = err instanceof AppError ? err.details : {};
   const tail = outputTail(typeof details.outputTail === 'string' ? details.outputTail : '');
   return {

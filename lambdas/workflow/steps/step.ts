@@ -1,7 +1,8 @@
 import * as z from '../../shared/zod.js';
 import { DB_RETRY_BUDGET_MS, retryUnavailable, type Db } from '../../store/db.js';
 import { stepEnded, stepStarted, type StepDetails } from '../../store/operations.js';
-import { InvalidRequest } from '../../shared/errors.js';
+import { AppError, DeliveryFailed, InvalidRequest, PlatformUnavailable } from '../../shared/errors.js';
+import { awsErrorName, isAwsError, isTransientAwsError } from '../../shared/aws-faults.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
 import { traced } from '../../shared/tracing.js';
@@ -34,10 +35,11 @@ const OperationRef = z.object({
  * operation (RUNNING, then SUCCEEDED / SKIPPED / FAILED, with its attempts, how it reached the
  * host and on failure its error and the host's output tail) and logs with the operation id,
  * workspace, plugin, step and attempt on every line. An input the step cannot take fails it as
- * InvalidRequest, naming the fields. A failure is re-thrown unchanged so Step Functions sees its
- * `name` for Retry and Catch. The body gets the invocation's remaining time, so host commands end
- * (cancelled if need be) before the invocation does. Each attempt emits StepDuration and runs in
- * its own X-Ray subsegment annotated with the operation id.
+ * InvalidRequest, naming the fields. A failure leaves as one of our documented errors (`ownError`),
+ * so Step Functions' Retry and Catch never see an AWS SDK error's name. The body gets the
+ * invocation's remaining time, so host commands end (cancelled if need be) before the invocation
+ * does. Each attempt emits StepDuration and runs in its own X-Ray subsegment annotated with the
+ * operation id.
  */
 export function defineStep<S extends z.ZodMiniType, O>(
   name: string,
@@ -60,16 +62,33 @@ export function defineStep<S extends z.ZodMiniType, O>(
         await emitMetric(METRIC.StepDuration, Date.now() - started, { step: name });
         return outcome.state;
       } catch (err) {
-        const e = err as Error;
-        const details = failureDetails(err);
-        log.warn('step failed', { error: e.name, code: details.error?.code, reason: e.message, ms: Date.now() - started });
+        const failure = ownError(name, err);
+        const details = failureDetails(failure);
+        const original = failure === err ? {} : { cause: String(err) };
+        log.warn('step failed', { error: failure.name, code: failure.code, reason: failure.message, ...original, ms: Date.now() - started });
         await emitMetric(METRIC.StepDuration, Date.now() - started, { step: name });
         // One attempt: the step is retried or caught anyway, and RecordFailure closes the operation.
         await stepEnded(db, operationId, name, 'FAILED', details).catch(() => undefined);
-        throw err;
+        throw failure;
       }
     });
   };
+}
+
+/**
+ * The error a step fails with, always one of ours: Step Functions retries and records a failure by
+ * its name alone, and an AWS SDK error carries its service's name (S3's `InternalError`,
+ * `NotFound`, `InvalidRequest`) and text. Transient AWS trouble (throttling, a 5xx, a dropped
+ * connection) is the retried PlatformUnavailable; anything else fails the step as DeliveryFailed.
+ * Either keeps the original as `cause`, and names an AWS error in `awsError`.
+ */
+function ownError(step: string, err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const details = isAwsError(err) ? { awsError: awsErrorName(err) } : {};
+  if (isTransientAwsError(err)) {
+    return new PlatformUnavailable(`a service the ${step} step uses is briefly unavailable`, details, { cause: err });
+  }
+  return new DeliveryFailed(`the ${step} step failed unexpectedly`, details, { cause: err });
 }
 
 /** Kept back from a write's retry budget, so the step still ends inside its invocation and reports. */

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DeleteObjectCommand, NotFound, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { createDb } from '../../../lambdas/store/db.js';
@@ -22,6 +22,8 @@ import { recordStep } from '../../../lambdas/workflow/steps/record.js';
 import { removeStep } from '../../../lambdas/workflow/steps/remove.js';
 import { AppError, InvalidArchive } from '../../../lambdas/shared/errors.js';
 import { stageStep } from '../../../lambdas/workflow/steps/stage.js';
+import { defineStep } from '../../../lambdas/workflow/steps/step.js';
+import * as z from '../../../lambdas/shared/zod.js';
 import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { FakeCodeload } from '../../support/codeload.js';
@@ -229,6 +231,19 @@ describe('Stage', () => {
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
+  it('fails as the retried platform_unavailable, in its own words, when S3 fails the upload (issue #27)', async () => {
+    codeload.set('acme/acc-good', 'v3', () => tarGz(pluginEntries(ACC_GOOD_FILES, 'acc-good-v3')));
+    const text = 'We encountered an internal error. Please try again.';
+    s3.on(PutObjectCommand).rejects(new S3ServiceException({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: text }));
+    const state = await newState({ ...accepted, source: 'github://acme/acc-good#v3' });
+
+    await expect(stage()(state)).rejects.toMatchObject({ name: 'PlatformUnavailable', code: 'platform_unavailable', transient: true });
+
+    const op = await getOperation(t.db, state.operationId);
+    expect(op?.steps).toEqual([expect.objectContaining({ name: 'Stage', status: 'FAILED', error: expect.objectContaining({ code: 'platform_unavailable' }) })]);
+    expect(JSON.stringify(op)).not.toContain(text);
+  });
+
   it('uploads nothing when the request sha256 does not match', async () => {
     codeload.set('acme/acc-good', 'v2', () => tarGz(pluginEntries(ACC_GOOD_FILES, 'acc-good-v2')));
     const attempt = stage()(await newState({ ...accepted, source: 'github://acme/acc-good#v2', expectedSha256: 'f'.repeat(64) }));
@@ -331,6 +346,41 @@ describe('step contracts', () => {
       name: 'InvalidRequest',
       message: expect.stringContaining('operationId'),
     });
+  });
+
+  it.each([
+    [
+      'an S3 NotFound, a name we use too',
+      'DeliveryFailed',
+      'delivery_failed',
+      new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'raw AWS text: NotFound' }),
+    ],
+    [
+      'a throttled AWS call',
+      'PlatformUnavailable',
+      'platform_unavailable',
+      new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'raw AWS text: Rate exceeded' }),
+    ],
+    ['a bug', 'DeliveryFailed', 'delivery_failed', new TypeError("raw text: Cannot read properties of undefined (reading 'x')")],
+  ])('lets nothing but our own errors leave a step: %s fails it as %s', async (_label, name, code, thrown) => {
+    const state = await newState(accepted);
+    const step = defineStep('Stage', t.db, z.object({ operationId: z.string() }), async () => {
+      throw thrown;
+    });
+
+    const err = (await step(state).catch((e: unknown) => e)) as AppError;
+
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ name, code, cause: thrown });
+    expect(err.message).not.toContain('raw');
+    // As Step Functions hands the failure to RecordFailure: the Lambda runtime's errorType and errorMessage.
+    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({
+      ...state,
+      error: { Error: err.name, Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }) },
+    });
+    const op = await getOperation(t.db, state.operationId);
+    expect(op).toMatchObject({ status: 'FAILED', error: { code } });
+    expect(JSON.stringify(op)).not.toContain('raw');
   });
 
   it('records only what Restart has finished with: an install is written, an uninstall forgotten', async () => {

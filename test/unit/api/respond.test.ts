@@ -1,3 +1,6 @@
+import { S3ServiceException } from '@aws-sdk/client-s3';
+import { InternalServiceError as SecretsManagerInternalServiceError } from '@aws-sdk/client-secrets-manager';
+import { SFNServiceException } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import * as z from '../../../lambdas/shared/zod.js';
 import { errorResponse } from '../../../lambdas/api/respond.js';
@@ -22,6 +25,44 @@ describe('error responses', () => {
     expect(res.body).not.toContain('hunter2');
     expect(res.body).not.toContain('ECONNREFUSED');
     expect(JSON.parse(res.body).code).toBe('internal_error');
+  });
+
+  it.each([
+    [
+      'S3',
+      new S3ServiceException({
+        name: 'InternalError',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 500 },
+        message: 'We encountered an internal error. Please try again.',
+      }),
+    ],
+    [
+      'S3',
+      new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied for arn:aws:s3:::staging' }),
+    ],
+    [
+      'Step Functions',
+      new SFNServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Rate exceeded for arn:aws:states:eu-west-1:123456789012:stateMachine:m',
+      }),
+    ],
+    [
+      'Secrets Manager',
+      new SecretsManagerInternalServiceError({
+        $metadata: { httpStatusCode: 500 },
+        message: 'An error occurred on the server side for secret arn:aws:secretsmanager:x',
+      }),
+    ],
+  ])('answers an AWS error from %s that no route mapped as 503 platform_unavailable, without its text', (_service, err) => {
+    const res = errorResponse(err, logger);
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body)).toEqual({ error: expect.any(String), code: 'platform_unavailable' });
+    expect(res.body).not.toContain(err.message);
+    expect(res.body).not.toContain(err.name);
   });
 
   it('turns a schema failure into 400 invalid_request', () => {

@@ -1,4 +1,4 @@
-import { DescribeInstanceConnectEndpointsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstanceConnectEndpointsCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EndpointDirectory, holdTunnelSlot, memoryTunnelSlots, presignTunnelUrl } from '../../../lambdas/delivery/eic-tunnel.js';
@@ -72,6 +72,20 @@ describe('EndpointDirectory', () => {
     const err = (await directory.find(VPC, undefined).catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ code: 'delivery_failed', details: { awsError: 'UnauthorizedOperation' } });
     expect(err.message).not.toContain('raw');
+  });
+
+  it('turns an EC2 500 (the SDK exception InternalError) into the retried AwsThrottled, in its own words', async () => {
+    const directory = new EndpointDirectory(new EC2Client({ region: 'us-east-1' }));
+    ec2Mock
+      .on(DescribeInstanceConnectEndpointsCommand)
+      .rejects(
+        new EC2ServiceException({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'An internal error has occurred' }),
+      );
+
+    const err = (await directory.find(VPC, undefined).catch((e: unknown) => e)) as Error;
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: 'InternalError' } });
+    expect(err.message).not.toContain('An internal error has occurred');
   });
 });
 

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
+import { DescribeInstancesCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
+import { EC2InstanceConnectClient, SendSSHPublicKeyCommand, ServiceException, ThrottlingException } from '@aws-sdk/client-ec2-instance-connect';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runViaEic, type EicDeps } from '../../../lambdas/delivery/eic.js';
@@ -78,6 +78,19 @@ describe('runViaEic: the instance', () => {
     expect(eicMock).not.toHaveReceivedCommand(SendSSHPublicKeyCommand);
   });
 
+  it.each([
+    ['InternalError', 'server', 500],
+    ['RequestLimitExceeded', 'client', 503],
+  ] as const)('leaves the SDK exception %s from DescribeInstances to the workflow as AwsThrottled, in its own words', async (name, fault, status) => {
+    const text = `raw EC2 text for ${name}`;
+    ec2Mock.on(DescribeInstancesCommand).rejects(new EC2ServiceException({ name, $fault: fault, $metadata: { httpStatusCode: status }, message: text }));
+
+    const err = (await runViaEic(deps, command).catch((e: unknown) => e)) as Error;
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: name } });
+    expect(err.message).not.toContain(text);
+  });
+
   it('fails as delivery_failed, in its own words, when EC2 cannot be asked', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation'));
 
@@ -119,6 +132,19 @@ describe('runViaEic: the one-time key', () => {
     const err = await runViaEic(deps, command).catch((e: unknown) => e);
 
     expect(err).toMatchObject({ code, message, details: { instanceId: INSTANCE, transport: 'eic', awsError: name } });
+  });
+
+  it.each([
+    new ServiceException({ $metadata: { httpStatusCode: 500 }, message: 'raw EC2 Instance Connect text: internal failure' }),
+    new ThrottlingException({ $metadata: { httpStatusCode: 400 }, message: 'raw EC2 Instance Connect text: rate exceeded' }),
+  ])('leaves the SDK exception $name from SendSSHPublicKey to the workflow as AwsThrottled, in its own words', async (sdkError) => {
+    instance('running');
+    eicMock.on(SendSSHPublicKeyCommand).rejects(sdkError);
+
+    const err = (await runViaEic(deps, command).catch((e: unknown) => e)) as Error;
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: sdkError.name } });
+    expect(err.message).not.toContain('raw EC2 Instance Connect text');
   });
 
   it('connects to the private IP unless a host is configured', async () => {

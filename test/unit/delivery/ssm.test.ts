@@ -3,6 +3,7 @@ import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  InternalServerError,
   InvalidInstanceId,
   InvocationDoesNotExist,
   SendCommandCommand,
@@ -99,6 +100,25 @@ describe('runViaSsm', () => {
     });
     expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(ssmMock).not.toHaveReceivedCommand(GetCommandInvocationCommand);
+  });
+
+  it('leaves an SSM 500 from SendCommand to the workflow as AwsThrottled, in its own words', async () => {
+    const text = 'An internal error occurred processing the request for arn:aws:ssm:us-east-1:123456789012:document/AWS-RunShellScript';
+    ssmMock.on(SendCommandCommand).rejects(new InternalServerError({ message: text, Message: text, $metadata: { httpStatusCode: 500 } }));
+
+    const err = (await runViaSsm(ssm, run).catch((e: unknown) => e)) as Error;
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: 'InternalServerError' } });
+    expect(err.message).not.toContain(text);
+  });
+
+  it('polls on through an SSM 500 reading the status', async () => {
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .rejectsOnce(new InternalServerError({ message: 'internal', Message: 'internal', $metadata: { httpStatusCode: 500 } }))
+      .resolves(succeeded());
+
+    await expect(runViaSsm(ssm, run)).resolves.toMatchObject({ status: 'Success' });
   });
 
   it('turns a failed script into delivery_failed without echoing host output', async () => {

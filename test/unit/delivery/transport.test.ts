@@ -1,4 +1,4 @@
-import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, InternalServerError, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { chooseTransport } from '../../../lambdas/delivery/transport.js';
@@ -61,6 +61,23 @@ describe('chooseTransport', () => {
     ssmMock.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('raw upstream text'), { name, $metadata: { httpStatusCode: status } }));
 
     await expect(chooseTransport(workspace(), { ssm })).rejects.toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true });
+  });
+
+  it.each([
+    new SSMServiceException({
+      name: 'ThrottlingException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      message: 'Rate exceeded for account 123456789012',
+    }),
+    new InternalServerError({ $metadata: { httpStatusCode: 500 }, message: 'internal failure for account 123456789012' }),
+  ])('leaves the SDK exception $name from DescribeInstanceInformation to the workflow as AwsThrottled, in its own words', async (sdkError) => {
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(sdkError);
+
+    const err = (await chooseTransport(workspace(), { ssm }).catch((e: unknown) => e)) as Error;
+
+    expect(err).toMatchObject({ name: 'AwsThrottled', code: 'workspace_unreachable', transient: true, details: { awsError: sdkError.name } });
+    expect(err.message).not.toContain('123456789012');
   });
 
   it('still fails a lookup SSM refuses for good as delivery_failed', async () => {

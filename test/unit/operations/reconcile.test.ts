@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceException } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { sfnExecutions } from '../../../lambdas/composition/reconcile.js';
 import {
   reconcileExecution,
   reconcileStale,
@@ -259,5 +262,48 @@ describe('reconciling the execution an EventBridge status change names', () => {
     expect(await reconcileExecution(t.deps, `${ARN_PREFIX}op-done`)).toBeNull();
     expect(await reconcileExecution(t.deps, `${ARN_PREFIX}op-other`)).toBeNull();
     expect(t.closed).toEqual([]);
+  });
+});
+
+describe('reconciling through Step Functions under its faults', () => {
+  const sfn = mockClient(SFNClient);
+  beforeEach(() => sfn.reset());
+  afterAll(() => sfn.restore());
+  const reader = () => sfnExecutions(new SFNClient({ region: 'us-east-1' }));
+
+  it('leaves the operation for the next sweep when DescribeExecution is throttled', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' }));
+    const t = setup({ operations: [operation('op-throttled')] });
+
+    const summary = await reconcileStale({ ...t.deps, executions: reader() }, SWEEP);
+
+    expect(summary.results).toEqual([{ operationId: 'op-throttled', outcome: 'unknown', reason: 'the execution could not be described' }]);
+    expect(t.closed).toEqual([]);
+  });
+
+  it('closes the operation of an execution Step Functions does not know', async () => {
+    sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ $metadata: { httpStatusCode: 400 }, message: 'Execution Does Not Exist: arn' }));
+    const t = setup({ operations: [operation('op-lost')] });
+
+    await reconcileStale({ ...t.deps, executions: reader() }, SWEEP);
+
+    expect(t.closed[0]?.[1]).toMatchObject({ code: 'delivery_failed', message: expect.stringContaining('its execution no longer exists') });
+  });
+
+  it("never takes an execution that failed with an AWS error's name for one of ours, nor echoes its text", async () => {
+    const message = 'We encountered an internal error. Please try again.';
+    sfn.on(DescribeExecutionCommand).resolves({
+      status: 'FAILED',
+      error: 'InternalError',
+      cause: JSON.stringify({ errorType: 'InternalError', errorMessage: message, trace: [] }),
+    } as never);
+    const t = setup({ operations: [operation('op-s3', { plugin: null })] });
+
+    await reconcileStale({ ...t.deps, executions: reader() }, SWEEP);
+
+    expect(t.closed[0]?.[1]).toMatchObject({ code: 'delivery_failed', httpStatus: 502 });
+    expect(t.closed[0]?.[1].message).not.toContain(message);
   });
 });

@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
+import { startOperation } from '../../../lambdas/operations/start.js';
+import { logger } from '../../../lambdas/shared/logger.js';
 import type { WorkflowState } from '../../../lambdas/shared/types.js';
+import { fakeClock, fakeOperations, workspace } from './fakes.js';
 
 const sfn = mockClient(SFNClient);
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:molecule-plugin-delivery';
@@ -41,5 +44,41 @@ describe('sfnStarter', () => {
     expect(sfnStarter(new SFNClient({ region: 'eu-west-1' }), MACHINE).executionArnFor('uninstall-ws-1-demo-3f9a1c2e')).toBe(
       'arn:aws:states:eu-west-1:123456789012:execution:molecule-plugin-delivery:uninstall-ws-1-demo-3f9a1c2e',
     );
+  });
+});
+
+describe('starting an operation when Step Functions fails', () => {
+  beforeEach(() => sfn.reset());
+
+  it.each([
+    ['ThrottlingException', 'client', 400, 'Rate exceeded'],
+    ['ServiceUnavailable', 'server', 503, 'Service unavailable for arn:aws:states:eu-west-1:123456789012:stateMachine:molecule'],
+    ['AccessDeniedException', 'client', 400, 'User: arn:aws:sts::123456789012:assumed-role/api is not authorized to perform: states:StartExecution'],
+  ] as const)('answers a %s 503 platform_unavailable and closes the operation in its own words', async (name, fault, status, message) => {
+    sfn.on(StartExecutionCommand).rejects(new SFNServiceException({ name, $fault: fault, $metadata: { httpStatusCode: status }, message }));
+    const clock = fakeClock();
+    const operations = fakeOperations(clock);
+    const request = {
+      kind: 'install' as const,
+      workspace: workspace('ws-1'),
+      source: 'local://demo',
+      plugin: 'demo',
+      expectedSha256: null,
+      restart: true,
+      uninstallAt: null,
+      idempotencyKey: null,
+      actorPrefix: 'test',
+      asked: {},
+    };
+
+    const err = await startOperation({ workflow: sfnStarter(new SFNClient({ region: 'eu-west-1' }), MACHINE), operations, clock, log: logger }, request).catch(
+      (e: unknown) => e,
+    );
+
+    expect(err).toMatchObject({ code: 'platform_unavailable', status: 503 });
+    expect((err as Error).message).not.toContain(message);
+    const [closed] = operations.rows.values();
+    expect(closed).toMatchObject({ status: 'FAILED', error: { code: 'platform_unavailable', httpStatus: 503 } });
+    expect(JSON.stringify(closed)).not.toContain(message);
   });
 });

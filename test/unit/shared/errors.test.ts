@@ -49,3 +49,11 @@ describe('the one declaration of the documented error codes', () => {
     });
   });
 });
+
+describe('a failed step that reports the name of an AWS error', () => {
+  it('is not taken for one of ours: S3 and EC2 answer a fault of their own as InternalError, whose text is never echoed', () => {
+    const message = 'We encountered an internal error. Please try again.';
+    const failure = { Error: 'InternalError', Cause: JSON.stringify({ errorType: 'InternalError', errorMessage: message, trace: [] }) };
+    expect(errorFromStepFailure(failure)).toEqual({ code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 });
+  });
+});

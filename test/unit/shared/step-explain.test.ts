@@ -1,3 +1,4 @@
+import { S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { failureDetails, outputTail, redact, stepTransport } from '../../../lambdas/workflow/steps/explain.js';
 import { AwsThrottled, WorkspaceUnreachable } from '../../../lambdas/shared/errors.js';
@@ -50,6 +51,18 @@ describe('failureDetails', () => {
       transport: 'ssm',
       commandId: 'c-1',
     });
+  });
+
+  it('never takes an AWS error for ours, though S3 names its own fault InternalError', () => {
+    const s3Fault = new S3ServiceException({
+      name: 'InternalError',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 500 },
+      message: 'We encountered an internal error. Please try again.',
+    });
+    const details = failureDetails(s3Fault);
+    expect(details.error).toEqual({ code: 'delivery_failed', message: 'the operation failed' });
+    expect(details.errorName).toBe('InternalError');
   });
 
   it('never echoes an error we did not throw on purpose', () => {
