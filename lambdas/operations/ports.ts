@@ -3,7 +3,8 @@ import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { ErrorRecord } from '../shared/errors.js';
-import type { Operation, StagedPlugin, WorkflowState, Workspace } from '../shared/types.js';
+import type { Operation, StagedPlugin, Workspace } from '../shared/types.js';
+import type { WorkflowState } from '../workflow/steps/state.js';
 import type { Log } from '../shared/logger.js';
 
 /** What the use cases need from the outside world; adapters over PostgreSQL, Step Functions and S3 implement them. */

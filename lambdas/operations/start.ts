@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Operation, WorkflowState } from '../shared/types.js';
+import type { Operation } from '../shared/types.js';
+import type { WorkflowState } from '../workflow/steps/state.js';
 import { IdempotencyKeyReused, PlatformUnavailable } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import { consoleUrlFor, executionName } from '../shared/execution-name.js';

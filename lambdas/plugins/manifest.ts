@@ -3,7 +3,7 @@ import * as z from '../shared/zod.js';
 import { ManifestInvalid } from '../shared/errors.js';
 import { Manifest, MAX_MANIFEST_BYTES } from './manifest-schema.js';
 import { quote } from './quote.js';
-import { isKnownRuntime } from './runtimes.js';
+import { isKnownRuntime } from '../shared/runtimes.js';
 
 /** Where a plugin's manifest lives, relative to its root. */
 export const MANIFEST_PATH = 'plugin.yaml';

@@ -94,9 +94,3 @@ export interface StagedPlugin {
   bytes: number;
   warnings: string[];
 }
-
-/**
- * The state machine's JSON document, one schema per phase (workflow/steps/state.ts); the API
- * starts an execution with an `AcceptedState`.
- */
-export type { AcceptedState, WorkflowState } from '../workflow/steps/state.js';

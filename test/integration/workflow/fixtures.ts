@@ -1,4 +1,4 @@
-import type { AcceptedState, WorkflowState } from '../../../lambdas/shared/types.js';
+import type { AcceptedState, WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import { synthesizeDefinition } from '../../../infra/workflow.js';
 import { createLocalEngine, type LocalEngine, type TaskHandler } from '../../../local/sfn/engine.js';
 

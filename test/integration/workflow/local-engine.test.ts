@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorFromStepFailure } from '../../../lambdas/shared/errors.js';
-import type { WorkflowState } from '../../../lambdas/shared/types.js';
+import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import { createLocalEngine, type LocalEngine } from '../../../local/sfn/engine.js';
 import { definition, engineWith, installState, namedError, recordingHandlers, taskStates, uninstallState } from './fixtures.js';
 

@@ -2,7 +2,8 @@ import type { InstalledPlugin } from '../../../lambdas/store/installed.js';
 import type { CleanupCandidate } from '../../../lambdas/store/installed.js';
 import type { AllowlistEntry } from '../../../lambdas/store/allowlist.js';
 import { PluginNotAllowed } from '../../../lambdas/shared/errors.js';
-import type { Operation, StagedPlugin, WorkflowState, Workspace } from '../../../lambdas/shared/types.js';
+import type { Operation, StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
+import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import type {
   AllowlistStore,
   Clock,

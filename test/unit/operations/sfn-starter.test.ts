@@ -4,7 +4,7 @@ import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/
 import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
 import { startOperation } from '../../../lambdas/operations/start.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import type { WorkflowState } from '../../../lambdas/shared/types.js';
+import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import { fakeClock, fakeOperations, workspace } from './fakes.js';
 
 const sfn = mockClient(SFNClient);

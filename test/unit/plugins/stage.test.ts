@@ -17,7 +17,7 @@ import {
   rawTar,
   tarGz,
 } from '../../fixtures/archives.js';
-import { supportsRuntime } from '../../../lambdas/plugins/runtimes.js';
+import { supportsRuntime } from '../../../lambdas/shared/runtimes.js';
 import { MiB, SPEC_LIMITS, stage, useStageDir } from './stage-helpers.js';
 
 const dir = useStageDir();
