@@ -136,10 +136,10 @@ const base = full ? 'latest' : 'partial';
 const suffix = full ? '' : '.tmp';
 await writeFile(join(outDir, `${base}.md${suffix}`), markdown(report));
 await writeFile(join(outDir, `${base}.json${suffix}`), `${JSON.stringify(report, null, 2)}\n`);
-// The README's table comes from the JSON of a full run, never typed by hand.
+// bench/README.md's table comes from the JSON of a full run, never typed by hand.
 if (full) {
   const { updateReadme } = await import('./lib/readme-table.js');
-  log(`README table rewritten: ${await updateReadme()}`);
+  log(`benchmark table rewritten: ${await updateReadme()}`);
 }
 
 process.stdout.write(`\n${table(sections)}\n\n`);

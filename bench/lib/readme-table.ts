@@ -1,8 +1,9 @@
 /**
- * Rewrites the benchmark table in README.md (between `<!-- bench:begin -->` and
+ * Rewrites the benchmark table in bench/README.md (between `<!-- bench:begin -->` and
  * `<!-- bench:end -->`) from a report JSON, so the table is never typed by hand:
- *   npx tsx bench/lib/readme-table.ts [report.json] [README.md]   # defaults: bench/reports/latest.json, README.md
- * `npm run bench` runs it at the end of a full run. Everything outside the markers stays as it is.
+ *   npx tsx bench/lib/readme-table.ts [report.json] [README.md]   # defaults: bench/reports/latest.json, bench/README.md
+ * `npm run bench` runs it at the end of a full run. Everything outside the markers stays as it is;
+ * `npm run format` then pads the table's columns as `biome check` wants them.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ export function replaceTable(readme: string, table: string): string {
 
 export async function updateReadme(opts: { reportPath?: string; readmePath?: string } = {}): Promise<string> {
   const reportPath = opts.reportPath ?? join(REPO_ROOT, 'bench', 'reports', 'latest.json');
-  const readmePath = opts.readmePath ?? join(REPO_ROOT, 'README.md');
+  const readmePath = opts.readmePath ?? join(REPO_ROOT, 'bench', 'README.md');
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as Report;
   const readme = await readFile(readmePath, 'utf8');
   const updated = replaceTable(readme, renderTable(report));

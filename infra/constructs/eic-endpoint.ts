@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
  * - Optionally one endpoint per subnet of `eicEndpointSubnetIds` (in `eicVpcId`), with a security
  *   group that allows nothing in and only SSH out: to the workspace instances' security group
  *   (`eicInstanceSecurityGroupId`) when given, else to `eicPrivateIpCidrs`. Security groups
- *   cannot match tags: the instances' group must allow SSH in from this one (see the README).
+ *   cannot match tags: the instances' group must allow SSH in from this one (see docs/operations.md).
  * - The functions learn the endpoint ids (`PLUGIN_EIC_ENDPOINT_IDS`) and the connection mode
  *   (`PLUGIN_EIC_CONNECTION`: `auto` when there are endpoints, else `direct`, unless given).
  */

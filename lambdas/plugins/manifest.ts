@@ -34,7 +34,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
 
 /**
  * Checks a `plugin.yaml` as `molecule_plugin validate` does where that protects users, and as
- * SPEC §2–3 require (the README lists where the two differ). Errors throw
+ * SPEC §2–3 require (lambdas/plugins/README.md lists where the two differ). Errors throw
  * `manifest_invalid`; what the validator rejects but SPEC allows comes back as warnings.
  */
 export function checkManifest(bytes: Uint8Array): ManifestCheck {

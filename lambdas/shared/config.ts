@@ -53,7 +53,7 @@ const commaList = (re: RegExp, message: string) =>
 /** A variable that is plain text, unset by default. */
 const optionalText = z.optional(z.string());
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   DATABASE_URL: optionalText,
   DATABASE_SECRET_ARN: optionalText,
   DATABASE_HOST: optionalText,
@@ -107,6 +107,154 @@ const EnvSchema = z.object({
   PLUGIN_RECONCILE_INTERVAL: durationWhere('10s', (ms) => ms > 0, 'must be longer than 0'),
   PLUGIN_RECONCILE_BATCH: int(50),
 });
+
+/**
+ * How docs/configuration.md describes each variable: `npm run docs:config` (scripts/config-docs.ts)
+ * renders these with the defaults read from `EnvSchema` above, and a unit test fails when the file
+ * is not what it renders. The type makes a variable added to the schema without a description a
+ * compile error.
+ */
+export interface VariableDoc {
+  /** Shown after the schema's default (`(100 MiB)`), or in its place when the schema has none. */
+  default?: string;
+  /** What the local stack (`npm start`) sets or does instead, when that differs. */
+  locally?: string;
+  description: string;
+}
+
+export const ENV_DOCS: Record<keyof typeof EnvSchema.shape, VariableDoc> = {
+  ADMIN_TOKEN: { locally: 'generated and printed unless set', description: 'the admin bearer token' },
+  ADMIN_TOKEN_SECRET_ARN: { description: 'on AWS: Secrets Manager secret holding the admin token' },
+  DATABASE_URL: { locally: 'an embedded PostgreSQL (PGlite) unless set', description: 'PostgreSQL connection string' },
+  DATABASE_SECRET_ARN: { description: 'on AWS: RDS-style secret `{username,password,host,port,dbname}`' },
+  DATABASE_HOST: {
+    default: 'from the secret',
+    description: 'what an RDS-managed master secret (`username`, `password` only) lacks; the stack sets it from context (`databaseHost`)',
+  },
+  DATABASE_PORT: { default: 'from the secret', description: 'as `DATABASE_HOST` (`databasePort`)' },
+  DATABASE_NAME: { default: 'from the secret', description: 'as `DATABASE_HOST` (`databaseName`)' },
+  DATABASE_PROXY_ENDPOINT: { description: 'connect through this RDS Proxy instead of the secret’s host' },
+  DATABASE_CA_FILE: {
+    default: 'Node’s roots (`/var/runtime/ca-cert.pem` on Lambda, set by the stack)',
+    description: 'CA bundle the server certificate must chain to; connections built from the secret always verify (`verify-full`)',
+  },
+  DATABASE_POOL_MAX: { default: '(1–2 on Lambda, set by the stack)', locally: '`10` unless set', description: 'connections per process' },
+  AWS_REGION: { description: 'region for every AWS client' },
+  AWS_ENDPOINT_URL: {
+    default: 'real AWS',
+    locally: 'per service: `AWS_ENDPOINT_URL_S3`, `_SSM`, `_SFN`, `_EC2`, `_EC2_INSTANCE_CONNECT` point at the emulators',
+    description: 'endpoint override for every AWS client (LocalStack, the local emulators); `AWS_ENDPOINT_URL_<SERVICE>` overrides one service',
+  },
+  AWS_ENDPOINT_URL_S3: { default: 'real AWS', description: 'the S3 endpoint; set (or `AWS_ENDPOINT_URL`), S3 is addressed path-style' },
+  AWS_HTTP_TIMEOUT: { description: 'request timeout of every AWS client' },
+  STAGING_BUCKET: { description: 'staged tarballs (expire after 1 day on AWS)' },
+  REGISTRY_BUCKET: { default: 'the staging bucket', description: 'the curated `local://` registry' },
+  REGISTRY_PREFIX: { description: 'key prefix of the registry in its bucket' },
+  STATE_MACHINE_ARN: { default: 'set by the stack', locally: 'the local engine’s', description: 'the delivery workflow' },
+  PLUGIN_INSTALL_MAX_DIR_BYTES: { default: '(100 MiB)', description: 'total uncompressed bytes' },
+  PLUGIN_INSTALL_MAX_FILES: { description: 'archive entries' },
+  PLUGIN_INSTALL_MAX_ARCHIVE_BYTES: { default: '(100 MiB)', description: 'compressed bytes' },
+  PLUGIN_INSTALL_BODY_MAX_BYTES: { default: '(64 KiB)', description: 'request body cap' },
+  PLUGIN_INSTALL_FETCH_TIMEOUT: { description: 'bound on fetching a source, counted from the request across retried fetches (504 `fetch_timeout`)' },
+  PLUGIN_ALLOW_UNPINNED: { description: 'allow `github://owner/repo` without `#ref`' },
+  PLUGIN_MAX_OPERATIONS_PER_ORG: {
+    description: 'install/uninstall operations one org may have in flight; past it 429 `too_many_operations` (stack context `maxOperationsPerOrg`)',
+  },
+  PLUGIN_DOWNLOAD_BUDGET: {
+    default: '(under 30 s)',
+    description: 'how long `/download` stages synchronously before answering 202 + `Retry-After` (API Gateway stops at 30 s)',
+  },
+  PLUGIN_PRESIGN_TTL: { default: '(max 300)', description: 'lifetime of presigned download URLs' },
+  PLUGIN_DELIVERY_TIMEOUT: { description: 'bound on one host command' },
+  PLUGIN_SSM_DOCUMENT: { default: '(the stack sets its own versioned document)', description: 'the SSM Command document the host steps run' },
+  PLUGIN_SSM_POLL_INTERVAL: { locally: '`25ms` unless set', description: 'first wait between SSM status polls (grows ×1.5, jittered)' },
+  PLUGIN_EIC_OS_USER: { description: 'OS user EC2 Instance Connect pushes the one-time key for and SSH logs in as' },
+  PLUGIN_EIC_SSH_PORT: { locally: 'the EIC emulator’s SSH port', description: 'SSH port on the instance' },
+  PLUGIN_EIC_SSH_HOST: { default: 'the instance’s private IP', locally: 'the EIC emulator (loopback)', description: 'connect here instead of the private IP' },
+  PLUGIN_EIC_SSH_COMMAND: {
+    locally: '`bash -s`',
+    description: 'remote command that reads the host script on stdin (run under `timeout` with `PLUGIN_DELIVERY_TIMEOUT`)',
+  },
+  PLUGIN_EIC_HOST_KEY_FINGERPRINTS: {
+    default: 'none: EIC delivery refuses',
+    locally: 'the emulator’s host key',
+    description: 'comma-separated `SHA256:…` host key fingerprints to accept (how to get them: infra/README.md)',
+  },
+  PLUGIN_EIC_ACCEPT_ANY_HOST_KEY: {
+    description:
+      'with no fingerprints pinned, accept any host key instead of failing with `delivery_failed` "host key not pinned" (context `eicAcceptAnyHostKey`)',
+  },
+  PLUGIN_EIC_CONNECTION: {
+    description: '`direct` (SSH to the private IP), `endpoint` (through an EC2 Instance Connect Endpoint tunnel) or `auto` (the endpoint when the VPC has one)',
+  },
+  PLUGIN_EIC_TUNNELS_PER_ENDPOINT: { description: 'tunnels open at once per endpoint, across all steps (PostgreSQL slots); then wait, then `workspace_busy`' },
+  PLUGIN_EIC_ENDPOINT_IDS: { default: 'any in the VPC; on AWS the stack sets it', description: 'comma-separated `eice-…` endpoints the tunnels may use' },
+  PLUGIN_EIC_TUNNEL_URL: {
+    default: '`wss://<endpoint DNS name>`',
+    locally: 'the EIC emulator',
+    description: '`ws://host:port` or `wss://host` to open tunnels at instead',
+  },
+  PLUGIN_LEASE_TTL: { description: 'how long a crashed operation can hold a workspace' },
+  PLUGIN_RESTART_COMMAND: {
+    locally: 'unless set, append a line to the instance’s `var/log/molecule-restarts.log`',
+    description: 'restart command; `{workspaceId}` is substituted shell-quoted',
+  },
+  PLUGIN_CONFIG_DIRS: {
+    default: '`claude-code=/configs,hermes=/home/ubuntu/.hermes,langgraph=/opt/configs`',
+    description: 'per-runtime config dir overrides, `runtime=/dir,...` (others: `/configs`)',
+  },
+  PLUGIN_CLEANUP_BATCH: { description: 'uninstalls one cleanup run may start' },
+  PLUGIN_CLEANUP_INTERVAL: { description: 'how often the scheduled cleanup runs (the stack’s EventBridge schedule, the local scheduler)' },
+  PLUGIN_RECONCILE_AFTER: { description: 'a RUNNING operation younger than this is not reconciled: its execution is surely still starting' },
+  PLUGIN_RECONCILE_INTERVAL: { description: 'how often `npm start` reconciles operations whose execution ended; on AWS it runs on the cleanup schedule' },
+  PLUGIN_RECONCILE_BATCH: { description: 'RUNNING operations one reconcile sweep checks' },
+  GITHUB_CODELOAD_URL: { description: 'where `github://` archives come from' },
+  GITHUB_TOKEN: { description: 'token for private repositories' },
+  GITHUB_TOKEN_SECRET_ARN: { description: 'on AWS: secret holding that token (context `githubTokenSecretArn`)' },
+  CLAWHUB_BASE_URL: { description: 'enables `clawhub://name@version`' },
+};
+
+/**
+ * Variables read outside `loadConfig`, each with the file that reads it (the docs test checks that
+ * file names it), so docs/configuration.md has one source for them too.
+ */
+export const OTHER_ENV_DOCS: Record<string, VariableDoc & { readBy: string }> = {
+  LOG_LEVEL: {
+    readBy: 'lambdas/shared/config.ts',
+    default: '`INFO` (tests: `SILENT`)',
+    description: 'structured JSON logs (Powertools), `operationId` on every workflow line; an unknown level logs at `INFO`',
+  },
+  POWERTOOLS_METRICS_DISABLED: {
+    readBy: 'lambdas/shared/metrics.ts',
+    default: 'on in Lambda, off elsewhere',
+    description: '`false` publishes metrics outside Lambda too, `true` turns them off in Lambda',
+  },
+  POWERTOOLS_TRACE_ENABLED: {
+    readBy: 'lambdas/shared/tracing.ts',
+    default: 'on in Lambda, off elsewhere',
+    description: '`false` turns X-Ray tracing off in Lambda; outside Lambda it is always off',
+  },
+  PORT: { readBy: 'local/main.ts', default: '`3000`', description: 'local only: the API port of `npm start`' },
+  MOLECULE_LOCAL_DIR: {
+    readBy: 'local/main.ts',
+    default: '`.local`',
+    description: 'local only: all local state: embedded database, S3 objects, emulated instance roots `instances/<id>/`',
+  },
+  MOLECULE_REGISTRY_DIR: {
+    readBy: 'local/main.ts',
+    description: 'local only: extra directory of plugin directories to seed the local registry with (besides `./plugins`)',
+  },
+  MOLECULE_LOCAL_FAULTS: {
+    readBy: 'local/faults.ts',
+    description:
+      'local only: `service.fault=rate,...` makes the emulators answer as AWS does under trouble: `ssm.{throttle,error,lost_invocation,unknown_instance}`, `ec2.{throttle,error,unknown_instance}`, `eic.{throttle,error,unknown_instance}`, `s3.{error,throttle}` (rates 0–1; a malformed value stops `npm start`)',
+  },
+  MOLECULE_LOCAL_FAULTS_SEED: {
+    readBy: 'local/faults.ts',
+    default: 'random',
+    description: 'local only: an integer that makes partial fault rates repeat run to run',
+  },
+};
 
 export type Config = ReturnType<typeof loadConfig>;
 

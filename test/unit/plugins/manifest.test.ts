@@ -111,7 +111,7 @@ const fixture = (file: string) => readFileSync(new URL(`../../fixtures/manifests
 
 /**
  * The manifests `molecule_plugin validate` and we were compared on, with each side's verdict;
- * the README's table explains every row where the two differ.
+ * lambdas/plugins/README.md's table explains every row where the two differ.
  */
 describe('plugin.yaml against molecule_plugin validate', () => {
   it.each([
