@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { PLUGIN_NAME_RE } from '../shared/types.js';
 import { RESULT_PREFIX } from './host-command.js';
-import { quote } from './shell.js';
+import { shellQuote } from './shell.js';
 
 /**
  * Scripts run as root on a workspace host by either transport (SSM or SSH). Their bodies are the
@@ -76,7 +76,7 @@ function scriptFile(name: ScriptFile): string {
 
 /** The inputs as quoted assignments, then the files' text. */
 function script(inputs: Record<string, string>, ...parts: string[]): string {
-  const assignments = Object.entries(inputs).map(([name, value]) => `${name}=${quote(value)}\n`);
+  const assignments = Object.entries(inputs).map(([name, value]) => `${name}=${shellQuote(value)}\n`);
   return [...assignments, ...parts].join('');
 }
 
@@ -143,6 +143,6 @@ export function probeScript({ configDir, pluginName }: ProbeScriptInput): string
  * command is configuration, shell code by design, so it goes in as a function body, not quoted.
  */
 export function restartScript({ workspaceId, command }: RestartScriptInput): string {
-  const line = command.replaceAll('{workspaceId}', quote(workspaceId));
+  const line = command.replaceAll('{workspaceId}', shellQuote(workspaceId));
   return script({ RESULT_PREFIX }, `restart_command() {\n${line}\n}\n`, scriptFile('restart.sh'));
 }

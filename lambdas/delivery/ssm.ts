@@ -3,7 +3,7 @@ import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/clie
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
 import { HostCommandFailed, parseHostResult, sanitizedTail, type HostCommand, type HostCommandResult } from './host-command.js';
-import { quote } from './shell.js';
+import { shellQuote } from './shell.js';
 
 export interface SsmRunOptions extends HostCommand {
   /** First wait between polls; it grows by half each time up to `maxPollIntervalMs`. */
@@ -105,7 +105,7 @@ async function send(
         Comment: 'molecule plugin delivery',
         TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, executionSeconds),
         Parameters: {
-          commands: [`exec bash -c ${quote(script)} molecule-delivery`],
+          commands: [`exec bash -c ${shellQuote(script)} molecule-delivery`],
           executionTimeout: [String(executionSeconds)],
         },
       }),

@@ -1,5 +1,5 @@
 import { InvalidArchive } from '../shared/errors.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 
 /** Linux limits; a longer path could not be installed on the host anyway. */
 const MAX_SEGMENT_BYTES = 255;
@@ -13,7 +13,7 @@ const MAX_PATH_BYTES = 4096;
  */
 export function entrySegments(name: string): string[] {
   const reject = (why: string): never => {
-    throw new InvalidArchive(`archive entry ${quote(name)} ${why}`, { entry: name.slice(0, 200) });
+    throw new InvalidArchive(`archive entry ${messageQuote(name)} ${why}`, { entry: name.slice(0, 200) });
   };
   if (name === '') reject('has an empty name');
   if (name.startsWith('/')) reject('has an absolute path');

@@ -1,6 +1,6 @@
 import * as z from '../shared/zod.js';
 import { PLUGIN_NAME_RE } from '../shared/types.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 
 /**
  * What a `plugin.yaml` may hold, as a schema apart from the YAML parsing in manifest.ts: the API
@@ -28,7 +28,7 @@ const token = (max: number) =>
     noControlCharacters,
     z.refine<string>((v) => !/[\n\t]/.test(v), { error: 'must be one line' }),
   );
-const name = z.string().check(z.regex(PLUGIN_NAME_RE, { error: (issue) => `invalid name ${quote(String(issue.input))}` }));
+const name = z.string().check(z.regex(PLUGIN_NAME_RE, { error: (issue) => `invalid name ${messageQuote(String(issue.input))}` }));
 const optional = <T extends z.ZodMiniType>(schema: T) =>
   z.pipe(
     z.nullish(schema),

@@ -2,7 +2,7 @@ import YAML, { isCollection, isScalar, type Document, type Tags } from 'yaml';
 import * as z from '../shared/zod.js';
 import { ManifestInvalid } from '../shared/errors.js';
 import { Manifest, MAX_MANIFEST_BYTES } from './manifest-schema.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 import { isKnownRuntime } from '../shared/runtimes.js';
 
 /** Where a plugin's manifest lives, relative to its root. */
@@ -66,7 +66,7 @@ export function checkManifest(bytes: Uint8Array): ManifestCheck {
   const warnings: string[] = [];
   if (!manifest.name) warnings.push('plugin.yaml has no name; the plugin takes the name of its source');
   for (const runtime of manifest.runtimes.filter((r) => !isKnownRuntime(r))) {
-    warnings.push(`plugin.yaml declares runtime ${quote(runtime)}, which is not a known runtime; no such workspace will list it`);
+    warnings.push(`plugin.yaml declares runtime ${messageQuote(runtime)}, which is not a known runtime; no such workspace will list it`);
   }
   return { manifest, warnings };
 }
@@ -238,6 +238,6 @@ export function checkSkillFile(folder: string, firstBytes: Uint8Array, complete:
   const parsed = SkillFrontmatter.safeParse(value);
   if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'} ${issue.message}`));
   const { name } = value as { name?: unknown };
-  if (typeof name === 'string' && name !== '' && name !== folder) problems.push(`name ${quote(name)} differs from its folder ${quote(folder)}`);
+  if (typeof name === 'string' && name !== '' && name !== folder) problems.push(`name ${messageQuote(name)} differs from its folder ${messageQuote(folder)}`);
   return problems.length > 0 ? `${file}: ${problems.slice(0, 5).join('; ')}` : undefined;
 }

@@ -1,6 +1,6 @@
 import { InvalidPluginName } from '../shared/errors.js';
 import { PLUGIN_NAME_RE, type PluginName } from '../shared/types.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 
 export function isPluginName(value: unknown): value is PluginName {
   return typeof value === 'string' && PLUGIN_NAME_RE.test(value);
@@ -12,5 +12,5 @@ export function isPluginName(value: unknown): value is PluginName {
  */
 export function parsePluginName(value: string, what = 'plugin name'): PluginName {
   if (isPluginName(value)) return value;
-  throw new InvalidPluginName(`invalid ${what} ${quote(value)}: must match ${PLUGIN_NAME_RE.source}`);
+  throw new InvalidPluginName(`invalid ${what} ${messageQuote(value)}: must match ${PLUGIN_NAME_RE.source}`);
 }

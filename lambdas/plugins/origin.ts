@@ -1,6 +1,6 @@
 import { InvalidSource } from '../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../shared/types.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 
 // SPEC §2's scheme syntax. Not `parseSource` from source.ts: that module pulls in every resolver
 // (and the S3 client), which the store and the allowlist step must not load.
@@ -20,7 +20,7 @@ export type Origin = string;
 export function originOf(source: string): Origin {
   if (source === '') throw new InvalidSource('source is empty');
   const match = SCHEME_RE.exec(source);
-  if (!match && source.includes('://')) throw new InvalidSource(`invalid source ${quote(source)}: expected <scheme>://<spec> or a plugin name`);
+  if (!match && source.includes('://')) throw new InvalidSource(`invalid source ${messageQuote(source)}: expected <scheme>://<spec> or a plugin name`);
   const scheme = match ? (match[1] ?? '').toLowerCase() : 'local';
   const spec = match ? source.slice(match[0].length) : source;
   let path = spec.split('#', 1)[0] ?? '';
@@ -55,14 +55,14 @@ const ORIGIN_SCHEMES = ['clawhub', 'github', 'local'];
  * pin no source could ever match (a typo would silently block the plugin) is refused too.
  */
 export function parseOriginPattern(pin: string): string {
-  const bad = (why: string, details: Record<string, unknown> = {}) => new InvalidSource(`invalid allowlist source ${quote(pin)}: ${why}`, details);
+  const bad = (why: string, details: Record<string, unknown> = {}) => new InvalidSource(`invalid allowlist source ${messageQuote(pin)}: ${why}`, details);
   if (/[#@]/.test(pin.slice(pin.indexOf('://') + 1))) throw bad('pin an origin, without #ref or @version');
   const ownerPrefix = pin.endsWith('/*');
   const origin = originOf(ownerPrefix ? pin.slice(0, -2) : pin);
   if (origin.includes('*')) throw bad('"*" may only end an owner prefix (github://<owner>/*)');
   const scheme = origin.slice(0, origin.indexOf('://'));
   const path = origin.slice(scheme.length + 3);
-  if (!ORIGIN_SCHEMES.includes(scheme)) throw bad(`unknown source scheme ${quote(scheme)}`, { available_schemes: ORIGIN_SCHEMES });
+  if (!ORIGIN_SCHEMES.includes(scheme)) throw bad(`unknown source scheme ${messageQuote(scheme)}`, { available_schemes: ORIGIN_SCHEMES });
   if (ownerPrefix) {
     if (scheme !== 'github' || !githubRepo(`${path}/x`)) throw bad('an owner prefix is github://<owner>/*');
     return `${origin}/*`;

@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidSource } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { PluginName } from '../shared/types.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 import { clawhubResolver } from './resolvers/clawhub.js';
 import { githubResolver } from './resolvers/github.js';
 import { localResolver } from './resolvers/local.js';
@@ -26,7 +26,7 @@ export function parseSource(raw: string): Source {
   if (raw.length > MAX_SOURCE_LENGTH) throw new InvalidSource(`source is longer than ${MAX_SOURCE_LENGTH} characters`);
   const match = SCHEME_RE.exec(raw);
   if (match) return { scheme: match[1]!.toLowerCase(), spec: raw.slice(match[0].length), raw };
-  if (raw.includes('://')) throw new InvalidSource(`invalid source ${quote(raw)}: expected <scheme>://<spec> or a plugin name`);
+  if (raw.includes('://')) throw new InvalidSource(`invalid source ${messageQuote(raw)}: expected <scheme>://<spec> or a plugin name`);
   return { scheme: 'local', spec: raw, raw };
 }
 
@@ -70,7 +70,7 @@ export function createResolvers({ s3, config }: ResolverDeps): Resolvers {
     resolverFor(source) {
       const resolver = byScheme.get(source.scheme);
       if (!resolver) {
-        throw new InvalidSource(`unknown source scheme ${quote(source.scheme)}`, { available_schemes: schemes() });
+        throw new InvalidSource(`unknown source scheme ${messageQuote(source.scheme)}`, { available_schemes: schemes() });
       }
       return resolver;
     },

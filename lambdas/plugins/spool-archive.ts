@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { AppError, FetchFailed, UnexpectedFailure, InvalidArchive, PluginTooLarge } from '../shared/errors.js';
 import { entrySegments } from './archive-path.js';
-import { quote } from './quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 import type { InOrderPacker } from './ordered-pack.js';
 
 export interface ArchiveLimits {
@@ -117,7 +117,7 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
       const [top, ...rest] = segments;
       topLevel ??= top;
       if (top === undefined || top !== topLevel || (rest.length === 0 && header.type !== 'directory')) {
-        throw new InvalidArchive(`archive entry ${quote(header.name)} is outside the archive's single top-level directory`);
+        throw new InvalidArchive(`archive entry ${messageQuote(header.name)} is outside the archive's single top-level directory`);
       }
       return rest.length === 0 ? null : rest.join('/');
     }
@@ -158,7 +158,7 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
 
   // Per chunk: hash, spool, pack, all synchronous unless a buffer is full (10 000 files, ~10 KiB each).
   const spoolFile = async (spool: FileHandle, entry: AsyncIterable<Buffer>, header: Header, path: string): Promise<void> => {
-    if (result.files.has(path)) throw new InvalidArchive(`archive has two entries for ${quote(path)}`);
+    if (result.files.has(path)) throw new InvalidArchive(`archive has two entries for ${messageQuote(path)}`);
     charge(header);
     const offset = spooledBytes;
     const hash = createHash('sha256');
@@ -192,7 +192,7 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
         switch (header.type) {
           case 'file':
           case 'contiguous-file':
-            if (path === null) throw new InvalidArchive(`archive entry ${quote(header.name)} is not a file path`);
+            if (path === null) throw new InvalidArchive(`archive entry ${messageQuote(header.name)} is not a file path`);
             await spoolFile(spool, data, header, path);
             break;
           case 'directory':
@@ -207,12 +207,14 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
             dropped += 1;
             if (result.warnings.length < MAX_WARNINGS) {
               const kind = header.type === 'link' ? 'hardlink' : 'symlink';
-              result.warnings.push(`dropped ${kind} ${quote(header.name)} -> ${quote(header.linkname ?? '')}`);
+              result.warnings.push(`dropped ${kind} ${messageQuote(header.name)} -> ${messageQuote(header.linkname ?? '')}`);
             }
             await drain(data, header);
             break;
           default:
-            throw new InvalidArchive(`archive entry ${quote(header.name)} is a ${header.type ?? 'special'} entry; only files and directories are allowed`);
+            throw new InvalidArchive(
+              `archive entry ${messageQuote(header.name)} is a ${header.type ?? 'special'} entry; only files and directories are allowed`,
+            );
         }
       } catch (err) {
         failure.note(err);
@@ -288,12 +290,12 @@ function firstFailure(signal: AbortSignal | undefined) {
 /** `a` as a file and `a/b` in the same archive cannot both be installed. */
 function assertFilesAreNotDirectories({ files, directories }: SpooledArchive): void {
   for (const dir of directories) {
-    if (files.has(dir)) throw new InvalidArchive(`archive has ${quote(dir)} as both a file and a directory`);
+    if (files.has(dir)) throw new InvalidArchive(`archive has ${messageQuote(dir)} as both a file and a directory`);
   }
   for (const path of files.keys()) {
     for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
       const parent = path.slice(0, slash);
-      if (files.has(parent)) throw new InvalidArchive(`archive has ${quote(parent)} as both a file and a directory`);
+      if (files.has(parent)) throw new InvalidArchive(`archive has ${messageQuote(parent)} as both a file and a directory`);
     }
   }
 }

@@ -2,7 +2,7 @@ import type { Db, Queryable } from './db.js';
 import { query, transaction } from './db.js';
 import { InvalidRequest, PluginNotAllowed } from '../shared/errors.js';
 import { originOf, originOwnName, parseOriginPattern, type Origin } from '../plugins/origin.js';
-import { quote } from '../plugins/quote.js';
+import { messageQuote } from '../shared/message-quote.js';
 
 export interface AllowlistEntry {
   plugin_name: string;
@@ -36,7 +36,7 @@ function normalizeEntries(entries: readonly AllowlistInput[]): { names: string[]
     const { name, source } = typeof entry === 'string' ? { name: entry, source: null } : entry;
     const pin = source == null ? null : parseOriginPattern(source);
     if (byName.has(name) && byName.get(name) !== pin) {
-      throw new InvalidRequest(`plugin ${quote(name)} is listed more than once with different sources`);
+      throw new InvalidRequest(`plugin ${messageQuote(name)} is listed more than once with different sources`);
     }
     byName.set(name, pin);
   }

@@ -1,7 +1,7 @@
 import { InvalidSource, UnpinnedSource } from '../../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../../shared/types.js';
 import { parsePluginName } from '../names.js';
-import { quote } from '../quote.js';
+import { messageQuote } from '../../shared/message-quote.js';
 import { startDeadline } from './deadline.js';
 import { fetchArchive } from './http.js';
 import type { Resolver } from './resolver.js';
@@ -18,12 +18,12 @@ const VERSION_RE = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,127}$/;
 export function parseClawhubSpec(spec: string): { name: string; version: string } {
   const at = spec.lastIndexOf('@');
   if (at === -1) {
-    if (PLUGIN_NAME_RE.test(spec)) throw new UnpinnedSource(`clawhub source ${quote(spec)} is not pinned: use clawhub://${spec}@<version>`);
-    throw new InvalidSource(`invalid clawhub source ${quote(spec)}: expected clawhub://name@version`);
+    if (PLUGIN_NAME_RE.test(spec)) throw new UnpinnedSource(`clawhub source ${messageQuote(spec)} is not pinned: use clawhub://${spec}@<version>`);
+    throw new InvalidSource(`invalid clawhub source ${messageQuote(spec)}: expected clawhub://name@version`);
   }
   const name = parsePluginName(spec.slice(0, at));
   const version = spec.slice(at + 1);
-  if (!VERSION_RE.test(version)) throw new InvalidSource(`invalid clawhub version ${quote(version)}`);
+  if (!VERSION_RE.test(version)) throw new InvalidSource(`invalid clawhub version ${messageQuote(version)}`);
   return { name, version };
 }
 

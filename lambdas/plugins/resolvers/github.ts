@@ -1,6 +1,6 @@
 import { InvalidSource, UnpinnedSource } from '../../shared/errors.js';
 import { githubRepo } from '../origin.js';
-import { quote } from '../quote.js';
+import { messageQuote } from '../../shared/message-quote.js';
 import { startDeadline } from './deadline.js';
 import { fetchArchive } from './http.js';
 import type { Resolver } from './resolver.js';
@@ -30,18 +30,18 @@ export function parseGithubSpec(spec: string, allowUnpinned: boolean): GithubSpe
   const hash = spec.indexOf('#');
   const repoPart = hash === -1 ? spec : spec.slice(0, hash);
   const named = githubRepo(repoPart);
-  if (!named) throw new InvalidSource(`invalid github source ${quote(spec)}: expected github://owner/repo#ref`);
+  if (!named) throw new InvalidSource(`invalid github source ${messageQuote(spec)}: expected github://owner/repo#ref`);
   const { owner, repo } = named;
   if (hash === -1) {
     if (!allowUnpinned) {
-      throw new UnpinnedSource(`github source ${quote(spec)} is not pinned: use github://${owner}/${repo}#<tag or commit>`);
+      throw new UnpinnedSource(`github source ${messageQuote(spec)} is not pinned: use github://${owner}/${repo}#<tag or commit>`);
     }
     return { owner, repo, ref: DEFAULT_REF };
   }
   const ref = spec.slice(hash + 1);
-  if (ref.startsWith('-')) throw new InvalidSource(`invalid github ref ${quote(ref)}: must not start with "-"`);
+  if (ref.startsWith('-')) throw new InvalidSource(`invalid github ref ${messageQuote(ref)}: must not start with "-"`);
   if (!REF_RE.test(ref) || ref.includes('..') || ref.includes('//') || ref.endsWith('/') || ref.endsWith('.lock')) {
-    throw new InvalidSource(`invalid github ref ${quote(ref)}`);
+    throw new InvalidSource(`invalid github ref ${messageQuote(ref)}`);
   }
   return { owner, repo, ref };
 }

@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { quote } from '../../../lambdas/delivery/shell.js';
+import { shellQuote } from '../../../lambdas/delivery/shell.js';
 
 /** What bash makes of a quoted word: it must be the original string, byte for byte. */
 function throughBash(word: string): string {
   return execFileSync('bash', ['-c', `printf '%s' ${word}`], { encoding: 'utf8' });
 }
 
-describe('quote', () => {
+describe('shellQuote', () => {
   it.each([
     ['plain', 'acme.tools'],
     ['empty', ''],
@@ -17,14 +17,14 @@ describe('quote', () => {
     ['only quotes', "'''"],
     ['unicode', 'plugin — ünïcode ✓'],
   ])('makes %s a single literal shell word', (_label, value) => {
-    expect(throughBash(quote(value))).toBe(value);
+    expect(throughBash(shellQuote(value))).toBe(value);
   });
 
   it('wraps the value in single quotes and escapes embedded ones', () => {
-    expect(quote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
   });
 
   it('refuses a NUL byte, which no shell word can hold', () => {
-    expect(() => quote('a\0b')).toThrow(/NUL/);
+    expect(() => shellQuote('a\0b')).toThrow(/NUL/);
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_SCRIPT_PATTERN } from '../../../infra/constructs/host-command-document.js';
 import { PluginDeliveryStack } from '../../../infra/stack.js';
 import { installScript, restartScript, uninstallScript } from '../../../lambdas/delivery/host-scripts.js';
-import { quote } from '../../../lambdas/delivery/shell.js';
+import { shellQuote } from '../../../lambdas/delivery/shell.js';
 
 /**
  * Issue #8 pinned on one synthesized app (VPC, RDS Proxy, a customer key, no region given) that
@@ -84,7 +84,7 @@ describe('host access', () => {
 
   it('admits the delivery scripts as the SSM transport frames them, and nothing appended to them', () => {
     const pattern = new RegExp(HOST_SCRIPT_PATTERN);
-    const framed = (script: string) => `exec bash -c ${quote(script)} molecule-delivery`;
+    const framed = (script: string) => `exec bash -c ${shellQuote(script)} molecule-delivery`;
     const scripts = [
       installScript({ tarballUrl: "https://example.com/a?x=1&y='2'", configDir: '/configs', pluginName: 'code-review-rules', ts: 'abc123' }),
       uninstallScript({ configDir: '/configs', pluginName: 'code-review-rules', skills: ['review'] }),
