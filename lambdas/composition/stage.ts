@@ -2,6 +2,7 @@ import type { Runtime } from '../runtime.js';
 import { createS3Client } from '../shared/aws.js';
 import { createResolvers } from '../plugins/source.js';
 import { stageStep } from '../workflow/steps/stage.js';
+import { postgresStepPorts } from '../workflow/adapters/postgres.js';
 
 /**
  * The Stage step's wiring, apart from the other steps' (composition/steps.ts): the plugin
@@ -10,5 +11,5 @@ import { stageStep } from '../workflow/steps/stage.js';
  */
 export async function buildStage({ db, config, aws }: Runtime) {
   const s3 = await createS3Client(aws);
-  return stageStep({ db, s3, resolvers: createResolvers({ s3, config }), config });
+  return stageStep({ ports: postgresStepPorts(db), s3, resolvers: createResolvers({ s3, config }), config });
 }

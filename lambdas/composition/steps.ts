@@ -12,6 +12,7 @@ import { removeStep } from '../workflow/steps/remove.js';
 import { restartStep } from '../workflow/steps/restart.js';
 import { recordStep } from '../workflow/steps/record.js';
 import { recordFailureStep } from '../workflow/steps/record-failure.js';
+import { postgresStepPorts } from '../workflow/adapters/postgres.js';
 
 /**
  * Wires each workflow step to a Runtime and the AWS clients it uses: what every step Lambda's
@@ -20,28 +21,28 @@ import { recordFailureStep } from '../workflow/steps/record-failure.js';
  */
 
 export async function buildCheckAllowlist({ db }: Runtime) {
-  return checkAllowlistStep({ db });
+  return checkAllowlistStep({ ports: postgresStepPorts(db) });
 }
 
 export async function buildDeliver({ db, config, aws }: Runtime) {
   const [s3, ssm] = await Promise.all([createS3Client(aws), createSsmClient(aws)]);
-  return deliverStep({ db, config, s3, delivery: deliveryDeps(ssm, config, aws, db) });
+  return deliverStep({ ports: postgresStepPorts(db), config, s3, delivery: deliveryDeps(ssm, config, aws, db) });
 }
 
 export async function buildRemove({ db, config, aws }: Runtime) {
-  return removeStep({ db, config, delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
+  return removeStep({ ports: postgresStepPorts(db), config, delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
 }
 
 export async function buildRestart({ db, config, aws }: Runtime) {
-  return restartStep({ db, delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
+  return restartStep({ ports: postgresStepPorts(db), delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
 }
 
 export async function buildRecord({ db }: Runtime) {
-  return recordStep({ db });
+  return recordStep({ ports: postgresStepPorts(db) });
 }
 
 export async function buildRecordFailure({ db, aws }: Runtime) {
-  return recordFailureStep({ db, s3: await createS3Client(aws) });
+  return recordFailureStep({ ports: postgresStepPorts(db), s3: await createS3Client(aws) });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { requireAllowedPlugin } from '../plugins/allowlist-policy.js';
 import { NameMismatch } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import type { Principal } from './access.js';
@@ -46,7 +47,7 @@ export async function download(deps: DownloadDeps, log: Log, input: DownloadInpu
   const workspace = requireLiveWorkspace(input.workspaceId, await loadWorkspace(deps.workspaces, input.principal, input.workspaceId, 'download'));
   const source = deps.sources.validate(input.source || `local://${plugin}`);
   // The org's allowlist governs what its workspaces pull as much as what is pushed to them, origin pins included.
-  await deps.allowlist.requireAllowed(workspace.orgId, plugin, source.canonical);
+  requireAllowedPlugin(await deps.allowlist.match(workspace.orgId, plugin, source.canonical), plugin, source.canonical);
   const staging = deps.stager.stage(source.raw, log);
   const staged = input.budgetMs === undefined ? await staging : await withinBudget(staging, input.budgetMs);
   if (staged === null) {

@@ -4,7 +4,7 @@ import type { Log } from '../shared/logger.js';
 import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
 import type { InstalledStore, OperationPorts, SourceCatalog, WorkspaceStore } from './ports.js';
-import { requireSameOrigin } from './origin-conflict.js';
+import { requireSameOrigin } from '../plugins/origin-conflict.js';
 import { withinScheduleLimit } from './schedule.js';
 import { replayedOperation, settled, startOperation } from './start.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';

@@ -3,7 +3,7 @@ import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { ErrorRecord } from '../shared/errors.js';
-import type { Operation, StagedPlugin, Workspace } from '../shared/types.js';
+import type { AllowlistMatch, Operation, StagedPlugin, Workspace } from '../shared/types.js';
 import type { WorkflowState } from '../workflow/steps/state.js';
 import type { Log } from '../shared/logger.js';
 
@@ -41,11 +41,8 @@ export interface InstalledStore {
 }
 
 export interface AllowlistStore {
-  /**
-   * Throws PluginNotAllowed when the org has a non-empty allowlist that does not allow `name` from
-   * `source` (its origin must match a pinned entry, and be the plugin's own name).
-   */
-  requireAllowed(orgId: string, name: string, source: string): Promise<void>;
+  /** What the org's list says of `name` from `source`'s origin (judged by plugins/allowlist-policy.ts). */
+  match(orgId: string, name: string, source: string): Promise<AllowlistMatch>;
   get(orgId: string): Promise<AllowlistEntry[]>;
   /** Replaces the org's list atomically; an empty list allows every plugin. */
   replace(orgId: string, entries: AllowlistInput[], enabledBy: string): Promise<AllowlistEntry[]>;

@@ -1,9 +1,10 @@
+import { requireAllowedPlugin } from '../plugins/allowlist-policy.js';
 import { Forbidden, IntegrityMismatch } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import type { Principal } from './access.js';
 import type { AllowlistStore, InstalledStore, PluginStager, SourceCatalog, WorkspaceStore } from './ports.js';
 import type { InstallRequest } from './install.js';
-import { requireSameOrigin } from './origin-conflict.js';
+import { requireSameOrigin } from '../plugins/origin-conflict.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
 
 export interface RecordPullInput {
@@ -38,7 +39,7 @@ export async function recordPull(deps: RecordPullDeps, log: Log, input: RecordPu
   if (request.sha256 !== undefined && request.sha256 !== staged.sha256) {
     throw new IntegrityMismatch(`sha256 mismatch: expected ${request.sha256}, got ${staged.sha256}`, { expected: request.sha256, actual: staged.sha256 });
   }
-  await deps.allowlist.requireAllowed(workspace.orgId, staged.name, source.canonical);
+  requireAllowedPlugin(await deps.allowlist.match(workspace.orgId, staged.name, source.canonical), staged.name, source.canonical);
   requireSameOrigin(await deps.installed.get(workspace.id, staged.name), { plugin: staged.name, source: source.canonical, replace: request.replace ?? false });
   await deps.installed.record({
     workspaceId: workspace.id,

@@ -94,3 +94,44 @@ export interface StagedPlugin {
   bytes: number;
   warnings: string[];
 }
+
+/** A plugin a workspace has, as the platform recorded it (`workspace_plugins`). */
+export interface InstalledPlugin {
+  workspaceId: string;
+  name: string;
+  version: string | null;
+  source: string;
+  sha256: string;
+  skills: string[];
+  runtimes: string[];
+  installedAt: string;
+  updatedAt: string;
+  uninstallAt: string | null;
+  /** `push`: delivered by the workflow; `pull`: reported by an external workspace that pulled it. */
+  installedVia: InstalledVia;
+}
+
+export type InstalledVia = 'push' | 'pull';
+
+export type InstalledInput = Omit<InstalledPlugin, 'installedAt' | 'updatedAt' | 'installedVia'> & { installedVia?: InstalledVia };
+
+/** What a step's end records besides its status: how it reached the host and, on failure, why. */
+export interface StepDetails {
+  transport?: StepRecord['transport'];
+  commandId?: string;
+  sshHost?: string;
+  error?: { code: string; message: string };
+  outputTail?: string[];
+  /** The thrown error's name (`AwsThrottled`), kept for the retry entry of the next attempt. */
+  errorName?: string;
+}
+
+/** What an org's allowlist says of a plugin from an origin: facts, judged by plugins/allowlist-policy.ts. */
+export interface AllowlistMatch {
+  /** Whether the org has a (non-empty) allowlist at all. */
+  restricted: boolean;
+  listed: boolean;
+  /** The entry's pin, when it has one, and whether the origin matches it. */
+  pin: string | null;
+  pinMatches: boolean;
+}

@@ -1,7 +1,8 @@
 import type { Db, Queryable } from './db.js';
 import { query, transaction } from './db.js';
-import { InvalidRequest, PluginNotAllowed } from '../shared/errors.js';
-import { originOf, originOwnName, parseOriginPattern, type Origin } from '../plugins/origin.js';
+import { InvalidRequest } from '../shared/errors.js';
+import type { AllowlistMatch } from '../shared/types.js';
+import { originOf, parseOriginPattern } from '../plugins/origin.js';
 import { messageQuote } from '../shared/message-quote.js';
 
 export interface AllowlistEntry {
@@ -64,62 +65,26 @@ export async function replaceAllowlist(db: Db, orgId: string, entries: readonly 
   return getAllowlist(db, orgId);
 }
 
-export type AllowlistVerdict =
-  | { allowed: true }
-  | { allowed: false; reason: 'not_listed' }
-  | { allowed: false; reason: 'origin_not_pinned'; pin: string; origin: Origin | null };
-
-interface ListMatch {
-  /** whether the org has a (non-empty) allowlist */
-  restricted: boolean;
-  verdict: AllowlistVerdict;
-}
-
-async function matchAllowlist(db: Queryable, orgId: string, pluginName: string, origin: Origin | null): Promise<ListMatch> {
+/**
+ * What the org's allowlist says of `pluginName` from `origin` — facts, judged by
+ * plugins/allowlist-policy.ts: whether the org has a list at all, whether the name is on it, and
+ * its pin with whether the origin matches it (`origin_matches`, SQL beside the pins). `origin` may
+ * also be a whole source: it is reduced to its origin. Without one, a pin never matches.
+ */
+export async function allowlistFacts(db: Queryable, orgId: string, pluginName: string, origin: string | null): Promise<AllowlistMatch> {
   const rows = await query<{ total: string; listed: boolean; pin: string | null; pin_matches: boolean | null }>(
     db,
     `SELECT count(*) AS total, coalesce(bool_or(plugin_name = $2), false) AS listed,
        max(source) FILTER (WHERE plugin_name = $2) AS pin,
        bool_or(origin_matches(source, $3::text)) FILTER (WHERE plugin_name = $2) AS pin_matches
      FROM org_plugin_allowlist WHERE org_id = $1`,
-    [orgId, pluginName, origin],
+    [orgId, pluginName, origin === null ? null : originOf(origin)],
   );
   const row = rows[0];
-  if (!row || Number(row.total) === 0) return { restricted: false, verdict: { allowed: true } };
-  if (!row.listed) return { restricted: true, verdict: { allowed: false, reason: 'not_listed' } };
-  if (row.pin !== null && row.pin_matches !== true) {
-    return { restricted: true, verdict: { allowed: false, reason: 'origin_not_pinned', pin: row.pin, origin } };
-  }
-  return { restricted: true, verdict: { allowed: true } };
-}
-
-/**
- * SPEC §4: an empty allowlist allows every plugin; otherwise the name must be listed and, when its
- * entry is pinned, the origin must match the pin. Without an origin a pinned entry never matches
- * (fail closed). `origin` may also be a whole source: it is reduced to its origin (`originOf`).
- */
-export async function allowlistVerdict(db: Queryable, orgId: string, pluginName: string, origin?: string): Promise<AllowlistVerdict> {
-  return (await matchAllowlist(db, orgId, pluginName, origin === undefined ? null : originOf(origin))).verdict;
-}
-
-export async function isPluginAllowed(db: Queryable, orgId: string, pluginName: string, origin?: string): Promise<boolean> {
-  return (await allowlistVerdict(db, orgId, pluginName, origin)).allowed;
-}
-
-/**
- * Refuses a plugin the org's allowlist does not allow (push and pull alike), with the documented
- * message and why. Given its origin (or source) it also refuses, while the org has an allowlist, a
- * plugin whose name is not its origin's own name: a manifest cannot borrow a listed name.
- */
-export async function requireAllowedPlugin(db: Queryable, orgId: string, pluginName: string, origin?: string): Promise<void> {
-  const refuse = (why?: string) => new PluginNotAllowed(`plugin "${pluginName}" is not in the org allowlist${why ? `: ${why}` : ''}`);
-  const normalized = origin === undefined ? null : originOf(origin);
-  const { restricted, verdict } = await matchAllowlist(db, orgId, pluginName, normalized);
-  if (!verdict.allowed) {
-    if (verdict.reason === 'not_listed') throw refuse();
-    throw refuse(`it is allowed only from ${verdict.pin}${verdict.origin ? `, not from ${verdict.origin}` : ''}`);
-  }
-  if (!restricted || normalized === null) return;
-  const ownName = originOwnName(normalized);
-  if (ownName !== pluginName) throw refuse(`its source ${normalized} is the plugin "${ownName}"`);
+  return {
+    restricted: Number(row?.total ?? 0) > 0,
+    listed: row?.listed ?? false,
+    pin: row?.pin ?? null,
+    pinMatches: row?.pin_matches === true,
+  };
 }

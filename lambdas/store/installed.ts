@@ -1,22 +1,8 @@
 import type { Queryable } from './db.js';
 import { query } from './db.js';
+import type { InstalledInput, InstalledPlugin, InstalledVia } from '../shared/types.js';
 
-export interface InstalledPlugin {
-  workspaceId: string;
-  name: string;
-  version: string | null;
-  source: string;
-  sha256: string;
-  skills: string[];
-  runtimes: string[];
-  installedAt: string;
-  updatedAt: string;
-  uninstallAt: string | null;
-  /** `push`: delivered by the workflow; `pull`: reported by an external workspace that pulled it. */
-  installedVia: InstalledVia;
-}
-
-export type InstalledVia = 'push' | 'pull';
+export type { InstalledInput, InstalledPlugin, InstalledVia } from '../shared/types.js';
 
 interface Row {
   workspace_id: string;
@@ -45,8 +31,6 @@ const toInstalled = (r: Row): InstalledPlugin => ({
   uninstallAt: r.uninstall_at?.toISOString() ?? null,
   installedVia: r.installed_via,
 });
-
-export type InstalledInput = Omit<InstalledPlugin, 'installedAt' | 'updatedAt' | 'installedVia'> & { installedVia?: InstalledVia };
 
 /** Records a successful install; a reinstall keeps the original `installed_at`. */
 export async function upsertInstalled(db: Queryable, p: InstalledInput): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Queryable } from './db.js';
 import { query } from './db.js';
-import type { Operation, OperationKind, OperationStatus, StepRecord } from '../shared/types.js';
+import type { Operation, OperationKind, OperationStatus, StepDetails, StepRecord } from '../shared/types.js';
 import { InvalidRequest, type ErrorRecord } from '../shared/errors.js';
 import { consoleUrlFor } from '../shared/execution-name.js';
 
@@ -30,16 +30,7 @@ export interface OperationRow {
  */
 type StoredStep = Omit<StepRecord, 'attempts' | 'retries'> & Partial<Pick<StepRecord, 'attempts' | 'retries'>> & { errorName?: string };
 
-/** What a step's end records besides its status: how it reached the host and, on failure, why. */
-export interface StepDetails {
-  transport?: StepRecord['transport'];
-  commandId?: string;
-  sshHost?: string;
-  error?: { code: string; message: string };
-  outputTail?: string[];
-  /** The thrown error's name (`AwsThrottled`), kept for the retry entry of the next attempt. */
-  errorName?: string;
-}
+export type { StepDetails } from '../shared/types.js';
 
 const isoTime = (text: string) => new Date(text).toISOString();
 

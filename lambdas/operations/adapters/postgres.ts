@@ -2,7 +2,7 @@ import type { Db } from '../../store/db.js';
 import { createOperation, findByIdempotencyKey, finishOperation, getOperation, listOperations, setExecutionArn } from '../../store/operations.js';
 import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../store/installed.js';
 import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
-import { getAllowlist, replaceAllowlist, requireAllowedPlugin } from '../../store/allowlist.js';
+import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import type { Log } from '../../shared/logger.js';
 import {
@@ -53,7 +53,7 @@ export function pgInstalled(db: Db): InstalledStore {
 }
 
 export function pgAllowlist(db: Db): AllowlistStore {
-  return bindDb(db, { requireAllowed: requireAllowedPlugin, get: getAllowlist, replace: replaceAllowlist });
+  return bindDb(db, { match: allowlistFacts, get: getAllowlist, replace: replaceAllowlist });
 }
 
 export function pgTokens(db: Db): TokenStore {

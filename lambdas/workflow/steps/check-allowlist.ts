@@ -1,7 +1,6 @@
-import type { Db } from '../../store/db.js';
-import { requireAllowedPlugin } from '../../store/allowlist.js';
-import { getInstalled } from '../../store/installed.js';
-import { requireSameOrigin } from '../../operations/origin-conflict.js';
+import { requireAllowedPlugin } from '../../plugins/allowlist-policy.js';
+import { requireSameOrigin } from '../../plugins/origin-conflict.js';
+import type { StepPorts } from '../ports.js';
 import { Staged } from './state.js';
 import { defineStep } from './step.js';
 
@@ -13,11 +12,11 @@ import { defineStep } from './step.js';
  * error surfaces as PlatformUnavailable (the workflow retries it, then fails the operation) and
  * never as "allowed".
  */
-export function checkAllowlistStep(deps: { db: Db }) {
-  return defineStep('CheckAllowlist', deps.db, Staged, async (state) => {
+export function checkAllowlistStep({ ports }: { ports: StepPorts }) {
+  return defineStep('CheckAllowlist', ports.operations, Staged, async (state) => {
     const { name } = state.staged;
-    await requireAllowedPlugin(deps.db, state.workspace.orgId, name, state.source);
-    requireSameOrigin(await getInstalled(deps.db, state.workspace.id, name), { plugin: name, source: state.source, replace: state.replace });
+    requireAllowedPlugin(await ports.allowlist.match(state.workspace.orgId, name, state.source), name, state.source);
+    requireSameOrigin(await ports.installed.get(state.workspace.id, name), { plugin: name, source: state.source, replace: state.replace });
     return { state };
   });
 }

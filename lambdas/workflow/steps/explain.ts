@@ -1,6 +1,5 @@
 import { AppError, errorFromStepFailure, toErrorRecord } from '../../shared/errors.js';
-import type { StepTransport } from '../../shared/types.js';
-import type { StepDetails } from '../../store/operations.js';
+import type { StepDetails, StepTransport } from '../../shared/types.js';
 
 /**
  * What a step records about itself for ops (the ops contract's step fields): how it reached the

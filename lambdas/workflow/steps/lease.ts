@@ -1,5 +1,4 @@
-import type { Db } from '../../store/db.js';
-import { acquireLease } from '../../store/leases.js';
+import type { WorkspaceLeases } from '../ports.js';
 import { WorkspaceBusy } from '../../shared/errors.js';
 import { durableWrite, type RemainingTime } from './step.js';
 
@@ -9,12 +8,12 @@ import { durableWrite, type RemainingTime } from './step.js';
  * transient error the workflow retries with backoff.
  */
 export async function holdWorkspace(
-  db: Db,
+  leases: WorkspaceLeases,
   operation: { operationId: string; workspace: { id: string } },
   ttlMs: number,
   remainingMs?: RemainingTime,
 ): Promise<void> {
-  if (!(await durableWrite(() => acquireLease(db, operation.workspace.id, operation.operationId, ttlMs), remainingMs))) {
+  if (!(await durableWrite(() => leases.acquire(operation.workspace.id, operation.operationId, ttlMs), remainingMs))) {
     throw new WorkspaceBusy(`workspace "${operation.workspace.id}" is busy with another plugin operation`);
   }
 }

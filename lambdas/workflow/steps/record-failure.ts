@@ -1,10 +1,6 @@
 import * as z from '../../shared/zod.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Db } from '../../store/db.js';
-import { deleteInstalled, markUninstallFailed } from '../../store/installed.js';
-import { setRestartPending } from '../../store/workspaces.js';
-import { releaseLease } from '../../store/leases.js';
-import { finishOperation, stepStarted } from '../../store/operations.js';
+import type { StepPorts } from '../ports.js';
 import { errorFromStepFailure, PlatformUnavailable } from '../../shared/errors.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
@@ -27,11 +23,11 @@ const FailedOperation = z.object({
  * Every write rides out a database outage (a failover) within the invocation's time, and the
  * workflow retries the whole step after that, so the operation is closed once the database is back.
  */
-export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<unknown> {
+export function recordFailureStep(deps: { ports: StepPorts; s3: S3Client }): StepHandler<unknown> {
   return async (event, invocation) => {
     const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const failed = parseInput('RecordFailure', FailedOperation, event);
-    const attempt = await durableWrite(() => stepStarted(deps.db, failed.operationId, 'RecordFailure'), remainingMs);
+    const attempt = await durableWrite(() => deps.ports.operations.stepStarted(failed.operationId, 'RecordFailure'), remainingMs);
     const plugin = typeof (event as { plugin?: unknown }).plugin === 'string' ? (event as { plugin: string }).plugin : null;
     const log = forOperation(failed.operationId, { step: 'RecordFailure', workspaceId: failed.workspace.id, plugin, attempt });
     const error = errorFromStepFailure(failed.error);
@@ -40,7 +36,7 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<u
     if (document.success) {
       // Before the operation reads as finished, so a client that saw FAILED reads rows matching the host.
       const state = document.data;
-      await durableWrite(() => recordHostChange(deps.db, state), remainingMs).catch((err: Error) => {
+      await durableWrite(() => recordHostChange(deps.ports, state), remainingMs).catch((err: Error) => {
         // An outage that outlasted the retries fails the step, which the workflow retries whole.
         if (err instanceof PlatformUnavailable) throw err;
         log.error('could not record what the host has after the failure', { error: err.message });
@@ -51,11 +47,11 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<u
       });
     }
     // The failed step keeps the error it recorded; a step left running (its invocation died) gets this one.
-    await durableWrite(() => finishOperation(deps.db, failed.operationId, 'FAILED', error, 'RecordFailure'), remainingMs);
+    await durableWrite(() => deps.ports.operations.finish(failed.operationId, 'FAILED', error, 'RecordFailure'), remainingMs);
     if (document.success && document.data.phase !== 'accepted' && document.data.kind === 'install') {
       await deleteStaged(deps.s3, document.data.staged, log);
     }
-    await durableWrite(() => releaseLease(deps.db, failed.workspace.id, failed.operationId), remainingMs);
+    await durableWrite(() => deps.ports.leases.release(failed.workspace.id, failed.operationId), remainingMs);
     await emitMetric(METRIC.OperationsFailed, 1, { errorCode: error.code }, { alsoWithoutDimensions: true });
     return event;
   };
@@ -67,24 +63,24 @@ export function recordFailureStep(deps: { db: Db; s3: S3Client }): StepHandler<u
  * happen is owed by the next change. A failed uninstall that left the plugin in place is marked
  * for the cleanup to retry.
  */
-async function recordHostChange(db: Db, state: WorkflowPhase): Promise<void> {
+async function recordHostChange({ installed, restarts }: StepPorts, state: WorkflowPhase): Promise<void> {
   switch (state.phase) {
     case 'accepted':
-      if (state.kind === 'uninstall' && state.plugin) await markUninstallFailed(db, state.workspace.id, state.plugin);
+      if (state.kind === 'uninstall' && state.plugin) await installed.markUninstallFailed(state.workspace.id, state.plugin);
       return;
     case 'staged':
       return;
     case 'delivered':
-      if (state.restart) await setRestartPending(db, state.workspace.id, true);
-      await recordDelivered(db, state);
+      if (state.restart) await restarts.setOwed(state.workspace.id, true);
+      await recordDelivered(installed, state);
       return;
     case 'removed':
-      if (state.restart) await setRestartPending(db, state.workspace.id, true);
-      await deleteInstalled(db, state.workspace.id, state.plugin);
+      if (state.restart) await restarts.setOwed(state.workspace.id, true);
+      await installed.forget(state.workspace.id, state.plugin);
       return;
     case 'restarted':
-      if (state.kind === 'install') await recordDelivered(db, state);
-      else await deleteInstalled(db, state.workspace.id, state.plugin);
+      if (state.kind === 'install') await recordDelivered(installed, state);
+      else await installed.forget(state.workspace.id, state.plugin);
       return;
   }
 }

@@ -1,29 +1,26 @@
-import type { Db } from '../../store/db.js';
-import { deleteInstalled, upsertInstalled } from '../../store/installed.js';
-import { releaseLease } from '../../store/leases.js';
-import { finishOperation } from '../../store/operations.js';
+import type { InstalledRecords, StepPorts } from '../ports.js';
 import { Restarted, type DeliveredState } from './state.js';
 import { defineStep, durableWrite } from './step.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
 
 /** Record: the host now matches the request, so the database says so and the workspace is freed. */
-export function recordStep(deps: { db: Db }) {
-  return defineStep('Record', deps.db, Restarted, async (state, _log, remainingMs) => {
+export function recordStep({ ports }: { ports: StepPorts }) {
+  return defineStep('Record', ports.operations, Restarted, async (state, _log, remainingMs) => {
     await durableWrite(async () => {
-      if (state.kind === 'install') await recordDelivered(deps.db, state);
-      else await deleteInstalled(deps.db, state.workspace.id, state.plugin);
+      if (state.kind === 'install') await recordDelivered(ports.installed, state);
+      else await ports.installed.forget(state.workspace.id, state.plugin);
     }, remainingMs);
-    await durableWrite(() => finishOperation(deps.db, state.operationId, 'SUCCEEDED'), remainingMs);
-    await durableWrite(() => releaseLease(deps.db, state.workspace.id, state.operationId), remainingMs);
+    await durableWrite(() => ports.operations.finish(state.operationId, 'SUCCEEDED'), remainingMs);
+    await durableWrite(() => ports.leases.release(state.workspace.id, state.operationId), remainingMs);
     await emitMetric(METRIC.OperationsSucceeded, 1, { kind: state.kind }, { alsoWithoutDimensions: true });
     return { state };
   });
 }
 
 /** The plugin the host now has: written by Record, and by RecordFailure when a later step failed. */
-export async function recordDelivered(db: Db, state: Omit<DeliveredState, 'phase'>): Promise<void> {
+export async function recordDelivered(installed: InstalledRecords, state: Omit<DeliveredState, 'phase'>): Promise<void> {
   const { staged } = state;
-  await upsertInstalled(db, {
+  await installed.record({
     workspaceId: state.workspace.id,
     name: staged.name,
     version: staged.version,

@@ -1,6 +1,3 @@
-import type { Db } from '../../store/db.js';
-import { getInstalled } from '../../store/installed.js';
-import { addWarnings } from '../../store/operations.js';
 import { PluginNotInstalled } from '../../shared/errors.js';
 import type { Config } from '../../shared/config.js';
 import { removePlugin, type DeliveryDeps } from '../../delivery/index.js';
@@ -8,14 +5,15 @@ import { holdWorkspace } from './lease.js';
 import { AcceptedUninstall, type RemovedState } from './state.js';
 import { defineStep } from './step.js';
 import { hostDetails } from './explain.js';
-import type { StepDetails } from '../../store/operations.js';
+import type { StepDetails } from '../../shared/types.js';
+import type { StepPorts } from '../ports.js';
 
 /** Remove: strips the plugin's marker blocks and skills and deletes its directory on the host. */
-export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<Config, 'leaseTtlMs'> }) {
-  return defineStep('Remove', deps.db, AcceptedUninstall, async (state, log, remainingMs) => {
+export function removeStep(deps: { ports: StepPorts; delivery: DeliveryDeps; config: Pick<Config, 'leaseTtlMs'> }) {
+  return defineStep('Remove', deps.ports.operations, AcceptedUninstall, async (state, log, remainingMs) => {
     const { plugin } = state;
-    await holdWorkspace(deps.db, state, deps.config.leaseTtlMs);
-    const installed = await getInstalled(deps.db, state.workspace.id, plugin);
+    await holdWorkspace(deps.ports.leases, state, deps.config.leaseTtlMs);
+    const installed = await deps.ports.installed.get(state.workspace.id, plugin);
     let details: StepDetails = {};
     try {
       const outcome = await removePlugin(
@@ -23,7 +21,7 @@ export function removeStep(deps: { db: Db; delivery: DeliveryDeps; config: Pick<
         { workspace: state.workspace, pluginName: plugin, skills: installed?.skills ?? [] },
       );
       details = hostDetails(outcome);
-      await addWarnings(deps.db, state.operationId, outcome.warnings);
+      await deps.ports.operations.addWarnings(state.operationId, outcome.warnings);
       log.info('removed', { plugin, transport: outcome.transport, removedSkills: outcome.removedSkills, warnings: outcome.warnings.length });
     } catch (err) {
       // Already gone from the host (removed by hand, or a retried step): the record still has to go.

@@ -1,6 +1,5 @@
-import type { Db } from '../../store/db.js';
 import { restartWorkspace, type DeliveryDeps } from '../../delivery/index.js';
-import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
+import type { StepPorts } from '../ports.js';
 import { HostChanged, type RestartedState } from './state.js';
 import { defineStep, durableWrite } from './step.js';
 import { hostDetails } from './explain.js';
@@ -9,20 +8,20 @@ import { hostDetails } from './explain.js';
  * Restart: skipped when asked, or when an install only edited SKILL.md files (hot-reloaded),
  * unless an earlier change's restart failed: then this one restarts for both.
  */
-export function restartStep(deps: { db: Db; delivery: DeliveryDeps }) {
-  return defineStep('Restart', deps.db, HostChanged, async (state, log, remainingMs) => {
+export function restartStep(deps: { ports: StepPorts; delivery: DeliveryDeps }) {
+  return defineStep('Restart', deps.ports.operations, HostChanged, async (state, log, remainingMs) => {
     const ended = (restarted: boolean): RestartedState => ({ ...state, phase: 'restarted', restarted });
     if (!state.restart) {
       log.info('restart skipped', { reason: 'restart: false' });
       return { state: ended(false), status: 'SKIPPED' };
     }
     const skillDocsOnly = state.phase === 'delivered' && state.delivered.changedOnlySkillDocs;
-    if (skillDocsOnly && !(await isRestartPending(deps.db, state.workspace.id))) {
+    if (skillDocsOnly && !(await deps.ports.restarts.isOwed(state.workspace.id))) {
       log.info('restart skipped', { reason: 'only SKILL.md files changed' });
       return { state: ended(false), status: 'SKIPPED' };
     }
     const outcome = await restartWorkspace({ ...deps.delivery, remainingMs }, { workspace: state.workspace });
-    await durableWrite(() => setRestartPending(deps.db, state.workspace.id, false), remainingMs);
+    await durableWrite(() => deps.ports.restarts.setOwed(state.workspace.id, false), remainingMs);
     return { state: ended(true), details: hostDetails(outcome) };
   });
 }

@@ -1,12 +1,12 @@
 import * as z from '../../shared/zod.js';
-import { DB_RETRY_BUDGET_MS, retryUnavailable, type Db } from '../../store/db.js';
-import { stepEnded, stepStarted, type StepDetails } from '../../store/operations.js';
+import { DB_RETRY_BUDGET_MS, retryUnavailable } from '../../shared/outage.js';
 import { AppError, DeliveryFailed, InvalidRequest, PlatformUnavailable } from '../../shared/errors.js';
 import { awsErrorName, isAwsError, isTransientAwsError } from '../../shared/aws-faults.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
 import { traced } from '../../shared/tracing.js';
-import type { StepRecord } from '../../shared/types.js';
+import type { StepDetails, StepRecord } from '../../shared/types.js';
+import type { OperationRecords } from '../ports.js';
 import { failureDetails } from './explain.js';
 
 /** What a step body returns: the next state, its status when not SUCCEEDED, and what it learned (transport, command id). */
@@ -43,21 +43,21 @@ const OperationRef = z.object({
  */
 export function defineStep<S extends z.ZodMiniType, O>(
   name: string,
-  db: Db,
+  records: OperationRecords,
   input: S,
   body: (state: z.output<S>, log: Log, remainingMs: RemainingTime) => Promise<StepOutcome<O>>,
 ): StepHandler<O> {
   return async (event, invocation) => {
     const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const { operationId, workspace, plugin } = parseInput(name, OperationRef, event);
-    const attempt = await durableWrite(() => stepStarted(db, operationId, name), remainingMs);
+    const attempt = await durableWrite(() => records.stepStarted(operationId, name), remainingMs);
     const log = forOperation(operationId, { step: name, workspaceId: workspace.id, plugin: plugin ?? null, attempt });
     return traced(name, { operationId, workspaceId: workspace.id, step: name, attempt }, async () => {
       const started = Date.now();
       try {
         const outcome = await body(parseInput(name, input, event), log, remainingMs);
         const status = outcome.status ?? 'SUCCEEDED';
-        await durableWrite(() => stepEnded(db, operationId, name, status, outcome.details), remainingMs);
+        await durableWrite(() => records.stepEnded(operationId, name, status, outcome.details), remainingMs);
         log.info('step finished', { status, ms: Date.now() - started });
         await emitMetric(METRIC.StepDuration, Date.now() - started, { step: name });
         return outcome.state;
@@ -68,7 +68,7 @@ export function defineStep<S extends z.ZodMiniType, O>(
         log.warn('step failed', { error: failure.name, code: failure.code, reason: failure.message, ...original, ms: Date.now() - started });
         await emitMetric(METRIC.StepDuration, Date.now() - started, { step: name });
         // One attempt: the step is retried or caught anyway, and RecordFailure closes the operation.
-        await stepEnded(db, operationId, name, 'FAILED', details).catch(() => undefined);
+        await records.stepEnded(operationId, name, 'FAILED', details).catch(() => undefined);
         throw failure;
       }
     });

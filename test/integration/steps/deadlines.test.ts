@@ -20,6 +20,7 @@ import { startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.
 import { LocalInstances } from '../../../local/instances.js';
 import { startSsmEmulator, type SsmEmulator } from '../../../local/ssm-emulator.js';
 import { stagedDemo } from './demo-plugin.js';
+import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /**
  * A host command never outlives the invocation that started it: a restart command that hangs
@@ -149,7 +150,7 @@ describe.each([
     const invocation = { getRemainingTimeInMillis: () => endsAt - Date.now() };
     commandsSent.length = 0;
 
-    const failure = await restartStep({ db: t.db, delivery: delivery() })(state, invocation).then(
+    const failure = await restartStep({ ports: postgresStepPorts(t.db), delivery: delivery() })(state, invocation).then(
       () => new Error('the restart did not fail'),
       (err: unknown) => err as Error,
     );
@@ -175,7 +176,7 @@ describe.each([
     }
 
     const error = { Error: failure.name, Cause: JSON.stringify({ errorType: failure.name, errorMessage: failure.message }) };
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1', credentials }) })({ ...state, error }, invocation);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1', credentials }) })({ ...state, error }, invocation);
     expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'delivery_failed' } });
     const { rows } = await t.db.query('SELECT holder FROM workspace_leases WHERE workspace_id = $1', [workspace.id]);
     expect(rows).toEqual([]);

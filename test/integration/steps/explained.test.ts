@@ -12,6 +12,7 @@ import { logger } from '../../../lambdas/shared/logger.js';
 import { METRIC, METRICS_NAMESPACE } from '../../../lambdas/shared/metrics.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
 import { stagedDemo } from './demo-plugin.js';
+import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /**
  * Issue #9: one operation, fully explained. Each step records its attempts (with the error name
@@ -69,7 +70,7 @@ async function stagedState(): Promise<Record<string, unknown> & { operationId: s
 }
 
 const deps = (): DeliverDeps => ({
-  db: t.db,
+  ports: postgresStepPorts(t.db),
   s3: new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } }),
   config: { leaseTtlMs: 60_000, presignTtlSeconds: 300 },
   delivery: {
@@ -149,7 +150,10 @@ describe('a step retried by the workflow', () => {
     await vi.waitFor(async () => expect((await getOperation(t.db, state.operationId))!.steps[0]?.attempts).toBe(2));
 
     s3.on(DeleteObjectCommand).resolves({});
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({ ...state, error: { Error: 'States.Timeout', Cause: '' } });
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
+      ...state,
+      error: { Error: 'States.Timeout', Cause: '' },
+    });
 
     const operation = (await getOperation(t.db, state.operationId))!;
     expect(operation.status).toBe('FAILED');
@@ -187,7 +191,7 @@ describe('a step that failed on the host', () => {
     await expect(deliverStep(deps())(state)).rejects.toMatchObject({ name: 'DeliveryFailed' });
 
     s3.on(DeleteObjectCommand).resolves({});
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
       ...state,
       error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace could not download the staged plugin' }) },
     });
@@ -231,7 +235,7 @@ describe('telemetry of the closing steps', () => {
   it('Record publishes OperationsSucceeded and its StepDuration in EMF, and logs with the operation, workspace, plugin, step and attempt', async () => {
     const state = await stagedState();
     const restarted = { ...state, phase: 'restarted', delivered: { transport: 'ssm', changedOnlySkillDocs: false }, restarted: true };
-    const lines = await stdoutJson(() => recordStep({ db: t.db })(restarted));
+    const lines = await stdoutJson(() => recordStep({ ports: postgresStepPorts(t.db) })(restarted));
 
     const emf = lines.filter((l) => l._aws?.CloudWatchMetrics);
     const succeeded = emf.filter((l) => l[METRIC.OperationsSucceeded] === 1);
@@ -253,7 +257,7 @@ describe('telemetry of the closing steps', () => {
     const state = await stagedState();
     s3.on(DeleteObjectCommand).resolves({});
     const lines = await stdoutJson(() =>
-      recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({
+      recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
         ...state,
         error: { Error: 'WorkspaceUnreachable', Cause: JSON.stringify({ errorMessage: 'the workspace instance is not running (it is stopped)' }) },
       }),

@@ -31,6 +31,7 @@ import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../fixtu
 import { logger } from '../../../lambdas/shared/logger.js';
 import type { StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
 import { stagedDemo } from './demo-plugin.js';
+import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /** Each step's decisions, on a real database with AWS clients mocked (aws-sdk-client-mock). */
 let t: TestDatabase;
@@ -87,7 +88,7 @@ const accepted = { phase: 'accepted', plugin: null, staged: undefined };
 const delivered = (changedOnlySkillDocs: boolean) => ({ phase: 'delivered', delivered: { transport: 'ssm', changedOnlySkillDocs } });
 
 const hostDeps = (): DeliverDeps => ({
-  db: t.db,
+  ports: postgresStepPorts(t.db),
   s3: new S3Client({ region: 'us-east-1' }),
   config: { leaseTtlMs: 60_000, presignTtlSeconds: 300 },
   delivery: {
@@ -180,7 +181,7 @@ describe('Stage', () => {
   function stage() {
     const config = { ...loadConfig({}), githubCodeloadUrl: codeload.url, stagingBucket: 'staging' };
     const s3Client = new S3Client({ region: 'us-east-1' });
-    return stageStep({ db: t.db, s3: s3Client, resolvers: createResolvers({ s3: s3Client, config }), config });
+    return stageStep({ ports: postgresStepPorts(t.db), s3: s3Client, resolvers: createResolvers({ s3: s3Client, config }), config });
   }
 
   it('writes the normalized tarball under the operation and records name, hash and warnings', async () => {
@@ -255,7 +256,7 @@ describe('Stage', () => {
 describe('CheckAllowlist', () => {
   it('refuses a plugin missing from a non-empty allowlist with the documented message', async () => {
     await replaceAllowlist(t.db, workspace.orgId, ['other'], 'test');
-    await expect(checkAllowlistStep({ db: t.db })(await newState())).rejects.toMatchObject({
+    await expect(checkAllowlistStep({ ports: postgresStepPorts(t.db) })(await newState())).rejects.toMatchObject({
       name: 'PluginNotAllowed',
       code: 'plugin_not_allowed',
       message: 'plugin "demo" is not in the org allowlist',
@@ -266,7 +267,7 @@ describe('CheckAllowlist', () => {
   it('fails closed when the database is unreachable', async () => {
     const state = await newState();
     const down = createDb({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
-    const step = checkAllowlistStep({ db: down });
+    const step = checkAllowlistStep({ ports: postgresStepPorts(down) });
     await expect(step(state)).rejects.toMatchObject({ name: 'PlatformUnavailable', transient: true });
     await down.end();
   });
@@ -307,7 +308,7 @@ describe('Restart', () => {
     hostOk();
     s3.on(DeleteObjectCommand).resolves({});
     const failed = await newState({ ...delivered(false), error: { Error: 'DeliveryFailed', Cause: '{}' } });
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(failed);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(failed);
     const skillsOnly = () => newState(delivered(true));
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(true);
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(false);
@@ -342,7 +343,7 @@ describe('step contracts', () => {
   it('refuses an uninstall whose plugin is not a plugin name, and a document without an operation', async () => {
     const attempt = removeStep({ ...hostDeps(), config: { leaseTtlMs: 60_000 } })(await newState({ ...accepted, kind: 'uninstall', plugin: '../etc' }));
     await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('plugin: must be a plugin name') });
-    await expect(recordStep({ db: t.db })({ kind: 'install' })).rejects.toMatchObject({
+    await expect(recordStep({ ports: postgresStepPorts(t.db) })({ kind: 'install' })).rejects.toMatchObject({
       name: 'InvalidRequest',
       message: expect.stringContaining('operationId'),
     });
@@ -364,7 +365,7 @@ describe('step contracts', () => {
     ['a bug', 'DeliveryFailed', 'delivery_failed', new TypeError("raw text: Cannot read properties of undefined (reading 'x')")],
   ])('lets nothing but our own errors leave a step: %s fails it as %s', async (_label, name, code, thrown) => {
     const state = await newState(accepted);
-    const step = defineStep('Stage', t.db, z.object({ operationId: z.string() }), async () => {
+    const step = defineStep('Stage', postgresStepPorts(t.db).operations, z.object({ operationId: z.string() }), async () => {
       throw thrown;
     });
 
@@ -374,7 +375,7 @@ describe('step contracts', () => {
     expect(err).toMatchObject({ name, code, cause: thrown });
     expect(err.message).not.toContain('raw');
     // As Step Functions hands the failure to RecordFailure: the Lambda runtime's errorType and errorMessage.
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
       ...state,
       error: { Error: err.name, Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }) },
     });
@@ -385,12 +386,12 @@ describe('step contracts', () => {
 
   it('records only what Restart has finished with: an install is written, an uninstall forgotten', async () => {
     const install = await newState({ ...delivered(false), phase: 'restarted', restarted: true });
-    await recordStep({ db: t.db })(install);
+    await recordStep({ ports: postgresStepPorts(t.db) })(install);
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', source: 'local://demo' });
     expect(await getOperation(t.db, install.operationId)).toMatchObject({ status: 'SUCCEEDED' });
 
-    await expect(recordStep({ db: t.db })(await newState(delivered(false)))).rejects.toMatchObject({ name: 'InvalidRequest' });
-    await recordStep({ db: t.db })(await newState({ kind: 'uninstall', phase: 'restarted', plugin: 'demo', restarted: false }));
+    await expect(recordStep({ ports: postgresStepPorts(t.db) })(await newState(delivered(false)))).rejects.toMatchObject({ name: 'InvalidRequest' });
+    await recordStep({ ports: postgresStepPorts(t.db) })(await newState({ kind: 'uninstall', phase: 'restarted', plugin: 'demo', restarted: false }));
     expect(await getInstalled(t.db, workspace.id, 'demo')).toBeNull();
   });
 });
@@ -401,7 +402,7 @@ describe('RecordFailure', () => {
     const state = await newState();
     await acquireLease(t.db, workspace.id, state.operationId, 60_000);
     const thrown = new InvalidArchive('archive entry "../x" escapes the plugin root');
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
       ...state,
       error: { Error: thrown.name, Cause: JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message }) },
     });
@@ -426,7 +427,7 @@ describe('RecordFailure', () => {
       uninstallAt: null,
     });
     const state = await newState({ ...accepted, kind: 'uninstall', plugin: 'sticky', error: { Error: 'DeliveryFailed', Cause: '{}' } });
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
     const rows = await t.db.query("SELECT uninstall_failed_at FROM workspace_plugins WHERE plugin_name = 'sticky'");
     expect(rows.rows[0].uninstall_failed_at).not.toBeNull();
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
@@ -439,7 +440,7 @@ describe('RecordFailure', () => {
       ...delivered(false),
       error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace restart command failed' }) },
     });
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
     expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'delivery_failed' } });
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', sha256: 'a'.repeat(64), source: 'local://demo' });
   });
@@ -448,7 +449,7 @@ describe('RecordFailure', () => {
     s3.on(DeleteObjectCommand).resolves({});
     await setRestartPending(t.db, workspace.id, false);
     const state = await newState({ ...delivered(false), phase: 'restarted', restarted: true, error: { Error: 'PlatformUnavailable', Cause: '{}' } });
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
     expect(await isRestartPending(t.db, workspace.id)).toBe(false);
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ sha256: 'a'.repeat(64) });
     expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'platform_unavailable', httpStatus: 503 } });
@@ -461,7 +462,7 @@ describe('RecordFailure', () => {
       error: { Error: 'InvalidRequest', Cause: JSON.stringify({ errorMessage: 'unknown operation kind' }) },
     });
     await acquireLease(t.db, workspace.id, state.operationId, 60_000);
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
     expect(await getOperation(t.db, state.operationId)).toMatchObject({
       status: 'FAILED',
       error: { code: 'invalid_request', message: 'unknown operation kind' },
@@ -482,7 +483,7 @@ describe('RecordFailure', () => {
       uninstallAt: null,
     });
     const state = await newState({ kind: 'uninstall', phase: 'removed', plugin: 'gone', staged: undefined, error: { Error: 'DeliveryFailed', Cause: '{}' } });
-    await recordFailureStep({ db: t.db, s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
     expect(await getInstalled(t.db, workspace.id, 'gone')).toBeNull();
   });
 });

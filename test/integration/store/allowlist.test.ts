@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
-import { allowlistVerdict, getAllowlist, isPluginAllowed, replaceAllowlist, requireAllowedPlugin } from '../../../lambdas/store/allowlist.js';
+import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../../lambdas/store/allowlist.js';
+import { allowlistVerdict as judge, requireAllowedPlugin as require_ } from '../../../lambdas/plugins/allowlist-policy.js';
 import { cleanupCandidates, upsertInstalled } from '../../../lambdas/store/installed.js';
 import { originOf } from '../../../lambdas/plugins/origin.js';
+
+// The store's facts as the policy judges them (lambdas/plugins/allowlist-policy.ts), as every caller does.
+const allowlistVerdict = async (db: TestDatabase['db'], orgId: string, name: string, source?: string) =>
+  judge(await allowlistFacts(db, orgId, name, source ?? null));
+const isPluginAllowed = async (db: TestDatabase['db'], orgId: string, name: string, source?: string) =>
+  (await allowlistVerdict(db, orgId, name, source)).allowed;
+const requireAllowedPlugin = async (db: TestDatabase['db'], orgId: string, name: string, source?: string) =>
+  require_(await allowlistFacts(db, orgId, name, source ?? null), name, source ?? null);
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -122,7 +131,6 @@ describe('allowlist entries pinned to a source (SPEC §4)', () => {
       allowed: false,
       reason: 'origin_not_pinned',
       pin: 'github://acme/*',
-      origin: 'github://acme-evil/lint',
     });
     expect(await allowlistVerdict(t.db, id, 'missing')).toEqual({ allowed: false, reason: 'not_listed' });
   });

@@ -9,6 +9,7 @@ import { createOperation, getOperation } from '../../../lambdas/store/operations
 import { acquireLease } from '../../../lambdas/store/leases.js';
 import { recordFailureStep } from '../../../lambdas/workflow/steps/record-failure.js';
 import { engineWith, installState, namedError, recordingHandlers } from './fixtures.js';
+import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /**
  * RecordFailure on the real workflow definition while PostgreSQL is away: its writes go through a
@@ -53,7 +54,7 @@ describe('a database outage while RecordFailure closes the operation', () => {
       executionArn: null,
     });
     expect(await acquireLease(t.db, 'ws-1', operationId, 60_000)).toBe(true);
-    const recordFailure = recordFailureStep({ db: viaProxy, s3: new S3Client({ region: 'us-east-1' }) });
+    const recordFailure = recordFailureStep({ ports: postgresStepPorts(viaProxy), s3: new S3Client({ region: 'us-east-1' }) });
     const recorder = recordingHandlers({
       Stage: async () => {
         // The database goes away as the step fails, and comes back a few seconds later.

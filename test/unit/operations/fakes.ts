@@ -1,7 +1,6 @@
 import type { InstalledPlugin } from '../../../lambdas/store/installed.js';
 import type { CleanupCandidate } from '../../../lambdas/store/installed.js';
 import type { AllowlistEntry } from '../../../lambdas/store/allowlist.js';
-import { PluginNotAllowed } from '../../../lambdas/shared/errors.js';
 import type { Operation, StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
 import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import type {
@@ -136,10 +135,10 @@ export function fakeAllowlist(allowed: Record<string, string[]> = {}): Allowlist
   const checked: Array<[string, string, string]> = [];
   return {
     checked,
-    requireAllowed: async (orgId, name, source) => {
+    match: async (orgId, name, source) => {
       checked.push([orgId, name, source]);
       const list = allowed[orgId] ?? [];
-      if (list.length > 0 && !list.includes(name)) throw new PluginNotAllowed(`plugin "${name}" is not in the org allowlist`);
+      return { restricted: list.length > 0, listed: list.includes(name), pin: null, pinMatches: false };
     },
     get: async (orgId): Promise<AllowlistEntry[]> =>
       (allowed[orgId] ?? []).map((n) => ({ plugin_name: n, enabled_by: 'test', enabled_at: '2026-01-01T00:00:00.000Z' })),

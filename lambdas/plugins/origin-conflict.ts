@@ -1,5 +1,5 @@
 import { PluginSourceConflict } from '../shared/errors.js';
-import { originOf } from '../plugins/origin.js';
+import { originOf } from './origin.js';
 
 /**
  * SPEC §4 *origins*: an install never replaces an installed plugin that came from another origin

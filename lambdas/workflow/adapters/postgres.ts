@@ -1,0 +1,37 @@
+import type { Db } from '../../store/db.js';
+import { allowlistFacts } from '../../store/allowlist.js';
+import { deleteInstalled, getInstalled, markUninstallFailed, upsertInstalled } from '../../store/installed.js';
+import { acquireLease, releaseLease } from '../../store/leases.js';
+import { addWarnings, finishOperation, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
+import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
+import type { StepPorts } from '../ports.js';
+
+/** The steps' ports over PostgreSQL. */
+export function postgresStepPorts(db: Db): StepPorts {
+  return {
+    operations: {
+      stepStarted: (id, step) => stepStarted(db, id, step),
+      stepEnded: (id, step, status, details) => stepEnded(db, id, step, status, details),
+      staged: (id, facts) => setStaged(db, id, facts),
+      addWarnings: (id, warnings) => addWarnings(db, id, warnings),
+      finish: (id, status, error, closingStep) => finishOperation(db, id, status, error, closingStep),
+    },
+    leases: {
+      acquire: (workspaceId, holder, ttlMs) => acquireLease(db, workspaceId, holder, ttlMs),
+      release: (workspaceId, holder) => releaseLease(db, workspaceId, holder),
+    },
+    installed: {
+      get: (workspaceId, name) => getInstalled(db, workspaceId, name),
+      record: (plugin) => upsertInstalled(db, plugin),
+      forget: async (workspaceId, name) => {
+        await deleteInstalled(db, workspaceId, name);
+      },
+      markUninstallFailed: (workspaceId, name) => markUninstallFailed(db, workspaceId, name),
+    },
+    restarts: {
+      isOwed: (workspaceId) => isRestartPending(db, workspaceId),
+      setOwed: (workspaceId, owed) => setRestartPending(db, workspaceId, owed),
+    },
+    allowlist: { match: (orgId, pluginName, origin) => allowlistFacts(db, orgId, pluginName, origin) },
+  };
+}

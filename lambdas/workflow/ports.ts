@@ -1,0 +1,56 @@
+import type { ErrorRecord } from '../shared/errors.js';
+import type { AllowlistMatch, InstalledInput, InstalledPlugin, OperationStatus, StepDetails, StepRecord } from '../shared/types.js';
+
+/**
+ * What the workflow steps need from the outside world, as the use cases have theirs
+ * (operations/ports.ts); lambdas/workflow/adapters/postgres.ts implements them over PostgreSQL.
+ * The steps' own decisions (order, policy, messages) stay in the steps.
+ */
+
+/** The operation as the steps write it: each step's attempts, what Stage learned, the end. */
+export interface OperationRecords {
+  /** Marks the step started; returns the attempt's number (a retried step counts up). */
+  stepStarted(operationId: string, step: string): Promise<number>;
+  stepEnded(operationId: string, step: string, status: StepRecord['status'], details?: StepDetails): Promise<void>;
+  staged(operationId: string, facts: { plugin: string; sha256: string; warnings: string[] }): Promise<void>;
+  /** Appends warnings a later step found, after those Stage recorded. */
+  addWarnings(operationId: string, warnings: readonly string[]): Promise<void>;
+  /** Closes a RUNNING operation; `closingStep` succeeded at closing it (RecordFailure). */
+  finish(operationId: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: ErrorRecord, closingStep?: string): Promise<void>;
+}
+
+/** The workspace lease (SPEC §6): operations on one host never interleave. */
+export interface WorkspaceLeases {
+  /** Whether `holder` now holds the workspace for `ttlMs` (lambdas/store/leases.ts says when it may). */
+  acquire(workspaceId: string, holder: string, ttlMs: number): Promise<boolean>;
+  release(workspaceId: string, holder: string): Promise<void>;
+}
+
+/** The plugins a workspace has, as recorded. */
+export interface InstalledRecords {
+  get(workspaceId: string, name: string): Promise<InstalledPlugin | null>;
+  record(plugin: InstalledInput): Promise<void>;
+  forget(workspaceId: string, name: string): Promise<void>;
+  /** A failed uninstall left the plugin in place: the cleanup retries it later. */
+  markUninstallFailed(workspaceId: string, name: string): Promise<void>;
+}
+
+/** A restart a failed step owes the workspace, paid by its next change. */
+export interface RestartDebts {
+  isOwed(workspaceId: string): Promise<boolean>;
+  setOwed(workspaceId: string, owed: boolean): Promise<void>;
+}
+
+/** What the org's allowlist says of a plugin from an origin (facts; the policy is plugins/allowlist-policy.ts). */
+export interface AllowlistFacts {
+  /** `origin` null: the plugin's origin is unknown, and a pinned entry then never matches. */
+  match(orgId: string, pluginName: string, origin: string | null): Promise<AllowlistMatch>;
+}
+
+export interface StepPorts {
+  operations: OperationRecords;
+  leases: WorkspaceLeases;
+  installed: InstalledRecords;
+  restarts: RestartDebts;
+  allowlist: AllowlistFacts;
+}
