@@ -1,7 +1,7 @@
 import { lazyHandler } from './lazy.js';
 import { createSfnClient } from '../shared/aws.js';
 import { sfnStarter } from '../operations/adapters/sfn.js';
-import { runCleanupOnDb } from '../operations/adapters/postgres.js';
+import { runCleanupOnDb } from '../composition/on-db.js';
 import type { CleanupSummary } from '../operations/cleanup.js';
 import { logger } from '../shared/logger.js';
 

@@ -15,8 +15,6 @@ import {
   type WorkflowStarter,
   type WorkspaceStore,
 } from '../ports.js';
-import { startOperation, type OperationRequest } from '../start.js';
-import { runCleanup, type CleanupSummary } from '../cleanup.js';
 
 /** The use cases' stores over the PostgreSQL store modules. */
 
@@ -71,13 +69,4 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     allowlist: pgAllowlist(db),
     tokens: pgTokens(db),
   };
-}
-
-/** For callers that hold a pool rather than ports (the cleanup Lambda, the step tests). */
-export function startOperationOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log }, request: OperationRequest) {
-  return startOperation({ ...postgresPorts(deps.db, deps.workflow), log: deps.log }, request);
-}
-
-export function runCleanupOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log; batch: number }): Promise<CleanupSummary> {
-  return runCleanup({ ...postgresPorts(deps.db, deps.workflow), log: deps.log, batch: deps.batch });
 }

@@ -1,0 +1,15 @@
+import type { Db } from '../store/db.js';
+import type { Log } from '../shared/logger.js';
+import type { WorkflowStarter } from '../operations/ports.js';
+import { postgresPorts } from '../operations/adapters/postgres.js';
+import { startOperation, type OperationRequest } from '../operations/start.js';
+import { runCleanup, type CleanupSummary } from '../operations/cleanup.js';
+
+/** For callers that hold a pool rather than ports (the cleanup Lambda, the step tests). */
+export function startOperationOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log }, request: OperationRequest) {
+  return startOperation({ ...postgresPorts(deps.db, deps.workflow), log: deps.log }, request);
+}
+
+export function runCleanupOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log; batch: number }): Promise<CleanupSummary> {
+  return runCleanup({ ...postgresPorts(deps.db, deps.workflow), log: deps.log, batch: deps.batch });
+}
