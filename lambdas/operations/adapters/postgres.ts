@@ -4,7 +4,6 @@ import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upse
 import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
-import type { Log } from '../../shared/logger.js';
 import {
   systemClock,
   type AllowlistStore,
