@@ -22,8 +22,6 @@ import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
  * - `ws` and the signer are loaded on first use, so the SSM path and cold starts never pay for them.
  */
 
-export type EicConnection = 'direct' | 'endpoint' | 'auto';
-
 export interface InstanceConnectEndpoint {
   id: string;
   dnsName: string;

@@ -12,13 +12,14 @@ import {
   presignTunnelUrl,
   processTunnelSlots,
   signingFrom,
-  type EicConnection,
   type InstanceConnectEndpoint,
   type TunnelSlots,
 } from './eic-tunnel.js';
 import type { HostCommand, HostCommandResult } from './host-command.js';
 import { runOverSsh, type SshRunSettings } from './ssh.js';
 import { ed25519KeyPair } from './ssh-keys.js';
+import type { Config } from '../shared/config.js';
+import type { TransportTaken } from '../shared/types.js';
 
 /**
  * EC2 Instance Connect delivery (SPEC §5), the AWS side: look the instance up in EC2, push a fresh
@@ -42,7 +43,7 @@ export interface EicSettings extends SshRunSettings {
   /** Connect here instead of the instance's private IP (the local emulator, a fixed forwarder); direct only. */
   sshHost?: string;
   /** `PLUGIN_EIC_CONNECTION` (default `auto`); absent here, direct, as before endpoints existed. */
-  connection?: EicConnection;
+  connection?: Config['eic']['connection'];
   /** Tunnels open at once through one endpoint, across all steps (the service's quota is 20). */
   tunnelsPerEndpoint?: number;
   /** `ws://host:port` / `wss://host` in place of `wss://<endpoint DNS name>` (the local emulator, a proxy). */
@@ -68,7 +69,7 @@ export interface EicDeps {
   tunnelSlots?: TunnelSlots;
 }
 
-export type EicTransport = 'eic-direct' | 'eic-endpoint';
+type EicTransport = Exclude<TransportTaken, 'ssm'>;
 
 interface RunningInstance {
   privateIp?: string;

@@ -2,14 +2,14 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from '../shared/zod.js';
 import { DeliveryFailed, PluginNotInstalled } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
-import type { Workspace } from '../shared/types.js';
+import type { TransportTaken, Workspace } from '../shared/types.js';
 import { runViaEic, type EicDeps } from './eic.js';
 import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
 import { installScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
-import { chooseTransport, deliverableInstanceId, type DeliveryRoute, type DeliveryTransport } from './transport.js';
+import { chooseTransport, deliverableInstanceId, type DeliveryRoute } from './transport.js';
 
-export { chooseTransport, type DeliveryRoute, type DeliveryTransport } from './transport.js';
+export { chooseTransport, type DeliveryRoute } from './transport.js';
 export type { InstallMarker } from './host-scripts.js';
 
 export interface DeliveryDeps {
@@ -32,14 +32,14 @@ export interface HostReach {
 }
 
 export interface InstallOutcome extends HostReach {
-  transport: DeliveryTransport;
+  transport: TransportTaken;
   replacedPrevious: boolean;
   /** The runtime hot-reloads SKILL.md files, so such a change needs no restart (SPEC §5). */
   changedOnlySkillDocs: boolean;
 }
 
 export interface RemoveOutcome extends HostReach {
-  transport: DeliveryTransport;
+  transport: TransportTaken;
   removedSkills: number;
   /** A declared skill dir the plugin does not own (not its copy) is kept, and said so here. */
   warnings: string[];
@@ -83,7 +83,7 @@ export async function removePlugin(
 }
 
 /** Runs the configured restart command on the workspace's host. */
-export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { workspace: Workspace }): Promise<{ transport: DeliveryTransport } & HostReach> {
+export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { workspace: Workspace }): Promise<{ transport: TransportTaken } & HostReach> {
   const script = restartScript({ workspaceId: workspace.id, command: deps.config.restartCommand });
   const { transport, reach } = await runOnWorkspace(deps, workspace, script);
   return { transport, ...reach };
@@ -95,8 +95,8 @@ export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { work
  * (`installed: null`: the directory's identity is unknown, e.g. installed before markers existed).
  */
 export type HostProbe =
-  | { present: false; transport: DeliveryTransport }
-  | { present: true; transport: DeliveryTransport; version: string | null; installed: InstallMarker | null };
+  | { present: false; transport: TransportTaken }
+  | { present: true; transport: TransportTaken; version: string | null; installed: InstallMarker | null };
 
 const MarkerFile = z.object({
   dir: z.string(),
@@ -139,7 +139,7 @@ function manifestVersion(line: string): string | null {
   return value === '' ? null : value;
 }
 
-type Ran = { transport: DeliveryTransport; output: HostCommandResult };
+type Ran = { transport: TransportTaken; output: HostCommandResult };
 
 const RUNNERS: Record<DeliveryRoute, (deps: DeliveryDeps, command: HostCommand) => Promise<Ran>> = {
   ssm: async (deps, command) => ({ transport: 'ssm', output: await runViaSsm(deps.ssm, { ...deps.ssmPolling, ...command }) }),
@@ -150,7 +150,7 @@ async function runOnWorkspace(
   deps: DeliveryDeps,
   workspace: Workspace,
   script: string,
-): Promise<{ transport: DeliveryTransport; result: HostResult; reach: HostReach }> {
+): Promise<{ transport: TransportTaken; result: HostResult; reach: HostReach }> {
   const instanceId = deliverableInstanceId(workspace);
   const route = await chooseTransport(workspace, deps);
   let ran: Ran;

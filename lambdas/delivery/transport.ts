@@ -4,10 +4,8 @@ import { INSTANCE_ID_RE, type Workspace } from '../shared/types.js';
 import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
 import { isSsmOnline } from './ssm.js';
 
-/** Which way a workspace is reached: SSM Run Command, or EC2 Instance Connect (SSH). */
+/** The route chosen for a workspace: SSM Run Command, or EC2 Instance Connect (SSH); how it then went is `TransportTaken`. */
 export type DeliveryRoute = 'ssm' | 'eic';
-/** How a host command actually went (SPEC §4 `steps[].transport`): EIC directly or through an endpoint tunnel. */
-export type DeliveryTransport = 'ssm' | 'eic-direct' | 'eic-endpoint';
 
 /** The workspace's EC2 instance id, when it is one we deliver to (SPEC §5). */
 export function deliverableInstanceId(workspace: Workspace): string {

@@ -32,8 +32,12 @@ export interface Workspace {
   status: string;
 }
 
-/** How a step reached the workspace's host (SPEC §4): SSM Run Command, or SSH by EC2 Instance Connect, direct or through an endpoint. */
-export type StepTransport = 'ssm' | 'eic-direct' | 'eic-endpoint';
+/**
+ * The transport taken (SPEC §4 `steps[].transport`): SSM Run Command, or SSH by EC2 Instance
+ * Connect, direct or through an endpoint tunnel. The other two transport types: what the workspace
+ * asks for (`Transport`) and the route chosen for it (delivery/transport.ts `DeliveryRoute`).
+ */
+export type TransportTaken = 'ssm' | 'eic-direct' | 'eic-endpoint';
 
 /** One retry of a step: the error name its previous attempt failed with (`Interrupted`: it never reported). */
 export interface StepRetry {
@@ -52,7 +56,7 @@ export interface StepRecord {
   /** 1 + the retries. */
   attempts: number;
   retries: StepRetry[];
-  transport?: StepTransport;
+  transport?: TransportTaken;
   commandId?: string;
   sshHost?: string;
   error?: { code: string; message: string };

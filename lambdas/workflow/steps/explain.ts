@@ -1,5 +1,5 @@
 import { AppError, errorFromStepFailure, toErrorRecord } from '../../shared/errors.js';
-import type { StepDetails, StepTransport } from '../../shared/types.js';
+import type { StepDetails, TransportTaken } from '../../shared/types.js';
 
 /**
  * What a step records about itself for ops (the ops contract's step fields): how it reached the
@@ -10,7 +10,7 @@ export const OUTPUT_TAIL_LINES = 20;
 export const OUTPUT_LINE_CHARS = 200;
 
 /** The delivery layer's transport names (`eic` is EC2 Instance Connect straight to the private IP). */
-export function stepTransport(transport: unknown): StepTransport | undefined {
+export function stepTransport(transport: unknown): TransportTaken | undefined {
   switch (transport) {
     case 'ssm':
       return 'ssm';

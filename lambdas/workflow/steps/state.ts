@@ -1,5 +1,5 @@
 import * as z from '../../shared/zod.js';
-import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type Workspace } from '../../shared/types.js';
+import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type TransportTaken, type Workspace } from '../../shared/types.js';
 
 /**
  * The JSON document that flows through the state machine (JSONPath, ResultPath = $). The API
@@ -67,7 +67,14 @@ export const Staged = z.extend(AcceptedInstall, { phase: z.literal('staged'), pl
 export const Delivered = z.extend(Staged, {
   phase: z.literal('delivered'),
   /** `eic` is what the delivery layer said before it told direct and endpoint EC2 Instance Connect apart. */
-  delivered: z.object({ transport: z.enum(['ssm', 'eic-direct', 'eic-endpoint', 'eic']), changedOnlySkillDocs: z.boolean() }),
+  delivered: z.object({
+    // `eic`, as executions started before `eic-direct` was named may still carry it, is that.
+    transport: z.pipe(
+      z.enum(['ssm', 'eic-direct', 'eic-endpoint', 'eic']),
+      z.transform((t): TransportTaken => (t === 'eic' ? 'eic-direct' : t)),
+    ),
+    changedOnlySkillDocs: z.boolean(),
+  }),
 });
 
 /** The plugin is gone from the host. */

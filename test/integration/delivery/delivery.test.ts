@@ -7,7 +7,8 @@ import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/clie
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deliverInstall, removePlugin, restartWorkspace, type DeliveryDeps, type DeliveryTransport } from '../../../lambdas/delivery/index.js';
+import { deliverInstall, removePlugin, restartWorkspace, type DeliveryDeps } from '../../../lambdas/delivery/index.js';
+import type { TransportTaken } from '../../../lambdas/shared/types.js';
 import type { EicSettings } from '../../../lambdas/delivery/eic.js';
 import { DeliveryFailed, PluginNotInstalled, WorkspaceUnreachable } from '../../../lambdas/shared/errors.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
@@ -24,7 +25,7 @@ import { pluginTarball, TarballServer } from './plugin-tarballs.js';
  * has (login, host keys, stdin) is tested after the shared suite; the tunnel's own faults and cap
  * in eic-endpoint.test.ts.
  */
-const INSTANCES: Record<DeliveryTransport, string> = {
+const INSTANCES: Record<TransportTaken, string> = {
   ssm: 'i-0123456789abcdef0',
   'eic-direct': 'i-0e1c0000000000001',
   'eic-endpoint': 'i-0e1c0000000000002',
@@ -71,7 +72,7 @@ function withEic(overrides: {
 }
 
 /** Direct SSH to the emulator's SSH port, or through its endpoint's tunnel. */
-function depsFor(transport: DeliveryTransport): DeliveryDeps {
+function depsFor(transport: TransportTaken): DeliveryDeps {
   if (transport === 'eic-endpoint') return withEic({ settings: { connection: 'endpoint', tunnelUrl: eicEmulator.env.PLUGIN_EIC_TUNNEL_URL } });
   return deps;
 }
@@ -87,7 +88,7 @@ async function tree(root: string, prefix = ''): Promise<Record<string, string>> 
 }
 
 /** One transport's instance, its workspace and its files. */
-function onTransport(transport: DeliveryTransport) {
+function onTransport(transport: TransportTaken) {
   const instanceId = INSTANCES[transport];
   const root = () => join(instances.rootDir, instanceId);
   const workspace = (overrides: Partial<Workspace> = {}): Workspace => ({
