@@ -1,7 +1,6 @@
 import * as z from '../shared/zod.js';
 import { parseIsoDuration } from '../shared/iso-duration.js';
-import { INSTANCE_ID_RE, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
-import { OPERATIONS_PAGE_MAX } from '../store/operations.js';
+import { INSTANCE_ID_RE, OPERATIONS_PAGE_MAX, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
 
 /** Request bodies and query strings, parsed once at the edge. */
 
@@ -100,10 +99,22 @@ export const At = z.pipe(
   z.transform((text: string) => ({ text, when: new Date(text) })),
 );
 
+/** `DELETE /workspaces/{id}/plugins/{name}?at=`: when to uninstall (now when absent or past). */
+export const UninstallQuery = z.object({ at: z.optional(At) });
+
+/** `GET /workspaces/{id}/plugins/{name}/download?source=`: the registry's copy of `name` when absent or blank. */
+export const DownloadQuery = z.object({ source: z.optional(z.string().check(z.trim())) });
+
+/** `GET /plugins?runtime=`: only what runs on that runtime; all when absent or blank. */
+export const RegistryQuery = z.object({ runtime: z.optional(z.string().check(z.trim())) });
+
+/** `Idempotency-Key` (trimmed; blank is none): the same key and request on a workspace is the same operation. */
+export const IdempotencyKey = z.string().check(z.maxLength(255, 'Idempotency-Key must be at most 255 characters'));
+
 /** Path values. */
-export const WorkspaceId = z.string().check(z.regex(WORKSPACE_ID_RE));
-export const OperationId = z.string().check(z.regex(/^[0-9a-f-]{36}$/));
-export const TokenPrefix = z.string().check(z.regex(/^mpd_[ow]_[\w-]{8}$/));
+export const WorkspaceId = z.string().check(z.regex(WORKSPACE_ID_RE), z.describe('a workspace id'));
+export const OperationId = z.string().check(z.regex(/^[0-9a-f-]{36}$/), z.describe('an operation id'));
+export const TokenPrefix = z.string().check(z.regex(/^mpd_[ow]_[\w-]{8}$/), z.describe('the prefix of a token (its first 14 characters)'));
 export const InstanceId = z.string().check(z.regex(INSTANCE_ID_RE));
 
 /**

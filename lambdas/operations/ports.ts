@@ -3,7 +3,7 @@ import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { ErrorRecord } from '../shared/errors.js';
-import type { Operation, StagedPlugin, WorkflowState, Workspace } from '../shared/types.js';
+import type { Operation, RegistryEntry, StagedPlugin, WorkflowState, Workspace } from '../shared/types.js';
 import type { Log } from '../shared/logger.js';
 
 /** What the use cases need from the outside world; adapters over PostgreSQL, Step Functions and S3 implement them. */
@@ -95,15 +95,7 @@ export interface OperationPorts {
   clock: Clock;
 }
 
-export interface RegistryEntry {
-  name: string;
-  version: string | null;
-  description: string | null;
-  author: string | null;
-  tags: string[];
-  skills: string[];
-  runtimes: string[];
-}
+export type { RegistryEntry };
 
 export interface RegistryReader {
   list(): Promise<RegistryEntry[]>;
