@@ -1,6 +1,6 @@
 import * as z from '../shared/zod.js';
 import { ERROR_DECLARATIONS, type ErrorName } from '../shared/errors.js';
-import type { Caller, HeaderContract, ResponseContract, RouteContract } from './contract/routes.js';
+import type { Caller, HeaderContract, ResponseContract, RouteContract, SchemaName } from './contract/routes.js';
 import * as bodies from './contract/responses.js';
 import * as requests from './schemas.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -20,8 +20,8 @@ type JsonSchema = Record<string, unknown>;
 const EVERY_ROUTE: readonly ErrorName[] = ['InternalError', 'PlatformUnavailable'];
 
 const ERROR_HEADERS: Record<number, Record<string, HeaderContract>> = {
-  401: { 'WWW-Authenticate': { schema: z.literal('Bearer'), description: 'the token scheme' } },
-  429: { 'Retry-After': { schema: z.int(), description: 'seconds to wait before trying again' } },
+  401: { 'WWW-Authenticate': { schema: 'BearerChallenge', description: 'the token scheme' } },
+  429: { 'Retry-After': { schema: 'RetryAfterHeader', description: 'seconds to wait before trying again' } },
 };
 
 const CALLERS: Record<Caller, string> = {
@@ -82,7 +82,7 @@ function parameters(route: RouteContract): JsonSchema[] {
     parameter(name, 'query', required.has(name), schema),
   );
   const headers = Object.entries(route.headers ?? {}).map(([name, header]) => ({
-    ...parameter(name, 'header', false, inline(header.schema, 'input')),
+    ...parameter(name, 'header', false, inline(named(header.schema), 'input')),
     description: header.description,
   }));
   return [...path, ...queried, ...headers];
@@ -109,7 +109,7 @@ function answer(response: ResponseContract, schemas: ComponentSchemas): JsonSche
 }
 
 function responseHeaders(headers: Readonly<Record<string, HeaderContract>>): JsonSchema {
-  return Object.fromEntries(Object.entries(headers).map(([name, h]) => [name, { description: h.description, schema: inline(h.schema, 'output') }]));
+  return Object.fromEntries(Object.entries(headers).map(([name, h]) => [name, { description: h.description, schema: inline(named(h.schema), 'output') }]));
 }
 
 /** The route's documented errors by status, `code` narrowed to the codes of that status. */
@@ -121,7 +121,7 @@ function errors(route: RouteContract, anyone: boolean, schemas: ComponentSchemas
     if (route.responses[status]) throw new Error(`${route.id}: error ${code} has the status ${status} of an answer`);
     byStatus.set(status, (byStatus.get(status) ?? new Set()).add(code));
   }
-  const errorBody = schemas.output(bodies.ErrorBody);
+  const errorBody = schemas.output('ErrorBody');
   return Object.fromEntries(
     [...byStatus]
       .sort(([a], [b]) => a - b)
@@ -136,6 +136,10 @@ function errors(route: RouteContract, anyone: boolean, schemas: ComponentSchemas
   );
 }
 
+/** The answers' schemas by name (all of them: this module is a chunk of its own, loaded on the first request for the document). */
+const answers: Readonly<Record<SchemaName, z.ZodMiniType>> = bodies;
+const named = (schema: SchemaName | z.ZodMiniType): z.ZodMiniType => (typeof schema === 'string' ? answers[schema] : schema);
+
 /** A schema written out in place (parameters, headers, a body no module exports by name). */
 function inline(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _, ...json } = z.toJSONSchema(schema, { io }) as JsonSchema;
@@ -143,23 +147,21 @@ function inline(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
 }
 
 /**
- * Named schemas, each a component of the document written once and referred to wherever it is
- * used: every answer contract/responses.ts exports, and the request bodies schemas.ts exports.
+ * Named bodies, each a component of the document written once and referred to wherever it is
+ * used: answers by their names in contract/responses.ts, request bodies by their export names in
+ * schemas.ts. Any other schema is written out in place.
  */
 class ComponentSchemas {
-  private readonly names = { input: nameIndex(requests), output: nameIndex(bodies) };
+  private readonly requestNames = nameIndex(requests);
   private readonly used = { input: z.registry<{ id: string }>(), output: z.registry<{ id: string }>() };
 
-  constructor() {
-    for (const [schema, id] of this.names.output) this.used.output.add(schema, { id });
-  }
-
   input(schema: z.ZodMiniType): JsonSchema {
-    return this.refer(schema, 'input');
+    const name = this.requestNames.get(schema);
+    return name ? this.refer(schema, name, 'input') : inline(schema, 'input');
   }
 
-  output(schema: z.ZodMiniType): JsonSchema {
-    return this.refer(schema, 'output');
+  output(body: SchemaName | z.ZodMiniType): JsonSchema {
+    return typeof body === 'string' ? this.refer(answers[body], body, 'output') : inline(body, 'output');
   }
 
   emit(): Record<string, JsonSchema> {
@@ -174,9 +176,7 @@ class ComponentSchemas {
     return emitted;
   }
 
-  private refer(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
-    const name = this.names[io].get(schema);
-    if (!name) return inline(schema, io);
+  private refer(schema: z.ZodMiniType, name: string, io: 'input' | 'output'): JsonSchema {
     if (!this.used[io].has(schema)) this.used[io].add(schema, { id: name });
     return { $ref: ref(name) };
   }

@@ -3,7 +3,8 @@ import type * as z from '../shared/zod.js';
 import { MethodNotAllowed, NotFound } from '../shared/errors.js';
 import { json, type ApiRequest, type ApiResponse } from './http.js';
 import type { RequestScope } from './context.js';
-import type { RouteContract } from './contract/routes.js';
+import type { RouteContract, SchemaName } from './contract/routes.js';
+import type * as bodies from './contract/responses.js';
 import { errorResponse } from './respond.js';
 
 /** Route handlers see the request's scope as Hono's bindings (`c.env`). */
@@ -53,8 +54,12 @@ export function routesOf(app: ApiApp): readonly RouteContract[] {
   return declared.get(app) ?? [];
 }
 
-type JsonBodyOf<R extends RouteContract, S extends keyof R['responses']> = R['responses'][S] extends { body: infer B extends z.ZodMiniType }
-  ? z.input<B>
+type JsonBodyOf<R extends RouteContract, S extends keyof R['responses']> = R['responses'][S] extends { body: infer B }
+  ? B extends SchemaName
+    ? z.input<(typeof bodies)[B]>
+    : B extends z.ZodMiniType
+      ? z.input<B>
+      : never
   : never;
 
 /** A JSON answer the route's contract lists, its body checked against the contract's schema when this compiles. */

@@ -112,9 +112,9 @@ export const RegistryQuery = z.object({ runtime: z.optional(z.string().check(z.t
 export const IdempotencyKey = z.string().check(z.maxLength(255, 'Idempotency-Key must be at most 255 characters'));
 
 /** Path values. */
-export const WorkspaceId = z.string().check(z.regex(WORKSPACE_ID_RE), z.describe('a workspace id'));
-export const OperationId = z.string().check(z.regex(/^[0-9a-f-]{36}$/), z.describe('an operation id'));
-export const TokenPrefix = z.string().check(z.regex(/^mpd_[ow]_[\w-]{8}$/), z.describe('the prefix of a token (its first 14 characters)'));
+export const WorkspaceId = z.string().check(z.regex(WORKSPACE_ID_RE));
+export const OperationId = z.string().check(z.regex(/^[0-9a-f-]{36}$/));
+export const TokenPrefix = z.string().check(z.regex(/^mpd_[ow]_[\w-]{8}$/));
 export const InstanceId = z.string().check(z.regex(INSTANCE_ID_RE));
 
 /**

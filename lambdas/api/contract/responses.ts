@@ -1,17 +1,80 @@
 import * as z from '../../shared/zod.js';
 import { ERROR_DECLARATIONS, type ErrorCode } from '../../shared/errors.js';
-import { Operation, RegistryEntry, Workspace } from '../../shared/types.js';
+import { OperationKind, OperationStatus, Transport } from '../../shared/types.js';
 
 /**
  * The bodies the API answers with (SPEC §4), as zod schemas: the OpenAPI document is generated
- * from them (api/openapi.ts), route handlers are type-checked against them (`reply` in
- * api/router.ts), and a client may import them. No server-only import here: only zod, the error
- * declarations and the shared shapes. Every export is a named schema of the document.
+ * from them (api/openapi-document.ts), route handlers are type-checked against them (`reply` in
+ * api/router.ts), the service takes its types from them (shared/types.ts) and a client may import
+ * them. Loaded only by the document and by clients, never at a Lambda's start-up; no server-only
+ * import here. A body's name is its component's name in the document.
  */
 
-export { Operation, RegistryEntry, Workspace };
-
+/** An RFC 3339 time with its offset, as every answer writes times (`toISOString()`: UTC, `Z`). */
 const Timestamp = z.iso.datetime({ offset: true });
+
+export const Workspace = z.object({
+  id: z.string(),
+  orgId: z.string(),
+  runtime: z.string(),
+  instanceId: z.nullable(z.string()),
+  transport: Transport,
+  status: z.string(),
+});
+
+export const StepTransport = z.enum(['ssm', 'eic-direct', 'eic-endpoint']);
+
+export const StepRetry = z.object({ error: z.string(), at: Timestamp });
+
+export const StepRecord = z.object({
+  /** The state machine's Task state: Stage, CheckAllowlist, Deliver, Restart, Record; Remove; RecordFailure. */
+  name: z.string(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED']),
+  /** When the first attempt started; `endedAt` is when the last one ended. */
+  startedAt: Timestamp,
+  endedAt: z.optional(Timestamp),
+  durationMs: z.optional(z.number()),
+  /** 1 + the retries. */
+  attempts: z.int().check(z.gte(1)),
+  retries: z.array(StepRetry),
+  transport: z.optional(StepTransport),
+  commandId: z.optional(z.string()),
+  sshHost: z.optional(z.string()),
+  error: z.optional(z.object({ code: z.string(), message: z.string() })),
+  /** The host's last output lines (at most 20 of at most 200 characters), secrets redacted. */
+  outputTail: z.optional(z.array(z.string())),
+});
+
+export const Operation = z.object({
+  operationId: z.uuid(),
+  workspaceId: z.string(),
+  orgId: z.string(),
+  kind: OperationKind,
+  status: OperationStatus,
+  plugin: z.nullable(z.string()),
+  source: z.nullable(z.string()),
+  sha256: z.nullable(z.string()),
+  executionArn: z.nullable(z.string()),
+  /** The Step Functions execution's name: `install-<workspace>-<plugin>-<8 hex>`. */
+  executionName: z.nullable(z.string()),
+  /** The AWS console page of the execution; null on the local stack. */
+  consoleUrl: z.nullable(z.string()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  steps: z.array(StepRecord),
+  warnings: z.array(z.string()),
+  error: z.optional(z.object({ code: z.string(), message: z.string(), httpStatus: z.int() })),
+});
+
+export const RegistryEntry = z.object({
+  name: z.string(),
+  version: z.nullable(z.string()),
+  description: z.nullable(z.string()),
+  author: z.nullable(z.string()),
+  tags: z.array(z.string()),
+  skills: z.array(z.string()),
+  runtimes: z.array(z.string()),
+});
 
 export const Health = z.object({
   status: z.literal('ok'),
@@ -110,6 +173,12 @@ export const CleanupSummary = z.object({
   purgedRows: z.int(),
 });
 
+/** Answer headers. */
+export const OperationIdHeader = z.uuid();
+export const RetryAfterHeader = z.int().check(z.gte(0));
+export const LocationHeader = z.url();
+export const BearerChallenge = z.literal('Bearer');
+
 /** `GET /openapi.json`: an OpenAPI 3.1 document. */
 export const OpenApiDocument = z.looseObject({
   openapi: z.string(),
@@ -117,7 +186,7 @@ export const OpenApiDocument = z.looseObject({
   paths: z.record(z.string(), z.looseObject({})),
 });
 
-export const ERROR_CODES = [...new Set(Object.values(ERROR_DECLARATIONS).map((d) => d.code))] as [ErrorCode, ...ErrorCode[]];
+const ERROR_CODES = [...new Set(Object.values(ERROR_DECLARATIONS).map((d) => d.code))] as [ErrorCode, ...ErrorCode[]];
 
 /**
  * Every error: `{error, code, ...context}`. The context fields below are the documented ones

@@ -14,13 +14,13 @@ import {
   WorkspaceBody,
   WorkspaceId,
 } from '../schemas.js';
-import * as body from './responses.js';
+import type * as bodies from './responses.js';
 
 /**
  * Every route of the API (SPEC §4), declared once: what it takes (path values, query, headers,
- * body: the zod schemas its handler parses with), what it answers and which documented errors it
- * can answer. The router registers handlers against these (`on` in api/router.ts), and the OpenAPI
- * document (api/openapi.ts) describes the routes the router registered, so a route is in the
+ * body: the zod schemas its handler parses with), what it answers (bodies named from
+ * contract/responses.ts) and which documented errors it can answer. The router registers handlers against these (`on` in api/router.ts), and the OpenAPI
+ * document (api/openapi-document.ts) describes the routes the router registered, so a route is in the
  * document as soon as it is served. No server-only import: a client may use this.
  */
 
@@ -28,14 +28,18 @@ import * as body from './responses.js';
 export type Caller = 'anyone' | 'admin' | 'org' | 'workspace';
 
 export interface HeaderContract {
-  schema: z.ZodMiniType;
+  /** A request header's is the schema it is parsed with; an answer's may be named. */
+  schema: SchemaName | z.ZodMiniType;
   description: string;
 }
 
+/** A schema of an answer (a body, a header) by its name in contract/responses.ts, loaded only by the document and clients. */
+export type SchemaName = { [N in keyof typeof bodies]: (typeof bodies)[N] extends z.ZodMiniType ? N : never }[keyof typeof bodies];
+
 export interface ResponseContract {
   description: string;
-  /** The JSON body. */
-  body?: z.ZodMiniType;
+  /** The JSON body: a schema of contract/responses.ts by name, or a schema of its own (the local stack's routes). */
+  body?: SchemaName | z.ZodMiniType;
   /** The media types of a body that is not JSON (the ops page's files). */
   media?: readonly string[];
   headers?: Readonly<Record<string, HeaderContract>>;
@@ -120,8 +124,8 @@ const OPERATION_HEADERS = {
   },
 } as const;
 
-const OPERATION_ID_HEADER = { 'X-Operation-Id': { schema: z.uuid(), description: 'the operation the answer is about' } } as const;
-const RETRY_AFTER = { 'Retry-After': { schema: z.int(), description: 'seconds to wait before trying again' } } as const;
+const OPERATION_ID_HEADER = { 'X-Operation-Id': { schema: 'OperationIdHeader', description: 'the operation the answer is about' } } as const;
+const RETRY_AFTER = { 'Retry-After': { schema: 'RetryAfterHeader', description: 'seconds to wait before trying again' } } as const;
 
 export const health = route({
   id: 'health',
@@ -130,7 +134,7 @@ export const health = route({
   summary: 'Liveness: 200 while the function runs, also when the database schema is behind',
   tag: SERVICE,
   callers: ['anyone'],
-  responses: { 200: { description: 'alive', body: body.Health } },
+  responses: { 200: { description: 'alive', body: 'Health' } },
   errors: [],
 });
 
@@ -141,7 +145,7 @@ export const describeApi = route({
   summary: 'This document: every route the API serves',
   tag: SERVICE,
   callers: ['anyone'],
-  responses: { 200: { description: 'the OpenAPI 3.1 document', body: body.OpenApiDocument } },
+  responses: { 200: { description: 'the OpenAPI 3.1 document', body: 'OpenApiDocument' } },
   errors: [],
 });
 
@@ -157,8 +161,8 @@ export const installPlugin = route({
   headers: OPERATION_HEADERS,
   body: InstallBody,
   responses: {
-    200: { description: 'installed within Prefer: wait, or a pulled plugin recorded', body: body.Installed, headers: OPERATION_ID_HEADER },
-    202: { description: 'accepted: the install runs; poll statusUrl', body: body.Accepted, headers: OPERATION_ID_HEADER },
+    200: { description: 'installed within Prefer: wait, or a pulled plugin recorded', body: 'Installed', headers: OPERATION_ID_HEADER },
+    202: { description: 'accepted: the install runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
   },
   errors: [
     'InvalidRequest',
@@ -186,8 +190,8 @@ export const uninstallPlugin = route({
   query: UninstallQuery,
   headers: OPERATION_HEADERS,
   responses: {
-    200: { description: 'uninstalled within Prefer: wait', body: body.Uninstalled, headers: OPERATION_ID_HEADER },
-    202: { description: 'accepted (the uninstall runs; poll statusUrl), or scheduled for ?at=', body: body.UninstallAccepted, headers: OPERATION_ID_HEADER },
+    200: { description: 'uninstalled within Prefer: wait', body: 'Uninstalled', headers: OPERATION_ID_HEADER },
+    202: { description: 'accepted (the uninstall runs; poll statusUrl), or scheduled for ?at=', body: 'UninstallAccepted', headers: OPERATION_ID_HEADER },
   },
   errors: [
     'InvalidRequest',
@@ -209,7 +213,7 @@ export const listInstalledPlugins = route({
   tag: PLUGINS,
   callers: ['org', 'admin', 'workspace'],
   params: workspacePath,
-  responses: { 200: { description: 'installed plugins', body: body.InstalledPluginList } },
+  responses: { 200: { description: 'installed plugins', body: 'InstalledPluginList' } },
   errors: ['WorkspaceNotFound'],
 });
 
@@ -221,7 +225,7 @@ export const listAvailablePlugins = route({
   tag: PLUGINS,
   callers: ['org', 'admin', 'workspace'],
   params: workspacePath,
-  responses: { 200: { description: 'registry plugins that run on the workspace', body: body.RegistryList } },
+  responses: { 200: { description: 'registry plugins that run on the workspace', body: 'RegistryList' } },
   errors: ['WorkspaceNotFound'],
 });
 
@@ -233,7 +237,7 @@ export const getWorkspaceOperation = route({
   tag: PLUGINS,
   callers: ['org', 'admin'],
   params: { ...workspacePath, operationId: OperationId },
-  responses: { 200: { description: 'the operation', body: body.Operation, headers: OPERATION_ID_HEADER } },
+  responses: { 200: { description: 'the operation', body: 'Operation', headers: OPERATION_ID_HEADER } },
   errors: ['Forbidden', 'WorkspaceNotFound', 'OperationNotFound'],
 });
 
@@ -247,11 +251,11 @@ export const downloadPlugin = route({
   params: pluginPath,
   query: DownloadQuery,
   responses: {
-    202: { description: 'still staging past the budget: retry after Retry-After', body: body.Staging, headers: RETRY_AFTER },
+    202: { description: 'still staging past the budget: retry after Retry-After', body: 'Staging', headers: RETRY_AFTER },
     302: {
       description: 'the tarball',
       headers: {
-        Location: { schema: z.url(), description: 'the presigned URL of the tarball' },
+        Location: { schema: 'LocationHeader', description: 'the presigned URL of the tarball' },
         'X-Plugin-Name': { schema: z.string(), description: 'the plugin name' },
         'X-Plugin-Source': { schema: z.string(), description: 'the source it was staged from' },
         'X-Plugin-Sha256': { schema: z.string(), description: 'the content hash of the plugin' },
@@ -269,7 +273,7 @@ export const listRegistry = route({
   tag: REGISTRY,
   callers: ['org', 'admin', 'workspace'],
   query: RegistryQuery,
-  responses: { 200: { description: 'registry plugins', body: body.RegistryList } },
+  responses: { 200: { description: 'registry plugins', body: 'RegistryList' } },
   errors: [],
 });
 
@@ -280,7 +284,7 @@ export const listSourceSchemes = route({
   summary: 'The source schemes this service installs from',
   tag: REGISTRY,
   callers: ['org', 'admin', 'workspace'],
-  responses: { 200: { description: 'the schemes, sorted', body: body.SourceSchemes } },
+  responses: { 200: { description: 'the schemes, sorted', body: 'SourceSchemes' } },
   errors: [],
 });
 
@@ -294,7 +298,7 @@ export const getAllowlist = route({
   tag: ALLOWLIST,
   callers: ['org', 'admin'],
   params: orgPath,
-  responses: { 200: { description: 'the allowlist', body: body.Allowlist } },
+  responses: { 200: { description: 'the allowlist', body: 'Allowlist' } },
   errors: ['Forbidden', 'OrgNotFound'],
 });
 
@@ -307,7 +311,7 @@ export const replaceAllowlist = route({
   callers: ['org', 'admin'],
   params: orgPath,
   body: AllowlistBody,
-  responses: { 200: { description: 'the new allowlist', body: body.Allowlist } },
+  responses: { 200: { description: 'the new allowlist', body: 'Allowlist' } },
   errors: ['InvalidRequest', 'InvalidPluginName', 'InvalidSource', 'Forbidden', 'OrgNotFound'],
 });
 
@@ -322,7 +326,7 @@ export const listOperations = route({
   responses: {
     200: {
       description: 'one page of operations',
-      body: body.OperationList,
+      body: 'OperationList',
       headers: {
         'X-Next-Cursor': { schema: z.string(), description: 'when more match: the cursor of the next page' },
         Link: { schema: z.string(), description: 'when more match: `</operations?...&cursor=<cursor>>; rel="next"`' },
@@ -340,7 +344,7 @@ export const getOperation = route({
   tag: OPERATIONS,
   callers: ['admin'],
   params: { operationId: OperationId },
-  responses: { 200: { description: 'the operation', body: body.Operation } },
+  responses: { 200: { description: 'the operation', body: 'Operation' } },
   errors: ['Forbidden', 'OperationNotFound'],
 });
 
@@ -354,8 +358,8 @@ export const putWorkspace = route({
   params: { id: WorkspaceId },
   body: WorkspaceBody,
   responses: {
-    200: { description: 'updated', body: body.Workspace },
-    201: { description: 'created', body: body.Workspace },
+    200: { description: 'updated', body: 'Workspace' },
+    201: { description: 'created', body: 'Workspace' },
   },
   errors: ['InvalidRequest', 'Forbidden', 'Conflict'],
 });
@@ -368,7 +372,7 @@ export const mintWorkspaceToken = route({
   tag: ADMIN,
   callers: ['admin'],
   params: workspacePath,
-  responses: { 201: { description: 'the token', body: body.MintedToken } },
+  responses: { 201: { description: 'the token', body: 'MintedToken' } },
   errors: ['Forbidden', 'WorkspaceNotFound'],
 });
 
@@ -380,7 +384,7 @@ export const mintOrgToken = route({
   tag: ADMIN,
   callers: ['admin'],
   params: orgPath,
-  responses: { 201: { description: 'the token', body: body.MintedToken } },
+  responses: { 201: { description: 'the token', body: 'MintedToken' } },
   errors: ['Forbidden', 'OrgNotFound'],
 });
 
@@ -392,7 +396,7 @@ export const revokeToken = route({
   tag: ADMIN,
   callers: ['admin'],
   params: { prefix: TokenPrefix },
-  responses: { 200: { description: 'revoked', body: body.RevokedToken } },
+  responses: { 200: { description: 'revoked', body: 'RevokedToken' } },
   errors: ['Forbidden', 'NotFound'],
 });
 
@@ -403,7 +407,7 @@ export const runCleanup = route({
   summary: 'Run the scheduled cleanup now',
   tag: ADMIN,
   callers: ['admin'],
-  responses: { 200: { description: 'what the run started', body: body.CleanupSummary } },
+  responses: { 200: { description: 'what the run started', body: 'CleanupSummary' } },
   errors: ['Forbidden'],
 });
 
