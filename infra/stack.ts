@@ -274,7 +274,7 @@ export class PluginDeliveryStack extends Stack {
     for (const route of routes)
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
-        reason: "authentication is the API function's bearer check; every route but /health and /ops requires it",
+        reason: "authentication is the API function's bearer check; every route but /health, /ops and /openapi.json requires it",
       });
 
     // A cleanup run EventBridge could not deliver after its retries is kept for two weeks, not lost.

@@ -1,32 +1,41 @@
-import { createRouter, dispatch, toResponse, type ApiApp } from './router.js';
+import { createRouter, dispatch, on, reply, type ApiApp } from './router.js';
 import type { ApiDeps, RequestScope } from './context.js';
 import type { ApiRequest, ApiResponse } from './http.js';
-import { json } from './http.js';
 import type { Principal } from '../operations/access.js';
+import * as routes from './contract/routes.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerPluginRoutes } from './routes/plugins.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { registerAllowlistRoutes } from './routes/allowlist.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerOpsPageRoutes } from './routes/ops-page.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { logger } from '../shared/logger.js';
 
 export type ExtraRoutes = (app: ApiApp) => void;
 
 /**
- * Builds the API: every route of SPEC §4 behind one router; errors are mapped in one place.
- * `extraRoutes` lets the local stack add its own admin routes (instance stop/start).
+ * Every route of SPEC §4 behind one router, each registered against its contract
+ * (contract/routes.ts), so `GET /openapi.json` describes them all. `extraRoutes` lets the local
+ * stack add its own admin routes (instance stop/start).
  */
-export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRequest) => Promise<ApiResponse> {
+export function apiRouter(extraRoutes?: ExtraRoutes): ApiApp {
   const app = createRouter();
-  app.get('/health', () => toResponse(json(200, { status: 'ok' })));
+  on(app, routes.health, () => reply(routes.health, 200, { status: 'ok' }));
   registerAdminRoutes(app);
   registerPluginRoutes(app);
   registerRegistryRoutes(app);
   registerAllowlistRoutes(app);
   registerOperationRoutes(app);
   registerOpsPageRoutes(app, new URL('./ops-page/', import.meta.url));
+  registerOpenApiRoute(app);
   extraRoutes?.(app);
+  return app;
+}
+
+/** Builds the API: the router, with errors mapped in one place and one log line per request. */
+export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRequest) => Promise<ApiResponse> {
+  const app = apiRouter(extraRoutes);
 
   return async (req) => {
     const log = logger.createChild({ persistentKeys: { requestId: req.requestId } });

@@ -1,7 +1,10 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Handler, type MiddlewareHandler } from 'hono';
+import type * as z from '../shared/zod.js';
 import { MethodNotAllowed, NotFound } from '../shared/errors.js';
-import type { ApiRequest, ApiResponse } from './http.js';
+import { json, type ApiRequest, type ApiResponse } from './http.js';
 import type { RequestScope } from './context.js';
+import type { RouteContract, SchemaName } from './contract/routes.js';
+import type * as bodies from './contract/responses.js';
 import { errorResponse } from './respond.js';
 
 /** Route handlers see the request's scope as Hono's bindings (`c.env`). */
@@ -33,6 +36,40 @@ export function createRouter(): ApiApp {
   app.notFound((c) => toResponse(errorResponse(unmatched(app, c.req.method, c.env.req.path), c.env.log)));
   app.onError((err, c) => toResponse(errorResponse(err, c.env.log)));
   return app;
+}
+
+/** The routes registered on each app, in order: what its OpenAPI document describes. */
+const declared = new WeakMap<ApiApp, RouteContract[]>();
+
+/** `/workspaces/{id}/plugins` as Hono writes it, `/workspaces/:id/plugins`, so handlers see the path values' names. */
+type HonoPath<P extends string> = P extends `${infer Head}{${infer Name}}${infer Tail}` ? `${Head}:${Name}${HonoPath<Tail>}` : P;
+
+/** Serves `route` (a route of the contract) with `handler`; the app's document describes every route registered so. */
+export function on<R extends RouteContract>(app: ApiApp, route: R, handler: Handler<ApiEnv, HonoPath<R['path']>>): void {
+  app.on(route.method.toUpperCase(), route.path.replace(/\{(\w+)\}/g, ':$1'), handler);
+  declared.set(app, [...routesOf(app), route]);
+}
+
+export function routesOf(app: ApiApp): readonly RouteContract[] {
+  return declared.get(app) ?? [];
+}
+
+type JsonBodyOf<R extends RouteContract, S extends keyof R['responses']> = R['responses'][S] extends { body: infer B }
+  ? B extends SchemaName
+    ? z.input<(typeof bodies)[B]>
+    : B extends z.ZodMiniType
+      ? z.input<B>
+      : never
+  : never;
+
+/** A JSON answer the route's contract lists, its body checked against the contract's schema when this compiles. */
+export function reply<R extends RouteContract, S extends keyof R['responses'] & number>(
+  _route: R,
+  status: S,
+  body: JsonBodyOf<R, S>,
+  headers?: Record<string, string>,
+): Response {
+  return toResponse(json(status, body, headers));
 }
 
 /** Routes one request: HEAD is answered by the GET route, without a body. */

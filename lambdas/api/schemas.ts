@@ -1,7 +1,6 @@
 import * as z from '../shared/zod.js';
 import { parseIsoDuration } from '../shared/iso-duration.js';
-import { INSTANCE_ID_RE, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
-import { OPERATIONS_PAGE_MAX } from '../store/operations.js';
+import { INSTANCE_ID_RE, OPERATIONS_PAGE_MAX, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
 
 /** Request bodies and query strings, parsed once at the edge. */
 
@@ -99,6 +98,18 @@ export const At = z.pipe(
   z.union([z.iso.datetime({ offset: true }), z.iso.datetime({ offset: true, precision: -1 })]),
   z.transform((text: string) => ({ text, when: new Date(text) })),
 );
+
+/** `DELETE /workspaces/{id}/plugins/{name}?at=`: when to uninstall (now when absent or past). */
+export const UninstallQuery = z.object({ at: z.optional(At) });
+
+/** `GET /workspaces/{id}/plugins/{name}/download?source=`: the registry's copy of `name` when absent or blank. */
+export const DownloadQuery = z.object({ source: z.optional(z.string().check(z.trim())) });
+
+/** `GET /plugins?runtime=`: only what runs on that runtime; all when absent or blank. */
+export const RegistryQuery = z.object({ runtime: z.optional(z.string().check(z.trim())) });
+
+/** `Idempotency-Key` (trimmed; blank is none): the same key and request on a workspace is the same operation. */
+export const IdempotencyKey = z.string().check(z.maxLength(255, 'Idempotency-Key must be at most 255 characters'));
 
 /** Path values. */
 export const WorkspaceId = z.string().check(z.regex(WORKSPACE_ID_RE));

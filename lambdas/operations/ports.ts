@@ -3,7 +3,7 @@ import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { ErrorRecord } from '../shared/errors.js';
-import type { AllowlistMatch, Operation, StagedPlugin, Workspace } from '../shared/types.js';
+import type { AllowlistMatch, Operation, RegistryEntry, StagedPlugin, Workspace } from '../shared/types.js';
 import type { WorkflowState } from '../workflow/steps/state.js';
 import type { Log } from '../shared/logger.js';
 
@@ -93,15 +93,7 @@ export interface OperationPorts {
   clock: Clock;
 }
 
-export interface RegistryEntry {
-  name: string;
-  version: string | null;
-  description: string | null;
-  author: string | null;
-  tags: string[];
-  skills: string[];
-  runtimes: string[];
-}
+export type { RegistryEntry };
 
 export interface RegistryReader {
   list(): Promise<RegistryEntry[]>;

@@ -1,4 +1,5 @@
 import * as z from './zod.js';
+import type * as contract from '../api/contract/responses.js';
 
 /** SPEC §2: plugin (and skill) names. */
 export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
@@ -23,67 +24,28 @@ export type OperationKind = z.infer<typeof OperationKind>;
 export const OperationStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 
-export interface Workspace {
-  id: string;
-  orgId: string;
-  runtime: string;
-  instanceId: string | null;
-  transport: Transport;
-  status: string;
-}
+/** The bounds of `GET /operations?limit=`: a page holds at most this many operations. */
+export const OPERATIONS_PAGE_MAX = 100;
 
+/*
+ * The API's answers are zod schemas in api/contract/responses.ts, the one definition the OpenAPI
+ * document, the route handlers and clients share. The service takes its types from there, by type
+ * only: no Lambda builds those schemas at start-up.
+ */
+export type Workspace = z.infer<typeof contract.Workspace>;
 /**
  * The transport taken (SPEC §4 `steps[].transport`): SSM Run Command, or SSH by EC2 Instance
  * Connect, direct or through an endpoint tunnel. The other two transport types: what the workspace
  * asks for (`Transport`) and the route chosen for it (delivery/transport.ts `DeliveryRoute`).
  */
-export type TransportTaken = 'ssm' | 'eic-direct' | 'eic-endpoint';
-
+export type TransportTaken = z.infer<typeof contract.TransportTaken>;
 /** One retry of a step: the error name its previous attempt failed with (`Interrupted`: it never reported). */
-export interface StepRetry {
-  error: string;
-  at: string;
-}
-
+export type StepRetry = z.infer<typeof contract.StepRetry>;
 /** How one workflow step went: one per Task state the operation entered (ops contract). */
-export interface StepRecord {
-  name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
-  /** When the first attempt started; `endedAt` is when the last one ended. */
-  startedAt: string;
-  endedAt?: string;
-  durationMs?: number;
-  /** 1 + the retries. */
-  attempts: number;
-  retries: StepRetry[];
-  transport?: TransportTaken;
-  commandId?: string;
-  sshHost?: string;
-  error?: { code: string; message: string };
-  /** The host's last output lines (at most 20 of at most 200 characters), secrets redacted. */
-  outputTail?: string[];
-}
-
-export interface Operation {
-  operationId: string;
-  workspaceId: string;
-  orgId: string;
-  kind: OperationKind;
-  status: OperationStatus;
-  plugin: string | null;
-  source: string | null;
-  sha256: string | null;
-  executionArn: string | null;
-  /** The Step Functions execution's name: `install-<workspace>-<plugin>-<8 hex>`. */
-  executionName: string | null;
-  /** The AWS console page of the execution; null on the local stack. */
-  consoleUrl: string | null;
-  createdAt: string;
-  updatedAt: string;
-  steps: StepRecord[];
-  warnings: string[];
-  error?: { code: string; message: string; httpStatus: number };
-}
+export type StepRecord = z.infer<typeof contract.StepRecord>;
+export type Operation = z.infer<typeof contract.Operation>;
+/** One plugin of the curated registry, as the listings show it. */
+export type RegistryEntry = z.infer<typeof contract.RegistryEntry>;
 
 /** What Stage puts on the workflow state for the later steps. */
 export interface StagedPlugin {

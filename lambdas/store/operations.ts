@@ -1,6 +1,6 @@
 import type { Queryable } from './db.js';
 import { query } from './db.js';
-import type { Operation, OperationKind, OperationStatus, StepDetails, StepRecord } from '../shared/types.js';
+import { OPERATIONS_PAGE_MAX, type Operation, type OperationKind, type OperationStatus, type StepDetails, type StepRecord } from '../shared/types.js';
 import { InvalidRequest, type ErrorRecord } from '../shared/errors.js';
 import { consoleUrlFor } from '../shared/execution-name.js';
 
@@ -282,8 +282,6 @@ export async function getOperationByExecutionArn(db: Queryable, executionArn: st
   const rows = await query<OperationRow>(db, 'SELECT * FROM plugin_operations WHERE execution_arn = $1', [executionArn]);
   return rows[0] ? toOperation(rows[0]) : null;
 }
-
-export const OPERATIONS_PAGE_MAX = 100;
 
 export interface OperationFilter {
   status?: OperationStatus;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { assertConformsToOpenApi } from './openapi-conformance.js';
 
 export interface SpawnedStack {
   url: string;
@@ -76,6 +77,7 @@ export async function spawnLocalStack(
       } catch {
         // not JSON: keep the text
       }
+      assertConformsToOpenApi(method, path, { status: res.status, headers: res.headers, body: parsed });
       return { status: res.status, body: parsed, headers: res.headers };
     },
     async stop() {

@@ -1,16 +1,16 @@
 import type { ApiApp } from '../router.js';
-import { toResponse } from '../router.js';
+import { on, reply } from '../router.js';
 import { parseQuery, parseValue, requireAdminScope } from '../context.js';
-import { json } from '../http.js';
-import { OperationId, OperationsQuery } from '../schemas.js';
+import { OperationId, type OperationsQuery } from '../schemas.js';
+import * as routes from '../contract/routes.js';
 import { OperationNotFound } from '../../shared/errors.js';
 import { operationById, operationsPage } from '../../operations/queries.js';
 
 /** The ops view (admin only): recent operations, filtered and paged, and one operation by its id. */
 export function registerOperationRoutes(app: ApiApp): void {
-  app.get('/operations', async (c) => {
+  on(app, routes.listOperations, async (c) => {
     await requireAdminScope(c.env);
-    const filter = parseQuery(c.req.query(), OperationsQuery);
+    const filter = parseQuery(c.req.query(), routes.listOperations.query);
     const page = await operationsPage(c.env.deps.ports, filter);
     // The body stays a JSON array (as before paging existed); the next page is in the headers.
     const headers: Record<string, string> = {};
@@ -18,14 +18,14 @@ export function registerOperationRoutes(app: ApiApp): void {
       headers['x-next-cursor'] = page.nextCursor;
       headers.link = `<${nextPagePath(filter, page.nextCursor)}>; rel="next"`;
     }
-    return toResponse(json(200, page.operations, headers));
+    return reply(routes.listOperations, 200, page.operations, headers);
   });
 
-  app.get('/operations/:operationId', async (c) => {
+  on(app, routes.getOperation, async (c) => {
     await requireAdminScope(c.env);
     const id = c.req.param('operationId');
     const operationId = parseValue(id, OperationId, () => new OperationNotFound(`operation "${id}" not found`));
-    return toResponse(json(200, await operationById(c.env.deps.ports, operationId)));
+    return reply(routes.getOperation, 200, await operationById(c.env.deps.ports, operationId));
   });
 }
 

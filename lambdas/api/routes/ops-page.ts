@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { NotFound } from '../../shared/errors.js';
 import type { ApiApp } from '../router.js';
-import { toResponse } from '../router.js';
+import { on, toResponse } from '../router.js';
+import * as routes from '../contract/routes.js';
 
 /**
  * `GET /ops`: the operations page (SPEC §4). The HTML and its assets hold no data, so they are
@@ -67,6 +68,6 @@ export function registerOpsPageRoutes(app: ApiApp, pageDir: URL): void {
     return toResponse({ statusCode: 200, headers, body });
   };
 
-  app.get('/ops', (c) => serve('', c.env.req.headers['if-none-match']));
-  app.get('/ops/:asset', (c) => serve(c.req.param('asset'), c.env.req.headers['if-none-match']));
+  on(app, routes.opsPage, (c) => serve('', c.env.req.headers['if-none-match']));
+  on(app, routes.opsPageAsset, (c) => serve(c.req.param('asset'), c.env.req.headers['if-none-match']));
 }

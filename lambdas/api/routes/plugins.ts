@@ -1,9 +1,11 @@
-import * as z from '../../shared/zod.js';
+import type * as z from '../../shared/zod.js';
 import type { ApiApp } from '../router.js';
-import { toResponse } from '../router.js';
-import { idempotencyKey, parseBody, parseValue } from '../context.js';
+import { on, reply, toResponse } from '../router.js';
+import { idempotencyKey, parseBody, parseQuery, parseValue } from '../context.js';
 import { json, redirect, type ApiResponse } from '../http.js';
-import { At, InstallBody, OperationId, preferWaitSeconds, WorkspaceId } from '../schemas.js';
+import { OperationId, preferWaitSeconds, WorkspaceId } from '../schemas.js';
+import type { Accepted, ErrorBody, Installed, Uninstalled } from '../contract/responses.js';
+import * as routes from '../contract/routes.js';
 import { install } from '../../operations/install.js';
 import { uninstall } from '../../operations/uninstall.js';
 import { download } from '../../operations/download.js';
@@ -16,8 +18,8 @@ import { PluginName, type Operation } from '../../shared/types.js';
 export const workspaceIdParam = (id: string) => parseValue(id, WorkspaceId, () => new WorkspaceNotFound(`workspace "${id}" not found`));
 const pluginNameParam = (name: string) => parseValue(name, PluginName, () => new InvalidPluginName(`invalid plugin name "${name}"`));
 const operationIdParam = (id: string) => parseValue(id, OperationId, () => new OperationNotFound(`operation "${id}" not found`));
-const atQuery = (at: string | undefined) =>
-  parseValue(at, z.optional(At), () => new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z'));
+const uninstallQuery = (query: Record<string, string>) =>
+  parseValue(query, routes.uninstallPlugin.query, () => new InvalidRequest('at must be an ISO-8601 date-time with its offset, such as 2026-12-01T09:00:00Z'));
 
 function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
@@ -27,31 +29,40 @@ function statusUrl(op: Operation): string {
 function operationAnswer(op: Operation): ApiResponse {
   const headers = { 'x-operation-id': op.operationId };
   if (op.status === 'RUNNING') {
-    return json(202, { status: op.kind === 'install' ? 'installing' : 'uninstalling', operationId: op.operationId, statusUrl: statusUrl(op) }, headers);
+    const accepted: z.input<typeof Accepted> = {
+      status: op.kind === 'install' ? 'installing' : 'uninstalling',
+      operationId: op.operationId,
+      statusUrl: statusUrl(op),
+    };
+    return json(202, accepted, headers);
   }
   if (op.status === 'FAILED') {
     const error = op.error ?? { code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 };
-    return json(
-      error.httpStatus,
-      { error: error.message, code: error.code, operationId: op.operationId, ...(op.plugin ? { plugin: op.plugin } : {}) },
-      headers,
-    );
+    const failure: z.input<typeof ErrorBody> = {
+      error: error.message,
+      code: error.code as z.input<typeof ErrorBody>['code'],
+      operationId: op.operationId,
+      ...(op.plugin ? { plugin: op.plugin } : {}),
+    };
+    return json(error.httpStatus, failure, headers);
   }
-  return op.kind === 'install'
-    ? json(200, { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId }, headers)
-    : json(200, { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId }, headers);
+  const finished: z.input<typeof Installed> | z.input<typeof Uninstalled> =
+    op.kind === 'install'
+      ? { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId }
+      : { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId };
+  return json(200, finished, headers);
 }
 
 export function registerPluginRoutes(app: ApiApp): void {
-  app.post('/workspaces/:id/plugins', async (c) => {
+  on(app, routes.installPlugin, async (c) => {
     const { req, deps, log } = c.env;
     const principal = await c.env.principal();
     const workspaceId = workspaceIdParam(c.req.param('id'));
-    const request = () => parseBody(req, InstallBody, deps.config.limits.maxBodyBytes);
+    const request = () => parseBody(req, routes.installPlugin.body, deps.config.limits.maxBodyBytes);
     if (principal.kind === 'workspace') {
       // An external agent reporting what it pulled: recorded at once, answered as the seed did.
       const pulled = await recordPull(deps.ports, log, { principal, workspaceId, request });
-      return toResponse(json(200, { status: 'installed', plugin: pulled.plugin, source: pulled.source, sha256: pulled.sha256 }));
+      return reply(routes.installPlugin, 200, { status: 'installed', plugin: pulled.plugin, source: pulled.source, sha256: pulled.sha256 });
     }
     const operation = await install(deps.ports, log, {
       principal,
@@ -64,10 +75,10 @@ export function registerPluginRoutes(app: ApiApp): void {
     return toResponse(operationAnswer(operation));
   });
 
-  app.delete('/workspaces/:id/plugins/:name', async (c) => {
+  on(app, routes.uninstallPlugin, async (c) => {
     const { req, deps, log } = c.env;
     const principal = await c.env.principal();
-    const at = atQuery(c.req.query('at'));
+    const { at } = uninstallQuery(c.req.query());
     const result = await uninstall(deps.ports, log, {
       principal,
       workspaceId: workspaceIdParam(c.req.param('id')),
@@ -77,53 +88,49 @@ export function registerPluginRoutes(app: ApiApp): void {
       waitSeconds: preferWaitSeconds(req.headers.prefer),
       maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,
     });
-    return toResponse(
-      result.kind === 'scheduled'
-        ? json(202, { status: 'scheduled', plugin: result.plugin, uninstallAt: result.uninstallAt })
-        : operationAnswer(result.operation),
-    );
+    if (result.kind === 'scheduled') return reply(routes.uninstallPlugin, 202, { status: 'scheduled', plugin: result.plugin, uninstallAt: result.uninstallAt });
+    return toResponse(operationAnswer(result.operation));
   });
 
-  app.get('/workspaces/:id/plugins', async (c) => {
+  on(app, routes.listInstalledPlugins, async (c) => {
     const principal = await c.env.principal();
     const installed = await listInstalledPlugins(c.env.deps.ports, { principal, workspaceId: workspaceIdParam(c.req.param('id')) });
-    return toResponse(
-      json(
-        200,
-        installed.map((p) => ({
-          name: p.name,
-          version: p.version,
-          source: p.source,
-          sha256: p.sha256,
-          installedAt: p.installedAt,
-          updatedAt: p.updatedAt,
-          uninstallAt: p.uninstallAt,
-          installedVia: p.installedVia,
-          supported_on_runtime: p.supportedOnRuntime,
-        })),
-      ),
+    return reply(
+      routes.listInstalledPlugins,
+      200,
+      installed.map((p) => ({
+        name: p.name,
+        version: p.version,
+        source: p.source,
+        sha256: p.sha256,
+        installedAt: p.installedAt,
+        updatedAt: p.updatedAt,
+        uninstallAt: p.uninstallAt,
+        installedVia: p.installedVia,
+        supported_on_runtime: p.supportedOnRuntime,
+      })),
     );
   });
 
-  app.get('/workspaces/:id/plugins/available', async (c) => {
+  on(app, routes.listAvailablePlugins, async (c) => {
     const principal = await c.env.principal();
-    return toResponse(json(200, await availablePlugins(c.env.deps.ports, { principal, workspaceId: workspaceIdParam(c.req.param('id')) })));
+    return reply(routes.listAvailablePlugins, 200, await availablePlugins(c.env.deps.ports, { principal, workspaceId: workspaceIdParam(c.req.param('id')) }));
   });
 
-  app.get('/workspaces/:id/plugins/operations/:operationId', async (c) => {
+  on(app, routes.getWorkspaceOperation, async (c) => {
     const principal = await c.env.principal();
     const operation = await operationStatus(c.env.deps.ports, {
       principal,
       workspaceId: workspaceIdParam(c.req.param('id')),
       operationId: operationIdParam(c.req.param('operationId')),
     });
-    return toResponse(json(200, operation, { 'x-operation-id': operation.operationId }));
+    return reply(routes.getWorkspaceOperation, 200, operation, { 'x-operation-id': operation.operationId });
   });
 
-  app.get('/workspaces/:id/plugins/:name/download', async (c) => {
+  on(app, routes.downloadPlugin, async (c) => {
     const plugin = pluginNameParam(c.req.param('name'));
     const principal = await c.env.principal();
-    const source = c.req.query('source')?.trim();
+    const { source } = parseQuery(c.req.query(), routes.downloadPlugin.query);
     const pulled = await download(c.env.deps.ports, c.env.log, {
       principal,
       workspaceId: workspaceIdParam(c.req.param('id')),
@@ -133,12 +140,11 @@ export function registerPluginRoutes(app: ApiApp): void {
     });
     if ('pending' in pulled) {
       // Answered inside API Gateway's 30 s; the staging goes on and the retry gets the 302.
-      return toResponse(
-        json(
-          202,
-          { status: 'staging', plugin: pulled.plugin, source: pulled.source, retryAfterSeconds: pulled.retryAfterSeconds },
-          { 'retry-after': String(pulled.retryAfterSeconds) },
-        ),
+      return reply(
+        routes.downloadPlugin,
+        202,
+        { status: 'staging', plugin: pulled.plugin, source: pulled.source, retryAfterSeconds: pulled.retryAfterSeconds },
+        { 'retry-after': String(pulled.retryAfterSeconds) },
       );
     }
     return toResponse(redirect(pulled.url, { 'x-plugin-name': pulled.plugin, 'x-plugin-source': pulled.source, 'x-plugin-sha256': pulled.sha256 }));

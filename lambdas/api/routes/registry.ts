@@ -1,17 +1,18 @@
 import type { ApiApp } from '../router.js';
-import { toResponse } from '../router.js';
-import { json } from '../http.js';
+import { on, reply } from '../router.js';
+import { parseQuery } from '../context.js';
+import * as routes from '../contract/routes.js';
 import { registryFor } from '../../operations/queries.js';
 
 export function registerRegistryRoutes(app: ApiApp): void {
-  app.get('/plugins', async (c) => {
+  on(app, routes.listRegistry, async (c) => {
     await c.env.principal();
-    const runtime = c.req.query('runtime')?.trim();
-    return toResponse(json(200, await registryFor(c.env.deps.ports.registry, runtime)));
+    const { runtime } = parseQuery(c.req.query(), routes.listRegistry.query);
+    return reply(routes.listRegistry, 200, await registryFor(c.env.deps.ports.registry, runtime));
   });
 
-  app.get('/plugins/sources', async (c) => {
+  on(app, routes.listSourceSchemes, async (c) => {
     await c.env.principal();
-    return toResponse(json(200, { schemes: c.env.deps.ports.sources.schemes() }));
+    return reply(routes.listSourceSchemes, 200, { schemes: c.env.deps.ports.sources.schemes() });
   });
 }
