@@ -17,7 +17,7 @@ export type OpenApiDocument = z.output<typeof bodies.OpenApiDocument>;
 type JsonSchema = Record<string, unknown>;
 
 /** What any route can answer besides its own errors; a route that takes a token also 401. */
-const EVERY_ROUTE: readonly ErrorName[] = ['InternalError', 'PlatformUnavailable'];
+const EVERY_ROUTE: readonly ErrorName[] = ['UnexpectedFailure', 'PlatformUnavailable'];
 
 const ERROR_HEADERS: Record<number, Record<string, HeaderContract>> = {
   401: { 'WWW-Authenticate': { schema: 'BearerChallenge', description: 'the token scheme' } },
