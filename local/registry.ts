@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { publishToRegistry, type PublishOptions } from '../lambdas/plugins/resolvers/local.js';
+import { publishToRegistry, type PublishOptions } from '../lambdas/staging/publish-registry.js';
 import type { Log } from '../lambdas/shared/logger.js';
 
 /**

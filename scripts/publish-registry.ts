@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { publishToRegistry } from '../lambdas/plugins/resolvers/local.js';
+import { publishToRegistry } from '../lambdas/staging/publish-registry.js';
 import { createS3Client } from '../lambdas/shared/aws.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 import { registryDirectories } from '../local/registry.js';

@@ -5,7 +5,7 @@ import { parseSource, type Resolvers } from '../plugins/source.js';
 import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
 import { AppError, DeliveryFailed, FetchFailed, FetchTimeout, PlatformUnavailable } from '../shared/errors.js';
 import { awsErrorName, isTransientAwsError } from '../shared/aws-faults.js';
-import { stageArchive } from '../plugins/stage.js';
+import { stageArchive } from './stage-archive.js';
 
 export interface StagePluginDeps {
   s3: S3Client;

@@ -1,22 +1,16 @@
 /**
  * The curated registry (`local://<name>`): per plugin, under the registry prefix,
  * `<name>/plugin.tar.gz` (the normalized archive) and `<name>/manifest.json` (its manifest,
- * with the resolved name and the content hash). Fetching, publishing and listing live here
- * together because they share that layout.
+ * with the resolved name and the content hash). Fetching and listing live here; publishing, which
+ * stages a plugin directory first, is lambdas/staging/publish-registry.ts.
  */
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from '../../shared/zod.js';
-import { loadConfig } from '../../shared/config.js';
 import { FetchFailed, SourceNotFound } from '../../shared/errors.js';
 import { ContentHash, PluginName } from '../../shared/types.js';
 import { Manifest } from '../manifest-schema.js';
 import { isPluginName, parsePluginName } from '../names.js';
-import type { PackEntry } from '../pack.js';
-import type { ArchiveLimits } from '../stage.js';
 import { guardBody, startDeadline } from './deadline.js';
 import type { Resolver } from './resolver.js';
 
@@ -65,70 +59,6 @@ export function localResolver(deps: LocalResolverDeps): Resolver {
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-}
-
-export interface PublishOptions {
-  /** default: the configured install limits */
-  limits?: ArchiveLimits;
-  tmpDir?: string;
-}
-
-export interface PublishResult {
-  entry: RegistryEntry;
-  /** links and special files in the directory, which a plugin cannot carry */
-  warnings: string[];
-}
-
-/**
- * Publishes a plugin directory to the registry (the local stack seeds `./plugins/` this way).
- * The directory goes through the same staging as any fetched plugin, so the registry only
- * ever holds archives that passed validation, in normalized form.
- */
-export async function publishToRegistry(s3: S3Client, bucket: string, prefix: string, pluginDir: string, opts: PublishOptions = {}): Promise<PublishResult> {
-  const { entries, skipped } = await walkPluginDir(pluginDir);
-  // Publishing is the local stack's and the scripts' path; the API that lists the registry does not load the staging code.
-  const [{ packNormalized }, { stageArchive }] = await Promise.all([import('../pack.js'), import('../stage.js')]);
-  const staged = await stageArchive(
-    packNormalized(entries),
-    async (normalized, { name, contentLength }) => {
-      await s3.send(
-        new (await s3Commands()).PutObjectCommand({
-          Bucket: bucket,
-          Key: archiveKey(prefix, name),
-          Body: normalized,
-          ContentLength: contentLength,
-          ContentType: 'application/gzip',
-        }),
-      );
-    },
-    { limits: opts.limits ?? loadConfig().limits, stripTopLevel: false, fallbackName: basename(pluginDir), tmpDir: opts.tmpDir },
-  );
-  const entry: RegistryEntry = { ...staged.manifest, name: staged.name, sha256: staged.contentHash };
-  // Written last: a plugin is listed only once its archive is in place.
-  await s3.send(
-    new (await s3Commands()).PutObjectCommand({
-      Bucket: bucket,
-      Key: manifestKey(prefix, staged.name),
-      Body: JSON.stringify(entry),
-      ContentType: 'application/json',
-    }),
-  );
-  return { entry, warnings: [...skipped, ...staged.warnings] };
-}
-
-async function walkPluginDir(root: string): Promise<{ entries: PackEntry[]; skipped: string[] }> {
-  const entries: PackEntry[] = [];
-  const skipped: string[] = [];
-  for (const dirent of await readdir(root, { recursive: true, withFileTypes: true })) {
-    const full = join(dirent.parentPath, dirent.name);
-    const path = relative(root, full).split(sep).join('/');
-    if (dirent.isDirectory()) entries.push({ type: 'directory', path });
-    else if (dirent.isFile()) {
-      const { size, mode } = await stat(full);
-      entries.push({ type: 'file', path, size, executable: (mode & 0o111) !== 0, content: () => createReadStream(full) });
-    } else skipped.push(`skipped ${JSON.stringify(path)}: not a regular file or directory`);
-  }
-  return { entries, skipped };
 }
 
 /** Manifests are small; a few at a time keeps the listing quick without a burst of requests. */

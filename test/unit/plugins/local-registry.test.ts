@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listRegistry, localResolver, publishToRegistry } from '../../../lambdas/plugins/resolvers/local.js';
+import { listRegistry, localResolver } from '../../../lambdas/plugins/resolvers/local.js';
+import { publishToRegistry } from '../../../lambdas/staging/publish-registry.js';
 import type { AppError } from '../../../lambdas/shared/errors.js';
 import { ACC_GOOD_FILES, ACC_GOOD_HASH, collect, listTarGz } from '../../fixtures/archives.js';
 import { stage, useStageDir } from './stage-helpers.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach } from 'vitest';
-import { stageArchive, type StageOptions, type StageResult } from '../../../lambdas/plugins/stage.js';
+import { stageArchive, type StageOptions, type StageResult } from '../../../lambdas/staging/stage-archive.js';
 import { bytesStream, collect } from '../../fixtures/archives.js';
 
 export const MiB = 1024 * 1024;

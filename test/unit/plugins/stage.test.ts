@@ -393,7 +393,7 @@ describe('stageArchive: failures on the way', () => {
 
   it('propagates a failing sink and still removes the temp dir', async () => {
     const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
-    const { stageArchive } = await import('../../../lambdas/plugins/stage.js');
+    const { stageArchive } = await import('../../../lambdas/staging/stage-archive.js');
     const failing = stageArchive(bytesStream(archive), async () => Promise.reject(new Error('S3 said no')), {
       limits: SPEC_LIMITS,
       stripTopLevel: false,

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
 import type { ContentHash, PluginName } from '../shared/types.js';
-import { comparePaths, contentHash } from './content-hash.js';
+import { comparePaths, contentHash } from '../plugins/content-hash.js';
 import {
   MANIFEST_PATH,
   MAX_MANIFEST_BYTES,
@@ -16,14 +16,14 @@ import {
   parseManifest,
   type Manifest,
   type ManifestCheck,
-} from './manifest.js';
-import { parsePluginName } from './names.js';
-import { packNormalized, type PackEntry } from './pack.js';
-import { InOrderPacker } from './ordered-pack.js';
-import { SpillOutput } from './spill-output.js';
-import { spoolArchive, type ArchiveLimits, type SpooledArchive } from './spool-archive.js';
+} from '../plugins/manifest.js';
+import { parsePluginName } from '../plugins/names.js';
+import { packNormalized, type PackEntry } from '../plugins/pack.js';
+import { InOrderPacker } from '../plugins/ordered-pack.js';
+import { SpillOutput } from '../plugins/spill-output.js';
+import { spoolArchive, type ArchiveLimits, type SpooledArchive } from '../plugins/spool-archive.js';
 
-export type { ArchiveLimits } from './spool-archive.js';
+export type { ArchiveLimits } from '../plugins/spool-archive.js';
 
 export interface StageOptions {
   limits: ArchiveLimits;
