@@ -138,7 +138,7 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
         .map(([k, v]) => `${k} ${v} ms`)
         .join(
           ', ',
-        )}. The rest (p50 ${fmtMs(median(outside))}, max ${fmtMs(Math.max(...outside))} per request) is the API's accept and its \`Prefer: wait\` polling of the operation (lambdas/operations/start.ts \`waitForOperation\`), which answers on the first poll after Record: on average half a poll interval late.`,
+        )}. The rest (p50 ${fmtMs(median(outside))}, max ${fmtMs(Math.max(...outside))} per request) is the API's accept and its \`Prefer: wait\` polling of the operation (lambdas/use-cases/start.ts \`waitForOperation\`), which answers on the first poll after Record: on average half a poll interval late.`,
       `Stack CPU per sequential install: ${round(seqUsage.cpuMs / sequentialRuns, 1)} ms in the stack's threads and its database and host-spawner processes (not counting the SSM emulator's shell processes), of which the API thread ${round(seqUsage.api.cpuMs / sequentialRuns, 2)} ms (accept and its polls) and the child processes ${round(seqUsage.childrenCpuMs / sequentialRuns, 1)} ms.`,
     );
     if (seqProblems.length) findings.push(`Sequential failures: ${seqProblems.slice(0, 5).join(' | ')}`);

@@ -1,7 +1,7 @@
 import { createRouter, dispatch, on, reply, type ApiApp } from './router.js';
 import type { ApiDeps, RequestScope } from './context.js';
 import type { ApiRequest, ApiResponse } from './http.js';
-import type { Principal } from '../operations/access.js';
+import type { Principal } from '../use-cases/access.js';
 import * as routes from './contract/routes.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerPluginRoutes } from './routes/plugins.js';

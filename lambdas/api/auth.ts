@@ -2,7 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Queryable } from '../store/db.js';
 import { findToken } from '../store/tokens.js';
 import { Unauthorized } from '../shared/errors.js';
-import type { Principal } from '../operations/access.js';
+import type { Principal } from '../use-cases/access.js';
 
 export function bearerToken(authorization: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');

@@ -4,7 +4,7 @@ import type { Log } from '../shared/logger.js';
 import { InvalidRequest } from '../shared/errors.js';
 import { describeZodError } from './respond.js';
 import type { ApiRequest } from './http.js';
-import { requireAdmin, type Principal } from '../operations/access.js';
+import { requireAdmin, type Principal } from '../use-cases/access.js';
 import type {
   AllowlistStore,
   Clock,
@@ -16,10 +16,10 @@ import type {
   TokenStore,
   WorkflowStarter,
   WorkspaceStore,
-} from '../operations/ports.js';
-import type { CleanupSummary } from '../operations/cleanup.js';
+} from '../use-cases/ports.js';
+import type { CleanupSummary } from '../use-cases/cleanup.js';
 
-export type { RegistryEntry, RegistryReader, SourceCatalog } from '../operations/ports.js';
+export type { RegistryEntry, RegistryReader, SourceCatalog } from '../use-cases/ports.js';
 
 /** Every port the API's use cases take. */
 export interface ApiPorts {

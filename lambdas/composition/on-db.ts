@@ -1,9 +1,9 @@
 import type { Db } from '../store/db.js';
 import type { Log } from '../shared/logger.js';
-import type { WorkflowStarter } from '../operations/ports.js';
-import { postgresPorts } from '../operations/adapters/postgres.js';
-import { startOperation, type OperationRequest } from '../operations/start.js';
-import { runCleanup, type CleanupSummary } from '../operations/cleanup.js';
+import type { WorkflowStarter } from '../use-cases/ports.js';
+import { postgresPorts } from '../use-cases/adapters/postgres.js';
+import { startOperation, type OperationRequest } from '../use-cases/start.js';
+import { runCleanup, type CleanupSummary } from '../use-cases/cleanup.js';
 
 /** For callers that hold a pool rather than ports (the cleanup Lambda, the step tests). */
 export function startOperationOnDb(deps: { db: Db; workflow: WorkflowStarter; log: Log }, request: OperationRequest) {

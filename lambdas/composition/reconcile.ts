@@ -6,8 +6,8 @@ import { failStaleOperation, listStaleOperations, recordHostState } from '../sto
 import { createSfnClient, createSsmClient } from '../shared/aws.js';
 import { logger } from '../shared/logger.js';
 import { probePlugin, type DeliveryDeps } from '../delivery/index.js';
-import { bindDb, pgWorkspaces } from '../operations/adapters/postgres.js';
-import { sfnStarter } from '../operations/adapters/sfn.js';
+import { bindDb, pgWorkspaces } from '../use-cases/adapters/postgres.js';
+import { sfnStarter } from '../use-cases/adapters/sfn.js';
 import {
   reconcileExecution,
   reconcileStale,
@@ -16,7 +16,7 @@ import {
   type HostProber,
   type ReconcileDeps,
   type ReconcileStore,
-} from '../operations/reconcile.js';
+} from '../use-cases/reconcile.js';
 import { deliveryDeps } from './steps.js';
 
 /** Wires the reconciler to a Runtime: PostgreSQL, Step Functions' DescribeExecution, and the host transports. */

@@ -1,8 +1,8 @@
 import { lazyHandler } from './lazy.js';
 import { createSfnClient } from '../shared/aws.js';
-import { sfnStarter } from '../operations/adapters/sfn.js';
+import { sfnStarter } from '../use-cases/adapters/sfn.js';
 import { runCleanupOnDb } from '../composition/on-db.js';
-import type { CleanupSummary } from '../operations/cleanup.js';
+import type { CleanupSummary } from '../use-cases/cleanup.js';
 import { logger } from '../shared/logger.js';
 
 /** The scheduled cleanup (EventBridge, every 15 minutes by default). */

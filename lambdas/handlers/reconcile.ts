@@ -1,7 +1,7 @@
 import * as z from '../shared/zod.js';
 import { lazyHandler } from './lazy.js';
 import { buildReconcile } from '../composition/reconcile.js';
-import type { Reconciled, ReconcileSummary } from '../operations/reconcile.js';
+import type { Reconciled, ReconcileSummary } from '../use-cases/reconcile.js';
 import { emitMetric, METRIC } from '../shared/metrics.js';
 
 /**

@@ -3,7 +3,7 @@ import type { AllowlistMatch, InstalledInput, InstalledPlugin, OperationStatus, 
 
 /**
  * What the workflow steps need from the outside world, as the use cases have theirs
- * (operations/ports.ts); lambdas/workflow/adapters/postgres.ts implements them over PostgreSQL.
+ * (use-cases/ports.ts); lambdas/workflow/adapters/postgres.ts implements them over PostgreSQL.
  * The steps' own decisions (order, policy, messages) stay in the steps.
  */
 

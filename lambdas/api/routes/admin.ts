@@ -3,7 +3,7 @@ import { on, reply } from '../router.js';
 import { parseBody, parseValue, requireAdminScope } from '../context.js';
 import { TokenPrefix, WorkspaceId } from '../schemas.js';
 import * as routes from '../contract/routes.js';
-import { mintOrgToken, mintWorkspaceToken, putWorkspace, revokeToken } from '../../operations/admin.js';
+import { mintOrgToken, mintWorkspaceToken, putWorkspace, revokeToken } from '../../use-cases/admin.js';
 import { InvalidRequest, NotFound } from '../../shared/errors.js';
 import { workspaceIdParam } from './plugins.js';
 

@@ -2,7 +2,7 @@ import type { ApiApp } from '../router.js';
 import { on, reply } from '../router.js';
 import { parseBody } from '../context.js';
 import * as routes from '../contract/routes.js';
-import { readAllowlist, replaceAllowlist } from '../../operations/allowlist.js';
+import { readAllowlist, replaceAllowlist } from '../../use-cases/allowlist.js';
 import { InvalidPluginName } from '../../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../../shared/types.js';
 

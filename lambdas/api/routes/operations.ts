@@ -4,7 +4,7 @@ import { parseQuery, parseValue, requireAdminScope } from '../context.js';
 import { OperationId, type OperationsQuery } from '../schemas.js';
 import * as routes from '../contract/routes.js';
 import { OperationNotFound } from '../../shared/errors.js';
-import { operationById, operationsPage } from '../../operations/queries.js';
+import { operationById, operationsPage } from '../../use-cases/queries.js';
 
 /** The ops view (admin only): recent operations, filtered and paged, and one operation by its id. */
 export function registerOperationRoutes(app: ApiApp): void {

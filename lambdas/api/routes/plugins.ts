@@ -6,11 +6,11 @@ import { json, redirect, type ApiResponse } from '../http.js';
 import { OperationId, preferWaitSeconds, WorkspaceId } from '../schemas.js';
 import type { Accepted, ErrorBody, Installed, Uninstalled } from '../contract/responses.js';
 import * as routes from '../contract/routes.js';
-import { install } from '../../operations/install.js';
-import { uninstall } from '../../operations/uninstall.js';
-import { download } from '../../operations/download.js';
-import { recordPull } from '../../operations/record-pull.js';
-import { availablePlugins, listInstalledPlugins, operationStatus } from '../../operations/queries.js';
+import { install } from '../../use-cases/install.js';
+import { uninstall } from '../../use-cases/uninstall.js';
+import { download } from '../../use-cases/download.js';
+import { recordPull } from '../../use-cases/record-pull.js';
+import { availablePlugins, listInstalledPlugins, operationStatus } from '../../use-cases/queries.js';
 import { InvalidPluginName, InvalidRequest, OperationNotFound, WorkspaceNotFound } from '../../shared/errors.js';
 import { PluginName, type Operation } from '../../shared/types.js';
 

@@ -2,7 +2,7 @@ import type { ApiApp } from '../router.js';
 import { on, reply } from '../router.js';
 import { parseQuery } from '../context.js';
 import * as routes from '../contract/routes.js';
-import { registryFor } from '../../operations/queries.js';
+import { registryFor } from '../../use-cases/queries.js';
 
 export function registerRegistryRoutes(app: ApiApp): void {
   on(app, routes.listRegistry, async (c) => {

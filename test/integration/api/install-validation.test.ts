@@ -6,8 +6,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/database.js
 import { createApi } from '../../../lambdas/api/app.js';
 import type { ApiDeps } from '../../../lambdas/api/context.js';
 import { sourceCatalog } from '../../../lambdas/composition/api.js';
-import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
-import { postgresPorts } from '../../../lambdas/operations/adapters/postgres.js';
+import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
+import { postgresPorts } from '../../../lambdas/use-cases/adapters/postgres.js';
 import { authenticate } from '../../../lambdas/api/auth.js';
 import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';

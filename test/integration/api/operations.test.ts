@@ -5,8 +5,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/database.js
 import { createApi } from '../../../lambdas/api/app.js';
 import { authenticate } from '../../../lambdas/api/auth.js';
 import { fromApiGatewayEvent, toApiGatewayResult } from '../../../lambdas/api/apigw.js';
-import { postgresPorts } from '../../../lambdas/operations/adapters/postgres.js';
-import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
+import { postgresPorts } from '../../../lambdas/use-cases/adapters/postgres.js';
+import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';

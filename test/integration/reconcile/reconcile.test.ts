@@ -17,9 +17,9 @@ import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { createOperation, getOperation } from '../../../lambdas/store/operations.js';
 import { getInstalled, upsertInstalled } from '../../../lambdas/store/installed.js';
 import { acquireLease } from '../../../lambdas/store/leases.js';
-import { pgWorkspaces } from '../../../lambdas/operations/adapters/postgres.js';
-import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
-import { reconcileStale, type ReconcileDeps } from '../../../lambdas/operations/reconcile.js';
+import { pgWorkspaces } from '../../../lambdas/use-cases/adapters/postgres.js';
+import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
+import { reconcileStale, type ReconcileDeps } from '../../../lambdas/use-cases/reconcile.js';
 import { hostProber, pgReconcileStore, sfnExecutions } from '../../../lambdas/composition/reconcile.js';
 import { deliveryDeps } from '../../../lambdas/composition/steps.js';
 

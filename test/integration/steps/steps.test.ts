@@ -11,7 +11,7 @@ import { createOperation, getOperation } from '../../../lambdas/store/operations
 import { acquireLease } from '../../../lambdas/store/leases.js';
 import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
 import { getInstalled, upsertInstalled } from '../../../lambdas/store/installed.js';
-import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
+import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
 import { startOperationOnDb as startOperation } from '../../../lambdas/composition/on-db.js';
 import { runCleanupOnDb as runCleanup } from '../../../lambdas/composition/on-db.js';
 import { checkAllowlistStep } from '../../../lambdas/workflow/steps/check-allowlist.js';

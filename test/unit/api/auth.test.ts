@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bearerToken, isAdminToken } from '../../../lambdas/api/auth.js';
-import { authorizeOrg, authorizeWorkspace, requireAdmin, type Principal } from '../../../lambdas/operations/access.js';
+import { authorizeOrg, authorizeWorkspace, requireAdmin, type Principal } from '../../../lambdas/use-cases/access.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pollDelay, waitForOperation } from '../../../lambdas/operations/start.js';
-import type { OperationStore } from '../../../lambdas/operations/ports.js';
+import { pollDelay, waitForOperation } from '../../../lambdas/use-cases/start.js';
+import type { OperationStore } from '../../../lambdas/use-cases/ports.js';
 import type { Operation } from '../../../lambdas/shared/types.js';
 
 /** `Prefer: wait=N` polling, on a clock whose sleeps only move its time (no real waiting). */

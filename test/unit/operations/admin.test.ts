@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mintOrgToken, mintWorkspaceToken, putWorkspace, revokeToken } from '../../../lambdas/operations/admin.js';
+import { mintOrgToken, mintWorkspaceToken, putWorkspace, revokeToken } from '../../../lambdas/use-cases/admin.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeTokens, fakeWorkspaces, workspace } from './fakes.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runCleanup } from '../../../lambdas/operations/cleanup.js';
+import { runCleanup } from '../../../lambdas/use-cases/cleanup.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, workspace } from './fakes.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { download } from '../../../lambdas/operations/download.js';
-import type { Principal } from '../../../lambdas/operations/access.js';
+import { download } from '../../../lambdas/use-cases/download.js';
+import type { Principal } from '../../../lambdas/use-cases/access.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeAllowlist, fakeSources, fakeStager, fakeWorkspaces, workspace } from './fakes.js';
 

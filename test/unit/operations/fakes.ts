@@ -13,7 +13,7 @@ import type {
   TokenStore,
   WorkflowStarter,
   WorkspaceStore,
-} from '../../../lambdas/operations/ports.js';
+} from '../../../lambdas/use-cases/ports.js';
 
 /** In-memory ports: each use case's decisions, without a database or AWS. */
 

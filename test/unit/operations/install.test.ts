@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { install, type InstallRequest } from '../../../lambdas/operations/install.js';
-import type { Principal } from '../../../lambdas/operations/access.js';
+import { install, type InstallRequest } from '../../../lambdas/use-cases/install.js';
+import type { Principal } from '../../../lambdas/use-cases/access.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeClock, fakeInstalled, fakeOperations, fakeSources, fakeWorkflow, fakeWorkspaces, installed, workspace } from './fakes.js';

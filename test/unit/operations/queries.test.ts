@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { availablePlugins, listInstalledPlugins, registryFor } from '../../../lambdas/operations/queries.js';
-import type { Principal } from '../../../lambdas/operations/access.js';
-import type { RegistryEntry, RegistryReader } from '../../../lambdas/operations/ports.js';
+import { availablePlugins, listInstalledPlugins, registryFor } from '../../../lambdas/use-cases/queries.js';
+import type { Principal } from '../../../lambdas/use-cases/access.js';
+import type { RegistryEntry, RegistryReader } from '../../../lambdas/use-cases/ports.js';
 import { fakeInstalled, fakeWorkspaces, installed, workspace } from './fakes.js';
 
 const org: Principal = { kind: 'org', orgId: 'acme', prefix: 'mpd_o_aaaaaaaa' };

@@ -9,7 +9,7 @@ import {
   type HostReport,
   type ReconcileDeps,
   type ReconcileStore,
-} from '../../../lambdas/operations/reconcile.js';
+} from '../../../lambdas/use-cases/reconcile.js';
 import type { HostPlugin } from '../../../lambdas/store/reconcile.js';
 import type { ErrorRecord } from '../../../lambdas/shared/errors.js';
 import type { Operation, Workspace } from '../../../lambdas/shared/types.js';

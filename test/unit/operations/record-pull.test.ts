@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { recordPull, type RecordPullInput } from '../../../lambdas/operations/record-pull.js';
-import type { InstallRequest } from '../../../lambdas/operations/install.js';
+import { recordPull, type RecordPullInput } from '../../../lambdas/use-cases/record-pull.js';
+import type { InstallRequest } from '../../../lambdas/use-cases/install.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeAllowlist, fakeInstalled, fakeSources, fakeStager, fakeWorkspaces, installed, workspace } from './fakes.js';
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { sfnStarter } from '../../../lambdas/operations/adapters/sfn.js';
-import { startOperation } from '../../../lambdas/operations/start.js';
+import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
+import { startOperation } from '../../../lambdas/use-cases/start.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import { fakeClock, fakeOperations, workspace } from './fakes.js';

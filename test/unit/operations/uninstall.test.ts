@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { uninstall } from '../../../lambdas/operations/uninstall.js';
-import type { Principal } from '../../../lambdas/operations/access.js';
+import { uninstall } from '../../../lambdas/use-cases/uninstall.js';
+import type { Principal } from '../../../lambdas/use-cases/access.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, installed, workspace } from './fakes.js';
