@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Operation } from '../lambdas/shared/types.js';
 import { retryAfterMs } from './retry.js';
-import type { RegistryEntry as RegistryPlugin } from '../lambdas/api/context.js';
+import type { RegistryEntry as RegistryPlugin } from '../lambdas/shared/types.js';
 
 /**
  * A typed client for the plugin delivery API (SPEC §4), for scripts, the CLI and agents. Every
@@ -23,7 +23,7 @@ export interface ClientOptions {
 
 /** The API's own shapes: one definition for the service and its clients. */
 export type { Operation, OperationStatus, StepRecord } from '../lambdas/shared/types.js';
-export type { RegistryEntry as RegistryPlugin } from '../lambdas/api/context.js';
+export type { RegistryEntry as RegistryPlugin } from '../lambdas/shared/types.js';
 
 export interface InstalledPlugin {
   name: string;

@@ -47,7 +47,8 @@ export const AllowlistBody = z.object({
   enabled_by: z.string().check(z.trim(), z.minLength(1), z.maxLength(256)),
 });
 
-export const WORKSPACE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export { WORKSPACE_ID_RE } from '../shared/types.js';
+import { WORKSPACE_ID_RE } from '../shared/types.js';
 
 /** `?status=` with no value is no filter, as in most APIs: the schema sees it unset. */
 const blankAsUnset = <T extends z.ZodMiniType>(schema: T) =>

@@ -12,17 +12,13 @@ export const ContentHash = z
   .brand<'ContentHash'>();
 export type ContentHash = z.infer<typeof ContentHash>;
 
+/** Workspace and org ids: what the admin routes accept and the SDK checks before it asks. */
+export const WORKSPACE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 /** SPEC §5: only real instance ids are delivered to. */
 export const INSTANCE_ID_RE = /^i-[0-9a-f]{8,17}$/;
 
-export const Transport = z.enum(['ssm', 'eic', 'auto']);
-export type Transport = z.infer<typeof Transport>;
-
-export const OperationKind = z.enum(['install', 'uninstall']);
-export type OperationKind = z.infer<typeof OperationKind>;
-
-export const OperationStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']);
-export type OperationStatus = z.infer<typeof OperationStatus>;
+export { OperationKind, OperationStatus, Transport } from './vocabulary.js';
 
 /** The bounds of `GET /operations?limit=`: a page holds at most this many operations. */
 export const OPERATIONS_PAGE_MAX = 100;

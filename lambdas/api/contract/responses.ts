@@ -1,6 +1,6 @@
 import * as z from '../../shared/zod.js';
 import { ERROR_DECLARATIONS, type ErrorCode } from '../../shared/errors.js';
-import { OperationKind, OperationStatus, Transport } from '../../shared/types.js';
+import { OperationKind, OperationStatus, Transport } from '../../shared/vocabulary.js';
 
 /**
  * The bodies the API answers with (SPEC §4), as zod schemas: the OpenAPI document is generated

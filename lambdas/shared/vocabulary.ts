@@ -1,0 +1,16 @@
+import * as z from './zod.js';
+
+/**
+ * The enums the API's contract (api/contract/responses.ts) and the service share, in a module of
+ * their own so the contract need not import shared/types, which takes its types from the contract.
+ */
+
+/** What a workspace asks to be reached by (`PUT /admin/workspaces/{id}` `transport`). */
+export const Transport = z.enum(['ssm', 'eic', 'auto']);
+export type Transport = z.infer<typeof Transport>;
+
+export const OperationKind = z.enum(['install', 'uninstall']);
+export type OperationKind = z.infer<typeof OperationKind>;
+
+export const OperationStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']);
+export type OperationStatus = z.infer<typeof OperationStatus>;
