@@ -1,6 +1,6 @@
 import * as z from '../shared/zod.js';
 import { parseIsoDuration } from '../shared/iso-duration.js';
-import { INSTANCE_ID_RE, OPERATIONS_PAGE_MAX, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport } from '../shared/types.js';
+import { INSTANCE_ID_RE, OPERATIONS_PAGE_MAX, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport, WORKSPACE_ID_RE } from '../shared/types.js';
 
 /** Request bodies and query strings, parsed once at the edge. */
 
@@ -47,8 +47,7 @@ export const AllowlistBody = z.object({
   enabled_by: z.string().check(z.trim(), z.minLength(1), z.maxLength(256)),
 });
 
-export { WORKSPACE_ID_RE } from '../shared/types.js';
-import { WORKSPACE_ID_RE } from '../shared/types.js';
+export { WORKSPACE_ID_RE };
 
 /** `?status=` with no value is no filter, as in most APIs: the schema sees it unset. */
 const blankAsUnset = <T extends z.ZodMiniType>(schema: T) =>
