@@ -4,17 +4,10 @@ import type { Duplex } from 'node:stream';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { awsThrottled, isTransientAwsError } from '../shared/aws-faults.js';
-import {
-  clampSeconds,
-  endpointDirectory,
-  holdTunnelSlot,
-  openTunnel,
-  presignTunnelUrl,
-  processTunnelSlots,
-  signingFrom,
-  type InstanceConnectEndpoint,
-  type TunnelSlots,
-} from './eic-tunnel.js';
+import { endpointDirectory, type InstanceConnectEndpoint } from './eic-endpoints.js';
+import { openTunnel } from './eic-tunnel.js';
+import { holdTunnelSlot, processTunnelSlots, type TunnelSlots } from './eic-tunnel-slots.js';
+import { clampSeconds, presignTunnelUrl, signingFrom } from './eic-tunnel-url.js';
 import type { HostCommand, HostCommandResult } from './host-command.js';
 import { runOverSsh, type SshRunSettings } from './ssh.js';
 import { ed25519KeyPair } from './ssh-keys.js';
@@ -27,7 +20,7 @@ import type { TransportTaken } from '../shared/types.js';
  * then SSH as that user and run the host script (ssh.ts), either
  *
  * - `eic-direct`: to the instance's private IP (the function must be in its VPC), or
- * - `eic-endpoint`: through an EC2 Instance Connect Endpoint tunnel (eic-tunnel.ts), so the
+ * - `eic-endpoint`: through an EC2 Instance Connect Endpoint tunnel (eic-tunnel.ts and its neighbours), so the
  *   function can stay outside the VPC. `PLUGIN_EIC_CONNECTION`: `direct`, `endpoint`, or `auto`
  *   (the default): the endpoint when the instance's VPC has one, else direct.
  *
