@@ -27,3 +27,26 @@ export function entrySegments(name: string): string[] {
   if (Buffer.byteLength(name) > MAX_PATH_BYTES) reject('has a path longer than 4096 bytes');
   return segments;
 }
+
+/**
+ * Where an archive entry lands: its path below the plugin root, or null for the root itself.
+ * With `strip`, the archive's single top-level directory (GitHub tarballs) is dropped: `topLevel`
+ * is its name (undefined when the first entry named none), and an entry outside it, or a file in
+ * its place, is refused. The entry name itself must pass `entrySegments`.
+ */
+export function pluginPath(name: string, isDirectory: boolean, strip?: { topLevel: string | undefined }): string | null {
+  const segments = entrySegments(name);
+  if (strip) {
+    const [top, ...rest] = segments;
+    if (top === undefined || top !== strip.topLevel || (rest.length === 0 && !isDirectory)) {
+      throw new InvalidArchive(`archive entry ${messageQuote(name)} is outside the archive's single top-level directory`);
+    }
+    return rest.length === 0 ? null : rest.join('/');
+  }
+  return segments.length === 0 ? null : segments.join('/');
+}
+
+/** The top-level directory an entry names (its first segment), which the first entry fixes for the archive. */
+export function topLevelOf(name: string): string | undefined {
+  return entrySegments(name)[0];
+}

@@ -21,9 +21,10 @@ import { parsePluginName } from '../plugins/names.js';
 import { packNormalized, type PackEntry } from '../plugins/pack.js';
 import { InOrderPacker } from '../plugins/ordered-pack.js';
 import { SpillOutput } from '../plugins/spill-output.js';
-import { spoolArchive, type ArchiveLimits, type SpooledArchive } from '../plugins/spool-archive.js';
+import type { ArchiveLimits } from '../plugins/archive-budget.js';
+import { spoolArchive, type SpooledArchive } from '../plugins/spool-archive.js';
 
-export type { ArchiveLimits } from '../plugins/spool-archive.js';
+export type { ArchiveLimits } from '../plugins/archive-budget.js';
 
 export interface StageOptions {
   limits: ArchiveLimits;

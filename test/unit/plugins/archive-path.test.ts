@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entrySegments } from '../../../lambdas/plugins/archive-path.js';
+import { entrySegments, pluginPath, topLevelOf } from '../../../lambdas/plugins/archive-path.js';
 import type { AppError } from '../../../lambdas/shared/errors.js';
 
 function rejection(name: string): string {
@@ -46,5 +46,42 @@ describe('archive entry paths', () => {
     ['ünïcödé/😀.md', ['ünïcödé', '😀.md']],
   ])('accepts %j as %j', (name, segments) => {
     expect(entrySegments(name)).toEqual(segments);
+  });
+});
+
+describe('where an archive entry lands below the plugin root', () => {
+  it('is its normalized path, or null for the root itself', () => {
+    expect(pluginPath('./skills//a/SKILL.md', false)).toBe('skills/a/SKILL.md');
+    expect(pluginPath('./', true)).toBeNull();
+  });
+
+  it('refuses what entrySegments refuses', () => {
+    expect(() => pluginPath('a/../../escape', false)).toThrow(/escapes the plugin root/);
+  });
+
+  describe("with the archive's single top-level directory stripped (GitHub tarballs)", () => {
+    const strip = { topLevel: 'repo-1a2b3c' };
+
+    it('drops the directory, and names the directory itself the root', () => {
+      expect(pluginPath('repo-1a2b3c/skills/a.md', false, strip)).toBe('skills/a.md');
+      expect(pluginPath('repo-1a2b3c/', true, strip)).toBeNull();
+    });
+
+    it.each([
+      ['a file next to the top-level directory', 'README.md', false],
+      ['a second top-level directory', 'other/a.md', false],
+      ['a file in place of the top-level directory', 'repo-1a2b3c', false],
+    ])('refuses %s', (_, name, isDirectory) => {
+      expect(() => pluginPath(name, isDirectory, strip)).toThrow(/is outside the archive's single top-level directory/);
+    });
+
+    it('refuses every entry when the first named no top-level directory', () => {
+      expect(topLevelOf('./')).toBeUndefined();
+      expect(() => pluginPath('./', true, { topLevel: undefined })).toThrow(/is outside the archive's single top-level directory/);
+    });
+
+    it('takes the top-level directory from the first entry', () => {
+      expect(topLevelOf('./repo-1a2b3c/plugin.yaml')).toBe('repo-1a2b3c');
+    });
   });
 });
