@@ -1,3 +1,4 @@
+// @ts-check
 import { FILTERS, failureSummary, formatDuration, layoutSteps, nextDelay, operationsPath, safeConsoleUrl } from './model.js';
 
 /**
@@ -13,6 +14,28 @@ const MAX_BACKOFF_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const PAGE_SIZE = 50;
 
+/**
+ * @typedef {import('./model.js').Operation} Operation
+ * @typedef {import('./model.js').StepView} StepView
+ * @typedef {import('./model.js').Filters} Filters
+ * @typedef {{ id: string, workspaceId?: string | null }} Selection
+ * @typedef {Node | string | number | null | undefined | false} Child
+ */
+
+/**
+ * @type {{
+ *   filters: Filters,
+ *   cursor: string | null,
+ *   nextCursor: string | null,
+ *   selected: Selection | null,
+ *   operations: Operation[],
+ *   listKey: string,
+ *   detailKey: string,
+ *   failures: number,
+ *   timer: ReturnType<typeof setTimeout> | undefined,
+ *   generation: number,
+ * }}
+ */
 const state = {
   filters: {},
   /** The current page's cursor (null: the newest operations) and the next page's, from X-Next-Cursor. */
@@ -23,21 +46,39 @@ const state = {
   listKey: '',
   detailKey: '',
   failures: 0,
-  timer: null,
+  timer: undefined,
   generation: 0,
 };
 
 class SessionEnded extends Error {}
 
-const byId = (id) => document.getElementById(id);
+/**
+ * An element of index.html, which has every id this script asks for.
+ * @param {string} id
+ */
+const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const tokenInput = () => /** @type {HTMLInputElement} */ (byId('token'));
+const filtersForm = () => /** @type {HTMLFormElement} */ (byId('filters'));
+/** @param {string} id */
+const button = (id) => /** @type {HTMLButtonElement} */ (byId(id));
+/**
+ * The filter form's field of that name (a select or an input).
+ * @param {string} name
+ */
+const filterField = (name) => /** @type {HTMLInputElement | HTMLSelectElement} */ (filtersForm().elements.namedItem(name));
 
-/** An element with attributes and children; strings become text nodes, so nothing is parsed as HTML. */
+/**
+ * An element with attributes and children; strings become text nodes, so nothing is parsed as HTML.
+ * @param {string} tag
+ * @param {Record<string, unknown> | null} attrs
+ * @param {...(Child | Child[])} children
+ */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (name === 'class') el.className = value;
-    else if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    if (name === 'class') el.className = String(value);
+    else if (name.startsWith('on')) el.addEventListener(name.slice(2), /** @type {EventListener} */ (value));
     else el.setAttribute(name, value === true ? '' : String(value));
   }
   for (const child of children.flat()) {
@@ -51,7 +92,11 @@ function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-/** One API call with the session's token and a timeout; 401/403 end the session. */
+/**
+ * One API call with the session's token and a timeout; 401/403 end the session.
+ * @param {string} path
+ * @returns {Promise<{ body: unknown, headers: Headers }>} the JSON body, null if none
+ */
 async function api(path, bearer = token()) {
   const response = await fetch(path, {
     headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
@@ -59,6 +104,7 @@ async function api(path, bearer = token()) {
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   const text = await response.text();
+  /** @type {{ error?: unknown, code?: unknown } | null} an error's body; any JSON on success */
   let body = null;
   try {
     body = text ? JSON.parse(text) : null;
@@ -82,7 +128,7 @@ function showLogin(message = '') {
   byId('session').hidden = true;
   byId('login').hidden = false;
   byId('login-error').textContent = message;
-  byId('token').focus();
+  tokenInput().focus();
 }
 
 function showApp() {
@@ -93,9 +139,10 @@ function showApp() {
   refreshNow();
 }
 
+/** @param {SubmitEvent} event */
 async function signIn(event) {
   event.preventDefault();
-  const input = byId('token');
+  const input = tokenInput();
   const candidate = input.value.trim();
   if (!candidate) {
     byId('login-error').textContent = 'Enter the admin token.';
@@ -104,7 +151,7 @@ async function signIn(event) {
   try {
     await api('/operations?limit=1', candidate);
   } catch (err) {
-    byId('login-error').textContent = err instanceof SessionEnded ? err.message : `Could not reach the API: ${err.message}`;
+    byId('login-error').textContent = err instanceof SessionEnded ? err.message : `Could not reach the API: ${messageOf(err)}`;
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, candidate);
@@ -112,6 +159,7 @@ async function signIn(event) {
   showApp();
 }
 
+/** @param {string} message */
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.operations = [];
@@ -127,10 +175,11 @@ function signOut(message) {
 
 function stopPolling() {
   clearTimeout(state.timer);
-  state.timer = null;
+  state.timer = undefined;
   state.generation++;
 }
 
+/** @param {number} delay */
 function schedule(delay) {
   clearTimeout(state.timer);
   const generation = state.generation;
@@ -165,7 +214,7 @@ async function tick() {
     }
     state.failures++;
     const delay = nextDelay(state.failures, { base: POLL_MS, max: MAX_BACKOFF_MS });
-    setBanner('error', `Could not refresh: ${err.message}. Retrying in ${Math.ceil(delay / 1000)} s.`);
+    setBanner('error', `Could not refresh: ${messageOf(err)}. Retrying in ${Math.ceil(delay / 1000)} s.`);
     schedule(delay);
   }
 }
@@ -176,7 +225,7 @@ async function refresh() {
     api(operationsPath(state.filters, { limit: PAGE_SIZE, cursor: state.cursor })),
     selected ? fetchOperation(selected) : Promise.resolve(null),
   ]);
-  const operations = Array.isArray(list.body) ? list.body : [];
+  const operations = Array.isArray(list.body) ? /** @type {Operation[]} */ (list.body) : [];
   state.operations = operations;
   state.nextCursor = list.headers.get('x-next-cursor');
   renderList(operations);
@@ -186,19 +235,25 @@ async function refresh() {
 /**
  * One operation with its per-step explanation. Through its workspace when known (that route is in
  * every version of the API), else the admin route.
+ * @param {Selection} selection
+ * @returns {Promise<Operation | null>}
  */
 async function fetchOperation({ id, workspaceId }) {
   const path = workspaceId
     ? `/workspaces/${encodeURIComponent(workspaceId)}/plugins/operations/${encodeURIComponent(id)}`
     : `/operations/${encodeURIComponent(id)}`;
   try {
-    return (await api(path)).body;
+    return /** @type {Operation | null} */ ((await api(path)).body);
   } catch (err) {
-    if (err.status === 404) return null;
+    if (/** @type {{ status?: number }} */ (err).status === 404) return null;
     throw err;
   }
 }
 
+/**
+ * @param {'info' | 'error'} kind
+ * @param {string} text
+ */
 function setBanner(kind, text) {
   const banner = byId('banner');
   banner.className = `banner banner-${kind}`;
@@ -209,25 +264,31 @@ function setBanner(kind, text) {
 
 // ---- the operations table ----
 
+/** @param {unknown} status */
 function statusBadge(status) {
   const text = typeof status === 'string' ? status.toLowerCase() : 'unknown';
   return h('span', { class: `badge state-${badgeState(status)}` }, text);
 }
 
+/** @param {unknown} status */
 function badgeState(status) {
-  return { RUNNING: 'running', SUCCEEDED: 'succeeded', FAILED: 'failed' }[status] ?? 'not-reached';
+  /** @type {Record<string, string | undefined>} */
+  const states = { RUNNING: 'running', SUCCEEDED: 'succeeded', FAILED: 'failed' };
+  return states[String(status)] ?? 'not-reached';
 }
 
+/** @param {Operation[]} operations */
 function renderList(operations) {
   const key = JSON.stringify([operations, state.selected?.id, state.cursor, state.nextCursor]);
-  byId('older').disabled = !state.nextCursor;
-  byId('newest').disabled = !state.cursor;
+  button('older').disabled = !state.nextCursor;
+  button('newest').disabled = !state.cursor;
   if (key === state.listKey) return;
   state.listKey = key;
-  const focusedId = document.activeElement?.dataset?.operationId;
+  const focused = document.activeElement;
+  const focusedId = focused instanceof HTMLElement ? focused.dataset.operationId : undefined;
   const rows = operations.map((op) => {
     const selected = op.operationId === state.selected?.id;
-    const button = h(
+    const link = h(
       'button',
       {
         type: 'button',
@@ -242,7 +303,7 @@ function renderList(operations) {
     return h(
       'tr',
       { class: selected ? 'selected' : undefined },
-      h('td', null, button),
+      h('td', null, link),
       h('td', null, statusBadge(op.status)),
       h('td', null, op.kind),
       h('td', { class: 'wrap' }, op.plugin ?? op.source ?? '—'),
@@ -253,14 +314,16 @@ function renderList(operations) {
   });
   byId('operation-rows').replaceChildren(...rows);
   byId('empty').hidden = operations.length > 0;
-  if (focusedId) document.querySelector(`button[data-operation-id="${CSS.escape(focusedId)}"]`)?.focus();
+  if (focusedId) /** @type {HTMLButtonElement | null} */ (document.querySelector(`button[data-operation-id="${CSS.escape(focusedId)}"]`))?.focus();
 }
 
+/** @param {string | null | undefined} iso */
 function formatTime(iso) {
-  const when = new Date(iso);
+  const when = new Date(iso ?? NaN);
   return Number.isNaN(when.getTime()) ? String(iso ?? '') : when.toLocaleString();
 }
 
+/** @param {Operation} op */
 function select(op) {
   state.selected = { id: op.operationId, workspaceId: op.workspaceId };
   writeLocation();
@@ -272,6 +335,7 @@ function select(op) {
 
 // ---- one operation ----
 
+/** @param {Operation | null} op */
 function renderDetail(op) {
   const key = JSON.stringify(op);
   if (key === state.detailKey) return;
@@ -339,11 +403,16 @@ function renderDetail(op) {
   body.replaceChildren(facts, warnings ?? '', h('h3', null, 'Workflow'), graph, details);
 }
 
+/**
+ * @param {string} name
+ * @param {Child} value
+ */
 function fact(name, value) {
   if (value === undefined || value === null || value === '') return null;
   return h('div', null, h('dt', null, name), h('dd', null, value));
 }
 
+/** @param {StepView} step */
 function stepBox(step) {
   return h(
     'div',
@@ -356,6 +425,7 @@ function stepBox(step) {
   );
 }
 
+/** @param {StepView} step */
 function stepDetail(step) {
   const retries = step.retries.map((r) => h('li', null, h('code', null, r.error), r.at ? ` at ${formatTime(r.at)}` : ''));
   return h(
@@ -398,8 +468,7 @@ function readLocation() {
   }
   const op = params.get('op');
   state.selected = op ? { id: op, workspaceId: params.get('ws') } : null;
-  const form = byId('filters');
-  for (const name of FILTERS) form.elements[name].value = state.filters[name] ?? '';
+  for (const name of FILTERS) filterField(name).value = state.filters[name] ?? '';
 }
 
 function writeLocation() {
@@ -413,12 +482,12 @@ function writeLocation() {
   history.replaceState(null, '', query ? `${location.pathname}?${query}` : location.pathname);
 }
 
+/** @param {SubmitEvent} event */
 function applyFilters(event) {
   event.preventDefault();
-  const form = byId('filters');
   state.filters = {};
   for (const name of FILTERS) {
-    const value = form.elements[name].value.trim();
+    const value = filterField(name).value.trim();
     if (value) state.filters[name] = value;
   }
   state.cursor = null;
@@ -427,11 +496,16 @@ function applyFilters(event) {
 }
 
 function clearFilters() {
-  byId('filters').reset();
+  filtersForm().reset();
   state.filters = {};
   state.cursor = null;
   writeLocation();
   refreshNow();
+}
+
+/** @param {unknown} err */
+function messageOf(err) {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function start() {

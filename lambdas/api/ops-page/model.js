@@ -1,7 +1,37 @@
+// @ts-check
 /**
  * What the ops page shows, as plain functions of the API's data (no DOM): the workflow's steps in
  * the state machine's order with each one's state, and the query the filters stand for.
  */
+
+/**
+ * The API's answers, typed by its contract (api/contract/responses.ts) for the type checker only:
+ * the browser loads this file as it is. The page still reads them defensively.
+ * @typedef {import('../../shared/types.js').Operation} Operation
+ * @typedef {import('../../shared/types.js').StepRecord} StepRecord
+ * @typedef {'running' | 'succeeded' | 'failed' | 'skipped' | 'not-reached'} StepState
+ */
+
+/**
+ * One step as drawn.
+ * @typedef {object} StepView
+ * @property {string} name
+ * @property {StepState} state
+ * @property {string} label
+ * @property {string | null} [startedAt]
+ * @property {string | null} [endedAt]
+ * @property {number | null} [durationMs]
+ * @property {number} attempts
+ * @property {Array<{ error: string, at?: string }>} retries
+ * @property {string | null} [transport]
+ * @property {string | null} [commandId]
+ * @property {string | null} [sshHost]
+ * @property {{ code: string, message: string } | null} [error]
+ * @property {string[]} outputTail
+ */
+
+/** @typedef {'status' | 'workspaceId' | 'orgId' | 'plugin' | 'kind' | 'since'} FilterName */
+/** @typedef {Partial<Record<FilterName, string>>} Filters */
 
 /**
  * The Task states each kind runs, in order (infra/workflow.ts: ByKind, then the install or the
@@ -23,9 +53,11 @@ export const STATE_LABELS = Object.freeze({
   'not-reached': 'not reached',
 });
 
+/** @type {Record<string, StepState | undefined>} */
 const STEP_STATES = { RUNNING: 'running', SUCCEEDED: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
 
 /** The filters the page offers, by query parameter (GET /operations). */
+/** @type {readonly FilterName[]} */
 export const FILTERS = Object.freeze(['status', 'workspaceId', 'orgId', 'plugin', 'kind', 'since']);
 
 /**
@@ -35,8 +67,11 @@ export const FILTERS = Object.freeze(['status', 'workspaceId', 'orgId', 'plugin'
  * shown on the step that failed last; a step still RUNNING in a finished operation is where the
  * workflow stopped. The failure branch counts as run once the operation is FAILED, since closing
  * it is what RecordFailure does (it records no step of its own).
+ * @param {Operation} operation
+ * @returns {{ main: StepView[], failure: StepView }}
  */
 export function layoutSteps(operation) {
+  /** @type {Map<string, StepRecord>} */
   const records = new Map();
   for (const step of Array.isArray(operation.steps) ? operation.steps : []) {
     if (step && typeof step.name === 'string') records.set(step.name, step);
@@ -45,7 +80,7 @@ export function layoutSteps(operation) {
   for (const name of records.keys()) if (!order.includes(name) && name !== FAILURE_STEP) order.push(name);
 
   const finished = operation.status === 'SUCCEEDED' || operation.status === 'FAILED';
-  const view = (name) => stepView(name, records.get(name), finished);
+  const view = (/** @type {string} */ name) => stepView(name, records.get(name), finished);
   const main = order.map(view);
   const failure = view(FAILURE_STEP);
   // RecordFailure closes the operation without a step record of its own: a FAILED operation is its result.
@@ -60,6 +95,12 @@ export function layoutSteps(operation) {
   return { main, failure };
 }
 
+/**
+ * @param {string} name
+ * @param {StepRecord | undefined} record
+ * @param {boolean} operationFinished
+ * @returns {StepView}
+ */
 function stepView(name, record, operationFinished) {
   if (!record) return { name, state: 'not-reached', label: STATE_LABELS['not-reached'], attempts: 0, retries: [], outputTail: [] };
   let state = STEP_STATES[record.status] ?? 'running';
@@ -82,14 +123,18 @@ function stepView(name, record, operationFinished) {
   };
 }
 
+/** @param {StepRecord} record */
 function durationOf(record) {
   if (typeof record.durationMs === 'number' && Number.isFinite(record.durationMs)) return record.durationMs;
   const start = Date.parse(record.startedAt);
-  const end = Date.parse(record.endedAt);
+  const end = Date.parse(record.endedAt ?? '');
   return Number.isFinite(start) && Number.isFinite(end) && end >= start ? end - start : null;
 }
 
-/** `850 ms`, `12.3 s`, `4 min 05 s`; an em dash when unknown. */
+/**
+ * `850 ms`, `12.3 s`, `4 min 05 s`; an em dash when unknown.
+ * @param {unknown} ms
+ */
 export function formatDuration(ms) {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -99,7 +144,10 @@ export function formatDuration(ms) {
   return `${minutes} min ${String(seconds).padStart(2, '0')} s`;
 }
 
-/** The step that failed and its error code, for the operations table: `Deliver: workspace_unreachable`. */
+/**
+ * The step that failed and its error code, for the operations table: `Deliver: workspace_unreachable`.
+ * @param {Operation} operation
+ */
 export function failureSummary(operation) {
   if (operation.status !== 'FAILED') return '';
   const failed = layoutSteps(operation).main.find((s) => s.state === 'failed');
@@ -110,11 +158,14 @@ export function failureSummary(operation) {
 /**
  * `GET /operations` for these filter values: blanks dropped, `since` (a local date-time from the
  * form) as an ISO instant, the page `cursor` when not on the first page.
+ * @param {Filters} filters
+ * @param {{ limit?: number, cursor?: string | null }} [page]
  */
 export function operationsPath(filters, { limit, cursor } = {}) {
   const params = new URLSearchParams();
   for (const name of FILTERS) {
-    const value = typeof filters[name] === 'string' ? filters[name].trim() : '';
+    const given = filters[name];
+    const value = typeof given === 'string' ? given.trim() : '';
     if (!value) continue;
     params.set(name, name === 'since' ? sinceAsIso(value) : value);
   }
@@ -124,14 +175,21 @@ export function operationsPath(filters, { limit, cursor } = {}) {
   return query ? `/operations?${query}` : '/operations';
 }
 
-/** A `datetime-local` value is the browser's local time; the API takes an instant. Anything else is passed on for the API to judge. */
+/**
+ * A `datetime-local` value is the browser's local time; the API takes an instant. Anything else is passed on for the API to judge.
+ * @param {string} value
+ */
 function sinceAsIso(value) {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value)) return value;
   const when = new Date(value);
   return Number.isNaN(when.getTime()) ? value : when.toISOString();
 }
 
-/** Only an https link to the AWS console is followed; anything else is not a link. */
+/**
+ * Only an https link to the AWS console is followed; anything else is not a link.
+ * @param {unknown} value
+ * @returns {string | null}
+ */
 export function safeConsoleUrl(value) {
   if (typeof value !== 'string') return null;
   try {
@@ -144,7 +202,11 @@ export function safeConsoleUrl(value) {
   }
 }
 
-/** How long to wait before the next refresh: every `base` ms, doubling per failure up to `max`, with jitter. */
+/**
+ * How long to wait before the next refresh: every `base` ms, doubling per failure up to `max`, with jitter.
+ * @param {number} failures
+ * @param {{ base?: number, max?: number, random?: () => number }} [options]
+ */
 export function nextDelay(failures, { base = 2000, max = 30_000, random = Math.random } = {}) {
   if (failures <= 0) return base;
   const ceiling = Math.min(max, base * 2 ** failures);

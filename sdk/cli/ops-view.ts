@@ -1,9 +1,11 @@
-import type { Operation, StepRecord } from '../lambdas/shared/types.js';
+import type { Operation, StepRecord } from '../../lambdas/shared/types.js';
+import { table } from './format.js';
 
 /**
  * How the CLI shows an operation to ops: per step its status, duration, attempts (with what each
  * retry followed), transport, SSM command id or SSH host, and on failure the error and the host's
- * last output lines; and the `watch` frame of running and recently failed operations.
+ * last output lines; the `watch` frame of running and recently failed operations; and the outcome
+ * and step lines an install or uninstall prints while it waits.
  */
 
 function duration(step: StepRecord): string {
@@ -74,8 +76,28 @@ export function watchFrame(title: string, operations: Operation[], now: Date): s
       op.operationId,
     ]);
   }
-  const widths = rows.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
-  const table = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
   const empty = operations.length === 0 ? '\n(no operations match)' : '';
-  return `${title}\n${table}${empty}\n`;
+  return `${title}\n${table(rows)}${empty}\n`;
+}
+
+/** A step's state while an install or uninstall waits: `running`, or how it ended and how long it took. */
+export function stepProgress(step: StepRecord): string {
+  if (step.status === 'RUNNING') return 'running';
+  const seconds = step.endedAt ? ` (${((Date.parse(step.endedAt) - Date.parse(step.startedAt)) / 1000).toFixed(2)} s)` : '';
+  return `${step.status.toLowerCase()}${seconds}`;
+}
+
+/** What became of an operation: done, running or failed (with the error), its warnings and its id. */
+export function outcome(op: Operation): string {
+  const what = op.kind === 'install' ? (op.status === 'SUCCEEDED' ? 'installed' : 'install') : op.status === 'SUCCEEDED' ? 'uninstalled' : 'uninstall';
+  const lines = [
+    op.status === 'FAILED'
+      ? `${what} of ${op.plugin ?? op.source} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`
+      : op.status === 'RUNNING'
+        ? `${what} of ${op.plugin ?? op.source} is running`
+        : `${what} ${op.plugin}${op.sha256 && op.kind === 'install' ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+    ...op.warnings.map((w) => `warning: ${w}`),
+    `operation ${op.operationId}`,
+  ];
+  return lines.join('\n');
 }
