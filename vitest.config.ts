@@ -50,7 +50,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], pool: 'forks' },
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], pool: 'forks', globalSetup: ['test/support/shared-stack-setup.ts'] },
       },
     ],
   },
