@@ -7,7 +7,7 @@ import { useLocalStack, type SpawnedStack } from '../support/local-stack.js';
 
 /**
  * The whole workflow of `npm start` through the faults AWS shows under trouble
- * (MOLECULE_LOCAL_FAULTS), seeded so every run rolls the same faults. Throttling and lost
+ * (MOLECULE_LOCAL_FAULTS, which reaches the emulators of its process), seeded so every run rolls the same faults. Throttling and lost
  * invocations are retried until they pass; a storage that always fails ends every install with a
  * documented code and leaves the hosts as they were. No speed is asserted: the bound only stops a
  * stuck run.
@@ -86,6 +86,16 @@ describe('20 installs across 5 workspaces (SSM and EIC) under throttling and los
 
 describe('installs while S3 always fails', () => {
   const stack = useLocalStack({ MOLECULE_LOCAL_FAULTS: 's3.error=1', MOLECULE_LOCAL_FAULTS_SEED: '20261201' });
+
+  // The faults reach the emulators of `npm start`'s process, armed once the stack is up.
+  it('still starts (seeding is not faulted), says which faults are on, and the registry listing, read from S3, fails with an error body', async () => {
+    expect(stack.output()).toContain('local emulators inject faults');
+    expect(stack.output()).toContain('"s3.error":1');
+
+    const listed = await stack.call('GET', '/plugins', { token: stack.adminToken });
+    expect(listed.status).not.toBe(200);
+    expect(listed.body).toMatchObject({ code: expect.any(String), error: expect.any(String) });
+  });
 
   it(
     'each fails with a documented code, and no host changes',
