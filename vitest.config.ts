@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.js';
 
 /**
  * Three kinds of test, each run the cheapest way that is still safe (issue #21 item 4):
@@ -31,6 +32,7 @@ export default defineConfig({
     env: { LOG_LEVEL: 'SILENT' },
     maxWorkers: 2,
     minWorkers: 1,
+    sequence: { sequencer: LongestFirst },
     poolOptions: {
       threads: { isolate: false },
       forks: { isolate: true },
