@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
-import { pluginEntries, tarGz } from '../fixtures/archives.js';
+import { pluginEntries, tarGz } from '../support/archives.js';
 
 /**
  * SPEC §7 and §8: `npm start` runs the Cleanup handler on PLUGIN_CLEANUP_INTERVAL by itself, and

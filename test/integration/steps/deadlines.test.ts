@@ -19,7 +19,7 @@ import type { Workspace } from '../../../lambdas/shared/types.js';
 import { startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
 import { LocalInstances } from '../../../local/instances.js';
 import { startSsmEmulator, type SsmEmulator } from '../../../local/ssm-emulator.js';
-import { stagedDemo } from './demo-plugin.js';
+import { stagedDemo } from '../../support/demo-plugin.js';
 
 /**
  * A host command never outlives the invocation that started it: a restart command that hangs
