@@ -11,7 +11,9 @@ type StackEnv = Record<string, string | undefined>;
  * One local stack per test file: registers the `beforeAll` that starts it (on a fresh database
  * when `DATABASE_URL` names a server, else embedded) and the `afterAll` that stops it. The
  * returned handle reads the running stack, so tests use it as they would the stack itself. `env`
- * may be a function when it needs something an earlier `beforeAll` started.
+ * may be a function when it needs something an earlier `beforeAll` started. A file that needs
+ * nothing but the default environment uses `useSharedLocalStack()` instead: each start costs
+ * several seconds of CPU.
  */
 export function useLocalStack(env: StackEnv | (() => StackEnv) = {}): SpawnedStack {
   let spawned: SpawnedStack | undefined;
