@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useLocalStack } from '../support/local-stack.js';
+import { useSharedLocalStack } from '../support/local-stack.js';
 
 /** The CLI as a user runs it, as its own process, against `npm start`'s process over HTTP. */
-const stack = useLocalStack();
+const stack = useSharedLocalStack();
 let org = '';
 const INSTANCE = 'i-0c11000000000000a';
 

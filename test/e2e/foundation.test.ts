@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useLocalStack } from '../support/local-stack.js';
+import { useSharedLocalStack } from '../support/local-stack.js';
 
 /** SPEC §4 auth and admin routes, against `npm start`'s process over real HTTP. */
-// With DATABASE_URL set the stack gets a fresh database on that server; unset, it embeds one.
-const stack = useLocalStack();
+// The run's shared stack: with DATABASE_URL set it has a fresh database on that server; unset, it embeds one.
+const stack = useSharedLocalStack();
 let orgA = '';
 let orgB = '';
 let wsToken = '';

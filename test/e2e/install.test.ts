@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
-import { bigArchive, gzipBomb, pluginEntries, tarGz, tarGzStream, type FixtureEntry } from '../fixtures/archives.js';
+import { bigArchive, gzipBomb, pluginEntries, tarGz, tarGzStream, type FixtureEntry } from '../support/archives.js';
 import { LOCAL_RESTART_COMMAND } from '../../local/instances.js';
 
 /**

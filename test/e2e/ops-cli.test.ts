@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useLocalStack, type SpawnedStack } from '../support/local-stack.js';
+import { useLocalStack, useSharedLocalStack, type SpawnedStack } from '../support/local-stack.js';
 
 /**
  * Issue #9 on `npm start`'s process, over HTTP: an operation says which execution it is, and an
@@ -51,7 +51,7 @@ async function install(stack: SpawnedStack, workspaceId: string, source: string)
 }
 
 describe('an install that failed at Deliver', () => {
-  const stack = useLocalStack();
+  const stack = useSharedLocalStack();
   const INSTANCE = 'i-0a5000000000000a1';
   const BROKEN = 'i-0a5000000000000b2';
   let operationId = '';

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pluginEntries, tarGz } from '../fixtures/archives.js';
+import { pluginEntries, tarGz } from '../support/archives.js';
 import { FakeCodeload } from '../support/codeload.js';
 import { useLocalStack } from '../support/local-stack.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PluginDeliveryClient } from '../../sdk/client.js';
 import { pullPlugin } from '../../sdk/pull.js';
-import { pluginEntries, tarGz } from '../fixtures/archives.js';
+import { pluginEntries, tarGz } from '../support/archives.js';
 import { FakeCodeload } from '../support/codeload.js';
 import { useLocalStack } from '../support/local-stack.js';
 

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
-import { pluginEntries, tarGz } from '../fixtures/archives.js';
+import { pluginEntries, tarGz } from '../support/archives.js';
 
 /**
  * SPEC §4 origins and the pull-mode report, end to end on `npm start`: a plugin name is bound to

@@ -1,102 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { assertConformsToOpenApi } from './openapi-conformance.js';
+import { callStack, spawnLocalStack, type SpawnedStack } from './spawn-local-stack.js';
 
-export interface SpawnedStack {
-  url: string;
-  adminToken: string;
-  localDir: string;
-  output: () => string;
-  call(
-    method: string,
-    path: string,
-    opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: any; headers: Headers }>;
-  stop(): Promise<void>;
-  /** `kill -9`: no shutdown at all, and the state directory is kept for a restart. */
-  kill(): Promise<void>;
-}
-
-/**
- * Starts the local stack the way a user does (`npm start` runs `tsx local/main.ts`), on a free
- * port with its own state directory, and waits for it to print its URL.
- */
-export async function spawnLocalStack(
-  env: Record<string, string | undefined> = {},
-  opts: { localDir?: string; adminToken?: string } = {},
-): Promise<SpawnedStack> {
-  const localDir = opts.localDir ?? (await mkdtemp(join(tmpdir(), 'molecule-e2e-')));
-  const adminToken = opts.adminToken ?? `admin-${Math.random().toString(36).slice(2)}`;
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
-    cwd: process.cwd(),
-    env: { ...process.env, PORT: '0', MOLECULE_LOCAL_DIR: localDir, ADMIN_TOKEN: adminToken, LOG_LEVEL: 'WARN', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local stack did not start within 120 s:\n${output}`)), 120_000);
-    const check = () => {
-      const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`local stack exited with ${code}:\n${output}`));
-    });
-  });
-
-  return {
-    url,
-    adminToken,
-    localDir,
-    output: () => output,
-    async call(method, path, opts = {}) {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-      let body: string | undefined = opts.rawBody;
-      if (opts.body !== undefined) {
-        body = JSON.stringify(opts.body);
-        headers['content-type'] = 'application/json';
-      }
-      const res = await fetch(url + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        // not JSON: keep the text
-      }
-      assertConformsToOpenApi(method, path, { status: res.status, headers: res.headers, body: parsed });
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGINT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      await rm(localDir, { recursive: true, force: true });
-    },
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+export { spawnLocalStack, type SpawnedStack } from './spawn-local-stack.js';
 
 type StackEnv = Record<string, string | undefined>;
 
@@ -104,7 +11,9 @@ type StackEnv = Record<string, string | undefined>;
  * One local stack per test file: registers the `beforeAll` that starts it (on a fresh database
  * when `DATABASE_URL` names a server, else embedded) and the `afterAll` that stops it. The
  * returned handle reads the running stack, so tests use it as they would the stack itself. `env`
- * may be a function when it needs something an earlier `beforeAll` started.
+ * may be a function when it needs something an earlier `beforeAll` started. A file that needs
+ * nothing but the default environment uses `useSharedLocalStack()` instead: each start costs
+ * several seconds of CPU.
  */
 export function useLocalStack(env: StackEnv | (() => StackEnv) = {}): SpawnedStack {
   let spawned: SpawnedStack | undefined;
@@ -138,5 +47,76 @@ export function useLocalStack(env: StackEnv | (() => StackEnv) = {}): SpawnedSta
     call: (method, path, opts) => running().call(method, path, opts),
     stop: () => running().stop(),
     kill: () => running().kill(),
+  };
+}
+
+/** Where the shared stack is, once started: written by test/support/shared-stack-setup.ts. */
+export interface SharedStackState {
+  url: string;
+  adminToken: string;
+  localDir: string;
+  outputFile: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The file test/support/shared-stack-setup.ts writes the shared stack's state (or its failure) to. */
+    sharedLocalStack: { stateFile: string } | null;
+  }
+}
+
+/** How long a test file waits for the shared stack that the e2e global setup is starting. */
+const SHARED_START_WAIT_MS = 150_000;
+
+/**
+ * The run's one local stack in the default environment (no faults, no stand-ins, default
+ * settings), started by test/support/shared-stack-setup.ts while other tests run, and shared by
+ * every e2e file that calls this instead of `useLocalStack()`. Such a file must keep to its own
+ * orgs, workspaces and instances, must not stop, fault or reconfigure the stack, and must not
+ * assert on anything global (every operation, every workspace). `output()` is everything the
+ * stack printed so far, the banner first. The handle reads the stack once a `beforeAll` found it.
+ */
+export function useSharedLocalStack(): SpawnedStack {
+  let state: SharedStackState | undefined;
+  const running = (): SharedStackState => {
+    if (!state) throw new Error('the shared local stack is not known yet: use it inside a test or a later beforeAll');
+    return state;
+  };
+  let call: SpawnedStack['call'] | undefined;
+
+  beforeAll(async () => {
+    const provided = inject('sharedLocalStack');
+    if (!provided) throw new Error('no shared local stack in this run: test/support/shared-stack-setup.ts must be a globalSetup of this project');
+    const until = Date.now() + SHARED_START_WAIT_MS;
+    while (!existsSync(provided.stateFile)) {
+      if (Date.now() > until) throw new Error(`the shared local stack did not start within ${SHARED_START_WAIT_MS / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const written = JSON.parse(readFileSync(provided.stateFile, 'utf8')) as SharedStackState | { error: string };
+    if ('error' in written) throw new Error(`the shared local stack could not start: ${written.error}`);
+    state = written;
+    call = callStack(state.url);
+  }, SHARED_START_WAIT_MS + 10_000);
+
+  const refuse = async (): Promise<never> => {
+    throw new Error('the shared local stack belongs to the whole run: a test that stops or kills its stack needs useLocalStack()');
+  };
+  return {
+    get url() {
+      return running().url;
+    },
+    get adminToken() {
+      return running().adminToken;
+    },
+    get localDir() {
+      return running().localDir;
+    },
+    output: () => readFileSync(running().outputFile, 'utf8'),
+    call: (method, path, opts) => {
+      running();
+      return call!(method, path, opts);
+    },
+    stop: refuse,
+    kill: refuse,
   };
 }

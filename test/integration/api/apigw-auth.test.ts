@@ -3,7 +3,7 @@ import { createApiHandler } from '../../../lambdas/handlers/api.js';
 import { resetRuntime } from '../../../lambdas/runtime.js';
 import { mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
-import { httpApiEvent } from './http-api-event.js';
+import { httpApiEvent } from '../../support/http-api-event.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 
 /**

@@ -2,46 +2,26 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { createTestApi } from '../../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { createApi } from '../../../lambdas/api/app.js';
-import type { ApiDeps } from '../../../lambdas/api/context.js';
 import { sourceCatalog } from '../../../lambdas/composition/api.js';
-import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
-import { postgresPorts } from '../../../lambdas/use-cases/adapters/postgres.js';
-import { authenticate } from '../../../lambdas/api/auth.js';
 import { createResolvers } from '../../../lambdas/plugins/source.js';
-import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';
 import { deleteInstalled, upsertInstalled } from '../../../lambdas/store/installed.js';
 
 /** The API's synchronous decisions for install, in the seed's order, with Step Functions mocked. */
 let t: TestDatabase;
-let api: ReturnType<typeof createApi>;
+let api: ReturnType<typeof createTestApi>;
 let orgToken = '';
 const sfn = mockClient(SFNClient);
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  const config = { ...loadConfig({}), adminToken: 'admin' };
-  const resolvers = createResolvers({ s3: new S3Client({ region: 'us-east-1' }), config });
-  const deps: ApiDeps = {
-    config,
-    ports: {
-      ...postgresPorts(t.db, sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m')),
-      sources: sourceCatalog(resolvers),
-      registry: { list: async () => [] },
-      stager: {
-        stage: async () => {
-          throw new Error('not used');
-        },
-        presign: async () => 'http://example.invalid',
-      },
-    },
-    authenticate: (authorization) => authenticate(t.db, config.adminToken, authorization),
-    runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
-  };
-  api = createApi(deps);
+  api = createTestApi(t.db, {
+    adminToken: 'admin',
+    sources: (config) => sourceCatalog(createResolvers({ s3: new S3Client({ region: 'us-east-1' }), config })),
+  });
   await upsertWorkspace(t.db, 'ws', { orgId: 'org', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0' });
   await upsertWorkspace(t.db, 'ext', { orgId: 'org', runtime: 'external' });
   orgToken = (await mintToken(t.db, 'org', { orgId: 'org' })).token;

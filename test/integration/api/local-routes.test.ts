@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestApi } from '../../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { createApi } from '../../../lambdas/api/app.js';
-import { authenticate } from '../../../lambdas/api/auth.js';
-import { postgresPorts } from '../../../lambdas/use-cases/adapters/postgres.js';
-import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
-import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';
 import { LocalInstances } from '../../../local/instances.js';
@@ -16,7 +11,7 @@ import { localInstanceRoutes } from '../../../local/stack.js';
 
 /** The local stack's stop/start routes go through the API: its auth, its router, its error bodies. */
 let t: TestDatabase;
-let api: ReturnType<typeof createApi>;
+let api: ReturnType<typeof createTestApi>;
 let orgToken = '';
 const dir = mkdtempSync(join(tmpdir(), 'local-routes-'));
 const instances = new LocalInstances(dir);
@@ -24,31 +19,7 @@ const INSTANCE = 'i-0123456789abcdef0';
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  const config = { ...loadConfig({}), adminToken: 'admin' };
-  api = createApi(
-    {
-      config,
-      ports: {
-        ...postgresPorts(t.db, sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:1:stateMachine:m')),
-        sources: {
-          schemes: () => [],
-          validate: () => {
-            throw new Error('not used');
-          },
-        },
-        registry: { list: async () => [] },
-        stager: {
-          stage: async () => {
-            throw new Error('not used');
-          },
-          presign: async () => 'http://example.invalid',
-        },
-      },
-      authenticate: (authorization) => authenticate(t.db, config.adminToken, authorization),
-      runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
-    },
-    localInstanceRoutes(instances),
-  );
+  api = createTestApi(t.db, { adminToken: 'admin', routes: localInstanceRoutes(instances) });
   await upsertWorkspace(t.db, 'ws', { orgId: 'org', runtime: 'claude-code', instanceId: INSTANCE });
   orgToken = (await mintToken(t.db, 'org', { orgId: 'org' })).token;
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../../lambdas/handlers/api.js';
 import { resetRuntime } from '../../../lambdas/runtime.js';
-import { httpApiEvent } from './http-api-event.js';
+import { httpApiEvent } from '../../support/http-api-event.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 
 /** The deployed shape: API Gateway's `ANY /{proxy+}` route (no authorizer) hands `/openapi.json` to the API Lambda. */

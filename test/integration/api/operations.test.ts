@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { createTestApi } from '../../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { createApi } from '../../../lambdas/api/app.js';
-import { authenticate } from '../../../lambdas/api/auth.js';
 import { fromApiGatewayEvent, toApiGatewayResult } from '../../../lambdas/api/apigw.js';
-import { postgresPorts } from '../../../lambdas/use-cases/adapters/postgres.js';
-import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
-import { loadConfig } from '../../../lambdas/shared/config.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';
 import { createOperation, finishOperation } from '../../../lambdas/store/operations.js';
@@ -96,28 +91,7 @@ async function expectedOrder(where: (o: Seeded) => boolean): Promise<string[]> {
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  const config = { ...loadConfig({}), adminToken: ADMIN };
-  const api = createApi({
-    config,
-    ports: {
-      ...postgresPorts(t.db, sfnStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:123456789012:stateMachine:m')),
-      sources: {
-        schemes: () => [],
-        validate: () => {
-          throw new Error('not used');
-        },
-      },
-      registry: { list: async () => [] },
-      stager: {
-        stage: async () => {
-          throw new Error('not used');
-        },
-        presign: async () => 'http://example.invalid',
-      },
-    },
-    authenticate: (authorization) => authenticate(t.db, config.adminToken, authorization),
-    runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
-  });
+  const api = createTestApi(t.db, { adminToken: ADMIN });
   server = await startLocalApiServer({
     handler: async (event) => toApiGatewayResult(await api(fromApiGatewayEvent(event))),
     port: 0,

@@ -8,7 +8,7 @@ import { REQUIRED_MIGRATIONS } from '../../../lambdas/store/schema-version.js';
 import { mintToken } from '../../../lambdas/store/tokens.js';
 import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { httpApiEvent } from './http-api-event.js';
+import { httpApiEvent } from '../../support/http-api-event.js';
 
 /**
  * The API and the steps refuse to serve against a schema older than the code: here a real,

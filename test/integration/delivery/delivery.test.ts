@@ -15,7 +15,7 @@ import type { Workspace } from '../../../lambdas/shared/types.js';
 import { KEY_LIFETIME_MS, startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
 import { LOCAL_RESTART_COMMAND, LocalInstances } from '../../../local/instances.js';
 import { startSsmEmulator, type SsmEmulator } from '../../../local/ssm-emulator.js';
-import { pluginTarball, TarballServer } from './plugin-tarballs.js';
+import { pluginTarball, TarballServer } from '../../support/plugin-tarballs.js';
 
 /**
  * Delivery end to end below the workflow, once per transport, onto emulated instance roots with

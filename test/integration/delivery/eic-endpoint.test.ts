@@ -17,7 +17,7 @@ import { DEMO_ENDPOINT } from '../../../local/ec2-emulator.js';
 import { startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
 import { LOCAL_RESTART_COMMAND, LocalInstances } from '../../../local/instances.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { pluginTarball, TarballServer } from './plugin-tarballs.js';
+import { pluginTarball, TarballServer } from '../../support/plugin-tarballs.js';
 
 /**
  * EC2 Instance Connect through the endpoint's tunnel, with the real EC2 and EIC clients, the

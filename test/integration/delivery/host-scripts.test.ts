@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseHostResult } from '../../../lambdas/delivery/host-command.js';
 import { installScript, uninstallScript } from '../../../lambdas/delivery/host-scripts.js';
-import { pluginTarball, TarballServer } from './plugin-tarballs.js';
+import { pluginTarball, TarballServer } from '../../support/plugin-tarballs.js';
 
 /**
  * The uninstall script run straight with bash (no transport), once per awk found on this

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseHostResult } from '../../../lambdas/delivery/host-command.js';
 import { type InstallMarker, installScript } from '../../../lambdas/delivery/host-scripts.js';
-import { pluginTarball, TarballServer } from './plugin-tarballs.js';
+import { pluginTarball, TarballServer } from '../../support/plugin-tarballs.js';
 
 /**
  * What the install script leaves in `plugins/` when it fails at each step of a first install:

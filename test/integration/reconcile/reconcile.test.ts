@@ -6,7 +6,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { definition, installState, namedError, recordingHandlers } from '../workflow/fixtures.js';
+import { definition, installState, namedError, recordingHandlers } from '../../support/workflow-fixtures.js';
 import { createLocalEngine, type LocalEngine } from '../../../local/sfn/engine.js';
 import { startSfnEmulator, type SfnEmulator } from '../../../local/sfn/server.js';
 import { startSsmEmulator, type SsmEmulator } from '../../../local/ssm-emulator.js';

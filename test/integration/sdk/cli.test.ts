@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentHash } from '../../../lambdas/plugins/content-hash.js';
 import { main } from '../../../sdk/cli.js';
 import { TokenCache } from '../../../sdk/token-cache.js';
-import { pluginEntries, tarGz } from '../../fixtures/archives.js';
-import { fakePlatform, type FakePlatform } from './fake-platform.js';
+import { pluginEntries, tarGz } from '../../support/archives.js';
+import { fakePlatform, type FakePlatform } from '../../support/fake-platform.js';
 
 /** The CLI in this process against a fake API, and as `npx molecule-plugins` where the package's bin matters. */
 let platform: FakePlatform;

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentHash } from '../../../lambdas/plugins/content-hash.js';
 import { makeIdempotencyKey, RemoteAgentClient, type RemoteAgentOptions } from '../../../sdk/remote-agent.js';
 import { TokenCache } from '../../../sdk/token-cache.js';
-import { hostile, pluginEntries, tarGz } from '../../fixtures/archives.js';
-import { fakePlatform, type FakePlatform } from './fake-platform.js';
+import { hostile, pluginEntries, tarGz } from '../../support/archives.js';
+import { fakePlatform, type FakePlatform } from '../../support/fake-platform.js';
 
 const WS = 'ws-remote-1';
 const START = Date.parse('2026-12-01T10:00:00Z');

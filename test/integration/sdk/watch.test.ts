@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main, type Io } from '../../../sdk/cli.js';
-import { fakePlatform, type FakePlatform } from './fake-platform.js';
+import { fakePlatform, type FakePlatform } from '../../support/fake-platform.js';
 
 /** `watch` against a fake API over HTTP: what it asks for, how it draws, how it ends. */
 let platform: FakePlatform;

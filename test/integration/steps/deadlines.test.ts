@@ -19,7 +19,7 @@ import type { Workspace } from '../../../lambdas/shared/types.js';
 import { startEicEmulator, type EicEmulator } from '../../../local/eic-emulator.js';
 import { LocalInstances } from '../../../local/instances.js';
 import { startSsmEmulator, type SsmEmulator } from '../../../local/ssm-emulator.js';
-import { stagedDemo } from './demo-plugin.js';
+import { stagedDemo } from '../../support/demo-plugin.js';
 import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /**

@@ -11,7 +11,7 @@ import { recordFailureStep } from '../../../lambdas/workflow/steps/record-failur
 import { logger } from '../../../lambdas/shared/logger.js';
 import { METRIC, METRICS_NAMESPACE } from '../../../lambdas/shared/metrics.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
-import { stagedDemo } from './demo-plugin.js';
+import { stagedDemo } from '../../support/demo-plugin.js';
 import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /**

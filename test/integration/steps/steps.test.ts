@@ -27,10 +27,10 @@ import * as z from '../../../lambdas/shared/zod.js';
 import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { FakeCodeload } from '../../support/codeload.js';
-import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../fixtures/archives.js';
+import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../support/archives.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import type { StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
-import { stagedDemo } from './demo-plugin.js';
+import { stagedDemo } from '../../support/demo-plugin.js';
 import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /** Each step's decisions, on a real database with AWS clients mocked (aws-sdk-client-mock). */

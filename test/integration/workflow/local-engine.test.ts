@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { errorFromStepFailure } from '../../../lambdas/shared/errors.js';
 import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
 import { createLocalEngine, type LocalEngine } from '../../../local/sfn/engine.js';
-import { definition, engineWith, installState, namedError, recordingHandlers, taskStates, uninstallState } from './fixtures.js';
+import { definition, engineWith, installState, namedError, recordingHandlers, taskStates, uninstallState } from '../../support/workflow-fixtures.js';
 
 let engine: LocalEngine | undefined;
 afterEach(() => engine?.stop());

@@ -8,7 +8,7 @@ import { upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { createOperation, getOperation } from '../../../lambdas/store/operations.js';
 import { acquireLease } from '../../../lambdas/store/leases.js';
 import { recordFailureStep } from '../../../lambdas/workflow/steps/record-failure.js';
-import { engineWith, installState, namedError, recordingHandlers } from './fixtures.js';
+import { engineWith, installState, namedError, recordingHandlers } from '../../support/workflow-fixtures.js';
 import { postgresStepPorts } from '../../../lambdas/workflow/adapters/postgres.js';
 
 /**

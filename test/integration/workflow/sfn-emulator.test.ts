@@ -10,7 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEngine } from '../../../local/sfn/engine.js';
 import { startSfnEmulator, type SfnEmulator } from '../../../local/sfn/server.js';
-import { engineWith, installState, namedError, recordingHandlers } from './fixtures.js';
+import { engineWith, installState, namedError, recordingHandlers } from '../../support/workflow-fixtures.js';
 
 let engine: LocalEngine;
 let emulator: SfnEmulator;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mintOrgToken, mintWorkspaceToken, putWorkspace, revokeToken } from '../../../lambdas/use-cases/admin.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeTokens, fakeWorkspaces, workspace } from './fakes.js';
+import { fakeTokens, fakeWorkspaces, workspace } from '../../support/operation-fakes.js';
 
 const setup = () => ({ workspaces: fakeWorkspaces([workspace('ws'), workspace('gone', { status: 'removed' })]), tokens: fakeTokens() });
 

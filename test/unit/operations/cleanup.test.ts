@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCleanup } from '../../../lambdas/use-cases/cleanup.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, workspace } from './fakes.js';
+import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, workspace } from '../../support/operation-fakes.js';
 
 describe('scheduled cleanup', () => {
   it('starts an uninstall per due row, skips rows of unknown workspaces, reports what failed to start and purges', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { download } from '../../../lambdas/use-cases/download.js';
 import type { Principal } from '../../../lambdas/use-cases/access.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeAllowlist, fakeSources, fakeStager, fakeWorkspaces, workspace } from './fakes.js';
+import { fakeAllowlist, fakeSources, fakeStager, fakeWorkspaces, workspace } from '../../support/operation-fakes.js';
 
 const wsToken: Principal = { kind: 'workspace', orgId: 'acme', workspaceId: 'ext', prefix: 'mpd_w_aaaaaaaa' };
 

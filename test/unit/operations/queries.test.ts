@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { availablePlugins, listInstalledPlugins, registryFor } from '../../../lambdas/use-cases/queries.js';
 import type { Principal } from '../../../lambdas/use-cases/access.js';
 import type { RegistryEntry, RegistryReader } from '../../../lambdas/use-cases/ports.js';
-import { fakeInstalled, fakeWorkspaces, installed, workspace } from './fakes.js';
+import { fakeInstalled, fakeWorkspaces, installed, workspace } from '../../support/operation-fakes.js';
 
 const org: Principal = { kind: 'org', orgId: 'acme', prefix: 'mpd_o_aaaaaaaa' };
 const entry = (name: string, runtimes: string[]): RegistryEntry => ({ name, version: '1', description: null, author: null, tags: [], skills: [], runtimes });

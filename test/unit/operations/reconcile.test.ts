@@ -13,7 +13,7 @@ import {
 import type { HostPlugin } from '../../../lambdas/store/reconcile.js';
 import type { ErrorRecord } from '../../../lambdas/shared/errors.js';
 import type { Operation, Workspace } from '../../../lambdas/shared/types.js';
-import { fakeWorkspaces } from './fakes.js';
+import { fakeWorkspaces } from '../../support/operation-fakes.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 
 const WORKSPACE: Workspace = { id: 'ws-1', orgId: 'org-1', runtime: 'claude-code', instanceId: 'i-0123456789abcdef0', transport: 'ssm', status: 'online' };

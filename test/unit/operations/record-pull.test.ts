@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { recordPull, type RecordPullInput } from '../../../lambdas/use-cases/record-pull.js';
 import type { InstallRequest } from '../../../lambdas/use-cases/install.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeAllowlist, fakeInstalled, fakeSources, fakeStager, fakeWorkspaces, installed, workspace } from './fakes.js';
+import { fakeAllowlist, fakeInstalled, fakeSources, fakeStager, fakeWorkspaces, installed, workspace } from '../../support/operation-fakes.js';
 
 const extToken: RecordPullInput['principal'] = { kind: 'workspace', orgId: 'acme', workspaceId: 'ext', prefix: 'mpd_w_aaaaaaaa' };
 

@@ -5,7 +5,7 @@ import { sfnStarter } from '../../../lambdas/use-cases/adapters/sfn.js';
 import { startOperation } from '../../../lambdas/use-cases/start.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
-import { fakeClock, fakeOperations, workspace } from './fakes.js';
+import { fakeClock, fakeOperations, workspace } from '../../support/operation-fakes.js';
 
 const sfn = mockClient(SFNClient);
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:molecule-plugin-delivery';

@@ -3,7 +3,7 @@ import { uninstall } from '../../../lambdas/use-cases/uninstall.js';
 import type { Principal } from '../../../lambdas/use-cases/access.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, installed, workspace } from './fakes.js';
+import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, installed, workspace } from '../../support/operation-fakes.js';
 
 const org: Principal = { kind: 'org', orgId: 'acme', prefix: 'mpd_o_aaaaaaaa' };
 

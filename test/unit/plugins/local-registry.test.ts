@@ -18,8 +18,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listRegistry, localResolver } from '../../../lambdas/plugins/resolvers/local.js';
 import { publishToRegistry } from '../../../lambdas/staging/publish-registry.js';
 import type { AppError } from '../../../lambdas/shared/errors.js';
-import { ACC_GOOD_FILES, ACC_GOOD_HASH, collect, listTarGz } from '../../fixtures/archives.js';
-import { stage, useStageDir } from './stage-helpers.js';
+import { ACC_GOOD_FILES, ACC_GOOD_HASH, collect, listTarGz } from '../../support/archives.js';
+import { stage, useStageDir } from '../../support/stage-helpers.js';
 
 const BUCKET = 'registry-bucket';
 const PREFIX = 'registry/';

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InOrderPacker } from '../../../lambdas/plugins/ordered-pack.js';
 import { packNormalized } from '../../../lambdas/plugins/pack.js';
-import { collect, listTarGz } from '../../fixtures/archives.js';
+import { collect, listTarGz } from '../../support/archives.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { packNormalized, type PackEntry } from '../../../lambdas/plugins/pack.js';
-import { collect, listTarGz } from '../../fixtures/archives.js';
+import { collect, listTarGz } from '../../support/archives.js';
 
 function file(path: string, content: string | Buffer, executable = false): PackEntry & { type: 'file' } {
   const bytes = Buffer.from(content);

@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createResolvers, parseSource, type ResolverConfig } from '../../../lambdas/plugins/source.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../../../lambdas/shared/errors.js';
-import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../fixtures/archives.js';
-import { stage, useStageDir } from './stage-helpers.js';
+import { ACC_GOOD_FILES, ACC_GOOD_HASH, pluginEntries, tarGz } from '../../support/archives.js';
+import { stage, useStageDir } from '../../support/stage-helpers.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

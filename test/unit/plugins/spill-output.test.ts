@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpillOutput } from '../../../lambdas/plugins/spill-output.js';
-import { listTarGz, pluginEntries, tarGz } from '../../fixtures/archives.js';
-import { MiB, stage, useStageDir } from './stage-helpers.js';
+import { listTarGz, pluginEntries, tarGz } from '../../support/archives.js';
+import { MiB, stage, useStageDir } from '../../support/stage-helpers.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AppError } from '../../../lambdas/shared/errors.js';
-import { gzipBomb } from '../../fixtures/archives.js';
-import { MiB, SPEC_LIMITS, stage, useStageDir } from './stage-helpers.js';
+import { gzipBomb } from '../../support/archives.js';
+import { MiB, SPEC_LIMITS, stage, useStageDir } from '../../support/stage-helpers.js';
 
 // Counts what gunzip actually inflates inside stageArchive: the proof that a bomb stops at the limit.
 const gunzipped = vi.hoisted(() => ({ bytes: 0 }));

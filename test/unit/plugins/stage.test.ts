@@ -16,9 +16,9 @@ import {
   pluginEntries,
   rawTar,
   tarGz,
-} from '../../fixtures/archives.js';
+} from '../../support/archives.js';
 import { supportsRuntime } from '../../../lambdas/shared/runtimes.js';
-import { MiB, SPEC_LIMITS, stage, useStageDir } from './stage-helpers.js';
+import { MiB, SPEC_LIMITS, stage, useStageDir } from '../../support/stage-helpers.js';
 
 const dir = useStageDir();
 /** A SKILL.md as agentskills.io wants it, for tests about something else. */

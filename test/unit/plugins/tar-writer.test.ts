@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { FIXED_MTIME, TarGzWriter } from '../../../lambdas/plugins/tar-writer.js';
-import { collect, listTarGz } from '../../fixtures/archives.js';
+import { collect, listTarGz } from '../../support/archives.js';
 
 type Entry = { name: string; type: 'file' | 'directory'; mode: number; content?: Buffer };
 

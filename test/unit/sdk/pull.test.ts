@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginDeliveryClient } from '../../../sdk/client.js';
 import { pullPlugin } from '../../../sdk/pull.js';
 import { contentHash } from '../../../lambdas/plugins/content-hash.js';
-import { hostile, pluginEntries, tarGz } from '../../fixtures/archives.js';
+import { hostile, pluginEntries, tarGz } from '../../support/archives.js';
 import { createHash } from 'node:crypto';
 
 /** The API's download route (302 + plugin headers) and the presigned URL it points at, on one real server. */

@@ -6,7 +6,7 @@ import { createResolvers } from '../../../lambdas/plugins/source.js';
 import { loadConfig } from '../../../lambdas/shared/config.js';
 import { AppError } from '../../../lambdas/shared/errors.js';
 import { stagePlugin } from '../../../lambdas/staging/stage-plugin.js';
-import { ACC_GOOD_FILES, pluginEntries, tarGz } from '../../fixtures/archives.js';
+import { ACC_GOOD_FILES, pluginEntries, tarGz } from '../../support/archives.js';
 
 /**
  * The staging bucket under S3's faults (issue #27): the registry read succeeds, the upload of the

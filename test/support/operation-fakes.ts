@@ -1,8 +1,8 @@
-import type { InstalledPlugin } from '../../../lambdas/store/installed.js';
-import type { CleanupCandidate } from '../../../lambdas/store/installed.js';
-import type { AllowlistEntry } from '../../../lambdas/store/allowlist.js';
-import type { Operation, StagedPlugin, Workspace } from '../../../lambdas/shared/types.js';
-import type { WorkflowState } from '../../../lambdas/workflow/steps/state.js';
+import type { InstalledPlugin } from '../../lambdas/store/installed.js';
+import type { CleanupCandidate } from '../../lambdas/store/installed.js';
+import type { AllowlistEntry } from '../../lambdas/store/allowlist.js';
+import type { Operation, StagedPlugin, Workspace } from '../../lambdas/shared/types.js';
+import type { WorkflowState } from '../../lambdas/workflow/steps/state.js';
 import type {
   AllowlistStore,
   Clock,
@@ -13,7 +13,7 @@ import type {
   TokenStore,
   WorkflowStarter,
   WorkspaceStore,
-} from '../../../lambdas/use-cases/ports.js';
+} from '../../lambdas/use-cases/ports.js';
 
 /** In-memory ports: each use case's decisions, without a database or AWS. */
 

@@ -1,4 +1,4 @@
-import type { StagedPlugin } from '../../../lambdas/shared/types.js';
+import type { StagedPlugin } from '../../lambdas/shared/types.js';
 
 /** What Stage records for the `demo` plugin of operation `operationId`: the step tests' staged tarball. */
 export function stagedDemo(operationId: string): StagedPlugin {

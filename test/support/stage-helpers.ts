@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach } from 'vitest';
-import { stageArchive, type StageOptions, type StageResult } from '../../../lambdas/staging/stage-archive.js';
-import { bytesStream, collect } from '../../fixtures/archives.js';
+import { stageArchive, type StageOptions, type StageResult } from '../../lambdas/staging/stage-archive.js';
+import { bytesStream, collect } from './archives.js';
 
 export const MiB = 1024 * 1024;
 export const SPEC_LIMITS = { maxDirBytes: 100 * MiB, maxFiles: 10_000, maxArchiveBytes: 100 * MiB };

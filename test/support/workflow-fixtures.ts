@@ -1,6 +1,6 @@
-import type { AcceptedState, WorkflowState } from '../../../lambdas/workflow/steps/state.js';
-import { synthesizeDefinition } from '../../../infra/workflow.js';
-import { createLocalEngine, type LocalEngine, type TaskHandler } from '../../../local/sfn/engine.js';
+import type { AcceptedState, WorkflowState } from '../../lambdas/workflow/steps/state.js';
+import { synthesizeDefinition } from '../../infra/workflow.js';
+import { createLocalEngine, type LocalEngine, type TaskHandler } from '../../local/sfn/engine.js';
 
 export const { definition, taskStates } = synthesizeDefinition();
 
