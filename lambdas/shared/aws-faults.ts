@@ -4,7 +4,7 @@
  * every call site turns it into a documented error, naming it at most in `details.awsError`.
  */
 import { isThrottlingError, isTransientError } from '@smithy/service-error-classification';
-import { AwsThrottled } from './errors.js';
+import { AppError, AwsThrottled, DeliveryFailed, PlatformUnavailable } from './errors.js';
 
 type SdkError = Parameters<typeof isThrottlingError>[0];
 
@@ -26,6 +26,18 @@ export function isAwsError(err: unknown): err is Error {
 /** The AWS error's name, for `details.awsError` and the logs; never its message. */
 export function awsErrorName(err: unknown): string | undefined {
   return err instanceof Error ? err.name : undefined;
+}
+
+/**
+ * One of our documented errors for whatever a call threw, in our words: ours as it is; transient
+ * AWS trouble (throttling, a 5xx, a dropped connection) the retried PlatformUnavailable; anything
+ * else DeliveryFailed. The original stays the `cause`, an AWS error is named in `awsError`.
+ */
+export function asOwnError(err: unknown, messages: { transient: string; failed: string }): AppError {
+  if (err instanceof AppError) return err;
+  const details = isAwsError(err) ? { awsError: awsErrorName(err) } : {};
+  if (isTransientAwsError(err)) return new PlatformUnavailable(messages.transient, details, { cause: err });
+  return new DeliveryFailed(messages.failed, details, { cause: err });
 }
 
 /**

@@ -3,8 +3,8 @@ import type { Config } from '../shared/config.js';
 import type { StagedPlugin } from '../shared/types.js';
 import { parseSource, type Resolvers } from '../plugins/source.js';
 import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
-import { AppError, DeliveryFailed, FetchFailed, FetchTimeout, PlatformUnavailable } from '../shared/errors.js';
-import { awsErrorName, isTransientAwsError } from '../shared/aws-faults.js';
+import { FetchFailed, FetchTimeout } from '../shared/errors.js';
+import { asOwnError } from '../shared/aws-faults.js';
 import { stageArchive } from './stage-archive.js';
 
 export interface StagePluginDeps {
@@ -101,8 +101,5 @@ async function stageFetched(
  * configuration) fails for good as DeliveryFailed. Neither carries S3's text.
  */
 function stagingBucketFailure(err: unknown): Error {
-  if (err instanceof AppError) return err;
-  const details = { awsError: awsErrorName(err) };
-  if (isTransientAwsError(err)) return new PlatformUnavailable('the staging bucket is briefly unavailable', details, { cause: err });
-  return new DeliveryFailed('the plugin could not be stored in the staging bucket', details, { cause: err });
+  return asOwnError(err, { transient: 'the staging bucket is briefly unavailable', failed: 'the plugin could not be stored in the staging bucket' });
 }

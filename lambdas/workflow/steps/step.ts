@@ -1,7 +1,7 @@
 import * as z from '../../shared/zod.js';
 import { DB_RETRY_BUDGET_MS, retryUnavailable } from '../../shared/outage.js';
-import { AppError, DeliveryFailed, InvalidRequest, PlatformUnavailable } from '../../shared/errors.js';
-import { awsErrorName, isAwsError, isTransientAwsError } from '../../shared/aws-faults.js';
+import { type AppError, InvalidRequest } from '../../shared/errors.js';
+import { asOwnError } from '../../shared/aws-faults.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
 import { traced } from '../../shared/tracing.js';
@@ -83,12 +83,7 @@ export function defineStep<S extends z.ZodMiniType, O>(
  * Either keeps the original as `cause`, and names an AWS error in `awsError`.
  */
 function ownError(step: string, err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  const details = isAwsError(err) ? { awsError: awsErrorName(err) } : {};
-  if (isTransientAwsError(err)) {
-    return new PlatformUnavailable(`a service the ${step} step uses is briefly unavailable`, details, { cause: err });
-  }
-  return new DeliveryFailed(`the ${step} step failed unexpectedly`, details, { cause: err });
+  return asOwnError(err, { transient: `a service the ${step} step uses is briefly unavailable`, failed: `the ${step} step failed unexpectedly` });
 }
 
 /** Kept back from a write's retry budget, so the step still ends inside its invocation and reports. */
