@@ -47,7 +47,9 @@ type HonoPath<P extends string> = P extends `${infer Head}{${infer Name}}${infer
 /** Serves `route` (a route of the contract) with `handler`; the app's document describes every route registered so. */
 export function on<R extends RouteContract>(app: ApiApp, route: R, handler: Handler<ApiEnv, HonoPath<R['path']>>): void {
   app.on(route.method.toUpperCase(), route.path.replace(/\{(\w+)\}/g, ':$1'), handler);
-  declared.set(app, [...routesOf(app), route]);
+  const routes = declared.get(app);
+  if (routes) routes.push(route);
+  else declared.set(app, [route]);
 }
 
 export function routesOf(app: ApiApp): readonly RouteContract[] {
