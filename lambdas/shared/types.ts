@@ -40,6 +40,8 @@ export type StepRetry = z.infer<typeof contract.StepRetry>;
 /** How one workflow step went: one per Task state the operation entered (ops contract). */
 export type StepRecord = z.infer<typeof contract.StepRecord>;
 export type Operation = z.infer<typeof contract.Operation>;
+/** What an install would change (SPEC §9 plans). */
+export type Plan = z.infer<typeof contract.Plan>;
 /** One plugin of the curated registry, as the listings show it. */
 export type RegistryEntry = z.infer<typeof contract.RegistryEntry>;
 
@@ -55,6 +57,40 @@ export interface StagedPlugin {
   fileCount: number;
   bytes: number;
   warnings: string[];
+}
+
+/** One file a revision delivered (SPEC §9): its path under the plugin dir, its sha256 and size. */
+export interface RevisionFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Who signed a plugin, as Stage verified it against the org's trust (SPEC §11). */
+export interface Signer {
+  principal: string;
+  fingerprint: string;
+}
+
+export type RevisionStatus = 'active' | 'superseded' | 'rolled_back' | 'removed';
+
+/** One delivered version of a plugin on a workspace (`plugin_revisions`, SPEC §9). */
+export interface PluginRevision {
+  workspaceId: string;
+  plugin: string;
+  revision: number;
+  version: string | null;
+  source: string;
+  sha256: string;
+  skills: string[];
+  runtimes: string[];
+  files: RevisionFile[];
+  signer: Signer | null;
+  operationId: string;
+  installedAt: string;
+  status: RevisionStatus;
+  /** Whether its tarball is among the kept ones (`revisions/<sha256>.tar.gz`). */
+  tarballKept: boolean;
 }
 
 /** A plugin a workspace has, as the platform recorded it (`workspace_plugins`). */

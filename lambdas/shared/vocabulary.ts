@@ -9,7 +9,7 @@ import * as z from './zod.js';
 export const Transport = z.enum(['ssm', 'eic', 'auto']);
 export type Transport = z.infer<typeof Transport>;
 
-export const OperationKind = z.enum(['install', 'uninstall']);
+export const OperationKind = z.enum(['install', 'uninstall', 'rollback', 'plan']);
 export type OperationKind = z.infer<typeof OperationKind>;
 
 export const OperationStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
-import type { ContentHash, PluginName } from '../shared/types.js';
+import type { ContentHash, PluginName, RevisionFile } from '../shared/types.js';
 import { comparePaths, contentHash } from '../plugins/content-hash.js';
 import {
   MANIFEST_PATH,
@@ -55,6 +55,8 @@ export interface StageResult {
   contentHash: ContentHash;
   /** every regular file, sorted by path */
   files: Array<[path: string, sha256: string]>;
+  /** the same files with their sizes: what a revision records (SPEC §9) */
+  fileList: RevisionFile[];
   fileCount: number;
   totalBytes: number;
   compressedBytes: number;
@@ -82,7 +84,10 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
     try {
       const { manifest, warnings: manifestWarnings } = await readManifest(spooled, spool);
       const name = manifest.name ?? parsePluginName(opts.fallbackName);
-      const files = [...spooled.files.values()].map((file): [string, string] => [file.path, file.sha256]).sort((a, b) => comparePaths(a[0], b[0]));
+      const fileList = [...spooled.files.values()]
+        .map(({ path, sha256, size }): RevisionFile => ({ path, sha256, size }))
+        .sort((a, b) => comparePaths(a.path, b.path));
+      const files = fileList.map(({ path, sha256 }): [string, string] => [path, sha256]);
       const hash = contentHash(files);
       checkIntegrity(hash, manifest.sha256, opts.expectedSha256);
       const warnings = [...spooled.warnings, ...manifestWarnings, ...missingSkillWarnings(manifest, files), ...(await skillFileWarnings(spooled, spool))];
@@ -109,6 +114,7 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
         manifest,
         contentHash: hash,
         files,
+        fileList,
         fileCount: files.length,
         totalBytes: spooled.totalBytes,
         compressedBytes: spooled.compressedBytes,

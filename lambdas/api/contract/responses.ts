@@ -45,6 +45,23 @@ export const StepRecord = z.object({
   outputTail: z.optional(z.array(z.string())),
 });
 
+/** What an install would change (SPEC §9 plans): the staged files against the active revision's. */
+export const Plan = z.object({
+  status: z.literal('planned'),
+  operationId: z.uuid(),
+  plugin: z.string(),
+  /** The active revision; `revision` null when the plugin was installed before revisions were kept. */
+  from: z.nullable(z.object({ version: z.nullable(z.string()), sha256: z.string(), revision: z.nullable(z.int()) })),
+  to: z.object({ version: z.nullable(z.string()), sha256: z.string() }),
+  files: z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) }),
+  /** Whether the install would restart the agent (SPEC §5: not for SKILL.md edits alone, nor for no change). */
+  restart: z.boolean(),
+  allowed: z.boolean(),
+  /** The error code the install would meet, when `allowed` is false. */
+  blockedBy: z.optional(z.enum(['plugin_not_allowed', 'plugin_source_conflict', 'signature_required', 'signature_invalid'])),
+  warnings: z.array(z.string()),
+});
+
 export const Operation = z.object({
   operationId: z.uuid(),
   workspaceId: z.string(),
@@ -63,7 +80,21 @@ export const Operation = z.object({
   updatedAt: Timestamp,
   steps: z.array(StepRecord),
   warnings: z.array(z.string()),
-  error: z.optional(z.object({ code: z.string(), message: z.string(), httpStatus: z.int() })),
+  /** install: the revision it recorded; rollback: the revision it went back to. */
+  revision: z.optional(z.int()),
+  /** plan: what the install would change. */
+  plan: z.optional(Plan),
+  error: z.optional(
+    z.object({
+      code: z.string(),
+      message: z.string(),
+      httpStatus: z.int(),
+      /** health_check_failed: true when the host is back as it was before the operation. */
+      rolledBack: z.optional(z.boolean()),
+      /** health_check_failed: the check's last output lines. */
+      output: z.optional(z.array(z.string())),
+    }),
+  ),
 });
 
 export const RegistryEntry = z.object({
@@ -82,9 +113,9 @@ export const Health = z.object({
   schema: z.optional(z.literal('behind').check(z.describe('present when the database lacks a migration this code needs'))),
 });
 
-/** 202: an install or uninstall was accepted and runs; poll `statusUrl`. */
+/** 202: an install, uninstall, rollback or plan was accepted and runs; poll `statusUrl`. */
 export const Accepted = z.object({
-  status: z.enum(['installing', 'uninstalling']),
+  status: z.enum(['installing', 'uninstalling', 'rolling_back', 'planning']),
   operationId: z.uuid(),
   statusUrl: z.string().check(z.describe('the operation, GET /workspaces/{id}/plugins/operations/{operationId}')),
 });
@@ -101,12 +132,44 @@ export const Installed = z.object({
   operationId: z.optional(z.uuid()),
 });
 
+/** 200 of `POST /workspaces/{id}/plugins`: an install, or with `dryRun` a plan. */
+export const InstallOutcome = z.union([Installed, Plan]);
+
 /** 200: an uninstall that finished within `Prefer: wait`. */
 export const Uninstalled = z.object({
   status: z.literal('uninstalled'),
   plugin: z.nullable(z.string()),
   operationId: z.uuid(),
 });
+
+/** 200: a rollback that finished within `Prefer: wait`. */
+export const RolledBack = z.object({
+  status: z.literal('rolled_back'),
+  plugin: z.string(),
+  revision: z.int(),
+  sha256: z.string(),
+  operationId: z.uuid(),
+});
+
+export const RevisionFile = z.object({ path: z.string(), sha256: z.string(), size: z.int().check(z.nonnegative()) });
+
+/** One delivered version of a plugin on a workspace (SPEC §9). */
+export const Revision = z.object({
+  revision: z.int().check(z.gte(1)),
+  version: z.nullable(z.string()),
+  source: z.string(),
+  sha256: z.string(),
+  files: z.array(RevisionFile),
+  signer: z.optional(z.object({ principal: z.string(), fingerprint: z.string() })),
+  operationId: z.uuid(),
+  installedAt: Timestamp,
+  status: z.enum(['active', 'superseded', 'rolled_back', 'removed']),
+  /** Whether its tarball is still kept for a rollback without fetching the source again. */
+  kept: z.boolean(),
+});
+
+/** `GET /workspaces/{id}/plugins/{name}/revisions`: newest first. */
+export const RevisionList = z.object({ plugin: z.string(), revisions: z.array(Revision) });
 
 /** 202: `DELETE ?at=` a time still ahead; the cleanup uninstalls the plugin then. */
 export const Scheduled = z.object({
@@ -210,4 +273,7 @@ export const ErrorBody = z.looseObject({
   retryAfterSeconds: z.optional(z.int().check(z.describe('too_many_operations: also in `Retry-After`'))),
   expected: z.optional(z.string().check(z.describe('integrity_mismatch: the sha256 expected'))),
   actual: z.optional(z.string().check(z.describe('integrity_mismatch: the sha256 the content has'))),
+  revision: z.optional(z.int().check(z.describe('revision_not_found, revision_expired: the revision asked for'))),
+  rolledBack: z.optional(z.boolean().check(z.describe('health_check_failed: true when the host is back as it was before the operation'))),
+  output: z.optional(z.array(z.string()).check(z.describe("health_check_failed: the health check's last output lines"))),
 });
