@@ -204,7 +204,7 @@ export const ENV_DOCS: Record<keyof typeof EnvSchema.shape, VariableDoc> = {
   },
   PLUGIN_HEALTH_COMMAND: {
     default: 'per runtime: the agent container is running and, when it has a HEALTHCHECK, healthy; langgraph also answers `/ok` (docs/operations.md)',
-    locally: 'unless set, read the emulated agent’s `var/run/molecule-agent.health`',
+    locally: 'unless set, pass when the emulated agent’s `var/run/molecule-agent.health` reads `healthy`',
     description:
       'the health check run after a restart (SPEC §9), exit 0 = healthy: one command for every runtime, or a JSON object `{"<runtime>": "<command>", "*": "<command>"}`; `{workspaceId}` is substituted shell-quoted',
   },
