@@ -54,4 +54,4 @@ export const LOCAL_RESTART_COMMAND = String.raw`{ [ -d "$MOLECULE_HOST_ROOT/var/
  * The health command (`PLUGIN_HEALTH_COMMAND`) for emulated instances: prints the state the
  * emulated agent wrote at its last start, and passes when it reads `healthy`.
  */
-export const LOCAL_HEALTH_COMMAND = String.raw`read -r state < "$MOLECULE_HOST_ROOT/var/run/molecule-agent.health" && echo "$state" && [ "$state" = healthy ]`;
+export const LOCAL_HEALTH_COMMAND = 'read -r state < "$MOLECULE_HOST_ROOT/var/run/molecule-agent.health" && echo "$state" && [ "$state" = healthy ]';
