@@ -12,5 +12,11 @@ import { postgresStepPorts } from '../workflow/adapters/postgres.js';
  */
 export async function buildStage({ db, config, aws }: Runtime) {
   const s3 = await createS3Client(aws);
-  return stageStep({ ports: postgresStepPorts(db), s3, resolvers: createResolvers({ s3, config }), config, tarballs: s3KeptTarballs(s3, config.stagingBucket) });
+  return stageStep({
+    ports: postgresStepPorts(db),
+    s3,
+    resolvers: createResolvers({ s3, config }),
+    config,
+    tarballs: s3KeptTarballs(s3, config.stagingBucket),
+  });
 }

@@ -18,7 +18,7 @@ export interface DeliveryDeps {
    * The health settings are needed by `verifyHealth` only, which refuses to run without them;
    * optional so the many deps written for the other operations stay valid.
    */
-  config: Pick<Config, 'configDirFor' | 'restartCommand' | 'deliveryTimeoutMs'> & Partial<Pick<Config, 'healthCommandFor' | 'healthTimeoutMs'>>;
+  config: Pick<Config, 'configDirFor' | 'restartCommand' | 'deliveryTimeoutMs' | 'healthCommandFor' | 'healthTimeoutMs'>;
   /** EC2 Instance Connect; without it a workspace that needs EIC fails as delivery_failed. */
   eic?: EicDeps;
   now?: () => Date;
@@ -121,7 +121,7 @@ export async function verifyHealth(
   { workspace, pluginName, skills }: { workspace: Workspace; pluginName: string; skills: readonly string[] },
 ): Promise<HealthVerdict> {
   const { healthCommandFor, healthTimeoutMs, deliveryTimeoutMs, restartCommand } = deps.config;
-  if (!healthCommandFor || healthTimeoutMs === undefined) throw new Error('verifyHealth needs config.healthCommandFor and config.healthTimeoutMs');
+
   const script = healthScript({
     configDir: deps.config.configDirFor(workspace.runtime),
     pluginName,

@@ -128,10 +128,7 @@ export async function reactivateRevision(db: Db, workspaceId: string, plugin: st
 
 /** The plugin was uninstalled: its active revision is `removed`. */
 export async function markRevisionRemoved(db: Queryable, workspaceId: string, plugin: string): Promise<void> {
-  await query(db, `UPDATE plugin_revisions SET status = 'removed' WHERE workspace_id = $1 AND plugin_name = $2 AND status = 'active'`, [
-    workspaceId,
-    plugin,
-  ]);
+  await query(db, `UPDATE plugin_revisions SET status = 'removed' WHERE workspace_id = $1 AND plugin_name = $2 AND status = 'active'`, [workspaceId, plugin]);
 }
 
 /** Newest first; empty when the workspace never had the plugin. */
@@ -153,19 +150,14 @@ export async function getRevision(db: Queryable, workspaceId: string, plugin: st
 }
 
 export async function activeRevision(db: Queryable, workspaceId: string, plugin: string): Promise<PluginRevision | null> {
-  const rows = await query<Row>(db, `SELECT * FROM plugin_revisions WHERE workspace_id = $1 AND plugin_name = $2 AND status = 'active'`, [
-    workspaceId,
-    plugin,
-  ]);
+  const rows = await query<Row>(db, `SELECT * FROM plugin_revisions WHERE workspace_id = $1 AND plugin_name = $2 AND status = 'active'`, [workspaceId, plugin]);
   return rows[0] ? toRevision(rows[0]) : null;
 }
 
 /** Of these content hashes, those some kept revision (of any workspace) still names: their tarballs stay. */
 export async function keptTarballs(db: Queryable, sha256s: readonly string[]): Promise<Set<string>> {
   if (sha256s.length === 0) return new Set();
-  const rows = await query<{ sha256: string }>(db, 'SELECT DISTINCT sha256 FROM plugin_revisions WHERE tarball_kept AND sha256 = ANY($1)', [
-    sha256s,
-  ]);
+  const rows = await query<{ sha256: string }>(db, 'SELECT DISTINCT sha256 FROM plugin_revisions WHERE tarball_kept AND sha256 = ANY($1)', [sha256s]);
   return new Set(rows.map((r) => r.sha256));
 }
 

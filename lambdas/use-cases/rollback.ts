@@ -83,6 +83,7 @@ export async function listRevisions(
 ): Promise<PluginRevision[]> {
   const workspace = requireWorkspace(input.workspaceId, await loadWorkspace(deps.workspaces, input.principal, input.workspaceId, 'read'));
   const revisions = await deps.revisions.list(workspace.id, input.plugin);
-  if (revisions.length === 0) throw new PluginNotInstalled(`plugin "${input.plugin}" was never installed on workspace "${workspace.id}"`, { plugin: input.plugin });
+  if (revisions.length === 0)
+    throw new PluginNotInstalled(`plugin "${input.plugin}" was never installed on workspace "${workspace.id}"`, { plugin: input.plugin });
   return revisions;
 }

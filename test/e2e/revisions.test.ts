@@ -67,8 +67,14 @@ beforeAll(() => {
   serve('acme/hooks-kit', 'v2', V2);
   serve('acme/hooks-kit', 'v3', V3_BROKEN);
   serve('acme/broken-mcp', 'v1', { 'plugin.yaml': 'name: broken-mcp\nversion: 1.0.0\n', '.mcp.json': '{not json', 'rules/x.md': 'x\n' });
-  serve('acme/docs-kit', 'v1', { 'plugin.yaml': 'name: docs-kit\nversion: 1.0.0\n', 'skills/guide/SKILL.md': '---\nname: guide\ndescription: a guide\n---\nOne.\n' });
-  serve('acme/docs-kit', 'v2', { 'plugin.yaml': 'name: docs-kit\nversion: 1.0.0\n', 'skills/guide/SKILL.md': '---\nname: guide\ndescription: a guide\n---\nTwo.\n' });
+  serve('acme/docs-kit', 'v1', {
+    'plugin.yaml': 'name: docs-kit\nversion: 1.0.0\n',
+    'skills/guide/SKILL.md': '---\nname: guide\ndescription: a guide\n---\nOne.\n',
+  });
+  serve('acme/docs-kit', 'v2', {
+    'plugin.yaml': 'name: docs-kit\nversion: 1.0.0\n',
+    'skills/guide/SKILL.md': '---\nname: guide\ndescription: a guide\n---\nTwo.\n',
+  });
 });
 afterAll(() => codeload.stop());
 

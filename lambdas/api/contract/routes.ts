@@ -109,7 +109,14 @@ const INSTALL_FAILURES = [
 ] as const satisfies readonly ErrorName[];
 
 /** A failed rollback's own error, answered with its status when it failed within `Prefer: wait`. */
-const ROLLBACK_FAILURES = ['RevisionExpired', 'PluginNotAllowed', 'WorkspaceUnreachable', 'WorkspaceBusy', 'DeliveryFailed', 'HealthCheckFailed'] as const satisfies readonly ErrorName[];
+const ROLLBACK_FAILURES = [
+  'RevisionExpired',
+  'PluginNotAllowed',
+  'WorkspaceUnreachable',
+  'WorkspaceBusy',
+  'DeliveryFailed',
+  'HealthCheckFailed',
+] as const satisfies readonly ErrorName[];
 
 /** A failed uninstall's own error, answered with its status when it failed within `Prefer: wait`. */
 const UNINSTALL_FAILURES = ['PluginNotInstalled', 'WorkspaceUnreachable', 'WorkspaceBusy', 'DeliveryFailed'] as const satisfies readonly ErrorName[];
@@ -166,7 +173,11 @@ export const installPlugin = route({
   headers: OPERATION_HEADERS,
   body: InstallBody,
   responses: {
-    200: { description: 'installed (or planned, with dryRun) within Prefer: wait, or a pulled plugin recorded', body: 'InstallOutcome', headers: OPERATION_ID_HEADER },
+    200: {
+      description: 'installed (or planned, with dryRun) within Prefer: wait, or a pulled plugin recorded',
+      body: 'InstallOutcome',
+      headers: OPERATION_ID_HEADER,
+    },
     202: { description: 'accepted: the install (or plan) runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
   },
   errors: [

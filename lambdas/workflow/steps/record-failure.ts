@@ -24,7 +24,12 @@ const FailedOperation = z.object({
  * Every write rides out a database outage (a failover) within the invocation's time, and the
  * workflow retries the whole step after that, so the operation is closed once the database is back.
  */
-export function recordFailureStep(deps: { ports: StepPorts; s3: S3Client; tarballs: KeptTarballs; config: Pick<Config, 'revisionsKept'> }): StepHandler<unknown> {
+export function recordFailureStep(deps: {
+  ports: StepPorts;
+  s3: S3Client;
+  tarballs: KeptTarballs;
+  config: Pick<Config, 'revisionsKept'>;
+}): StepHandler<unknown> {
   return async (event, invocation) => {
     const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const failed = parseInput('RecordFailure', FailedOperation, event);

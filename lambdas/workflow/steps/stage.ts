@@ -31,7 +31,12 @@ export function stageStep(deps: StageDeps) {
   });
 }
 
-async function stageRevision(deps: StageDeps, state: StageInput, log: Log, fetchDeadline: Date | undefined): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
+async function stageRevision(
+  deps: StageDeps,
+  state: StageInput,
+  log: Log,
+  fetchDeadline: Date | undefined,
+): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
   const plugin = state.plugin ?? '';
   const number = state.revision ?? 0;
   const revision = await deps.ports.revisions.get(state.workspace.id, plugin, number);

@@ -24,7 +24,10 @@ export function verifyHealthStep(deps: { ports: StepPorts; delivery: DeliveryDep
       log.info('health gate skipped', { reason: skipped });
       return { state: verified(null), status: 'SKIPPED' };
     }
-    const verdict = await verifyHealth({ ...deps.delivery, remainingMs }, { workspace: state.workspace, pluginName: state.staged.name, skills: state.staged.skills });
+    const verdict = await verifyHealth(
+      { ...deps.delivery, remainingMs },
+      { workspace: state.workspace, pluginName: state.staged.name, skills: state.staged.skills },
+    );
     const health = { healthy: verdict.healthy, rolledBack: verdict.rolledBack, output: verdict.output, checks: verdict.checks };
     const details = { ...hostDetails(verdict), ...(verdict.output.length > 0 ? { outputTail: verdict.output } : {}) };
     if (verdict.healthy) {

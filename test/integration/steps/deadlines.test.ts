@@ -77,7 +77,13 @@ afterAll(async () => {
 
 const delivery = (): DeliveryDeps => ({
   ssm,
-  config: { configDirFor: () => '/configs', restartCommand: HANGING_RESTART, deliveryTimeoutMs: 300_000 },
+  config: {
+    configDirFor: () => '/configs',
+    restartCommand: HANGING_RESTART,
+    deliveryTimeoutMs: 300_000,
+    healthCommandFor: () => 'true',
+    healthTimeoutMs: 4_000,
+  },
   ssmPolling: { pollIntervalMs: 20, maxPollIntervalMs: 200 },
   eic: {
     settings: {

@@ -76,7 +76,7 @@ const deps = (): DeliverDeps => ({
   config: { leaseTtlMs: 60_000, presignTtlSeconds: 300 },
   delivery: {
     ssm: new SSMClient({ region: 'us-east-1' }),
-    config: { configDirFor: () => '/configs', restartCommand: 'true', deliveryTimeoutMs: 5_000 },
+    config: { configDirFor: () => '/configs', restartCommand: 'true', deliveryTimeoutMs: 5_000, healthCommandFor: () => 'true', healthTimeoutMs: 4_000 },
     ssmPolling: { pollIntervalMs: 1, maxPollIntervalMs: 5 },
   },
 });

@@ -54,7 +54,7 @@ describe('the workflow on the local engine', () => {
 
   it('runs a rollback the way it runs an install', async () => {
     const recorder = recordingHandlers();
-    const { result } = await run(recorder, { ...installState(), kind: 'rollback', plugin: 'demo', revision: 1 });
+    const { result } = await run(recorder, { ...installState(), kind: 'rollback', plugin: 'demo', revision: 1 } as WorkflowState);
 
     expect(result.status).toBe('SUCCEEDED');
     expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']);
@@ -62,7 +62,7 @@ describe('the workflow on the local engine', () => {
 
   it('plans through its own Stage and CheckAllowlist states and Plan, never reaching a host step', async () => {
     const recorder = recordingHandlers();
-    const { result, history } = await run(recorder, { ...installState(), kind: 'plan' });
+    const { result, history } = await run(recorder, { ...installState(), kind: 'plan' } as WorkflowState);
 
     expect(result.status).toBe('SUCCEEDED');
     expect(recorder.calls).toEqual(['PlanStage', 'PlanCheckAllowlist', 'Plan']);
