@@ -16,7 +16,9 @@ export interface KeygenResult {
 
 export function sshKeygen(args: string[], options: { input?: string | Buffer; cwd?: string } = {}): KeygenResult {
   const result = spawnSync('ssh-keygen', args, { input: options.input ?? '', cwd: options.cwd, encoding: 'utf8' });
-  if (result.error) throw new Error(`ssh-keygen could not run (apt-get install openssh-client): ${result.error.message}`);
+  // EPIPE: ssh-keygen refused the signature before reading the message on its stdin.
+  if (result.error && (result.error as NodeJS.ErrnoException).code !== 'EPIPE')
+    throw new Error(`ssh-keygen could not run (apt-get install openssh-client): ${result.error.message}`);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
