@@ -70,10 +70,6 @@ export function formatPublicKey(key: SshPublicKey, comment = key.comment): strin
   return comment ? `${key.type} ${key.blob.toString('base64')} ${comment}` : `${key.type} ${key.blob.toString('base64')}`;
 }
 
-export function sameKey(a: SshPublicKey, b: SshPublicKey): boolean {
-  return a.blob.equals(b.blob);
-}
-
 /** The key as node:crypto verifies with it (imported from its raw bytes: no elliptic-curve code of ours). */
 export function publicKeyObject(key: SshPublicKey): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: key.bytes.toString('base64url') }, format: 'jwk' });
