@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { awsThrottled } from '../shared/aws-faults.js';
+import { wholeIdentLine } from './ssh-ident.js';
 
 /**
  * The EC2 Instance Connect Endpoint tunnel itself: a WebSocket to the presigned `openTunnel` URL
@@ -9,6 +10,8 @@ import { awsThrottled } from '../shared/aws-faults.js';
  *
  * - Bounded: the handshake (open), silence from the endpoint (idle) and the whole tunnel (total,
  *   also sent as `maxTunnelDuration`, so the endpoint closes it too).
+ * - The server's identification line reaches ssh2 whole (ssh-ident.ts): the endpoint may cut it
+ *   into several messages, and ssh2 loses bytes of a line that comes in three or more.
  * - `ws` is loaded on first use, so the SSM path and cold starts never pay for it.
  */
 
@@ -67,7 +70,7 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
     ws.once('close', () => settle(new WorkspaceUnreachable('the EC2 Instance Connect Endpoint closed the tunnel before it opened', context)));
   });
 
-  const stream = createWebSocketStream(ws);
+  const stream = wholeIdentLine(createWebSocketStream(ws));
   // The endpoint closing the tunnel ends the stream; closing it too tells ssh2 the connection is gone, as a TCP socket would.
   stream.once('end', () => stream.destroy());
   let idle = setTimeout(onIdle, timeouts.idleMs);
