@@ -35,7 +35,7 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
   const ws = new WebSocket(url, { handshakeTimeout: timeouts.openMs, perMessageDeflate: false, followRedirects: false });
   ws.on('error', () => undefined);
 
-  await new Promise<void>((resolve, reject) => {
+  const stream = await new Promise<Duplex>((resolve, reject) => {
     let settled = false;
     const settle = (error?: Error) => {
       if (settled) return;
@@ -45,12 +45,15 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
       if (error) {
         ws.terminate();
         reject(error);
-      } else resolve();
+      } else resolve(wholeIdentLine(createWebSocketStream(ws)));
     };
     const timer = setTimeout(() => settle(new WorkspaceUnreachable('timed out opening the EC2 Instance Connect Endpoint tunnel', context)), timeouts.openMs);
     const onAbort = () => settle(new DeliveryFailed('the delivery command was aborted', context, { cause: signal?.reason }));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The stream is made in the 'open' listener, not after the await: ws can emit the endpoint's first
+    // message (the server's identification line, sent right behind the handshake answer) before an
+    // awaiting caller resumes, and a message no one listens for is gone.
     ws.once('open', () => settle());
     ws.once('unexpected-response', (req, res) => {
       res.resume();
@@ -70,7 +73,6 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
     ws.once('close', () => settle(new WorkspaceUnreachable('the EC2 Instance Connect Endpoint closed the tunnel before it opened', context)));
   });
 
-  const stream = wholeIdentLine(createWebSocketStream(ws));
   // The endpoint closing the tunnel ends the stream; closing it too tells ssh2 the connection is gone, as a TCP socket would.
   stream.once('end', () => stream.destroy());
   let idle = setTimeout(onIdle, timeouts.idleMs);

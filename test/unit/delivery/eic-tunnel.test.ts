@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { WebSocketServer } from 'ws';
@@ -10,6 +12,7 @@ import { openTunnel } from '../../../lambdas/delivery/eic-tunnel.js';
 import { runOverSsh } from '../../../lambdas/delivery/ssh.js';
 import { ed25519KeyPair } from '../../../lambdas/delivery/ssh-keys.js';
 import { startSshServer } from '../../../local/eic-ssh-server.js';
+import { listenOnLoopback } from '../../../local/listen.js';
 
 /**
  * The tunnel as ssh2 sees it. An EC2 Instance Connect Endpoint forwards the instance's bytes in
@@ -23,9 +26,14 @@ const timeouts = { openMs: 5_000, idleMs: 10_000, totalMs: 30_000 };
 
 let root: string;
 let server: Awaited<ReturnType<typeof startSshServer>>;
-let endpoint: WebSocketServer;
-/** How the endpoint cuts the server's identification line (CRLF included) into messages. */
-let cut: (identLine: Buffer) => Buffer[] = (line) => [line];
+let endpoint: { port: number; close(): Promise<void> };
+/** How the stand-in endpoint forwards the server's identification line (CRLF included). */
+let forwarding: {
+  /** The messages it cuts the line into. */
+  cut: (identLine: Buffer) => Buffer[];
+  /** The first one right behind the handshake answer, in the same tick; else a little later. */
+  withAnswer?: boolean;
+} = { cut: (line) => [line] };
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpd-tunnel-'));
@@ -34,54 +42,70 @@ beforeAll(async () => {
     rootDir: root,
     authorize: (username) => (username === 'ubuntu' ? { instanceId: INSTANCE, osUser: username, key, expiresAt: Date.now() + 60_000 } : undefined),
   });
-  endpoint = await cuttingEndpoint(server.port);
+  endpoint = await standInEndpoint(server.port);
 });
 
 afterAll(async () => {
-  for (const ws of endpoint?.clients ?? []) ws.terminate();
-  await new Promise((resolve) => endpoint?.close(resolve));
+  await endpoint?.close();
   await server?.close();
   await rm(root, { recursive: true, force: true });
 });
 
 /**
- * Forwards between WebSocket clients and the SSH server, the server's first line as `cut` says,
- * each message a few milliseconds after the last so the client reads each one on its own.
+ * Connects to the SSH server and reads its identification line before it answers the WebSocket
+ * handshake (the server speaks first), then forwards both ways, each message a few milliseconds
+ * after the last so the client reads each one on its own.
  */
-async function cuttingEndpoint(sshPort: number): Promise<WebSocketServer> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-  await new Promise((resolve) => wss.once('listening', resolve));
-  wss.on('connection', (ws) => {
+async function standInEndpoint(sshPort: number) {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const http = createServer();
+  const tunnels = new Set<Socket>();
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const { cut, withAnswer = false } = forwarding;
     const tcp = connect(sshPort, '127.0.0.1');
-    let head: Buffer | undefined = Buffer.alloc(0);
-    let sending = Promise.resolve();
-    tcp.on('data', (chunk: Buffer) => {
-      let messages = [chunk];
-      if (head) {
-        head = Buffer.concat([head, chunk]);
-        const lineEnd = head.indexOf('\n') + 1;
-        if (lineEnd === 0) return;
-        messages = [...cut(head.subarray(0, lineEnd)), head.subarray(lineEnd)].filter((m) => m.length > 0);
-        head = undefined;
-      }
-      sending = sending.then(async () => {
-        for (const message of messages) {
-          ws.send(message, { binary: true });
-          await sleep(5);
-        }
+    tunnels.add(tcp);
+    tcp.on('close', () => tunnels.delete(tcp));
+    let early = Buffer.alloc(0);
+    const beforeAnswer = (chunk: Buffer) => {
+      early = Buffer.concat([early, chunk]);
+      const lineEnd = early.indexOf('\n') + 1;
+      if (lineEnd === 0) return;
+      tcp.off('data', beforeAnswer);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        let sending = withAnswer ? Promise.resolve() : sleep(20);
+        const send = (messages: Buffer[]) => {
+          sending = sending.then(async () => {
+            for (const message of messages) {
+              ws.send(message, { binary: true });
+              await sleep(5);
+            }
+          });
+        };
+        const [first, ...rest] = [...cut(early.subarray(0, lineEnd)), early.subarray(lineEnd)].filter((m) => m.length > 0);
+        if (withAnswer) ws.send(first!, { binary: true });
+        send(withAnswer ? rest : [first!, ...rest]);
+        tcp.on('data', (chunk: Buffer) => send([chunk]));
+        ws.on('message', (data: Buffer) => tcp.write(data));
+        tcp.on('close', () => ws.terminate());
+        ws.on('close', () => tcp.destroy());
       });
-    });
-    ws.on('message', (data: Buffer) => tcp.write(data));
-    tcp.on('error', () => ws.terminate());
-    tcp.on('close', () => ws.terminate());
-    ws.on('close', () => tcp.destroy());
+    };
+    tcp.on('data', beforeAnswer);
+    tcp.on('error', () => socket.destroy());
   });
-  return wss;
+  const listening = await listenOnLoopback(http, 0);
+  return {
+    port: listening.port,
+    async close() {
+      for (const tcp of tunnels) tcp.destroy();
+      wss.close();
+      await listening.close();
+    },
+  };
 }
 
 async function runThroughTunnel(script: string) {
-  const { port } = endpoint.address() as { port: number };
-  const sock = await openTunnel(`ws://127.0.0.1:${port}/openTunnel`, timeouts, { instanceId: INSTANCE });
+  const sock = await openTunnel(`ws://127.0.0.1:${endpoint.port}/openTunnel`, timeouts, { instanceId: INSTANCE });
   return runOverSsh(
     { instanceId: INSTANCE, script, timeoutMs: 10_000 },
     { sshCommand: 'bash -s', hostKeyFingerprints: [server.hostKeyFingerprint], connectTimeoutMs: 5_000 },
@@ -97,8 +121,14 @@ describe('the EC2 Instance Connect Endpoint tunnel', () => {
     ['one byte per message', (line) => [...line].map((byte) => Buffer.of(byte))],
   ];
 
-  it.each(cuts)("runs a script over SSH when the server's identification line comes %s", async (_, how) => {
-    cut = how;
+  it.each(cuts)("runs a script over SSH when the server's identification line comes %s", async (_, cut) => {
+    forwarding = { cut };
+    const result = await runThroughTunnel('echo "through the tunnel"');
+    expect(result).toMatchObject({ status: 'Success', exitCode: 0, stdout: 'through the tunnel\n' });
+  });
+
+  it("runs a script over SSH when the server's first bytes come right behind the handshake answer", async () => {
+    forwarding = { cut: (line) => [line], withAnswer: true };
     const result = await runThroughTunnel('echo "through the tunnel"');
     expect(result).toMatchObject({ status: 'Success', exitCode: 0, stdout: 'through the tunnel\n' });
   });
