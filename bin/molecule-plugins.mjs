@@ -3,10 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../sdk/cli.ts');
-process.exitCode = await main(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  env: process.env,
-  isTTY: process.stderr.isTTY,
-});
+const { runAsProcess } = await import('../sdk/cli.ts');
+process.exitCode = await runAsProcess();

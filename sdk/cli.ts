@@ -178,13 +178,13 @@ function seconds(value: string): number {
   return n;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (invokedDirectly) {
+/** Runs one command as this process: its streams, its terminal and Ctrl-C (`npm run cli` and the package's bin). */
+export async function runAsProcess(argv = process.argv.slice(2)): Promise<number> {
   // Ctrl-C ends `watch` cleanly (exit 0); other commands keep the default (the process ends).
   const interrupted = new AbortController();
-  const watching = process.argv.slice(2).includes('watch');
+  const watching = argv.includes('watch');
   if (watching) process.once('SIGINT', () => interrupted.abort());
-  process.exitCode = await main(process.argv.slice(2), {
+  return main(argv, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
@@ -193,3 +193,6 @@ if (invokedDirectly) {
     interrupted: interrupted.signal,
   });
 }
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) process.exitCode = await runAsProcess();
