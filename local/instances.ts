@@ -38,7 +38,8 @@ export class LocalInstances {
 }
 
 /** The emulated agent every restart starts (SPEC §9 "Locally"), run by this very node. */
-const START_EMULATED_AGENT = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('./emulated-agent.mjs', import.meta.url)))}`;
+/** Starts the emulated agent on an instance: a local restart command that does anything else should run it too, or the health gate finds no agent. */
+export const START_EMULATED_AGENT = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('./emulated-agent.mjs', import.meta.url)))}`;
 
 /**
  * The restart command (`PLUGIN_RESTART_COMMAND`) for emulated instances: instead of
