@@ -50,7 +50,9 @@ beforeAll(async () => {
   env = {
     DATABASE_URL: database?.url,
     MOLECULE_REGISTRY_DIR: registry,
-    PLUGIN_HEALTH_COMMAND: `touch '${shim}/reached'; while [ -e '${shim}/hold' ]; do sleep 0.1; done; ${LOCAL_HEALTH_COMMAND}`,
+    // It also notes the process group of the host command running it (its parent's parent: the
+    // check runs under `timeout`), so a test can take the host down under it.
+    PLUGIN_HEALTH_COMMAND: `ps -o pgid= -p "$(ps -o ppid= -p $PPID)" > '${shim}/host-group'; touch '${shim}/reached'; while [ -e '${shim}/hold' ]; do sleep 0.1; done; ${LOCAL_HEALTH_COMMAND}`,
     PLUGIN_HEALTH_TIMEOUT: '4s',
     PLUGIN_RECONCILE_AFTER: '2s',
     PLUGIN_RECONCILE_INTERVAL: '1s',
@@ -95,12 +97,16 @@ describe('the health gate interrupted', () => {
     expect(await onHost()).toEqual([]);
     expect((await second.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body).toEqual([]);
 
-    const next = await second.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://hello-skill' }, headers: { prefer: 'wait=25' } });
+    const next = await second.call('POST', `/workspaces/${WS}/plugins`, {
+      token: org,
+      body: { source: 'local://hello-skill' },
+      headers: { prefer: 'wait=25' },
+    });
     expect(next.status).toBe(200);
     expect(await onHost()).toEqual(['hello-skill']);
   });
 
-  it('fails an install whose host stops answering in the middle of the gate, with the record matching the host', async () => {
+  it('fails an install whose host dies in the middle of the gate, with the record matching what the host kept', async () => {
     const live = stack as SpawnedStack;
     const admin = live.adminToken;
     const org = (await live.call('POST', '/admin/orgs/gate/tokens', { token: admin })).body.token as string;
@@ -110,20 +116,28 @@ describe('the health gate interrupted', () => {
     const accepted = await live.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://code-review-rules' } });
     const operationId = accepted.body.operationId as string;
     await until('the health check to start', () => (existsSync(join(shim, 'reached')) ? true : undefined));
-    expect((await live.call('POST', `/admin/local/instances/${INSTANCE}/stop`, { token: admin })).status).toBe(200);
+    // The host goes down under the gate: its command is killed outright, no trap runs, no answer comes.
+    const group = Number((await readFile(join(shim, 'host-group'), 'utf8')).trim());
+    expect(group).toBeGreaterThan(1);
+    process.kill(-group, 'SIGKILL');
     await rm(join(shim, 'hold'));
 
     const closed = await until('the operation to be closed', async () => {
-      const op = (await live.call('GET', `/operations/${operationId}`, { token: admin })).body as { status: string };
+      const op = (await live.call('GET', `/operations/${operationId}`, { token: admin })).body as {
+        status: string;
+        steps: Array<{ name: string; status: string }>;
+      };
       return op.status !== 'RUNNING' ? op : undefined;
     });
-    expect(closed.status).toMatch(/^(SUCCEEDED|FAILED)$/);
-    await live.call('POST', `/admin/local/instances/${INSTANCE}/start`, { token: admin });
+    expect(closed).toMatchObject({ status: 'FAILED', error: { code: 'delivery_failed' } });
+    expect(closed.steps.find((s) => s.name === 'VerifyHealth')?.status).toBe('FAILED');
+    // The gate never reached its verdict, so nothing was put back: the host keeps the new plugin, and so does the record.
+    expect(await onHost()).toEqual(['code-review-rules', 'hello-skill']);
     const listed = (await live.call('GET', `/workspaces/${WS}/plugins`, { token: org })).body as Array<{ name: string }>;
     expect(listed.map((p) => p.name).sort()).toEqual(await onHost());
 
     // The workspace is free: the next change goes through.
-    const next = await live.call('DELETE', `/workspaces/${WS}/plugins/hello-skill`, { token: org, headers: { prefer: 'wait=25' } });
+    const next = await live.call('DELETE', `/workspaces/${WS}/plugins/code-review-rules`, { token: org, headers: { prefer: 'wait=25' } });
     expect(next.status).toBe(200);
   });
 });
