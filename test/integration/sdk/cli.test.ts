@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contentHash } from '../../../lambdas/plugins/content-hash.js';
+import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import { main } from '../../../sdk/cli.js';
 import { TokenCache } from '../../../sdk/token-cache.js';
 import { pluginEntries, tarGz } from '../../support/archives.js';

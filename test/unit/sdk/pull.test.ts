@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginDeliveryClient } from '../../../sdk/client.js';
 import { pullPlugin } from '../../../sdk/pull.js';
-import { contentHash } from '../../../lambdas/plugins/content-hash.js';
+import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import { hostile, pluginEntries, tarGz } from '../../support/archives.js';
 import { createHash } from 'node:crypto';
 
