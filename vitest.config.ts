@@ -31,7 +31,7 @@ const ISOLATED_UNIT = [
 const shareUnitWorkers = !process.argv.slice(2).includes('list');
 
 export default defineConfig({
-  // The SDK package from its source, as tsconfig.json's `paths` map it for tsc, tsx and esbuild.
+  // The SDK package's contract from its source, as tsconfig.json's `paths` maps it for tsc, tsx and esbuild.
   resolve: {
     alias: [{ find: /^@molecule\/plugins-sdk\/contract\/(.*)$/, replacement: fileURLToPath(new URL('./packages/sdk/src/contract/$1.ts', import.meta.url)) }],
   },

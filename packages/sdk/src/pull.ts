@@ -7,10 +7,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Extract } from 'tar-stream';
 import YAML from 'yaml';
-import { entrySegments } from '@molecule/plugins-sdk/contract/archive-path';
-import { contentHash, type FileDigest } from '@molecule/plugins-sdk/contract/content-hash';
-import { MANIFEST_PATH } from '@molecule/plugins-sdk/contract/manifest';
-import { PLUGIN_NAME_RE } from '@molecule/plugins-sdk/contract/names';
+import { entrySegments } from './contract/archive-path.js';
+import { contentHash, type FileDigest } from './contract/content-hash.js';
+import { MANIFEST_PATH } from './contract/manifest.js';
+import { PLUGIN_NAME_RE } from './contract/names.js';
 import { ApiError, type Download, type PluginDeliveryClient } from './client.js';
 
 type Entry = Extract extends AsyncIterable<infer E> ? E : never;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as z from 'zod/mini';
-import type * as contract from '@molecule/plugins-sdk/contract/responses';
+import type * as contract from './contract/responses.js';
 import { retryAfterMs } from './retry.js';
 
 /**
@@ -25,7 +25,7 @@ export interface ClientOptions {
 export type Operation = z.infer<typeof contract.Operation>;
 export type StepRecord = z.infer<typeof contract.StepRecord>;
 export type RegistryPlugin = z.infer<typeof contract.RegistryEntry>;
-export type { OperationStatus } from '@molecule/plugins-sdk/contract/vocabulary';
+export type { OperationStatus } from './contract/vocabulary.js';
 
 export interface InstalledPlugin {
   name: string;

@@ -3,8 +3,8 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { contentHash, type FileDigest } from '@molecule/plugins-sdk/contract/content-hash';
-import { MANIFEST_PATH, ManifestError, parseManifest } from '@molecule/plugins-sdk/contract/manifest';
+import { contentHash, type FileDigest } from './contract/content-hash.js';
+import { MANIFEST_PATH, ManifestError, parseManifest } from './contract/manifest.js';
 
 /**
  * A plugin directory on the author's disk, seen as the service would stage it: its SPEC §3
