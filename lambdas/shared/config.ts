@@ -1,5 +1,5 @@
 import * as z from './zod.js';
-import { runtimeKey } from './runtimes.js';
+import { runtimeKey } from '@molecule/plugins-sdk/contract/runtimes';
 
 /** Parses `500ms`, `30s`, `5m`, `1h` (or a bare number of seconds) into milliseconds. */
 export function parseDuration(text: string): number {

@@ -1,32 +1,21 @@
-import * as z from './zod.js';
+import type * as z from './zod.js';
 import type * as contract from '../api/contract/responses.js';
 
-/** SPEC §2: plugin (and skill) names. */
-export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
-export const PluginName = z.string().check(z.regex(PLUGIN_NAME_RE)).brand<'PluginName'>();
-export type PluginName = z.infer<typeof PluginName>;
-
-export const ContentHash = z
-  .string()
-  .check(z.regex(/^[0-9a-f]{64}$/))
-  .brand<'ContentHash'>();
-export type ContentHash = z.infer<typeof ContentHash>;
-
-/** Workspace and org ids: what the admin routes accept and the SDK checks before it asks. */
-export const WORKSPACE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The names the SDK checks too: one definition, in the SDK package's contract. */
+export { ContentHash, PLUGIN_NAME_RE, PluginName, WORKSPACE_ID_RE } from '@molecule/plugins-sdk/contract/names';
 
 /** SPEC §5: only real instance ids are delivered to. */
 export const INSTANCE_ID_RE = /^i-[0-9a-f]{8,17}$/;
 
-export { OperationKind, OperationStatus, Transport } from './vocabulary.js';
+export { OperationKind, OperationStatus, Transport } from '@molecule/plugins-sdk/contract/vocabulary';
 
 /** The bounds of `GET /operations?limit=`: a page holds at most this many operations. */
 export const OPERATIONS_PAGE_MAX = 100;
 
 /*
- * The API's answers are zod schemas in api/contract/responses.ts, the one definition the OpenAPI
- * document, the route handlers and clients share. The service takes its types from there, by type
- * only: no Lambda builds those schemas at start-up.
+ * The API's answers are zod schemas in api/contract/responses.ts (those of its resources from the
+ * SDK package's contract), the one definition the OpenAPI document, the route handlers and clients
+ * share. The service takes its types from there, by type only: no Lambda builds those schemas at start-up.
  */
 export type Workspace = z.infer<typeof contract.Workspace>;
 /**

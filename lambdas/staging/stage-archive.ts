@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
 import type { ContentHash, PluginName, RevisionFile } from '../shared/types.js';
-import { comparePaths, contentHash } from '../plugins/content-hash.js';
+import { comparePaths, contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import {
   MANIFEST_PATH,
   MAX_MANIFEST_BYTES,

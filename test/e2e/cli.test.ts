@@ -18,7 +18,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 
 async function cliAs(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'sdk/cli.ts', ...args], {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
       env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: token },
       timeout: 60_000,
     });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Operation } from '../lambdas/shared/types.js';
+import type * as z from 'zod/mini';
+import type * as contract from './contract/responses.js';
 import { retryAfterMs } from './retry.js';
-import type { RegistryEntry as RegistryPlugin } from '../lambdas/shared/types.js';
 
 /**
  * A typed client for the plugin delivery API (SPEC §4), for scripts, the CLI and agents. Every
@@ -22,8 +22,10 @@ export interface ClientOptions {
 }
 
 /** The API's own shapes: one definition for the service and its clients. */
-export type { Operation, OperationStatus, StepRecord } from '../lambdas/shared/types.js';
-export type { RegistryEntry as RegistryPlugin } from '../lambdas/shared/types.js';
+export type Operation = z.infer<typeof contract.Operation>;
+export type StepRecord = z.infer<typeof contract.StepRecord>;
+export type RegistryPlugin = z.infer<typeof contract.RegistryEntry>;
+export type { OperationStatus } from './contract/vocabulary.js';
 
 export interface InstalledPlugin {
   name: string;

@@ -1,8 +1,8 @@
-import * as z from './zod.js';
+import * as z from '../zod.js';
 
 /**
- * The enums the API's contract (api/contract/responses.ts) and the service share, in a module of
- * their own so the contract need not import shared/types, which takes its types from the contract.
+ * The enums the API's answers (responses.ts) and the service share, in a module of their own so
+ * the answers need not import the service's shared/types, which takes its types from them.
  */
 
 /** What a workspace asks to be reached by (`PUT /admin/workspaces/{id}` `transport`). */

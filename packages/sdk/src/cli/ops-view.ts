@@ -1,4 +1,4 @@
-import type { Operation, StepRecord } from '../../lambdas/shared/types.js';
+import type { Operation, StepRecord } from '../client.js';
 import { table } from './format.js';
 
 /**
