@@ -140,7 +140,13 @@ beforeAll(async () => {
   };
   deps = {
     ssm,
-    config: { configDirFor: () => '/configs', restartCommand: LOCAL_RESTART_COMMAND, deliveryTimeoutMs: 30_000, healthCommandFor: () => 'true', healthTimeoutMs: 4_000 },
+    config: {
+      configDirFor: () => '/configs',
+      restartCommand: LOCAL_RESTART_COMMAND,
+      deliveryTimeoutMs: 30_000,
+      healthCommandFor: () => 'true',
+      healthTimeoutMs: 4_000,
+    },
     ssmPolling: { pollIntervalMs: 20, maxPollIntervalMs: 100 },
     eic: { settings, clients: async () => ({ ec2, eic }) },
   };
