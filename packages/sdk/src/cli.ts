@@ -102,9 +102,25 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--sha256 <hex>', 'the content hash the plugin must have')
     .option('--no-restart', 'do not restart the workspace after the change')
     .option('--uninstall-after <duration>', 'uninstall again after an ISO-8601 duration (P7D)')
+    .option('--no-health-check', 'do not run the health gate after the restart')
+    .option('--dry-run', 'print what the install would change (+ added, - removed, ~ changed) and whether it restarts; change nothing')
+    .option('--detailed-exitcode', 'with --dry-run: exit 2 when the install would change files, 0 when not (1: error or refused)')
     .option('--no-wait', 'return once the operation is accepted')
     .addOption(timeout())
     .action((workspace: string, source: string, flags: commands.InstallFlags) => run(commands.install(io, workspace, source, flags)));
+
+  networked('revisions', "a plugin's revisions on a workspace, newest first")
+    .argument('<workspace>')
+    .argument('<plugin>')
+    .action((workspace: string, name: string, flags: NetworkFlags) => run(commands.revisions(io, workspace, name, flags)));
+
+  networked('rollback', 'put back an earlier revision of a plugin, byte for byte (default: the one before the active one)')
+    .argument('<workspace>')
+    .argument('<plugin>')
+    .addOption(new Option('--revision <n>', 'the revision to put back').argParser(wholeNumber))
+    .option('--no-wait', 'return once the operation is accepted')
+    .addOption(timeout())
+    .action((workspace: string, name: string, flags: commands.RollbackFlags) => run(commands.rollback(io, workspace, name, flags)));
 
   networked('uninstall', 'remove a plugin now, or schedule it with --at')
     .argument('<workspace>')
@@ -170,6 +186,12 @@ function buildProgram(io: Io, exit: { code: number }): Command {
 function intervalSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new UsageError('--interval takes a number of seconds (at most 3600)');
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError('--revision takes a revision number (1, 2, …)');
   return n;
 }
 
