@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import LongestFirst from './test/support/sequencer.js';
 
@@ -30,6 +31,10 @@ const ISOLATED_UNIT = [
 const shareUnitWorkers = !process.argv.slice(2).includes('list');
 
 export default defineConfig({
+  // The SDK package's contract from its source, as tsconfig.json's `paths` maps it for tsc, tsx and esbuild.
+  resolve: {
+    alias: [{ find: /^@molecule\/plugins-sdk\/contract\/(.*)$/, replacement: fileURLToPath(new URL('./packages/sdk/src/contract/$1.ts', import.meta.url)) }],
+  },
   test: {
     testTimeout: 30_000,
     // Starting a whole local stack in beforeAll can take a while on a loaded machine.

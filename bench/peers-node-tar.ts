@@ -18,7 +18,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { c as tarCreate, x as tarExtract } from 'tar';
-import { comparePaths, contentHash } from '../lambdas/plugins/content-hash.js';
+import { comparePaths, contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import { createS3Client } from '../lambdas/shared/aws.js';
 import { loadConfig } from '../lambdas/shared/config.js';
 

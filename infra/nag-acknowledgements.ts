@@ -17,6 +17,10 @@ const ALLOWED_WILDCARDS: Array<{ pattern: RegExp; reason: string }> = [
       'ec2:DescribeInstances, ec2:DescribeInstanceConnectEndpoints, ssm:DescribeInstanceInformation, and ssm:GetCommandInvocation/CancelCommand on command ids known only at run time',
   },
   { pattern: /\/staged\/\*$/, reason: 'staged tarballs are named per operation at run time; the grant is limited to the staged/ prefix' },
+  {
+    pattern: /\/revisions\/\*$/,
+    reason: "kept revisions' tarballs are named by their content hash at run time; the grant is limited to the revisions/ prefix",
+  },
   { pattern: /\/registry\/\*$/, reason: 'registry tarballs are read by plugin name at run time; the grant is limited to the registry/ prefix' },
   {
     pattern: /:instance\/\*$/,

@@ -107,7 +107,12 @@ export class PluginDeliveryStack extends Stack {
       ...bucketDefaults,
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: true,
-      lifecycleRules: [{ id: 'expire-staged-plugins', expiration: Duration.days(1), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      // Only `staged/` expires: `revisions/` holds the kept revisions' tarballs (SPEC §9), which
+      // the cleanup deletes once no kept revision names them.
+      lifecycleRules: [
+        { id: 'expire-staged-plugins', prefix: 'staged/', expiration: Duration.days(1) },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
     });
     // The curated registry (`local://` sources) outlives staging and the stack; a replaced or
     // deleted tarball can be restored for 30 days.
@@ -171,7 +176,9 @@ export class PluginDeliveryStack extends Stack {
       Deliver: step('Deliver', 'deliver', 'Installs the staged plugin on the workspace host (SSM or EC2 Instance Connect)', 512),
       Remove: step('Remove', 'remove', 'Uninstalls a plugin from the workspace host', 512),
       Restart: step('Restart', 'restart', 'Restarts the workspace runtime when the change needs it'),
-      Record: step('Record', 'record', 'Records the finished operation and the installed plugin'),
+      VerifyHealth: step('VerifyHealth', 'verify-health', 'Runs the health check after a restart; the host puts back what was there when it fails'),
+      Record: step('Record', 'record', 'Records the finished operation, its revision and the installed plugin'),
+      Plan: step('Plan', 'plan', 'Says what an install would change, without touching the host'),
       RecordFailure: step('RecordFailure', 'record-failure', 'Records a failed operation with its documented error'),
     };
     const workflow = new DeliveryWorkflow(this, 'Workflow', steps);
@@ -222,15 +229,23 @@ export class PluginDeliveryStack extends Stack {
       );
       githubTokenSecret?.grantRead(f);
     }
+    // Kept revisions' tarballs (SPEC §9): Record and RecordFailure copy a delivered one there, a
+    // rollback's Stage finds it (or stages the source again into it), Deliver hands it out.
+    const kept = stagingBucket.arnForObjects('revisions/*');
+    for (const f of [steps.Record, steps.RecordFailure]) {
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged] }));
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [kept] }));
+    }
+    steps.Stage.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [kept] }));
     // Presigned GET URLs are signed with Deliver's role; a failed operation's staged object goes at once.
-    steps.Deliver.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged] }));
+    steps.Deliver.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged, kept] }));
     steps.RecordFailure.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [staged] }));
 
     const eicOsUser = props.eicOsUser ?? 'ubuntu';
     const workspaceTagKey = props.workspaceTagKey ?? 'molecule:workspace';
     const eicEndpoints = new EicEndpointAccess(this, 'EicEndpoint', props.eicEndpoint);
     // Reconcile asks hosts what they have, over the same transports as the host steps.
-    for (const f of [steps.Deliver, steps.Remove, steps.Restart, reconcileFn]) {
+    for (const f of [steps.Deliver, steps.Remove, steps.Restart, steps.VerifyHealth, reconcileFn]) {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
       f.addEnvironment('PLUGIN_SSM_DOCUMENT', hostDocument.documentName);
       if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);

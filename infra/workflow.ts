@@ -10,12 +10,20 @@ import { errorNamesRetried } from '../lambdas/shared/errors.js';
  * executed by the local engine. JSONPath only; every Task's output replaces the state document
  * (`WorkflowState`), every failure is caught into `$.error` and recorded by RecordFailure.
  *
- *   ByKind ─install──▶ Stage ▶ CheckAllowlist ▶ Deliver ─┐
- *          └uninstall▶ Remove ───────────────────────────┴▶ Restart ▶ Record ▶ Done
+ *   ByKind ─install, rollback─▶ Stage ▶ CheckAllowlist ▶ Deliver ─┐
+ *          ├uninstall─────────▶ Remove ───────────────────────────┴▶ Restart ▶ VerifyHealth ▶ Record ▶ Verdict ─▶ Done
+ *          │                                                                                                  └unhealthy▶ HealthCheckFailed
+ *          └plan──────────────▶ PlanStage ▶ PlanCheckAllowlist ▶ Plan ▶ Done
  *   any Task ──catch──▶ RecordFailure ▶ Failed
+ *
+ * A state has one next state, so the plan path has Task states of its own (PlanStage,
+ * PlanCheckAllowlist) that invoke the Stage and CheckAllowlist functions: no Choice after them,
+ * and a healthy install passes 9 states (ByKind … Record, Verdict, Done). Steps skip themselves
+ * where a kind does not need them (CheckAllowlist's origin check on a rollback, VerifyHealth on
+ * an uninstall).
  */
 
-export const STEP_NAMES = ['Stage', 'CheckAllowlist', 'Deliver', 'Remove', 'Restart', 'Record', 'RecordFailure'] as const;
+export const STEP_NAMES = ['Stage', 'CheckAllowlist', 'Deliver', 'Remove', 'Restart', 'VerifyHealth', 'Record', 'Plan', 'RecordFailure'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /**
@@ -23,12 +31,22 @@ export type StepName = (typeof STEP_NAMES)[number];
  * ends as the function's own timeout (its error reaches the Catch) and `States.Timeout` is only
  * the backstop for a lost invocation. Stage and Deliver cover the 5 min fetch/delivery budgets.
  */
+/** Every Task state and the step function it invokes: the plan path's own states reuse Stage's and CheckAllowlist's. */
+export const TASK_STATES: Readonly<Record<string, StepName>> = {
+  ...Object.fromEntries(STEP_NAMES.map((name) => [name, name])),
+  PlanStage: 'Stage',
+  PlanCheckAllowlist: 'CheckAllowlist',
+};
+
 export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
   Stage: Duration.minutes(6),
   CheckAllowlist: Duration.seconds(30),
   Deliver: Duration.minutes(6),
   Remove: Duration.minutes(6),
   Restart: Duration.minutes(3),
+  // PLUGIN_HEALTH_TIMEOUT is at most 4 min; then the restore and a second restart.
+  VerifyHealth: Duration.minutes(6),
+  Plan: Duration.seconds(90),
   // Room for a database write to ride out an RDS failover (60 s) inside one invocation.
   Record: Duration.seconds(90),
   RecordFailure: Duration.seconds(90),
@@ -75,8 +93,8 @@ const PLACEHOLDER_ARN_PREFIX = 'arn:aws:lambda:us-east-1:000000000000:function:m
 
 export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName, lambda.IFunction>): sfn.DefinitionBody {
   const root = new Construct(scope, id);
-  const step = (name: StepName): tasks.LambdaInvoke =>
-    tasks.LambdaInvoke.jsonPath(root, name, {
+  const step = (name: StepName, stateName: string = name): tasks.LambdaInvoke =>
+    tasks.LambdaInvoke.jsonPath(root, stateName, {
       lambdaFunction: fns[name],
       payloadResponseOnly: true,
       taskTimeout: sfn.Timeout.duration(STEP_LAMBDA_TIMEOUTS[name].plus(TASK_TIMEOUT_MARGIN)),
@@ -110,16 +128,27 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
   recordFailure.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.recordFailureError' });
   recordFailure.next(failed);
 
-  const guarded = (name: StepName): sfn.TaskStateBase =>
-    withTransientRetries(step(name), name === 'Record' ? CLOSING_BACKOFF : STEP_BACKOFF).addCatch(recordFailure, {
+  const guarded = (name: StepName, stateName: string = name): sfn.TaskStateBase =>
+    withTransientRetries(step(name, stateName), name === 'Record' || name === 'Plan' ? CLOSING_BACKOFF : STEP_BACKOFF).addCatch(recordFailure, {
       errors: [sfn.Errors.ALL],
       resultPath: '$.error',
     });
 
+  const done = sfn.Succeed.jsonPath(root, 'Done');
+  // Record closed the operation either way; an unhealthy verdict still fails the execution, so
+  // ops watching executions see it.
+  const unhealthy = sfn.Fail.jsonPath(root, 'HealthCheckFailed', {
+    error: 'HealthCheckFailed',
+    cause: 'the agent did not pass its health check after the change; the operation has the details',
+  });
+  const verdict = sfn.Choice.jsonPath(root, 'Verdict')
+    .when(sfn.Condition.and(sfn.Condition.isPresent('$.health.healthy'), sfn.Condition.booleanEquals('$.health.healthy', false)), unhealthy)
+    .otherwise(done);
   const restart = guarded('Restart');
-  restart.next(guarded('Record')).next(sfn.Succeed.jsonPath(root, 'Done'));
+  restart.next(guarded('VerifyHealth')).next(guarded('Record')).next(verdict);
   const install = guarded('Stage').next(guarded('CheckAllowlist')).next(guarded('Deliver')).next(restart);
   const uninstall = guarded('Remove').next(restart);
+  const plan = guarded('Stage', 'PlanStage').next(guarded('CheckAllowlist', 'PlanCheckAllowlist')).next(guarded('Plan')).next(done);
   // The API only starts known kinds; anything else is still recorded as a failed operation.
   const unknownKind = sfn.Pass.jsonPath(root, 'UnknownKind', {
     result: sfn.Result.fromObject({
@@ -130,13 +159,15 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
   }).next(recordFailure);
 
   const byKind = sfn.Choice.jsonPath(root, 'ByKind')
-    .when(sfn.Condition.stringEquals('$.kind', 'install'), install)
+    .when(sfn.Condition.or(sfn.Condition.stringEquals('$.kind', 'install'), sfn.Condition.stringEquals('$.kind', 'rollback')), install)
     .when(sfn.Condition.stringEquals('$.kind', 'uninstall'), uninstall)
+    .when(sfn.Condition.stringEquals('$.kind', 'plan'), plan)
     .otherwise(unknownKind);
   return sfn.DefinitionBody.fromChainable(byKind);
 }
 
-export const STATE_MACHINE_COMMENT = 'Molecule plugin delivery: install (Stage, CheckAllowlist, Deliver) or uninstall (Remove), then Restart and Record';
+export const STATE_MACHINE_COMMENT =
+  'Molecule plugin delivery: install or rollback (Stage, CheckAllowlist, Deliver) or uninstall (Remove), then Restart, VerifyHealth and Record; or a plan (Stage, CheckAllowlist, Plan)';
 
 export interface SynthesizedDefinition {
   /** The Amazon States Language document, exactly as the stack deploys it (ARNs aside). */

@@ -6,7 +6,7 @@ import { startLocalS3 } from './s3.js';
 import { startSsmEmulator } from './ssm-emulator.js';
 import { startEicEmulator } from './eic-emulator.js';
 import { armedLater, faultsFromEnv, type Faults } from './faults.js';
-import { LocalInstances, LOCAL_RESTART_COMMAND } from './instances.js';
+import { LocalInstances, LOCAL_HEALTH_COMMAND, LOCAL_RESTART_COMMAND } from './instances.js';
 import { spawnApiThread, type ThreadUsage } from './api-worker.js';
 import { seedDemo, type DemoSeed } from './seed.js';
 import { seedRegistry } from './registry.js';
@@ -113,6 +113,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       // EC2, EC2 Instance Connect and the SSH port of the EIC emulator; its host key is pinned.
       ...eic.env,
       PLUGIN_RESTART_COMMAND: process.env.PLUGIN_RESTART_COMMAND ?? LOCAL_RESTART_COMMAND,
+      // Blank counts as unset, as loadConfig reads it; the real default would ask Docker.
+      PLUGIN_HEALTH_COMMAND: process.env.PLUGIN_HEALTH_COMMAND?.trim() ? process.env.PLUGIN_HEALTH_COMMAND : LOCAL_HEALTH_COMMAND,
       PLUGIN_SSM_POLL_INTERVAL: process.env.PLUGIN_SSM_POLL_INTERVAL ?? '25ms',
       DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
     });

@@ -11,6 +11,7 @@ import type {
   InstalledStore,
   OperationStore,
   PluginStager,
+  RevisionStore,
   RegistryReader,
   SourceCatalog,
   TokenStore,
@@ -28,6 +29,7 @@ export interface ApiPorts {
   installed: InstalledStore;
   allowlist: AllowlistStore;
   tokens: TokenStore;
+  revisions: RevisionStore;
   workflow: WorkflowStarter;
   sources: SourceCatalog;
   registry: RegistryReader;
@@ -54,14 +56,15 @@ export interface RequestScope {
 }
 
 /** Parses a JSON body against `schema`: oversize, bad JSON and schema failures are all 400 invalid_request. */
-export function parseBody<S extends z.ZodMiniType>(req: ApiRequest, schema: S, maxBytes: number): z.infer<S> {
+export function parseBody<S extends z.ZodMiniType>(req: ApiRequest, schema: S, maxBytes: number, opts: { allowEmpty?: boolean } = {}): z.infer<S> {
   const raw = req.body ?? '';
   if (Buffer.byteLength(raw) > maxBytes) throw new InvalidRequest(`request body exceeds ${maxBytes} bytes`);
   let data: unknown;
   try {
     // A UTF-8 byte order mark (some Windows tools write one) is not part of the JSON text.
     const text = raw.replace(/^\uFEFF/, '');
-    data = text.trim() === '' ? undefined : JSON.parse(text);
+    // A route whose every field is optional takes no body as `{}` (`allowEmpty`).
+    data = text.trim() === '' ? (opts.allowEmpty ? {} : undefined) : JSON.parse(text);
   } catch {
     throw new InvalidRequest('request body is not valid JSON');
   }

@@ -17,6 +17,10 @@ export const InstallBody = z.object({
   restart: z._default(z.boolean(), true),
   /** SPEC §4 origins: whether this install may replace an installed plugin of another origin. */
   replace: z._default(z.boolean(), false),
+  /** SPEC §9: a plan of what the install would change; nothing is delivered. */
+  dryRun: z._default(z.boolean(), false),
+  /** SPEC §9: `false` skips the health gate after the restart. */
+  healthCheck: z._default(z.boolean(), true),
   uninstallAfter: z.optional(
     z.pipe(
       z.string(),
@@ -30,6 +34,12 @@ export const InstallBody = z.object({
   ),
 });
 export type InstallBody = z.infer<typeof InstallBody>;
+
+/** `POST /workspaces/{id}/plugins/{name}/rollback`: which revision; default the newest older than the active one. */
+export const RollbackBody = z.object({
+  revision: z.optional(z.int('revision must be a whole number').check(z.gte(1, 'revision must be 1 or more'))),
+});
+export type RollbackBody = z.infer<typeof RollbackBody>;
 
 export const WorkspaceBody = z.object({
   orgId: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'orgId must be 1-128 letters, digits, ".", "_" or "-"')),

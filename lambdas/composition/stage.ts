@@ -2,6 +2,7 @@ import type { Runtime } from '../runtime.js';
 import { createS3Client } from '../shared/aws.js';
 import { createResolvers } from '../plugins/source.js';
 import { stageStep } from '../workflow/steps/stage.js';
+import { s3KeptTarballs } from '../workflow/adapters/s3.js';
 import { postgresStepPorts } from '../workflow/adapters/postgres.js';
 
 /**
@@ -11,5 +12,11 @@ import { postgresStepPorts } from '../workflow/adapters/postgres.js';
  */
 export async function buildStage({ db, config, aws }: Runtime) {
   const s3 = await createS3Client(aws);
-  return stageStep({ ports: postgresStepPorts(db), s3, resolvers: createResolvers({ s3, config }), config });
+  return stageStep({
+    ports: postgresStepPorts(db),
+    s3,
+    resolvers: createResolvers({ s3, config }),
+    config,
+    tarballs: s3KeptTarballs(s3, config.stagingBucket),
+  });
 }

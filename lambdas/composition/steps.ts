@@ -12,7 +12,10 @@ import { removeStep } from '../workflow/steps/remove.js';
 import { restartStep } from '../workflow/steps/restart.js';
 import { recordStep } from '../workflow/steps/record.js';
 import { recordFailureStep } from '../workflow/steps/record-failure.js';
+import { verifyHealthStep } from '../workflow/steps/verify-health.js';
+import { planStep } from '../workflow/steps/plan.js';
 import { postgresStepPorts } from '../workflow/adapters/postgres.js';
+import { s3KeptTarballs } from '../workflow/adapters/s3.js';
 
 /**
  * Wires each workflow step to a Runtime and the AWS clients it uses: what every step Lambda's
@@ -37,12 +40,22 @@ export async function buildRestart({ db, config, aws }: Runtime) {
   return restartStep({ ports: postgresStepPorts(db), delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
 }
 
-export async function buildRecord({ db }: Runtime) {
-  return recordStep({ ports: postgresStepPorts(db) });
+export async function buildVerifyHealth({ db, config, aws }: Runtime) {
+  return verifyHealthStep({ ports: postgresStepPorts(db), delivery: deliveryDeps(await createSsmClient(aws), config, aws, db) });
 }
 
-export async function buildRecordFailure({ db, aws }: Runtime) {
-  return recordFailureStep({ ports: postgresStepPorts(db), s3: await createS3Client(aws) });
+export async function buildRecord({ db, config, aws }: Runtime) {
+  const s3 = await createS3Client(aws);
+  return recordStep({ ports: postgresStepPorts(db), tarballs: s3KeptTarballs(s3, config.stagingBucket), config });
+}
+
+export async function buildRecordFailure({ db, config, aws }: Runtime) {
+  const s3 = await createS3Client(aws);
+  return recordFailureStep({ ports: postgresStepPorts(db), s3, tarballs: s3KeptTarballs(s3, config.stagingBucket), config });
+}
+
+export async function buildPlan({ db }: Runtime) {
+  return planStep({ ports: postgresStepPorts(db) });
 }
 
 /**

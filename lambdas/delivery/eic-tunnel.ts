@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { DeliveryFailed, WorkspaceUnreachable } from '../shared/errors.js';
 import { awsThrottled } from '../shared/aws-faults.js';
+import { wholeIdentLine } from './ssh-ident.js';
 
 /**
  * The EC2 Instance Connect Endpoint tunnel itself: a WebSocket to the presigned `openTunnel` URL
@@ -9,6 +10,8 @@ import { awsThrottled } from '../shared/aws-faults.js';
  *
  * - Bounded: the handshake (open), silence from the endpoint (idle) and the whole tunnel (total,
  *   also sent as `maxTunnelDuration`, so the endpoint closes it too).
+ * - The server's identification line reaches ssh2 whole (ssh-ident.ts): the endpoint may cut it
+ *   into several messages, and ssh2 loses bytes of a line that comes in three or more.
  * - `ws` is loaded on first use, so the SSM path and cold starts never pay for it.
  */
 
@@ -32,7 +35,7 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
   const ws = new WebSocket(url, { handshakeTimeout: timeouts.openMs, perMessageDeflate: false, followRedirects: false });
   ws.on('error', () => undefined);
 
-  await new Promise<void>((resolve, reject) => {
+  const stream = await new Promise<Duplex>((resolve, reject) => {
     let settled = false;
     const settle = (error?: Error) => {
       if (settled) return;
@@ -42,12 +45,15 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
       if (error) {
         ws.terminate();
         reject(error);
-      } else resolve();
+      } else resolve(wholeIdentLine(createWebSocketStream(ws)));
     };
     const timer = setTimeout(() => settle(new WorkspaceUnreachable('timed out opening the EC2 Instance Connect Endpoint tunnel', context)), timeouts.openMs);
     const onAbort = () => settle(new DeliveryFailed('the delivery command was aborted', context, { cause: signal?.reason }));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The stream is made in the 'open' listener, not after the await: ws can emit the endpoint's first
+    // message (the server's identification line, sent right behind the handshake answer) before an
+    // awaiting caller resumes, and a message no one listens for is gone.
     ws.once('open', () => settle());
     ws.once('unexpected-response', (req, res) => {
       res.resume();
@@ -67,7 +73,6 @@ export async function openTunnel(url: string, timeouts: TunnelTimeouts, context:
     ws.once('close', () => settle(new WorkspaceUnreachable('the EC2 Instance Connect Endpoint closed the tunnel before it opened', context)));
   });
 
-  const stream = createWebSocketStream(ws);
   // The endpoint closing the tunnel ends the stream; closing it too tells ssh2 the connection is gone, as a TCP socket would.
   stream.once('end', () => stream.destroy());
   let idle = setTimeout(onIdle, timeouts.idleMs);

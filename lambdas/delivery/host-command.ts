@@ -48,6 +48,11 @@ const HostResultSchema = z.object({
   dirId: z.optional(z.string()),
   version: z.optional(z.string()),
   marker: z.optional(z.string()),
+  /** health.sh: the verdict, whether the host was put back (unhealthy only), the runs, and base64 of the last run's output tail. */
+  healthy: z.optional(z.boolean()),
+  rolledBack: z.optional(z.boolean()),
+  checks: z.optional(z.number().check(z.int(), z.positive())),
+  output: z.optional(z.string()),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;
 

@@ -53,11 +53,28 @@ export interface RestartScriptInput {
   workspaceId: string;
   /** Configuration, e.g. `docker restart ws-{workspaceId}`; the placeholder must stand outside any quotes. */
   command: string;
+  /** The runtime's config dir, given to the command as `$CONFIG_DIR` (the local emulated agent loads its plugins there). */
+  configDir?: string;
+}
+
+export interface HealthScriptInput {
+  configDir: string;
+  pluginName: string;
+  workspaceId: string;
+  /** Configuration, the runtime's check (exit 0 = healthy); `{workspaceId}` as in the restart command. */
+  command: string;
+  /** How long the check is retried, every 2 s, before the host puts back what was there. */
+  timeoutSeconds: number;
+  /** Run again once the host is put back; at most `restartTimeoutSeconds`. */
+  restartCommand: string;
+  restartTimeoutSeconds: number;
+  /** Skills the caller knows the plugin declared: a first install that is removed takes them along. */
+  skills?: readonly string[];
 }
 
 const DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 120;
 
-type ScriptFile = 'prelude.sh' | 'install.sh' | 'uninstall.sh' | 'restart.sh' | 'probe.sh' | 'manifest-skills.awk' | 'strip-markers.awk';
+type ScriptFile = 'prelude.sh' | 'install.sh' | 'uninstall.sh' | 'restart.sh' | 'probe.sh' | 'health.sh' | 'manifest-skills.awk' | 'strip-markers.awk';
 
 const files = new Map<ScriptFile, string>();
 
@@ -142,7 +159,39 @@ export function probeScript({ configDir, pluginName }: ProbeScriptInput): string
  * Runs the configured restart command with `{workspaceId}` replaced by the quoted id. The
  * command is configuration, shell code by design, so it goes in as a function body, not quoted.
  */
-export function restartScript({ workspaceId, command }: RestartScriptInput): string {
-  const line = command.replaceAll('{workspaceId}', shellQuote(workspaceId));
-  return script({ RESULT_PREFIX }, `restart_command() {\n${line}\n}\n`, scriptFile('restart.sh'));
+export function restartScript({ workspaceId, command, configDir }: RestartScriptInput): string {
+  const inputs: Record<string, string> = { RESULT_PREFIX, ...(configDir !== undefined && { CONFIG_PATH: checkedConfigDir(configDir) }) };
+  return script(inputs, `restart_command() {\n${withWorkspaceId(command, workspaceId)}\n}\n`, scriptFile('restart.sh'));
 }
+
+/**
+ * The health gate: runs the check until it passes or times out, and when it does not, puts back
+ * what was there and restarts again; see scripts/health.sh. The check is configuration too, and
+ * goes in as a quoted value run by `bash -c` under `timeout`; the uninstall and the restart go in
+ * as whole host scripts, so the first install's removal is exactly an uninstall's.
+ */
+export function healthScript(input: HealthScriptInput): string {
+  const { configDir, pluginName, workspaceId, command, skills = [] } = input;
+  assertPluginName(pluginName);
+  return script(
+    {
+      RESULT_PREFIX,
+      CONFIG_PATH: checkedConfigDir(configDir),
+      NAME: pluginName,
+      HEALTH_COMMAND: withWorkspaceId(command, workspaceId),
+      TIMEOUT_SECONDS: String(wholeSeconds(input.timeoutSeconds)),
+      UNINSTALL_SCRIPT: uninstallScript({ configDir, pluginName, skills }),
+      RESTART_SCRIPT: restartScript({ workspaceId, command: input.restartCommand, configDir }),
+      RESTART_SECONDS: String(wholeSeconds(input.restartTimeoutSeconds)),
+    },
+    scriptFile('prelude.sh'),
+    scriptFile('health.sh'),
+  );
+}
+
+/** Configured shell code with `{workspaceId}` replaced by the quoted id. */
+function withWorkspaceId(command: string, workspaceId: string): string {
+  return command.replaceAll('{workspaceId}', shellQuote(workspaceId));
+}
+
+const wholeSeconds = (seconds: number) => Math.max(1, Math.ceil(seconds));

@@ -5,7 +5,7 @@ import type { Config } from '../shared/config.js';
 import type { TransportTaken, Workspace } from '../shared/types.js';
 import { runViaEic, type EicDeps } from './eic.js';
 import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
-import { installScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
+import { healthScript, installScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
 import { chooseTransport, deliverableInstanceId, type DeliveryRoute } from './transport.js';
 
@@ -14,7 +14,11 @@ export type { InstallMarker } from './host-scripts.js';
 
 export interface DeliveryDeps {
   ssm: SSMClient;
-  config: Pick<Config, 'configDirFor' | 'restartCommand' | 'deliveryTimeoutMs'>;
+  /**
+   * The health settings are needed by `verifyHealth` only, which refuses to run without them;
+   * optional so the many deps written for the other operations stay valid.
+   */
+  config: Pick<Config, 'configDirFor' | 'restartCommand' | 'deliveryTimeoutMs' | 'healthCommandFor' | 'healthTimeoutMs'>;
   /** EC2 Instance Connect; without it a workspace that needs EIC fails as delivery_failed. */
   eic?: EicDeps;
   now?: () => Date;
@@ -84,9 +88,83 @@ export async function removePlugin(
 
 /** Runs the configured restart command on the workspace's host. */
 export async function restartWorkspace(deps: DeliveryDeps, { workspace }: { workspace: Workspace }): Promise<{ transport: TransportTaken } & HostReach> {
-  const script = restartScript({ workspaceId: workspace.id, command: deps.config.restartCommand });
+  const script = restartScript({ workspaceId: workspace.id, command: deps.config.restartCommand, configDir: deps.config.configDirFor(workspace.runtime) });
   const { transport, reach } = await runOnWorkspace(deps, workspace, script);
   return { transport, ...reach };
+}
+
+export interface HealthVerdict extends HostReach {
+  transport: TransportTaken;
+  healthy: boolean;
+  /** Unhealthy only: true when the host is back as it was before the operation (a removed first install included); false when putting it back failed. null when healthy. */
+  rolledBack: boolean | null;
+  /** The check's last output lines (stdout+stderr of the last run), at most 20 lines and 4 KiB in all. */
+  output: string[];
+  /** How many times the check ran. */
+  checks: number;
+}
+
+/**
+ * What the gate may take on the host besides the checks: the last run's overrun and kill grace,
+ * and putting the plugin back. The restart after it has the bound a Restart step has.
+ */
+const HEALTH_GATE_SLACK_MS = 30_000;
+
+/**
+ * The health gate (SPEC §9), after a restart: the host runs the runtime's check until it passes or
+ * `healthTimeoutMs` has passed, and when it does not, puts back what was there before and restarts
+ * again (scripts/health.sh). Either is a verdict, not an error; a gate that could not run throws
+ * DeliveryFailed (step `health`).
+ */
+export async function verifyHealth(
+  deps: DeliveryDeps,
+  { workspace, pluginName, skills }: { workspace: Workspace; pluginName: string; skills: readonly string[] },
+): Promise<HealthVerdict> {
+  const { healthCommandFor, healthTimeoutMs, deliveryTimeoutMs, restartCommand } = deps.config;
+
+  const script = healthScript({
+    configDir: deps.config.configDirFor(workspace.runtime),
+    pluginName,
+    workspaceId: workspace.id,
+    command: healthCommandFor(workspace.runtime),
+    timeoutSeconds: healthTimeoutMs / 1000,
+    restartCommand,
+    restartTimeoutSeconds: deliveryTimeoutMs / 1000,
+    skills,
+  });
+  // The whole gate, not one delivery command: the checks, putting back and a restart.
+  const hostBoundMs = healthTimeoutMs + HEALTH_GATE_SLACK_MS + deliveryTimeoutMs;
+  const { transport, result, reach } = await runOnWorkspace(deps, workspace, script, hostBoundMs);
+  if (!result.ok || result.healthy === undefined || result.checks === undefined) {
+    throw new DeliveryFailed('the workspace did not report the outcome of the health check', { workspaceId: workspace.id, transport, ...reach });
+  }
+  return {
+    transport,
+    ...reach,
+    healthy: result.healthy,
+    rolledBack: result.healthy ? null : (result.rolledBack ?? false),
+    output: outputLines(fromBase64(result.output)),
+    checks: result.checks,
+  };
+}
+
+const MAX_OUTPUT_LINES = 20;
+const MAX_OUTPUT_BYTES = 4096;
+
+/**
+ * The check's output as lines, bounded here too (the host is not trusted to have done it):
+ * control characters dropped, since the lines end up in an operation's error.
+ */
+function outputLines(text: string): string[] {
+  const lines = text
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+    .split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const kept = lines.slice(-MAX_OUTPUT_LINES);
+  let bytes = kept.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+  while (bytes > MAX_OUTPUT_BYTES && kept.length > 0) bytes -= Buffer.byteLength(kept.shift() ?? '') + 1;
+  return kept;
 }
 
 /**
@@ -150,12 +228,13 @@ async function runOnWorkspace(
   deps: DeliveryDeps,
   workspace: Workspace,
   script: string,
+  hostBoundMs = deps.config.deliveryTimeoutMs,
 ): Promise<{ transport: TransportTaken; result: HostResult; reach: HostReach }> {
   const instanceId = deliverableInstanceId(workspace);
   const route = await chooseTransport(workspace, deps);
   let ran: Ran;
   try {
-    ran = await RUNNERS[route](deps, { instanceId, script, ...commandBounds(deps), signal: deps.signal });
+    ran = await RUNNERS[route](deps, { instanceId, script, ...commandBounds(deps, hostBoundMs), signal: deps.signal });
   } catch (err) {
     throw explained(err);
   }
@@ -171,16 +250,17 @@ async function runOnWorkspace(
 const MAX_RESERVE_MS = 20_000;
 
 /**
- * The host's bound and the wait's deadline. Within an invocation the wait ends a reserve before it
- * does (the command is cancelled then), and the host's own bound falls half a reserve later: if
- * the invocation dies before it can cancel, the host still stops the script before it would have ended.
+ * The host's bound (`hostBoundMs`, cut to the invocation's time) and the wait's deadline. Within
+ * an invocation the wait ends a reserve before it does (the command is cancelled then), and the
+ * host's own bound falls half a reserve later: if the invocation dies before it can cancel, the
+ * host still stops the script before it would have ended.
  */
-function commandBounds(deps: DeliveryDeps): Pick<HostCommand, 'timeoutMs' | 'deadline'> {
+function commandBounds(deps: DeliveryDeps, hostBoundMs: number): Pick<HostCommand, 'timeoutMs' | 'deadline'> {
   const remaining = deps.remainingMs?.();
-  if (remaining === undefined) return { timeoutMs: deps.config.deliveryTimeoutMs };
+  if (remaining === undefined) return { timeoutMs: hostBoundMs };
   const reserve = Math.min(MAX_RESERVE_MS, remaining / 4);
   return {
-    timeoutMs: Math.max(1_000, Math.min(deps.config.deliveryTimeoutMs, remaining - reserve / 2)),
+    timeoutMs: Math.max(1_000, Math.min(hostBoundMs, remaining - reserve / 2)),
     deadline: Date.now() + remaining - reserve,
   };
 }
@@ -198,6 +278,7 @@ const STEP_MESSAGES: Record<string, string> = {
   restart: 'the workspace restart command failed',
   marker: 'the workspace could not record what it installed',
   probe: 'the workspace could not report what it has installed',
+  health: 'the workspace could not run the health check',
 };
 
 /**

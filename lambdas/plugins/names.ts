@@ -1,6 +1,6 @@
 import { InvalidPluginName } from '../shared/errors.js';
 import { PLUGIN_NAME_RE, type PluginName } from '../shared/types.js';
-import { messageQuote } from '../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 
 export function isPluginName(value: unknown): value is PluginName {
   return typeof value === 'string' && PLUGIN_NAME_RE.test(value);

@@ -1,4 +1,4 @@
-import { comparePaths } from './content-hash.js';
+import { comparePaths } from '@molecule/plugins-sdk/contract/content-hash';
 import { entryName, fileMode } from './pack.js';
 import { SpillOutput } from './spill-output.js';
 import { TarGzWriter } from './tar-writer.js';

@@ -1,6 +1,6 @@
 import { InvalidSource } from '../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../shared/types.js';
-import { messageQuote } from '../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 
 // SPEC §2's scheme syntax. Not `parseSource` from source.ts: that module pulls in every resolver
 // (and the S3 client), which the store and the allowlist step must not load.

@@ -1,5 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { comparePaths } from './content-hash.js';
+import { comparePaths } from '@molecule/plugins-sdk/contract/content-hash';
 import { TarGzWriter } from './tar-writer.js';
 
 export { FIXED_MTIME } from './tar-writer.js';

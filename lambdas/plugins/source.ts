@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidSource } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
 import type { PluginName } from '../shared/types.js';
-import { messageQuote } from '../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 import { clawhubResolver } from './resolvers/clawhub.js';
 import { githubResolver } from './resolvers/github.js';
 import { localResolver } from './resolvers/local.js';

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { AppError, FetchFailed, InvalidArchive } from '../shared/errors.js';
-import { messageQuote } from '../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 import { ArchiveBudget, type ArchiveLimits } from './archive-budget.js';
 import { pluginPath, topLevelOf } from './archive-path.js';
 import type { InOrderPacker } from './ordered-pack.js';

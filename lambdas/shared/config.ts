@@ -1,5 +1,5 @@
 import * as z from './zod.js';
-import { runtimeKey } from './runtimes.js';
+import { runtimeKey } from '@molecule/plugins-sdk/contract/runtimes';
 
 /** Parses `500ms`, `30s`, `5m`, `1h` (or a bare number of seconds) into milliseconds. */
 export function parseDuration(text: string): number {
@@ -84,6 +84,9 @@ export const EnvSchema = z.object({
   PLUGIN_SSM_DOCUMENT: z._default(z.string().check(z.minLength(1)), 'AWS-RunShellScript'),
   PLUGIN_LEASE_TTL: duration('15m'),
   PLUGIN_RESTART_COMMAND: text('docker restart ws-{workspaceId}'),
+  PLUGIN_HEALTH_COMMAND: optionalText,
+  PLUGIN_HEALTH_TIMEOUT: durationWhere('60s', (ms) => ms >= 2_000 && ms <= 240_000, 'must be between 2s and 4m'),
+  PLUGIN_REVISIONS_KEPT: int(5),
   PLUGIN_CONFIG_DIRS: optionalText,
   PLUGIN_CLEANUP_BATCH: int(50),
   PLUGIN_CLEANUP_INTERVAL: durationWhere('15m', (ms) => ms > 0, 'must be longer than 0'),
@@ -199,6 +202,14 @@ export const ENV_DOCS: Record<keyof typeof EnvSchema.shape, VariableDoc> = {
     locally: 'unless set, append a line to the instance’s `var/log/molecule-restarts.log`',
     description: 'restart command; `{workspaceId}` is substituted shell-quoted',
   },
+  PLUGIN_HEALTH_COMMAND: {
+    default: 'per runtime: the agent container is running and, when it has a HEALTHCHECK, healthy; langgraph also answers `/ok` (docs/operations.md)',
+    locally: 'unless set, pass when the emulated agent’s `var/run/molecule-agent.health` reads `healthy`',
+    description:
+      'the health check run after a restart (SPEC §9), exit 0 = healthy: one command for every runtime, or a JSON object `{"<runtime>": "<command>", "*": "<command>"}`; `{workspaceId}` is substituted shell-quoted',
+  },
+  PLUGIN_HEALTH_TIMEOUT: { description: 'how long the health gate retries the check (every 2 s) before it puts the previous version back' },
+  PLUGIN_REVISIONS_KEPT: { description: 'revisions per workspace and plugin whose tarball stays in S3 (`revisions/<sha256>.tar.gz`) for a rollback' },
   PLUGIN_CONFIG_DIRS: {
     default: '`claude-code=/configs,hermes=/home/ubuntu/.hermes,langgraph=/opt/configs`',
     description: 'per-runtime config dir overrides, `runtime=/dir,...` (others: `/configs`)',
@@ -273,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parsed.data;
   // Keyed by runtimeKey on both sides, so `claude_code` finds claude-code's directory (SPEC §5).
   const configDirs = keyedByRuntime({ ...DEFAULT_CONFIG_DIRS, ...keyedByRuntime(parseConfigDirs(e.PLUGIN_CONFIG_DIRS)) });
+  const healthCommands = parseHealthCommands(e.PLUGIN_HEALTH_COMMAND);
   return {
     databaseUrl: e.DATABASE_URL,
     databaseSecretArn: e.DATABASE_SECRET_ARN,
@@ -310,6 +322,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     ssmDocumentName: e.PLUGIN_SSM_DOCUMENT,
     leaseTtlMs: e.PLUGIN_LEASE_TTL,
     restartCommand: e.PLUGIN_RESTART_COMMAND,
+    /** The health gate's check for a runtime (SPEC §9); `{workspaceId}` still to be substituted. */
+    healthCommandFor: (runtime: string) => healthCommands[runtimeKey(runtime)] ?? healthCommands['*'] ?? DEFAULT_HEALTH_COMMAND,
+    healthTimeoutMs: e.PLUGIN_HEALTH_TIMEOUT,
+    revisionsKept: e.PLUGIN_REVISIONS_KEPT,
     cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
     cleanupIntervalMs: e.PLUGIN_CLEANUP_INTERVAL,
     eic: {
@@ -358,6 +374,37 @@ export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): LogLevel {
 
 function keyedByRuntime(dirs: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(dirs).map(([runtime, dir]) => [runtimeKey(runtime), dir]));
+}
+
+/**
+ * On a real host the agent runs in the Docker container `ws-<workspaceId>` (the default restart
+ * command restarts it). A runtime that cannot load a plugin exits or fails its image's
+ * HEALTHCHECK, so the container must be running, not restarting, and healthy when the image
+ * declares a check. The state is printed, so a failed gate shows it in its output lines.
+ */
+const DEFAULT_HEALTH_COMMAND = String.raw`state=$(docker inspect --format '{{.State.Status}} {{.State.Restarting}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' ws-{workspaceId}) && echo "container: $state" && case "$state" in 'running false healthy' | 'running false none') ;; *) exit 1 ;; esac`;
+
+/** Per runtime, on top of the container check: LangGraph's API server answers `GET /ok` once its graphs loaded. */
+const DEFAULT_HEALTH_COMMANDS: Record<string, string> = {
+  langgraph: `${DEFAULT_HEALTH_COMMAND} && docker exec ws-{workspaceId} curl -fsS --max-time 5 http://127.0.0.1:8000/ok`,
+};
+
+/** `PLUGIN_HEALTH_COMMAND`: one command for every runtime, or a JSON object keyed by runtime (`*`: the others). */
+function parseHealthCommands(text: string | undefined): Record<string, string> {
+  const commands = { ...DEFAULT_HEALTH_COMMANDS };
+  if (!text?.trim()) return commands;
+  if (!text.trim().startsWith('{')) return { '*': text };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('invalid PLUGIN_HEALTH_COMMAND: not a JSON object of runtime to command');
+  }
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  if (entries.some(([, command]) => typeof command !== 'string' || !command.trim())) {
+    throw new Error('invalid PLUGIN_HEALTH_COMMAND: every runtime needs a command (a non-empty string)');
+  }
+  return { ...commands, ...keyedByRuntime(Object.fromEntries(entries) as Record<string, string>) };
 }
 
 /** `PLUGIN_CONFIG_DIRS` is `runtime=/dir,runtime2=/dir2`. */

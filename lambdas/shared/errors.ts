@@ -35,10 +35,14 @@ export const ERROR_DECLARATIONS = {
   OrgNotFound: { code: 'org_not_found', status: 404 },
   OperationNotFound: { code: 'operation_not_found', status: 404 },
   PluginNotInstalled: { code: 'plugin_not_installed', status: 404 },
+  RevisionNotFound: { code: 'revision_not_found', status: 404 },
   SourceNotFound: { code: 'source_not_found', status: 404 },
   MethodNotAllowed: { code: 'method_not_allowed', status: 405 },
   Conflict: { code: 'conflict', status: 409 },
   PluginSourceConflict: { code: 'plugin_source_conflict', status: 409 },
+  NoPreviousRevision: { code: 'no_previous_revision', status: 409 },
+  /** A rollback's revision: its tarball is no longer kept and its source no longer gives those bytes. */
+  RevisionExpired: { code: 'revision_expired', status: 410 },
   PluginTooLarge: { code: 'plugin_too_large', status: 413 },
   UnpinnedSource: { code: 'unpinned_source', status: 422 },
   ExternalRuntime: { code: 'external_runtime', status: 422 },
@@ -51,6 +55,8 @@ export const ERROR_DECLARATIONS = {
   UnexpectedFailure: { code: 'internal_error', status: 500 },
   FetchFailed: { code: 'fetch_failed', status: 502, retry: 'backoff' },
   DeliveryFailed: { code: 'delivery_failed', status: 502 },
+  /** The agent did not pass its health check after the change; the host put back what was there (SPEC §9). */
+  HealthCheckFailed: { code: 'health_check_failed', status: 502 },
   PlatformUnavailable: { code: 'platform_unavailable', status: 503, retry: 'backoff' },
   WorkspaceUnreachable: { code: 'workspace_unreachable', status: 503 },
   /** AWS throttled (or briefly failed) a call that reaches the workspace; past its retries the workspace is unreachable. */
@@ -135,10 +141,13 @@ export class WorkspaceNotFound extends errorClass('WorkspaceNotFound') {}
 export class OrgNotFound extends errorClass('OrgNotFound') {}
 export class OperationNotFound extends errorClass('OperationNotFound') {}
 export class PluginNotInstalled extends errorClass('PluginNotInstalled') {}
+export class RevisionNotFound extends errorClass('RevisionNotFound') {}
 export class SourceNotFound extends errorClass('SourceNotFound') {}
 export class MethodNotAllowed extends errorClass('MethodNotAllowed') {}
 export class Conflict extends errorClass('Conflict') {}
 export class PluginSourceConflict extends errorClass('PluginSourceConflict') {}
+export class NoPreviousRevision extends errorClass('NoPreviousRevision') {}
+export class RevisionExpired extends errorClass('RevisionExpired') {}
 export class PluginTooLarge extends errorClass('PluginTooLarge') {}
 export class UnpinnedSource extends errorClass('UnpinnedSource') {}
 export class ExternalRuntime extends errorClass('ExternalRuntime') {}
@@ -150,6 +159,7 @@ export class TooManyOperations extends errorClass('TooManyOperations') {}
 export class UnexpectedFailure extends errorClass('UnexpectedFailure') {}
 export class FetchFailed extends errorClass('FetchFailed') {}
 export class DeliveryFailed extends errorClass('DeliveryFailed') {}
+export class HealthCheckFailed extends errorClass('HealthCheckFailed') {}
 export class PlatformUnavailable extends errorClass('PlatformUnavailable') {}
 export class WorkspaceUnreachable extends errorClass('WorkspaceUnreachable') {}
 export class AwsThrottled extends errorClass('AwsThrottled') {}
@@ -160,6 +170,10 @@ export interface ErrorRecord {
   code: ErrorCode;
   message: string;
   httpStatus: number;
+  /** health_check_failed: whether the host is back as it was before the operation (SPEC §9). */
+  rolledBack?: boolean;
+  /** health_check_failed: the check's last output lines (bounded). */
+  output?: string[];
 }
 
 /**

@@ -1,32 +1,21 @@
-import * as z from './zod.js';
+import type * as z from './zod.js';
 import type * as contract from '../api/contract/responses.js';
 
-/** SPEC §2: plugin (and skill) names. */
-export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
-export const PluginName = z.string().check(z.regex(PLUGIN_NAME_RE)).brand<'PluginName'>();
-export type PluginName = z.infer<typeof PluginName>;
-
-export const ContentHash = z
-  .string()
-  .check(z.regex(/^[0-9a-f]{64}$/))
-  .brand<'ContentHash'>();
-export type ContentHash = z.infer<typeof ContentHash>;
-
-/** Workspace and org ids: what the admin routes accept and the SDK checks before it asks. */
-export const WORKSPACE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The names the SDK checks too: one definition, in the SDK package's contract. */
+export { ContentHash, PLUGIN_NAME_RE, PluginName, WORKSPACE_ID_RE } from '@molecule/plugins-sdk/contract/names';
 
 /** SPEC §5: only real instance ids are delivered to. */
 export const INSTANCE_ID_RE = /^i-[0-9a-f]{8,17}$/;
 
-export { OperationKind, OperationStatus, Transport } from './vocabulary.js';
+export { OperationKind, OperationStatus, Transport } from '@molecule/plugins-sdk/contract/vocabulary';
 
 /** The bounds of `GET /operations?limit=`: a page holds at most this many operations. */
 export const OPERATIONS_PAGE_MAX = 100;
 
 /*
- * The API's answers are zod schemas in api/contract/responses.ts, the one definition the OpenAPI
- * document, the route handlers and clients share. The service takes its types from there, by type
- * only: no Lambda builds those schemas at start-up.
+ * The API's answers are zod schemas in api/contract/responses.ts (those of its resources from the
+ * SDK package's contract), the one definition the OpenAPI document, the route handlers and clients
+ * share. The service takes its types from there, by type only: no Lambda builds those schemas at start-up.
  */
 export type Workspace = z.infer<typeof contract.Workspace>;
 /**
@@ -40,6 +29,8 @@ export type StepRetry = z.infer<typeof contract.StepRetry>;
 /** How one workflow step went: one per Task state the operation entered (ops contract). */
 export type StepRecord = z.infer<typeof contract.StepRecord>;
 export type Operation = z.infer<typeof contract.Operation>;
+/** What an install would change (SPEC §9 plans). */
+export type Plan = z.infer<typeof contract.Plan>;
 /** One plugin of the curated registry, as the listings show it. */
 export type RegistryEntry = z.infer<typeof contract.RegistryEntry>;
 
@@ -55,6 +46,40 @@ export interface StagedPlugin {
   fileCount: number;
   bytes: number;
   warnings: string[];
+}
+
+/** One file a revision delivered (SPEC §9): its path under the plugin dir, its sha256 and size. */
+export interface RevisionFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Who signed a plugin, as Stage verified it against the org's trust (SPEC §11). */
+export interface Signer {
+  principal: string;
+  fingerprint: string;
+}
+
+export type RevisionStatus = 'active' | 'superseded' | 'rolled_back' | 'removed';
+
+/** One delivered version of a plugin on a workspace (`plugin_revisions`, SPEC §9). */
+export interface PluginRevision {
+  workspaceId: string;
+  plugin: string;
+  revision: number;
+  version: string | null;
+  source: string;
+  sha256: string;
+  skills: string[];
+  runtimes: string[];
+  files: RevisionFile[];
+  signer: Signer | null;
+  operationId: string;
+  installedAt: string;
+  status: RevisionStatus;
+  /** Whether its tarball is among the kept ones (`revisions/<sha256>.tar.gz`). */
+  tarballKept: boolean;
 }
 
 /** A plugin a workspace has, as the platform recorded it (`workspace_plugins`). */

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
-import type { ContentHash, PluginName } from '../shared/types.js';
-import { comparePaths, contentHash } from '../plugins/content-hash.js';
+import type { ContentHash, PluginName, RevisionFile } from '../shared/types.js';
+import { comparePaths, contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import {
   MANIFEST_PATH,
   MAX_MANIFEST_BYTES,
@@ -55,6 +55,8 @@ export interface StageResult {
   contentHash: ContentHash;
   /** every regular file, sorted by path */
   files: Array<[path: string, sha256: string]>;
+  /** the same files with their sizes: what a revision records (SPEC §9) */
+  fileList: RevisionFile[];
   fileCount: number;
   totalBytes: number;
   compressedBytes: number;
@@ -82,10 +84,19 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
     try {
       const { manifest, warnings: manifestWarnings } = await readManifest(spooled, spool);
       const name = manifest.name ?? parsePluginName(opts.fallbackName);
-      const files = [...spooled.files.values()].map((file): [string, string] => [file.path, file.sha256]).sort((a, b) => comparePaths(a[0], b[0]));
+      const fileList = [...spooled.files.values()]
+        .map(({ path, sha256, size }): RevisionFile => ({ path, sha256, size }))
+        .sort((a, b) => comparePaths(a.path, b.path));
+      const files = fileList.map(({ path, sha256 }): [string, string] => [path, sha256]);
       const hash = contentHash(files);
       checkIntegrity(hash, manifest.sha256, opts.expectedSha256);
-      const warnings = [...spooled.warnings, ...manifestWarnings, ...missingSkillWarnings(manifest, files), ...(await skillFileWarnings(spooled, spool))];
+      const warnings = [
+        ...spooled.warnings,
+        ...manifestWarnings,
+        ...missingSkillWarnings(manifest, files),
+        ...(await skillFileWarnings(spooled, spool)),
+        ...(await jsonWarnings(spooled, spool)),
+      ];
 
       // Entries that came in normalized order are already packed; otherwise pack from the spool.
       let output = packer.output;
@@ -109,6 +120,7 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
         manifest,
         contentHash: hash,
         files,
+        fileList,
         fileCount: files.length,
         totalBytes: spooled.totalBytes,
         compressedBytes: spooled.compressedBytes,
@@ -188,6 +200,39 @@ async function skillFileWarnings({ files, directories }: SpooledArchive, spool: 
   }
   if (warnings.length <= MAX_SKILL_WARNINGS) return warnings;
   return [...warnings.slice(0, MAX_SKILL_WARNINGS), `${warnings.length - MAX_SKILL_WARNINGS} more skills have SKILL.md problems`];
+}
+
+/** What a runtime parses at a plugin's root when it loads it (SPEC §9). */
+const PARSED_JSON_PATHS = ['.mcp.json', 'hooks/hooks.json'];
+/**
+ * MCP configs and hook lists are a few KiB; past this a file is not read, so one plugin cannot
+ * make the stage hold a large file in memory. Such a file is not claimed valid either: it gets a
+ * warning of its own, `unchecked_json`.
+ */
+const MAX_CHECKED_JSON_BYTES = 1024 * 1024;
+
+/**
+ * A plugin whose `.mcp.json` or `hooks/hooks.json` is not valid JSON still stages (Stage does not
+ * judge hooks or MCP configs), but a runtime will fail to load it and the health gate will undo
+ * it: `invalid_json: <path>` says so before that.
+ */
+async function jsonWarnings({ files }: SpooledArchive, spool: FileHandle): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const path of PARSED_JSON_PATHS) {
+    const file = files.get(path);
+    if (!file) continue;
+    if (file.size > MAX_CHECKED_JSON_BYTES) {
+      warnings.push(`unchecked_json: ${path} is larger than ${MAX_CHECKED_JSON_BYTES} bytes, so it was not checked`);
+      continue;
+    }
+    const { buffer, bytesRead } = await spool.read(Buffer.alloc(file.size), 0, file.size, file.offset);
+    try {
+      JSON.parse(buffer.subarray(0, bytesRead).toString('utf8'));
+    } catch {
+      warnings.push(`invalid_json: ${path}`);
+    }
+  }
+  return warnings;
 }
 
 /** Files up to this size are read from the spool in one positional read; larger ones stream. */

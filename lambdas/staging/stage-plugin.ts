@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../shared/config.js';
-import type { StagedPlugin } from '../shared/types.js';
+import type { RevisionFile, StagedPlugin } from '../shared/types.js';
 import { parseSource, type Resolvers } from '../plugins/source.js';
 import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
 import { FetchFailed, FetchTimeout } from '../shared/errors.js';
@@ -20,7 +20,7 @@ export interface StagePluginDeps {
 export async function stagePlugin(
   deps: StagePluginDeps,
   args: { source: string; expectedSha256: string | null; id: string; fetchDeadline?: Date },
-): Promise<{ staged: StagedPlugin }> {
+): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
   const source = parseSource(args.source);
   const resolver = deps.resolvers.resolverFor(source);
   const budget = args.fetchDeadline && fetchBudget(args.fetchDeadline, source.raw);
@@ -49,7 +49,7 @@ async function stageFetched(
   deps: StagePluginDeps,
   args: { expectedSha256: string | null; id: string },
   fetched: FetchedArchive,
-): Promise<{ staged: StagedPlugin }> {
+): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
   let key = '';
   const result = await stageArchive(
     fetched.body,
@@ -91,6 +91,7 @@ async function stageFetched(
       bytes: result.totalBytes,
       warnings: result.warnings,
     },
+    files: result.fileList,
   };
 }
 

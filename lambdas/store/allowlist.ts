@@ -3,7 +3,7 @@ import { query, transaction } from './db.js';
 import { InvalidRequest } from '../shared/errors.js';
 import type { AllowlistMatch } from '../shared/types.js';
 import { originOf, parseOriginPattern } from '../plugins/origin.js';
-import { messageQuote } from '../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 
 export interface AllowlistEntry {
   plugin_name: string;

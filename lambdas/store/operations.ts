@@ -1,6 +1,15 @@
 import type { Queryable } from './db.js';
 import { query } from './db.js';
-import { OPERATIONS_PAGE_MAX, type Operation, type OperationKind, type OperationStatus, type StepDetails, type StepRecord } from '../shared/types.js';
+import {
+  OPERATIONS_PAGE_MAX,
+  type Operation,
+  type OperationKind,
+  type OperationStatus,
+  type Plan,
+  type RevisionFile,
+  type StepDetails,
+  type StepRecord,
+} from '../shared/types.js';
 import { InvalidRequest, type ErrorRecord } from '../shared/errors.js';
 import { consoleUrlFor } from '../shared/execution-name.js';
 
@@ -18,6 +27,8 @@ export interface OperationRow {
   steps: StoredStep[];
   warnings: string[];
   error: ErrorRecord | null;
+  revision: number | null;
+  plan: Plan | null;
   request_hash: string | null;
   created_at: Date;
   updated_at: Date;
@@ -61,6 +72,8 @@ export const toOperation = (r: OperationRow): Operation => ({
   updatedAt: r.updated_at.toISOString(),
   steps: r.steps.map(toStep),
   warnings: r.warnings,
+  ...(r.revision !== null && r.revision !== undefined ? { revision: r.revision } : {}),
+  ...(r.plan ? { plan: r.plan } : {}),
   ...(r.error ? { error: r.error } : {}),
 });
 
@@ -230,15 +243,21 @@ export interface StagedDetails {
   plugin: string;
   sha256: string;
   warnings: string[];
+  /** Every file staged (SPEC §9): the revision Record adds lists them, a plan compares them. */
+  files?: readonly RevisionFile[];
 }
 
 export async function setStaged(db: Queryable, id: string, staged: StagedDetails): Promise<void> {
-  await query(db, 'UPDATE plugin_operations SET plugin = $2, sha256 = $3, warnings = $4, updated_at = now() WHERE id = $1', [
-    id,
-    staged.plugin,
-    staged.sha256,
-    JSON.stringify(staged.warnings),
-  ]);
+  await query(
+    db,
+    'UPDATE plugin_operations SET plugin = $2, sha256 = $3, warnings = $4, staged_files = coalesce($5, staged_files), updated_at = now() WHERE id = $1',
+    [id, staged.plugin, staged.sha256, JSON.stringify(staged.warnings), staged.files ? JSON.stringify(staged.files) : null],
+  );
+}
+
+/** What a plan found (SPEC §9): the operation's `plan`. */
+export async function setPlan(db: Queryable, id: string, plan: Plan): Promise<void> {
+  await query(db, 'UPDATE plugin_operations SET plan = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(plan)]);
 }
 
 /** Appends warnings a later step found (a skill dir uninstall kept), after those Stage recorded. */

@@ -16,6 +16,10 @@ export interface InstallRequest {
   /** Whether the install may replace an installed plugin of another origin (SPEC §4 origins); default false. */
   replace?: boolean;
   uninstallAfter?: IsoDuration;
+  /** SPEC §9: a plan of what the install would change; nothing is delivered. */
+  dryRun?: boolean;
+  /** SPEC §9: `false` skips the health gate. */
+  healthCheck?: boolean;
 }
 
 export interface InstallInput {
@@ -44,7 +48,9 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
   const source = deps.sources.validate(body.source);
   const workspace = requireLiveWorkspace(input.workspaceId, found);
   const replace = body.replace ?? false;
-  if (source.expectedName !== undefined) {
+  const kind = body.dryRun ? 'plan' : 'install';
+  // A plan says what would refuse the install (`blockedBy`) instead of refusing it.
+  if (source.expectedName !== undefined && kind === 'install') {
     // Checked again by CheckAllowlist once Stage has read the name; here it saves starting a workflow.
     const installed = await deps.installed.get(workspace.id, source.expectedName);
     requireSameOrigin(installed, { plugin: source.expectedName, source: source.canonical, replace });
@@ -56,19 +62,20 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
     sha256: body.sha256 ?? null,
     restart: body.restart,
     uninstallAfter: body.uninstallAfter ?? null,
-    // Only when set: a request without it hashes as it did before `replace` existed.
+    // Only when set: a request without them hashes as it did before they existed.
     ...(replace ? { replace } : {}),
+    ...(body.healthCheck === false ? { healthCheck: false } : {}),
   };
   // A replay answers with its operation even while the org is at its cap; only new work is refused.
-  const replayed = await replayedOperation(deps.operations, workspace.id, input.idempotencyKey, { kind: 'install', asked });
+  const replayed = await replayedOperation(deps.operations, workspace.id, input.idempotencyKey, { kind, asked });
   if (replayed) {
-    log.info('install replayed', { operationId: replayed.operationId, workspaceId: workspace.id, source: source.canonical });
+    log.info(`${kind} replayed`, { operationId: replayed.operationId, workspaceId: workspace.id, source: source.canonical });
     return settled(deps, replayed, input.waitSeconds);
   }
   const { operation, created } = await startOperation(
     { ...deps, log },
     {
-      kind: 'install',
+      kind,
       workspace,
       source: source.canonical,
       plugin: source.expectedName ?? null,
@@ -76,12 +83,13 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
       restart: body.restart,
       replace,
       uninstallAt,
+      healthCheck: body.healthCheck ?? true,
       idempotencyKey: input.idempotencyKey,
       actorPrefix: input.principal.prefix,
       asked,
       maxInFlightForOrg: input.maxOperationsPerOrg,
     },
   );
-  log.info(created ? 'install accepted' : 'install replayed', { operationId: operation.operationId, workspaceId: workspace.id, source: source.canonical });
+  log.info(created ? `${kind} accepted` : `${kind} replayed`, { operationId: operation.operationId, workspaceId: workspace.id, source: source.canonical });
   return settled(deps, operation, input.waitSeconds);
 }

@@ -3,7 +3,7 @@ import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
 import type { ErrorRecord } from '../shared/errors.js';
-import type { AllowlistMatch, Operation, RegistryEntry, StagedPlugin, Workspace } from '../shared/types.js';
+import type { AllowlistMatch, Operation, PluginRevision, RegistryEntry, StagedPlugin, Workspace } from '../shared/types.js';
 import type { WorkflowState } from '../workflow/steps/state.js';
 import type { Log } from '../shared/logger.js';
 
@@ -38,6 +38,12 @@ export interface InstalledStore {
   record(plugin: InstalledInput): Promise<void>;
   scheduleUninstall(workspaceId: string, name: string, at: string): Promise<void>;
   cleanupCandidates(batch: number): Promise<CleanupCandidate[]>;
+}
+
+/** A plugin's revisions on a workspace (SPEC §9). */
+export interface RevisionStore {
+  /** Newest first; empty when the workspace never had the plugin. */
+  list(workspaceId: string, plugin: string): Promise<PluginRevision[]>;
 }
 
 export interface AllowlistStore {

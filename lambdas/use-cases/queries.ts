@@ -5,7 +5,7 @@ import type { Operation } from '../shared/types.js';
 import type { Principal } from './access.js';
 import type { InstalledStore, OperationStore, RegistryEntry, RegistryReader, WorkspaceStore } from './ports.js';
 import { loadWorkspace, requireWorkspace } from './workspace.js';
-import { supportsRuntime } from '../shared/runtimes.js';
+import { supportsRuntime } from '@molecule/plugins-sdk/contract/runtimes';
 
 /** The read side: what is installed, what could be, and how an operation went. */
 

@@ -13,7 +13,10 @@ import { orgAtCapacity } from './capacity.js';
  * request said (`asked`: the fields that make two requests the same, before anything derived
  * from the time, such as `uninstallAt`, is worked out).
  */
-export type OperationRequest = Pick<WorkflowState, 'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'replace' | 'uninstallAt'> & {
+export type OperationRequest = Pick<
+  WorkflowState,
+  'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'replace' | 'uninstallAt' | 'healthCheck' | 'revision'
+> & {
   idempotencyKey: string | null;
   actorPrefix: string | null;
   asked: Record<string, unknown>;
@@ -90,7 +93,9 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
     const executionArn = await deps.workflow.start(name, input);
     // Recorded up front when derivable, so the usual accept path writes the database once.
     if (executionArn !== operation.executionArn) await deps.operations.setExecutionArn(operationId, executionArn);
-    await emitMetric(request.kind === 'install' ? METRIC.InstallsStarted : METRIC.UninstallsStarted, 1);
+    if (request.kind === 'install' || request.kind === 'uninstall') {
+      await emitMetric(request.kind === 'install' ? METRIC.InstallsStarted : METRIC.UninstallsStarted, 1);
+    }
     return { operation: { ...operation, executionArn, consoleUrl: consoleUrlFor(executionArn) }, created };
   } catch (err) {
     deps.log.error('could not start the workflow', { operationId, error: (err as Error).message });

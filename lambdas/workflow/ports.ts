@@ -1,5 +1,16 @@
 import type { ErrorRecord } from '../shared/errors.js';
-import type { AllowlistMatch, InstalledInput, InstalledPlugin, OperationStatus, StepDetails, StepRecord } from '../shared/types.js';
+import type {
+  AllowlistMatch,
+  InstalledInput,
+  InstalledPlugin,
+  OperationStatus,
+  Plan,
+  PluginRevision,
+  RevisionFile,
+  StepDetails,
+  StepRecord,
+} from '../shared/types.js';
+import type { NewRevision } from '../store/revisions.js';
 
 /**
  * What the workflow steps need from the outside world, as the use cases have theirs
@@ -12,7 +23,11 @@ export interface OperationRecords {
   /** Marks the step started; returns the attempt's number (a retried step counts up). */
   stepStarted(operationId: string, step: string): Promise<number>;
   stepEnded(operationId: string, step: string, status: StepRecord['status'], details?: StepDetails): Promise<void>;
-  staged(operationId: string, facts: { plugin: string; sha256: string; warnings: string[] }): Promise<void>;
+  staged(operationId: string, facts: { plugin: string; sha256: string; warnings: string[]; files: readonly RevisionFile[] }): Promise<void>;
+  /** The files Stage recorded on the operation; null before Stage. */
+  stagedFiles(operationId: string): Promise<RevisionFile[] | null>;
+  /** What a plan found (SPEC §9), kept on the operation. */
+  planned(operationId: string, plan: Plan): Promise<void>;
   /** Appends warnings a later step found, after those Stage recorded. */
   addWarnings(operationId: string, warnings: readonly string[]): Promise<void>;
   /** Closes a RUNNING operation; `closingStep` succeeded at closing it (RecordFailure). */
@@ -47,10 +62,31 @@ export interface AllowlistFacts {
   match(orgId: string, pluginName: string, origin: string | null): Promise<AllowlistMatch>;
 }
 
+/** The revisions of a plugin on a workspace (SPEC §9). */
+export interface PluginRevisions {
+  /** Idempotent per operation: the delivery's revision, numbered next. */
+  add(revision: NewRevision): Promise<PluginRevision>;
+  get(workspaceId: string, plugin: string, revision: number): Promise<PluginRevision | null>;
+  active(workspaceId: string, plugin: string): Promise<PluginRevision | null>;
+  /** A rollback succeeded: `revision` is active again, the one it replaced rolled back. */
+  reactivate(workspaceId: string, plugin: string, revision: number, operationId: string): Promise<void>;
+  markRemoved(workspaceId: string, plugin: string): Promise<void>;
+}
+
+/** Where a revision's tarball is kept for a rollback: `revisions/<sha256>.tar.gz` in the staging bucket. */
+export interface KeptTarballs {
+  /** The kept tarball's location for `sha256`. */
+  locate(sha256: string): { bucket: string; key: string };
+  /** Copies a staged tarball to its kept location (a no-op when it is that location). */
+  keep(staged: { bucket: string; key: string }, sha256: string): Promise<void>;
+  exists(sha256: string): Promise<boolean>;
+}
+
 export interface StepPorts {
   operations: OperationRecords;
   leases: WorkspaceLeases;
   installed: InstalledRecords;
   restarts: RestartDebts;
   allowlist: AllowlistFacts;
+  revisions: PluginRevisions;
 }

@@ -18,7 +18,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 
 async function cliAs(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'sdk/cli.ts', ...args], {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
       env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: token },
       timeout: 60_000,
     });
@@ -38,7 +38,7 @@ describe('molecule-plugins', () => {
   it('installs a plugin, showing each workflow step while it waits, then lists it', async () => {
     const run = await cli('install', 'cli-ws', 'hello-skill');
     expect(run.code).toBe(0);
-    for (const step of ['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'Record']) expect(run.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
+    for (const step of ['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']) expect(run.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
     expect(run.stdout).toMatch(/^installed hello-skill \(sha256 [0-9a-f]{64}\) on cli-ws/);
     expect(existsSync(join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'hello-skill', 'plugin.yaml'))).toBe(true);
 
@@ -60,6 +60,48 @@ describe('molecule-plugins', () => {
     expect(refused.stderr).toContain('(unpinned_source, HTTP 422)');
     const refusedJson = await cli('install', 'cli-ws', 'github://acme/repo', '--json');
     expect(JSON.parse(refusedJson.stdout)).toMatchObject({ code: 'unpinned_source', status: 422 });
+  });
+
+  it('plans an install as a file diff, with helm-diff exit codes under --detailed-exitcode, changing nothing', async () => {
+    await cli('uninstall', 'cli-ws', 'safe-shell-hook');
+    const fresh = await cli('install', 'cli-ws', 'safe-shell-hook', '--dry-run', '--detailed-exitcode');
+    expect(fresh.code).toBe(2);
+    expect(fresh.stdout).toMatch(/^safe-shell-hook: not installed -> /);
+    expect(fresh.stdout).toContain('+ plugin.yaml');
+    expect(fresh.stdout).toContain('the workspace would restart');
+    expect(existsSync(join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'safe-shell-hook'))).toBe(false);
+
+    expect((await cli('install', 'cli-ws', 'safe-shell-hook')).code).toBe(0);
+    const same = await cli('install', 'cli-ws', 'safe-shell-hook', '--dry-run', '--detailed-exitcode');
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('no changes');
+    expect(same.stdout).toContain('the workspace would not restart');
+    expect((await cli('install', 'cli-ws', 'safe-shell-hook', '--dry-run')).code).toBe(0);
+    const misuse = await cli('install', 'cli-ws', 'safe-shell-hook', '--detailed-exitcode');
+    expect(misuse.code).toBe(2);
+    expect(misuse.stderr).toContain('--detailed-exitcode goes with --dry-run');
+  });
+
+  it('lists revisions and rolls back to the one before', async () => {
+    expect((await cli('install', 'cli-ws', 'code-review-rules')).code).toBe(0);
+    expect((await cli('install', 'cli-ws', 'code-review-rules')).code).toBe(0);
+    const listed = JSON.parse((await cli('revisions', 'cli-ws', 'code-review-rules', '--json')).stdout) as Array<{ revision: number; status: string }>;
+    const [active, previous] = listed;
+    expect(active?.status).toBe('active');
+    expect(previous?.status).toBe('superseded');
+
+    const back = await cli('rollback', 'cli-ws', 'code-review-rules');
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain(`rolled back code-review-rules to revision ${previous?.revision}`);
+    // The two revisions hold the same bytes: nothing to restart, so nothing to gate.
+    expect(back.stderr).toMatch(/Restart\s+skipped/);
+    expect(back.stderr).toMatch(/VerifyHealth\s+skipped/);
+    const text = (await cli('revisions', 'cli-ws', 'code-review-rules')).stdout;
+    expect(text).toMatch(new RegExp(`^${previous?.revision}\\s+active`, 'm'));
+    const missing = await cli('rollback', 'cli-ws', 'code-review-rules', '--revision', '999');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('(revision_not_found, HTTP 404)');
+    await cli('uninstall', 'cli-ws', 'code-review-rules');
   });
 
   it('uninstalls, and schedules an uninstall with --at', async () => {

@@ -1,3 +1,4 @@
+import { START_EMULATED_AGENT } from '../../local/instances.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,9 +33,9 @@ function stepLogs(operationId: string): Array<Record<string, unknown>> {
 const stack = useLocalStack({
   // The step logs say which transport each host step took.
   LOG_LEVEL: 'INFO',
-  // The local restart command, also saying whether it came over SSH (sshd sets SSH_CONNECTION, the SSM agent does not).
-  PLUGIN_RESTART_COMMAND:
-    'mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo restart ws-{workspaceId} "${SSH_CONNECTION:+over ssh}" >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log"',
+  // The local restart command, also saying whether it came over SSH (sshd sets SSH_CONNECTION, the SSM agent does not);
+  // it starts the emulated agent, whose health the gate checks over the same transport.
+  PLUGIN_RESTART_COMMAND: `mkdir -p "$MOLECULE_HOST_ROOT/var/log" && echo restart ws-{workspaceId} "\${SSH_CONNECTION:+over ssh}" >> "$MOLECULE_HOST_ROOT/var/log/molecule-restarts.log" && ${START_EMULATED_AGENT}`,
 });
 
 beforeAll(async () => {

@@ -101,6 +101,7 @@ describe('installing from the registry', () => {
       'CheckAllowlist:SUCCEEDED',
       'Deliver:SUCCEEDED',
       'Restart:SUCCEEDED',
+      'VerifyHealth:SUCCEEDED',
       'Record:SUCCEEDED',
     ]);
   });

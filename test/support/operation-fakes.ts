@@ -1,3 +1,4 @@
+import type { KeptTarballs } from '../../lambdas/workflow/ports.js';
 import type { InstalledPlugin } from '../../lambdas/store/installed.js';
 import type { CleanupCandidate } from '../../lambdas/store/installed.js';
 import type { AllowlistEntry } from '../../lambdas/store/allowlist.js';
@@ -233,3 +234,21 @@ export const installed = (workspaceId: string, name: string): InstalledPlugin =>
   uninstallAt: null,
   installedVia: 'push',
 });
+
+/**
+ * Kept revision tarballs in memory, for steps tested without S3 (`keepsTarballsInMemory()` spreads
+ * them into Record's and RecordFailure's deps with the default number kept).
+ */
+export function fakeKeptTarballs(bucket = 'molecule-plugin-staging'): KeptTarballs & { kept: Set<string> } {
+  const kept = new Set<string>();
+  return {
+    kept,
+    locate: (sha256) => ({ bucket, key: `revisions/${sha256}.tar.gz` }),
+    keep: async (_staged, sha256) => {
+      kept.add(sha256);
+    },
+    exists: async (sha256) => kept.has(sha256),
+  };
+}
+
+export const keepsTarballsInMemory = () => ({ tarballs: fakeKeptTarballs(), config: { revisionsKept: 5 } });

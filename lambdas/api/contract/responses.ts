@@ -1,190 +1,15 @@
 import * as z from '../../shared/zod.js';
 import { ERROR_DECLARATIONS, type ErrorCode } from '../../shared/errors.js';
-import { OperationKind, OperationStatus, Transport } from '../../shared/vocabulary.js';
 
 /**
  * The bodies the API answers with (SPEC §4), as zod schemas: the OpenAPI document is generated
  * from them (api/openapi-document.ts), route handlers are type-checked against them (`reply` in
- * api/router.ts), the service takes its types from them (shared/types.ts) and a client may import
- * them. Loaded only by the document and by clients, never at a Lambda's start-up; no server-only
- * import here. A body's name is its component's name in the document.
+ * api/router.ts) and the service takes its types from them (shared/types.ts). All but the error
+ * body are the SDK package's, for clients to share; the error body is built here, from the error
+ * declarations. Loaded only by the document, never at a Lambda's start-up. A body's
+ * name is its component's name in the document.
  */
-
-/** An RFC 3339 time with its offset, as every answer writes times (`toISOString()`: UTC, `Z`). */
-const Timestamp = z.iso.datetime({ offset: true });
-
-export const Workspace = z.object({
-  id: z.string(),
-  orgId: z.string(),
-  runtime: z.string(),
-  instanceId: z.nullable(z.string()),
-  transport: Transport,
-  status: z.string(),
-});
-
-export const TransportTaken = z.enum(['ssm', 'eic-direct', 'eic-endpoint']);
-
-export const StepRetry = z.object({ error: z.string(), at: Timestamp });
-
-export const StepRecord = z.object({
-  /** The state machine's Task state: Stage, CheckAllowlist, Deliver, Restart, Record; Remove; RecordFailure. */
-  name: z.string(),
-  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED']),
-  /** When the first attempt started; `endedAt` is when the last one ended. */
-  startedAt: Timestamp,
-  endedAt: z.optional(Timestamp),
-  durationMs: z.optional(z.number()),
-  /** 1 + the retries. */
-  attempts: z.int().check(z.gte(1)),
-  retries: z.array(StepRetry),
-  transport: z.optional(TransportTaken),
-  commandId: z.optional(z.string()),
-  sshHost: z.optional(z.string()),
-  error: z.optional(z.object({ code: z.string(), message: z.string() })),
-  /** The host's last output lines (at most 20 of at most 200 characters), secrets redacted. */
-  outputTail: z.optional(z.array(z.string())),
-});
-
-export const Operation = z.object({
-  operationId: z.uuid(),
-  workspaceId: z.string(),
-  orgId: z.string(),
-  kind: OperationKind,
-  status: OperationStatus,
-  plugin: z.nullable(z.string()),
-  source: z.nullable(z.string()),
-  sha256: z.nullable(z.string()),
-  executionArn: z.nullable(z.string()),
-  /** The Step Functions execution's name: `install-<workspace>-<plugin>-<8 hex>`. */
-  executionName: z.nullable(z.string()),
-  /** The AWS console page of the execution; null on the local stack. */
-  consoleUrl: z.nullable(z.string()),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  steps: z.array(StepRecord),
-  warnings: z.array(z.string()),
-  error: z.optional(z.object({ code: z.string(), message: z.string(), httpStatus: z.int() })),
-});
-
-export const RegistryEntry = z.object({
-  name: z.string(),
-  version: z.nullable(z.string()),
-  description: z.nullable(z.string()),
-  author: z.nullable(z.string()),
-  tags: z.array(z.string()),
-  skills: z.array(z.string()),
-  runtimes: z.array(z.string()),
-});
-
-export const Health = z.object({
-  status: z.literal('ok'),
-  /** Liveness stays 200; `behind` says the database lacks a migration this code needs. */
-  schema: z.optional(z.literal('behind').check(z.describe('present when the database lacks a migration this code needs'))),
-});
-
-/** 202: an install or uninstall was accepted and runs; poll `statusUrl`. */
-export const Accepted = z.object({
-  status: z.enum(['installing', 'uninstalling']),
-  operationId: z.uuid(),
-  statusUrl: z.string().check(z.describe('the operation, GET /workspaces/{id}/plugins/operations/{operationId}')),
-});
-
-/**
- * 200: an install that finished within `Prefer: wait`, or a pulled plugin an external workspace
- * reported (recorded at once, no operation: no `operationId`).
- */
-export const Installed = z.object({
-  status: z.literal('installed'),
-  plugin: z.nullable(z.string()),
-  source: z.nullable(z.string()),
-  sha256: z.nullable(z.string()),
-  operationId: z.optional(z.uuid()),
-});
-
-/** 200: an uninstall that finished within `Prefer: wait`. */
-export const Uninstalled = z.object({
-  status: z.literal('uninstalled'),
-  plugin: z.nullable(z.string()),
-  operationId: z.uuid(),
-});
-
-/** 202: `DELETE ?at=` a time still ahead; the cleanup uninstalls the plugin then. */
-export const Scheduled = z.object({
-  status: z.literal('scheduled'),
-  plugin: z.string(),
-  uninstallAt: Timestamp,
-});
-
-export const UninstallAccepted = z.union([Accepted, Scheduled]);
-
-/** 202: the download's staging outlasted its budget; it goes on, retry after `retryAfterSeconds`. */
-export const Staging = z.object({
-  status: z.literal('staging'),
-  plugin: z.string(),
-  source: z.string(),
-  retryAfterSeconds: z.int(),
-});
-
-export const InstalledPlugin = z.object({
-  name: z.string(),
-  version: z.nullable(z.string()),
-  source: z.string(),
-  sha256: z.string(),
-  installedAt: Timestamp,
-  updatedAt: Timestamp,
-  /** When the cleanup uninstalls it (`uninstallAfter`, `DELETE ?at=`). */
-  uninstallAt: z.nullable(Timestamp),
-  /** `push`: delivered by the workflow; `pull`: reported by an external workspace that pulled it. */
-  installedVia: z.enum(['push', 'pull']),
-  supported_on_runtime: z.boolean(),
-});
-export const InstalledPluginList = z.array(InstalledPlugin);
-
-export const RegistryList = z.array(RegistryEntry);
-
-export const SourceSchemes = z.object({ schemes: z.array(z.string()) });
-
-export const Allowlist = z.object({
-  org_id: z.string(),
-  plugins: z.array(
-    z.object({
-      plugin_name: z.string(),
-      /** The entry's pin: an origin (`github://acme/lint`) or an owner prefix (`github://acme/*`). */
-      source: z.optional(z.string()),
-      enabled_by: z.string(),
-      enabled_at: Timestamp,
-    }),
-  ),
-  /** An empty list allows every plugin. */
-  allow_all: z.boolean(),
-});
-
-export const OperationList = z.array(Operation);
-
-/** 201: the token itself, shown once (only its sha256 is stored). */
-export const MintedToken = z.object({ token: z.string(), prefix: z.string() });
-
-export const RevokedToken = z.object({ prefix: z.string(), revoked: z.int() });
-
-const CleanupCandidate = { workspaceId: z.string(), name: z.string(), reason: z.enum(['uninstall_due', 'not_in_allowlist', 'retry_failed_uninstall']) };
-export const CleanupSummary = z.object({
-  started: z.array(z.object({ ...CleanupCandidate, operationId: z.uuid() })),
-  failedToStart: z.array(z.object({ ...CleanupCandidate, error: z.string() })),
-  purgedRows: z.int(),
-});
-
-/** Answer headers. */
-export const OperationIdHeader = z.uuid();
-export const RetryAfterHeader = z.int().check(z.gte(0));
-export const LocationHeader = z.url();
-export const BearerChallenge = z.literal('Bearer');
-
-/** `GET /openapi.json`: an OpenAPI 3.1 document. */
-export const OpenApiDocument = z.looseObject({
-  openapi: z.string(),
-  info: z.looseObject({ title: z.string(), version: z.string() }),
-  paths: z.record(z.string(), z.looseObject({})),
-});
+export * from '@molecule/plugins-sdk/contract/responses';
 
 const ERROR_CODES = [...new Set(Object.values(ERROR_DECLARATIONS).map((d) => d.code))] as [ErrorCode, ...ErrorCode[]];
 
@@ -210,4 +35,7 @@ export const ErrorBody = z.looseObject({
   retryAfterSeconds: z.optional(z.int().check(z.describe('too_many_operations: also in `Retry-After`'))),
   expected: z.optional(z.string().check(z.describe('integrity_mismatch: the sha256 expected'))),
   actual: z.optional(z.string().check(z.describe('integrity_mismatch: the sha256 the content has'))),
+  revision: z.optional(z.int().check(z.describe('revision_not_found, revision_expired: the revision asked for'))),
+  rolledBack: z.optional(z.boolean().check(z.describe('health_check_failed: true when the host is back as it was before the operation'))),
+  output: z.optional(z.array(z.string()).check(z.describe("health_check_failed: the health check's last output lines"))),
 });

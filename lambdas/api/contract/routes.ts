@@ -7,6 +7,7 @@ import {
   IdempotencyKey,
   InstallBody,
   OperationId,
+  RollbackBody,
   OperationsQuery,
   RegistryQuery,
   TokenPrefix,
@@ -104,6 +105,17 @@ const INSTALL_FAILURES = [
   'WorkspaceUnreachable',
   'WorkspaceBusy',
   'DeliveryFailed',
+  'HealthCheckFailed',
+] as const satisfies readonly ErrorName[];
+
+/** A failed rollback's own error, answered with its status when it failed within `Prefer: wait`. */
+const ROLLBACK_FAILURES = [
+  'RevisionExpired',
+  'PluginNotAllowed',
+  'WorkspaceUnreachable',
+  'WorkspaceBusy',
+  'DeliveryFailed',
+  'HealthCheckFailed',
 ] as const satisfies readonly ErrorName[];
 
 /** A failed uninstall's own error, answered with its status when it failed within `Prefer: wait`. */
@@ -154,15 +166,19 @@ export const installPlugin = route({
   method: 'post',
   path: '/workspaces/{id}/plugins',
   summary:
-    'Install a plugin: validated at once, then delivered by a workflow (202, or its outcome within Prefer: wait). An external workspace reporting with its own token a plugin it pulled is recorded at once (200, no operation).',
+    'Install a plugin: validated at once, then delivered by a workflow (202, or its outcome within Prefer: wait). With `"dryRun": true`, a plan of what the install would change, nothing delivered. An external workspace reporting with its own token a plugin it pulled is recorded at once (200, no operation).',
   tag: PLUGINS,
   callers: ['org', 'admin', 'workspace'],
   params: workspacePath,
   headers: OPERATION_HEADERS,
   body: InstallBody,
   responses: {
-    200: { description: 'installed within Prefer: wait, or a pulled plugin recorded', body: 'Installed', headers: OPERATION_ID_HEADER },
-    202: { description: 'accepted: the install runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
+    200: {
+      description: 'installed (or planned, with dryRun) within Prefer: wait, or a pulled plugin recorded',
+      body: 'InstallOutcome',
+      headers: OPERATION_ID_HEADER,
+    },
+    202: { description: 'accepted: the install (or plan) runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
   },
   errors: [
     'InvalidRequest',
@@ -202,6 +218,48 @@ export const uninstallPlugin = route({
     'IdempotencyKeyReused',
     'TooManyOperations',
     ...UNINSTALL_FAILURES,
+  ],
+});
+
+export const listRevisions = route({
+  id: 'listRevisions',
+  method: 'get',
+  path: '/workspaces/{id}/plugins/{name}/revisions',
+  summary: "The plugin's revisions on the workspace, newest first: every version delivered, its files, and which is active",
+  tag: PLUGINS,
+  callers: ['org', 'admin', 'workspace'],
+  params: pluginPath,
+  responses: { 200: { description: 'the revisions', body: 'RevisionList' } },
+  errors: ['InvalidPluginName', 'Forbidden', 'WorkspaceNotFound', 'PluginNotInstalled'],
+});
+
+export const rollbackPlugin = route({
+  id: 'rollbackPlugin',
+  method: 'post',
+  path: '/workspaces/{id}/plugins/{name}/rollback',
+  summary:
+    'Put back an earlier revision byte for byte (default: the newest one older than the active one), through the health gate (202, or its outcome within Prefer: wait)',
+  tag: PLUGINS,
+  callers: ['org', 'admin'],
+  params: pluginPath,
+  headers: OPERATION_HEADERS,
+  body: RollbackBody,
+  responses: {
+    200: { description: 'rolled back within Prefer: wait', body: 'RolledBack', headers: OPERATION_ID_HEADER },
+    202: { description: 'accepted: the rollback runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
+  },
+  errors: [
+    'InvalidRequest',
+    'InvalidPluginName',
+    'Forbidden',
+    'WorkspaceNotFound',
+    'ExternalRuntime',
+    'PluginNotInstalled',
+    'RevisionNotFound',
+    'NoPreviousRevision',
+    'IdempotencyKeyReused',
+    'TooManyOperations',
+    ...ROLLBACK_FAILURES,
   ],
 });
 

@@ -39,8 +39,10 @@
  * test/unit/api/ops-page-model.test.ts checks these against the synthesized state machine.
  */
 export const WORKFLOW = Object.freeze({
-  install: Object.freeze(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'Record']),
-  uninstall: Object.freeze(['Remove', 'Restart', 'Record']),
+  install: Object.freeze(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']),
+  rollback: Object.freeze(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']),
+  uninstall: Object.freeze(['Remove', 'Restart', 'VerifyHealth', 'Record']),
+  plan: Object.freeze(['Stage', 'CheckAllowlist', 'Plan']),
 });
 export const FAILURE_STEP = 'RecordFailure';
 

@@ -4,12 +4,13 @@ import { on, reply, toResponse } from '../router.js';
 import { idempotencyKey, parseBody, parseQuery, parseValue } from '../context.js';
 import { json, redirect, type ApiResponse } from '../http.js';
 import { OperationId, preferWaitSeconds, WorkspaceId } from '../schemas.js';
-import type { Accepted, ErrorBody, Installed, Uninstalled } from '../contract/responses.js';
+import type { Accepted, ErrorBody, Installed, RolledBack, Uninstalled } from '../contract/responses.js';
 import * as routes from '../contract/routes.js';
 import { install } from '../../use-cases/install.js';
 import { uninstall } from '../../use-cases/uninstall.js';
 import { download } from '../../use-cases/download.js';
 import { recordPull } from '../../use-cases/record-pull.js';
+import { listRevisions, rollback } from '../../use-cases/rollback.js';
 import { availablePlugins, listInstalledPlugins, operationStatus } from '../../use-cases/queries.js';
 import { InvalidPluginName, InvalidRequest, OperationNotFound, WorkspaceNotFound } from '../../shared/errors.js';
 import { PluginName, type Operation } from '../../shared/types.js';
@@ -25,12 +26,14 @@ function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
 }
 
+const RUNNING_STATUS = { install: 'installing', uninstall: 'uninstalling', rollback: 'rolling_back', plan: 'planning' } as const;
+
 /** 202 while running; once finished, the seed's synchronous answer (or the failure's status and body). */
 function operationAnswer(op: Operation): ApiResponse {
   const headers = { 'x-operation-id': op.operationId };
   if (op.status === 'RUNNING') {
     const accepted: z.input<typeof Accepted> = {
-      status: op.kind === 'install' ? 'installing' : 'uninstalling',
+      status: RUNNING_STATUS[op.kind],
       operationId: op.operationId,
       statusUrl: statusUrl(op),
     };
@@ -43,8 +46,21 @@ function operationAnswer(op: Operation): ApiResponse {
       code: error.code as z.input<typeof ErrorBody>['code'],
       operationId: op.operationId,
       ...(op.plugin ? { plugin: op.plugin } : {}),
+      ...(error.rolledBack !== undefined ? { rolledBack: error.rolledBack } : {}),
+      ...(error.output !== undefined ? { output: error.output } : {}),
     };
     return json(error.httpStatus, failure, headers);
+  }
+  if (op.kind === 'plan' && op.plan) return json(200, op.plan, headers);
+  if (op.kind === 'rollback') {
+    const rolledBack: z.input<typeof RolledBack> = {
+      status: 'rolled_back',
+      plugin: op.plugin ?? '',
+      revision: op.revision ?? 0,
+      sha256: op.sha256 ?? '',
+      operationId: op.operationId,
+    };
+    return json(200, rolledBack, headers);
   }
   const finished: z.input<typeof Installed> | z.input<typeof Uninstalled> =
     op.kind === 'install'
@@ -90,6 +106,42 @@ export function registerPluginRoutes(app: ApiApp): void {
     });
     if (result.kind === 'scheduled') return reply(routes.uninstallPlugin, 202, { status: 'scheduled', plugin: result.plugin, uninstallAt: result.uninstallAt });
     return toResponse(operationAnswer(result.operation));
+  });
+
+  on(app, routes.rollbackPlugin, async (c) => {
+    const { req, deps, log } = c.env;
+    const principal = await c.env.principal();
+    const operation = await rollback(deps.ports, log, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      plugin: pluginNameParam(c.req.param('name')),
+      request: () => parseBody(req, routes.rollbackPlugin.body, deps.config.limits.maxBodyBytes, { allowEmpty: true }),
+      idempotencyKey: idempotencyKey(req),
+      waitSeconds: preferWaitSeconds(req.headers.prefer),
+      maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,
+    });
+    return toResponse(operationAnswer(operation));
+  });
+
+  on(app, routes.listRevisions, async (c) => {
+    const principal = await c.env.principal();
+    const plugin = pluginNameParam(c.req.param('name'));
+    const revisions = await listRevisions(c.env.deps.ports, { principal, workspaceId: workspaceIdParam(c.req.param('id')), plugin });
+    return reply(routes.listRevisions, 200, {
+      plugin,
+      revisions: revisions.map((r) => ({
+        revision: r.revision,
+        version: r.version,
+        source: r.source,
+        sha256: r.sha256,
+        files: r.files,
+        ...(r.signer ? { signer: r.signer } : {}),
+        operationId: r.operationId,
+        installedAt: r.installedAt,
+        status: r.status,
+        kept: r.tarballKept,
+      })),
+    });
   });
 
   on(app, routes.listInstalledPlugins, async (c) => {

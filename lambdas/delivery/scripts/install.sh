@@ -6,7 +6,9 @@
 # directories this run made.
 # After the swap it writes `plugins/.molecule/<name>.json` (outside the plugin dir, so the
 # plugin's content hash is unchanged): MARKER, what was installed, with the new directory's inode,
-# so probe.sh can tell a marker written for this directory from an older one.
+# so probe.sh can tell a marker written for this directory from an older one. The replaced
+# version's marker is kept with it, in `plugins/.previous/.markers/<name>.json`, for the health
+# gate to put back with the directory (health.sh); plugin names never start with a dot.
 # Runs after prelude.sh. Inputs: NAME, TARBALL_URL, STAMP (unique per attempt), MAX_TIME (seconds),
 # MARKER (JSON; empty: no marker, and an older one is removed).
 : "${NAME:?}" "${TARBALL_URL:?}" "${STAMP:?}" "${MAX_TIME:?}" "${MARKER?}"
@@ -18,10 +20,14 @@ ARCHIVE="$STAGING.tar.gz"
 PREVIOUS_ROOT="$PLUGINS/.previous"
 PREVIOUS="$PREVIOUS_ROOT/$NAME"
 MARKER_DIR="$PLUGINS/.molecule"
+MARKER_FILE="$MARKER_DIR/$NAME.json"
+SAVED_MARKERS="$PREVIOUS_ROOT/.markers"
+SAVED_MARKER="$SAVED_MARKERS/$NAME.json"
 # Directories on_exit removes again if they are empty: the staging root, and any of the others
 # this run creates.
 TRANSIENT_DIRS=("$STAGING_ROOT")
 STEP='prepare'
+SWAPPING=0
 MOVED_LIVE=0
 PLACED=0
 
@@ -49,9 +55,11 @@ on_exit() {
   restored=true
   if [ "$PLACED" = 1 ]; then rm -rf "$LIVE" || restored=false; fi
   if [ "$MOVED_LIVE" = 1 ]; then mv -T "$PREVIOUS" "$LIVE" || restored=false; fi
+  # The saved marker belongs to a .previous copy, gone once the swap started.
+  if [ "$SWAPPING" = 1 ]; then rm -f "$SAVED_MARKER"; fi
   rm -rf "$STAGING" "$ARCHIVE"
   rm -f "$MARKER_DIR/.$NAME.$STAMP"
-  rmdir "${TRANSIENT_DIRS[@]}" 2>/dev/null
+  rmdir "$SAVED_MARKERS" "${TRANSIENT_DIRS[@]}" 2>/dev/null
   result '{"ok":false,"code":"delivery_failed","step":"'"$STEP"'","restored":'"$restored"'}'
   [ "$status" != 0 ] || status=1
   exit "$status"
@@ -92,9 +100,15 @@ fi
 
 STEP='swap'
 [ -d "$PREVIOUS_ROOT" ] || mkdir -p "$PREVIOUS_ROOT"
-# The archive goes with the old previous copy, in one rm.
-rm -rf "$PREVIOUS" "$ARCHIVE"
+# The archive goes with the old previous copy and its marker, in one rm.
+SWAPPING=1
+rm -rf "$PREVIOUS" "$SAVED_MARKER" "$ARCHIVE"
 if [ "$REPLACED" = true ]; then
+  # A copy: the live marker stays until the new one replaces it, so a failure here leaves it.
+  if [ -f "$MARKER_FILE" ]; then
+    [ -d "$SAVED_MARKERS" ] || mkdir "$SAVED_MARKERS"
+    cp -p -- "$MARKER_FILE" "$SAVED_MARKER"
+  fi
   mv -T "$LIVE" "$PREVIOUS"
   MOVED_LIVE=1
 fi
@@ -105,9 +119,9 @@ STEP='marker'
 if [ -n "$MARKER" ]; then
   [ -d "$MARKER_DIR" ] || mkdir -p "$MARKER_DIR"
   printf '{"dir":"%s","install":%s}\n' "$(stat -c %i -- "$LIVE")" "$MARKER" > "$MARKER_DIR/.$NAME.$STAMP"
-  mv -f -T "$MARKER_DIR/.$NAME.$STAMP" "$MARKER_DIR/$NAME.json"
+  mv -f -T "$MARKER_DIR/.$NAME.$STAMP" "$MARKER_FILE"
 else
-  rm -f -- "$MARKER_DIR/$NAME.json"
+  rm -f -- "$MARKER_FILE"
 fi
 
 trap - EXIT

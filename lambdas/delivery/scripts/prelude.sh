@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Opening shared by install.sh and uninstall.sh: strict mode, stdout reserved for the result line,
-# `$ROOT` and `$CONFIG_DIR`. Inputs (set before this by host-scripts.ts, each value quoted):
+# Opening shared by the host scripts but restart.sh: strict mode, stdout reserved for the result
+# line, `$ROOT` and `$CONFIG_DIR`. Inputs (set before this by host-scripts.ts, each value quoted):
 #   RESULT_PREFIX  what starts the one result line on stdout
 #   CONFIG_PATH    the runtime's config directory on the host, absolute, no trailing slash
 : "${RESULT_PREFIX:?}" "${CONFIG_PATH?}"

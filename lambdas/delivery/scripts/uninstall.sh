@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Uninstall (SPEC §5): strip the plugin's marker blocks from CLAUDE.md and AGENTS.md, remove
 # `skills/<s>` for every declared skill that is this plugin's copy (listing the others in
-# `keptSkills`), then the install marker, `.previous/<name>`, and the plugin directory
-# last so that a retry after a partial run still finds it. A plugin that is not installed is
-# reported as `{"ok":false,"code":"plugin_not_installed"}` with exit status 0.
+# `keptSkills`), then the install marker, `.previous/<name>` with the marker saved for it, and
+# the plugin directory last so that a retry after a partial run still finds it. A plugin that is
+# not installed is reported as `{"ok":false,"code":"plugin_not_installed"}` with exit status 0.
 # Runs after prelude.sh. Inputs: NAME; SKILLS (names the caller knows, one a line);
 # MANIFEST_SKILLS_AWK and STRIP_MARKERS_AWK (the programs in manifest-skills.awk, strip-markers.awk).
 : "${NAME:?}" "${SKILLS?}" "${MANIFEST_SKILLS_AWK:?}" "${STRIP_MARKERS_AWK:?}"
@@ -82,7 +82,7 @@ while IFS= read -r skill; do
 done <<< "$(printf '%s\n' "$SKILLS" | sort -u)"
 
 STEP='remove'
-rm -f -- "$PLUGINS/.molecule/$NAME.json"
+rm -f -- "$PLUGINS/.molecule/$NAME.json" "$PLUGINS/.previous/.markers/$NAME.json"
 rm -rf -- "$PREVIOUS"
 rm -rf -- "$LIVE"
 

@@ -1,7 +1,7 @@
 import { InvalidSource, UnpinnedSource } from '../../shared/errors.js';
 import { PLUGIN_NAME_RE } from '../../shared/types.js';
 import { parsePluginName } from '../names.js';
-import { messageQuote } from '../../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 import { startDeadline } from './deadline.js';
 import { fetchArchive } from './http.js';
 import type { Resolver } from './resolver.js';

@@ -1,6 +1,6 @@
 import { InvalidSource, UnpinnedSource } from '../../shared/errors.js';
 import { githubRepo } from '../origin.js';
-import { messageQuote } from '../../shared/message-quote.js';
+import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
 import { startDeadline } from './deadline.js';
 import { fetchArchive } from './http.js';
 import type { Resolver } from './resolver.js';

@@ -9,7 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from '../../shared/zod.js';
 import { FetchFailed, SourceNotFound } from '../../shared/errors.js';
 import { ContentHash, PluginName } from '../../shared/types.js';
-import { Manifest } from '../manifest-schema.js';
+import { Manifest } from '@molecule/plugins-sdk/contract/manifest-schema';
 import { isPluginName, parsePluginName } from '../names.js';
 import { guardBody, startDeadline } from './deadline.js';
 import type { Resolver } from './resolver.js';

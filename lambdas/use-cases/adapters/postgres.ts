@@ -4,12 +4,14 @@ import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upse
 import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
+import { listRevisions } from '../../store/revisions.js';
 import {
   systemClock,
   type AllowlistStore,
   type Clock,
   type InstalledStore,
   type OperationStore,
+  type RevisionStore,
   type TokenStore,
   type WorkflowStarter,
   type WorkspaceStore,
@@ -53,6 +55,10 @@ export function pgAllowlist(db: Db): AllowlistStore {
   return bindDb(db, { match: allowlistFacts, get: getAllowlist, replace: replaceAllowlist });
 }
 
+export function pgRevisions(db: Db): RevisionStore {
+  return bindDb(db, { list: listRevisions });
+}
+
 export function pgTokens(db: Db): TokenStore {
   return bindDb(db, { mint: mintToken, revokeByPrefix: revokeTokensByPrefix });
 }
@@ -67,5 +73,6 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     installed: pgInstalled(db),
     allowlist: pgAllowlist(db),
     tokens: pgTokens(db),
+    revisions: pgRevisions(db),
   };
 }

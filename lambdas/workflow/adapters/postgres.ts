@@ -2,8 +2,9 @@ import type { Db } from '../../store/db.js';
 import { allowlistFacts } from '../../store/allowlist.js';
 import { deleteInstalled, getInstalled, markUninstallFailed, upsertInstalled } from '../../store/installed.js';
 import { acquireLease, releaseLease } from '../../store/leases.js';
-import { addWarnings, finishOperation, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
+import { addWarnings, finishOperation, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
+import { activeRevision, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
 import type { StepPorts } from '../ports.js';
 
 /** The steps' ports over PostgreSQL. */
@@ -13,6 +14,8 @@ export function postgresStepPorts(db: Db): StepPorts {
       stepStarted: (id, step) => stepStarted(db, id, step),
       stepEnded: (id, step, status, details) => stepEnded(db, id, step, status, details),
       staged: (id, facts) => setStaged(db, id, facts),
+      stagedFiles: (id) => stagedFiles(db, id),
+      planned: (id, plan) => setPlan(db, id, plan),
       addWarnings: (id, warnings) => addWarnings(db, id, warnings),
       finish: (id, status, error, closingStep) => finishOperation(db, id, status, error, closingStep),
     },
@@ -33,5 +36,12 @@ export function postgresStepPorts(db: Db): StepPorts {
       setOwed: (workspaceId, owed) => setRestartPending(db, workspaceId, owed),
     },
     allowlist: { match: (orgId, pluginName, origin) => allowlistFacts(db, orgId, pluginName, origin) },
+    revisions: {
+      add: (revision) => addRevision(db, revision),
+      get: (workspaceId, plugin, revision) => getRevision(db, workspaceId, plugin, revision),
+      active: (workspaceId, plugin) => activeRevision(db, workspaceId, plugin),
+      reactivate: (workspaceId, plugin, revision, operationId) => reactivateRevision(db, workspaceId, plugin, revision, operationId),
+      markRemoved: (workspaceId, plugin) => markRevisionRemoved(db, workspaceId, plugin),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { requireAllowedPlugin } from '../../plugins/allowlist-policy.js';
 import { requireSameOrigin } from '../../plugins/origin-conflict.js';
+import { PluginNotAllowed, PluginSourceConflict } from '../../shared/errors.js';
 import type { StepPorts } from '../ports.js';
 import { Staged } from './state.js';
 import { defineStep } from './step.js';
@@ -10,13 +11,22 @@ import { defineStep } from './step.js';
  * a manifest name that is not its origin's own name, are refused), and an installed plugin of
  * another origin is not replaced unless the request said `replace`. Fails closed: a database
  * error surfaces as PlatformUnavailable (the workflow retries it, then fails the operation) and
- * never as "allowed".
+ * never as "allowed". A rollback is held to the allowlist too. A plan is not refused: it says what refused it (`blockedBy`, SPEC §9).
  */
 export function checkAllowlistStep({ ports }: { ports: StepPorts }) {
-  return defineStep('CheckAllowlist', ports.operations, Staged, async (state) => {
+  return defineStep('CheckAllowlist', ports.operations, Staged, async (state, log) => {
     const { name } = state.staged;
-    requireAllowedPlugin(await ports.allowlist.match(state.workspace.orgId, name, state.source), name, state.source);
-    requireSameOrigin(await ports.installed.get(state.workspace.id, name), { plugin: name, source: state.source, replace: state.replace });
+    try {
+      requireAllowedPlugin(await ports.allowlist.match(state.workspace.orgId, name, state.source), name, state.source);
+      // A rollback puts back what this workspace had: an origin it replaced on purpose is no conflict.
+      if (state.kind !== 'rollback') {
+        requireSameOrigin(await ports.installed.get(state.workspace.id, name), { plugin: name, source: state.source, replace: state.replace });
+      }
+    } catch (err) {
+      if (state.kind !== 'plan' || !(err instanceof PluginNotAllowed || err instanceof PluginSourceConflict)) throw err;
+      log.info('the planned install would be refused', { blockedBy: err.code, reason: err.message });
+      return { state: { ...state, blockedBy: err.code } };
+    }
     return { state };
   });
 }

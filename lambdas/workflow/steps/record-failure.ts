@@ -1,10 +1,11 @@
 import * as z from '../../shared/zod.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { StepPorts } from '../ports.js';
+import type { Config } from '../../shared/config.js';
+import type { KeptTarballs, StepPorts } from '../ports.js';
 import { errorFromStepFailure, PlatformUnavailable } from '../../shared/errors.js';
 import { forOperation, type Log } from '../../shared/logger.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
-import { recordDelivered } from './record.js';
+import { recordDelivered, recordRevision, type RecordDeps } from './record.js';
 import { StepFailure, WorkflowDocument, type WorkflowPhase } from './state.js';
 import { durableWrite, parseInput, type StepHandler } from './step.js';
 
@@ -23,7 +24,12 @@ const FailedOperation = z.object({
  * Every write rides out a database outage (a failover) within the invocation's time, and the
  * workflow retries the whole step after that, so the operation is closed once the database is back.
  */
-export function recordFailureStep(deps: { ports: StepPorts; s3: S3Client }): StepHandler<unknown> {
+export function recordFailureStep(deps: {
+  ports: StepPorts;
+  s3: S3Client;
+  tarballs: KeptTarballs;
+  config: Pick<Config, 'revisionsKept'>;
+}): StepHandler<unknown> {
   return async (event, invocation) => {
     const remainingMs = invocation && (() => invocation.getRemainingTimeInMillis());
     const failed = parseInput('RecordFailure', FailedOperation, event);
@@ -36,7 +42,7 @@ export function recordFailureStep(deps: { ports: StepPorts; s3: S3Client }): Ste
     if (document.success) {
       // Before the operation reads as finished, so a client that saw FAILED reads rows matching the host.
       const state = document.data;
-      await durableWrite(() => recordHostChange(deps.ports, state), remainingMs).catch((err: Error) => {
+      await durableWrite(() => recordHostChange(deps, state), remainingMs).catch((err: Error) => {
         // An outage that outlasted the retries fails the step, which the workflow retries whole.
         if (err instanceof PlatformUnavailable) throw err;
         log.error('could not record what the host has after the failure', { error: err.message });
@@ -48,7 +54,8 @@ export function recordFailureStep(deps: { ports: StepPorts; s3: S3Client }): Ste
     }
     // The failed step keeps the error it recorded; a step left running (its invocation died) gets this one.
     await durableWrite(() => deps.ports.operations.finish(failed.operationId, 'FAILED', error, 'RecordFailure'), remainingMs);
-    if (document.success && document.data.phase !== 'accepted' && document.data.kind === 'install') {
+    // A rollback's tarball is a kept revision's, never deleted here; only what this operation staged goes.
+    if (document.success && 'staged' in document.data && document.data.staged.key.startsWith('staged/')) {
       await deleteStaged(deps.s3, document.data.staged, log);
     }
     await durableWrite(() => deps.ports.leases.release(failed.workspace.id, failed.operationId), remainingMs);
@@ -58,12 +65,14 @@ export function recordFailureStep(deps: { ports: StepPorts; s3: S3Client }): Ste
 }
 
 /**
- * When a step after the host changed failed (Restart, or Record itself), the database follows the
- * host: the delivered plugin is recorded, a removed one forgotten, and a restart that did not
- * happen is owed by the next change. A failed uninstall that left the plugin in place is marked
- * for the cleanup to retry.
+ * When a step after the host changed failed (Restart, VerifyHealth, or Record itself), the
+ * database follows the host: the delivered plugin is recorded with its revision, a removed one
+ * forgotten, and a restart that did not happen is owed by the next change. A health gate that
+ * reached its verdict already put the host back when unhealthy. A failed uninstall that left the
+ * plugin in place is marked for the cleanup to retry.
  */
-async function recordHostChange({ installed, restarts }: StepPorts, state: WorkflowPhase): Promise<void> {
+async function recordHostChange(deps: RecordDeps, state: WorkflowPhase): Promise<void> {
+  const { installed, restarts, revisions } = deps.ports;
   switch (state.phase) {
     case 'accepted':
       if (state.kind === 'uninstall' && state.plugin) await installed.markUninstallFailed(state.workspace.id, state.plugin);
@@ -72,15 +81,30 @@ async function recordHostChange({ installed, restarts }: StepPorts, state: Workf
       return;
     case 'delivered':
       if (state.restart) await restarts.setOwed(state.workspace.id, true);
+      await recordRevision(deps, state, 'active');
       await recordDelivered(installed, state);
       return;
     case 'removed':
       if (state.restart) await restarts.setOwed(state.workspace.id, true);
       await installed.forget(state.workspace.id, state.plugin);
+      await revisions.markRemoved(state.workspace.id, state.plugin);
       return;
     case 'restarted':
-      if (state.kind === 'install') await recordDelivered(installed, state);
-      else await installed.forget(state.workspace.id, state.plugin);
+      if (state.kind === 'uninstall') {
+        await installed.forget(state.workspace.id, state.plugin);
+        await revisions.markRemoved(state.workspace.id, state.plugin);
+        return;
+      }
+      await recordRevision(deps, state, 'active');
+      await recordDelivered(installed, state);
+      return;
+    case 'verified':
+      if (state.health?.healthy === false) {
+        await recordRevision(deps, state, 'rolled_back');
+        return;
+      }
+      await recordRevision(deps, state, 'active');
+      await recordDelivered(installed, state);
       return;
   }
 }

@@ -6,8 +6,10 @@ import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type Trans
  * starts it `accepted`; each step parses its input with its own schema below and returns the
  * document one `phase` further:
  *
- *   install:   accepted ─Stage▶ staged ─CheckAllowlist▶ staged ─Deliver▶ delivered ─Restart▶ restarted
- *   uninstall: accepted ─Remove▶ removed ─Restart▶ restarted
+ *   install:   accepted ─Stage▶ staged ─CheckAllowlist▶ staged ─Deliver▶ delivered ─Restart▶ restarted ─VerifyHealth▶ verified
+ *   rollback:  accepted ─Stage▶ staged ─Deliver▶ delivered ─Restart▶ restarted ─VerifyHealth▶ verified
+ *   plan:      accepted ─Stage▶ staged ─CheckAllowlist▶ staged ─Plan▶ (the operation is closed)
+ *   uninstall: accepted ─Remove▶ removed ─Restart▶ restarted (VerifyHealth passes it on: uninstall is not gated)
  *
  * so RecordFailure reads from `phase` how far the host got.
  */
@@ -53,10 +55,16 @@ const Accepted = z.object({
   uninstallAt: z.nullable(z.string()),
   /** install: whether the request allows replacing an installed plugin of another origin */
   replace: z._default(z.boolean(), false),
+  /** install, rollback: run the health gate after a restart (SPEC §9; `"healthCheck": false` skips it) */
+  healthCheck: z._default(z.boolean(), true),
+  /** rollback: the revision to put back */
+  revision: z.optional(z.int().check(z.gte(1))),
+  /** plan: the error code CheckAllowlist found the install would meet (`allowed: false`) */
+  blockedBy: z.optional(z.string()),
 });
 
-/** Stage's input. */
-export const AcceptedInstall = z.extend(Accepted, { kind: z.literal('install'), source: z.string().check(z.minLength(1)) });
+/** The kinds that stage a plugin: Stage's input (a rollback names its revision and that revision's source and sha256). */
+export const AcceptedInstall = z.extend(Accepted, { kind: z.enum(['install', 'rollback', 'plan']), source: z.string().check(z.minLength(1)) });
 /** Remove's input. */
 export const AcceptedUninstall = z.extend(Accepted, { kind: z.literal('uninstall'), plugin: pluginName });
 
@@ -83,14 +91,30 @@ export const Removed = z.extend(AcceptedUninstall, { phase: z.literal('removed')
 /** Restart's input: the host changed. */
 export const HostChanged = z.discriminatedUnion('phase', [Delivered, Removed]);
 
-/** Record's input: the Restart step ended, having restarted the workspace or decided it need not. */
+/** VerifyHealth's input: the Restart step ended, having restarted the workspace or decided it need not. */
 export const Restarted = z.discriminatedUnion('kind', [
   z.extend(Delivered, { phase: z.literal('restarted'), restarted: z.boolean() }),
   z.extend(Removed, { phase: z.literal('restarted'), restarted: z.boolean() }),
 ]);
 
+/** What the health gate found (SPEC §9); null: the gate did not run (no restart, or `healthCheck: false`). */
+export const HealthVerdictState = z.object({
+  healthy: z.boolean(),
+  /** Unhealthy: whether the host put back what was there before. */
+  rolledBack: z.nullable(z.boolean()),
+  /** The check's last output lines. */
+  output: z.array(z.string()),
+  checks: z.number().check(z.int(), z.nonnegative()),
+});
+
+/** Record's input after a delivery: the gate's verdict is in. */
+export const Verified = z.extend(Delivered, { phase: z.literal('verified'), restarted: z.boolean(), health: z.nullable(HealthVerdictState) });
+
+/** Record's input: a verified delivery, or an uninstall that restarted (not gated). */
+export const Settled = z.union([Verified, Restarted]);
+
 /** Any phase of the document. */
-export const WorkflowDocument = z.discriminatedUnion('phase', [Accepted, Staged, Delivered, Removed, Restarted]);
+export const WorkflowDocument = z.discriminatedUnion('phase', [Accepted, Staged, Delivered, Removed, Restarted, Verified]);
 
 /** What a Catch puts at `$.error`: Step Functions' `{Error, Cause}` of the failed Task. */
 export const StepFailure = z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) });
@@ -100,6 +124,8 @@ export type StagedState = z.output<typeof Staged>;
 export type DeliveredState = z.output<typeof Delivered>;
 export type RemovedState = z.output<typeof Removed>;
 export type RestartedState = z.output<typeof Restarted>;
+export type VerifiedState = z.output<typeof Verified>;
+export type SettledState = z.output<typeof Settled>;
 export type WorkflowPhase = z.output<typeof WorkflowDocument>;
 
 /** The document on the wire, in any phase; set by a Catch, `error` says why a step failed. */

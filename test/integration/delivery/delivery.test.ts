@@ -64,7 +64,7 @@ function withEic(overrides: {
     ...deps,
     config: {
       ...deps.config,
-      ...(overrides.deliveryTimeoutMs && { deliveryTimeoutMs: overrides.deliveryTimeoutMs }),
+      ...(overrides.deliveryTimeoutMs && { deliveryTimeoutMs: overrides.deliveryTimeoutMs, healthCommandFor: () => 'true', healthTimeoutMs: 4_000 }),
       ...(overrides.restartCommand && { restartCommand: overrides.restartCommand }),
     },
     eic: { settings: { ...settings, ...overrides.settings }, clients: async () => ({ ec2, eic: overrides.eic ?? eic }) },
@@ -140,7 +140,13 @@ beforeAll(async () => {
   };
   deps = {
     ssm,
-    config: { configDirFor: () => '/configs', restartCommand: LOCAL_RESTART_COMMAND, deliveryTimeoutMs: 30_000 },
+    config: {
+      configDirFor: () => '/configs',
+      restartCommand: LOCAL_RESTART_COMMAND,
+      deliveryTimeoutMs: 30_000,
+      healthCommandFor: () => 'true',
+      healthTimeoutMs: 4_000,
+    },
     ssmPolling: { pollIntervalMs: 20, maxPollIntervalMs: 100 },
     eic: { settings, clients: async () => ({ ec2, eic }) },
   };

@@ -73,7 +73,13 @@ function container(overrides: { settings?: Partial<EicSettings>; secret?: string
   const eic = eicClient(on.eicUrl);
   return {
     ssm: new SSMClient({ region, credentials }),
-    config: { configDirFor: () => '/configs', restartCommand: LOCAL_RESTART_COMMAND, deliveryTimeoutMs: 60_000 },
+    config: {
+      configDirFor: () => '/configs',
+      restartCommand: LOCAL_RESTART_COMMAND,
+      deliveryTimeoutMs: 60_000,
+      healthCommandFor: () => 'true',
+      healthTimeoutMs: 4_000,
+    },
     eic: { settings: settingsOf(on, overrides.settings), clients: async () => ({ ec2, eic }), tunnelSlots: pgTunnelSlots(database.db) },
   };
 }

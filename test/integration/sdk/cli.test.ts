@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contentHash } from '../../../lambdas/plugins/content-hash.js';
-import { main } from '../../../sdk/cli.js';
-import { TokenCache } from '../../../sdk/token-cache.js';
+import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
+import { main } from '../../../packages/sdk/src/cli.js';
+import { TokenCache } from '../../../packages/sdk/src/token-cache.js';
 import { pluginEntries, tarGz } from '../../support/archives.js';
 import { fakePlatform, type FakePlatform } from '../../support/fake-platform.js';
 
@@ -66,7 +66,7 @@ afterEach(async () => {
 
 describe('npx molecule-plugins', () => {
   it('runs from the repository through the package bin: --version and the command list', async () => {
-    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(new URL('../../../packages/sdk/package.json', import.meta.url), 'utf8')) as { version: string };
     expect(await npx(['--version'])).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
     const help = await npx(['--help']);
     expect(help.code).toBe(0);

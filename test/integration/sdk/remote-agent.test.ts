@@ -4,9 +4,9 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contentHash } from '../../../lambdas/plugins/content-hash.js';
-import { makeIdempotencyKey, RemoteAgentClient, type RemoteAgentOptions } from '../../../sdk/remote-agent.js';
-import { TokenCache } from '../../../sdk/token-cache.js';
+import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
+import { makeIdempotencyKey, RemoteAgentClient, type RemoteAgentOptions } from '../../../packages/sdk/src/remote-agent.js';
+import { TokenCache } from '../../../packages/sdk/src/token-cache.js';
 import { hostile, pluginEntries, tarGz } from '../../support/archives.js';
 import { fakePlatform, type FakePlatform } from '../../support/fake-platform.js';
 

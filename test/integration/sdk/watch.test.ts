@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main, type Io } from '../../../sdk/cli.js';
+import { main, type Io } from '../../../packages/sdk/src/cli.js';
 import { fakePlatform, type FakePlatform } from '../../support/fake-platform.js';
 
 /** `watch` against a fake API over HTTP: what it asks for, how it draws, how it ends. */

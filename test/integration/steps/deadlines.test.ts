@@ -1,3 +1,4 @@
+import { keepsTarballsInMemory } from '../../support/operation-fakes.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,7 +77,13 @@ afterAll(async () => {
 
 const delivery = (): DeliveryDeps => ({
   ssm,
-  config: { configDirFor: () => '/configs', restartCommand: HANGING_RESTART, deliveryTimeoutMs: 300_000 },
+  config: {
+    configDirFor: () => '/configs',
+    restartCommand: HANGING_RESTART,
+    deliveryTimeoutMs: 300_000,
+    healthCommandFor: () => 'true',
+    healthTimeoutMs: 4_000,
+  },
   ssmPolling: { pollIntervalMs: 20, maxPollIntervalMs: 200 },
   eic: {
     settings: {
@@ -176,7 +183,10 @@ describe.each([
     }
 
     const error = { Error: failure.name, Cause: JSON.stringify({ errorType: failure.name, errorMessage: failure.message }) };
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1', credentials }) })({ ...state, error }, invocation);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1', credentials }), ...keepsTarballsInMemory() })(
+      { ...state, error },
+      invocation,
+    );
     expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'delivery_failed' } });
     const { rows } = await t.db.query('SELECT holder FROM workspace_leases WHERE workspace_id = $1', [workspace.id]);
     expect(rows).toEqual([]);

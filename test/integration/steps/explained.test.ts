@@ -1,3 +1,4 @@
+import { keepsTarballsInMemory } from '../../support/operation-fakes.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -75,7 +76,7 @@ const deps = (): DeliverDeps => ({
   config: { leaseTtlMs: 60_000, presignTtlSeconds: 300 },
   delivery: {
     ssm: new SSMClient({ region: 'us-east-1' }),
-    config: { configDirFor: () => '/configs', restartCommand: 'true', deliveryTimeoutMs: 5_000 },
+    config: { configDirFor: () => '/configs', restartCommand: 'true', deliveryTimeoutMs: 5_000, healthCommandFor: () => 'true', healthTimeoutMs: 4_000 },
     ssmPolling: { pollIntervalMs: 1, maxPollIntervalMs: 5 },
   },
 });
@@ -150,7 +151,7 @@ describe('a step retried by the workflow', () => {
     await vi.waitFor(async () => expect((await getOperation(t.db, state.operationId))!.steps[0]?.attempts).toBe(2));
 
     s3.on(DeleteObjectCommand).resolves({});
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })({
       ...state,
       error: { Error: 'States.Timeout', Cause: '' },
     });
@@ -191,7 +192,7 @@ describe('a step that failed on the host', () => {
     await expect(deliverStep(deps())(state)).rejects.toMatchObject({ name: 'DeliveryFailed' });
 
     s3.on(DeleteObjectCommand).resolves({});
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })({
       ...state,
       error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace could not download the staged plugin' }) },
     });
@@ -235,7 +236,7 @@ describe('telemetry of the closing steps', () => {
   it('Record publishes OperationsSucceeded and its StepDuration in EMF, and logs with the operation, workspace, plugin, step and attempt', async () => {
     const state = await stagedState();
     const restarted = { ...state, phase: 'restarted', delivered: { transport: 'ssm', changedOnlySkillDocs: false }, restarted: true };
-    const lines = await stdoutJson(() => recordStep({ ports: postgresStepPorts(t.db) })(restarted));
+    const lines = await stdoutJson(() => recordStep({ ports: postgresStepPorts(t.db), ...keepsTarballsInMemory() })(restarted));
 
     const emf = lines.filter((l) => l._aws?.CloudWatchMetrics);
     const succeeded = emf.filter((l) => l[METRIC.OperationsSucceeded] === 1);
@@ -257,7 +258,7 @@ describe('telemetry of the closing steps', () => {
     const state = await stagedState();
     s3.on(DeleteObjectCommand).resolves({});
     const lines = await stdoutJson(() =>
-      recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
+      recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })({
         ...state,
         error: { Error: 'WorkspaceUnreachable', Cause: JSON.stringify({ errorMessage: 'the workspace instance is not running (it is stopped)' }) },
       }),

@@ -1,3 +1,4 @@
+import { fakeKeptTarballs, keepsTarballsInMemory } from '../../support/operation-fakes.js';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -93,7 +94,13 @@ const hostDeps = (): DeliverDeps => ({
   config: { leaseTtlMs: 60_000, presignTtlSeconds: 300 },
   delivery: {
     ssm: new SSMClient({ region: 'us-east-1' }),
-    config: { configDirFor: () => '/configs', restartCommand: 'docker restart ws-{workspaceId}', deliveryTimeoutMs: 5_000 },
+    config: {
+      configDirFor: () => '/configs',
+      restartCommand: 'docker restart ws-{workspaceId}',
+      deliveryTimeoutMs: 5_000,
+      healthCommandFor: () => 'true',
+      healthTimeoutMs: 4_000,
+    },
     ssmPolling: { pollIntervalMs: 1, maxPollIntervalMs: 5 },
   },
 });
@@ -181,7 +188,13 @@ describe('Stage', () => {
   function stage() {
     const config = { ...loadConfig({}), githubCodeloadUrl: codeload.url, stagingBucket: 'staging' };
     const s3Client = new S3Client({ region: 'us-east-1' });
-    return stageStep({ ports: postgresStepPorts(t.db), s3: s3Client, resolvers: createResolvers({ s3: s3Client, config }), config });
+    return stageStep({
+      ports: postgresStepPorts(t.db),
+      s3: s3Client,
+      resolvers: createResolvers({ s3: s3Client, config }),
+      config,
+      tarballs: fakeKeptTarballs(),
+    });
   }
 
   it('writes the normalized tarball under the operation and records name, hash and warnings', async () => {
@@ -308,7 +321,7 @@ describe('Restart', () => {
     hostOk();
     s3.on(DeleteObjectCommand).resolves({});
     const failed = await newState({ ...delivered(false), error: { Error: 'DeliveryFailed', Cause: '{}' } });
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(failed);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })(failed);
     const skillsOnly = () => newState(delivered(true));
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(true);
     expect((await restartStep(hostDeps())(await skillsOnly())).restarted).toBe(false);
@@ -343,7 +356,7 @@ describe('step contracts', () => {
   it('refuses an uninstall whose plugin is not a plugin name, and a document without an operation', async () => {
     const attempt = removeStep({ ...hostDeps(), config: { leaseTtlMs: 60_000 } })(await newState({ ...accepted, kind: 'uninstall', plugin: '../etc' }));
     await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('plugin: must be a plugin name') });
-    await expect(recordStep({ ports: postgresStepPorts(t.db) })({ kind: 'install' })).rejects.toMatchObject({
+    await expect(recordStep({ ports: postgresStepPorts(t.db), ...keepsTarballsInMemory() })({ kind: 'install' })).rejects.toMatchObject({
       name: 'InvalidRequest',
       message: expect.stringContaining('operationId'),
     });
@@ -375,7 +388,7 @@ describe('step contracts', () => {
     expect(err).toMatchObject({ name, code, cause: thrown });
     expect(err.message).not.toContain('raw');
     // As Step Functions hands the failure to RecordFailure: the Lambda runtime's errorType and errorMessage.
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })({
       ...state,
       error: { Error: err.name, Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }) },
     });
@@ -386,12 +399,16 @@ describe('step contracts', () => {
 
   it('records only what Restart has finished with: an install is written, an uninstall forgotten', async () => {
     const install = await newState({ ...delivered(false), phase: 'restarted', restarted: true });
-    await recordStep({ ports: postgresStepPorts(t.db) })(install);
+    await recordStep({ ports: postgresStepPorts(t.db), ...keepsTarballsInMemory() })(install);
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', source: 'local://demo' });
     expect(await getOperation(t.db, install.operationId)).toMatchObject({ status: 'SUCCEEDED' });
 
-    await expect(recordStep({ ports: postgresStepPorts(t.db) })(await newState(delivered(false)))).rejects.toMatchObject({ name: 'InvalidRequest' });
-    await recordStep({ ports: postgresStepPorts(t.db) })(await newState({ kind: 'uninstall', phase: 'restarted', plugin: 'demo', restarted: false }));
+    await expect(recordStep({ ports: postgresStepPorts(t.db), ...keepsTarballsInMemory() })(await newState(delivered(false)))).rejects.toMatchObject({
+      name: 'InvalidRequest',
+    });
+    await recordStep({ ports: postgresStepPorts(t.db), ...keepsTarballsInMemory() })(
+      await newState({ kind: 'uninstall', phase: 'restarted', plugin: 'demo', restarted: false }),
+    );
     expect(await getInstalled(t.db, workspace.id, 'demo')).toBeNull();
   });
 });
@@ -402,7 +419,7 @@ describe('RecordFailure', () => {
     const state = await newState();
     await acquireLease(t.db, workspace.id, state.operationId, 60_000);
     const thrown = new InvalidArchive('archive entry "../x" escapes the plugin root');
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })({
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })({
       ...state,
       error: { Error: thrown.name, Cause: JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message }) },
     });
@@ -427,7 +444,7 @@ describe('RecordFailure', () => {
       uninstallAt: null,
     });
     const state = await newState({ ...accepted, kind: 'uninstall', plugin: 'sticky', error: { Error: 'DeliveryFailed', Cause: '{}' } });
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })(state);
     const rows = await t.db.query("SELECT uninstall_failed_at FROM workspace_plugins WHERE plugin_name = 'sticky'");
     expect(rows.rows[0].uninstall_failed_at).not.toBeNull();
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
@@ -440,7 +457,7 @@ describe('RecordFailure', () => {
       ...delivered(false),
       error: { Error: 'DeliveryFailed', Cause: JSON.stringify({ errorMessage: 'the workspace restart command failed' }) },
     });
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })(state);
     expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'delivery_failed' } });
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ version: '1.0.0', sha256: 'a'.repeat(64), source: 'local://demo' });
   });
@@ -449,7 +466,7 @@ describe('RecordFailure', () => {
     s3.on(DeleteObjectCommand).resolves({});
     await setRestartPending(t.db, workspace.id, false);
     const state = await newState({ ...delivered(false), phase: 'restarted', restarted: true, error: { Error: 'PlatformUnavailable', Cause: '{}' } });
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })(state);
     expect(await isRestartPending(t.db, workspace.id)).toBe(false);
     expect(await getInstalled(t.db, workspace.id, 'demo')).toMatchObject({ sha256: 'a'.repeat(64) });
     expect(await getOperation(t.db, state.operationId)).toMatchObject({ status: 'FAILED', error: { code: 'platform_unavailable', httpStatus: 503 } });
@@ -462,7 +479,7 @@ describe('RecordFailure', () => {
       error: { Error: 'InvalidRequest', Cause: JSON.stringify({ errorMessage: 'unknown operation kind' }) },
     });
     await acquireLease(t.db, workspace.id, state.operationId, 60_000);
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })(state);
     expect(await getOperation(t.db, state.operationId)).toMatchObject({
       status: 'FAILED',
       error: { code: 'invalid_request', message: 'unknown operation kind' },
@@ -483,7 +500,7 @@ describe('RecordFailure', () => {
       uninstallAt: null,
     });
     const state = await newState({ kind: 'uninstall', phase: 'removed', plugin: 'gone', staged: undefined, error: { Error: 'DeliveryFailed', Cause: '{}' } });
-    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }) })(state);
+    await recordFailureStep({ ports: postgresStepPorts(t.db), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() })(state);
     expect(await getInstalled(t.db, workspace.id, 'gone')).toBeNull();
   });
 });

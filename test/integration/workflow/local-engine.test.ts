@@ -15,39 +15,74 @@ async function run(recorder: ReturnType<typeof recordingHandlers>, input: Workfl
 }
 
 describe('the workflow on the local engine', () => {
-  it('runs an install through Stage, CheckAllowlist, Deliver, Restart and Record, and succeeds', async () => {
+  it('runs an install through Stage, CheckAllowlist, Deliver, Restart, VerifyHealth and Record, and succeeds', async () => {
     const recorder = recordingHandlers();
     const { result } = await run(recorder, installState());
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'Record']);
+    expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']);
     // Each step's output is the next step's input.
     expect(recorder.inputs.Deliver?.[0]).toMatchObject({ visitedStage: true, visitedCheckAllowlist: true });
     expect(JSON.parse(result.output ?? 'null')).toMatchObject({ operationId: 'op-1', visitedRecord: true });
     expect(result.stopDate).toBeInstanceOf(Date);
   });
 
-  it('stays within 12 state transitions for a successful install', async () => {
+  it('stays within 9 state transitions for a successful install, health gate included', async () => {
     const { history } = await run(recordingHandlers(), installState());
 
-    expect(history.transitionCount).toBeLessThanOrEqual(12);
+    expect(history.transitionCount).toBeLessThanOrEqual(9);
     expect(history.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name)).toEqual([
       'ByKind',
       'Stage',
       'CheckAllowlist',
       'Deliver',
       'Restart',
+      'VerifyHealth',
       'Record',
+      'Verdict',
       'Done',
     ]);
   });
 
-  it('runs an uninstall through Remove, Restart and Record', async () => {
+  it('runs an uninstall through Remove, Restart, VerifyHealth (which lets it pass) and Record', async () => {
     const recorder = recordingHandlers();
     const { result } = await run(recorder, uninstallState());
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(recorder.calls).toEqual(['Remove', 'Restart', 'Record']);
+    expect(recorder.calls).toEqual(['Remove', 'Restart', 'VerifyHealth', 'Record']);
+  });
+
+  it('runs a rollback the way it runs an install', async () => {
+    const recorder = recordingHandlers();
+    const { result } = await run(recorder, { ...installState(), kind: 'rollback', plugin: 'demo', revision: 1 } as WorkflowState);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']);
+  });
+
+  it('plans through its own Stage and CheckAllowlist states and Plan, never reaching a host step', async () => {
+    const recorder = recordingHandlers();
+    const { result, history } = await run(recorder, { ...installState(), kind: 'plan' } as WorkflowState);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(recorder.calls).toEqual(['PlanStage', 'PlanCheckAllowlist', 'Plan']);
+    expect(history.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name)).toEqual([
+      'ByKind',
+      'PlanStage',
+      'PlanCheckAllowlist',
+      'Plan',
+      'Done',
+    ]);
+  });
+
+  it('fails the execution as HealthCheckFailed once Record closed an operation the health gate found unhealthy', async () => {
+    const recorder = recordingHandlers({
+      VerifyHealth: async (state) => ({ ...state, phase: 'verified', health: { healthy: false, rolledBack: true, output: ['unhealthy'], checks: 30 } }),
+    });
+    const { result } = await run(recorder, installState());
+
+    expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']);
+    expect(result).toMatchObject({ status: 'FAILED', error: 'HealthCheckFailed' });
   });
 
   it('retries a busy workspace and then succeeds', async () => {
@@ -60,7 +95,7 @@ describe('the workflow on the local engine', () => {
     const { result, history } = await run(recorder, installState());
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Deliver', 'Restart', 'Record']);
+    expect(recorder.calls).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Deliver', 'Restart', 'VerifyHealth', 'Record']);
     expect(history.events.filter((e) => e.type === 'StateRetried').map((e) => [e.state?.name, e.retryAttempt])).toEqual([['Deliver', 1]]);
   });
 

@@ -1,3 +1,4 @@
+import { keepsTarballsInMemory } from '../../support/operation-fakes.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,7 +55,7 @@ describe('a database outage while RecordFailure closes the operation', () => {
       executionArn: null,
     });
     expect(await acquireLease(t.db, 'ws-1', operationId, 60_000)).toBe(true);
-    const recordFailure = recordFailureStep({ ports: postgresStepPorts(viaProxy), s3: new S3Client({ region: 'us-east-1' }) });
+    const recordFailure = recordFailureStep({ ports: postgresStepPorts(viaProxy), s3: new S3Client({ region: 'us-east-1' }), ...keepsTarballsInMemory() });
     const recorder = recordingHandlers({
       Stage: async () => {
         // The database goes away as the step fails, and comes back a few seconds later.

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthesizeDefinition } from '../../../infra/workflow.js';
+import { synthesizeDefinition, TASK_STATES } from '../../../infra/workflow.js';
 
 /** The page's plain-JavaScript model (lambdas/api/ops-page/model.js), typed here for the test only. */
 interface StepView {
@@ -31,19 +31,25 @@ beforeAll(async () => {
   model = (await import(specifier)) as Model;
 });
 
-type State = { Type: string; Next?: string; Choices?: Array<{ StringEquals?: string; Next: string }>; Catch?: Array<{ Next: string }> };
+type Rule = { StringEquals?: string; Or?: Rule[]; Next?: string };
+type State = { Type: string; Next?: string; Choices?: Rule[]; Default?: string; Catch?: Array<{ Next: string }> };
 
-/** The Task states one kind runs, read off the synthesized state machine by following `Next` from ByKind. */
+const matches = (rule: Rule, kind: string): boolean => rule.StringEquals === kind || (rule.Or ?? []).some((r) => matches(r, kind));
+
+/**
+ * The steps one kind runs, read off the synthesized state machine by following `Next` from ByKind
+ * (a later Choice by its Default, the way a healthy run goes), each Task state named by the step it invokes.
+ */
 function tasksFor(kind: string): string[] {
   const { definition } = synthesizeDefinition();
   const states = definition.States as Record<string, State>;
   const choice = states[definition.StartAt as string]!;
-  let name: string | undefined = choice.Choices!.find((c) => c.StringEquals === kind)!.Next;
+  let name: string | undefined = choice.Choices!.find((c) => matches(c, kind))!.Next;
   const tasks: string[] = [];
   while (name) {
     const state: State = states[name]!;
-    if (state.Type === 'Task') tasks.push(name);
-    name = state.Next;
+    if (state.Type === 'Task') tasks.push(TASK_STATES[name]!);
+    name = state.Type === 'Choice' ? state.Default : state.Next;
   }
   return tasks;
 }
@@ -59,8 +65,7 @@ const op = (overrides: Record<string, unknown>) => ({
 
 describe('the workflow the page draws', () => {
   it('lists the Task states of each kind in the order the state machine runs them', () => {
-    expect([...model.WORKFLOW.install!]).toEqual(tasksFor('install'));
-    expect([...model.WORKFLOW.uninstall!]).toEqual(tasksFor('uninstall'));
+    for (const kind of ['install', 'uninstall', 'rollback', 'plan']) expect([...model.WORKFLOW[kind]!], kind).toEqual(tasksFor(kind));
   });
 
   it('draws RecordFailure as the branch every step is caught into', () => {
@@ -88,6 +93,7 @@ describe('layoutSteps', () => {
       ['CheckAllowlist', 'succeeded'],
       ['Deliver', 'failed'],
       ['Restart', 'not reached'],
+      ['VerifyHealth', 'not reached'],
       ['Record', 'not reached'],
     ]);
     expect(main[0]!.durationMs).toBe(1500);
@@ -139,7 +145,7 @@ describe('layoutSteps', () => {
     expect(stopped.main[2]).toMatchObject({ label: 'failed', error: { code: 'delivery_failed' } });
   });
 
-  it('draws an uninstall as Remove, Restart, Record, with a skipped Restart labelled as such', () => {
+  it('draws an uninstall as Remove, Restart, VerifyHealth, Record, with a skipped Restart (and the gate, which uninstall skips) labelled as such', () => {
     const { main } = model.layoutSteps(
       op({
         kind: 'uninstall',
@@ -147,17 +153,18 @@ describe('layoutSteps', () => {
         steps: [
           { name: 'Remove', status: 'SUCCEEDED', startedAt: 'x' },
           { name: 'Restart', status: 'SKIPPED', startedAt: 'x' },
+          { name: 'VerifyHealth', status: 'SKIPPED', startedAt: 'x' },
           { name: 'Record', status: 'SUCCEEDED', startedAt: 'x' },
         ],
       }),
     );
-    expect(main.map((s) => `${s.name}:${s.label}`)).toEqual(['Remove:succeeded', 'Restart:skipped', 'Record:succeeded']);
+    expect(main.map((s) => `${s.name}:${s.label}`)).toEqual(['Remove:succeeded', 'Restart:skipped', 'VerifyHealth:skipped', 'Record:succeeded']);
     expect(main[0]!.durationMs).toBeNull();
   });
 
   it('shows a step the page does not know after the known ones rather than dropping it', () => {
-    const { main } = model.layoutSteps(op({ steps: [{ name: 'Verify', status: 'RUNNING', startedAt: 'x' }] }));
-    expect(main.map((s) => s.name)).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'Record', 'Verify']);
+    const { main } = model.layoutSteps(op({ steps: [{ name: 'Inventory', status: 'RUNNING', startedAt: 'x' }] }));
+    expect(main.map((s) => s.name)).toEqual(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record', 'Inventory']);
   });
 
   it('summarizes a failed operation as its failed step and code for the table', () => {

@@ -3,7 +3,7 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deliverInstall, removePlugin, restartWorkspace, type DeliveryDeps } from '../../../lambdas/delivery/index.js';
+import { deliverInstall, removePlugin, restartWorkspace, verifyHealth, type DeliveryDeps } from '../../../lambdas/delivery/index.js';
 import type { Workspace } from '../../../lambdas/shared/types.js';
 
 const ssmMock = mockClient(SSMClient);
@@ -16,6 +16,8 @@ const deps: DeliveryDeps = {
     configDirFor: (runtime) => (runtime === 'hermes' ? '/home/ubuntu/.hermes' : '/configs'),
     restartCommand: 'docker restart ws-{workspaceId}',
     deliveryTimeoutMs: 60_000,
+    healthCommandFor: (runtime) => `check-${runtime} {workspaceId}`,
+    healthTimeoutMs: 90_000,
   },
   now: () => new Date('2024-05-01T12:00:00.123Z'),
   ssmPolling: { pollIntervalMs: 1, maxPollIntervalMs: 2 },
@@ -26,6 +28,9 @@ function hostReports(stdout: string, status: 'Success' | 'Failed' = 'Success') {
     .on(GetCommandInvocationCommand)
     .resolves({ Status: status, StatusDetails: status, ResponseCode: status === 'Success' ? 0 : 1, StandardOutputContent: stdout });
 }
+
+/** `text` as it reads inside the quoted script SendCommand carries. */
+const quotedInside = (text: string) => text.replaceAll("'", `'\\''`);
 
 /** The host script went out in the one SendCommand, containing each of `parts`. */
 function expectSentScriptContaining(...parts: string[]): void {
@@ -136,11 +141,76 @@ describe('removePlugin', () => {
 });
 
 describe('restartWorkspace', () => {
-  it('runs the configured command for the workspace', async () => {
+  it("runs the configured command for the workspace, with the runtime's config dir", async () => {
     hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
 
     await expect(restartWorkspace(deps, { workspace })).resolves.toEqual({ transport: 'ssm', commandId: 'cmd-1' });
-    expectSentScriptContaining('docker restart ws-');
+    expectSentScriptContaining('docker restart ws-', quotedInside("CONFIG_PATH='/home/ubuntu/.hermes'"));
+  });
+});
+
+describe('verifyHealth', () => {
+  const gate = { workspace, pluginName: 'acme.tools', skills: ['s1'] };
+  const verdict = (fields: string) => `MOLECULE_RESULT {"ok":true,${fields}}\n`;
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+  it("runs the runtime's check and reports a healthy verdict", async () => {
+    hostReports(verdict(`"healthy":true,"checks":2,"output":"${b64('up\n')}"`));
+
+    await expect(verifyHealth(deps, gate)).resolves.toEqual({
+      transport: 'ssm',
+      commandId: 'cmd-1',
+      healthy: true,
+      rolledBack: null,
+      output: ['up'],
+      checks: 2,
+    });
+    expectSentScriptContaining(...['check-hermes', "TIMEOUT_SECONDS='90'", "RESTART_SECONDS='60'"].map(quotedInside));
+  });
+
+  it('reports an unhealthy verdict with whether the host was put back', async () => {
+    hostReports(verdict(`"healthy":false,"rolledBack":false,"checks":30,"output":"${b64('a\nb\n')}"`));
+
+    await expect(verifyHealth(deps, gate)).resolves.toMatchObject({ healthy: false, rolledBack: false, output: ['a', 'b'], checks: 30 });
+  });
+
+  it('bounds and cleans the output lines whatever the host sent', async () => {
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i}\x1b[31m\r`);
+    hostReports(verdict(`"healthy":false,"rolledBack":true,"checks":1,"output":"${b64(`${lines.join('\n')}\n${'x'.repeat(5000)}`)}"`));
+
+    const { output } = await verifyHealth(deps, gate);
+
+    expect(output.length).toBeLessThanOrEqual(20);
+    expect(output.join('\n').length).toBeLessThanOrEqual(4096);
+    expect(output.join('')).not.toMatch(/[\x00-\x1f]/);
+    hostReports(verdict(`"healthy":false,"rolledBack":true,"checks":1,"output":"${b64(lines.join('\n'))}"`));
+    expect((await verifyHealth(deps, gate)).output).toEqual(Array.from({ length: 20 }, (_, i) => `line ${i + 10}[31m`));
+  });
+
+  it('gives the host the whole gate, longer than one delivery command, within the invocation', async () => {
+    hostReports(verdict('"healthy":true,"checks":1,"output":""'));
+    await verifyHealth(deps, gate);
+    await verifyHealth({ ...deps, remainingMs: () => 120_000 }, gate);
+
+    const timeouts = ssmMock.commandCalls(SendCommandCommand).map((call) => Number(call.args[0].input.Parameters?.executionTimeout?.[0]));
+    // 90 s of checks, 30 s for the last run and putting back, 60 s for the restart after it; within a
+    // 2 min invocation, half the 20 s reserve before its end.
+    expect(timeouts).toEqual([180, 110]);
+  });
+
+  it("names its own failure in the workflow's words", async () => {
+    hostReports('MOLECULE_RESULT {"ok":false,"code":"delivery_failed","step":"health"}\n', 'Failed');
+
+    await expect(verifyHealth(deps, gate)).rejects.toMatchObject({ name: 'DeliveryFailed', message: 'the workspace could not run the health check' });
+  });
+
+  it('fails when the host reports no verdict', async () => {
+    hostReports('MOLECULE_RESULT {"ok":true,"action":"restarted"}\n');
+
+    await expect(verifyHealth(deps, gate)).rejects.toMatchObject({
+      code: 'delivery_failed',
+      message: 'the workspace did not report the outcome of the health check',
+    });
   });
 });
 

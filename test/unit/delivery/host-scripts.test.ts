@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { installScript, restartScript, uninstallScript } from '../../../lambdas/delivery/host-scripts.js';
+import { healthScript, installScript, restartScript, uninstallScript } from '../../../lambdas/delivery/host-scripts.js';
+import { shellQuote } from '../../../lambdas/delivery/shell.js';
+import { HOST_SCRIPT_PATTERN } from '../../../infra/constructs/host-command-document.js';
 
 describe('host script builders', () => {
   const install = {
@@ -9,12 +11,24 @@ describe('host script builders', () => {
     tarballUrl: 'https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abc',
     ts: '20240101T000000000Z',
   };
+  const health = {
+    configDir: '/configs',
+    pluginName: 'acme.tools',
+    workspaceId: 'ws-1',
+    command: 'docker inspect ws-{workspaceId}',
+    timeoutSeconds: 60,
+    restartCommand: 'docker restart ws-{workspaceId}',
+    restartTimeoutSeconds: 300,
+    skills: ['s1'],
+  };
 
   it('produce scripts bash accepts', () => {
     for (const script of [
       installScript(install),
       uninstallScript({ configDir: '/home/ubuntu/.hermes', pluginName: 'acme.tools', skills: ['s1', 's2'] }),
       restartScript({ workspaceId: 'ws-1', command: 'docker restart ws-{workspaceId}' }),
+      restartScript({ workspaceId: 'ws-1', command: 'docker restart ws-{workspaceId}', configDir: '/opt/configs' }),
+      healthScript(health),
     ]) {
       expect(() => execFileSync('bash', ['-n', '-c', script])).not.toThrow();
     }
@@ -45,5 +59,27 @@ describe('host script builders', () => {
     const script = restartScript({ workspaceId: "ws'; reboot; '", command: 'docker restart ws-{workspaceId} && echo {workspaceId}' });
 
     expect(script).toContain(`docker restart ws-'ws'\\''; reboot; '\\''' && echo 'ws'\\''; reboot; '\\'''`);
+  });
+
+  it('give the restart command the config dir when the caller names one', () => {
+    expect(restartScript({ workspaceId: 'ws-1', command: 'true', configDir: '/opt/configs/' })).toContain("CONFIG_PATH='/opt/configs'\n");
+    expect(restartScript({ workspaceId: 'ws-1', command: 'true' })).not.toContain('CONFIG_PATH=');
+    expect(() => restartScript({ workspaceId: 'ws-1', command: 'true', configDir: '../etc' })).toThrow(/config dir/);
+  });
+
+  it('put the health check in as one quoted value, the workspace id quoted inside it, and whole seconds', () => {
+    const script = healthScript({ ...health, workspaceId: "ws'1", timeoutSeconds: 2.5 });
+
+    expect(script).toContain(`HEALTH_COMMAND=${shellQuote(`docker inspect ws-${shellQuote("ws'1")}`)}\n`);
+    expect(script).toContain("TIMEOUT_SECONDS='3'\n");
+    expect(script).toContain(`UNINSTALL_SCRIPT=${shellQuote(uninstallScript({ configDir: '/configs', pluginName: 'acme.tools', skills: ['s1'] }))}\n`);
+  });
+
+  it('refuse a health gate for an invalid plugin name', () => {
+    expect(() => healthScript({ ...health, pluginName: '../x' })).toThrow(/plugin name/);
+  });
+
+  it('frame the health gate as the SSM document admits it', () => {
+    expect(`exec bash -c ${shellQuote(healthScript(health))} molecule-delivery`).toMatch(new RegExp(HOST_SCRIPT_PATTERN));
   });
 });

@@ -36,7 +36,7 @@ const envOf = (template: Template, description: RegExp) => {
   );
   return (fn!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 };
-const HOST_STEPS = [/^Installs the staged plugin/, /^Uninstalls a plugin/, /^Restarts the workspace/, /^Closes operations/];
+const HOST_STEPS = [/^Installs the staged plugin/, /^Uninstalls a plugin/, /^Restarts the workspace/, /^Runs the health check/, /^Closes operations/];
 
 describe('without endpoints', () => {
   const { template } = synth(undefined);

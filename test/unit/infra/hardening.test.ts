@@ -105,21 +105,21 @@ describe('host access', () => {
     }
     const hostStatements = statements().filter((s) => JSON.stringify(s.Resource).includes(':instance/'));
     expect(hostStatements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
-      // Deliver, Remove and Restart, and Reconcile, which asks hosts what they have.
-      [...Array(4).fill('ec2-instance-connect:SendSSHPublicKey'), ...Array(4).fill('ssm:SendCommand')].sort(),
+      // Deliver, Remove, Restart and VerifyHealth, and Reconcile, which asks hosts what they have.
+      [...Array(5).fill('ec2-instance-connect:SendSSHPublicKey'), ...Array(5).fill('ssm:SendCommand')].sort(),
     );
   });
 });
 
 describe('least privilege elsewhere', () => {
-  it('scopes every S3 object grant to staged/ or registry/ with named actions', () => {
+  it('scopes every S3 object grant to staged/, revisions/ or registry/ with named actions', () => {
     const s3 = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
     expect(s3.length).toBeGreaterThan(0);
     for (const s of s3) {
       expect([s.Action].flat().every((a) => /^s3:(GetObject|PutObject|DeleteObject|ListBucket)$/.test(a))).toBe(true);
       const resources = JSON.stringify(s.Resource);
       if ([s.Action].flat().includes('s3:ListBucket')) expect(s.Condition).toEqual({ StringLike: { 's3:prefix': ['registry/*'] } });
-      else expect(resources).toMatch(/\/(staged|registry)\/\*/);
+      else expect(resources).toMatch(/\/(staged|revisions|registry)\/\*/);
     }
   });
 
@@ -200,6 +200,14 @@ describe('edges and hygiene', () => {
       VersioningConfiguration: { Status: 'Enabled' },
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })]) },
     });
+  });
+
+  it("expires staged tarballs after a day and never a kept revision's (revisions/)", () => {
+    const buckets = Object.values(template.findResources('AWS::S3::Bucket')) as Array<{
+      Properties: { LifecycleConfiguration?: { Rules: Array<{ Prefix?: string; ExpirationInDays?: number; Status: string }> } };
+    }>;
+    const expiring = buckets.flatMap((b) => b.Properties.LifecycleConfiguration?.Rules ?? []).filter((rule) => rule.ExpirationInDays !== undefined);
+    expect(expiring.map((rule) => [rule.Prefix, rule.ExpirationInDays])).toEqual([['staged/', 1]]);
   });
 
   it('sends cleanup runs EventBridge could not deliver to a dead-letter queue', () => {

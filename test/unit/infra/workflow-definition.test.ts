@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errorNamesRetried, TRANSIENT_ERROR_NAMES } from '../../../lambdas/shared/errors.js';
-import { STEP_LAMBDA_TIMEOUTS, STEP_NAMES, synthesizeDefinition } from '../../../infra/workflow.js';
+import { STEP_LAMBDA_TIMEOUTS, STEP_NAMES, synthesizeDefinition, TASK_STATES } from '../../../infra/workflow.js';
 
 interface Retrier {
   ErrorEquals: string[];
@@ -19,7 +19,9 @@ interface State {
   TimeoutSeconds?: number;
   Retry?: Retrier[];
   Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
-  Choices?: Array<{ Variable: string; StringEquals: string; Next: string }>;
+  Choices?: Array<{ Variable?: string; StringEquals?: string; Next: string; Or?: unknown[]; And?: unknown[] }>;
+  Error?: string;
+  Cause?: string;
   Default?: string;
   ErrorPath?: string;
   CausePath?: string;
@@ -61,36 +63,68 @@ describe('the synthesized workflow definition', () => {
     expect(keys).not.toContain('ProcessorConfig');
   });
 
-  it('has one Task per step, each invoking its Lambda directly with the whole state', () => {
-    expect([...taskStates].sort()).toEqual([...STEP_NAMES].sort());
+  it('has a Task per step (the plan path has two of its own on the same functions), each invoking its Lambda directly with the whole state', () => {
+    expect([...taskStates].sort()).toEqual(Object.keys(TASK_STATES).sort());
+    expect([...new Set(Object.values(TASK_STATES))].sort()).toEqual([...STEP_NAMES].sort());
     for (const name of taskStates) {
       const task = state(name);
       expect(task.Resource).toMatch(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/);
+      expect(task.Resource?.endsWith(`molecule-${TASK_STATES[name]}`), name).toBe(true);
       expect(task).not.toHaveProperty('Parameters');
       expect(task).not.toHaveProperty('InputPath');
       expect(task.TimeoutSeconds).toBeGreaterThan(0);
     }
   });
 
-  it('routes install and uninstall by kind, and records anything else as a failure', () => {
+  it('routes install and rollback, uninstall and plan by kind, and records anything else as a failure', () => {
     const byKind = state(definition.StartAt as string);
     expect(definition.StartAt).toBe('ByKind');
     expect(byKind.Type).toBe('Choice');
     expect(byKind.Choices).toEqual([
-      { Variable: '$.kind', StringEquals: 'install', Next: 'Stage' },
+      {
+        Or: [
+          { Variable: '$.kind', StringEquals: 'install' },
+          { Variable: '$.kind', StringEquals: 'rollback' },
+        ],
+        Next: 'Stage',
+      },
       { Variable: '$.kind', StringEquals: 'uninstall', Next: 'Remove' },
+      { Variable: '$.kind', StringEquals: 'plan', Next: 'PlanStage' },
     ]);
     expect(state(byKind.Default ?? '').Next).toBe('RecordFailure');
   });
 
-  it('chains install through Stage, CheckAllowlist, Deliver and uninstall through Remove into the same Restart and Record', () => {
+  it('chains install through Stage, CheckAllowlist, Deliver and uninstall through Remove into the same Restart, VerifyHealth and Record', () => {
     expect(state('Stage').Next).toBe('CheckAllowlist');
     expect(state('CheckAllowlist').Next).toBe('Deliver');
     expect(state('Deliver').Next).toBe('Restart');
     expect(state('Remove').Next).toBe('Restart');
-    expect(state('Restart').Next).toBe('Record');
-    expect(state('Record').Next).toBe('Done');
+    expect(state('Restart').Next).toBe('VerifyHealth');
+    expect(state('VerifyHealth').Next).toBe('Record');
+    expect(state('Record').Next).toBe('Verdict');
     expect(state('Done').Type).toBe('Succeed');
+  });
+
+  it('fails the execution after Record when the health gate found the agent unhealthy, and succeeds otherwise', () => {
+    const verdict = state('Verdict');
+    expect(verdict.Type).toBe('Choice');
+    expect(verdict.Choices).toEqual([
+      {
+        And: [
+          { Variable: '$.health.healthy', IsPresent: true },
+          { Variable: '$.health.healthy', BooleanEquals: false },
+        ],
+        Next: 'HealthCheckFailed',
+      },
+    ]);
+    expect(verdict.Default).toBe('Done');
+    expect(state('HealthCheckFailed')).toMatchObject({ Type: 'Fail', Error: 'HealthCheckFailed' });
+  });
+
+  it('plans through its own Stage and CheckAllowlist states into Plan, which ends the execution, never reaching the host steps', () => {
+    expect(state('PlanStage').Next).toBe('PlanCheckAllowlist');
+    expect(state('PlanCheckAllowlist').Next).toBe('Plan');
+    expect(state('Plan').Next).toBe('Done');
   });
 
   it('catches every failure of every step into $.error and sends it to RecordFailure', () => {
@@ -125,7 +159,7 @@ describe('the synthesized workflow definition', () => {
   it('retries exactly the errors the error declaration marks transient, each under its policy', () => {
     for (const name of taskStates) {
       const task = state(name);
-      const closing = name === 'Record' || name === 'RecordFailure';
+      const closing = name === 'Record' || name === 'RecordFailure' || name === 'Plan';
       for (const error of errorNamesRetried('backoff')) {
         expect(retrierFor(task, error), `${name} ${error}`).toMatchObject(
           closing ? { IntervalSeconds: 2, MaxAttempts: 8 } : { IntervalSeconds: 1, MaxAttempts: 4 },

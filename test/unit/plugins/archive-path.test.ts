@@ -1,13 +1,14 @@
+import { EntryPathError, entrySegments } from '@molecule/plugins-sdk/contract/archive-path';
 import { describe, expect, it } from 'vitest';
-import { entrySegments, pluginPath, topLevelOf } from '../../../lambdas/plugins/archive-path.js';
-import type { AppError } from '../../../lambdas/shared/errors.js';
+import { pluginPath, topLevelOf } from '../../../lambdas/plugins/archive-path.js';
+import { InvalidArchive } from '../../../lambdas/shared/errors.js';
 
 function rejection(name: string): string {
   try {
     entrySegments(name);
   } catch (err) {
-    expect((err as AppError).code).toBe('invalid_archive');
-    return (err as AppError).message;
+    expect(err).toBeInstanceOf(EntryPathError);
+    return (err as EntryPathError).message;
   }
   throw new Error(`${JSON.stringify(name)} was accepted`);
 }
@@ -55,8 +56,10 @@ describe('where an archive entry lands below the plugin root', () => {
     expect(pluginPath('./', true)).toBeNull();
   });
 
-  it('refuses what entrySegments refuses', () => {
+  it('refuses what entrySegments refuses, as invalid_archive naming the entry', () => {
     expect(() => pluginPath('a/../../escape', false)).toThrow(/escapes the plugin root/);
+    expect(() => pluginPath('a/../../escape', false)).toThrow(expect.objectContaining({ code: 'invalid_archive', details: { entry: 'a/../../escape' } }));
+    expect(() => topLevelOf('/etc/passwd')).toThrow(InvalidArchive);
   });
 
   describe("with the archive's single top-level directory stripped (GitHub tarballs)", () => {

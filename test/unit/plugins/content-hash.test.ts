@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { comparePaths, contentHash, pythonJsonDumps } from '../../../lambdas/plugins/content-hash.js';
+import { comparePaths, contentHash, pythonJsonDumps } from '@molecule/plugins-sdk/contract/content-hash';
 import { ACC_GOOD_FILES, ACC_GOOD_HASH } from '../../support/archives.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -17,7 +17,7 @@ import {
   rawTar,
   tarGz,
 } from '../../support/archives.js';
-import { supportsRuntime } from '../../../lambdas/shared/runtimes.js';
+import { supportsRuntime } from '@molecule/plugins-sdk/contract/runtimes';
 import { MiB, SPEC_LIMITS, stage, useStageDir } from '../../support/stage-helpers.js';
 
 const dir = useStageDir();

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiError, PluginDeliveryClient } from '../../../sdk/client.js';
+import { ApiError, PluginDeliveryClient } from '../../../packages/sdk/src/client.js';
 
 /** A real HTTP server that answers from a script of responses and records what it was asked. */
 async function scriptedServer(answers: Array<{ status: number; body?: unknown; headers?: Record<string, string> }>) {

@@ -4,9 +4,9 @@ import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PluginDeliveryClient } from '../../../sdk/client.js';
-import { pullPlugin } from '../../../sdk/pull.js';
-import { contentHash } from '../../../lambdas/plugins/content-hash.js';
+import { PluginDeliveryClient } from '../../../packages/sdk/src/client.js';
+import { pullPlugin } from '../../../packages/sdk/src/pull.js';
+import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import { hostile, pluginEntries, tarGz } from '../../support/archives.js';
 import { createHash } from 'node:crypto';
 

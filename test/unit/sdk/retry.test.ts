@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryAfterMs, retryDelayMs } from '../../../sdk/retry.js';
+import { retryAfterMs, retryDelayMs } from '../../../packages/sdk/src/retry.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
 const POLICY = { baseMs: 1_000, maxMs: 30_000, jitter: 0.25 };

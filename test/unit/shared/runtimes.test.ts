@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isKnownRuntime, runtimeKey, sameRuntime, supportsRuntime } from '../../../lambdas/shared/runtimes.js';
+import { isKnownRuntime, runtimeKey, sameRuntime, supportsRuntime } from '@molecule/plugins-sdk/contract/runtimes';
 
 describe('runtime names (SPEC §5)', () => {
   it.each([

@@ -7,13 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Extract } from 'tar-stream';
 import YAML from 'yaml';
+import { entrySegments } from './contract/archive-path.js';
+import { contentHash, type FileDigest } from './contract/content-hash.js';
+import { MANIFEST_PATH } from './contract/manifest.js';
+import { PLUGIN_NAME_RE } from './contract/names.js';
+import { ApiError, type Download, type PluginDeliveryClient } from './client.js';
 
 type Entry = Extract extends AsyncIterable<infer E> ? E : never;
-import { entrySegments } from '../lambdas/plugins/archive-path.js';
-import { contentHash, type FileDigest } from '../lambdas/plugins/content-hash.js';
-import { MANIFEST_PATH } from '../lambdas/plugins/manifest.js';
-import { PLUGIN_NAME_RE } from '../lambdas/shared/types.js';
-import { ApiError, type Download, type PluginDeliveryClient } from './client.js';
 
 /**
  * The remote-agent side of the download route (external workspaces pull; SPEC §4): streams the

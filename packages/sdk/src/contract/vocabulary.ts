@@ -1,15 +1,15 @@
-import * as z from './zod.js';
+import * as z from '../zod.js';
 
 /**
- * The enums the API's contract (api/contract/responses.ts) and the service share, in a module of
- * their own so the contract need not import shared/types, which takes its types from the contract.
+ * The enums the API's answers (responses.ts) and the service share, in a module of their own so
+ * the answers need not import the service's shared/types, which takes its types from them.
  */
 
 /** What a workspace asks to be reached by (`PUT /admin/workspaces/{id}` `transport`). */
 export const Transport = z.enum(['ssm', 'eic', 'auto']);
 export type Transport = z.infer<typeof Transport>;
 
-export const OperationKind = z.enum(['install', 'uninstall']);
+export const OperationKind = z.enum(['install', 'uninstall', 'rollback', 'plan']);
 export type OperationKind = z.infer<typeof OperationKind>;
 
 export const OperationStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']);

@@ -3,7 +3,7 @@ import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WORKSPACE_ID_RE } from '../lambdas/shared/types.js';
+import { WORKSPACE_ID_RE } from './contract/names.js';
 import { ApiError } from './client.js';
 
 /**

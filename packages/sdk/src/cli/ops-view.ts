@@ -1,4 +1,4 @@
-import type { Operation, StepRecord } from '../../lambdas/shared/types.js';
+import type { Operation, StepRecord } from '../client.js';
 import { table } from './format.js';
 
 /**
@@ -89,13 +89,15 @@ export function stepProgress(step: StepRecord): string {
 
 /** What became of an operation: done, running or failed (with the error), its warnings and its id. */
 export function outcome(op: Operation): string {
-  const what = op.kind === 'install' ? (op.status === 'SUCCEEDED' ? 'installed' : 'install') : op.status === 'SUCCEEDED' ? 'uninstalled' : 'uninstall';
+  const done = op.status === 'SUCCEEDED';
+  const what = { install: done ? 'installed' : 'install', uninstall: done ? 'uninstalled' : 'uninstall', rollback: done ? 'rolled back' : 'rollback', plan: done ? 'planned' : 'plan' }[op.kind];
   const lines = [
     op.status === 'FAILED'
       ? `${what} of ${op.plugin ?? op.source} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`
       : op.status === 'RUNNING'
         ? `${what} of ${op.plugin ?? op.source} is running`
-        : `${what} ${op.plugin}${op.sha256 && op.kind === 'install' ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+        : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+    ...(op.error?.output?.length ? ['the health check printed:', ...op.error.output.map((line) => `  ${line}`)] : []),
     ...op.warnings.map((w) => `warning: ${w}`),
     `operation ${op.operationId}`,
   ];

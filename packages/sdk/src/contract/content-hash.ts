@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ContentHash } from '../shared/types.js';
+import type { ContentHash } from './names.js';
 import { MANIFEST_PATH } from './manifest.js';
 
 /** `[relative path, lowercase hex sha256 of the file's bytes]` */

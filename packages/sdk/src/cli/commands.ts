@@ -4,8 +4,9 @@ import { pullPlugin } from '../pull.js';
 import { workspaceStateDir } from '../token-cache.js';
 import { connect, home, type NetworkFlags } from './connection.js';
 import { follow } from './follow.js';
+import type { InstallRequest, Plan, PluginDeliveryClient } from '../client.js';
 import { type Printer, printPlugins, progress, table } from './format.js';
-import type { Io } from './io.js';
+import { type Io, UsageError } from './io.js';
 import { explainHeader, explainSteps, outcome } from './ops-view.js';
 import { type WatchFlags, watch as watchOperations } from './watch.js';
 
@@ -18,19 +19,87 @@ interface WaitFlags {
   wait: boolean;
   timeout: number;
 }
-export type InstallFlags = NetworkFlags & WaitFlags & { sha256?: string; restart: boolean; uninstallAfter?: string };
+export type InstallFlags = NetworkFlags &
+  WaitFlags & { sha256?: string; restart: boolean; uninstallAfter?: string; healthCheck: boolean; dryRun?: boolean; detailedExitcode?: boolean };
+export type RollbackFlags = NetworkFlags & WaitFlags & { revision?: number };
 export type UninstallFlags = NetworkFlags & WaitFlags & { at?: string };
 export type RegistryFlags = NetworkFlags & { runtime?: string };
 export type PullFlags = NetworkFlags & { source?: string; dir?: string };
 
 export async function install(io: Io, workspace: string, source: string, flags: InstallFlags): Promise<number> {
   const { client, print } = await connect(flags, io, workspace);
-  const accepted = await client.install(workspace, {
+  const request = {
     source,
     ...(flags.sha256 ? { sha256: flags.sha256 } : {}),
     ...(flags.restart ? {} : { restart: false }),
     ...(flags.uninstallAfter ? { uninstallAfter: flags.uninstallAfter } : {}),
-  });
+    ...(flags.healthCheck ? {} : { healthCheck: false }),
+  };
+  if (flags.dryRun) return plan(client, workspace, request, flags, io, print);
+  if (flags.detailedExitcode) throw new UsageError('--detailed-exitcode goes with --dry-run');
+  const accepted = await client.install(workspace, request);
+  return follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
+}
+
+/**
+ * `install --dry-run`: the plan as a file diff (`+ added`, `- removed`, `~ changed`) and whether
+ * the install would restart. Exit 0 (with `--detailed-exitcode`: 0 no changes, 2 changes, as
+ * helm-diff does), 1 when it cannot be planned or would be refused.
+ */
+async function plan(
+  client: PluginDeliveryClient,
+  workspace: string,
+  request: InstallRequest,
+  flags: InstallFlags,
+  io: Io,
+  print: Printer,
+): Promise<number> {
+  const accepted = await client.plan(workspace, request);
+  const op = await client.waitForOperation(workspace, accepted.operationId, { timeoutMs: flags.timeout * 1000 });
+  if (op.status === 'RUNNING') {
+    io.stderr(`the plan is still running after ${flags.timeout} s; follow it with: molecule-plugins status ${workspace} ${op.operationId}\n`);
+    return 3;
+  }
+  if (op.status === 'FAILED' || !op.plan) {
+    print.failure(op, outcome(op));
+    return 1;
+  }
+  const planned = op.plan;
+  print.result(planned, planText(planned));
+  if (!planned.allowed) return 1;
+  const changes = planned.files.added.length + planned.files.removed.length + planned.files.changed.length;
+  return flags.detailedExitcode && changes > 0 ? 2 : 0;
+}
+
+export function planText(p: Plan): string {
+  const from = p.from ? `${p.from.version ?? '-'} (revision ${p.from.revision ?? '?'}, ${p.from.sha256.slice(0, 12)})` : 'not installed';
+  const lines = [`${p.plugin}: ${from} -> ${p.to.version ?? '-'} (${p.to.sha256.slice(0, 12)})`];
+  for (const path of p.files.added) lines.push(`+ ${path}`);
+  for (const path of p.files.removed) lines.push(`- ${path}`);
+  for (const path of p.files.changed) lines.push(`~ ${path}`);
+  const changes = p.files.added.length + p.files.removed.length + p.files.changed.length;
+  if (changes === 0) lines.push('no changes');
+  lines.push(p.restart ? 'the workspace would restart' : 'the workspace would not restart');
+  if (!p.allowed) lines.push(`refused: ${p.blockedBy ?? 'not allowed'}`);
+  for (const warning of p.warnings) lines.push(`warning: ${warning}`);
+  return lines.join('\n');
+}
+
+/** `revisions <workspace> <plugin>`: newest first, the active one marked. */
+export async function revisions(io: Io, workspace: string, name: string, flags: NetworkFlags): Promise<number> {
+  const { client, print } = await connect(flags, io, workspace);
+  const list = await client.revisions(workspace, name);
+  print.result(
+    list,
+    table(list.map((r) => [String(r.revision), r.status, r.version ?? '-', r.sha256.slice(0, 12), `${r.files.length} files`, r.kept ? 'kept' : 'not kept', r.installedAt])),
+  );
+  return 0;
+}
+
+/** `rollback <workspace> <plugin> [--revision N]`: follows the operation like an install. */
+export async function rollback(io: Io, workspace: string, name: string, flags: RollbackFlags): Promise<number> {
+  const { client, print } = await connect(flags, io, workspace);
+  const accepted = await client.rollback(workspace, name, flags.revision === undefined ? {} : { revision: flags.revision });
   return follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
 }
 

@@ -1,6 +1,6 @@
-import * as z from '../shared/zod.js';
-import { PLUGIN_NAME_RE } from '../shared/types.js';
-import { messageQuote } from '../shared/message-quote.js';
+import * as z from '../zod.js';
+import { messageQuote } from './message-quote.js';
+import { PLUGIN_NAME_RE } from './names.js';
 
 /**
  * What a `plugin.yaml` may hold, as a schema apart from the YAML parsing in manifest.ts: the API

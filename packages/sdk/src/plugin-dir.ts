@@ -3,9 +3,8 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { contentHash, type FileDigest } from '../lambdas/plugins/content-hash.js';
-import { MANIFEST_PATH, parseManifest } from '../lambdas/plugins/manifest.js';
-import { ManifestInvalid } from '../lambdas/shared/errors.js';
+import { contentHash, type FileDigest } from './contract/content-hash.js';
+import { MANIFEST_PATH, ManifestError, parseManifest } from './contract/manifest.js';
 
 /**
  * A plugin directory on the author's disk, seen as the service would stage it: its SPEC §3
@@ -76,9 +75,8 @@ export async function validatePluginDir(root: string): Promise<Validation> {
       ...(manifest.version ? { version: manifest.version } : {}),
     };
   } catch (err) {
-    if (!(err instanceof ManifestInvalid)) throw err;
-    const problems = err.details.problems;
-    const errors = Array.isArray(problems) ? problems.map((p) => `${MANIFEST_PATH}: ${String(p)}`) : [err.message];
+    if (!(err instanceof ManifestError)) throw err;
+    const errors = err.problems.length > 0 ? err.problems.map((p) => `${MANIFEST_PATH}: ${p}`) : [err.message];
     return { errors, warnings, sha256: hashed.sha256 };
   }
 }

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -101,9 +102,25 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--sha256 <hex>', 'the content hash the plugin must have')
     .option('--no-restart', 'do not restart the workspace after the change')
     .option('--uninstall-after <duration>', 'uninstall again after an ISO-8601 duration (P7D)')
+    .option('--no-health-check', 'do not run the health gate after the restart')
+    .option('--dry-run', 'print what the install would change (+ added, - removed, ~ changed) and whether it restarts; change nothing')
+    .option('--detailed-exitcode', 'with --dry-run: exit 2 when the install would change files, 0 when not (1: error or refused)')
     .option('--no-wait', 'return once the operation is accepted')
     .addOption(timeout())
     .action((workspace: string, source: string, flags: commands.InstallFlags) => run(commands.install(io, workspace, source, flags)));
+
+  networked('revisions', "a plugin's revisions on a workspace, newest first")
+    .argument('<workspace>')
+    .argument('<plugin>')
+    .action((workspace: string, name: string, flags: NetworkFlags) => run(commands.revisions(io, workspace, name, flags)));
+
+  networked('rollback', 'put back an earlier revision of a plugin, byte for byte (default: the one before the active one)')
+    .argument('<workspace>')
+    .argument('<plugin>')
+    .addOption(new Option('--revision <n>', 'the revision to put back').argParser(wholeNumber))
+    .option('--no-wait', 'return once the operation is accepted')
+    .addOption(timeout())
+    .action((workspace: string, name: string, flags: commands.RollbackFlags) => run(commands.rollback(io, workspace, name, flags)));
 
   networked('uninstall', 'remove a plugin now, or schedule it with --at')
     .argument('<workspace>')
@@ -172,19 +189,25 @@ function intervalSeconds(value: string): number {
   return n;
 }
 
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError('--revision takes a revision number (1, 2, …)');
+  return n;
+}
+
 function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError('--timeout takes a number of seconds');
   return n;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (invokedDirectly) {
+/** Runs one command as this process: its streams, its terminal and Ctrl-C (`npm run cli` and the package's bin). */
+export async function runAsProcess(argv = process.argv.slice(2)): Promise<number> {
   // Ctrl-C ends `watch` cleanly (exit 0); other commands keep the default (the process ends).
   const interrupted = new AbortController();
-  const watching = process.argv.slice(2).includes('watch');
+  const watching = argv.includes('watch');
   if (watching) process.once('SIGINT', () => interrupted.abort());
-  process.exitCode = await main(process.argv.slice(2), {
+  return main(argv, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
@@ -193,3 +216,6 @@ if (invokedDirectly) {
     interrupted: interrupted.signal,
   });
 }
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) process.exitCode = await runAsProcess();

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Operation } from '../lambdas/shared/types.js';
+import type * as z from 'zod/mini';
+import type * as contract from './contract/responses.js';
 import { retryAfterMs } from './retry.js';
-import type { RegistryEntry as RegistryPlugin } from '../lambdas/shared/types.js';
 
 /**
  * A typed client for the plugin delivery API (SPEC §4), for scripts, the CLI and agents. Every
@@ -22,8 +22,15 @@ export interface ClientOptions {
 }
 
 /** The API's own shapes: one definition for the service and its clients. */
-export type { Operation, OperationStatus, StepRecord } from '../lambdas/shared/types.js';
-export type { RegistryEntry as RegistryPlugin } from '../lambdas/shared/types.js';
+export type Operation = z.infer<typeof contract.Operation>;
+export type StepRecord = z.infer<typeof contract.StepRecord>;
+export type RegistryPlugin = z.infer<typeof contract.RegistryEntry>;
+/** What an install would change (`dryRun`, SPEC §9). */
+export type Plan = z.infer<typeof contract.Plan>;
+/** One delivered version of a plugin on a workspace (SPEC §9). */
+export type Revision = z.infer<typeof contract.Revision>;
+export type RolledBack = z.infer<typeof contract.RolledBack>;
+export type { OperationStatus } from './contract/vocabulary.js';
 
 export interface InstalledPlugin {
   name: string;
@@ -39,6 +46,8 @@ export interface InstallRequest {
   sha256?: string;
   restart?: boolean;
   uninstallAfter?: string;
+  /** `false` skips the health gate after the restart. */
+  healthCheck?: boolean;
 }
 
 /** A plugin's staged tarball, opened: `sha256` is the content hash the bytes must match ('' when none was announced). */
@@ -65,7 +74,7 @@ export interface OperationsFilter {
   cursor?: string;
 }
 
-export type Accepted = { status: 'installing' | 'uninstalling'; operationId: string; statusUrl: string };
+export type Accepted = { status: 'installing' | 'uninstalling' | 'rolling_back' | 'planning'; operationId: string; statusUrl: string };
 export type Finished =
   | { status: 'installed'; plugin: string; source: string; sha256?: string; operationId: string }
   | { status: 'uninstalled'; plugin: string; operationId: string };
@@ -108,6 +117,36 @@ export class PluginDeliveryClient {
     const headers: Record<string, string> = { 'idempotency-key': opts.idempotencyKey ?? randomUUID() };
     if (opts.waitSeconds) headers.prefer = `wait=${opts.waitSeconds}`;
     return this.request('POST', `${workspacePath(workspaceId)}/plugins`, { body: request, headers, retry: true, waitSeconds: opts.waitSeconds });
+  }
+
+  /** Plans an install (`dryRun`): what it would change, nothing delivered; with `waitSeconds` the plan itself when it is ready in time. */
+  plan(workspaceId: string, request: InstallRequest, opts: { waitSeconds?: number } = {}): Promise<Accepted | Plan> {
+    const headers: Record<string, string> = { 'idempotency-key': randomUUID() };
+    if (opts.waitSeconds) headers.prefer = `wait=${opts.waitSeconds}`;
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins`, {
+      body: { ...request, dryRun: true },
+      headers,
+      retry: true,
+      waitSeconds: opts.waitSeconds,
+    });
+  }
+
+  /** The plugin's revisions on the workspace, newest first. */
+  async revisions(workspaceId: string, name: string): Promise<Revision[]> {
+    const list = await this.request<{ revisions: Revision[] }>('GET', `${workspacePath(workspaceId)}/plugins/${encodeURIComponent(name)}/revisions`);
+    return list.revisions;
+  }
+
+  /** Puts back an earlier revision (default: the one before the active one). Carries an Idempotency-Key, so it is retried safely. */
+  rollback(workspaceId: string, name: string, opts: { revision?: number; waitSeconds?: number } = {}): Promise<Accepted | RolledBack> {
+    const headers: Record<string, string> = { 'idempotency-key': randomUUID() };
+    if (opts.waitSeconds) headers.prefer = `wait=${opts.waitSeconds}`;
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins/${encodeURIComponent(name)}/rollback`, {
+      body: opts.revision === undefined ? {} : { revision: opts.revision },
+      headers,
+      retry: true,
+      waitSeconds: opts.waitSeconds,
+    });
   }
 
   /** Uninstalls now, or schedules it for `at` (an ISO time with its offset). */
