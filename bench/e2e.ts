@@ -20,6 +20,8 @@ export interface E2eOptions {
   concurrentWorkspaces?: number;
   concurrency?: number;
   pluginBytes?: number;
+  /** Rollbacks of a 1 MiB plugin measured (each on its own workspace). */
+  rollbacks?: number;
 }
 
 async function countFiles(dir: string): Promise<number> {
@@ -122,6 +124,17 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
       }),
     );
     const breakdown = stateBreakdown(seqExec);
+    const gateMs = seqExec.flatMap((e) => e.states.filter((st) => st.type === 'Task' && st.name === 'VerifyHealth').map((st) => st.ms));
+    rows.push(
+      row({
+        metric: 'Health gate (VerifyHealth) added to an install: p50',
+        value: round(median(gateMs), 1),
+        unit: 'ms',
+        measured: `${fmtMs(median(gateMs))} (p99 ${fmtMs(percentile(gateMs, 99))})`,
+        notes: `the VerifyHealth Task's time (StateEntered → StateExited) in the ${gateMs.length} sequential installs: one host command over the SSM emulator running the local health command once (it reads the emulated agent's health file); on AWS add one SSM round trip (1–3 s)`,
+      }),
+    );
+    data.healthGateMs = { p50: round(median(gateMs), 1), p99: round(percentile(gateMs, 99), 1), count: gateMs.length };
     data.sequential = {
       latencyMs: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v as number, 1)])),
       workflowMs: { p50: median(execMs), p99: percentile(execMs, 99) },
@@ -214,6 +227,47 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
         )}; ${retries} retries (WorkspaceBusy and transient errors). Main thread (engine, steps, emulators) ${round(parUsage.eventLoopUtilization * 100, 0)} % busy, API thread ${round(parUsage.api.eventLoopUtilization * 100, 0)} %; ${round(parUsage.cpuMs / concurrentInstalls, 1)} ms stack CPU per install, ${round(parUsage.api.cpuMs / concurrentInstalls, 2)} ms of it in the API thread.`,
     );
     if (parProblems.length) findings.push(`Concurrent failures: ${parProblems.slice(0, 5).join(' | ')}`);
+
+    // Rollback: a 1 MiB plugin installed at 1.0.0, updated (another 1.0.0 with other bytes, published
+    // over it), then rolled back: Stage finds the kept tarball, Deliver, Restart, VerifyHealth, Record.
+    const rollbacks = opts.rollbacks ?? 5;
+    const v1 = generatePlugin({ name: 'bench-rollback', totalBytes: 1024 * 1024, seed: 501 });
+    const v2 = generatePlugin({ name: 'bench-rollback', totalBytes: 1024 * 1024, seed: 502 });
+    const v1Dir = join(opts.tmpDir, 'rollback-v1', v1.name);
+    const v2Dir = join(opts.tmpDir, 'rollback-v2', v2.name);
+    await writePluginDir(v1, v1Dir);
+    await writePluginDir(v2, v2Dir);
+    const rb = Array.from({ length: rollbacks }, (_, i) => ({ id: `ws-rb-${i}`, instanceId: instanceId(5, i) }));
+    const rbToken = await setupWorkspaces(http, stack.adminToken, 'bench', rb);
+    const wait = { prefer: 'wait=25' };
+    await stack.call({ cmd: 'publish', dir: v1Dir });
+    for (const ws of rb) await http.request('POST', `/workspaces/${ws.id}/plugins`, { token: rbToken, body: { source: `local://${v1.name}` }, headers: wait });
+    await stack.call({ cmd: 'publish', dir: v2Dir });
+    for (const ws of rb) await http.request('POST', `/workspaces/${ws.id}/plugins`, { token: rbToken, body: { source: `local://${v2.name}` }, headers: wait });
+    const rbLatency: number[] = [];
+    const rbProblems: string[] = [];
+    for (const ws of rb) {
+      const res = await http.request('POST', `/workspaces/${ws.id}/plugins/${v1.name}/rollback`, { token: rbToken, headers: wait });
+      rbLatency.push(res.ms);
+      if (res.status !== 200 || res.body?.revision !== 1) rbProblems.push(`${ws.id}: ${res.status} ${JSON.stringify(res.body).slice(0, 160)}`);
+      const dir = join(stack.localDir, 'instances', ws.instanceId, 'configs', 'plugins', v1.name);
+      // Every file of revision 1, byte for byte, and nothing else.
+      const same = await Promise.all(v1.files.map(async (f) => existsSync(join(dir, f.path)) && (await readFile(join(dir, f.path))).equals(f.content)));
+      if (same.includes(false) || (await countFiles(dir)) !== v1.files.length) rbProblems.push(`${ws.id}: the host does not hold revision 1 byte for byte`);
+    }
+    rows.push(
+      row({
+        metric: 'Rollback of a 1 MiB plugin, end to end: p50',
+        value: round(median(rbLatency), 1),
+        unit: 'ms',
+        alsoRequired: rbProblems.length === 0,
+        measured: `${fmtMs(median(rbLatency))} (max ${fmtMs(Math.max(...rbLatency))})`,
+        notes: `request → 200 rolled_back (Prefer: wait), ${rollbacks} rollbacks on their own workspaces, each restarting and passing the health gate; ${v1.files.length} files; ${rbProblems.length} failed checks of the host`,
+      }),
+    );
+    data.rollback = { latencyMs: rbLatency.map((ms) => round(ms, 1)), problems: rbProblems, files: v1.files.length };
+    if (rbProblems.length) findings.push(`Rollback failures: ${rbProblems.slice(0, 5).join(' | ')}`);
+
     findings.unshift(
       `Plugin: ${plugins.length} generated plugins of ${Math.round(pluginBytes / 1024)} KiB (${plugins[0]!.files.length} files each), published to the local registry at start. Every install is a first install of that plugin on its workspace (each workspace on its own emulated instance), so Deliver unpacks over SSM and Restart appends to the instance's restart log; both are checked on disk after every request. ${warm.length} warm-up installs first (not counted).`,
     );

@@ -70,6 +70,8 @@ export type Command =
   | { cmd: 'usage' }
   | { cmd: 's3Counts' }
   | { cmd: 'dbRoundTrips' }
+  /** Publishes a plugin directory to the local registry, replacing a plugin of the same name. */
+  | { cmd: 'publish'; dir: string }
   | { cmd: 'close' };
 
 function summarize(name: string, status: ExecutionStatus, error: string | undefined, events: EngineEvent[], transitionCount: number): ExecutionSummary {
@@ -197,6 +199,20 @@ async function main(): Promise<void> {
       case 'dbRoundTrips':
         if (!dbProxy) throw new Error('the stack was started without countApiDatabase');
         return dbProxy.read();
+      case 'publish': {
+        const [{ seedRegistry }, { getRuntime }, { createS3Client }, { logger }] = await Promise.all([
+          import('../../local/registry.js'),
+          import('../../lambdas/runtime.js'),
+          import('../../lambdas/shared/aws.js'),
+          import('../../lambdas/shared/logger.js'),
+        ]);
+        const rt = await getRuntime();
+        await seedRegistry(await createS3Client(rt.aws), { bucket: rt.config.registryBucket, prefix: rt.config.registryPrefix }, [command.dir], {
+          limits: rt.config.limits,
+          log: logger,
+        });
+        return true;
+      }
       case 'close':
         await stack.close();
         await proxy?.close();
