@@ -237,6 +237,17 @@ export class PluginDeliveryStack extends Stack {
       f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [kept] }));
     }
     steps.Stage.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [kept] }));
+    // The cleanup (scheduled, or run by the admin through the API) deletes a tarball no kept revision names.
+    for (const f of [cleanup, api]) {
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [stagingBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': ['revisions/*'] } },
+        }),
+      );
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [kept] }));
+    }
     // Presigned GET URLs are signed with Deliver's role; a failed operation's staged object goes at once.
     steps.Deliver.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged, kept] }));
     steps.RecordFailure.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [staged] }));

@@ -7,6 +7,7 @@ import { authenticate } from '../api/auth.js';
 import type { RegistryReader, SourceCatalog } from '../use-cases/ports.js';
 import { postgresPorts } from '../use-cases/adapters/postgres.js';
 import { runCleanupOnDb } from './on-db.js';
+import { s3KeptTarballStore } from '../use-cases/adapters/s3-revisions.js';
 import { sfnStarter } from '../use-cases/adapters/sfn.js';
 import { presignGet } from '../staging/presign.js';
 import { reusingStager } from '../staging/download-cache.js';
@@ -75,6 +76,6 @@ export function buildApiDeps(rt: Runtime, clients: { s3: S3Client; sfn: SFNClien
       },
     },
     authenticate: (authorization) => authenticate(db, config.adminToken, authorization),
-    runCleanup: () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch }),
+    runCleanup: () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch, tarballs: s3KeptTarballStore(s3, config.stagingBucket) }),
   };
 }

@@ -1,5 +1,6 @@
 import { lazyHandler } from './lazy.js';
-import { createSfnClient } from '../shared/aws.js';
+import { createS3Client, createSfnClient } from '../shared/aws.js';
+import { s3KeptTarballStore } from '../use-cases/adapters/s3-revisions.js';
 import { sfnStarter } from '../use-cases/adapters/sfn.js';
 import { runCleanupOnDb } from '../composition/on-db.js';
 import type { CleanupSummary } from '../use-cases/cleanup.js';
@@ -7,6 +8,8 @@ import { logger } from '../shared/logger.js';
 
 /** The scheduled cleanup (EventBridge, every 15 minutes by default). */
 export const handler = lazyHandler<unknown, CleanupSummary>(async ({ db, config, aws }) => {
-  const workflow = sfnStarter(await createSfnClient(aws), config.stateMachineArn);
-  return () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch });
+  const [sfn, s3] = await Promise.all([createSfnClient(aws), createS3Client(aws)]);
+  const workflow = sfnStarter(sfn, config.stateMachineArn);
+  const tarballs = s3KeptTarballStore(s3, config.stagingBucket);
+  return () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch, tarballs });
 });

@@ -154,11 +154,26 @@ export async function activeRevision(db: Queryable, workspaceId: string, plugin:
   return rows[0] ? toRevision(rows[0]) : null;
 }
 
-/** Of these content hashes, those some kept revision (of any workspace) still names: their tarballs stay. */
-export async function keptTarballs(db: Queryable, sha256s: readonly string[]): Promise<Set<string>> {
-  if (sha256s.length === 0) return new Set();
-  const rows = await query<{ sha256: string }>(db, 'SELECT DISTINCT sha256 FROM plugin_revisions WHERE tarball_kept AND sha256 = ANY($1)', [sha256s]);
-  return new Set(rows.map((r) => r.sha256));
+/**
+ * Content hashes whose tarball no kept revision of any workspace names any more and that no
+ * cleanup deleted yet: at most `limit`, each once.
+ */
+export async function expiredTarballs(db: Queryable, limit: number): Promise<string[]> {
+  const rows = await query<{ sha256: string }>(
+    db,
+    `SELECT DISTINCT r.sha256 FROM plugin_revisions r
+     WHERE NOT r.tarball_kept AND NOT r.tarball_deleted
+       AND NOT EXISTS (SELECT 1 FROM plugin_revisions k WHERE k.sha256 = r.sha256 AND k.tarball_kept)
+     LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.sha256);
+}
+
+/** The tarballs of these hashes are gone from the bucket (a kept revision that names one again keeps its own copy). */
+export async function markTarballsDeleted(db: Queryable, sha256s: readonly string[]): Promise<void> {
+  if (sha256s.length === 0) return;
+  await query(db, 'UPDATE plugin_revisions SET tarball_deleted = true WHERE sha256 = ANY($1) AND NOT tarball_kept', [sha256s]);
 }
 
 /** The files Stage recorded on the operation; null before Stage ran. */

@@ -44,6 +44,16 @@ export interface InstalledStore {
 export interface RevisionStore {
   /** Newest first; empty when the workspace never had the plugin. */
   list(workspaceId: string, plugin: string): Promise<PluginRevision[]>;
+  /** Content hashes whose tarball no kept revision names any more, not deleted yet; at most `limit`. */
+  expiredTarballs(limit: number): Promise<string[]>;
+  markTarballsDeleted(sha256s: readonly string[]): Promise<void>;
+}
+
+/** The revisions' tarballs in the bucket (`revisions/<sha256>.tar.gz`). */
+export interface KeptTarballStore {
+  /** When the tarball was last written (Record's copy refreshes it); null when it is not there. */
+  lastModified(sha256: string): Promise<Date | null>;
+  delete(sha256s: readonly string[]): Promise<void>;
 }
 
 export interface AllowlistStore {

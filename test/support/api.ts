@@ -34,7 +34,7 @@ export function createTestApi(
         stager: { stage: notUsed, presign: async () => 'http://example.invalid' },
       },
       authenticate: (authorization) => authenticate(db, config.adminToken, authorization),
-      runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0 }),
+      runCleanup: async () => ({ started: [], failedToStart: [], purgedRows: 0, expiredTarballs: 0 }),
     },
     opts.routes,
   );

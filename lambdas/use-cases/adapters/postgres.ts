@@ -4,7 +4,7 @@ import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upse
 import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
-import { listRevisions } from '../../store/revisions.js';
+import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store/revisions.js';
 import {
   systemClock,
   type AllowlistStore,
@@ -56,7 +56,7 @@ export function pgAllowlist(db: Db): AllowlistStore {
 }
 
 export function pgRevisions(db: Db): RevisionStore {
-  return bindDb(db, { list: listRevisions });
+  return bindDb(db, { list: listRevisions, expiredTarballs, markTarballsDeleted });
 }
 
 export function pgTokens(db: Db): TokenStore {

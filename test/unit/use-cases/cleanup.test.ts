@@ -15,6 +15,7 @@ describe('scheduled cleanup', () => {
       operations: fakeOperations(clock),
       log: logger,
       batch: 10,
+      revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
       installed: fakeInstalled(
         [],
         [
@@ -33,5 +34,67 @@ describe('scheduled cleanup', () => {
     expect(failing.failedToStart).toEqual([
       { workspaceId: 'ws', name: 'due', reason: 'uninstall_due', error: 'the delivery workflow could not be started; try again' },
     ]);
+  });
+
+  it('deletes the tarballs no kept revision names once untouched for an hour, and marks them; one just copied stays', async () => {
+    const clock = fakeClock(new Date('2026-06-01T12:00:00.000Z'));
+    const hoursAgo = (h: number) => new Date(clock.now().getTime() - h * 3_600_000);
+    const sha = (c: string) => c.repeat(64);
+    const modified: Record<string, Date | null> = { [sha('b')]: hoursAgo(5), [sha('c')]: hoursAgo(0.5), [sha('d')]: null };
+    const deleted: string[] = [];
+    const marked: string[] = [];
+    const asked: number[] = [];
+    const summary = await runCleanup({
+      clock,
+      workflow: fakeWorkflow(),
+      workspaces: fakeWorkspaces([]),
+      operations: fakeOperations(clock),
+      log: logger,
+      batch: 10,
+      installed: fakeInstalled([], []),
+      revisions: {
+        list: async () => [],
+        expiredTarballs: async (limit) => {
+          asked.push(limit);
+          return [sha('b'), sha('c'), sha('d')];
+        },
+        markTarballsDeleted: async (shas) => {
+          marked.push(...shas);
+        },
+      },
+      tarballs: {
+        lastModified: async (s) => modified[s] ?? null,
+        delete: async (shas) => {
+          deleted.push(...shas);
+        },
+      },
+    });
+    expect(deleted).toEqual([sha('b')]);
+    // b is deleted, d was already gone; c stays for a later run.
+    expect(marked.sort()).toEqual([sha('b'), sha('d')]);
+    expect(summary.expiredTarballs).toBe(1);
+    expect(asked).toEqual([20]);
+  });
+
+  it('goes on with its run when the bucket fails, pruning nothing', async () => {
+    const clock = fakeClock();
+    const summary = await runCleanup({
+      clock,
+      workflow: fakeWorkflow(),
+      workspaces: fakeWorkspaces([workspace('ws')]),
+      operations: fakeOperations(clock),
+      log: logger,
+      batch: 10,
+      installed: fakeInstalled([], [{ workspaceId: 'ws', name: 'due', reason: 'uninstall_due' }]),
+      revisions: { list: async () => [], expiredTarballs: async () => ['e'.repeat(64)], markTarballsDeleted: async () => {} },
+      tarballs: {
+        lastModified: async () => {
+          throw new Error('SlowDown');
+        },
+        delete: async () => {},
+      },
+    });
+    expect(summary.started).toHaveLength(1);
+    expect(summary.expiredTarballs).toBe(0);
   });
 });

@@ -46,14 +46,7 @@ export async function install(io: Io, workspace: string, source: string, flags: 
  * the install would restart. Exit 0 (with `--detailed-exitcode`: 0 no changes, 2 changes, as
  * helm-diff does), 1 when it cannot be planned or would be refused.
  */
-async function plan(
-  client: PluginDeliveryClient,
-  workspace: string,
-  request: InstallRequest,
-  flags: InstallFlags,
-  io: Io,
-  print: Printer,
-): Promise<number> {
+async function plan(client: PluginDeliveryClient, workspace: string, request: InstallRequest, flags: InstallFlags, io: Io, print: Printer): Promise<number> {
   const accepted = await client.plan(workspace, request);
   const op = await client.waitForOperation(workspace, accepted.operationId, { timeoutMs: flags.timeout * 1000 });
   if (op.status === 'RUNNING') {
@@ -91,7 +84,17 @@ export async function revisions(io: Io, workspace: string, name: string, flags: 
   const list = await client.revisions(workspace, name);
   print.result(
     list,
-    table(list.map((r) => [String(r.revision), r.status, r.version ?? '-', r.sha256.slice(0, 12), `${r.files.length} files`, r.kept ? 'kept' : 'not kept', r.installedAt])),
+    table(
+      list.map((r) => [
+        String(r.revision),
+        r.status,
+        r.version ?? '-',
+        r.sha256.slice(0, 12),
+        `${r.files.length} files`,
+        r.kept ? 'kept' : 'not kept',
+        r.installedAt,
+      ]),
+    ),
   );
   return 0;
 }

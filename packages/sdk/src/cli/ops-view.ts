@@ -90,7 +90,12 @@ export function stepProgress(step: StepRecord): string {
 /** What became of an operation: done, running or failed (with the error), its warnings and its id. */
 export function outcome(op: Operation): string {
   const done = op.status === 'SUCCEEDED';
-  const what = { install: done ? 'installed' : 'install', uninstall: done ? 'uninstalled' : 'uninstall', rollback: done ? 'rolled back' : 'rollback', plan: done ? 'planned' : 'plan' }[op.kind];
+  const what = {
+    install: done ? 'installed' : 'install',
+    uninstall: done ? 'uninstalled' : 'uninstall',
+    rollback: done ? 'rolled back' : 'rollback',
+    plan: done ? 'planned' : 'plan',
+  }[op.kind];
   const lines = [
     op.status === 'FAILED'
       ? `${what} of ${op.plugin ?? op.source} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`

@@ -234,6 +234,8 @@ export const CleanupSummary = z.object({
   started: z.array(z.object({ ...CleanupCandidate, operationId: z.uuid() })),
   failedToStart: z.array(z.object({ ...CleanupCandidate, error: z.string() })),
   purgedRows: z.int(),
+  /** Kept revisions' tarballs deleted: no kept revision names them any more (SPEC §9). */
+  expiredTarballs: z.int(),
 });
 
 /** Answer headers. */
