@@ -156,6 +156,11 @@ describe('the ops page in Chromium', () => {
       )
       .toContain(XSS);
     await page.locator('#detail .graph .step[data-step="Record"][data-state="succeeded"]').waitFor(WAIT);
+    expect(await page.locator('#detail .graph .step[data-step="VerifyHealth"]').getAttribute('data-state')).toBe('succeeded');
+    // The plugin's revisions on that workspace, this operation's the active one.
+    const revision = page.locator('#detail .revisions-table tr.this-operation');
+    await revision.waitFor(WAIT);
+    expect(await revision.getAttribute('data-status')).toBe('active');
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.evaluate<unknown>('window.__xss')).toBeUndefined();
   }, 300_000);

@@ -19,6 +19,7 @@ const PAGE_SIZE = 50;
  * @typedef {import('./model.js').StepView} StepView
  * @typedef {import('./model.js').Filters} Filters
  * @typedef {{ id: string, workspaceId?: string | null }} Selection
+ * @typedef {{ revision: number, status: string, version: string | null, sha256: string, files: unknown[], kept: boolean, installedAt: string, operationId: string }} Revision
  * @typedef {Node | string | number | null | undefined | false} Child
  */
 
@@ -401,6 +402,55 @@ function renderDetail(op) {
     reached.length ? reached.map(stepDetail) : h('p', { class: 'empty' }, 'No step has run yet.'),
   );
   body.replaceChildren(facts, warnings ?? '', h('h3', null, 'Workflow'), graph, details);
+  showRevisions(op, key, body).catch(() => undefined);
+}
+
+/**
+ * The plugin's revisions on the workspace (SPEC §9), newest first, added under the operation when
+ * they arrive; nothing for an operation that recorded none, or when another operation is shown by then.
+ * @param {Operation} op
+ * @param {string} key the detail it belongs to
+ * @param {HTMLElement} body
+ */
+async function showRevisions(op, key, body) {
+  // Only an operation that recorded a revision (or planned against one) asks: no 404 for a plugin never delivered.
+  if (!op.plugin || (op.revision === undefined && !op.plan?.from?.revision)) return;
+  const path = `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/${encodeURIComponent(op.plugin)}/revisions`;
+  let list;
+  try {
+    list = /** @type {{ revisions?: Revision[] } | null} */ ((await api(path)).body);
+  } catch (err) {
+    if (err instanceof SessionEnded) throw err;
+    return;
+  }
+  const revisions = Array.isArray(list?.revisions) ? list.revisions : [];
+  if (state.detailKey !== key || revisions.length === 0) return;
+  const header = h(
+    'tr',
+    null,
+    ['Revision', 'Status', 'Version', 'sha256', 'Files', 'Tarball', 'Installed'].map((name) => h('th', { scope: 'col' }, name)),
+  );
+  const rows = revisions.map((r) =>
+    h(
+      'tr',
+      { 'data-revision': String(r.revision), 'data-status': r.status, class: r.operationId === op.operationId ? 'this-operation' : null },
+      h('td', null, String(r.revision)),
+      h('td', null, r.status.replace('_', ' ')),
+      h('td', null, r.version ?? '—'),
+      h('td', null, h('code', { title: r.sha256 }, r.sha256.slice(0, 12))),
+      h('td', null, String(r.files.length)),
+      h('td', null, r.kept ? 'kept' : 'not kept'),
+      h('td', null, formatTime(r.installedAt)),
+    ),
+  );
+  body.append(
+    h(
+      'div',
+      { class: 'revisions' },
+      h('h3', null, `Revisions of ${op.plugin} on ${op.workspaceId}`),
+      h('table', { class: 'revisions-table' }, h('thead', null, header), h('tbody', null, rows)),
+    ),
+  );
 }
 
 /**
