@@ -75,7 +75,8 @@ export function nextMove(ledger: LedgerView, controls: RolloutControls, limit = 
   if (canaries.some((i) => targets[i] === 'failed')) return settle('STOPPED', 'a canary failed');
   if (ledger.cancelRequested) return settle('CANCELLED', 'cancelled');
   if (failed > maxErrors) return settle('STOPPED', `${failed} failures exceed maxErrors ${maxErrors}`);
-  if (pending.length === 0) return running > 0 ? { kind: 'wait' } : end('SUCCEEDED', failed > 0 ? `${failed} failures within maxErrors ${maxErrors}` : 'every target done');
+  if (pending.length === 0)
+    return running > 0 ? { kind: 'wait' } : end('SUCCEEDED', failed > 0 ? `${failed} failures within maxErrors ${maxErrors}` : 'every target done');
 
   // Canaries one at a time, in order; nothing else until all succeeded.
   const nextCanary = canaries.find((i) => targets[i] !== 'succeeded');

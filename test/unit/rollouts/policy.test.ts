@@ -130,7 +130,10 @@ describe('whole rollouts, simulated with random outcomes', () => {
       const firstFailedCanary = canaries.find((i) => targets[i] === 'failed');
       if (firstFailedCanary !== undefined) {
         expect(ended, context).toBe('STOPPED');
-        expect(targets.slice(firstFailedCanary + 1).every((s) => s === 'pending' || s === 'skipped'), context).toBe(true);
+        expect(
+          targets.slice(firstFailedCanary + 1).every((s) => s === 'pending' || s === 'skipped'),
+          context,
+        ).toBe(true);
       }
     }
   });
