@@ -179,10 +179,15 @@ export class PluginDeliveryStack extends Stack {
       VerifyHealth: step('VerifyHealth', 'verify-health', 'Runs the health check after a restart; the host puts back what was there when it fails'),
       Record: step('Record', 'record', 'Records the finished operation, its revision and the installed plugin'),
       Plan: step('Plan', 'plan', 'Says what an install would change, without touching the host'),
+      Rollout: step('Rollout', 'rollout', 'Drives a fleet rollout: stages once, then starts installs as its rate controls allow', 1024),
       RecordFailure: step('RecordFailure', 'record-failure', 'Records a failed operation with its documented error'),
     };
     const workflow = new DeliveryWorkflow(this, 'Workflow', steps);
     const stateMachine = workflow.stateMachine;
+    // A rollout's driver starts its targets' installs (and hands itself over) on its own state
+    // machine: by the ARN formatted from the machine's name, since a reference would be a cycle.
+    steps.Rollout.addEnvironment('STATE_MACHINE_ARN', workflow.stateMachineArnByName);
+    steps.Rollout.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [workflow.stateMachineArnByName] }));
 
     // API Gateway HTTP APIs stop waiting after 30 s; `Prefer: wait` is at most 25 s.
     const api = fn('ApiFunction', 'api', 'Plugin delivery HTTP API', {
@@ -217,7 +222,7 @@ export class PluginDeliveryStack extends Stack {
       for (const f of secretReaders) f.addToRolePolicy(decrypt);
     }
     const staged = stagingBucket.arnForObjects('staged/*');
-    for (const f of [api, steps.Stage]) {
+    for (const f of [api, steps.Stage, steps.Rollout]) {
       f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [staged] }));
       f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [registryBucket.arnForObjects('registry/*')] }));
       f.addToRolePolicy(
@@ -236,7 +241,8 @@ export class PluginDeliveryStack extends Stack {
       f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged] }));
       f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [kept] }));
     }
-    steps.Stage.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [kept] }));
+    // The rollout driver stages once and keeps that tarball where every target's install reads it.
+    for (const f of [steps.Stage, steps.Rollout]) f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [kept] }));
     // The cleanup (scheduled, or run by the admin through the API) deletes a tarball no kept revision names.
     for (const f of [cleanup, api]) {
       f.addToRolePolicy(

@@ -23,7 +23,7 @@ import { errorNamesRetried } from '../lambdas/shared/errors.js';
  * an uninstall).
  */
 
-export const STEP_NAMES = ['Stage', 'CheckAllowlist', 'Deliver', 'Remove', 'Restart', 'VerifyHealth', 'Record', 'Plan', 'RecordFailure'] as const;
+export const STEP_NAMES = ['Stage', 'CheckAllowlist', 'Deliver', 'Remove', 'Restart', 'VerifyHealth', 'Record', 'Plan', 'RecordFailure', 'Rollout'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /**
@@ -33,9 +33,12 @@ export type StepName = (typeof STEP_NAMES)[number];
  */
 /** Every Task state and the step function it invokes: the plan path's own states reuse Stage's and CheckAllowlist's. */
 export const TASK_STATES: Readonly<Record<string, StepName>> = {
-  ...Object.fromEntries(STEP_NAMES.map((name) => [name, name])),
+  ...Object.fromEntries(STEP_NAMES.filter((name) => name !== 'Rollout').map((name) => [name, name])),
   PlanStage: 'Stage',
   PlanCheckAllowlist: 'CheckAllowlist',
+  RolloutPrepare: 'Rollout',
+  RolloutTick: 'Rollout',
+  RolloutFailed: 'Rollout',
 };
 
 export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
@@ -47,6 +50,8 @@ export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
   // PLUGIN_HEALTH_TIMEOUT is at most 4 min; then the restore and a second restart.
   VerifyHealth: Duration.minutes(6),
   Plan: Duration.seconds(90),
+  // Its first invocation stages the rollout's plugin once (Stage's 5 min fetch budget); a tick is short.
+  Rollout: Duration.minutes(6),
   // Room for a database write to ride out an RDS failover (60 s) inside one invocation.
   Record: Duration.seconds(90),
   RecordFailure: Duration.seconds(90),
@@ -149,6 +154,21 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
   const install = guarded('Stage').next(guarded('CheckAllowlist')).next(guarded('Deliver')).next(restart);
   const uninstall = guarded('Remove').next(restart);
   const plan = guarded('Stage', 'PlanStage').next(guarded('CheckAllowlist', 'PlanCheckAllowlist')).next(guarded('Plan')).next(done);
+
+  // A fleet rollout (SPEC §10): stage once, then tick until the ledger says it is over; each tick
+  // starts installs as executions of their own, so this one's history grows by 3 events a tick and
+  // the driver hands over to a fresh execution long before 25 000.
+  const rolloutFailed = withTransientRetries(step('Rollout', 'RolloutFailed'), CLOSING_BACKOFF).next(
+    sfn.Fail.jsonPath(root, 'RolloutDriverFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' }),
+  );
+  const rolloutStep = (stateName: string) =>
+    withTransientRetries(step('Rollout', stateName)).addCatch(rolloutFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  const rolloutTick = rolloutStep('RolloutTick');
+  const rolloutNext = sfn.Choice.jsonPath(root, 'RolloutNext')
+    .when(sfn.Condition.booleanEquals('$.done', true), done)
+    .otherwise(sfn.Wait.jsonPath(root, 'RolloutWait', { time: sfn.WaitTime.secondsPath('$.waitSeconds') }).next(rolloutTick));
+  rolloutTick.next(rolloutNext);
+  const rollout = rolloutStep('RolloutPrepare').next(rolloutNext);
   // The API only starts known kinds; anything else is still recorded as a failed operation.
   const unknownKind = sfn.Pass.jsonPath(root, 'UnknownKind', {
     result: sfn.Result.fromObject({
@@ -162,6 +182,7 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
     .when(sfn.Condition.or(sfn.Condition.stringEquals('$.kind', 'install'), sfn.Condition.stringEquals('$.kind', 'rollback')), install)
     .when(sfn.Condition.stringEquals('$.kind', 'uninstall'), uninstall)
     .when(sfn.Condition.stringEquals('$.kind', 'plan'), plan)
+    .when(sfn.Condition.stringEquals('$.kind', 'rollout'), rollout)
     .otherwise(unknownKind);
   return sfn.DefinitionBody.fromChainable(byKind);
 }

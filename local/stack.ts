@@ -115,6 +115,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       PLUGIN_RESTART_COMMAND: process.env.PLUGIN_RESTART_COMMAND ?? LOCAL_RESTART_COMMAND,
       // Blank counts as unset, as loadConfig reads it; the real default would ask Docker.
       PLUGIN_HEALTH_COMMAND: process.env.PLUGIN_HEALTH_COMMAND?.trim() ? process.env.PLUGIN_HEALTH_COMMAND : LOCAL_HEALTH_COMMAND,
+      // A rollout locally ticks every second: its installs take a second or less, not a minute.
+      PLUGIN_ROLLOUT_TICK: process.env.PLUGIN_ROLLOUT_TICK ?? '1s',
       PLUGIN_SSM_POLL_INTERVAL: process.env.PLUGIN_SSM_POLL_INTERVAL ?? '25ms',
       DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
     });

@@ -10,11 +10,12 @@ import { handler as Restart } from '../lambdas/handlers/restart.js';
 import { handler as Record } from '../lambdas/handlers/record.js';
 import { handler as VerifyHealth } from '../lambdas/handlers/verify-health.js';
 import { handler as Plan } from '../lambdas/handlers/plan.js';
+import { handler as Rollout } from '../lambdas/handlers/rollout.js';
 import { handler as RecordFailure } from '../lambdas/handlers/record-failure.js';
 
 type StepLambda = (input: never, invocation?: StepInvocation) => Promise<unknown>;
 
-const LAMBDAS: Record<StepName, StepLambda> = { Stage, CheckAllowlist, Deliver, Remove, Restart, VerifyHealth, Record, Plan, RecordFailure };
+const LAMBDAS: Record<StepName, StepLambda> = { Stage, CheckAllowlist, Deliver, Remove, Restart, VerifyHealth, Record, Plan, RecordFailure, Rollout };
 
 /**
  * Each Task state of the workflow bound to the very function its Lambda exports (the plan path's

@@ -19,6 +19,7 @@ import type {
   WorkspaceStore,
 } from '../use-cases/ports.js';
 import type { CleanupSummary } from '../use-cases/cleanup.js';
+import type { OrgWorkspaces, RolloutStarter, RolloutStore } from '../use-cases/rollouts.js';
 
 export type { RegistryEntry, RegistryReader, SourceCatalog } from '../use-cases/ports.js';
 
@@ -30,6 +31,9 @@ export interface ApiPorts {
   allowlist: AllowlistStore;
   tokens: TokenStore;
   revisions: RevisionStore;
+  rollouts: RolloutStore;
+  orgWorkspaces: OrgWorkspaces;
+  driver: RolloutStarter;
   workflow: WorkflowStarter;
   sources: SourceCatalog;
   registry: RegistryReader;

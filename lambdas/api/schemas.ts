@@ -35,6 +35,51 @@ export const InstallBody = z.object({
 });
 export type InstallBody = z.infer<typeof InstallBody>;
 
+/** `10` or `"10%"` (of the target count, rounded down), as SSM Run Command's rate controls take them. */
+const RateValue = (least: number, what: string) =>
+  z.union([
+    z.int(`${what} must be a whole number or a percentage such as "10%"`).check(z.gte(least, `${what} must be at least ${least}`)),
+    z.templateLiteral([z.number().check(z.gte(0), z.lte(100)), '%']),
+  ]);
+
+/** `POST /orgs/{orgId}/rollouts` (SPEC §10). */
+export const RolloutBody = z.strictObject({
+  source: InstallBody.shape.source,
+  sha256: InstallBody.shape.sha256,
+  targets: z.union(
+    [
+      z.strictObject({ workspaceIds: z.array(z.string().check(z.regex(WORKSPACE_ID_RE, 'must be workspace ids'))).check(z.minLength(1), z.maxLength(10_000)) }),
+      z.strictObject({ runtime: z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'runtime must be a lower-case identifier')) }),
+      z.strictObject({ all: z.literal(true) }),
+    ],
+    { error: 'targets must be {"workspaceIds": [...]}, {"runtime": "<runtime>"} or {"all": true}' },
+  ),
+  maxConcurrency: z._default(RateValue(1, 'maxConcurrency'), '10%'),
+  maxErrors: z._default(RateValue(0, 'maxErrors'), 0),
+  canary: z._default(z.int('canary must be a whole number').check(z.gte(0)), 1),
+  failureMode: z._default(z.enum(['tolerant', 'strict']), 'tolerant'),
+  restart: z._default(z.boolean(), true),
+  replace: z._default(z.boolean(), false),
+  healthCheck: z._default(z.boolean(), true),
+  signature: z.optional(z.string().check(z.minLength(1), z.maxLength(16_384))),
+  dryRun: z._default(z.boolean(), false),
+});
+export type RolloutBody = z.infer<typeof RolloutBody>;
+
+/** `PATCH /orgs/{orgId}/rollouts/{id}`: new rate controls from the next start on. */
+export const RolloutPatchBody = z
+  .strictObject({ maxConcurrency: z.optional(RateValue(1, 'maxConcurrency')), maxErrors: z.optional(RateValue(0, 'maxErrors')) })
+  .check(z.refine((b) => b.maxConcurrency !== undefined || b.maxErrors !== undefined, 'give maxConcurrency or maxErrors'));
+
+/** `POST /orgs/{orgId}/rollouts/{id}/resume`: optionally a new error budget. */
+export const RolloutResumeBody = z.strictObject({ maxErrors: z.optional(RateValue(0, 'maxErrors')) });
+
+export const RolloutsQuery = z.object({
+  limit: z._default(z.coerce.number({ error: 'must be a whole number from 1 to 100' }).check(z.int(), z.gte(1), z.lte(100)), 20),
+});
+
+export const RolloutId = z.uuid();
+
 /** `POST /workspaces/{id}/plugins/{name}/rollback`: which revision; default the newest older than the active one. */
 export const RollbackBody = z.object({
   revision: z.optional(z.int('revision must be a whole number').check(z.gte(1, 'revision must be 1 or more'))),

@@ -87,6 +87,7 @@ export const EnvSchema = z.object({
   PLUGIN_HEALTH_COMMAND: optionalText,
   PLUGIN_HEALTH_TIMEOUT: durationWhere('60s', (ms) => ms >= 2_000 && ms <= 240_000, 'must be between 2s and 4m'),
   PLUGIN_REVISIONS_KEPT: int(5),
+  PLUGIN_ROLLOUT_TICK: durationWhere('5s', (ms) => ms >= 1_000 && ms <= 60_000 && ms % 1_000 === 0, 'must be whole seconds from 1s to 60s'),
   PLUGIN_CONFIG_DIRS: optionalText,
   PLUGIN_CLEANUP_BATCH: int(50),
   PLUGIN_CLEANUP_INTERVAL: durationWhere('15m', (ms) => ms > 0, 'must be longer than 0'),
@@ -209,6 +210,10 @@ export const ENV_DOCS: Record<keyof typeof EnvSchema.shape, VariableDoc> = {
       'the health check run after a restart (SPEC §9), exit 0 = healthy: one command for every runtime, or a JSON object `{"<runtime>": "<command>", "*": "<command>"}`; `{workspaceId}` is substituted shell-quoted',
   },
   PLUGIN_HEALTH_TIMEOUT: { description: 'how long the health gate retries the check (every 2 s) before it puts the previous version back' },
+  PLUGIN_ROLLOUT_TICK: {
+    locally: '`1s` unless set',
+    description: 'how often a fleet rollout’s driver looks at its installs and starts the next (SPEC §10); whole seconds',
+  },
   PLUGIN_REVISIONS_KEPT: { description: 'revisions per workspace and plugin whose tarball stays in S3 (`revisions/<sha256>.tar.gz`) for a rollback' },
   PLUGIN_CONFIG_DIRS: {
     default: '`claude-code=/configs,hermes=/home/ubuntu/.hermes,langgraph=/opt/configs`',
@@ -326,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     healthCommandFor: (runtime: string) => healthCommands[runtimeKey(runtime)] ?? healthCommands['*'] ?? DEFAULT_HEALTH_COMMAND,
     healthTimeoutMs: e.PLUGIN_HEALTH_TIMEOUT,
     revisionsKept: e.PLUGIN_REVISIONS_KEPT,
+    rolloutTickSeconds: e.PLUGIN_ROLLOUT_TICK / 1000,
     cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
     cleanupIntervalMs: e.PLUGIN_CLEANUP_INTERVAL,
     eic: {

@@ -36,11 +36,15 @@ export const ERROR_DECLARATIONS = {
   OperationNotFound: { code: 'operation_not_found', status: 404 },
   PluginNotInstalled: { code: 'plugin_not_installed', status: 404 },
   RevisionNotFound: { code: 'revision_not_found', status: 404 },
+  RolloutNotFound: { code: 'rollout_not_found', status: 404 },
   SourceNotFound: { code: 'source_not_found', status: 404 },
   MethodNotAllowed: { code: 'method_not_allowed', status: 405 },
   Conflict: { code: 'conflict', status: 409 },
   PluginSourceConflict: { code: 'plugin_source_conflict', status: 409 },
   NoPreviousRevision: { code: 'no_previous_revision', status: 409 },
+  /** A rollout that already ended takes no cancel, no new rate controls and (SUCCEEDED) no resume. */
+  RolloutFinished: { code: 'rollout_finished', status: 409 },
+  RolloutRunning: { code: 'rollout_running', status: 409 },
   /** A rollback's revision: its tarball is no longer kept and its source no longer gives those bytes. */
   RevisionExpired: { code: 'revision_expired', status: 410 },
   PluginTooLarge: { code: 'plugin_too_large', status: 413 },
@@ -50,6 +54,8 @@ export const ERROR_DECLARATIONS = {
   ManifestInvalid: { code: 'manifest_invalid', status: 422 },
   IntegrityMismatch: { code: 'integrity_mismatch', status: 422 },
   IdempotencyKeyReused: { code: 'idempotency_key_reused', status: 422 },
+  /** A rollout whose targets match no workspace. */
+  NoTargets: { code: 'no_targets', status: 422 },
   TooManyOperations: { code: 'too_many_operations', status: 429 },
   /** Not `InternalError`: S3 and EC2 name their own 500 that, and a step's failure is matched by name. */
   UnexpectedFailure: { code: 'internal_error', status: 500 },
@@ -142,11 +148,14 @@ export class OrgNotFound extends errorClass('OrgNotFound') {}
 export class OperationNotFound extends errorClass('OperationNotFound') {}
 export class PluginNotInstalled extends errorClass('PluginNotInstalled') {}
 export class RevisionNotFound extends errorClass('RevisionNotFound') {}
+export class RolloutNotFound extends errorClass('RolloutNotFound') {}
 export class SourceNotFound extends errorClass('SourceNotFound') {}
 export class MethodNotAllowed extends errorClass('MethodNotAllowed') {}
 export class Conflict extends errorClass('Conflict') {}
 export class PluginSourceConflict extends errorClass('PluginSourceConflict') {}
 export class NoPreviousRevision extends errorClass('NoPreviousRevision') {}
+export class RolloutFinished extends errorClass('RolloutFinished') {}
+export class RolloutRunning extends errorClass('RolloutRunning') {}
 export class RevisionExpired extends errorClass('RevisionExpired') {}
 export class PluginTooLarge extends errorClass('PluginTooLarge') {}
 export class UnpinnedSource extends errorClass('UnpinnedSource') {}
@@ -155,6 +164,7 @@ export class InvalidArchive extends errorClass('InvalidArchive') {}
 export class ManifestInvalid extends errorClass('ManifestInvalid') {}
 export class IntegrityMismatch extends errorClass('IntegrityMismatch') {}
 export class IdempotencyKeyReused extends errorClass('IdempotencyKeyReused') {}
+export class NoTargets extends errorClass('NoTargets') {}
 export class TooManyOperations extends errorClass('TooManyOperations') {}
 export class UnexpectedFailure extends errorClass('UnexpectedFailure') {}
 export class FetchFailed extends errorClass('FetchFailed') {}

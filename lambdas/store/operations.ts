@@ -29,6 +29,7 @@ export interface OperationRow {
   error: ErrorRecord | null;
   revision: number | null;
   plan: Plan | null;
+  rollout_id: string | null;
   request_hash: string | null;
   created_at: Date;
   updated_at: Date;
@@ -72,6 +73,7 @@ export const toOperation = (r: OperationRow): Operation => ({
   updatedAt: r.updated_at.toISOString(),
   steps: r.steps.map(toStep),
   warnings: r.warnings,
+  ...(r.rollout_id ? { rolloutId: r.rollout_id } : {}),
   ...(r.revision !== null && r.revision !== undefined ? { revision: r.revision } : {}),
   ...(r.plan ? { plan: r.plan } : {}),
   ...(r.error ? { error: r.error } : {}),
@@ -95,6 +97,8 @@ export interface NewOperation {
   executionName?: string | null;
   /** Record nothing when the org already has this many operations RUNNING; absent or null, no cap. */
   maxInFlightForOrg?: number | null;
+  /** The rollout that started it (SPEC §10). */
+  rolloutId?: string | null;
 }
 
 /** What recording an operation did (SPEC §4 idempotency and the per-org cap). */
@@ -126,8 +130,8 @@ export async function createOperation(db: Queryable, op: NewOperation, retried =
        SELECT count(*)::int AS n FROM plugin_operations WHERE org_id = $3 AND status = 'RUNNING'
      ), inserted AS (
        INSERT INTO plugin_operations
-         (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn, execution_name)
-       SELECT $1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11, $12
+         (id, workspace_id, org_id, kind, status, plugin, source, sha256, idempotency_key, request_hash, actor_prefix, execution_arn, execution_name, rollout_id)
+       SELECT $1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $9, $10, $11, $12, $14
        FROM in_flight WHERE $13::int IS NULL OR in_flight.n < $13::int
        ON CONFLICT DO NOTHING
        RETURNING *
@@ -147,6 +151,7 @@ export async function createOperation(db: Queryable, op: NewOperation, retried =
       op.executionArn,
       op.executionName ?? null,
       op.maxInFlightForOrg ?? null,
+      op.rolloutId ?? null,
     ],
   );
   if (row?.id) return { operation: toOperation(row as OperationRow), created: true };

@@ -19,6 +19,8 @@ export interface RolloutTarget {
   operationId: string | null;
   reason: string | null;
   error: { code: string; message: string } | null;
+  /** A dry-run rollout's plan for this workspace (SPEC §9). */
+  plan: unknown;
   startedAt: string | null;
   endedAt: string | null;
 }
@@ -73,6 +75,7 @@ interface TargetRow {
   operation_id: string | null;
   reason: string | null;
   error: { code: string; message: string } | null;
+  plan: unknown;
   started_at: Date | null;
   ended_at: Date | null;
 }
@@ -108,6 +111,7 @@ const toTarget = (r: TargetRow): RolloutTarget => ({
   operationId: r.operation_id,
   reason: r.reason,
   error: r.error,
+  plan: r.plan,
   startedAt: r.started_at?.toISOString() ?? null,
   endedAt: r.ended_at?.toISOString() ?? null,
 });
@@ -225,7 +229,8 @@ export async function settleTargets(db: Queryable, id: string): Promise<number> 
     `UPDATE rollout_targets t SET
        status = CASE WHEN o.status = 'SUCCEEDED' THEN 'succeeded' ELSE 'failed' END,
        error = CASE WHEN o.status = 'FAILED' THEN jsonb_build_object('code', o.error->>'code', 'message', o.error->>'message') END,
-       ended_at = o.updated_at
+       ended_at = o.updated_at,
+       plan = o.plan
      FROM plugin_operations o
      WHERE t.rollout_id = $1 AND t.status = 'running' AND o.id = t.operation_id AND o.status <> 'RUNNING'
      RETURNING 1`,
@@ -284,4 +289,10 @@ export async function resumeRollout(db: Queryable, id: string, maxErrors?: RateV
 
 export async function setRolloutExecution(db: Queryable, id: string, executionArn: string): Promise<void> {
   await query(db, 'UPDATE rollouts SET execution_arn = $2 WHERE id = $1', [id, executionArn]);
+}
+
+/** What the rollout's one Stage found (null before it ran). */
+export async function rolloutStaged<T>(db: Queryable, id: string): Promise<T | null> {
+  const rows = await query<{ staged: T | null }>(db, 'SELECT staged FROM rollouts WHERE id = $1', [id]);
+  return rows[0]?.staged ?? null;
 }

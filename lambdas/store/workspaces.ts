@@ -90,3 +90,9 @@ export async function purgeRemovedWorkspacePlugins(db: Queryable, batch: number)
   );
   return rows.length;
 }
+
+/** The org's workspaces a rollout may target, in id order (removed ones excluded); `runtime` compared as SPEC §5 says. */
+export async function workspacesOfOrg(db: Queryable, orgId: string): Promise<Workspace[]> {
+  const rows = await query<WorkspaceRow>(db, `SELECT * FROM workspaces WHERE org_id = $1 AND status <> 'removed' ORDER BY id`, [orgId]);
+  return rows.map(toWorkspace);
+}

@@ -71,9 +71,12 @@ export interface TokenStore {
   revokeByPrefix(prefix: string): Promise<number>;
 }
 
+/** What starts a rollout's driver: its id, and where it stands (the rest of the state has defaults). */
+export type RolloutStart = { kind: 'rollout'; rolloutId: string } & Record<string, unknown>;
+
 /** Starts one execution of the delivery state machine; named after the operation, so a retry is idempotent. */
 export interface WorkflowStarter {
-  start(name: string, input: WorkflowState): Promise<string>;
+  start(name: string, input: WorkflowState | RolloutStart): Promise<string>;
   /** The ARN an execution of this name will have (Step Functions derives it from the name). */
   executionArnFor(name: string): string | null;
 }

@@ -15,7 +15,7 @@ import { orgAtCapacity } from './capacity.js';
  */
 export type OperationRequest = Pick<
   WorkflowState,
-  'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'replace' | 'uninstallAt' | 'healthCheck' | 'revision'
+  'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'replace' | 'uninstallAt' | 'healthCheck' | 'revision' | 'rolloutId'
 > & {
   idempotencyKey: string | null;
   actorPrefix: string | null;
@@ -81,6 +81,7 @@ export async function startOperation(deps: OperationPorts & { log: Log }, reques
     executionArn: deps.workflow.executionArnFor(name),
     executionName: name,
     maxInFlightForOrg: request.maxInFlightForOrg ?? null,
+    rolloutId: request.rolloutId ?? null,
   });
   if ('refused' in recorded) throw orgAtCapacity(request.workspace.orgId, recorded.inFlight, request.maxInFlightForOrg ?? 0);
   if ('joined' in recorded) return { operation: recorded.operation, created: false };

@@ -7,6 +7,7 @@ import type {
   Plan,
   PluginRevision,
   RevisionFile,
+  StagedPlugin,
   StepDetails,
   StepRecord,
 } from '../shared/types.js';
@@ -82,6 +83,11 @@ export interface KeptTarballs {
   exists(sha256: string): Promise<boolean>;
 }
 
+/** What a rollout's one Stage found, which each of its installs delivers (SPEC §10). */
+export interface RolloutFacts {
+  staged(rolloutId: string): Promise<{ staged: StagedPlugin; files: RevisionFile[] } | null>;
+}
+
 export interface StepPorts {
   operations: OperationRecords;
   leases: WorkspaceLeases;
@@ -89,4 +95,5 @@ export interface StepPorts {
   restarts: RestartDebts;
   allowlist: AllowlistFacts;
   revisions: PluginRevisions;
+  rollouts: RolloutFacts;
 }

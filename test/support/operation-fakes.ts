@@ -169,7 +169,7 @@ export function fakeWorkflow(opts: { fail?: boolean } = {}): WorkflowStarter & {
     started,
     start: async (name, input) => {
       if (opts.fail) throw new Error('throttled');
-      started.push({ name, input });
+      started.push({ name, input: input as WorkflowState });
       return `arn:aws:states:us-east-1:1:execution:m:${name}`;
     },
     executionArnFor: (name) => `arn:aws:states:us-east-1:1:execution:m:${name}`,

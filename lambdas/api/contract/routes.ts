@@ -8,6 +8,11 @@ import {
   InstallBody,
   OperationId,
   RollbackBody,
+  RolloutBody,
+  RolloutId,
+  RolloutPatchBody,
+  RolloutResumeBody,
+  RolloutsQuery,
   OperationsQuery,
   RegistryQuery,
   TokenPrefix,
@@ -55,7 +60,7 @@ export interface Tag {
 export interface RouteContract {
   /** Unique: the document's operationId. */
   id: string;
-  method: 'get' | 'put' | 'post' | 'delete';
+  method: 'get' | 'put' | 'post' | 'patch' | 'delete';
   /** `{name}` for a path value. */
   path: string;
   summary: string;
@@ -81,6 +86,10 @@ const SERVICE = { name: 'service', description: 'Liveness and this description' 
 const PLUGINS = { name: 'plugins', description: "A workspace's plugins: install, uninstall, list, download, and the operations that change them" };
 const REGISTRY = { name: 'registry', description: 'The curated registry and the sources plugins install from' };
 const ALLOWLIST = { name: 'allowlist', description: "An org's plugin allowlist" };
+const ROLLOUTS = {
+  name: 'rollouts',
+  description: 'One plugin version to many workspaces: canaries, rate controls, an error budget, and a way on from every state',
+};
 const OPERATIONS = { name: 'operations', description: 'The ops view of every operation' };
 const ADMIN = { name: 'admin', description: "The platform's own calls: workspaces, tokens, the cleanup" };
 const OPS_PAGE = { name: 'ops page', description: 'The operations page and its files' };
@@ -347,6 +356,85 @@ export const listSourceSchemes = route({
 });
 
 const orgPath = { orgId: z.string() };
+
+const rolloutPath = { orgId: WorkspaceId, rolloutId: RolloutId };
+const ROLLOUT_ACCEPTED = { description: 'accepted: the rollout runs; poll statusUrl', body: 'RolloutAccepted' } as const;
+
+export const createRollout = route({
+  id: 'createRollout',
+  method: 'post',
+  path: '/orgs/{orgId}/rollouts',
+  summary: "Roll one plugin version out to the org's workspaces: canaries first, then at most maxConcurrency at once, stopping past maxErrors",
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: { orgId: WorkspaceId },
+  body: RolloutBody,
+  responses: { 202: ROLLOUT_ACCEPTED },
+  errors: ['InvalidRequest', 'InvalidSource', 'InvalidPluginName', 'UnpinnedSource', 'Forbidden', 'WorkspaceNotFound', 'NoTargets'],
+});
+
+export const listRollouts = route({
+  id: 'listRollouts',
+  method: 'get',
+  path: '/orgs/{orgId}/rollouts',
+  summary: "The org's rollouts, newest first, without their workspaces",
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: { orgId: WorkspaceId },
+  query: RolloutsQuery,
+  responses: { 200: { description: 'rollouts', body: 'RolloutList' } },
+  errors: ['InvalidRequest', 'Forbidden'],
+});
+
+export const getRollout = route({
+  id: 'getRollout',
+  method: 'get',
+  path: '/orgs/{orgId}/rollouts/{rolloutId}',
+  summary: 'One rollout with its counts and every workspace, each linked to its operation',
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: rolloutPath,
+  responses: { 200: { description: 'the rollout', body: 'Rollout' } },
+  errors: ['Forbidden', 'RolloutNotFound'],
+});
+
+export const patchRollout = route({
+  id: 'patchRollout',
+  method: 'patch',
+  path: '/orgs/{orgId}/rollouts/{rolloutId}',
+  summary: "Change a running rollout's maxConcurrency or maxErrors from its next start on",
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: rolloutPath,
+  body: RolloutPatchBody,
+  responses: { 200: { description: 'the rollout', body: 'Rollout' } },
+  errors: ['InvalidRequest', 'Forbidden', 'RolloutNotFound', 'RolloutFinished'],
+});
+
+export const cancelRollout = route({
+  id: 'cancelRollout',
+  method: 'post',
+  path: '/orgs/{orgId}/rollouts/{rolloutId}/cancel',
+  summary: 'Start no new install; the rollout ends CANCELLED once those in flight finish',
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: rolloutPath,
+  responses: { 202: ROLLOUT_ACCEPTED },
+  errors: ['Forbidden', 'RolloutNotFound', 'RolloutFinished'],
+});
+
+export const resumeRollout = route({
+  id: 'resumeRollout',
+  method: 'post',
+  path: '/orgs/{orgId}/rollouts/{rolloutId}/resume',
+  summary: 'Start the pending workspaces of a STOPPED or CANCELLED rollout again, optionally with a new maxErrors',
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: rolloutPath,
+  body: RolloutResumeBody,
+  responses: { 202: ROLLOUT_ACCEPTED },
+  errors: ['InvalidRequest', 'Forbidden', 'RolloutNotFound', 'RolloutRunning', 'RolloutFinished'],
+});
 
 export const getAllowlist = route({
   id: 'getAllowlist',

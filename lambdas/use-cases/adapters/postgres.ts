@@ -5,6 +5,10 @@ import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace 
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store/revisions.js';
+import { createRollout, getRollout, listRollouts, requestCancel, resumeRollout, rolloutCounts, rolloutTargets, updateControls } from '../../store/rollouts.js';
+import { workspacesOfOrg } from '../../store/workspaces.js';
+import { rolloutDriverStarter } from '../../rollouts/starter.js';
+import type { OrgWorkspaces, RolloutStore } from '../rollouts.js';
 import {
   systemClock,
   type AllowlistStore,
@@ -59,6 +63,23 @@ export function pgRevisions(db: Db): RevisionStore {
   return bindDb(db, { list: listRevisions, expiredTarballs, markTarballsDeleted });
 }
 
+export function pgRollouts(db: Db): RolloutStore {
+  return {
+    create: (rollout) => createRollout(db, rollout),
+    get: (id) => getRollout(db, id),
+    list: (orgId, limit) => listRollouts(db, orgId, limit),
+    targets: (id) => rolloutTargets(db, id),
+    counts: (id) => rolloutCounts(db, id),
+    requestCancel: (id) => requestCancel(db, id),
+    updateControls: (id, controls) => updateControls(db, id, controls),
+    resume: (id, maxErrors) => resumeRollout(db, id, maxErrors),
+  };
+}
+
+export function pgOrgWorkspaces(db: Db): OrgWorkspaces {
+  return { ofOrg: (orgId) => workspacesOfOrg(db, orgId) };
+}
+
 export function pgTokens(db: Db): TokenStore {
   return bindDb(db, { mint: mintToken, revokeByPrefix: revokeTokensByPrefix });
 }
@@ -74,5 +95,8 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     allowlist: pgAllowlist(db),
     tokens: pgTokens(db),
     revisions: pgRevisions(db),
+    rollouts: pgRollouts(db),
+    orgWorkspaces: pgOrgWorkspaces(db),
+    driver: rolloutDriverStarter(workflow),
   };
 }

@@ -12,7 +12,8 @@ export function sfnStarter(sfn: SFNClient, stateMachineArn: string | undefined, 
       if (!stateMachineArn) throw new Error('STATE_MACHINE_ARN is not set');
       const header = traceHeader();
       const { StartExecutionCommand } = await import('@aws-sdk/client-sfn'); // with the client's chunk, not at module load
-      const out = await traced('StartExecution', { operationId: input.operationId, executionName: name }, () =>
+      const subject: Record<string, string> = input.kind === 'rollout' ? { rolloutId: String(input.rolloutId) } : { operationId: String(input.operationId) };
+      const out = await traced('StartExecution', { ...subject, executionName: name }, () =>
         sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input), ...(header ? { traceHeader: header } : {}) })),
       );
       if (!out.executionArn) throw new Error('StartExecution answered without an execution ARN');

@@ -4,6 +4,7 @@ import { deleteInstalled, getInstalled, markUninstallFailed, upsertInstalled } f
 import { acquireLease, releaseLease } from '../../store/leases.js';
 import { addWarnings, finishOperation, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
+import { rolloutStaged } from '../../store/rollouts.js';
 import { activeRevision, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
 import type { StepPorts } from '../ports.js';
 
@@ -43,5 +44,6 @@ export function postgresStepPorts(db: Db): StepPorts {
       reactivate: (workspaceId, plugin, revision, operationId) => reactivateRevision(db, workspaceId, plugin, revision, operationId),
       markRemoved: (workspaceId, plugin) => markRevisionRemoved(db, workspaceId, plugin),
     },
+    rollouts: { staged: (rolloutId) => rolloutStaged(db, rolloutId) },
   };
 }

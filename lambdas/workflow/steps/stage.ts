@@ -1,6 +1,6 @@
 import type { KeptTarballs, StepPorts } from '../ports.js';
 import { stagePlugin, type StagePluginDeps } from '../../staging/stage-plugin.js';
-import { AppError, RevisionExpired, RevisionNotFound } from '../../shared/errors.js';
+import { AppError, DeliveryFailed, RevisionExpired, RevisionNotFound } from '../../shared/errors.js';
 import type { Log } from '../../shared/logger.js';
 import type { RevisionFile, StagedPlugin } from '../../shared/types.js';
 import { AcceptedInstall, type StagedState } from './state.js';
@@ -22,13 +22,22 @@ export function stageStep(deps: StageDeps) {
     const { staged, files } =
       state.kind === 'rollback'
         ? await stageRevision(deps, state, log, fetchDeadline)
-        : await stagePlugin(deps, { source: state.source, expectedSha256: state.expectedSha256, id: state.operationId, fetchDeadline });
+        : state.rolloutId
+          ? await stagedForRollout(deps, state.rolloutId)
+          : await stagePlugin(deps, { source: state.source, expectedSha256: state.expectedSha256, id: state.operationId, fetchDeadline });
     await deps.ports.operations.staged(state.operationId, { plugin: staged.name, sha256: staged.sha256, warnings: staged.warnings, files });
     log.info('staged', { plugin: staged.name, sha256: staged.sha256, files: staged.fileCount, bytes: staged.bytes });
     await emitMetric(METRIC.StagingBytes, staged.bytes);
     const next: StagedState = { ...state, phase: 'staged', plugin: staged.name, staged };
     return { state: next };
   });
+}
+
+/** A rollout's install delivers what the rollout staged once (SPEC §10: one Stage per rollout). */
+async function stagedForRollout(deps: StageDeps, rolloutId: string): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
+  const prepared = await deps.ports.rollouts.staged(rolloutId);
+  if (!prepared) throw new DeliveryFailed(`rollout "${rolloutId}" has nothing staged`, { rolloutId });
+  return { staged: { ...prepared.staged, warnings: [...prepared.staged.warnings] }, files: prepared.files };
 }
 
 async function stageRevision(

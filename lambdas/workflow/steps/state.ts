@@ -61,6 +61,8 @@ const Accepted = z.object({
   revision: z.optional(z.int().check(z.gte(1))),
   /** plan: the error code CheckAllowlist found the install would meet (`allowed: false`) */
   blockedBy: z.optional(z.string()),
+  /** install, plan: the rollout that started it; Stage then delivers the rollout's one staged tarball (SPEC §10) */
+  rolloutId: z.optional(z.string().check(z.minLength(1))),
 });
 
 /** The kinds that stage a plugin: Stage's input (a rollback names its revision and that revision's source and sha256). */

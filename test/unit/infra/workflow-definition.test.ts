@@ -90,6 +90,7 @@ describe('the synthesized workflow definition', () => {
       },
       { Variable: '$.kind', StringEquals: 'uninstall', Next: 'Remove' },
       { Variable: '$.kind', StringEquals: 'plan', Next: 'PlanStage' },
+      { Variable: '$.kind', StringEquals: 'rollout', Next: 'RolloutPrepare' },
     ]);
     expect(state(byKind.Default ?? '').Next).toBe('RecordFailure');
   });
@@ -127,10 +128,22 @@ describe('the synthesized workflow definition', () => {
     expect(state('Plan').Next).toBe('Done');
   });
 
-  it('catches every failure of every step into $.error and sends it to RecordFailure', () => {
-    for (const name of taskStates.filter((n) => n !== 'RecordFailure')) {
-      expect(state(name).Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+  it("catches every failure of every step into $.error and sends it to RecordFailure, a rollout driver's to RolloutFailed", () => {
+    for (const name of taskStates.filter((n) => n !== 'RecordFailure' && n !== 'RolloutFailed')) {
+      const target = TASK_STATES[name] === 'Rollout' ? 'RolloutFailed' : 'RecordFailure';
+      expect(state(name).Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: target }]);
     }
+    expect(state('RolloutFailed').Next).toBe('RolloutDriverFailed');
+    expect(state('RolloutDriverFailed')).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+
+  it('drives a rollout: prepare, then tick and wait the seconds the driver asks until it says done', () => {
+    expect(state('RolloutPrepare').Next).toBe('RolloutNext');
+    expect(state('RolloutTick').Next).toBe('RolloutNext');
+    const next = state('RolloutNext');
+    expect(next.Choices).toEqual([{ Variable: '$.done', BooleanEquals: true, Next: 'Done' }]);
+    expect(next.Default).toBe('RolloutWait');
+    expect(state('RolloutWait')).toEqual({ Type: 'Wait', SecondsPath: '$.waitSeconds', Next: 'RolloutTick' });
   });
 
   it('records a failure, then fails the execution with the step error, even if recording fails', () => {
@@ -159,7 +172,7 @@ describe('the synthesized workflow definition', () => {
   it('retries exactly the errors the error declaration marks transient, each under its policy', () => {
     for (const name of taskStates) {
       const task = state(name);
-      const closing = name === 'Record' || name === 'RecordFailure' || name === 'Plan';
+      const closing = ['Record', 'RecordFailure', 'Plan', 'RolloutFailed'].includes(name);
       for (const error of errorNamesRetried('backoff')) {
         expect(retrierFor(task, error), `${name} ${error}`).toMatchObject(
           closing ? { IntervalSeconds: 2, MaxAttempts: 8 } : { IntervalSeconds: 1, MaxAttempts: 4 },
@@ -209,8 +222,8 @@ describe('the synthesized workflow definition', () => {
   });
 
   it("gives every Task a timeout above its function's, and Stage and Deliver room for the 5 min fetch and delivery", () => {
-    for (const name of STEP_NAMES) {
-      expect(state(name).TimeoutSeconds, name).toBeGreaterThan(STEP_LAMBDA_TIMEOUTS[name].toSeconds());
+    for (const [name, fn] of Object.entries(TASK_STATES)) {
+      expect(state(name).TimeoutSeconds, name).toBeGreaterThan(STEP_LAMBDA_TIMEOUTS[fn].toSeconds());
     }
     expect(STEP_LAMBDA_TIMEOUTS.Stage.toSeconds()).toBeGreaterThan(300);
     expect(STEP_LAMBDA_TIMEOUTS.Deliver.toSeconds()).toBeGreaterThan(300);

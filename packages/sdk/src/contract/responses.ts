@@ -80,6 +80,8 @@ export const Operation = z.object({
   updatedAt: Timestamp,
   steps: z.array(StepRecord),
   warnings: z.array(z.string()),
+  /** The fleet rollout that started it (SPEC §10). */
+  rolloutId: z.optional(z.string()),
   /** install: the revision it recorded; rollback: the revision it went back to. */
   revision: z.optional(z.int()),
   /** plan: what the install would change. */
@@ -170,6 +172,65 @@ export const Revision = z.object({
 
 /** `GET /workspaces/{id}/plugins/{name}/revisions`: newest first. */
 export const RevisionList = z.object({ plugin: z.string(), revisions: z.array(Revision) });
+
+/** A rate control as given: a number, or a percentage of the target count. */
+const RateValue = z.union([z.int(), z.string()]);
+
+const RolloutCounts = z.object({
+  total: z.int(),
+  pending: z.int(),
+  running: z.int(),
+  succeeded: z.int(),
+  failed: z.int(),
+  /** Failed as `workspace_unreachable`: counted among the failures and apart. */
+  unreachable: z.int(),
+  skipped: z.int(),
+});
+
+/** A fleet rollout without its workspaces (SPEC §10). */
+export const RolloutSummary = z.object({
+  rolloutId: z.uuid(),
+  orgId: z.string(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'STOPPED', 'CANCELLED', 'FAILED']),
+  kind: z.enum(['install', 'rollback']),
+  plugin: z.nullable(z.string()),
+  source: z.nullable(z.string()),
+  sha256: z.nullable(z.string()),
+  maxConcurrency: RateValue,
+  maxErrors: RateValue,
+  canary: z.int(),
+  failureMode: z.enum(['tolerant', 'strict']),
+  /** Cancel was asked: no new install starts; it ends CANCELLED once those in flight finish. */
+  cancelRequested: z.boolean(),
+  counts: RolloutCounts,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  error: z.optional(z.object({ code: z.string(), message: z.string(), httpStatus: z.int() })),
+});
+
+/** A fleet rollout with every target, in workspace-id order. */
+export const Rollout = z.extend(RolloutSummary, {
+  workspaces: z.array(
+    z.object({
+      workspaceId: z.string(),
+      status: z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'rolled_back']),
+      operationId: z.optional(z.string()),
+      error: z.optional(z.object({ code: z.string(), message: z.string() })),
+      /** skipped: why (`external_runtime`, `unsupported_runtime`, `already_installed`, `workspace_removed`). */
+      reason: z.optional(z.string()),
+      /** A dry-run rollout: what the install would change here. */
+      plan: z.optional(Plan),
+    }),
+  ),
+});
+
+export const RolloutList = z.object({ rollouts: z.array(RolloutSummary) });
+
+/** 202: the rollout runs (or runs again); poll `statusUrl`. */
+export const RolloutAccepted = z.object({
+  rolloutId: z.uuid(),
+  statusUrl: z.string().check(z.describe('the rollout, GET /orgs/{orgId}/rollouts/{rolloutId}')),
+});
 
 /** 202: `DELETE ?at=` a time still ahead; the cleanup uninstalls the plugin then. */
 export const Scheduled = z.object({

@@ -1,0 +1,87 @@
+import type { Runtime } from '../runtime.js';
+import { createS3Client, createSfnClient } from '../shared/aws.js';
+import { logger } from '../shared/logger.js';
+import { createResolvers } from '../plugins/source.js';
+import { stagePlugin } from '../staging/stage-plugin.js';
+import { allowlistFacts } from '../store/allowlist.js';
+import { getInstalled } from '../store/installed.js';
+import { getWorkspace } from '../store/workspaces.js';
+import { finishRollout, getRollout, markTargetStarted, rolloutStaged, rolloutTargets, setRolloutStaged, settleTargets, skipTarget } from '../store/rollouts.js';
+import { postgresPorts } from '../use-cases/adapters/postgres.js';
+import { sfnStarter } from '../use-cases/adapters/sfn.js';
+import type { WorkflowStarter } from '../use-cases/ports.js';
+import { startOperation } from '../use-cases/start.js';
+import { s3KeptTarballs } from '../workflow/adapters/s3.js';
+import type { DriverPorts, RolloutStaged } from '../rollouts/driver.js';
+import { rolloutStep, type RolloutState } from '../rollouts/step.js';
+import { rolloutDriverStarter } from '../rollouts/starter.js';
+
+/** An execution hands the rollout over after this many ticks or this long (the state machine's limit is 1 h). */
+const HAND_OVER = { ticks: 600, afterMs: 45 * 60_000 };
+
+/**
+ * The Rollout function's wiring: the store, the plugin pipeline for its one Stage (imported only
+ * here, as for the Stage function), and the state machine it starts each target's install on.
+ */
+export async function buildRollout({ db, config, aws }: Runtime) {
+  const [s3, sfn] = await Promise.all([createS3Client(aws), createSfnClient(aws)]);
+  const workflow = sfnStarter(sfn, config.stateMachineArn);
+  const tarballs = s3KeptTarballs(s3, config.stagingBucket);
+  const resolvers = createResolvers({ s3, config });
+  const ports: DriverPorts = {
+    rollouts: {
+      get: (id) => getRollout(db, id),
+      targets: (id) => rolloutTargets(db, id),
+      settle: (id) => settleTargets(db, id),
+      skip: (id, position, reason) => skipTarget(db, id, position, reason),
+      markStarted: (id, position, operationId) => markTargetStarted(db, id, position, operationId),
+      finish: (id, status, error) => finishRollout(db, id, status, error),
+      setStaged: (id, staged) => setRolloutStaged(db, id, staged),
+      staged: (id) => rolloutStaged<RolloutStaged>(db, id),
+    },
+    workspaces: { get: (id) => getWorkspace(db, id) },
+    installed: { get: (workspaceId, name) => getInstalled(db, workspaceId, name) },
+    allowlist: { match: (orgId, name, source) => allowlistFacts(db, orgId, name, source) },
+    async stage(rollout) {
+      const { staged, files } = await stagePlugin(
+        { s3, resolvers, config },
+        { source: rollout.source ?? '', expectedSha256: rollout.sha256, id: `rollout-${rollout.id}` },
+      );
+      // Every target's install delivers this one tarball, kept where revisions are (content-addressed).
+      await tarballs.keep({ bucket: staged.bucket, key: staged.key }, staged.sha256);
+      return { staged: { ...staged, ...tarballs.locate(staged.sha256) }, files };
+    },
+    async startTarget(rollout, workspace) {
+      const { request } = rollout;
+      const { operation } = await startOperation(
+        { ...postgresPorts(db, workflow), log: logger },
+        {
+          kind: request.dryRun === true ? 'plan' : 'install',
+          workspace,
+          source: rollout.source,
+          plugin: rollout.plugin,
+          expectedSha256: rollout.sha256,
+          restart: request.restart !== false,
+          replace: request.replace === true,
+          healthCheck: request.healthCheck !== false,
+          uninstallAt: null,
+          rolloutId: rollout.id,
+          // One operation per rollout and workspace, however often a crashed tick runs again.
+          idempotencyKey: `rollout:${rollout.id}`,
+          actorPrefix: rollout.actorPrefix,
+          asked: { rolloutId: rollout.id },
+          maxInFlightForOrg: config.limits.maxOperationsPerOrg,
+        },
+      );
+      return operation.operationId;
+    },
+  };
+  return rolloutStep({
+    ports,
+    tickSeconds: config.rolloutTickSeconds,
+    handOver: HAND_OVER,
+    continueIn: async (state: RolloutState) => {
+      await rolloutDriverStarter(workflow).start({ id: state.rolloutId }, state);
+    },
+  });
+}

@@ -1,0 +1,175 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalStack } from '../support/local-stack.js';
+
+/**
+ * SPEC §10 end to end through `npm start`'s process: a rollout's driver runs in the one workflow
+ * definition on the local engine, starting ordinary install operations on emulated hosts. Failures
+ * come from stopped instances (`workspace_unreachable`), as on a real fleet.
+ */
+const stack = useLocalStack();
+let org = '';
+let other = '';
+
+/** Ten workspaces of org `fleet`: f00..f09, each on its own instance; f-ext is external; f-hermes runs hermes. */
+const fleet = Array.from({ length: 10 }, (_, i) => ({ id: `f0${i}`, instanceId: `i-0f1ee7000000000${i.toString(16)}` }));
+const pluginDir = (instanceId: string, name: string) => join(stack.localDir, 'instances', instanceId, 'configs', 'plugins', name);
+
+beforeAll(async () => {
+  const admin = { token: stack.adminToken };
+  for (const w of fleet)
+    await stack.call('PUT', `/admin/workspaces/${w.id}`, { ...admin, body: { orgId: 'fleet', runtime: 'claude-code', instanceId: w.instanceId } });
+  await stack.call('PUT', '/admin/workspaces/f-ext', { ...admin, body: { orgId: 'fleet', runtime: 'external' } });
+  await stack.call('PUT', '/admin/workspaces/f-hermes', { ...admin, body: { orgId: 'fleet', runtime: 'hermes', instanceId: 'i-0f1ee700000000ff' } });
+  await stack.call('PUT', '/admin/workspaces/o-1', { ...admin, body: { orgId: 'elsewhere', runtime: 'claude-code', instanceId: 'i-0f1ee700000000ee' } });
+  org = (await stack.call('POST', '/admin/orgs/fleet/tokens', admin)).body.token;
+  other = (await stack.call('POST', '/admin/orgs/elsewhere/tokens', admin)).body.token;
+});
+
+const create = (body: Record<string, unknown>, token = org) => stack.call('POST', '/orgs/fleet/rollouts', { token, body });
+
+async function finished(rolloutId: string): Promise<any> {
+  for (let i = 0; i < 600; i++) {
+    const r = (await stack.call('GET', `/orgs/fleet/rollouts/${rolloutId}`, { token: org })).body;
+    if (r.status !== 'RUNNING') return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`rollout ${rolloutId} still running:\n${stack.output()}`);
+}
+
+/** The most installs of the rollout in flight at once, from the operations' own timestamps. */
+async function peakInFlight(rollout: any): Promise<number> {
+  const spans: Array<[number, number]> = [];
+  for (const w of rollout.workspaces.filter((x: any) => x.operationId)) {
+    const op = (await stack.call('GET', `/operations/${w.operationId}`, { token: stack.adminToken })).body;
+    expect(op.rolloutId).toBe(rollout.rolloutId);
+    spans.push([Date.parse(op.createdAt), Date.parse(op.updatedAt)]);
+  }
+  const events = spans.flatMap(([start, end]) => [
+    [start, 1],
+    [end, -1],
+  ]);
+  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+  let now = 0;
+  let peak = 0;
+  for (const [, delta] of events) {
+    now += delta!;
+    peak = Math.max(peak, now);
+  }
+  return peak;
+}
+
+const stop = (instanceId: string) => stack.call('POST', `/admin/local/instances/${instanceId}/stop`, { token: stack.adminToken });
+const start = (instanceId: string) => stack.call('POST', `/admin/local/instances/${instanceId}/start`, { token: stack.adminToken });
+
+describe('fleet rollouts', () => {
+  it('installs on every workspace after one canary, never more than maxConcurrency at once, skipping what it does not concern', async () => {
+    const accepted = await create({ source: 'local://safe-shell-hook', targets: { all: true }, maxConcurrency: 3, canary: 1 });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.statusUrl).toBe(`/orgs/fleet/rollouts/${accepted.body.rolloutId}`);
+    const r = await finished(accepted.body.rolloutId);
+    expect(r).toMatchObject({ status: 'SUCCEEDED', plugin: 'safe-shell-hook', maxConcurrency: 3, maxErrors: 0, canary: 1, failureMode: 'tolerant' });
+    expect(r.counts).toEqual({ total: 12, pending: 0, running: 0, succeeded: 10, failed: 0, unreachable: 0, skipped: 2 });
+    expect(r.workspaces.filter((w: any) => w.status === 'skipped').map((w: any) => [w.workspaceId, w.reason])).toEqual([
+      ['f-ext', 'external_runtime'],
+      ['f-hermes', 'unsupported_runtime'],
+    ]);
+    for (const w of fleet) expect(existsSync(pluginDir(w.instanceId, 'safe-shell-hook'))).toBe(true);
+    expect(await peakInFlight(r)).toBeLessThanOrEqual(3);
+    // The canary (the first target, f00) ended before any other started.
+    const ops = await Promise.all(
+      r.workspaces
+        .filter((w: any) => w.operationId)
+        .map(async (w: any) => (await stack.call('GET', `/operations/${w.operationId}`, { token: stack.adminToken })).body),
+    );
+    const canary = ops.find((op: any) => op.workspaceId === 'f00');
+    expect(ops.filter((op: any) => op.workspaceId !== 'f00').every((op: any) => Date.parse(op.createdAt) >= Date.parse(canary.updatedAt))).toBe(true);
+  });
+
+  it('skips workspaces where that version is already active', async () => {
+    const r = await finished((await create({ source: 'local://safe-shell-hook', targets: { workspaceIds: ['f01', 'f02'] } })).body.rolloutId);
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.workspaces.map((w: any) => w.reason)).toEqual(['already_installed', 'already_installed']);
+  });
+
+  it('stops once failures exceed maxErrors, leaving the untouched targets pending, counting unreachable hosts apart; resume carries on', async () => {
+    for (const w of fleet.slice(2, 5)) await stop(w.instanceId);
+    try {
+      const accepted = await create({ source: 'local://code-review-rules', targets: { runtime: 'claude_code' }, maxConcurrency: 1, maxErrors: 1, canary: 1 });
+      const r = await finished(accepted.body.rolloutId);
+      expect(r.status).toBe('STOPPED');
+      expect(r.counts).toMatchObject({ succeeded: 2, failed: 2, unreachable: 2, pending: 6 });
+      expect(r.workspaces.slice(0, 4).map((w: any) => [w.workspaceId, w.status])).toEqual([
+        ['f00', 'succeeded'],
+        ['f01', 'succeeded'],
+        ['f02', 'failed'],
+        ['f03', 'failed'],
+      ]);
+      expect(r.workspaces[2].error.code).toBe('workspace_unreachable');
+      for (const w of fleet.slice(4)) expect(existsSync(pluginDir(w.instanceId, 'code-review-rules'))).toBe(false);
+
+      for (const w of fleet.slice(2, 5)) await start(w.instanceId);
+      const resumed = await stack.call('POST', `/orgs/fleet/rollouts/${accepted.body.rolloutId}/resume`, { token: org, body: { maxErrors: 5 } });
+      expect(resumed.status).toBe(202);
+      const after = await finished(accepted.body.rolloutId);
+      expect(after.status).toBe('SUCCEEDED');
+      expect(after.counts).toMatchObject({ succeeded: 8, failed: 2, pending: 0 });
+      const again = await stack.call('POST', `/orgs/fleet/rollouts/${accepted.body.rolloutId}/resume`, { token: org });
+      expect([again.status, again.body.code]).toEqual([409, 'rollout_finished']);
+    } finally {
+      for (const w of fleet.slice(2, 5)) await start(w.instanceId);
+    }
+  });
+
+  it('stops at a failed canary, touching no other workspace', async () => {
+    // f00 is the first target, so the canary.
+    await stop(fleet[0]!.instanceId);
+    try {
+      const targets = { workspaceIds: fleet.map((w) => w.id) };
+      const r = await finished((await create({ source: 'local://hello-skill', targets, maxErrors: '50%', canary: 1 })).body.rolloutId);
+      expect(r.status).toBe('STOPPED');
+      expect(r.counts).toMatchObject({ failed: 1, running: 0, succeeded: 0 });
+      for (const w of fleet) expect(existsSync(pluginDir(w.instanceId, 'hello-skill'))).toBe(false);
+    } finally {
+      await start(fleet[0]!.instanceId);
+    }
+  });
+
+  it('cancels: nothing new starts, and it ends CANCELLED; a finished rollout takes no cancel or new rate controls', async () => {
+    const accepted = await create({ source: 'local://hello-skill', targets: { all: true }, maxConcurrency: 1, canary: 0 });
+    const cancel = await stack.call('POST', `/orgs/fleet/rollouts/${accepted.body.rolloutId}/cancel`, { token: org });
+    expect(cancel.status).toBe(202);
+    const r = await finished(accepted.body.rolloutId);
+    expect(r.status).toBe('CANCELLED');
+    expect(r.counts.pending).toBeGreaterThan(0);
+    const late = await stack.call('POST', `/orgs/fleet/rollouts/${accepted.body.rolloutId}/cancel`, { token: org });
+    expect([late.status, late.body.code]).toEqual([409, 'rollout_finished']);
+    const patch = await stack.call('PATCH', `/orgs/fleet/rollouts/${accepted.body.rolloutId}`, { token: org, body: { maxConcurrency: 5 } });
+    expect([patch.status, patch.body.code]).toEqual([409, 'rollout_finished']);
+    expect((await stack.call('GET', '/orgs/fleet/rollouts?limit=2', { token: org })).body.rollouts[0].rolloutId).toBe(accepted.body.rolloutId);
+  });
+
+  it('plans on every target with dryRun, changing nothing', async () => {
+    const r = await finished(
+      (await create({ source: 'local://code-review-rules', targets: { workspaceIds: ['f08', 'f09'] }, dryRun: true, maxConcurrency: 2 })).body.rolloutId,
+    );
+    expect(r.status).toBe('SUCCEEDED');
+    for (const w of r.workspaces) expect(w.plan).toMatchObject({ status: 'planned', plugin: 'code-review-rules', allowed: true, restart: false });
+    const ops = await Promise.all(
+      r.workspaces.map(async (w: any) => (await stack.call('GET', `/operations/${w.operationId}`, { token: stack.adminToken })).body),
+    );
+    expect(ops.map((op: any) => op.kind)).toEqual(['plan', 'plan']);
+  });
+
+  it('refuses what it cannot do, synchronously, and keeps orgs apart', async () => {
+    expect((await create({ source: 'local://hello-skill', targets: { runtime: 'langgraph' } })).body.code).toBe('no_targets');
+    const foreign = await create({ source: 'local://hello-skill', targets: { workspaceIds: ['f00', 'o-1'] } });
+    expect([foreign.status, foreign.body.code]).toEqual([404, 'workspace_not_found']);
+    expect((await create({ source: 'local://hello-skill', targets: { all: true } }, other)).status).toBe(403);
+    expect((await create({ source: 'local://hello-skill', targets: { all: true }, maxConcurrency: 0 })).body.code).toBe('invalid_request');
+    expect((await create({ source: 'ftp://example.com/x', targets: { all: true } })).body.code).toBe('invalid_source');
+    const mine = (await stack.call('GET', '/orgs/fleet/rollouts?limit=1', { token: org })).body.rollouts[0];
+    expect((await stack.call('GET', `/orgs/elsewhere/rollouts/${mine.rolloutId}`, { token: other })).body.code).toBe('rollout_not_found');
+  });
+});
