@@ -6,7 +6,18 @@ import { stagePlugin } from '../staging/stage-plugin.js';
 import { allowlistFacts } from '../store/allowlist.js';
 import { getInstalled } from '../store/installed.js';
 import { getWorkspace } from '../store/workspaces.js';
-import { finishRollout, getRollout, markTargetStarted, rolloutStaged, rolloutTargets, setRolloutStaged, settleTargets, skipTarget } from '../store/rollouts.js';
+import {
+  finishRollout,
+  getRollout,
+  markParentRolledBack,
+  markTargetStarted,
+  rolloutStaged,
+  rolloutTargets,
+  setRolloutStaged,
+  settleTargets,
+  skipTarget,
+} from '../store/rollouts.js';
+import { getRevision } from '../store/revisions.js';
 import { postgresPorts } from '../use-cases/adapters/postgres.js';
 import { sfnStarter } from '../use-cases/adapters/sfn.js';
 import type { WorkflowStarter } from '../use-cases/ports.js';
@@ -33,6 +44,7 @@ export async function buildRollout({ db, config, aws }: Runtime) {
       get: (id) => getRollout(db, id),
       targets: (id) => rolloutTargets(db, id),
       settle: (id) => settleTargets(db, id),
+      markParentRolledBack: (id) => markParentRolledBack(db, id),
       skip: (id, position, reason) => skipTarget(db, id, position, reason),
       markStarted: (id, position, operationId) => markTargetStarted(db, id, position, operationId),
       finish: (id, status, error) => finishRollout(db, id, status, error),
@@ -51,28 +63,44 @@ export async function buildRollout({ db, config, aws }: Runtime) {
       await tarballs.keep({ bucket: staged.bucket, key: staged.key }, staged.sha256);
       return { staged: { ...staged, ...tarballs.locate(staged.sha256) }, files };
     },
-    async startTarget(rollout, workspace) {
+    async startTarget(rollout, workspace, target) {
       const { request } = rollout;
-      const { operation } = await startOperation(
-        { ...postgresPorts(db, workflow), log: logger },
-        {
-          kind: request.dryRun === true ? 'plan' : 'install',
-          workspace,
-          source: rollout.source,
-          plugin: rollout.plugin,
-          expectedSha256: rollout.sha256,
-          restart: request.restart !== false,
-          replace: request.replace === true,
-          healthCheck: request.healthCheck !== false,
-          uninstallAt: null,
-          rolloutId: rollout.id,
-          // One operation per rollout and workspace, however often a crashed tick runs again.
-          idempotencyKey: `rollout:${rollout.id}`,
-          actorPrefix: rollout.actorPrefix,
-          asked: { rolloutId: rollout.id },
-          maxInFlightForOrg: config.limits.maxOperationsPerOrg,
-        },
-      );
+      const ports = { ...postgresPorts(db, workflow), log: logger };
+      const once = { rolloutId: rollout.id, idempotencyKey: `rollout:${rollout.id}`, actorPrefix: rollout.actorPrefix, asked: { rolloutId: rollout.id } };
+      const capped = { maxInFlightForOrg: config.limits.maxOperationsPerOrg };
+      if (rollout.kind === 'rollback') {
+        const plugin = rollout.plugin ?? '';
+        const revision = target.revision === null ? null : await getRevision(db, workspace.id, plugin, target.revision);
+        const common = { workspace, plugin, restart: true, uninstallAt: null, ...once, ...capped };
+        const { operation } = revision
+          ? await startOperation(ports, {
+              ...common,
+              kind: 'rollback',
+              source: revision.source,
+              expectedSha256: revision.sha256,
+              revision: revision.revision,
+              healthCheck: request.healthCheck !== false,
+            })
+          : await startOperation(ports, { ...common, kind: 'uninstall', source: null, expectedSha256: null });
+        return operation.operationId;
+      }
+      const { operation } = await startOperation(ports, {
+        kind: request.dryRun === true ? 'plan' : 'install',
+        workspace,
+        source: rollout.source,
+        plugin: rollout.plugin,
+        expectedSha256: rollout.sha256,
+        restart: request.restart !== false,
+        replace: request.replace === true,
+        healthCheck: request.healthCheck !== false,
+        uninstallAt: null,
+        rolloutId: rollout.id,
+        // One operation per rollout and workspace, however often a crashed tick runs again.
+        idempotencyKey: `rollout:${rollout.id}`,
+        actorPrefix: rollout.actorPrefix,
+        asked: { rolloutId: rollout.id },
+        maxInFlightForOrg: config.limits.maxOperationsPerOrg,
+      });
       return operation.operationId;
     },
   };

@@ -25,6 +25,8 @@ export interface DriverPorts {
     get(id: string): Promise<Rollout | null>;
     targets(id: string): Promise<RolloutTarget[]>;
     settle(id: string): Promise<number>;
+    /** A rollback rollout's put-back workspaces read `rolled_back` in the rollout it undoes. */
+    markParentRolledBack(id: string): Promise<void>;
     skip(id: string, position: number, reason: string): Promise<void>;
     markStarted(id: string, position: number, operationId: string): Promise<void>;
     finish(id: string, status: Exclude<RolloutStatus, 'RUNNING'>, error?: ErrorRecord): Promise<boolean>;
@@ -37,7 +39,7 @@ export interface DriverPorts {
   /** Fetches and stages the rollout's source once, into the kept location every install reads. */
   stage(rollout: Rollout): Promise<RolloutStaged>;
   /** Starts one target's operation (idempotent per rollout and workspace); throws TooManyOperations at the org's cap. */
-  startTarget(rollout: Rollout, workspace: Workspace): Promise<string>;
+  startTarget(rollout: Rollout, workspace: Workspace, target: RolloutTarget): Promise<string>;
 }
 
 export type DriverOutcome = { done: true; status: RolloutStatus } | { done: false };
@@ -50,6 +52,8 @@ export type DriverOutcome = { done: true; status: RolloutStatus } | { done: fals
 export async function prepareRollout(ports: DriverPorts, log: Log, rolloutId: string): Promise<DriverOutcome> {
   const rollout = await ports.rollouts.get(rolloutId);
   if (!rollout || rollout.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
+  // A rollback puts back revisions each workspace had (kept tarballs, or their sources pinned): nothing to stage.
+  if (rollout.kind === 'rollback') return { done: false };
   let prepared = await ports.rollouts.staged(rolloutId);
   if (!prepared) {
     try {
@@ -91,6 +95,7 @@ export async function tickRollout(ports: DriverPorts, log: Log, rolloutId: strin
   const rollout = await ports.rollouts.get(rolloutId);
   if (!rollout || rollout.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
   await ports.rollouts.settle(rolloutId);
+  if (rollout.kind === 'rollback') await ports.rollouts.markParentRolledBack(rolloutId);
   const targets = await ports.rollouts.targets(rolloutId);
   const move = nextMove(
     { targets: targets.map((t) => t.status), cancelRequested: rollout.cancelRequested },
@@ -111,7 +116,7 @@ export async function tickRollout(ports: DriverPorts, log: Log, rolloutId: strin
         continue;
       }
       try {
-        await ports.rollouts.markStarted(rolloutId, target.position, await ports.startTarget(rollout, workspace));
+        await ports.rollouts.markStarted(rolloutId, target.position, await ports.startTarget(rollout, workspace, target));
       } catch (err) {
         if (!(err instanceof TooManyOperations)) throw err;
         log.info('the org is at its cap of operations in flight; the rest waits for a slot', { rolloutId });

@@ -21,6 +21,8 @@ export interface RolloutTarget {
   error: { code: string; message: string } | null;
   /** A dry-run rollout's plan for this workspace (SPEC §9). */
   plan: unknown;
+  /** A rollback rollout: the revision to put back; null: the plugin goes. */
+  revision: number | null;
   startedAt: string | null;
   endedAt: string | null;
 }
@@ -76,6 +78,7 @@ interface TargetRow {
   reason: string | null;
   error: { code: string; message: string } | null;
   plan: unknown;
+  revision: number | null;
   started_at: Date | null;
   ended_at: Date | null;
 }
@@ -112,6 +115,7 @@ const toTarget = (r: TargetRow): RolloutTarget => ({
   reason: r.reason,
   error: r.error,
   plan: r.plan,
+  revision: r.revision,
   startedAt: r.started_at?.toISOString() ?? null,
   endedAt: r.ended_at?.toISOString() ?? null,
 });
@@ -130,8 +134,8 @@ export interface NewRollout {
   failureMode: FailureMode;
   parentRolloutId: string | null;
   actorPrefix: string | null;
-  /** In workspace-id order; a target skipped from the start says why. */
-  targets: Array<{ workspaceId: string; status: 'pending' | 'skipped'; reason?: string }>;
+  /** In workspace-id order; a target skipped from the start says why; a rollback's names the revision to put back (null: uninstall). */
+  targets: Array<{ workspaceId: string; status: 'pending' | 'skipped'; reason?: string; revision?: number | null }>;
 }
 
 /** Records a RUNNING rollout and its whole ledger in one transaction. */
@@ -159,10 +163,16 @@ export async function createRollout(db: Db, r: NewRollout): Promise<Rollout> {
     );
     await query(
       client,
-      `INSERT INTO rollout_targets (rollout_id, position, workspace_id, status, reason)
-       SELECT $1, t.position - 1, t.workspace_id, t.status, t.reason
-       FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(workspace_id, status, reason, position)`,
-      [r.id, r.targets.map((t) => t.workspaceId), r.targets.map((t) => t.status), r.targets.map((t) => t.reason ?? null)],
+      `INSERT INTO rollout_targets (rollout_id, position, workspace_id, status, reason, revision)
+       SELECT $1, t.position - 1, t.workspace_id, t.status, t.reason, t.revision
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(workspace_id, status, reason, revision, position)`,
+      [
+        r.id,
+        r.targets.map((t) => t.workspaceId),
+        r.targets.map((t) => t.status),
+        r.targets.map((t) => t.reason ?? null),
+        r.targets.map((t) => t.revision ?? null),
+      ],
     );
     return toRollout(row as RolloutRow);
   });
@@ -239,6 +249,18 @@ export async function settleTargets(db: Queryable, id: string): Promise<number> 
   return rows.length;
 }
 
+/** The workspaces a rollback rollout put back read `rolled_back` in the rollout it undid. */
+export async function markParentRolledBack(db: Queryable, id: string): Promise<void> {
+  await query(
+    db,
+    `UPDATE rollout_targets p SET status = 'rolled_back'
+     FROM rollouts r, rollout_targets c
+     WHERE r.id = $1 AND r.parent_rollout_id IS NOT NULL AND p.rollout_id = r.parent_rollout_id
+       AND c.rollout_id = r.id AND c.status = 'succeeded' AND c.workspace_id = p.workspace_id AND p.status = 'succeeded'`,
+    [id],
+  );
+}
+
 /** Closes a RUNNING rollout (compare-and-set); false when it was no longer running. */
 export async function finishRollout(db: Queryable, id: string, status: Exclude<RolloutStatus, 'RUNNING'>, error?: ErrorRecord): Promise<boolean> {
   const rows = await query(db, `UPDATE rollouts SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status = 'RUNNING' RETURNING 1`, [
@@ -289,6 +311,26 @@ export async function resumeRollout(db: Queryable, id: string, maxErrors?: RateV
 
 export async function setRolloutExecution(db: Queryable, id: string, executionArn: string): Promise<void> {
   await query(db, 'UPDATE rollouts SET execution_arn = $2 WHERE id = $1', [id, executionArn]);
+}
+
+/**
+ * For a rollback of rollout `id`: each workspace whose install in it succeeded, with the revision
+ * that was active there before (the newest older one that ran: neither rolled back nor removed),
+ * or null when the workspace had no active revision of the plugin then.
+ */
+export async function rollbackTargets(db: Queryable, id: string): Promise<Array<{ workspaceId: string; revision: number | null }>> {
+  return query<{ workspaceId: string; revision: number | null }>(
+    db,
+    `SELECT t.workspace_id AS "workspaceId",
+       (SELECT CASE WHEN p.status = 'superseded' OR p.status = 'active' THEN p.revision END
+        FROM plugin_revisions p
+        WHERE p.workspace_id = t.workspace_id AND p.plugin_name = o.plugin AND p.revision < o.revision AND p.status <> 'rolled_back'
+        ORDER BY p.revision DESC LIMIT 1) AS revision
+     FROM rollout_targets t JOIN plugin_operations o ON o.id = t.operation_id
+     WHERE t.rollout_id = $1 AND t.status = 'succeeded' AND o.kind = 'install' AND o.revision IS NOT NULL
+     ORDER BY t.position`,
+    [id],
+  );
 }
 
 /** What the rollout's one Stage found (null before it ran). */

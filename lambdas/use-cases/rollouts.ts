@@ -23,6 +23,8 @@ export interface RolloutStore {
   requestCancel(id: string): Promise<boolean>;
   updateControls(id: string, controls: { maxConcurrency?: RateValue; maxErrors?: RateValue }): Promise<boolean>;
   resume(id: string, maxErrors?: RateValue): Promise<boolean>;
+  /** A rollout's succeeded installs, each with the revision active before it (null: none). */
+  rollbackTargets(id: string): Promise<Array<{ workspaceId: string; revision: number | null }>>;
 }
 
 export interface OrgWorkspaces {
@@ -164,6 +166,42 @@ export async function patchRollout(
   const rollout = await loadRollout(deps, principal, orgId, id);
   if (!(await deps.rollouts.updateControls(rollout.id, controls))) throw new RolloutFinished(`rollout "${id}" already ended ${rollout.status}`);
   return (await deps.rollouts.get(rollout.id)) ?? rollout;
+}
+
+/**
+ * SPEC §10: a new rollout of kind `rollback` with the same rate controls, over the workspaces whose
+ * install in `id` succeeded: each goes back to the revision active before it, or loses the plugin
+ * where it had none. 422 no_targets when no install of it succeeded.
+ */
+export async function rollbackRollout(
+  deps: Pick<RolloutDeps, 'rollouts' | 'driver'>,
+  log: Log,
+  principal: Principal,
+  orgId: string,
+  id: string,
+): Promise<Rollout> {
+  const parent = await loadRollout(deps, principal, orgId, id);
+  const targets = await deps.rollouts.rollbackTargets(parent.id);
+  if (targets.length === 0) throw new NoTargets(`no install of rollout "${id}" succeeded: nothing to roll back`);
+  const rollout = await deps.rollouts.create({
+    id: randomUUID(),
+    orgId,
+    kind: 'rollback',
+    plugin: parent.plugin,
+    source: parent.source,
+    sha256: parent.sha256,
+    request: { restart: true, healthCheck: parent.request.healthCheck !== false },
+    maxConcurrency: parent.maxConcurrency,
+    maxErrors: parent.maxErrors,
+    canary: parent.canary,
+    failureMode: parent.failureMode,
+    parentRolloutId: parent.id,
+    actorPrefix: principal.prefix,
+    targets: targets.map((t) => ({ workspaceId: t.workspaceId, status: 'pending', revision: t.revision })),
+  });
+  await deps.driver.start(rollout);
+  log.info('rollout rollback accepted', { rolloutId: rollout.id, parentRolloutId: parent.id, targets: targets.length });
+  return rollout;
 }
 
 /** A STOPPED or CANCELLED rollout runs its pending targets again. */

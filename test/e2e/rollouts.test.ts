@@ -1,14 +1,25 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
+import { FakeCodeload } from '../support/codeload.js';
+import { pluginEntries, tarGz } from '../support/archives.js';
 
 /**
  * SPEC §10 end to end through `npm start`'s process: a rollout's driver runs in the one workflow
  * definition on the local engine, starting ordinary install operations on emulated hosts. Failures
  * come from stopped instances (`workspace_unreachable`), as on a real fleet.
  */
-const stack = useLocalStack();
+const codeload = new FakeCodeload();
+const serve = (ref: string, files: Record<string, string>) => codeload.set('acme/kit', ref, () => tarGz(pluginEntries(files, `kit-${ref}`)));
+beforeAll(() => {
+  codeload.start();
+  serve('v1', { 'plugin.yaml': 'name: kit\nversion: 1.0.0\n', 'rules/a.md': 'one\n' });
+  serve('v2', { 'plugin.yaml': 'name: kit\nversion: 2.0.0\n', 'rules/a.md': 'two\n' });
+});
+afterAll(() => codeload.stop());
+const stack = useLocalStack(() => ({ GITHUB_CODELOAD_URL: codeload.url }));
 let org = '';
 let other = '';
 
@@ -160,6 +171,32 @@ describe('fleet rollouts', () => {
       r.workspaces.map(async (w: any) => (await stack.call('GET', `/operations/${w.operationId}`, { token: stack.adminToken })).body),
     );
     expect(ops.map((op: any) => op.kind)).toEqual(['plan', 'plan']);
+  });
+
+  it('rolls a whole rollout back: each workspace to the revision it had before, or without the plugin where it had none', async () => {
+    const [had, fresh] = [fleet[6]!, fleet[7]!];
+    const first = await stack.call('POST', `/workspaces/${had.id}/plugins`, {
+      token: org,
+      body: { source: 'github://acme/kit#v1' },
+      headers: { prefer: 'wait=25' },
+    });
+    expect(first.status).toBe(200);
+    const up = await finished((await create({ source: 'github://acme/kit#v2', targets: { workspaceIds: [had.id, fresh.id] } })).body.rolloutId);
+    expect(up.counts.succeeded).toBe(2);
+    expect(await readFile(join(pluginDir(had.instanceId, 'kit'), 'rules', 'a.md'), 'utf8')).toBe('two\n');
+
+    const accepted = await stack.call('POST', `/orgs/fleet/rollouts/${up.rolloutId}/rollback`, { token: org });
+    expect(accepted.status).toBe(202);
+    const back = await finished(accepted.body.rolloutId);
+    expect(back).toMatchObject({ kind: 'rollback', status: 'SUCCEEDED' });
+    expect(await readFile(join(pluginDir(had.instanceId, 'kit'), 'rules', 'a.md'), 'utf8')).toBe('one\n');
+    expect(existsSync(pluginDir(fresh.instanceId, 'kit'))).toBe(false);
+    const kinds = await Promise.all(
+      back.workspaces.map(async (w: any) => (await stack.call('GET', `/operations/${w.operationId}`, { token: stack.adminToken })).body.kind),
+    );
+    expect(kinds).toEqual(['rollback', 'uninstall']);
+    const undone = (await stack.call('GET', `/orgs/fleet/rollouts/${up.rolloutId}`, { token: org })).body;
+    expect(undone.workspaces.map((w: any) => w.status)).toEqual(['rolled_back', 'rolled_back']);
   });
 
   it('refuses what it cannot do, synchronously, and keeps orgs apart', async () => {

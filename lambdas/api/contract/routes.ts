@@ -436,6 +436,19 @@ export const resumeRollout = route({
   errors: ['InvalidRequest', 'Forbidden', 'RolloutNotFound', 'RolloutRunning', 'RolloutFinished'],
 });
 
+export const rollbackRollout = route({
+  id: 'rollbackRollout',
+  method: 'post',
+  path: '/orgs/{orgId}/rollouts/{rolloutId}/rollback',
+  summary:
+    'Undo a rollout: a new rollout of kind rollback, with the same rate controls, putting back on each workspace whose install succeeded the revision active before it (or removing the plugin where there was none)',
+  tag: ROLLOUTS,
+  callers: ['org', 'admin'],
+  params: rolloutPath,
+  responses: { 202: ROLLOUT_ACCEPTED },
+  errors: ['Forbidden', 'RolloutNotFound', 'NoTargets'],
+});
+
 export const getAllowlist = route({
   id: 'getAllowlist',
   method: 'get',

@@ -7,6 +7,7 @@ import {
   cancelRollout,
   createRollout,
   listRollouts,
+  rollbackRollout,
   loadRollout,
   patchRollout,
   resumeRollout,
@@ -103,6 +104,12 @@ export function registerRolloutRoutes(app: ApiApp): void {
     const principal = await c.env.principal();
     const rollout = await cancelRollout(deps(c), principal, c.req.param('orgId'), rolloutIdParam(c.req.param('rolloutId')));
     return reply(routes.cancelRollout, 202, { rolloutId: rollout.id, statusUrl: statusUrl(rollout) });
+  });
+
+  on(app, routes.rollbackRollout, async (c) => {
+    const principal = await c.env.principal();
+    const rollout = await rollbackRollout(deps(c), c.env.log, principal, c.req.param('orgId'), rolloutIdParam(c.req.param('rolloutId')));
+    return reply(routes.rollbackRollout, 202, { rolloutId: rollout.id, statusUrl: statusUrl(rollout) });
   });
 
   on(app, routes.resumeRollout, async (c) => {

@@ -42,6 +42,8 @@ export function up(pgm: MigrationBuilder): void {
       reason        text,
       error         jsonb,
       plan          jsonb,
+      -- A rollback rollout: the revision to put back on this workspace; null: uninstall the plugin.
+      revision      integer,
       started_at    timestamptz,
       ended_at      timestamptz,
       PRIMARY KEY (rollout_id, position),

@@ -5,7 +5,17 @@ import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace 
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store/revisions.js';
-import { createRollout, getRollout, listRollouts, requestCancel, resumeRollout, rolloutCounts, rolloutTargets, updateControls } from '../../store/rollouts.js';
+import {
+  createRollout,
+  getRollout,
+  listRollouts,
+  requestCancel,
+  resumeRollout,
+  rollbackTargets,
+  rolloutCounts,
+  rolloutTargets,
+  updateControls,
+} from '../../store/rollouts.js';
 import { workspacesOfOrg } from '../../store/workspaces.js';
 import { rolloutDriverStarter } from '../../rollouts/starter.js';
 import type { OrgWorkspaces, RolloutStore } from '../rollouts.js';
@@ -73,6 +83,7 @@ export function pgRollouts(db: Db): RolloutStore {
     requestCancel: (id) => requestCancel(db, id),
     updateControls: (id, controls) => updateControls(db, id, controls),
     resume: (id, maxErrors) => resumeRollout(db, id, maxErrors),
+    rollbackTargets: (id) => rollbackTargets(db, id),
   };
 }
 
