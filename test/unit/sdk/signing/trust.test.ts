@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidTrustDocument } from '../../../lambdas/signing/errors.js';
-import { fingerprint, parsePublicKey } from '../../../lambdas/signing/keys.js';
-import { generateSigningKey } from '../../../lambdas/signing/private-key.js';
-import { signMessage, verifySignature } from '../../../lambdas/signing/sshsig.js';
+import { InvalidTrustDocument } from '../../../../packages/sdk/src/signing/errors.js';
+import { fingerprint, parsePublicKey } from '../../../../packages/sdk/src/signing/keys.js';
+import { generateSigningKey } from '../../../../packages/sdk/src/signing/private-key.js';
+import { signMessage, verifySignature } from '../../../../packages/sdk/src/signing/sshsig.js';
 import {
   checkPluginSignature,
   checkTrustDocument,
@@ -13,9 +13,9 @@ import {
   type TrustVerdict,
   trustDocumentProblems,
   trustVerdict,
-} from '../../../lambdas/signing/trust.js';
-import { string } from '../../../lambdas/signing/wire.js';
-import { generateKey, keygenSign, scratch } from './ssh-keygen.js';
+} from '../../../../packages/sdk/src/signing/trust.js';
+import { string } from '../../../../packages/sdk/src/signing/wire.js';
+import { generateKey, keygenSign, scratch } from '../../../support/ssh-keygen.js';
 
 const NAMESPACE = 'molecule-plugin';
 const STATEMENT = `molecule-plugin acc-good 1.0.0 42df081ff83aaa4a0b484a21be6f1fef3132f3bd2f740992707f2329a300eab8 ${'0'.repeat(64)}`;

@@ -10,7 +10,7 @@ export const NO_VERSION = '0.0.0';
 /** The manifest hash of a plugin without a root `plugin.yaml`. */
 export const NO_MANIFEST_HASH = '0'.repeat(64);
 
-/** SPEC §2's plugin name, repeated here because this folder imports nothing from the rest of the repo. */
+/** SPEC §2's plugin name, repeated here because this folder imports nothing but node:crypto and node:buffer (contract/names.ts brings zod). */
 const PLUGIN_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The manifest's version rule (one short line, no control characters); spaces are allowed there and stay unambiguous here, between a name without spaces and two hashes. */

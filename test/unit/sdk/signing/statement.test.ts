@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidStatement } from '../../../lambdas/signing/errors.js';
-import { manifestHash, NO_MANIFEST_HASH, pluginStatement } from '../../../lambdas/signing/statement.js';
+import { InvalidStatement } from '../../../../packages/sdk/src/signing/errors.js';
+import { manifestHash, NO_MANIFEST_HASH, pluginStatement } from '../../../../packages/sdk/src/signing/statement.js';
 
 // SPEC §3's example content hash.
 const CONTENT_HASH = '42df081ff83aaa4a0b484a21be6f1fef3132f3bd2f740992707f2329a300eab8';
