@@ -7,6 +7,7 @@ import type {
   Plan,
   PluginRevision,
   RevisionFile,
+  Signer,
   StepDetails,
   StepRecord,
 } from '../shared/types.js';
@@ -23,13 +24,22 @@ export interface OperationRecords {
   /** Marks the step started; returns the attempt's number (a retried step counts up). */
   stepStarted(operationId: string, step: string): Promise<number>;
   stepEnded(operationId: string, step: string, status: StepRecord['status'], details?: StepDetails): Promise<void>;
-  staged(operationId: string, facts: { plugin: string; sha256: string; warnings: string[]; files: readonly RevisionFile[] }): Promise<void>;
+  staged(
+    operationId: string,
+    facts: { plugin: string; sha256: string; warnings: string[]; files: readonly RevisionFile[]; signer?: Signer | null },
+  ): Promise<void>;
   /** The files Stage recorded on the operation; null before Stage. */
   stagedFiles(operationId: string): Promise<RevisionFile[] | null>;
   /** What a plan found (SPEC §9), kept on the operation. */
   planned(operationId: string, plan: Plan): Promise<void>;
   /** Appends warnings a later step found, after those Stage recorded. */
   addWarnings(operationId: string, warnings: readonly string[]): Promise<void>;
+  /**
+   * The error the step is about to fail with, with its context fields (a signature's `reason`,
+   * `fingerprint`, `statement`): a failed Task carries only its error's name and message to
+   * RecordFailure, whose `finish` with the same code keeps them.
+   */
+  failing(operationId: string, error: ErrorRecord): Promise<void>;
   /** Closes a RUNNING operation; `closingStep` succeeded at closing it (RecordFailure). */
   finish(operationId: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: ErrorRecord, closingStep?: string): Promise<void>;
 }

@@ -48,6 +48,7 @@ function operationAnswer(op: Operation): ApiResponse {
       ...(op.plugin ? { plugin: op.plugin } : {}),
       ...(error.rolledBack !== undefined ? { rolledBack: error.rolledBack } : {}),
       ...(error.output !== undefined ? { output: error.output } : {}),
+      ...signatureContext(error),
     };
     return json(error.httpStatus, failure, headers);
   }
@@ -67,6 +68,15 @@ function operationAnswer(op: Operation): ApiResponse {
       ? { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId }
       : { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId };
   return json(200, finished, headers);
+}
+
+/** signature_invalid's context fields (SPEC §11), as Stage recorded them on the operation. */
+function signatureContext(error: NonNullable<Operation['error']>): Partial<z.input<typeof ErrorBody>> {
+  return {
+    ...(error.reason !== undefined ? { reason: error.reason as z.input<typeof ErrorBody>['reason'] } : {}),
+    ...(error.fingerprint !== undefined ? { fingerprint: error.fingerprint } : {}),
+    ...(error.statement !== undefined ? { statement: error.statement } : {}),
+  };
 }
 
 export function registerPluginRoutes(app: ApiApp): void {

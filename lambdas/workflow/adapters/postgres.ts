@@ -2,7 +2,7 @@ import type { Db } from '../../store/db.js';
 import { allowlistFacts } from '../../store/allowlist.js';
 import { deleteInstalled, getInstalled, markUninstallFailed, upsertInstalled } from '../../store/installed.js';
 import { acquireLease, releaseLease } from '../../store/leases.js';
-import { addWarnings, finishOperation, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
+import { addWarnings, finishOperation, setFailing, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
 import { activeRevision, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
 import type { StepPorts } from '../ports.js';
@@ -17,6 +17,7 @@ export function postgresStepPorts(db: Db): StepPorts {
       stagedFiles: (id) => stagedFiles(db, id),
       planned: (id, plan) => setPlan(db, id, plan),
       addWarnings: (id, warnings) => addWarnings(db, id, warnings),
+      failing: (id, error) => setFailing(db, id, error),
       finish: (id, status, error, closingStep) => finishOperation(db, id, status, error, closingStep),
     },
     leases: {
