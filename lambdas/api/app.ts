@@ -7,6 +7,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerPluginRoutes } from './routes/plugins.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { registerAllowlistRoutes } from './routes/allowlist.js';
+import { registerTrustRoutes } from './routes/trust.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerOpsPageRoutes } from './routes/ops-page.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
@@ -26,6 +27,7 @@ export function apiRouter(extraRoutes?: ExtraRoutes): ApiApp {
   registerPluginRoutes(app);
   registerRegistryRoutes(app);
   registerAllowlistRoutes(app);
+  registerTrustRoutes(app);
   registerOperationRoutes(app);
   registerOpsPageRoutes(app, new URL('./ops-page/', import.meta.url));
   registerOpenApiRoute(app);

@@ -15,6 +15,7 @@ import type {
   RegistryReader,
   SourceCatalog,
   TokenStore,
+  TrustStore,
   WorkflowStarter,
   WorkspaceStore,
 } from '../use-cases/ports.js';
@@ -30,6 +31,7 @@ export interface ApiPorts {
   allowlist: AllowlistStore;
   tokens: TokenStore;
   revisions: RevisionStore;
+  trust: TrustStore;
   workflow: WorkflowStarter;
   sources: SourceCatalog;
   registry: RegistryReader;

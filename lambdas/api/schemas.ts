@@ -57,6 +57,27 @@ export const AllowlistBody = z.object({
   enabled_by: z.string().check(z.trim(), z.minLength(1), z.maxLength(256)),
 });
 
+/**
+ * `PUT /orgs/{orgId}/plugins/trust` (SPEC §11): the whole document. Its shape is checked here; what
+ * it says (ed25519 keys, one entry per principal, windows, fingerprints) by the use case, which
+ * names every problem. A GET's answer can be put back as it is: its `fingerprint`s are ignored.
+ */
+export const TrustBody = z.object({
+  requireSignature: z.boolean(),
+  signers: z
+    .array(
+      z.object({
+        principal: z.string().check(z.maxLength(256)),
+        publicKey: z.string().check(z.maxLength(1024)),
+        validAfter: z.optional(z.string().check(z.maxLength(64))),
+        validBefore: z.optional(z.string().check(z.maxLength(64))),
+      }),
+    )
+    .check(z.maxLength(1000)),
+  revokedKeys: z._default(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(1000)), []),
+});
+export type TrustBody = z.infer<typeof TrustBody>;
+
 export { WORKSPACE_ID_RE };
 
 /** `?status=` with no value is no filter, as in most APIs: the schema sees it unset. */

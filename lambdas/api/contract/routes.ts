@@ -11,6 +11,7 @@ import {
   OperationsQuery,
   RegistryQuery,
   TokenPrefix,
+  TrustBody,
   UninstallQuery,
   WorkspaceBody,
   WorkspaceId,
@@ -81,6 +82,7 @@ const SERVICE = { name: 'service', description: 'Liveness and this description' 
 const PLUGINS = { name: 'plugins', description: "A workspace's plugins: install, uninstall, list, download, and the operations that change them" };
 const REGISTRY = { name: 'registry', description: 'The curated registry and the sources plugins install from' };
 const ALLOWLIST = { name: 'allowlist', description: "An org's plugin allowlist" };
+const TRUST = { name: 'trust', description: "An org's trusted plugin signers and its signature policy (SPEC §11)" };
 const OPERATIONS = { name: 'operations', description: 'The ops view of every operation' };
 const ADMIN = { name: 'admin', description: "The platform's own calls: workspaces, tokens, the cleanup" };
 const OPS_PAGE = { name: 'ops page', description: 'The operations page and its files' };
@@ -371,6 +373,32 @@ export const replaceAllowlist = route({
   body: AllowlistBody,
   responses: { 200: { description: 'the new allowlist', body: 'Allowlist' } },
   errors: ['InvalidRequest', 'InvalidPluginName', 'InvalidSource', 'Forbidden', 'OrgNotFound'],
+});
+
+export const getTrust = route({
+  id: 'getTrust',
+  method: 'get',
+  path: '/orgs/{orgId}/plugins/trust',
+  summary: "The org's trusted plugin signers, each with its key's fingerprint, its revoked keys and whether it requires signatures",
+  tag: TRUST,
+  callers: ['org', 'admin'],
+  params: orgPath,
+  responses: { 200: { description: 'the trust document', body: 'OrgTrust' } },
+  errors: ['Forbidden', 'OrgNotFound'],
+});
+
+export const replaceTrust = route({
+  id: 'replaceTrust',
+  method: 'put',
+  path: '/orgs/{orgId}/plugins/trust',
+  summary:
+    "Replace the org's trust document atomically: ed25519 signers with optional validity windows, one entry per principal, revoked fingerprints, requireSignature",
+  tag: TRUST,
+  callers: ['org', 'admin'],
+  params: orgPath,
+  body: TrustBody,
+  responses: { 200: { description: 'the new trust document', body: 'OrgTrust' } },
+  errors: ['InvalidRequest', 'Forbidden', 'OrgNotFound'],
 });
 
 export const listOperations = route({

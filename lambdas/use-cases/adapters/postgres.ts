@@ -5,6 +5,7 @@ import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace 
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import { listRevisions } from '../../store/revisions.js';
+import { getTrust, replaceTrust } from '../../store/trust.js';
 import {
   systemClock,
   type AllowlistStore,
@@ -13,6 +14,7 @@ import {
   type OperationStore,
   type RevisionStore,
   type TokenStore,
+  type TrustStore,
   type WorkflowStarter,
   type WorkspaceStore,
 } from '../ports.js';
@@ -59,6 +61,10 @@ export function pgRevisions(db: Db): RevisionStore {
   return bindDb(db, { list: listRevisions });
 }
 
+export function pgTrust(db: Db): TrustStore {
+  return bindDb(db, { get: getTrust, replace: replaceTrust });
+}
+
 export function pgTokens(db: Db): TokenStore {
   return bindDb(db, { mint: mintToken, revokeByPrefix: revokeTokensByPrefix });
 }
@@ -74,5 +80,6 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     allowlist: pgAllowlist(db),
     tokens: pgTokens(db),
     revisions: pgRevisions(db),
+    trust: pgTrust(db),
   };
 }

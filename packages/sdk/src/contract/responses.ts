@@ -231,6 +231,30 @@ export const Allowlist = z.object({
   allow_all: z.boolean(),
 });
 
+/** `GET, PUT /orgs/{orgId}/plugins/trust` (SPEC §11): the org's trusted signers and its signature policy. */
+export const OrgTrust = z.object({
+  orgId: z.string(),
+  requireSignature: z.boolean(),
+  signers: z.array(
+    z.object({
+      /** Matched exactly: the name the signer is recorded under. */
+      principal: z.string(),
+      /** `ssh-ed25519 AAAA… [comment]` */
+      publicKey: z.string(),
+      /** The key's fingerprint as `ssh-keygen -l` prints it (`SHA256:…`). */
+      fingerprint: z.string(),
+      /** ISO-8601: the key signs for the principal from then on. */
+      validAfter: z.optional(z.string()),
+      /** ISO-8601: ...until then. */
+      validBefore: z.optional(z.string()),
+    }),
+  ),
+  /** Fingerprints refused whatever the signers say. */
+  revokedKeys: z.array(z.string()),
+  /** When the document was last put; null: never (nothing trusted, no signature required). */
+  updatedAt: z.nullable(Timestamp),
+});
+
 export const OperationList = z.array(Operation);
 
 /** 201: the token itself, shown once (only its sha256 is stored). */
