@@ -18,7 +18,7 @@ const VERSION = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 export interface StatementParts {
   name: string;
-  /** As Stage resolves it; absent or undefined means `0.0.0`. */
+  /** As Stage resolves it; absent, undefined or empty (a `version: ""` declares none) means `0.0.0`. */
   version?: string | undefined;
   /** SPEC §3's content hash, lowercase hex. */
   contentHash: string;
@@ -32,7 +32,7 @@ export interface StatementParts {
  * manifest means a signature cannot be moved to another plugin or version.
  */
 export function pluginStatement(parts: StatementParts): string {
-  const version = parts.version ?? NO_VERSION;
+  const version = parts.version || NO_VERSION;
   const problems = [
     PLUGIN_NAME.test(parts.name) ? undefined : `plugin name ${JSON.stringify(parts.name)} must match ${PLUGIN_NAME.source}`,
     VERSION.test(version) ? undefined : `version ${JSON.stringify(version)} must be 1 to 128 characters on one line`,
