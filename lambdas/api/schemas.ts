@@ -21,6 +21,8 @@ export const InstallBody = z.object({
   dryRun: z._default(z.boolean(), false),
   /** SPEC §9: `false` skips the health gate after the restart. */
   healthCheck: z._default(z.boolean(), true),
+  /** SPEC §11: the plugin's SSH signature (armored), judged by Stage instead of a root plugin.sig. */
+  signature: z.optional(z.string('signature must be a string').check(z.minLength(1, 'signature must not be empty'))),
   uninstallAfter: z.optional(
     z.pipe(
       z.string(),

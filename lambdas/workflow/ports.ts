@@ -12,6 +12,7 @@ import type {
   StepRecord,
 } from '../shared/types.js';
 import type { NewRevision } from '../store/revisions.js';
+import type { TrustDocument } from '@molecule/plugins-sdk/signing';
 
 /**
  * What the workflow steps need from the outside world, as the use cases have theirs
@@ -72,6 +73,12 @@ export interface AllowlistFacts {
   match(orgId: string, pluginName: string, origin: string | null): Promise<AllowlistMatch>;
 }
 
+/** An org's trust in plugin signers (SPEC §11), as Stage judges a signature against it. */
+export interface OrgTrust {
+  /** The org's document; one it never put trusts no one and requires nothing. */
+  get(orgId: string): Promise<TrustDocument>;
+}
+
 /** The revisions of a plugin on a workspace (SPEC §9). */
 export interface PluginRevisions {
   /** Idempotent per operation: the delivery's revision, numbered next. */
@@ -99,4 +106,5 @@ export interface StepPorts {
   restarts: RestartDebts;
   allowlist: AllowlistFacts;
   revisions: PluginRevisions;
+  trust: OrgTrust;
 }

@@ -100,8 +100,12 @@ const STAGING_ERRORS = [
 ] as const satisfies readonly ErrorName[];
 
 /** A failed install's own error, answered with its status when it failed within `Prefer: wait`. */
+/** A signature Stage refused (SPEC §11): an install's, a rollback's, a download's. */
+const SIGNATURE_ERRORS = ['SignatureInvalid', 'SignatureRequired'] as const satisfies readonly ErrorName[];
+
 const INSTALL_FAILURES = [
   ...STAGING_ERRORS,
+  ...SIGNATURE_ERRORS,
   'PluginNotAllowed',
   'PluginSourceConflict',
   'WorkspaceUnreachable',
@@ -113,6 +117,7 @@ const INSTALL_FAILURES = [
 /** A failed rollback's own error, answered with its status when it failed within `Prefer: wait`. */
 const ROLLBACK_FAILURES = [
   'RevisionExpired',
+  ...SIGNATURE_ERRORS,
   'PluginNotAllowed',
   'WorkspaceUnreachable',
   'WorkspaceBusy',
@@ -319,10 +324,28 @@ export const downloadPlugin = route({
         'X-Plugin-Name': { schema: z.string(), description: 'the plugin name' },
         'X-Plugin-Source': { schema: z.string(), description: 'the source it was staged from' },
         'X-Plugin-Sha256': { schema: z.string(), description: 'the content hash of the plugin' },
+        'X-Plugin-Signer': {
+          schema: z.string(),
+          description: "a signed plugin's signer the org trusts (SPEC §11): `<principal> <fingerprint>`",
+        },
+        'X-Plugin-Signature': {
+          schema: z.string(),
+          description: "a signed plugin's SSH signature (armored, then base64), to check against the statement of the unpacked plugin",
+        },
       },
     },
   },
-  errors: ['InvalidPluginName', 'InvalidSource', 'UnpinnedSource', 'NameMismatch', 'Forbidden', 'WorkspaceNotFound', 'PluginNotAllowed', ...STAGING_ERRORS],
+  errors: [
+    'InvalidPluginName',
+    'InvalidSource',
+    'UnpinnedSource',
+    'NameMismatch',
+    'Forbidden',
+    'WorkspaceNotFound',
+    'PluginNotAllowed',
+    ...STAGING_ERRORS,
+    ...SIGNATURE_ERRORS,
+  ],
 });
 
 export const listRegistry = route({

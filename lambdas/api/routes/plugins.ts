@@ -209,6 +209,15 @@ export function registerPluginRoutes(app: ApiApp): void {
         { 'retry-after': String(pulled.retryAfterSeconds) },
       );
     }
-    return toResponse(redirect(pulled.url, { 'x-plugin-name': pulled.plugin, 'x-plugin-source': pulled.source, 'x-plugin-sha256': pulled.sha256 }));
+    return toResponse(
+      redirect(pulled.url, {
+        'x-plugin-name': pulled.plugin,
+        'x-plugin-source': pulled.source,
+        'x-plugin-sha256': pulled.sha256,
+        // SPEC §11: the armor spans lines, so it travels base64.
+        ...(pulled.signature !== undefined ? { 'x-plugin-signature': Buffer.from(pulled.signature, 'utf8').toString('base64') } : {}),
+        ...(pulled.signer ? { 'x-plugin-signer': `${pulled.signer.principal} ${pulled.signer.fingerprint}` } : {}),
+      }),
+    );
   });
 }

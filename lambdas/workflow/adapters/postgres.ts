@@ -5,6 +5,7 @@ import { acquireLease, releaseLease } from '../../store/leases.js';
 import { addWarnings, finishOperation, setFailing, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
 import { activeRevision, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
+import { getTrust } from '../../store/trust.js';
 import type { StepPorts } from '../ports.js';
 
 /** The steps' ports over PostgreSQL. */
@@ -37,6 +38,8 @@ export function postgresStepPorts(db: Db): StepPorts {
       setOwed: (workspaceId, owed) => setRestartPending(db, workspaceId, owed),
     },
     allowlist: { match: (orgId, pluginName, origin) => allowlistFacts(db, orgId, pluginName, origin) },
+    // An org that never put a document trusts no one and requires nothing.
+    trust: { get: async (orgId) => (await getTrust(db, orgId)) ?? { requireSignature: false, signers: [], revokedKeys: [] } },
     revisions: {
       add: (revision) => addRevision(db, revision),
       get: (workspaceId, plugin, revision) => getRevision(db, workspaceId, plugin, revision),

@@ -34,6 +34,7 @@ export {
   isPrincipal,
   parseIsoTime,
   type Signer,
+  signerVerdict,
   type SignatureInvalid,
   type SignatureInvalidReason,
   type SignatureRequired,

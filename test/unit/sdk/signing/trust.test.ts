@@ -9,6 +9,7 @@ import {
   checkPluginSignature,
   checkTrustDocument,
   parseIsoTime,
+  signerVerdict,
   type TrustDocument,
   type TrustVerdict,
   trustDocumentProblems,
@@ -110,6 +111,18 @@ describe('the verdict on a plugin signature (SPEC §11), at a fixed time', () =>
     const armor = signature();
     expect(verdict(armor, false)).toEqual(optional);
     expect(verdict(armor, true)).toEqual(mandatory);
+  });
+
+  it.each<[string, Key | undefined, TrustVerdict, TrustVerdict]>([
+    ['no signer', undefined, { verdict: 'unsigned' }, required],
+    ['a listed key', keys.alice, trusted(keys.alice, 'alice@example.com'), trusted(keys.alice, 'alice@example.com')],
+    ['a key the org no longer lists', keys.bob, untrusted(keys.bob, 'unknown_key'), invalid('unknown_key', keys.bob)],
+    ['a key past its validBefore', keys.dave, untrusted(keys.dave, 'key_expired'), invalid('key_expired', keys.dave)],
+    ['a key revoked since', keys.carol, invalid('revoked_key', keys.carol), invalid('revoked_key', keys.carol)],
+  ])('judges a signer recorded earlier by the same policy (a rollback): %s', (_, key, optional, mandatory) => {
+    const judge = (requireSignature: boolean) => signerVerdict({ fingerprint: key && fp(key), statement: STATEMENT, trust: trust(requireSignature), now: NOW });
+    expect(judge(false)).toEqual(optional);
+    expect(judge(true)).toEqual(mandatory);
   });
 
   it('says in the message when a key expired or becomes valid, and what time it is', () => {
