@@ -1,13 +1,10 @@
 import {
   checkPluginSignature,
-  MAX_SIGNATURE_BYTES,
   type SignatureInvalid as InvalidSignature,
   type SignatureRequired as MissingSignature,
   type TrustDocument,
   type TrustVerdict,
-  trustVerdict,
 } from '@molecule/plugins-sdk/signing';
-import { SIGNATURE_PATH } from '@molecule/plugins-sdk/contract/content-hash';
 import { type ErrorRecord, SignatureInvalid, SignatureRequired, toErrorRecord } from '../shared/errors.js';
 import type { SignatureFile } from './spool-archive.js';
 
@@ -22,11 +19,8 @@ export const NO_TRUST: TrustDocument = { requireSignature: false, signers: [], r
  */
 export function signatureVerdict(input: { signature: string | SignatureFile | undefined; statement: string; trust: TrustDocument; now: Date }): TrustVerdict {
   const { signature, statement, trust, now } = input;
-  if (signature !== undefined && typeof signature !== 'string' && signature.size > MAX_SIGNATURE_BYTES) {
-    const message = `${SIGNATURE_PATH} is ${signature.size} bytes; an SSH signature is at most ${MAX_SIGNATURE_BYTES} (an ed25519 one is under 400)`;
-    return trustVerdict({ signature: { ok: false, reason: 'malformed', message }, statement, trust, now });
-  }
-  return checkPluginSignature({ signature: typeof signature === 'string' ? signature : signature?.armor, statement, trust, now });
+  if (typeof signature === 'string' || signature === undefined) return checkPluginSignature({ signature, statement, trust, now });
+  return checkPluginSignature({ signature: signature.armor, size: signature.size, statement, trust, now });
 }
 
 /** A refusal as its documented error: 422 signature_invalid with `reason`, `fingerprint` when known and `statement`, or 403 signature_required. */

@@ -87,7 +87,7 @@ describe('download', () => {
     expect(await pull({ statement: STATEMENT, signature: { armor: armor.slice(0, 100), size: 2_000_000 } }, trusting(false))).toMatchObject({
       code: 'signature_invalid',
       details: { reason: 'malformed' },
-      message: expect.stringContaining('plugin.sig is 2000000 bytes'),
+      message: expect.stringContaining('the signature is 2000000 bytes'),
     });
   });
 

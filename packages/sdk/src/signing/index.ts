@@ -18,6 +18,7 @@ export {
   HASH_ALGORITHMS,
   type HashAlgorithm,
   MAX_SIGNATURE_BYTES,
+  oversized,
   type ParsedSignature,
   parseSignature,
   type SignatureFailure,

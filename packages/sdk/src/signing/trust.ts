@@ -1,6 +1,6 @@
 import { InvalidPublicKey, InvalidTrustDocument } from './errors.js';
 import { type Fingerprint, FINGERPRINT_RE, fingerprint, parsePublicKey } from './keys.js';
-import { type SignatureFailureReason, type Verification, verifySignature } from './sshsig.js';
+import { MAX_SIGNATURE_BYTES, oversized, type SignatureFailureReason, type Verification, verifySignature } from './sshsig.js';
 import { SIGNATURE_NAMESPACE } from './statement.js';
 
 /**
@@ -125,11 +125,26 @@ function keyVerdict(trust: ReadTrust, fp: Fingerprint, statement: string, now: D
   return invalid({ reason, fingerprint: fp, statement, message: messages[reason] });
 }
 
-/** Verifies a plugin's signature over its statement (`undefined`: none) and gives the verdict: Stage's and the SDK pull's check. */
-export function checkPluginSignature(input: { signature: string | Uint8Array | undefined; statement: string; trust: TrustDocument; now: Date }): TrustVerdict {
-  const signature =
-    input.signature === undefined ? undefined : verifySignature({ armor: input.signature, message: input.statement, namespace: SIGNATURE_NAMESPACE });
-  return trustVerdict({ signature, statement: input.statement, trust: input.trust, now: input.now });
+/**
+ * Verifies a plugin's signature over its statement (`undefined`: none) and gives the verdict:
+ * Stage's and the SDK pull's check. `size` is the whole size of a signature file the caller read
+ * only the first MAX_SIGNATURE_BYTES of: past the limit it is malformed, for its real size.
+ */
+export function checkPluginSignature(input: {
+  signature: string | Uint8Array | undefined;
+  size?: number | undefined;
+  statement: string;
+  trust: TrustDocument;
+  now: Date;
+}): TrustVerdict {
+  const { signature, size, statement } = input;
+  const verification =
+    signature === undefined
+      ? undefined
+      : size !== undefined && size > MAX_SIGNATURE_BYTES
+        ? oversized(size)
+        : verifySignature({ armor: signature, message: statement, namespace: SIGNATURE_NAMESPACE });
+  return trustVerdict({ signature: verification, statement, trust: input.trust, now: input.now });
 }
 
 interface ReadSigner {

@@ -183,6 +183,16 @@ describe('checking a plugin signature made by ssh-keygen end to end', () => {
   });
 });
 
+describe('a signature file past the size limit', () => {
+  it('is malformed for its whole size, of which the caller read only the first bytes', () => {
+    const first = sign(keys.alice).slice(0, 100);
+    expect(checkPluginSignature({ signature: first, size: 1_048_576, statement: STATEMENT, trust: trust(false), now: NOW })).toEqual(invalid('malformed'));
+    expect(checkPluginSignature({ signature: first, size: 1_048_576, statement: STATEMENT, trust: trust(false), now: NOW })).toMatchObject({
+      error: { message: 'the signature is 1048576 bytes; an SSH signature is at most 8192' },
+    });
+  });
+});
+
 describe('a trust document (what PUT .../plugins/trust stores)', () => {
   const rsaKey = `ssh-rsa ${Buffer.concat([string('ssh-rsa'), string(Buffer.from([1, 0, 1])), string(Buffer.alloc(257, 7))]).toString('base64')} old@laptop`;
   const signer = { principal: 'alice@example.com', publicKey: keys.alice.publicKey };
