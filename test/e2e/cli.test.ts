@@ -38,7 +38,8 @@ describe('molecule-plugins', () => {
   it('installs a plugin, showing each workflow step while it waits, then lists it', async () => {
     const run = await cli('install', 'cli-ws', 'hello-skill');
     expect(run.code).toBe(0);
-    for (const step of ['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']) expect(run.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
+    for (const step of ['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record'])
+      expect(run.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
     expect(run.stdout).toMatch(/^installed hello-skill \(sha256 [0-9a-f]{64}\) on cli-ws/);
     expect(existsSync(join(stack.localDir, 'instances', INSTANCE, 'configs', 'plugins', 'hello-skill', 'plugin.yaml'))).toBe(true);
 
