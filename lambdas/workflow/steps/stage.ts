@@ -43,8 +43,10 @@ export function stageStep(deps: StageDeps) {
     await deps.ports.operations.staged(state.operationId, { plugin: staged.name, sha256: staged.sha256, warnings, files, signer: signing.signer });
     log.info('staged', { plugin: staged.name, sha256: staged.sha256, files: staged.fileCount, bytes: staged.bytes, signer: signing.signer });
     await emitMetric(METRIC.StagingBytes, staged.bytes);
+    // The request's signature was judged here: the later steps do not carry it.
+    const { signature: _judged, ...accepted } = state;
     const next: StagedState = {
-      ...state,
+      ...accepted,
       phase: 'staged',
       plugin: staged.name,
       staged: { ...carried, warnings },

@@ -144,6 +144,7 @@ describe('Stage: a signed plugin', () => {
   it('takes the signature in the request over a plugin.sig', async () => {
     const state = await stage()(await accepted(serve('body', sign(mallory)), { signature: sign(alice) }));
     expect((await getOperation(t.db, state.operationId))?.signer).toEqual({ principal: 'alice@example.com', fingerprint: fp(alice) });
+    expect(state).not.toHaveProperty('signature');
   });
 
   it('refuses a signature of another version, uploads nothing, and keeps reason, fingerprint and statement on the closed operation', async () => {
