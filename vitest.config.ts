@@ -31,9 +31,12 @@ const ISOLATED_UNIT = [
 const shareUnitWorkers = !process.argv.slice(2).includes('list');
 
 export default defineConfig({
-  // The SDK package's contract from its source, as tsconfig.json's `paths` maps it for tsc, tsx and esbuild.
+  // The SDK package's contract and signing from their source, as tsconfig.json's `paths` maps it for tsc, tsx and esbuild.
   resolve: {
-    alias: [{ find: /^@molecule\/plugins-sdk\/contract\/(.*)$/, replacement: fileURLToPath(new URL('./packages/sdk/src/contract/$1.ts', import.meta.url)) }],
+    alias: [
+      { find: /^@molecule\/plugins-sdk\/contract\/(.*)$/, replacement: fileURLToPath(new URL('./packages/sdk/src/contract/$1.ts', import.meta.url)) },
+      { find: /^@molecule\/plugins-sdk\/signing$/, replacement: fileURLToPath(new URL('./packages/sdk/src/signing/index.ts', import.meta.url)) },
+    ],
   },
   test: {
     testTimeout: 30_000,

@@ -8,6 +8,7 @@ import { registerPluginRoutes } from './routes/plugins.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { registerAllowlistRoutes } from './routes/allowlist.js';
 import { registerRolloutRoutes } from './routes/rollouts.js';
+import { registerTrustRoutes } from './routes/trust.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerOpsPageRoutes } from './routes/ops-page.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
@@ -28,6 +29,7 @@ export function apiRouter(extraRoutes?: ExtraRoutes): ApiApp {
   registerRegistryRoutes(app);
   registerAllowlistRoutes(app);
   registerRolloutRoutes(app);
+  registerTrustRoutes(app);
   registerOperationRoutes(app);
   registerOpsPageRoutes(app, new URL('./ops-page/', import.meta.url));
   registerOpenApiRoute(app);

@@ -15,6 +15,7 @@ import type {
   RegistryReader,
   SourceCatalog,
   TokenStore,
+  TrustStore,
   WorkflowStarter,
   WorkspaceStore,
 } from '../use-cases/ports.js';
@@ -34,6 +35,7 @@ export interface ApiPorts {
   rollouts: RolloutStore;
   orgWorkspaces: OrgWorkspaces;
   driver: RolloutStarter;
+  trust: TrustStore;
   workflow: WorkflowStarter;
   sources: SourceCatalog;
   registry: RegistryReader;

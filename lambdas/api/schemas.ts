@@ -21,6 +21,8 @@ export const InstallBody = z.object({
   dryRun: z._default(z.boolean(), false),
   /** SPEC §9: `false` skips the health gate after the restart. */
   healthCheck: z._default(z.boolean(), true),
+  /** SPEC §11: the plugin's SSH signature (armored), judged by Stage instead of a root plugin.sig. */
+  signature: z.optional(z.string('signature must be a string').check(z.minLength(1, 'signature must not be empty'))),
   uninstallAfter: z.optional(
     z.pipe(
       z.string(),
@@ -101,6 +103,27 @@ export const AllowlistBody = z.object({
     .check(z.maxLength(1000)),
   enabled_by: z.string().check(z.trim(), z.minLength(1), z.maxLength(256)),
 });
+
+/**
+ * `PUT /orgs/{orgId}/plugins/trust` (SPEC §11): the whole document. Its shape is checked here; what
+ * it says (ed25519 keys, one entry per principal, windows, fingerprints) by the use case, which
+ * names every problem. A GET's answer can be put back as it is: its `fingerprint`s are ignored.
+ */
+export const TrustBody = z.object({
+  requireSignature: z.boolean(),
+  signers: z
+    .array(
+      z.object({
+        principal: z.string().check(z.maxLength(256)),
+        publicKey: z.string().check(z.maxLength(1024)),
+        validAfter: z.optional(z.string().check(z.maxLength(64))),
+        validBefore: z.optional(z.string().check(z.maxLength(64))),
+      }),
+    )
+    .check(z.maxLength(1000)),
+  revokedKeys: z._default(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(1000)), []),
+});
+export type TrustBody = z.infer<typeof TrustBody>;
 
 export { WORKSPACE_ID_RE };
 

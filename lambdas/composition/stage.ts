@@ -4,6 +4,7 @@ import { createResolvers } from '../plugins/source.js';
 import { stageStep } from '../workflow/steps/stage.js';
 import { s3KeptTarballs } from '../workflow/adapters/s3.js';
 import { postgresStepPorts } from '../workflow/adapters/postgres.js';
+import { systemClock } from '../use-cases/ports.js';
 
 /**
  * The Stage step's wiring, apart from the other steps' (composition/steps.ts): the plugin
@@ -18,5 +19,6 @@ export async function buildStage({ db, config, aws }: Runtime) {
     resolvers: createResolvers({ s3, config }),
     config,
     tarballs: s3KeptTarballs(s3, config.stagingBucket),
+    clock: systemClock,
   });
 }

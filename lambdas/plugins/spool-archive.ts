@@ -5,6 +5,8 @@ import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { AppError, FetchFailed, InvalidArchive } from '../shared/errors.js';
 import { messageQuote } from '@molecule/plugins-sdk/contract/message-quote';
+import { SIGNATURE_PATH } from '@molecule/plugins-sdk/contract/content-hash';
+import { MAX_SIGNATURE_BYTES } from '@molecule/plugins-sdk/signing';
 import { ArchiveBudget, type ArchiveLimits } from './archive-budget.js';
 import { pluginPath, topLevelOf } from './archive-path.js';
 import type { InOrderPacker } from './ordered-pack.js';
@@ -35,10 +37,22 @@ export interface SpooledArchive {
   files: Map<string, SpooledFile>;
   /** directory entries the archive names explicitly (empty ones included) */
   directories: Set<string>;
+  /** The root `plugin.sig`, which is neither spooled nor packed (SPEC §11: never installed). */
+  signature?: SignatureFile;
   warnings: string[];
   compressedBytes: number;
   /** bytes of all entry contents */
   totalBytes: number;
+}
+
+/**
+ * A root `plugin.sig` as staging read it: its text, cut at MAX_SIGNATURE_BYTES (an ed25519
+ * signature is under 400 bytes), and its whole size, so a 1 MB one is refused for its size
+ * without being held.
+ */
+export interface SignatureFile {
+  armor: string;
+  size: number;
 }
 
 /** gunzip's output chunk (at most this much inflates past a limit before the check sees it). */
@@ -111,6 +125,20 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
     result.files.set(path, { path, ...file.end(), executable });
   };
 
+  /** The root plugin.sig: counted against the limits like any file, kept only up to MAX_SIGNATURE_BYTES. */
+  const readSignature = async (entry: AsyncIterable<Buffer>, header: Header): Promise<void> => {
+    if (result.signature) throw new InvalidArchive(`archive has two entries for ${messageQuote(SIGNATURE_PATH)}`);
+    budget.reserve(header.size ?? 0);
+    const kept: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of entry) {
+      budget.countContents(chunk.length);
+      if (size < MAX_SIGNATURE_BYTES) kept.push(chunk.subarray(0, MAX_SIGNATURE_BYTES - size));
+      size += chunk.length;
+    }
+    result.signature = { armor: Buffer.concat(kept).toString('utf8'), size };
+  };
+
   const readEntries = async (spool: SpoolWriter): Promise<void> => {
     for await (const entry of extract) {
       // Recorded here, before the iterator closes the tar stream, so our reason outranks the teardown's.
@@ -123,7 +151,8 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
           case 'file':
           case 'contiguous-file':
             if (path === null) throw new InvalidArchive(`archive entry ${messageQuote(header.name)} is not a file path`);
-            await spoolFile(spool, data, header, path);
+            if (path === SIGNATURE_PATH) await readSignature(data, header);
+            else await spoolFile(spool, data, header, path);
             break;
           case 'directory':
             if (path !== null) {

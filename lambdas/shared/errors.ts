@@ -30,6 +30,8 @@ export const ERROR_DECLARATIONS = {
   Unauthorized: { code: 'unauthorized', status: 401 },
   Forbidden: { code: 'forbidden', status: 403 },
   PluginNotAllowed: { code: 'plugin_not_allowed', status: 403 },
+  /** The org requires signed plugins and this one carries no signature (SPEC §11). */
+  SignatureRequired: { code: 'signature_required', status: 403 },
   NotFound: { code: 'not_found', status: 404 },
   WorkspaceNotFound: { code: 'workspace_not_found', status: 404 },
   OrgNotFound: { code: 'org_not_found', status: 404 },
@@ -56,6 +58,8 @@ export const ERROR_DECLARATIONS = {
   IdempotencyKeyReused: { code: 'idempotency_key_reused', status: 422 },
   /** A rollout whose targets match no workspace. */
   NoTargets: { code: 'no_targets', status: 422 },
+  /** A plugin signature that is malformed, does not verify, or whose key the org does not trust (SPEC §11: `reason`). */
+  SignatureInvalid: { code: 'signature_invalid', status: 422 },
   TooManyOperations: { code: 'too_many_operations', status: 429 },
   /** Not `InternalError`: S3 and EC2 name their own 500 that, and a step's failure is matched by name. */
   UnexpectedFailure: { code: 'internal_error', status: 500 },
@@ -142,6 +146,7 @@ export class NameMismatch extends errorClass('NameMismatch') {}
 export class Unauthorized extends errorClass('Unauthorized') {}
 export class Forbidden extends errorClass('Forbidden') {}
 export class PluginNotAllowed extends errorClass('PluginNotAllowed') {}
+export class SignatureRequired extends errorClass('SignatureRequired') {}
 export class NotFound extends errorClass('NotFound') {}
 export class WorkspaceNotFound extends errorClass('WorkspaceNotFound') {}
 export class OrgNotFound extends errorClass('OrgNotFound') {}
@@ -165,6 +170,7 @@ export class ManifestInvalid extends errorClass('ManifestInvalid') {}
 export class IntegrityMismatch extends errorClass('IntegrityMismatch') {}
 export class IdempotencyKeyReused extends errorClass('IdempotencyKeyReused') {}
 export class NoTargets extends errorClass('NoTargets') {}
+export class SignatureInvalid extends errorClass('SignatureInvalid') {}
 export class TooManyOperations extends errorClass('TooManyOperations') {}
 export class UnexpectedFailure extends errorClass('UnexpectedFailure') {}
 export class FetchFailed extends errorClass('FetchFailed') {}
@@ -184,6 +190,12 @@ export interface ErrorRecord {
   rolledBack?: boolean;
   /** health_check_failed: the check's last output lines (bounded). */
   output?: string[];
+  /** signature_invalid: why (SPEC §11: `malformed`, `wrong_namespace`, `bad_signature`, `revoked_key`, `unknown_key`, `key_expired`, `key_not_yet_valid`). */
+  reason?: string;
+  /** signature_invalid: the signing key's fingerprint, when it could be read. */
+  fingerprint?: string;
+  /** signature_invalid: the statement the signature was checked against. */
+  statement?: string;
 }
 
 /**

@@ -46,6 +46,12 @@ export interface StagedPlugin {
   fileCount: number;
   bytes: number;
   warnings: string[];
+  /**
+   * What a signature of this plugin signs and its root plugin.sig, if it had one (SPEC §11; the
+   * signature is cut at its size limit, `size` is the whole): the download route judges them
+   * against the org's trust. Stage judges them itself, and does not pass them down the workflow.
+   */
+  signed?: { statement: string; signature?: { armor: string; size: number } | undefined };
 }
 
 /** One file a revision delivered (SPEC §9): its path under the plugin dir, its sha256 and size. */

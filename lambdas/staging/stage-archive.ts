@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { IntegrityMismatch, ManifestInvalid } from '../shared/errors.js';
 import type { ContentHash, PluginName, RevisionFile } from '../shared/types.js';
 import { comparePaths, contentHash } from '@molecule/plugins-sdk/contract/content-hash';
+import { NO_MANIFEST_HASH, pluginStatement } from '@molecule/plugins-sdk/signing';
 import {
   MANIFEST_PATH,
   MAX_MANIFEST_BYTES,
@@ -22,7 +23,7 @@ import { packNormalized, type PackEntry } from '../plugins/pack.js';
 import { InOrderPacker } from '../plugins/ordered-pack.js';
 import { SpillOutput } from '../plugins/spill-output.js';
 import type { ArchiveLimits } from '../plugins/archive-budget.js';
-import { spoolArchive, type SpooledArchive } from '../plugins/spool-archive.js';
+import { type SignatureFile, spoolArchive, type SpooledArchive } from '../plugins/spool-archive.js';
 
 export type { ArchiveLimits } from '../plugins/archive-budget.js';
 
@@ -37,6 +38,18 @@ export interface StageOptions {
   /** Where the private work dir is made; defaults to the OS temp dir. */
   tmpDir?: string;
   signal?: AbortSignal;
+  /**
+   * Judges the plugin's signature once everything else passed and before anything is stored (the
+   * Stage step's check against the org's trust); throwing refuses the plugin.
+   */
+  vet?: (signed: SignedContent) => Promise<void>;
+}
+
+/** What a plugin signature must sign (SPEC §11), and the root plugin.sig when the plugin has one. */
+export interface SignedContent {
+  /** `molecule-plugin <name> <version> <content hash> <manifest hash>` */
+  statement: string;
+  signature: SignatureFile | undefined;
 }
 
 export interface StagedArchiveInfo {
@@ -63,6 +76,8 @@ export interface StageResult {
   /** size of the normalized archive handed to the sink */
   archiveBytes: number;
   warnings: string[];
+  /** the statement a signature of this plugin signs, and its root plugin.sig (left out of the archive) */
+  signed: SignedContent;
 }
 
 /**
@@ -90,6 +105,17 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
       const files = fileList.map(({ path, sha256 }): [string, string] => [path, sha256]);
       const hash = contentHash(files);
       checkIntegrity(hash, manifest.sha256, opts.expectedSha256);
+      const signed: SignedContent = {
+        statement: pluginStatement({
+          name,
+          version: manifest.version,
+          contentHash: hash,
+          // The manifest hash is the hash of its bytes, which the spool already took.
+          manifestHash: spooled.files.get(MANIFEST_PATH)?.sha256 ?? NO_MANIFEST_HASH,
+        }),
+        signature: spooled.signature,
+      };
+      await opts.vet?.(signed);
       const warnings = [
         ...spooled.warnings,
         ...manifestWarnings,
@@ -126,6 +152,7 @@ export async function stageArchive(body: Readable, sink: StageSink, opts: StageO
         compressedBytes: spooled.compressedBytes,
         archiveBytes,
         warnings,
+        signed,
       };
     } finally {
       await spool.close();

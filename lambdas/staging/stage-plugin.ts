@@ -5,7 +5,7 @@ import { parseSource, type Resolvers } from '../plugins/source.js';
 import type { FetchedArchive } from '../plugins/resolvers/resolver.js';
 import { FetchFailed, FetchTimeout } from '../shared/errors.js';
 import { asOwnError } from '../shared/aws-faults.js';
-import { stageArchive } from './stage-archive.js';
+import { type SignedContent, stageArchive } from './stage-archive.js';
 
 export interface StagePluginDeps {
   s3: S3Client;
@@ -15,11 +15,12 @@ export interface StagePluginDeps {
 
 /**
  * Fetches a source and streams it, validated and normalized, into the staging bucket under
- * `staged/<id>/<name>.tar.gz`. Used by the Stage step and by the download route.
+ * `staged/<id>/<name>.tar.gz`. Used by the Stage step (whose `vet` judges the signature before
+ * anything is stored) and by the download route.
  */
 export async function stagePlugin(
   deps: StagePluginDeps,
-  args: { source: string; expectedSha256: string | null; id: string; fetchDeadline?: Date },
+  args: { source: string; expectedSha256: string | null; id: string; fetchDeadline?: Date; vet?: (signed: SignedContent) => Promise<void> },
 ): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
   const source = parseSource(args.source);
   const resolver = deps.resolvers.resolverFor(source);
@@ -47,7 +48,7 @@ function fetchBudget(deadline: Date, what: string): { signal: AbortSignal; relea
 
 async function stageFetched(
   deps: StagePluginDeps,
-  args: { expectedSha256: string | null; id: string },
+  args: { expectedSha256: string | null; id: string; vet?: (signed: SignedContent) => Promise<void> },
   fetched: FetchedArchive,
 ): Promise<{ staged: StagedPlugin; files: RevisionFile[] }> {
   let key = '';
@@ -76,6 +77,7 @@ async function stageFetched(
       stripTopLevel: fetched.stripTopLevel,
       fallbackName: fetched.fallbackName,
       expectedSha256: args.expectedSha256,
+      ...(args.vet ? { vet: args.vet } : {}),
     },
   );
   return {
@@ -90,6 +92,7 @@ async function stageFetched(
       fileCount: result.fileCount,
       bytes: result.totalBytes,
       warnings: result.warnings,
+      signed: result.signed,
     },
     files: result.fileList,
   };

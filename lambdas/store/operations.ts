@@ -7,6 +7,7 @@ import {
   type OperationStatus,
   type Plan,
   type RevisionFile,
+  type Signer,
   type StepDetails,
   type StepRecord,
 } from '../shared/types.js';
@@ -30,6 +31,7 @@ export interface OperationRow {
   revision: number | null;
   plan: Plan | null;
   rollout_id: string | null;
+  signer: Signer | null;
   request_hash: string | null;
   created_at: Date;
   updated_at: Date;
@@ -76,7 +78,9 @@ export const toOperation = (r: OperationRow): Operation => ({
   ...(r.rollout_id ? { rolloutId: r.rollout_id } : {}),
   ...(r.revision !== null && r.revision !== undefined ? { revision: r.revision } : {}),
   ...(r.plan ? { plan: r.plan } : {}),
-  ...(r.error ? { error: r.error } : {}),
+  // A step records its error's context before it fails (`setFailing`); the operation shows it once closed.
+  ...(r.error && r.status !== 'RUNNING' ? { error: r.error } : {}),
+  ...(r.signer ? { signer: r.signer } : {}),
 });
 
 export interface NewOperation {
@@ -250,14 +254,33 @@ export interface StagedDetails {
   warnings: string[];
   /** Every file staged (SPEC §9): the revision Record adds lists them, a plan compares them. */
   files?: readonly RevisionFile[];
+  /** Who signed it, as Stage verified it against the org's trust (SPEC §11); the revision Record adds copies it. */
+  signer?: Signer | null;
 }
 
 export async function setStaged(db: Queryable, id: string, staged: StagedDetails): Promise<void> {
   await query(
     db,
-    'UPDATE plugin_operations SET plugin = $2, sha256 = $3, warnings = $4, staged_files = coalesce($5, staged_files), updated_at = now() WHERE id = $1',
-    [id, staged.plugin, staged.sha256, JSON.stringify(staged.warnings), staged.files ? JSON.stringify(staged.files) : null],
+    `UPDATE plugin_operations SET plugin = $2, sha256 = $3, warnings = $4, staged_files = coalesce($5, staged_files), signer = $6, updated_at = now()
+     WHERE id = $1`,
+    [
+      id,
+      staged.plugin,
+      staged.sha256,
+      JSON.stringify(staged.warnings),
+      staged.files ? JSON.stringify(staged.files) : null,
+      staged.signer ? JSON.stringify(staged.signer) : null,
+    ],
   );
+}
+
+/**
+ * The error a step is about to fail the operation with, kept with the context fields Step
+ * Functions cannot carry to RecordFailure (a failed Task reports only its error's name and
+ * message): `finishOperation` keeps them when it closes the operation with the same code.
+ */
+export async function setFailing(db: Queryable, id: string, error: ErrorRecord): Promise<void> {
+  await query(db, `UPDATE plugin_operations SET error = $2, updated_at = now() WHERE id = $1 AND status = 'RUNNING'`, [id, JSON.stringify(error)]);
 }
 
 /** What a plan found (SPEC §9): the operation's `plan`. */
@@ -288,7 +311,10 @@ export async function finishOperation(
   const stepError = error ? JSON.stringify({ error: { code: error.code, message: error.message } }) : '{}';
   await query(
     db,
-    `UPDATE plugin_operations SET status = $2, error = $3, updated_at = now(), steps = (
+    `UPDATE plugin_operations SET status = $2, updated_at = now(),
+       -- The context a failing step recorded (setFailing) stays with its code; anything else is replaced.
+       error = CASE WHEN $3::jsonb IS NOT NULL AND error->>'code' = $3::jsonb->>'code' THEN error || $3::jsonb ELSE $3::jsonb END,
+       steps = (
        SELECT coalesce(jsonb_agg(CASE
          WHEN s->>'status' <> 'RUNNING' THEN s
          WHEN s->>'name' = $5 THEN s || jsonb_build_object('status', 'SUCCEEDED', 'endedAt', now(), 'durationMs', ${DURATION_MS})

@@ -1,8 +1,10 @@
 import { requireAllowedPlugin } from '../plugins/allowlist-policy.js';
+import { NO_TRUST, refusalError, signatureVerdict } from '../plugins/signature-policy.js';
 import { NameMismatch } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
+import type { Signer, StagedPlugin } from '../shared/types.js';
 import type { Principal } from './access.js';
-import type { AllowlistStore, PluginStager, SourceCatalog, WorkspaceStore } from './ports.js';
+import type { AllowlistStore, Clock, PluginStager, SourceCatalog, TrustStore, WorkspaceStore } from './ports.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
 
 export interface DownloadInput {
@@ -34,9 +36,20 @@ export interface Download {
   plugin: string;
   source: string;
   sha256: string;
+  /** A signed plugin's armored signature (SPEC §11), for the puller to check against what it unpacks. */
+  signature?: string;
+  /** Its signer, when the org trusts the key now. */
+  signer?: Signer;
 }
 
-export type DownloadDeps = { workspaces: WorkspaceStore; sources: SourceCatalog; allowlist: AllowlistStore; stager: PluginStager };
+export type DownloadDeps = {
+  workspaces: WorkspaceStore;
+  sources: SourceCatalog;
+  allowlist: AllowlistStore;
+  stager: PluginStager;
+  trust: TrustStore;
+  clock: Pick<Clock, 'now'>;
+};
 
 /**
  * Stages the plugin (or reuses its staged copy) and hands out a short-lived URL to it (an external
@@ -57,7 +70,28 @@ export async function download(deps: DownloadDeps, log: Log, input: DownloadInpu
   if (staged.name !== plugin) {
     throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${plugin}"`, { resolved_name: staged.name, requested_name: plugin });
   }
-  return { url: await deps.stager.presign(staged), plugin: staged.name, source: source.raw, sha256: staged.sha256 };
+  const signed = await judgeSignature(deps, workspace.orgId, staged, log);
+  return { url: await deps.stager.presign(staged), plugin: staged.name, source: source.raw, sha256: staged.sha256, ...signed };
+}
+
+/**
+ * The org's trust governs what its workspaces pull as it governs what is pushed (SPEC §11): a
+ * refused signature is refused here with Stage's answer. The staged copy is shared by every org
+ * that pulls the source, so the verdict is this org's, made now.
+ */
+async function judgeSignature(deps: DownloadDeps, orgId: string, staged: StagedPlugin, log: Log): Promise<Pick<Download, 'signature' | 'signer'>> {
+  const trust = (await deps.trust.get(orgId)) ?? NO_TRUST;
+  const signature = staged.signed?.signature;
+  // A copy staged before signatures were read says nothing of one: it counts as unsigned.
+  const statement = staged.signed?.statement ?? '';
+  const verdict = signatureVerdict({ signature, statement, trust, now: deps.clock.now() });
+  if (verdict.verdict === 'refused') {
+    const err = refusalError(verdict.error);
+    log.info('download refused: signature', { code: err.code, reason: err.details.reason, fingerprint: err.details.fingerprint });
+    throw err;
+  }
+  if (verdict.verdict === 'unsigned' || signature === undefined) return {};
+  return { signature: signature.armor, ...(verdict.verdict === 'trusted' ? { signer: verdict.signer } : {}) };
 }
 
 /** The staged plugin if it is ready within `ms`, else null (the staging itself carries on). */

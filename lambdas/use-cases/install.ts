@@ -20,6 +20,8 @@ export interface InstallRequest {
   dryRun?: boolean;
   /** SPEC §9: `false` skips the health gate. */
   healthCheck?: boolean;
+  /** SPEC §11: the plugin's armored SSH signature, judged by Stage instead of a root plugin.sig. */
+  signature?: string;
 }
 
 export interface InstallInput {
@@ -65,6 +67,7 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
     // Only when set: a request without them hashes as it did before they existed.
     ...(replace ? { replace } : {}),
     ...(body.healthCheck === false ? { healthCheck: false } : {}),
+    ...(body.signature !== undefined ? { signature: body.signature } : {}),
   };
   // A replay answers with its operation even while the org is at its cap; only new work is refused.
   const replayed = await replayedOperation(deps.operations, workspace.id, input.idempotencyKey, { kind, asked });
@@ -84,6 +87,7 @@ export async function install(deps: InstallDeps, log: Log, input: InstallInput):
       replace,
       uninstallAt,
       healthCheck: body.healthCheck ?? true,
+      ...(body.signature !== undefined ? { signature: body.signature } : {}),
       idempotencyKey: input.idempotencyKey,
       actorPrefix: input.principal.prefix,
       asked,

@@ -2,6 +2,8 @@ import type { NewOperation, OperationFilter, OperationPage, RecordedOperation } 
 import type { CleanupCandidate, InstalledInput, InstalledPlugin } from '../store/installed.js';
 import type { WorkspaceInput } from '../store/workspaces.js';
 import type { AllowlistEntry, AllowlistInput } from '../store/allowlist.js';
+import type { StoredTrust } from '../store/trust.js';
+import type { TrustDocument } from '@molecule/plugins-sdk/signing';
 import type { ErrorRecord } from '../shared/errors.js';
 import type { AllowlistMatch, Operation, PluginRevision, RegistryEntry, StagedPlugin, Workspace } from '../shared/types.js';
 import type { WorkflowState } from '../workflow/steps/state.js';
@@ -62,6 +64,14 @@ export interface AllowlistStore {
   get(orgId: string): Promise<AllowlistEntry[]>;
   /** Replaces the org's list atomically; an empty list allows every plugin. */
   replace(orgId: string, entries: AllowlistInput[], enabledBy: string): Promise<AllowlistEntry[]>;
+}
+
+/** An org's trust in plugin signers (SPEC §11). */
+export interface TrustStore {
+  /** Null when the org never put one: nothing trusted, no signature required. */
+  get(orgId: string): Promise<StoredTrust | null>;
+  /** Replaces the org's document atomically; the caller checked it. */
+  replace(orgId: string, trust: TrustDocument): Promise<StoredTrust>;
 }
 
 export interface TokenStore {

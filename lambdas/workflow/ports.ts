@@ -8,10 +8,12 @@ import type {
   PluginRevision,
   RevisionFile,
   StagedPlugin,
+  Signer,
   StepDetails,
   StepRecord,
 } from '../shared/types.js';
 import type { NewRevision } from '../store/revisions.js';
+import type { TrustDocument } from '@molecule/plugins-sdk/signing';
 
 /**
  * What the workflow steps need from the outside world, as the use cases have theirs
@@ -24,13 +26,22 @@ export interface OperationRecords {
   /** Marks the step started; returns the attempt's number (a retried step counts up). */
   stepStarted(operationId: string, step: string): Promise<number>;
   stepEnded(operationId: string, step: string, status: StepRecord['status'], details?: StepDetails): Promise<void>;
-  staged(operationId: string, facts: { plugin: string; sha256: string; warnings: string[]; files: readonly RevisionFile[] }): Promise<void>;
+  staged(
+    operationId: string,
+    facts: { plugin: string; sha256: string; warnings: string[]; files: readonly RevisionFile[]; signer?: Signer | null },
+  ): Promise<void>;
   /** The files Stage recorded on the operation; null before Stage. */
   stagedFiles(operationId: string): Promise<RevisionFile[] | null>;
   /** What a plan found (SPEC §9), kept on the operation. */
   planned(operationId: string, plan: Plan): Promise<void>;
   /** Appends warnings a later step found, after those Stage recorded. */
   addWarnings(operationId: string, warnings: readonly string[]): Promise<void>;
+  /**
+   * The error the step is about to fail with, with its context fields (a signature's `reason`,
+   * `fingerprint`, `statement`): a failed Task carries only its error's name and message to
+   * RecordFailure, whose `finish` with the same code keeps them.
+   */
+  failing(operationId: string, error: ErrorRecord): Promise<void>;
   /** Closes a RUNNING operation; `closingStep` succeeded at closing it (RecordFailure). */
   finish(operationId: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: ErrorRecord, closingStep?: string): Promise<void>;
 }
@@ -61,6 +72,12 @@ export interface RestartDebts {
 export interface AllowlistFacts {
   /** `origin` null: the plugin's origin is unknown, and a pinned entry then never matches. */
   match(orgId: string, pluginName: string, origin: string | null): Promise<AllowlistMatch>;
+}
+
+/** An org's trust in plugin signers (SPEC §11), as Stage judges a signature against it. */
+export interface OrgTrust {
+  /** The org's document; one it never put trusts no one and requires nothing. */
+  get(orgId: string): Promise<TrustDocument>;
 }
 
 /** The revisions of a plugin on a workspace (SPEC §9). */
@@ -96,4 +113,5 @@ export interface StepPorts {
   allowlist: AllowlistFacts;
   revisions: PluginRevisions;
   rollouts: RolloutFacts;
+  trust: OrgTrust;
 }

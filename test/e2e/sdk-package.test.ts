@@ -75,15 +75,16 @@ describe('the @molecule/plugins-sdk tarball', () => {
     expect(names.filter((name) => name.startsWith('@aws-sdk/'))).toEqual([]);
   });
 
-  it('exports the client, the remote agent and the contract to import', async () => {
+  it('exports the client, the remote agent, the contract and signing to import', async () => {
     const script = [
       "import { PluginDeliveryClient } from '@molecule/plugins-sdk';",
       "import { RemoteAgentClient } from '@molecule/plugins-sdk/remote-agent';",
       "import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';",
-      'console.log(typeof PluginDeliveryClient, typeof RemoteAgentClient, contentHash([]));',
+      "import { SIGNATURE_NAMESPACE } from '@molecule/plugins-sdk/signing';",
+      'console.log(typeof PluginDeliveryClient, typeof RemoteAgentClient, contentHash([]), SIGNATURE_NAMESPACE);',
     ].join('\n');
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: user });
-    expect(stdout).toMatch(/^function function [0-9a-f]{64}\n$/);
+    expect(stdout).toMatch(/^function function [0-9a-f]{64} molecule-plugin\n$/);
   });
 });
 

@@ -12,9 +12,11 @@ import type {
   PluginStager,
   SourceCatalog,
   TokenStore,
+  TrustStore,
   WorkflowStarter,
   WorkspaceStore,
 } from '../../lambdas/use-cases/ports.js';
+import type { StoredTrust } from '../../lambdas/store/trust.js';
 
 /** In-memory ports: each use case's decisions, without a database or AWS. */
 
@@ -188,7 +190,20 @@ export const fakeSources: SourceCatalog = {
   },
 };
 
-export function fakeStager(name: string): PluginStager & { staged: string[] } {
+/** Trust documents by org; an org without one trusts no one. */
+export function fakeTrust(byOrg: Record<string, Omit<StoredTrust, 'updatedAt'>> = {}): TrustStore {
+  const rows = new Map(Object.entries(byOrg).map(([org, trust]) => [org, { ...trust, updatedAt: '2026-06-01T12:00:00.000Z' }]));
+  return {
+    get: async (orgId) => rows.get(orgId) ?? null,
+    replace: async (orgId, trust) => {
+      const stored = { ...trust, signers: [...trust.signers], revokedKeys: [...(trust.revokedKeys ?? [])], updatedAt: '2026-06-01T12:00:00.000Z' };
+      rows.set(orgId, stored);
+      return stored;
+    },
+  };
+}
+
+export function fakeStager(name: string, signed?: StagedPlugin['signed']): PluginStager & { staged: string[] } {
   const staged: string[] = [];
   return {
     staged,
@@ -205,6 +220,7 @@ export function fakeStager(name: string): PluginStager & { staged: string[] } {
         fileCount: 1,
         bytes: 1,
         warnings: [],
+        ...(signed ? { signed } : {}),
       };
     },
     presign: async (s) => `https://s3.example/${s.key}?sig`,

@@ -38,4 +38,11 @@ export const ErrorBody = z.looseObject({
   revision: z.optional(z.int().check(z.describe('revision_not_found, revision_expired: the revision asked for'))),
   rolledBack: z.optional(z.boolean().check(z.describe('health_check_failed: true when the host is back as it was before the operation'))),
   output: z.optional(z.array(z.string()).check(z.describe("health_check_failed: the health check's last output lines"))),
+  reason: z.optional(
+    z
+      .enum(['malformed', 'wrong_namespace', 'bad_signature', 'revoked_key', 'unknown_key', 'key_expired', 'key_not_yet_valid'])
+      .check(z.describe('signature_invalid: why the signature was refused')),
+  ),
+  fingerprint: z.optional(z.string().check(z.describe("signature_invalid: the signing key's fingerprint (SHA256:…), when it could be read"))),
+  statement: z.optional(z.string().check(z.describe('signature_invalid: the statement the signature was checked against'))),
 });

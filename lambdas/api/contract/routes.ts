@@ -16,6 +16,7 @@ import {
   OperationsQuery,
   RegistryQuery,
   TokenPrefix,
+  TrustBody,
   UninstallQuery,
   WorkspaceBody,
   WorkspaceId,
@@ -90,6 +91,7 @@ const ROLLOUTS = {
   name: 'rollouts',
   description: 'One plugin version to many workspaces: canaries, rate controls, an error budget, and a way on from every state',
 };
+const TRUST = { name: 'trust', description: "An org's trusted plugin signers and its signature policy (SPEC §11)" };
 const OPERATIONS = { name: 'operations', description: 'The ops view of every operation' };
 const ADMIN = { name: 'admin', description: "The platform's own calls: workspaces, tokens, the cleanup" };
 const OPS_PAGE = { name: 'ops page', description: 'The operations page and its files' };
@@ -107,8 +109,12 @@ const STAGING_ERRORS = [
 ] as const satisfies readonly ErrorName[];
 
 /** A failed install's own error, answered with its status when it failed within `Prefer: wait`. */
+/** A signature Stage refused (SPEC §11): an install's, a rollback's, a download's. */
+const SIGNATURE_ERRORS = ['SignatureInvalid', 'SignatureRequired'] as const satisfies readonly ErrorName[];
+
 const INSTALL_FAILURES = [
   ...STAGING_ERRORS,
+  ...SIGNATURE_ERRORS,
   'PluginNotAllowed',
   'PluginSourceConflict',
   'WorkspaceUnreachable',
@@ -120,6 +126,7 @@ const INSTALL_FAILURES = [
 /** A failed rollback's own error, answered with its status when it failed within `Prefer: wait`. */
 const ROLLBACK_FAILURES = [
   'RevisionExpired',
+  ...SIGNATURE_ERRORS,
   'PluginNotAllowed',
   'WorkspaceUnreachable',
   'WorkspaceBusy',
@@ -326,10 +333,28 @@ export const downloadPlugin = route({
         'X-Plugin-Name': { schema: z.string(), description: 'the plugin name' },
         'X-Plugin-Source': { schema: z.string(), description: 'the source it was staged from' },
         'X-Plugin-Sha256': { schema: z.string(), description: 'the content hash of the plugin' },
+        'X-Plugin-Signer': {
+          schema: z.string(),
+          description: "a signed plugin's signer the org trusts (SPEC §11): `<principal> <fingerprint>`",
+        },
+        'X-Plugin-Signature': {
+          schema: z.string(),
+          description: "a signed plugin's SSH signature (armored, then base64), to check against the statement of the unpacked plugin",
+        },
       },
     },
   },
-  errors: ['InvalidPluginName', 'InvalidSource', 'UnpinnedSource', 'NameMismatch', 'Forbidden', 'WorkspaceNotFound', 'PluginNotAllowed', ...STAGING_ERRORS],
+  errors: [
+    'InvalidPluginName',
+    'InvalidSource',
+    'UnpinnedSource',
+    'NameMismatch',
+    'Forbidden',
+    'WorkspaceNotFound',
+    'PluginNotAllowed',
+    ...STAGING_ERRORS,
+    ...SIGNATURE_ERRORS,
+  ],
 });
 
 export const listRegistry = route({
@@ -472,6 +497,32 @@ export const replaceAllowlist = route({
   body: AllowlistBody,
   responses: { 200: { description: 'the new allowlist', body: 'Allowlist' } },
   errors: ['InvalidRequest', 'InvalidPluginName', 'InvalidSource', 'Forbidden', 'OrgNotFound'],
+});
+
+export const getTrust = route({
+  id: 'getTrust',
+  method: 'get',
+  path: '/orgs/{orgId}/plugins/trust',
+  summary: "The org's trusted plugin signers, each with its key's fingerprint, its revoked keys and whether it requires signatures",
+  tag: TRUST,
+  callers: ['org', 'admin'],
+  params: orgPath,
+  responses: { 200: { description: 'the trust document', body: 'OrgTrust' } },
+  errors: ['Forbidden', 'OrgNotFound'],
+});
+
+export const replaceTrust = route({
+  id: 'replaceTrust',
+  method: 'put',
+  path: '/orgs/{orgId}/plugins/trust',
+  summary:
+    "Replace the org's trust document atomically: ed25519 signers with optional validity windows, one entry per principal, revoked fingerprints, requireSignature",
+  tag: TRUST,
+  callers: ['org', 'admin'],
+  params: orgPath,
+  body: TrustBody,
+  responses: { 200: { description: 'the new trust document', body: 'OrgTrust' } },
+  errors: ['InvalidRequest', 'Forbidden', 'OrgNotFound'],
 });
 
 export const listOperations = route({

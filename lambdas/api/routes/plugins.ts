@@ -48,6 +48,7 @@ function operationAnswer(op: Operation): ApiResponse {
       ...(op.plugin ? { plugin: op.plugin } : {}),
       ...(error.rolledBack !== undefined ? { rolledBack: error.rolledBack } : {}),
       ...(error.output !== undefined ? { output: error.output } : {}),
+      ...signatureContext(error),
     };
     return json(error.httpStatus, failure, headers);
   }
@@ -67,6 +68,15 @@ function operationAnswer(op: Operation): ApiResponse {
       ? { status: 'installed', plugin: op.plugin, source: op.source, sha256: op.sha256, operationId: op.operationId }
       : { status: 'uninstalled', plugin: op.plugin, operationId: op.operationId };
   return json(200, finished, headers);
+}
+
+/** signature_invalid's context fields (SPEC §11), as Stage recorded them on the operation. */
+function signatureContext(error: NonNullable<Operation['error']>): Partial<z.input<typeof ErrorBody>> {
+  return {
+    ...(error.reason !== undefined ? { reason: error.reason as z.input<typeof ErrorBody>['reason'] } : {}),
+    ...(error.fingerprint !== undefined ? { fingerprint: error.fingerprint } : {}),
+    ...(error.statement !== undefined ? { statement: error.statement } : {}),
+  };
 }
 
 export function registerPluginRoutes(app: ApiApp): void {
@@ -199,6 +209,15 @@ export function registerPluginRoutes(app: ApiApp): void {
         { 'retry-after': String(pulled.retryAfterSeconds) },
       );
     }
-    return toResponse(redirect(pulled.url, { 'x-plugin-name': pulled.plugin, 'x-plugin-source': pulled.source, 'x-plugin-sha256': pulled.sha256 }));
+    return toResponse(
+      redirect(pulled.url, {
+        'x-plugin-name': pulled.plugin,
+        'x-plugin-source': pulled.source,
+        'x-plugin-sha256': pulled.sha256,
+        // SPEC §11: the armor spans lines, so it travels base64.
+        ...(pulled.signature !== undefined ? { 'x-plugin-signature': Buffer.from(pulled.signature, 'utf8').toString('base64') } : {}),
+        ...(pulled.signer ? { 'x-plugin-signer': `${pulled.signer.principal} ${pulled.signer.fingerprint}` } : {}),
+      }),
+    );
   });
 }

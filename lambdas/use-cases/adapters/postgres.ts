@@ -19,6 +19,7 @@ import {
 import { workspacesOfOrg } from '../../store/workspaces.js';
 import { rolloutDriverStarter } from '../../rollouts/starter.js';
 import type { OrgWorkspaces, RolloutStore } from '../rollouts.js';
+import { getTrust, replaceTrust } from '../../store/trust.js';
 import {
   systemClock,
   type AllowlistStore,
@@ -27,6 +28,7 @@ import {
   type OperationStore,
   type RevisionStore,
   type TokenStore,
+  type TrustStore,
   type WorkflowStarter,
   type WorkspaceStore,
 } from '../ports.js';
@@ -91,6 +93,10 @@ export function pgOrgWorkspaces(db: Db): OrgWorkspaces {
   return { ofOrg: (orgId) => workspacesOfOrg(db, orgId) };
 }
 
+export function pgTrust(db: Db): TrustStore {
+  return bindDb(db, { get: getTrust, replace: replaceTrust });
+}
+
 export function pgTokens(db: Db): TokenStore {
   return bindDb(db, { mint: mintToken, revokeByPrefix: revokeTokensByPrefix });
 }
@@ -109,5 +115,6 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     rollouts: pgRollouts(db),
     orgWorkspaces: pgOrgWorkspaces(db),
     driver: rolloutDriverStarter(workflow),
+    trust: pgTrust(db),
   };
 }

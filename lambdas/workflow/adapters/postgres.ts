@@ -2,10 +2,11 @@ import type { Db } from '../../store/db.js';
 import { allowlistFacts } from '../../store/allowlist.js';
 import { deleteInstalled, getInstalled, markUninstallFailed, upsertInstalled } from '../../store/installed.js';
 import { acquireLease, releaseLease } from '../../store/leases.js';
-import { addWarnings, finishOperation, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
+import { addWarnings, finishOperation, setFailing, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
 import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
 import { rolloutStaged } from '../../store/rollouts.js';
 import { activeRevision, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
+import { getTrust } from '../../store/trust.js';
 import type { StepPorts } from '../ports.js';
 
 /** The steps' ports over PostgreSQL. */
@@ -18,6 +19,7 @@ export function postgresStepPorts(db: Db): StepPorts {
       stagedFiles: (id) => stagedFiles(db, id),
       planned: (id, plan) => setPlan(db, id, plan),
       addWarnings: (id, warnings) => addWarnings(db, id, warnings),
+      failing: (id, error) => setFailing(db, id, error),
       finish: (id, status, error, closingStep) => finishOperation(db, id, status, error, closingStep),
     },
     leases: {
@@ -37,6 +39,8 @@ export function postgresStepPorts(db: Db): StepPorts {
       setOwed: (workspaceId, owed) => setRestartPending(db, workspaceId, owed),
     },
     allowlist: { match: (orgId, pluginName, origin) => allowlistFacts(db, orgId, pluginName, origin) },
+    // An org that never put a document trusts no one and requires nothing.
+    trust: { get: async (orgId) => (await getTrust(db, orgId)) ?? { requireSignature: false, signers: [], revokedKeys: [] } },
     revisions: {
       add: (revision) => addRevision(db, revision),
       get: (workspaceId, plugin, revision) => getRevision(db, workspaceId, plugin, revision),

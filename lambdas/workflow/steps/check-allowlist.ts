@@ -25,7 +25,8 @@ export function checkAllowlistStep({ ports }: { ports: StepPorts }) {
     } catch (err) {
       if (state.kind !== 'plan' || !(err instanceof PluginNotAllowed || err instanceof PluginSourceConflict)) throw err;
       log.info('the planned install would be refused', { blockedBy: err.code, reason: err.message });
-      return { state: { ...state, blockedBy: err.code } };
+      // A signature Stage refused would have refused the install first.
+      return { state: { ...state, blockedBy: state.blockedBy ?? err.code } };
     }
     return { state };
   });

@@ -9,6 +9,7 @@ import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type Trans
  *   install:   accepted ─Stage▶ staged ─CheckAllowlist▶ staged ─Deliver▶ delivered ─Restart▶ restarted ─VerifyHealth▶ verified
  *   rollback:  accepted ─Stage▶ staged ─Deliver▶ delivered ─Restart▶ restarted ─VerifyHealth▶ verified
  *   plan:      accepted ─Stage▶ staged ─CheckAllowlist▶ staged ─Plan▶ (the operation is closed)
+ *              (Stage and CheckAllowlist record what would refuse the install as `blockedBy`)
  *   uninstall: accepted ─Remove▶ removed ─Restart▶ restarted (VerifyHealth passes it on: uninstall is not gated)
  *
  * so RecordFailure reads from `phase` how far the host got.
@@ -59,10 +60,12 @@ const Accepted = z.object({
   healthCheck: z._default(z.boolean(), true),
   /** rollback: the revision to put back */
   revision: z.optional(z.int().check(z.gte(1))),
-  /** plan: the error code CheckAllowlist found the install would meet (`allowed: false`) */
+  /** plan: the error code Stage or CheckAllowlist found the install would meet (`allowed: false`) */
   blockedBy: z.optional(z.string()),
   /** install, plan: the rollout that started it; Stage then delivers the rollout's one staged tarball (SPEC §10) */
   rolloutId: z.optional(z.string().check(z.minLength(1))),
+  /** install, plan: the request's `"signature"` (SPEC §11), judged by Stage instead of a root plugin.sig */
+  signature: z.optional(z.string()),
 });
 
 /** The kinds that stage a plugin: Stage's input (a rollback names its revision and that revision's source and sha256). */

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
 import * as commands from './cli/commands.js';
+import * as signing from './cli/signing.js';
 import { DEFAULT_URL, type NetworkFlags } from './cli/connection.js';
 import { printer } from './cli/format.js';
 import { type Io, UsageError } from './cli/io.js';
@@ -103,6 +104,7 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--no-restart', 'do not restart the workspace after the change')
     .option('--uninstall-after <duration>', 'uninstall again after an ISO-8601 duration (P7D)')
     .option('--no-health-check', 'do not run the health gate after the restart')
+    .option('--signature <file>', "the plugin's SSH signature, sent with the request instead of a plugin.sig in the plugin")
     .option('--dry-run', 'print what the install would change (+ added, - removed, ~ changed) and whether it restarts; change nothing')
     .option('--detailed-exitcode', 'with --dry-run: exit 2 when the install would change files, 0 when not (1: error or refused)')
     .option('--no-wait', 'return once the operation is accepted')
@@ -166,6 +168,7 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .argument('<name>')
     .option('--source <source>', 'a source other than local://<name>')
     .option('--dir <plugins dir>', 'where plugins live (default ~/.molecule/<workspace>/plugins)')
+    .option('--signers <allowed_signers>', 'install only a plugin signed by a key this OpenSSH allowed_signers file trusts now')
     .action((workspace: string, name: string, flags: commands.PullFlags) => run(commands.pull(io, workspace, name, flags)));
 
   // Local commands on a plugin directory: no API, no token.
@@ -179,6 +182,43 @@ function buildProgram(io: Io, exit: { code: number }): Command {
 
   onPluginDir('hash', "a plugin directory's content hash (SPEC §3, the Python SDK's verify_plugin_sha256 scheme)", commands.hash);
   onPluginDir('validate', "check a plugin directory's plugin.yaml with the service's manifest parser", commands.validate);
+
+  // Signed plugins (SPEC §11): a plugin directory's statement, signing it, verifying it; no API.
+  program
+    .command('statement')
+    .description('what a signature of a plugin directory signs, as Stage will check it (no newline when piped: `> file` holds exactly it)')
+    .argument('<dir>')
+    .option('--name <name>', 'the plugin name its source gives when plugin.yaml names none (default: the directory name)')
+    .option('--json', 'print the statement and its parts as JSON on stdout')
+    .action((dir: string, flags: signing.StatementFlags) => run(signing.statement(io, dir, flags, printer(io, flags.json))));
+
+  program
+    .command('sign')
+    .description("sign a plugin directory's statement with an OpenSSH ed25519 key into <dir>/plugin.sig (ssh-keygen -Y verify accepts it)")
+    .argument('<dir>')
+    .requiredOption('--key <file>', 'an unencrypted OpenSSH ed25519 private key (~/.ssh/id_ed25519)')
+    .option('--name <name>', 'the plugin name its source gives when plugin.yaml names none (default: the directory name)')
+    .option('--output <file>', 'where to write the signature (default <dir>/plugin.sig)')
+    .option('--json', 'print the result as JSON on stdout')
+    .action((dir: string, flags: signing.SignFlags) => run(signing.sign(io, dir, flags, printer(io, flags.json))));
+
+  program
+    .command('verify')
+    .description("check a plugin directory's plugin.sig against an OpenSSH allowed_signers file, as Stage would: exit 0 valid, 1 not (with the reason)")
+    .argument('<dir>')
+    .requiredOption('--signers <allowed_signers>', 'the OpenSSH allowed_signers file of the keys to trust (the one ssh-keygen -Y verify -f reads)')
+    .option('--signature <file>', 'the signature to check (default <dir>/plugin.sig)')
+    .option('--name <name>', 'the plugin name its source gives when plugin.yaml names none (default: the directory name)')
+    .option('--json', 'print the result as JSON on stdout')
+    .action((dir: string, flags: signing.VerifyFlags) => run(signing.verify(io, dir, flags, printer(io, flags.json))));
+
+  networked('trust', "an org's trusted plugin signers: show (the default), add <principal> <key>, remove <principal>, revoke <key>, require on|off")
+    .argument('<org>')
+    .argument('[action]', 'show, add, remove, revoke or require')
+    .argument('[args...]', 'add: <principal> <public key or .pub file>; remove: <principal>; revoke: <fingerprint, key or .pub file>; require: on|off')
+    .option('--valid-after <time>', 'add: the key signs from this ISO-8601 time on')
+    .option('--valid-before <time>', 'add: the key signs until this ISO-8601 time')
+    .action((org: string, action: string | undefined, args: string[], flags: signing.TrustFlags) => run(signing.trust(io, org, action, args, flags)));
 
   return program;
 }

@@ -30,6 +30,14 @@ export type Plan = z.infer<typeof contract.Plan>;
 /** One delivered version of a plugin on a workspace (SPEC §9). */
 export type Revision = z.infer<typeof contract.Revision>;
 export type RolledBack = z.infer<typeof contract.RolledBack>;
+/** An org's trusted plugin signers and its signature policy (SPEC §11). */
+export type OrgTrust = z.infer<typeof contract.OrgTrust>;
+/** What `PUT /orgs/{orgId}/plugins/trust` takes: the document without the fingerprints GET adds. */
+export interface TrustUpdate {
+  requireSignature: boolean;
+  signers: Array<{ principal: string; publicKey: string; validAfter?: string; validBefore?: string }>;
+  revokedKeys?: string[];
+}
 export type { OperationStatus } from './contract/vocabulary.js';
 
 export interface InstalledPlugin {
@@ -48,6 +56,8 @@ export interface InstallRequest {
   uninstallAfter?: string;
   /** `false` skips the health gate after the restart. */
   healthCheck?: boolean;
+  /** The plugin's armored SSH signature, checked by the service instead of a root plugin.sig (SPEC §11). */
+  signature?: string;
 }
 
 /** A plugin's staged tarball, opened: `sha256` is the content hash the bytes must match ('' when none was announced). */
@@ -58,6 +68,10 @@ export interface Download {
   /** The tarball's size, when the server said. */
   bytes?: number;
   body: Readable;
+  /** A signed plugin's armored signature (`X-Plugin-Signature`, SPEC §11), to check against what is unpacked. */
+  signature?: string;
+  /** `<principal> <fingerprint>` of its signer, when the org trusts the key (`X-Plugin-Signer`). */
+  signer?: string;
 }
 
 /** The answer to an install or uninstall: accepted (202) or, after a wait, finished. */
@@ -149,6 +163,16 @@ export class PluginDeliveryClient {
     });
   }
 
+  /** The org's trust document: its signers with their fingerprints, revoked keys and whether it requires signatures. */
+  trust(orgId: string): Promise<OrgTrust> {
+    return this.request('GET', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`);
+  }
+
+  /** Replaces the org's trust document whole (retried: putting the same document twice is putting it once). */
+  replaceTrust(orgId: string, trust: TrustUpdate): Promise<OrgTrust> {
+    return this.request('PUT', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`, { body: trust, retry: true });
+  }
+
   /** Uninstalls now, or schedules it for `at` (an ISO time with its offset). */
   uninstall(workspaceId: string, name: string, opts: { waitSeconds?: number; at?: string } = {}): Promise<Accepted | Finished | Scheduled> {
     const query = opts.at ? `?at=${encodeURIComponent(opts.at)}` : '';
@@ -212,11 +236,15 @@ export class PluginDeliveryClient {
     if (!tarball) throw await toApiError(res);
     if (!tarball.ok || !tarball.body) throw new ApiError(tarball.status, 'fetch_failed', `the plugin download answered HTTP ${tarball.status}`);
     const length = Number(tarball.headers.get('content-length'));
+    const signature = res.headers.get('x-plugin-signature');
+    const signer = res.headers.get('x-plugin-signer');
     return {
       name: res.headers.get('x-plugin-name') ?? name,
       source: res.headers.get('x-plugin-source') ?? source ?? `local://${name}`,
       sha256: res.headers.get('x-plugin-sha256') ?? '',
       ...(Number.isSafeInteger(length) && length > 0 ? { bytes: length } : {}),
+      ...(signature ? { signature: Buffer.from(signature, 'base64').toString('utf8') } : {}),
+      ...(signer ? { signer } : {}),
       body: Readable.fromWeb(tarball.body as import('node:stream/web').ReadableStream),
     };
   }

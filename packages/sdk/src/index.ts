@@ -1,6 +1,18 @@
-/** The package's public surface: the API client, the remote-agent client and the pull. */
+/** The package's public surface: the API client, the remote-agent client, the pull and plugin signatures. */
 export { ApiError, PluginDeliveryClient, networkError } from './client.js';
-export type { Accepted, ClientOptions, Download, Finished, InstallRequest, InstalledPlugin, Operation, RegistryPlugin, Scheduled } from './client.js';
+export type {
+  Accepted,
+  ClientOptions,
+  Download,
+  Finished,
+  InstallRequest,
+  InstalledPlugin,
+  Operation,
+  OrgTrust,
+  RegistryPlugin,
+  Scheduled,
+  TrustUpdate,
+} from './client.js';
 export { pullPlugin, installDownload, type PullOptions, type PulledPlugin } from './pull.js';
 export {
   RemoteAgentClient,
@@ -19,3 +31,12 @@ export {
 export { TokenCache, TOKEN_FILE, workspaceStateDir } from './token-cache.js';
 export { retryAfterMs } from './retry.js';
 export { hashPluginDir } from './plugin-dir.js';
+export {
+  dirStatement,
+  signPluginDir,
+  trustFromAllowedSigners,
+  verifyPluginDir,
+  type DirStatement,
+  type DirVerification,
+  type SignedDir,
+} from './signatures.js';

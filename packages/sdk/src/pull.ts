@@ -12,6 +12,8 @@ import { contentHash, type FileDigest } from './contract/content-hash.js';
 import { MANIFEST_PATH } from './contract/manifest.js';
 import { PLUGIN_NAME_RE } from './contract/names.js';
 import { ApiError, type Download, type PluginDeliveryClient } from './client.js';
+import { ManifestError, parseManifest } from './contract/manifest.js';
+import { checkPluginSignature, NO_MANIFEST_HASH, pluginStatement, type Signer, type TrustDocument } from './signing/index.js';
 
 type Entry = Extract extends AsyncIterable<infer E> ? E : never;
 
@@ -33,14 +35,24 @@ export interface PullOptions {
   maxFiles?: number;
   /** Called as compressed bytes arrive (`total` when the server sent a length). */
   onProgress?: (progress: { bytes: number; total?: number }) => void;
-  /** Told what was not checked and why (an unreadable plugin.yaml). */
+  /** Told what was not checked and why (an unreadable plugin.yaml), and of a signer not trusted. */
   onWarning?: (message: string) => void;
+  /**
+   * Trusted signers (SPEC §11): when given, the plugin's signature (`X-Plugin-Signature`) is checked
+   * over the statement of what was unpacked, as Stage checks it, and a plugin the document refuses
+   * is not installed. `trustFromAllowedSigners` makes one from an allowed_signers file.
+   */
+  trust?: TrustDocument;
+  /** The time signers' windows are read at; default now. */
+  now?: () => Date;
 }
 
 export interface PulledPlugin {
   dir: string;
   sha256: string;
   files: number;
+  /** Who signed it, when `trust` was given and trusts the key. */
+  signer?: Signer;
 }
 
 const MAX_BYTES = 100 * 1024 * 1024;
@@ -127,10 +139,49 @@ export async function installDownload(
     if (declared !== undefined && declared !== actual) {
       throw new ApiError(0, 'integrity_mismatch', `the downloaded plugin hashes to ${actual}, not the ${declared} its plugin.yaml declares`);
     }
+    const signer = opts.trust ? await checkSignature(download, staging, files, actual, { ...opts, trust: opts.trust }) : undefined;
     await swapIntoPlace(staging, target);
-    return { dir: target, sha256: actual, files: files.length };
+    return { dir: target, sha256: actual, files: files.length, ...(signer ? { signer } : {}) };
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The pulled plugin's signature judged as Stage judges it (SPEC §11): over the statement of the
+ * files unpacked (their content hash, the announced name, plugin.yaml's version and bytes), by the
+ * given trust at `now`. A refusal throws with Stage's code and context; an untrusted signer is a
+ * warning unless the document requires signatures.
+ */
+async function checkSignature(
+  download: Download,
+  root: string,
+  files: FileDigest[],
+  contentHash: string,
+  opts: { trust: TrustDocument; now?: () => Date; onWarning?: (message: string) => void },
+): Promise<Signer | undefined> {
+  const manifestDigest = files.find(([path]) => path === MANIFEST_PATH)?.[1];
+  let version: string | undefined;
+  try {
+    version = manifestDigest === undefined ? undefined : parseManifest(await readFile(join(root, MANIFEST_PATH))).version;
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    throw new ApiError(0, 'manifest_invalid', `the downloaded plugin.yaml cannot be read, so its signature cannot be checked: ${err.message}`);
+  }
+  const statement = pluginStatement({ name: download.name, version, contentHash, manifestHash: manifestDigest ?? NO_MANIFEST_HASH });
+  const verdict = checkPluginSignature({ signature: download.signature, statement, trust: opts.trust, now: opts.now?.() ?? new Date() });
+  switch (verdict.verdict) {
+    case 'refused': {
+      const { code, message, ...context } = verdict.error;
+      throw new ApiError(0, code, message, context);
+    }
+    case 'untrusted':
+      opts.onWarning?.(verdict.warning);
+      return undefined;
+    case 'trusted':
+      return verdict.signer;
+    case 'unsigned':
+      return undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ApiError, networkError, PluginDeliveryClient, toApiError } from './client.js';
 import { assertPluginName, downloadWhenStaged, installDownload, type PulledPlugin } from './pull.js';
 import { retryDelayMs } from './retry.js';
+import type { TrustDocument } from './signing/index.js';
 import { TokenCache, workspaceStateDir } from './token-cache.js';
 
 /**
@@ -329,7 +330,14 @@ export class RemoteAgentClient {
    */
   async installPlugin(
     name: string,
-    opts: { source?: string; runSetup?: boolean; reportToPlatform?: boolean; onProgress?: (p: { bytes: number; total?: number }) => void } = {},
+    opts: {
+      source?: string;
+      runSetup?: boolean;
+      reportToPlatform?: boolean;
+      onProgress?: (p: { bytes: number; total?: number }) => void;
+      /** Trusted signers: the plugin's signature is checked as Stage checks it, and a refused plugin is not installed (SPEC §11). */
+      trust?: TrustDocument;
+    } = {},
   ): Promise<LocalInstall> {
     assertPluginName(name);
     const token = await this.loadToken();
@@ -343,6 +351,7 @@ export class RemoteAgentClient {
       requireAnnouncedHash: false,
       onWarning: (warning) => this.log.warn(`plugin ${name}: ${warning}`),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.trust ? { trust: opts.trust, now: () => new Date(this.now()) } : {}),
     });
     this.log.info(`plugin ${name} (sha256 ${pulled.sha256}) installed in ${pulled.dir}`);
     const setup = opts.runSetup === false ? 'skipped' : await this.runSetup(name, pulled.dir);

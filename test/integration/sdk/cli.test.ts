@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
+import { generateSigningKey } from '@molecule/plugins-sdk/signing';
 import { main } from '../../../packages/sdk/src/cli.js';
 import { TokenCache } from '../../../packages/sdk/src/token-cache.js';
 import { pluginEntries, tarGz } from '../../support/archives.js';
@@ -282,5 +283,72 @@ describe('validate', () => {
     const run = await cli(['validate', dir]);
     expect(run).toMatchObject({ code: 1 });
     expect(run.stdout).toContain('error: plugin.yaml: missing');
+  });
+});
+
+describe('statement, sign and verify (SPEC §11)', () => {
+  const CONTENT = { 'rules/a.md': 'rule\n' };
+  const key = generateSigningKey('dev@laptop');
+  const zeros = '0'.repeat(64);
+
+  it('names a plugin without plugin.yaml after --name or its directory, version 0.0.0, manifest hash 64 zeros', async () => {
+    const dir = join(home, 'bare-kit');
+    await writeTree(dir, CONTENT);
+    expect(await cli(['statement', dir])).toEqual({ code: 0, stdout: `molecule-plugin bare-kit 0.0.0 ${hashOf(CONTENT)} ${zeros}`, stderr: '' });
+    expect((await cli(['statement', dir, '--name', 'lint'])).stdout).toBe(`molecule-plugin lint 0.0.0 ${hashOf(CONTENT)} ${zeros}`);
+    expect(JSON.parse((await cli(['statement', dir, '--json'])).stdout)).toEqual({
+      statement: `molecule-plugin bare-kit 0.0.0 ${hashOf(CONTENT)} ${zeros}`,
+      name: 'bare-kit',
+      version: '0.0.0',
+      contentHash: hashOf(CONTENT),
+      manifestHash: zeros,
+    });
+  });
+
+  it('refuses a --name plugin.yaml contradicts, since Stage signs the name plugin.yaml gives', async () => {
+    const dir = join(home, 'named');
+    await writeTree(dir, { ...CONTENT, 'plugin.yaml': 'name: named\n' });
+    const run = await cli(['statement', dir, '--name', 'other']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('plugin.yaml names the plugin "named", not "other"');
+  });
+
+  it('signs into plugin.sig (or --output), leaves it out of the statement, and verify says why it refuses', async () => {
+    const dir = join(home, 'kit');
+    await writeTree(dir, { ...CONTENT, 'plugin.yaml': 'name: kit\nversion: 1.0.0\n' });
+    await writeFile(join(home, 'id_ed25519'), key.privateKey, { mode: 0o600 });
+    await writeFile(join(home, 'allowed_signers'), `dev@example.com ${key.publicKey}\n`);
+    const before = (await cli(['statement', dir])).stdout;
+
+    const noSignature = await cli(['verify', dir, '--signers', join(home, 'allowed_signers')]);
+    expect(noSignature.code).toBe(1);
+    expect(noSignature.stderr).toContain(`invalid: no signature: ${join(dir, 'plugin.sig')} does not exist`);
+
+    const signed = await cli(['sign', dir, '--key', join(home, 'id_ed25519'), '--json']);
+    expect(JSON.parse(signed.stdout)).toMatchObject({
+      statement: before,
+      path: join(dir, 'plugin.sig'),
+      signature: expect.stringMatching(/^-----BEGIN SSH SIGNATURE-----\n/),
+    });
+    expect((await cli(['statement', dir])).stdout).toBe(before);
+    expect(await cli(['verify', dir, '--signers', join(home, 'allowed_signers'), '--json'])).toMatchObject({ code: 0 });
+
+    await writeFile(join(home, 'other.sig'), 'not a signature');
+    const malformed = await cli(['verify', dir, '--signers', join(home, 'allowed_signers'), '--signature', join(home, 'other.sig'), '--json']);
+    expect(malformed.code).toBe(1);
+    expect(JSON.parse(malformed.stdout)).toMatchObject({ valid: false, code: 'signature_invalid', reason: 'malformed', statement: before });
+    expect((await cli(['sign', dir, '--key', join(home, 'id_ed25519'), '--output', join(home, 'kit.sig')])).code).toBe(0);
+    expect((await readFile(join(home, 'kit.sig'), 'utf8')).startsWith('-----BEGIN SSH SIGNATURE-----')).toBe(true);
+  });
+
+  it('is a usage error (exit 2) without --key or --signers, and an error (exit 1) with a key it cannot read', async () => {
+    const dir = join(home, 'kit2');
+    await writeTree(dir, CONTENT);
+    expect((await cli(['sign', dir])).code).toBe(2);
+    expect((await cli(['verify', dir])).code).toBe(2);
+    await writeFile(join(home, 'not-a-key'), 'hello');
+    const unreadable = await cli(['sign', dir, '--key', join(home, 'not-a-key')]);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr).toMatch(/^error: /);
   });
 });

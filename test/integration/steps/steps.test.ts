@@ -194,6 +194,7 @@ describe('Stage', () => {
       resolvers: createResolvers({ s3: s3Client, config }),
       config,
       tarballs: fakeKeptTarballs(),
+      clock: { now: () => new Date() },
     });
   }
 

@@ -4,7 +4,16 @@ import { migrate } from '../../../lambdas/store/migrate.js';
 import { getWorkspace, orgExists, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { findToken, mintToken, revokeToken } from '../../../lambdas/store/tokens.js';
 import { replaceAllowlist } from '../../../lambdas/store/allowlist.js';
-import { createOperation, finishOperation, getOperation, listOperations, stepEnded, stepStarted } from '../../../lambdas/store/operations.js';
+import {
+  createOperation,
+  finishOperation,
+  getOperation,
+  listOperations,
+  setFailing,
+  setStaged,
+  stepEnded,
+  stepStarted,
+} from '../../../lambdas/store/operations.js';
 import {
   cleanupCandidates,
   deleteInstalled,
@@ -145,6 +154,38 @@ describe('operations', () => {
     expect(finished?.steps[0]?.endedAt).toBeTruthy();
     await stepEnded(t.db, 'op-finish', 'Record', 'FAILED');
     expect((await getOperation(t.db, 'op-finish'))?.steps[0]?.status).toBe('SUCCEEDED');
+  });
+
+  it("keeps the context a failing step recorded when the operation closes with that step's code, and only then", async () => {
+    const refused = {
+      code: 'signature_invalid' as const,
+      message: 'the signature is for namespace "git", not "molecule-plugin"',
+      httpStatus: 422,
+      reason: 'wrong_namespace',
+      fingerprint: 'SHA256:abc',
+      statement: `molecule-plugin demo 1.0.0 ${'1'.repeat(64)} ${'0'.repeat(64)}`,
+    };
+    // As RecordFailure rebuilds it from Step Functions' {Error, Cause}: the code and the message only.
+    const fromCause = { code: refused.code, message: refused.message, httpStatus: 422 };
+    await createOperation(t.db, newOp('op-signed', 'ws-op'));
+    await setFailing(t.db, 'op-signed', refused);
+    expect((await getOperation(t.db, 'op-signed'))?.error).toBeUndefined();
+    await finishOperation(t.db, 'op-signed', 'FAILED', fromCause, 'RecordFailure');
+    expect((await getOperation(t.db, 'op-signed'))?.error).toEqual(refused);
+
+    await createOperation(t.db, newOp('op-other', 'ws-op'));
+    await setFailing(t.db, 'op-other', refused);
+    await finishOperation(t.db, 'op-other', 'FAILED', { code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 });
+    expect((await getOperation(t.db, 'op-other'))?.error).toEqual({ code: 'delivery_failed', message: 'the operation failed', httpStatus: 502 });
+  });
+
+  it('records the signer Stage verified on the operation', async () => {
+    await createOperation(t.db, newOp('op-signer', 'ws-op'));
+    const signer = { principal: 'alice@example.com', fingerprint: 'SHA256:abc' };
+    await setStaged(t.db, 'op-signer', { plugin: 'demo', sha256: '1'.repeat(64), warnings: [], files: [], signer });
+    expect((await getOperation(t.db, 'op-signer'))?.signer).toEqual(signer);
+    await setStaged(t.db, 'op-signer', { plugin: 'demo', sha256: '1'.repeat(64), warnings: [], files: [] });
+    expect((await getOperation(t.db, 'op-signer'))?.signer).toBeUndefined();
   });
 
   it('lists newest first with filters and a limit', async () => {

@@ -54,6 +54,12 @@ describe('content hash (SPEC §3)', () => {
     expect(contentHash(digests({ ...withoutManifest, 'skills/plugin.yaml': 'x' }))).not.toBe(ACC_GOOD_HASH);
   });
 
+  it('leaves out the root plugin.sig too (SPEC §11), so a signature is not part of what it signs', () => {
+    const signature = '-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n';
+    expect(contentHash(digests({ ...ACC_GOOD_FILES, 'plugin.sig': signature }))).toBe(ACC_GOOD_HASH);
+    expect(contentHash(digests({ ...ACC_GOOD_FILES, 'rules/plugin.sig': signature }))).not.toBe(ACC_GOOD_HASH);
+  });
+
   it('does not depend on the order files are given in', () => {
     expect(contentHash(digests(ACC_GOOD_FILES).reverse())).toBe(ACC_GOOD_HASH);
   });

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
-import { AppError, ERROR_STATUS, FetchTimeout, type ErrorCode } from '../../../lambdas/shared/errors.js';
+import { AppError, ERROR_STATUS, FetchTimeout, SignatureInvalid, type ErrorCode } from '../../../lambdas/shared/errors.js';
+import { MAX_SIGNATURE_BYTES } from '@molecule/plugins-sdk/signing';
 import {
   ACC_GOOD_FILES,
   ACC_GOOD_HASH,
@@ -272,6 +273,60 @@ describe('stageArchive: the staged plugin', () => {
     ],
   ])('rejects %s when stripping the top level', async (_, entries) => {
     await expectRejected(await stage(await tarGz(entries), { tmpDir: dir.path, stripTopLevel: true }), 'invalid_archive');
+  });
+});
+
+describe('stageArchive: the root plugin.sig (SPEC §11)', () => {
+  const SIG = '-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n';
+  const MANIFEST_SHA = createHash('sha256')
+    .update(ACC_GOOD_FILES['plugin.yaml'] ?? '')
+    .digest('hex');
+
+  it('reads it, leaves it out of the hash, the files and the staged tarball, and says what a signature must sign', async () => {
+    const signedArchive = await tarGz(pluginEntries({ ...ACC_GOOD_FILES, 'plugin.sig': SIG }));
+    const signed = await stage(signedArchive, { tmpDir: dir.path });
+    const unsigned = await stage(await tarGz(pluginEntries(ACC_GOOD_FILES)), { tmpDir: dir.path });
+    expect(signed.result?.contentHash).toBe(ACC_GOOD_HASH);
+    expect(signed.result?.files.map(([path]) => path)).toEqual(['plugin.yaml', 'rules/style.md', 'skills/hello/SKILL.md']);
+    expect(signed.sink.bytes.equals(unsigned.sink.bytes)).toBe(true);
+    expect(signed.result?.signed).toEqual({
+      statement: `molecule-plugin acc-good 1.0.0 ${ACC_GOOD_HASH} ${MANIFEST_SHA}`,
+      signature: { armor: SIG, size: SIG.length },
+    });
+    expect(unsigned.result?.signed).toEqual({ statement: `molecule-plugin acc-good 1.0.0 ${ACC_GOOD_HASH} ${MANIFEST_SHA}`, signature: undefined });
+  });
+
+  it('names version 0.0.0 and 64 zeros without a plugin.yaml, and keeps a plugin.sig below the root', async () => {
+    const { result } = await stage(await tarGz(pluginEntries({ 'rules/a.md': 'a\n', 'rules/plugin.sig': SIG })), { tmpDir: dir.path, fallbackName: 'bare' });
+    expect(result?.files.map(([path]) => path)).toEqual(['rules/a.md', 'rules/plugin.sig']);
+    expect(result?.signed).toEqual({ statement: `molecule-plugin bare 0.0.0 ${result?.contentHash} ${'0'.repeat(64)}`, signature: undefined });
+  });
+
+  it('holds at most MAX_SIGNATURE_BYTES of a 1 MB plugin.sig, and counts it whole', async () => {
+    const big = Buffer.alloc(MiB, 'A');
+    const { result } = await stage(await tarGz(pluginEntries({ ...ACC_GOOD_FILES, 'plugin.sig': big })), { tmpDir: dir.path });
+    expect(result?.signed.signature).toEqual({ armor: 'A'.repeat(MAX_SIGNATURE_BYTES), size: MiB });
+    expect(result?.totalBytes).toBeGreaterThan(MiB);
+  });
+
+  it('rejects two root plugin.sig entries', async () => {
+    const archive = await tarGz([...pluginEntries({ ...ACC_GOOD_FILES, 'plugin.sig': SIG }), { name: './plugin.sig', content: SIG }]);
+    const error = await expectRejected(await stage(archive, { tmpDir: dir.path }), 'invalid_archive');
+    expect(error.message).toContain('two entries for "plugin.sig"');
+  });
+
+  it('asks `vet` before anything reaches the sink, and stores nothing when it refuses', async () => {
+    const seen: unknown[] = [];
+    const archive = await tarGz(pluginEntries({ ...ACC_GOOD_FILES, 'plugin.sig': SIG }));
+    const refused = await stage(archive, {
+      tmpDir: dir.path,
+      vet: async (signed) => {
+        seen.push(signed);
+        throw new SignatureInvalid('refused');
+      },
+    });
+    await expectRejected(refused, 'signature_invalid');
+    expect(seen).toEqual([{ statement: expect.stringContaining(ACC_GOOD_HASH), signature: { armor: SIG, size: SIG.length } }]);
   });
 });
 

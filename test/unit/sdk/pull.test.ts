@@ -9,15 +9,17 @@ import { pullPlugin } from '../../../packages/sdk/src/pull.js';
 import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import { hostile, pluginEntries, tarGz } from '../../support/archives.js';
 import { createHash } from 'node:crypto';
+import { fingerprint, generateSigningKey, parsePublicKey, signMessage, type TrustDocument } from '@molecule/plugins-sdk/signing';
 
 /** The API's download route (302 + plugin headers) and the presigned URL it points at, on one real server. */
-async function downloadServer(tarball: Buffer, sha256: string, announcedName = 'demo') {
+async function downloadServer(tarball: Buffer, sha256: string, announcedName = 'demo', signature?: string) {
   const server: Server = createServer((req, res) => {
     if (req.url?.startsWith('/workspaces/')) {
       res.writeHead(302, {
         location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tarball`,
         'x-plugin-name': announcedName,
         'x-plugin-sha256': sha256,
+        ...(signature ? { 'x-plugin-signature': Buffer.from(signature).toString('base64') } : {}),
       });
       res.end();
     } else {
@@ -135,5 +137,48 @@ describe('pulling a plugin into an external workspace', () => {
     const client = await downloadServer(await tarGz(pluginEntries(FILES)), hashOf(FILES), '../x');
     await expect(pullPlugin(client, { workspaceId: 'ext', name: '../x', pluginsDir })).rejects.toMatchObject({ code: 'invalid_plugin_name' });
     expect(await readdir(pluginsDir)).toEqual(['demo']);
+  });
+});
+
+describe('pulling a signed plugin with trusted signers (SPEC §11)', () => {
+  const alice = generateSigningKey('alice@laptop');
+  const mallory = generateSigningKey('mallory@laptop');
+  const trust = (requireSignature = true): TrustDocument => ({ requireSignature, signers: [{ principal: 'alice@example.com', publicKey: alice.publicKey }] });
+  const MANIFEST = 'name: demo\nversion: 2.0.0\n';
+  const SIGNED = { ...FILES, 'plugin.yaml': MANIFEST };
+  const statement = `molecule-plugin demo 2.0.0 ${hashOf(SIGNED)} ${createHash('sha256').update(MANIFEST).digest('hex')}`;
+  const signed = (key: { privateKey: string }, message = statement) => signMessage({ privateKey: key.privateKey, message, namespace: 'molecule-plugin' });
+  const serve = async (signature?: string) => downloadServer(await tarGz(pluginEntries(SIGNED)), hashOf(SIGNED), 'demo', signature);
+
+  it('checks X-Plugin-Signature over the statement of what it unpacked, and names the signer', async () => {
+    const pulled = await pullPlugin(await serve(signed(alice)), { workspaceId: 'ext', name: 'demo', pluginsDir, trust: trust() });
+    expect(pulled.signer).toEqual({ principal: 'alice@example.com', fingerprint: fingerprint(parsePublicKey(alice.publicKey)) });
+  });
+
+  it.each([
+    [
+      'a signature of another version',
+      () => signed(alice, statement.replace(' 2.0.0 ', ' 1.0.0 ')),
+      { code: 'signature_invalid', details: { reason: 'bad_signature', statement } },
+    ],
+    ['a key it does not trust', () => signed(mallory), { code: 'signature_invalid', details: { reason: 'unknown_key' } }],
+    ['no signature at all', () => undefined, { code: 'signature_required' }],
+  ])('keeps the previous version when the plugin has %s', async (_, signature, refusal) => {
+    await expect(pullPlugin(await serve(signature()), { workspaceId: 'ext', name: 'demo', pluginsDir, trust: trust() })).rejects.toMatchObject(refusal);
+    expect(await readdir(join(pluginsDir, 'demo'))).toEqual(['old.md']);
+  });
+
+  it("installs one by a key it does not trust with a warning when the trust does not require signatures, and doesn't check without trust", async () => {
+    const warnings: string[] = [];
+    const pulled = await pullPlugin(await serve(signed(mallory)), {
+      workspaceId: 'ext',
+      name: 'demo',
+      pluginsDir,
+      trust: trust(false),
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(pulled.signer).toBeUndefined();
+    expect(warnings).toEqual([`untrusted_signer: ${fingerprint(parsePublicKey(mallory.publicKey))}`]);
+    await expect(pullPlugin(await serve(signed(mallory, 'anything')), { workspaceId: 'ext', name: 'demo', pluginsDir })).resolves.toMatchObject({ files: 3 });
   });
 });

@@ -2,15 +2,35 @@ import { describe, expect, it } from 'vitest';
 import { download } from '../../../lambdas/use-cases/download.js';
 import type { Principal } from '../../../lambdas/use-cases/access.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeAllowlist, fakeSources, fakeStager, fakeWorkspaces, workspace } from '../../support/operation-fakes.js';
+import { fingerprint, generateSigningKey, parsePublicKey, signMessage } from '@molecule/plugins-sdk/signing';
+import type { StoredTrust } from '../../../lambdas/store/trust.js';
+import type { StagedPlugin } from '../../../lambdas/shared/types.js';
+import { fakeAllowlist, fakeClock, fakeSources, fakeStager, fakeTrust, fakeWorkspaces, workspace } from '../../support/operation-fakes.js';
 
 const wsToken: Principal = { kind: 'workspace', orgId: 'acme', workspaceId: 'ext', prefix: 'mpd_w_aaaaaaaa' };
 
-const setup = (stagedName = 'hello', allowed: Record<string, string[]> = {}) => ({
+const setup = (
+  stagedName = 'hello',
+  allowed: Record<string, string[]> = {},
+  signing: { signed?: StagedPlugin['signed']; trust?: Omit<StoredTrust, 'updatedAt'> } = {},
+) => ({
   workspaces: fakeWorkspaces([workspace('ext', { runtime: 'external' }), workspace('ws')]),
   sources: fakeSources,
   allowlist: fakeAllowlist(allowed),
-  stager: fakeStager(stagedName),
+  stager: fakeStager(stagedName, signing.signed),
+  trust: fakeTrust(signing.trust ? { acme: signing.trust } : {}),
+  clock: fakeClock(),
+});
+
+const STATEMENT = `molecule-plugin hello 1 ${'c'.repeat(64)} ${'0'.repeat(64)}`;
+const alice = generateSigningKey('alice@laptop');
+const aliceFp = fingerprint(parsePublicKey(alice.publicKey));
+const armor = signMessage({ privateKey: alice.privateKey, message: STATEMENT, namespace: 'molecule-plugin' });
+const signedHello = { statement: STATEMENT, signature: { armor, size: armor.length } };
+const trusting = (requireSignature: boolean, revokedKeys: string[] = []) => ({
+  requireSignature,
+  signers: [{ principal: 'alice@example.com', publicKey: alice.publicKey }],
+  revokedKeys,
 });
 
 describe('download', () => {
@@ -43,6 +63,32 @@ describe('download', () => {
     const err = await download(deps, logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'plugin_not_allowed', message: 'plugin "hello" is not in the org allowlist' });
     expect(deps.stager.staged).toEqual([]);
+  });
+
+  it("hands out a signed plugin's signature, and its signer when the org trusts the key (SPEC §11)", async () => {
+    const pull = (trust?: Omit<StoredTrust, 'updatedAt'>) =>
+      download(setup('hello', {}, { signed: signedHello, ...(trust ? { trust } : {}) }), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello' });
+    expect(await pull(trusting(false))).toMatchObject({ signature: armor, signer: { principal: 'alice@example.com', fingerprint: aliceFp } });
+    const unknown = await pull();
+    expect(unknown).toMatchObject({ signature: armor });
+    expect(unknown).not.toHaveProperty('signer');
+  });
+
+  it("refuses what the org's trust refuses, with Stage's answers", async () => {
+    const pull = (signed: StagedPlugin['signed'], trust: Omit<StoredTrust, 'updatedAt'>) =>
+      download(setup('hello', {}, { signed, trust }), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello' }).catch((e: unknown) => e);
+    expect(await pull(signedHello, trusting(false, [aliceFp]))).toMatchObject({
+      code: 'signature_invalid',
+      details: { reason: 'revoked_key', fingerprint: aliceFp, statement: STATEMENT },
+    });
+    expect(await pull({ statement: STATEMENT }, trusting(true))).toMatchObject({ code: 'signature_required' });
+    // A copy staged before signatures were read counts as unsigned.
+    expect(await pull(undefined, trusting(true))).toMatchObject({ code: 'signature_required' });
+    expect(await pull({ statement: STATEMENT, signature: { armor: armor.slice(0, 100), size: 2_000_000 } }, trusting(false))).toMatchObject({
+      code: 'signature_invalid',
+      details: { reason: 'malformed' },
+      message: expect.stringContaining('the signature is 2000000 bytes'),
+    });
   });
 
   it('lets a workspace token pull only for its own workspace, and no org token at all', async () => {

@@ -92,6 +92,19 @@ describe('install', () => {
     expect(deps.workflow.started).toHaveLength(1);
   });
 
+  it("carries the request's signature to Stage, and tells a request by it under one Idempotency-Key (SPEC §11)", async () => {
+    const deps = setup();
+    const signature = '-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n';
+    const signed = { source: 'local://hello', restart: true, signature };
+    const first = await run(deps, { idempotencyKey: 'signed', body: signed });
+    expect(deps.workflow.started[0]?.input).toMatchObject({ signature });
+    expect((await run(deps, { idempotencyKey: 'signed', body: signed })).operationId).toBe(first.operationId);
+    expect(await code(run(deps, { idempotencyKey: 'signed' }))).toBe('idempotency_key_reused');
+    expect(await code(run(deps, { idempotencyKey: 'signed', body: { ...signed, signature: `${signature} ` } }))).toBe('idempotency_key_reused');
+    await run(deps, { idempotencyKey: 'unsigned' });
+    expect(deps.workflow.started.at(-1)?.input).not.toHaveProperty('signature');
+  });
+
   it('closes the operation as failed and answers 503 when the workflow cannot start', async () => {
     const deps = setup({ failStart: true });
     expect(await code(run(deps))).toBe('platform_unavailable');

@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashPluginDir, validatePluginDir } from '../plugin-dir.js';
+import { trustFromAllowedSigners } from '../signatures.js';
 import { pullPlugin } from '../pull.js';
 import { workspaceStateDir } from '../token-cache.js';
 import { connect, home, type NetworkFlags } from './connection.js';
@@ -20,11 +22,19 @@ interface WaitFlags {
   timeout: number;
 }
 export type InstallFlags = NetworkFlags &
-  WaitFlags & { sha256?: string; restart: boolean; uninstallAfter?: string; healthCheck: boolean; dryRun?: boolean; detailedExitcode?: boolean };
+  WaitFlags & {
+    sha256?: string;
+    restart: boolean;
+    uninstallAfter?: string;
+    healthCheck: boolean;
+    dryRun?: boolean;
+    detailedExitcode?: boolean;
+    signature?: string;
+  };
 export type RollbackFlags = NetworkFlags & WaitFlags & { revision?: number };
 export type UninstallFlags = NetworkFlags & WaitFlags & { at?: string };
 export type RegistryFlags = NetworkFlags & { runtime?: string };
-export type PullFlags = NetworkFlags & { source?: string; dir?: string };
+export type PullFlags = NetworkFlags & { source?: string; dir?: string; signers?: string };
 
 export async function install(io: Io, workspace: string, source: string, flags: InstallFlags): Promise<number> {
   const { client, print } = await connect(flags, io, workspace);
@@ -34,6 +44,7 @@ export async function install(io: Io, workspace: string, source: string, flags: 
     ...(flags.restart ? {} : { restart: false }),
     ...(flags.uninstallAfter ? { uninstallAfter: flags.uninstallAfter } : {}),
     ...(flags.healthCheck ? {} : { healthCheck: false }),
+    ...(flags.signature ? { signature: await readFile(flags.signature, 'utf8') } : {}),
   };
   if (flags.dryRun) return plan(client, workspace, request, flags, io, print);
   if (flags.detailedExitcode) throw new UsageError('--detailed-exitcode goes with --dry-run');
@@ -164,11 +175,13 @@ export async function pull(io: Io, workspace: string, name: string, flags: PullF
     name,
     pluginsDir,
     ...(flags.source ? { source: flags.source } : {}),
+    ...(flags.signers ? { trust: trustFromAllowedSigners(await readFile(flags.signers, 'utf8')) } : {}),
     onProgress: progress(io),
     onWarning: (warning) => io.stderr(`warning: ${warning}\n`),
   });
   if (io.isTTY) io.stderr('\n');
-  print.result(pulled, `pulled ${name} (sha256 ${pulled.sha256}, ${pulled.files} files) into ${pulled.dir}`);
+  const signed = pulled.signer ? `, signed by ${pulled.signer.principal} ${pulled.signer.fingerprint}` : '';
+  print.result(pulled, `pulled ${name} (sha256 ${pulled.sha256}, ${pulled.files} files${signed}) into ${pulled.dir}`);
   return 0;
 }
 

@@ -103,6 +103,10 @@ export function outcome(op: Operation): string {
         ? `${what} of ${op.plugin ?? op.source} is running`
         : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
     ...(op.error?.output?.length ? ['the health check printed:', ...op.error.output.map((line) => `  ${line}`)] : []),
+    // signature_invalid: why, whose key, and the statement it was checked against (SPEC §11).
+    ...(op.error?.reason ? [`reason: ${op.error.reason}${op.error.fingerprint ? ` (key ${op.error.fingerprint})` : ''}`] : []),
+    ...(op.error?.statement ? [`statement: ${op.error.statement}`] : []),
+    ...(op.signer ? [`signed by ${op.signer.principal} (${op.signer.fingerprint})`] : []),
     ...op.warnings.map((w) => `warning: ${w}`),
     `operation ${op.operationId}`,
   ];

@@ -5,14 +5,18 @@ import { MANIFEST_PATH } from './manifest.js';
 /** `[relative path, lowercase hex sha256 of the file's bytes]` */
 export type FileDigest = readonly [path: string, sha256: string];
 
+/** A plugin's signature at its root (SPEC §11): never installed, and not part of what it signs. */
+export const SIGNATURE_PATH = 'plugin.sig';
+
 /**
  * The content hash of SPEC §3, identical to the seed SDK's `verify_plugin_sha256`: the
- * `[path, sha256]` pairs of every regular file except the root `plugin.yaml`, sorted by
- * path, serialized as Python's `json.dumps(pairs)`, then sha256 of those UTF-8 bytes. The
- * manifest is left out because it may carry the hash itself.
+ * `[path, sha256]` pairs of every regular file except the root `plugin.yaml` and the root
+ * `plugin.sig`, sorted by path, serialized as Python's `json.dumps(pairs)`, then sha256 of those
+ * UTF-8 bytes. The manifest is left out because it may carry the hash itself, the signature
+ * because it signs the hash (SPEC §11).
  */
 export function contentHash(files: Iterable<FileDigest>): ContentHash {
-  const pairs = [...files].filter(([path]) => path !== MANIFEST_PATH).sort(byPath);
+  const pairs = [...files].filter(([path]) => path !== MANIFEST_PATH && path !== SIGNATURE_PATH).sort(byPath);
   return createHash('sha256').update(pythonJsonDumps(pairs), 'utf8').digest('hex') as ContentHash;
 }
 

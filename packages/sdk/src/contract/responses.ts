@@ -45,6 +45,9 @@ export const StepRecord = z.object({
   outputTail: z.optional(z.array(z.string())),
 });
 
+/** Who signed a plugin: a principal of the org's trust document and the key's fingerprint (SPEC §11). */
+export const Signer = z.object({ principal: z.string(), fingerprint: z.string() });
+
 /** What an install would change (SPEC §9 plans): the staged files against the active revision's. */
 export const Plan = z.object({
   status: z.literal('planned'),
@@ -95,8 +98,14 @@ export const Operation = z.object({
       rolledBack: z.optional(z.boolean()),
       /** health_check_failed: the check's last output lines. */
       output: z.optional(z.array(z.string())),
+      /** signature_invalid: why (SPEC §11), the signing key's fingerprint when known, and the statement checked. */
+      reason: z.optional(z.string()),
+      fingerprint: z.optional(z.string()),
+      statement: z.optional(z.string()),
     }),
   ),
+  /** Who signed the plugin, as Stage verified it against the org's trust (SPEC §11). */
+  signer: z.optional(Signer),
 });
 
 export const RegistryEntry = z.object({
@@ -162,7 +171,7 @@ export const Revision = z.object({
   source: z.string(),
   sha256: z.string(),
   files: z.array(RevisionFile),
-  signer: z.optional(z.object({ principal: z.string(), fingerprint: z.string() })),
+  signer: z.optional(Signer),
   operationId: z.uuid(),
   installedAt: Timestamp,
   status: z.enum(['active', 'superseded', 'rolled_back', 'removed']),
@@ -281,6 +290,30 @@ export const Allowlist = z.object({
   ),
   /** An empty list allows every plugin. */
   allow_all: z.boolean(),
+});
+
+/** `GET, PUT /orgs/{orgId}/plugins/trust` (SPEC §11): the org's trusted signers and its signature policy. */
+export const OrgTrust = z.object({
+  orgId: z.string(),
+  requireSignature: z.boolean(),
+  signers: z.array(
+    z.object({
+      /** Matched exactly: the name the signer is recorded under. */
+      principal: z.string(),
+      /** `ssh-ed25519 AAAA… [comment]` */
+      publicKey: z.string(),
+      /** The key's fingerprint as `ssh-keygen -l` prints it (`SHA256:…`). */
+      fingerprint: z.string(),
+      /** ISO-8601: the key signs for the principal from then on. */
+      validAfter: z.optional(z.string()),
+      /** ISO-8601: ...until then. */
+      validBefore: z.optional(z.string()),
+    }),
+  ),
+  /** Fingerprints refused whatever the signers say. */
+  revokedKeys: z.array(z.string()),
+  /** When the document was last put; null: never (nothing trusted, no signature required). */
+  updatedAt: z.nullable(Timestamp),
 });
 
 export const OperationList = z.array(Operation);

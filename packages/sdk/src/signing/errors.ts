@@ -4,8 +4,8 @@
  * `invalid_request` and the CLI prints the message; the message alone says what to fix. A
  * signature that does not verify is not an error but a result (`sshsig.ts`, `trust.ts`).
  *
- * This folder imports nothing from the rest of the repo (it is to become part of the SDK
- * package), so these are plain errors and the API maps them to its own.
+ * This folder imports nothing but node:crypto and node:buffer (the service and the SDK both use
+ * it), so these are plain errors and the API maps them to its own.
  */
 export class SigningInputError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

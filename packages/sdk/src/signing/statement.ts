@@ -10,7 +10,7 @@ export const NO_VERSION = '0.0.0';
 /** The manifest hash of a plugin without a root `plugin.yaml`. */
 export const NO_MANIFEST_HASH = '0'.repeat(64);
 
-/** SPEC §2's plugin name, repeated here because this folder imports nothing from the rest of the repo. */
+/** SPEC §2's plugin name, repeated here because this folder imports nothing but node:crypto and node:buffer (contract/names.ts brings zod). */
 const PLUGIN_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The manifest's version rule (one short line, no control characters); spaces are allowed there and stay unambiguous here, between a name without spaces and two hashes. */
@@ -18,7 +18,7 @@ const VERSION = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 export interface StatementParts {
   name: string;
-  /** As Stage resolves it; absent or undefined means `0.0.0`. */
+  /** As Stage resolves it; absent, undefined or empty (a `version: ""` declares none) means `0.0.0`. */
   version?: string | undefined;
   /** SPEC §3's content hash, lowercase hex. */
   contentHash: string;
@@ -32,7 +32,7 @@ export interface StatementParts {
  * manifest means a signature cannot be moved to another plugin or version.
  */
 export function pluginStatement(parts: StatementParts): string {
-  const version = parts.version ?? NO_VERSION;
+  const version = parts.version || NO_VERSION;
   const problems = [
     PLUGIN_NAME.test(parts.name) ? undefined : `plugin name ${JSON.stringify(parts.name)} must match ${PLUGIN_NAME.source}`,
     VERSION.test(version) ? undefined : `version ${JSON.stringify(version)} must be 1 to 128 characters on one line`,

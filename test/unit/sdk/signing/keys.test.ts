@@ -1,9 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidPublicKey } from '../../../lambdas/signing/errors.js';
-import { fingerprint, formatPublicKey, parsePublicKey } from '../../../lambdas/signing/keys.js';
-import { string } from '../../../lambdas/signing/wire.js';
-import { generateKey, type KeyFiles, keygenFingerprint, scratch } from './ssh-keygen.js';
+import { InvalidPublicKey } from '../../../../packages/sdk/src/signing/errors.js';
+import { fingerprint, formatPublicKey, parsePublicKey } from '../../../../packages/sdk/src/signing/keys.js';
+import { string } from '../../../../packages/sdk/src/signing/wire.js';
+import { generateKey, type KeyFiles, keygenFingerprint, scratch } from '../../../support/ssh-keygen.js';
 
 const files = scratch();
 let alice: KeyFiles;

@@ -52,7 +52,7 @@ export type Verification = { readonly ok: true; readonly signature: SshSignature
 /** Reads an armored signature; every way it can be damaged or unsupported is `malformed` with a message. */
 export function parseSignature(armor: string | Uint8Array): ParsedSignature {
   const size = typeof armor === 'string' ? Buffer.byteLength(armor, 'utf8') : armor.length;
-  if (size > MAX_SIGNATURE_BYTES) return malformed(`the signature is ${size} bytes; an SSH signature is at most ${MAX_SIGNATURE_BYTES}`);
+  if (size > MAX_SIGNATURE_BYTES) return oversized(size);
   const blob = dearmor(typeof armor === 'string' ? armor : Buffer.from(armor).toString('utf8'));
   if (typeof blob === 'string') return malformed(blob);
 
@@ -179,6 +179,11 @@ function dearmor(armor: string): Buffer | string {
   const blob = decodeBase64((lines[1] ?? '').replace(/\s+/g, ''));
   if (!blob || blob.length === 0) return 'the signature is not valid base64';
   return blob;
+}
+
+/** A signature of `size` bytes, past MAX_SIGNATURE_BYTES: refused for its size, unread (a caller may have read only its first bytes). */
+export function oversized(size: number): SignatureFailure {
+  return malformed(`the signature is ${size} bytes; an SSH signature is at most ${MAX_SIGNATURE_BYTES}`);
 }
 
 function malformed(message: string, keyFingerprint?: Fingerprint): SignatureFailure {

@@ -1,21 +1,22 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidTrustDocument } from '../../../lambdas/signing/errors.js';
-import { fingerprint, parsePublicKey } from '../../../lambdas/signing/keys.js';
-import { generateSigningKey } from '../../../lambdas/signing/private-key.js';
-import { signMessage, verifySignature } from '../../../lambdas/signing/sshsig.js';
+import { InvalidTrustDocument } from '../../../../packages/sdk/src/signing/errors.js';
+import { fingerprint, parsePublicKey } from '../../../../packages/sdk/src/signing/keys.js';
+import { generateSigningKey } from '../../../../packages/sdk/src/signing/private-key.js';
+import { signMessage, verifySignature } from '../../../../packages/sdk/src/signing/sshsig.js';
 import {
   checkPluginSignature,
   checkTrustDocument,
   parseIsoTime,
+  signerVerdict,
   type TrustDocument,
   type TrustVerdict,
   trustDocumentProblems,
   trustVerdict,
-} from '../../../lambdas/signing/trust.js';
-import { string } from '../../../lambdas/signing/wire.js';
-import { generateKey, keygenSign, scratch } from './ssh-keygen.js';
+} from '../../../../packages/sdk/src/signing/trust.js';
+import { string } from '../../../../packages/sdk/src/signing/wire.js';
+import { generateKey, keygenSign, scratch } from '../../../support/ssh-keygen.js';
 
 const NAMESPACE = 'molecule-plugin';
 const STATEMENT = `molecule-plugin acc-good 1.0.0 42df081ff83aaa4a0b484a21be6f1fef3132f3bd2f740992707f2329a300eab8 ${'0'.repeat(64)}`;
@@ -112,6 +113,18 @@ describe('the verdict on a plugin signature (SPEC §11), at a fixed time', () =>
     expect(verdict(armor, true)).toEqual(mandatory);
   });
 
+  it.each<[string, Key | undefined, TrustVerdict, TrustVerdict]>([
+    ['no signer', undefined, { verdict: 'unsigned' }, required],
+    ['a listed key', keys.alice, trusted(keys.alice, 'alice@example.com'), trusted(keys.alice, 'alice@example.com')],
+    ['a key the org no longer lists', keys.bob, untrusted(keys.bob, 'unknown_key'), invalid('unknown_key', keys.bob)],
+    ['a key past its validBefore', keys.dave, untrusted(keys.dave, 'key_expired'), invalid('key_expired', keys.dave)],
+    ['a key revoked since', keys.carol, invalid('revoked_key', keys.carol), invalid('revoked_key', keys.carol)],
+  ])('judges a signer recorded earlier by the same policy (a rollback): %s', (_, key, optional, mandatory) => {
+    const judge = (requireSignature: boolean) => signerVerdict({ fingerprint: key && fp(key), statement: STATEMENT, trust: trust(requireSignature), now: NOW });
+    expect(judge(false)).toEqual(optional);
+    expect(judge(true)).toEqual(mandatory);
+  });
+
   it('says in the message when a key expired or becomes valid, and what time it is', () => {
     expect(verdict(sign(keys.dave), true)).toMatchObject({
       error: { message: `the signing key ${fp(keys.dave)} (dave@example.com) was trusted until 2025-06-01T00:00:00.000Z; it is 2025-06-15T12:00:00.000Z` },
@@ -166,6 +179,16 @@ describe('checking a plugin signature made by ssh-keygen end to end', () => {
     });
     expect(checkPluginSignature({ signature: undefined, statement: STATEMENT, trust: document, now: NOW })).toMatchObject({
       error: { code: 'signature_required' },
+    });
+  });
+});
+
+describe('a signature file past the size limit', () => {
+  it('is malformed for its whole size, of which the caller read only the first bytes', () => {
+    const first = sign(keys.alice).slice(0, 100);
+    expect(checkPluginSignature({ signature: first, size: 1_048_576, statement: STATEMENT, trust: trust(false), now: NOW })).toEqual(invalid('malformed'));
+    expect(checkPluginSignature({ signature: first, size: 1_048_576, statement: STATEMENT, trust: trust(false), now: NOW })).toMatchObject({
+      error: { message: 'the signature is 1048576 bytes; an SSH signature is at most 8192' },
     });
   });
 });

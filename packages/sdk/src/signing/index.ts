@@ -1,7 +1,7 @@
 /**
  * Plugin signing (SPEC §11, issue #24): SSH signatures as `ssh-keygen -Y` makes and checks them,
  * the statement a plugin signature signs, allowed_signers files and an org's trust policy. This
- * folder uses node:crypto and node:buffer only, so it can move into the SDK package as it is.
+ * folder uses node:crypto and node:buffer only: the service's Stage and the SDK share it.
  */
 export {
   allowedSignersFrom,
@@ -18,6 +18,7 @@ export {
   HASH_ALGORITHMS,
   type HashAlgorithm,
   MAX_SIGNATURE_BYTES,
+  oversized,
   type ParsedSignature,
   parseSignature,
   type SignatureFailure,
@@ -34,6 +35,7 @@ export {
   isPrincipal,
   parseIsoTime,
   type Signer,
+  signerVerdict,
   type SignatureInvalid,
   type SignatureInvalidReason,
   type SignatureRequired,

@@ -5,11 +5,11 @@ import {
   matchesPatternList,
   parseAllowedSigners,
   trustedSignersFrom,
-} from '../../../lambdas/signing/allowed-signers.js';
-import { InvalidAllowedSigners } from '../../../lambdas/signing/errors.js';
-import { formatPublicKey } from '../../../lambdas/signing/keys.js';
-import { signMessage } from '../../../lambdas/signing/sshsig.js';
-import { generateKey, type KeyFiles, keygenSign, keygenVerify, scratch } from './ssh-keygen.js';
+} from '../../../../packages/sdk/src/signing/allowed-signers.js';
+import { InvalidAllowedSigners } from '../../../../packages/sdk/src/signing/errors.js';
+import { formatPublicKey } from '../../../../packages/sdk/src/signing/keys.js';
+import { signMessage } from '../../../../packages/sdk/src/signing/sshsig.js';
+import { generateKey, type KeyFiles, keygenSign, keygenVerify, scratch } from '../../../support/ssh-keygen.js';
 
 const STATEMENT = `molecule-plugin acc-good 1.0.0 42df081ff83aaa4a0b484a21be6f1fef3132f3bd2f740992707f2329a300eab8 ${'0'.repeat(64)}`;
 

@@ -1,6 +1,6 @@
 import { InvalidPublicKey, InvalidTrustDocument } from './errors.js';
 import { type Fingerprint, FINGERPRINT_RE, fingerprint, parsePublicKey } from './keys.js';
-import { type SignatureFailureReason, type Verification, verifySignature } from './sshsig.js';
+import { MAX_SIGNATURE_BYTES, oversized, type SignatureFailureReason, type Verification, verifySignature } from './sshsig.js';
 import { SIGNATURE_NAMESPACE } from './statement.js';
 
 /**
@@ -71,21 +71,44 @@ export type TrustVerdict =
 export function trustVerdict(input: { signature: Verification | undefined; statement: string; trust: TrustDocument; now: Date }): TrustVerdict {
   const { signature, statement, now } = input;
   const trust = readTrust(input.trust);
-  if (signature === undefined) {
-    if (!trust.requireSignature) return { verdict: 'unsigned' };
-    return { verdict: 'refused', error: { code: 'signature_required', message: 'this org requires plugins to be signed, and this one has no signature' } };
-  }
-
+  if (signature === undefined) return unsigned(trust);
   const keyFingerprint = signature.ok ? signature.signature.fingerprint : signature.fingerprint;
-  const invalid = (reason: SignatureInvalidReason, message: string): TrustVerdict => ({
-    verdict: 'refused',
-    error: { code: 'signature_invalid', reason, ...(keyFingerprint ? { fingerprint: keyFingerprint } : {}), statement, message },
-  });
+  if (keyFingerprint && trust.revoked.has(keyFingerprint)) return revokedKey(keyFingerprint, statement);
+  if (!signature.ok) return invalid({ reason: signature.reason, fingerprint: keyFingerprint, statement, message: signature.message });
+  return keyVerdict(trust, signature.signature.fingerprint, statement, now);
+}
 
-  if (keyFingerprint && trust.revoked.has(keyFingerprint)) return invalid('revoked_key', `the signing key ${keyFingerprint} is revoked`);
-  if (!signature.ok) return invalid(signature.reason, signature.message);
+/**
+ * The same policy for a signature verified earlier over `statement` by the key `fingerprint`
+ * (undefined: the plugin was not signed by a trusted key): what a rollback asks of the signer a
+ * revision recorded, at the time of the rollback, since the org may have revoked or dropped the
+ * key, or begun requiring signatures, since.
+ */
+export function signerVerdict(input: { fingerprint: Fingerprint | undefined; statement: string; trust: TrustDocument; now: Date }): TrustVerdict {
+  const trust = readTrust(input.trust);
+  if (input.fingerprint === undefined) return unsigned(trust);
+  if (trust.revoked.has(input.fingerprint)) return revokedKey(input.fingerprint, input.statement);
+  return keyVerdict(trust, input.fingerprint, input.statement, input.now);
+}
 
-  const fp = signature.signature.fingerprint;
+type ReadTrust = ReturnType<typeof readTrust>;
+
+function unsigned(trust: ReadTrust): TrustVerdict {
+  if (!trust.requireSignature) return { verdict: 'unsigned' };
+  return { verdict: 'refused', error: { code: 'signature_required', message: 'this org requires plugins to be signed, and this one has no signature' } };
+}
+
+function invalid(error: Omit<SignatureInvalid, 'code' | 'fingerprint'> & { fingerprint: Fingerprint | undefined }): TrustVerdict {
+  const { fingerprint: fp, ...rest } = error;
+  return { verdict: 'refused', error: { code: 'signature_invalid', ...rest, ...(fp ? { fingerprint: fp } : {}) } };
+}
+
+function revokedKey(fp: Fingerprint, statement: string): TrustVerdict {
+  return invalid({ reason: 'revoked_key', fingerprint: fp, statement, message: `the signing key ${fp} is revoked` });
+}
+
+/** A key that signed: trusted when listed and within its window now, else refused when signatures are required and a warning when not. */
+function keyVerdict(trust: ReadTrust, fp: Fingerprint, statement: string, now: Date): TrustVerdict {
   const entries = trust.signers.filter((signer) => signer.fingerprint === fp);
   const current = entries.find((signer) => windowReason(signer, now) === undefined);
   if (current) return { verdict: 'trusted', signer: { principal: current.principal, fingerprint: fp } };
@@ -99,14 +122,29 @@ export function trustVerdict(input: { signature: Verification | undefined; state
     key_expired: `the signing key ${fp} (${first?.principal}) was trusted until ${first?.validBefore?.toISOString()}; it is ${at}`,
     key_not_yet_valid: `the signing key ${fp} (${first?.principal}) is trusted from ${first?.validAfter?.toISOString()}; it is ${at}`,
   };
-  return invalid(reason, messages[reason]);
+  return invalid({ reason, fingerprint: fp, statement, message: messages[reason] });
 }
 
-/** Verifies a plugin's signature over its statement (`undefined`: none) and gives the verdict: Stage's and the SDK pull's check. */
-export function checkPluginSignature(input: { signature: string | Uint8Array | undefined; statement: string; trust: TrustDocument; now: Date }): TrustVerdict {
-  const signature =
-    input.signature === undefined ? undefined : verifySignature({ armor: input.signature, message: input.statement, namespace: SIGNATURE_NAMESPACE });
-  return trustVerdict({ signature, statement: input.statement, trust: input.trust, now: input.now });
+/**
+ * Verifies a plugin's signature over its statement (`undefined`: none) and gives the verdict:
+ * Stage's and the SDK pull's check. `size` is the whole size of a signature file the caller read
+ * only the first MAX_SIGNATURE_BYTES of: past the limit it is malformed, for its real size.
+ */
+export function checkPluginSignature(input: {
+  signature: string | Uint8Array | undefined;
+  size?: number | undefined;
+  statement: string;
+  trust: TrustDocument;
+  now: Date;
+}): TrustVerdict {
+  const { signature, size, statement } = input;
+  const verification =
+    signature === undefined
+      ? undefined
+      : size !== undefined && size > MAX_SIGNATURE_BYTES
+        ? oversized(size)
+        : verifySignature({ armor: signature, message: statement, namespace: SIGNATURE_NAMESPACE });
+  return trustVerdict({ signature: verification, statement, trust: input.trust, now: input.now });
 }
 
 interface ReadSigner {

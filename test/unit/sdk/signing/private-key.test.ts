@@ -1,11 +1,11 @@
 import { Buffer } from 'node:buffer';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidPrivateKey } from '../../../lambdas/signing/errors.js';
-import { fingerprint, formatPublicKey, parsePublicKey } from '../../../lambdas/signing/keys.js';
-import { generateSigningKey, parsePrivateKey } from '../../../lambdas/signing/private-key.js';
-import { verifySignature } from '../../../lambdas/signing/sshsig.js';
-import { generateKey, type KeyFiles, keygenSign, scratch, sshKeygen } from './ssh-keygen.js';
+import { InvalidPrivateKey } from '../../../../packages/sdk/src/signing/errors.js';
+import { fingerprint, formatPublicKey, parsePublicKey } from '../../../../packages/sdk/src/signing/keys.js';
+import { generateSigningKey, parsePrivateKey } from '../../../../packages/sdk/src/signing/private-key.js';
+import { verifySignature } from '../../../../packages/sdk/src/signing/sshsig.js';
+import { generateKey, type KeyFiles, keygenSign, scratch, sshKeygen } from '../../../support/ssh-keygen.js';
 
 const files = scratch();
 let alice: KeyFiles;

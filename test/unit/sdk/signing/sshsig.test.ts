@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidPrivateKey } from '../../../lambdas/signing/errors.js';
-import { fingerprint, parsePublicKey } from '../../../lambdas/signing/keys.js';
-import { MAX_SIGNATURE_BYTES, parseSignature, signMessage, verifySignature } from '../../../lambdas/signing/sshsig.js';
-import { string, uint32, WireReader } from '../../../lambdas/signing/wire.js';
-import { generateKey, type KeyFiles, keygenFingerprint, keygenSign, keygenVerify, scratch } from './ssh-keygen.js';
+import { InvalidPrivateKey } from '../../../../packages/sdk/src/signing/errors.js';
+import { fingerprint, parsePublicKey } from '../../../../packages/sdk/src/signing/keys.js';
+import { MAX_SIGNATURE_BYTES, parseSignature, signMessage, verifySignature } from '../../../../packages/sdk/src/signing/sshsig.js';
+import { string, uint32, WireReader } from '../../../../packages/sdk/src/signing/wire.js';
+import { generateKey, type KeyFiles, keygenFingerprint, keygenSign, keygenVerify, scratch } from '../../../support/ssh-keygen.js';
 
 const NAMESPACE = 'molecule-plugin';
 const STATEMENT = `molecule-plugin acc-good 1.0.0 42df081ff83aaa4a0b484a21be6f1fef3132f3bd2f740992707f2329a300eab8 ${'0'.repeat(64)}`;
