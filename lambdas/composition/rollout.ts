@@ -18,6 +18,9 @@ import {
   skipTarget,
 } from '../store/rollouts.js';
 import { getRevision } from '../store/revisions.js';
+import { getTrust } from '../store/trust.js';
+import { refusalError, signatureVerdict } from '../plugins/signature-policy.js';
+import type { SignedContent } from '../staging/stage-archive.js';
 import { postgresPorts } from '../use-cases/adapters/postgres.js';
 import { sfnStarter } from '../use-cases/adapters/sfn.js';
 import type { WorkflowStarter } from '../use-cases/ports.js';
@@ -55,13 +58,28 @@ export async function buildRollout({ db, config, aws }: Runtime) {
     installed: { get: (workspaceId, name) => getInstalled(db, workspaceId, name) },
     allowlist: { match: (orgId, name, source) => allowlistFacts(db, orgId, name, source) },
     async stage(rollout) {
+      let signing: NonNullable<RolloutStaged['signing']> = { signer: null, warnings: [] };
+      // Judged once for the whole rollout against the org's trust now, as Stage judges an install's (SPEC §11).
+      const vet = async (signed: SignedContent) => {
+        const trust = (await getTrust(db, rollout.orgId)) ?? { requireSignature: false, signers: [], revokedKeys: [] };
+        const signature = typeof rollout.request.signature === 'string' ? rollout.request.signature : signed.signature;
+        const verdict = signatureVerdict({ signature, statement: signed.statement, trust, now: new Date() });
+        if (verdict.verdict === 'trusted') signing = { signer: verdict.signer, warnings: [] };
+        else if (verdict.verdict === 'untrusted') signing = { signer: null, warnings: [verdict.warning] };
+        else if (verdict.verdict === 'refused') {
+          const err = refusalError(verdict.error);
+          // A dry run plans on: each plan says what would refuse the install.
+          if (rollout.request.dryRun !== true) throw err;
+          signing = { signer: null, warnings: [`${err.code}: ${err.message}`], blockedBy: verdict.error.code };
+        }
+      };
       const { staged, files } = await stagePlugin(
         { s3, resolvers, config },
-        { source: rollout.source ?? '', expectedSha256: rollout.sha256, id: `rollout-${rollout.id}` },
+        { source: rollout.source ?? '', expectedSha256: rollout.sha256, id: `rollout-${rollout.id}`, vet },
       );
       // Every target's install delivers this one tarball, kept where revisions are (content-addressed).
       await tarballs.keep({ bucket: staged.bucket, key: staged.key }, staged.sha256);
-      return { staged: { ...staged, ...tarballs.locate(staged.sha256) }, files };
+      return { staged: { ...staged, ...tarballs.locate(staged.sha256) }, files, signing };
     },
     async startTarget(rollout, workspace, target) {
       const { request } = rollout;

@@ -1,7 +1,7 @@
 import { requireAllowedPlugin } from '../plugins/allowlist-policy.js';
 import { AppError, TooManyOperations, type ErrorRecord, toErrorRecord } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
-import type { AllowlistMatch, InstalledPlugin, RevisionFile, StagedPlugin, Workspace } from '../shared/types.js';
+import type { AllowlistMatch, InstalledPlugin, RevisionFile, Signer, StagedPlugin, Workspace } from '../shared/types.js';
 import { supportsRuntime } from '@molecule/plugins-sdk/contract/runtimes';
 import type { Rollout, RolloutStatus, RolloutTarget } from '../store/rollouts.js';
 import { nextMove } from './policy.js';
@@ -18,6 +18,8 @@ import { nextMove } from './policy.js';
 export interface RolloutStaged {
   staged: StagedPlugin;
   files: RevisionFile[];
+  /** The signature judged once for the rollout (SPEC §11): its signer, a warning, or (a dry run) what would refuse it. */
+  signing?: { signer: Signer | null; warnings: string[]; blockedBy?: 'signature_invalid' | 'signature_required' };
 }
 
 export interface DriverPorts {
@@ -64,7 +66,8 @@ export async function prepareRollout(ports: DriverPorts, log: Log, rolloutId: st
       // Trouble that passes is the workflow's to retry; anything else is the rollout's end.
       if (!(err instanceof AppError) || err.transient) throw err;
       log.warn('rollout failed before any workspace', { rolloutId, code: err.code, reason: err.message });
-      await ports.rollouts.finish(rolloutId, 'FAILED', toErrorRecord(err));
+      // The error's documented context (a signature's reason and statement, an integrity mismatch's hashes) goes with it.
+      await ports.rollouts.finish(rolloutId, 'FAILED', { ...err.details, ...toErrorRecord(err) });
       return { done: true, status: 'FAILED' };
     }
     await ports.rollouts.setStaged(rolloutId, { plugin: prepared.staged.name, sha256: prepared.staged.sha256, facts: prepared });

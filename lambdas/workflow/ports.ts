@@ -102,7 +102,11 @@ export interface KeptTarballs {
 
 /** What a rollout's one Stage found, which each of its installs delivers (SPEC §10). */
 export interface RolloutFacts {
-  staged(rolloutId: string): Promise<{ staged: StagedPlugin; files: RevisionFile[] } | null>;
+  staged(rolloutId: string): Promise<{
+    staged: StagedPlugin;
+    files: RevisionFile[];
+    signing?: { signer: Signer | null; warnings: string[]; blockedBy?: 'signature_invalid' | 'signature_required' };
+  } | null>;
 }
 
 export interface StepPorts {

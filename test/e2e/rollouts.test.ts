@@ -199,6 +199,22 @@ describe('fleet rollouts', () => {
     expect(undone.workspaces.map((w: any) => w.status)).toEqual(['rolled_back', 'rolled_back']);
   });
 
+  it('judges the signature once for the whole rollout: an unsigned plugin where signatures are required fails it before any workspace', async () => {
+    const trust = (requireSignature: boolean) => stack.call('PUT', '/orgs/fleet/plugins/trust', { token: org, body: { requireSignature, signers: [] } });
+    expect((await trust(true)).status).toBe(200);
+    try {
+      const r = await finished((await create({ source: 'local://hello-skill', targets: { workspaceIds: ['f05'] } })).body.rolloutId);
+      expect(r).toMatchObject({ status: 'FAILED', error: { code: 'signature_required', httpStatus: 403 } });
+      expect(r.workspaces[0].status).toBe('pending');
+      expect(existsSync(pluginDir(fleet[5]!.instanceId, 'hello-skill'))).toBe(false);
+      // A dry run plans on, each plan saying what would refuse the install.
+      const plan = await finished((await create({ source: 'local://hello-skill', targets: { workspaceIds: ['f05'] }, dryRun: true })).body.rolloutId);
+      expect(plan.workspaces[0].plan).toMatchObject({ allowed: false, blockedBy: 'signature_required' });
+    } finally {
+      await trust(false);
+    }
+  });
+
   it('refuses what it cannot do, synchronously, and keeps orgs apart', async () => {
     expect((await create({ source: 'local://hello-skill', targets: { runtime: 'langgraph' } })).body.code).toBe('no_targets');
     const foreign = await create({ source: 'local://hello-skill', targets: { workspaceIds: ['f00', 'o-1'] } });

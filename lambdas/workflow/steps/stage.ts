@@ -63,13 +63,17 @@ export function stageStep(deps: StageDeps) {
 type Staging = { staged: StagedPlugin; files: RevisionFile[]; signing: SignatureOutcome };
 
 /**
- * A rollout's install delivers what the rollout staged once (SPEC §10: one Stage per rollout). The
- * rollout's own staging judged no signature (its driver staged without one): recorded unsigned.
+ * A rollout's install delivers what the rollout staged once (SPEC §10: one Stage per rollout), with
+ * the signer (or warning, or a plan's refusal) the rollout's one signature check found.
  */
 async function stagedForRollout(deps: StageDeps, rolloutId: string): Promise<Staging> {
   const prepared = await deps.ports.rollouts.staged(rolloutId);
   if (!prepared) throw new DeliveryFailed(`rollout "${rolloutId}" has nothing staged`, { rolloutId });
-  return { staged: { ...prepared.staged, warnings: [...prepared.staged.warnings] }, files: prepared.files, signing: { signer: null, warnings: [] } };
+  return {
+    staged: { ...prepared.staged, warnings: [...prepared.staged.warnings] },
+    files: prepared.files,
+    signing: prepared.signing ?? { signer: null, warnings: [] },
+  };
 }
 
 /** An install's or plan's source, its signature judged once everything else passed and before anything is stored. */
