@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
@@ -213,6 +215,34 @@ describe('fleet rollouts', () => {
     } finally {
       await trust(false);
     }
+  });
+
+  it('is driven from the CLI: create, watch (plain lines off a terminal), status and list', async () => {
+    const cli = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
+          env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: org },
+          timeout: 120_000,
+        });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout: string; stderr: string };
+        return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const created = await cli('rollout', 'create', 'fleet', 'local://hello-skill', '--targets', 'f08,f09', '--max-concurrency', '1', '--canary', '1', '--json');
+    expect(created.code).toBe(0);
+    const { rolloutId } = JSON.parse(created.stdout) as { rolloutId: string };
+    const watched = await cli('rollout', 'watch', 'fleet', rolloutId, '--interval', '0.2');
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toContain(`rollout ${rolloutId} (install of hello-skill): SUCCEEDED`);
+    expect(watched.stderr.trim().split('\n').at(-1)).toMatch(/^\[#+\] 2\/2 done: 2 succeeded, 0 failed/);
+    expect((await cli('rollout', 'status', 'fleet', rolloutId)).code).toBe(0);
+    expect((await cli('rollout', 'list', 'fleet')).stdout).toContain(rolloutId);
+    const again = await cli('rollout', 'cancel', 'fleet', rolloutId);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('(rollout_finished, HTTP 409)');
+    expect((await cli('rollout', 'explode', 'fleet')).code).toBe(2);
   });
 
   it('refuses what it cannot do, synchronously, and keeps orgs apart', async () => {

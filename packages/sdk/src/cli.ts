@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
+import * as rollouts from './cli/rollouts.js';
 import * as commands from './cli/commands.js';
 import * as signing from './cli/signing.js';
 import { DEFAULT_URL, type NetworkFlags } from './cli/connection.js';
@@ -211,6 +212,22 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--name <name>', 'the plugin name its source gives when plugin.yaml names none (default: the directory name)')
     .option('--json', 'print the result as JSON on stdout')
     .action((dir: string, flags: signing.VerifyFlags) => run(signing.verify(io, dir, flags, printer(io, flags.json))));
+
+  networked('rollout', 'fleet rollouts of an org: create <org> <source>, list <org>, status|watch|cancel|resume|rollback <org> <rollout id>')
+    .argument('<action>', 'create, list, status, watch, cancel, resume or rollback')
+    .argument('<org>')
+    .argument('[source-or-id]', 'create: the source; the others: the rollout id')
+    .option('--targets <targets>', 'create: ws-1,ws-2 | runtime:<runtime> | all (default all)')
+    .option('--sha256 <hex>', 'create: the content hash the plugin must have')
+    .option('--max-concurrency <n>', 'create: installs in flight at most, a number or a percentage (default 10%)')
+    .option('--max-errors <n>', 'create, resume: failures tolerated, a number or a percentage (default 0)')
+    .option('--canary <n>', 'create: targets installed one at a time first (default 1)')
+    .option('--strict', 'create: shrink concurrency as failures arrive, so failures never pass max-errors + 1')
+    .option('--dry-run', 'create: plan on every target, deliver nothing')
+    .option('--signature <armor>', 'create: the SSH signature of the plugin, if not its plugin.sig')
+    .addOption(new Option('--interval <seconds>', 'watch: seconds between reads').default(1).argParser(intervalSeconds))
+    .addOption(new Option('--timeout <seconds>', 'watch: how long to follow it').default(3600).argParser(seconds))
+    .action((action: string, org: string, arg: string | undefined, flags: rollouts.RolloutFlags) => run(rollouts.rollout(io, action, org, arg, flags)));
 
   networked('trust', "an org's trusted plugin signers: show (the default), add <principal> <key>, remove <principal>, revoke <key>, require on|off")
     .argument('<org>')

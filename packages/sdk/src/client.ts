@@ -30,6 +30,24 @@ export type Plan = z.infer<typeof contract.Plan>;
 /** One delivered version of a plugin on a workspace (SPEC §9). */
 export type Revision = z.infer<typeof contract.Revision>;
 export type RolledBack = z.infer<typeof contract.RolledBack>;
+export type Rollout = z.infer<typeof contract.Rollout>;
+export type RolloutSummary = z.infer<typeof contract.RolloutSummary>;
+export type RolloutAccepted = z.infer<typeof contract.RolloutAccepted>;
+
+/** `POST /orgs/{orgId}/rollouts` (SPEC §10). */
+export interface RolloutCreate {
+  source: string;
+  sha256?: string;
+  targets: { workspaceIds: string[] } | { runtime: string } | { all: true };
+  maxConcurrency?: number | string;
+  maxErrors?: number | string;
+  canary?: number;
+  failureMode?: 'tolerant' | 'strict';
+  restart?: boolean;
+  healthCheck?: boolean;
+  signature?: string;
+  dryRun?: boolean;
+}
 /** An org's trusted plugin signers and its signature policy (SPEC §11). */
 export type OrgTrust = z.infer<typeof contract.OrgTrust>;
 /** What `PUT /orgs/{orgId}/plugins/trust` takes: the document without the fingerprints GET adds. */
@@ -169,6 +187,28 @@ export class PluginDeliveryClient {
   }
 
   /** Replaces the org's trust document whole (retried: putting the same document twice is putting it once). */
+  /** Starts a fleet rollout (SPEC §10); the body as the API takes it. */
+  createRollout(orgId: string, body: RolloutCreate): Promise<RolloutAccepted> {
+    return this.request('POST', `${orgPath(orgId)}/rollouts`, { body, retry: false });
+  }
+
+  rollout(orgId: string, rolloutId: string): Promise<Rollout> {
+    return this.request('GET', `${orgPath(orgId)}/rollouts/${encodeURIComponent(rolloutId)}`);
+  }
+
+  async rollouts(orgId: string, limit = 20): Promise<RolloutSummary[]> {
+    return (await this.request<{ rollouts: RolloutSummary[] }>('GET', `${orgPath(orgId)}/rollouts?limit=${limit}`)).rollouts;
+  }
+
+  /** `cancel`, `resume` (optionally with a new maxErrors) or `rollback` (a new rollout undoing this one). */
+  rolloutAction(orgId: string, rolloutId: string, action: 'cancel' | 'resume' | 'rollback', body?: { maxErrors?: number | string }): Promise<RolloutAccepted> {
+    return this.request('POST', `${orgPath(orgId)}/rollouts/${encodeURIComponent(rolloutId)}/${action}`, { ...(body ? { body } : {}), retry: false });
+  }
+
+  patchRollout(orgId: string, rolloutId: string, controls: { maxConcurrency?: number | string; maxErrors?: number | string }): Promise<Rollout> {
+    return this.request('PATCH', `${orgPath(orgId)}/rollouts/${encodeURIComponent(rolloutId)}`, { body: controls, retry: false });
+  }
+
   replaceTrust(orgId: string, trust: TrustUpdate): Promise<OrgTrust> {
     return this.request('PUT', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`, { body: trust, retry: true });
   }
@@ -313,6 +353,10 @@ export class PluginDeliveryClient {
       throw await toApiError(res);
     }
   }
+}
+
+function orgPath(orgId: string): string {
+  return `/orgs/${encodeURIComponent(orgId)}`;
 }
 
 function workspacePath(workspaceId: string): string {
