@@ -414,13 +414,19 @@ function reconcileEndedExecutions(
     interval,
     fn,
   }: {
-    stateMachine: { stateMachineArn: string; grantExecution(f: lambda.IFunction, ...actions: string[]): unknown };
+    stateMachine: {
+      stateMachineArn: string;
+      grantExecution(f: lambda.IFunction, ...actions: string[]): unknown;
+      grantStartExecution(f: lambda.IFunction): unknown;
+    };
     interval: Duration;
     fn: lambda.Function;
   },
 ): void {
   fn.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
   stateMachine.grantExecution(fn, 'states:DescribeExecution');
+  // and gives a rollout whose driver execution was lost a new one.
+  stateMachine.grantStartExecution(fn);
   const deadLetterQueue = new sqs.Queue(stack, 'ReconcileDeadLetters', {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,

@@ -18,6 +18,9 @@ import {
   type ReconcileStore,
 } from '../use-cases/reconcile.js';
 import { deliveryDeps } from './steps.js';
+import { runningRollouts, setRolloutExecution } from '../store/rollouts.js';
+import { rolloutDriverStarter } from '../rollouts/starter.js';
+import { reconcileRollouts } from '../rollouts/reconcile.js';
 
 /** Wires the reconciler to a Runtime: PostgreSQL, Step Functions' DescribeExecution, and the host transports. */
 
@@ -70,9 +73,21 @@ export async function buildReconcileDeps({ db, config, aws }: Runtime): Promise<
 /** The reconcile Lambda's two entries: a sweep of stale operations, or the one execution an event names. */
 export async function buildReconcile(rt: Runtime) {
   const deps = await buildReconcileDeps(rt);
+  const workflow = sfnStarter(await createSfnClient(rt.aws), rt.config.stateMachineArn);
   const { graceMs, batch } = rt.config.reconcile;
+  const { db } = rt;
+  const rollouts = {
+    rollouts: { running: (olderThanMs: number, limit: number) => runningRollouts(db, olderThanMs, limit) },
+    executions: deps.executions,
+    driver: rolloutDriverStarter(workflow, (id, arn) => setRolloutExecution(db, id, arn)),
+    log: deps.log,
+  };
   return {
-    sweep: () => reconcileStale(deps, { graceMs, batch }),
+    sweep: async () => {
+      const summary = await reconcileStale(deps, { graceMs, batch });
+      await reconcileRollouts(rollouts, { graceMs, batch });
+      return summary;
+    },
     execution: (executionArn: string) => reconcileExecution(deps, executionArn),
   };
 }

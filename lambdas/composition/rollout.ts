@@ -14,6 +14,7 @@ import {
   rolloutStaged,
   rolloutTargets,
   setRolloutStaged,
+  setRolloutExecution,
   settleTargets,
   skipTarget,
 } from '../store/rollouts.js';
@@ -127,7 +128,7 @@ export async function buildRollout({ db, config, aws }: Runtime) {
     tickSeconds: config.rolloutTickSeconds,
     handOver: HAND_OVER,
     continueIn: async (state: RolloutState) => {
-      await rolloutDriverStarter(workflow).start({ id: state.rolloutId }, state);
+      await rolloutDriverStarter(workflow, (id, arn) => setRolloutExecution(db, id, arn)).start({ id: state.rolloutId }, state);
     },
   });
 }

@@ -10,11 +10,16 @@ export function rolloutExecutionName(rolloutId: string): string {
   return `rollout-${hex}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 }
 
-/** Starts a rollout's driver on the state machine (a new rollout, a resumed one, or a hand-over). */
-export function rolloutDriverStarter(workflow: WorkflowStarter) {
+/**
+ * Starts a rollout's driver on the state machine (a new rollout, a resumed one, a hand-over, or a
+ * driver lost with its engine) and records the execution, so the reconciler can tell a live driver
+ * from a lost one.
+ */
+export function rolloutDriverStarter(workflow: WorkflowStarter, record: (rolloutId: string, executionArn: string) => Promise<void>) {
   return {
     start: async (rollout: { id: string }, state: Partial<RolloutStart> = {}) => {
-      await workflow.start(rolloutExecutionName(rollout.id), { phase: 'prepare', ...state, kind: 'rollout', rolloutId: rollout.id });
+      const executionArn = await workflow.start(rolloutExecutionName(rollout.id), { phase: 'prepare', ...state, kind: 'rollout', rolloutId: rollout.id });
+      await record(rollout.id, executionArn);
     },
   };
 }

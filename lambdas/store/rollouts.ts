@@ -338,3 +338,18 @@ export async function rolloutStaged<T>(db: Queryable, id: string): Promise<T | n
   const rows = await query<{ staged: T | null }>(db, 'SELECT staged FROM rollouts WHERE id = $1', [id]);
   return rows[0]?.staged ?? null;
 }
+
+/** RUNNING rollouts not changed for `olderThanMs`, oldest first, with the driver execution each was last given. */
+export async function runningRollouts(
+  db: Queryable,
+  olderThanMs: number,
+  limit: number,
+): Promise<Array<{ id: string; executionArn: string | null; staged: boolean }>> {
+  return query<{ id: string; executionArn: string | null; staged: boolean }>(
+    db,
+    `SELECT id, execution_arn AS "executionArn", staged IS NOT NULL AS staged FROM rollouts
+     WHERE status = 'RUNNING' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+     ORDER BY updated_at LIMIT $2`,
+    [olderThanMs, limit],
+  );
+}

@@ -14,6 +14,7 @@ import {
   rollbackTargets,
   rolloutCounts,
   rolloutTargets,
+  setRolloutExecution,
   updateControls,
 } from '../../store/rollouts.js';
 import { workspacesOfOrg } from '../../store/workspaces.js';
@@ -114,7 +115,7 @@ export function postgresPorts(db: Db, workflow: WorkflowStarter, clock: Clock = 
     revisions: pgRevisions(db),
     rollouts: pgRollouts(db),
     orgWorkspaces: pgOrgWorkspaces(db),
-    driver: rolloutDriverStarter(workflow),
+    driver: rolloutDriverStarter(workflow, (id, arn) => setRolloutExecution(db, id, arn)),
     trust: pgTrust(db),
   };
 }

@@ -53,7 +53,7 @@ describe('reconciling executions that ended without closing their operation', ()
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', Targets: reconcileTarget() });
   });
 
-  it('lets the function describe executions of this state machine and reach hosts, nothing more of Step Functions', () => {
+  it('lets the function describe executions of this state machine, start a lost rollout driver again and reach hosts, nothing more of Step Functions', () => {
     const fn = template.findResources('AWS::Lambda::Function')[reconcileId] as Resource;
     const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
     const statements = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>)
@@ -61,7 +61,7 @@ describe('reconciling executions that ended without closing their operation', ()
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions).toEqual(expect.arrayContaining(['states:DescribeExecution', 'ssm:SendCommand', 'secretsmanager:GetSecretValue']));
-    expect(actions.filter((a) => a.startsWith('states:'))).toEqual(['states:DescribeExecution']);
+    expect(actions.filter((a) => a.startsWith('states:')).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
     expect(fn.Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: machineId });
   });
 });
