@@ -4,7 +4,8 @@ import type { Log } from '../shared/logger.js';
 import type { AllowlistMatch, InstalledPlugin, RevisionFile, Signer, StagedPlugin, Workspace } from '../shared/types.js';
 import { supportsRuntime } from '@molecule/plugins-sdk/contract/runtimes';
 import type { Rollout, RolloutStatus, RolloutTarget } from '../store/rollouts.js';
-import { nextMove } from './policy.js';
+import { nextMove, resolveControls } from './policy.js';
+import { emitMetric, METRIC } from '../shared/metrics.js';
 
 /**
  * The driver of a fleet rollout (SPEC §10), one call at a time from its workflow: `prepare`
@@ -86,6 +87,20 @@ export async function prepareRollout(ports: DriverPorts, log: Log, rolloutId: st
   return { done: false };
 }
 
+/** An install's own bound: its fetch, delivery, restart and health gate (the step timeouts, roughly). */
+const INSTALL_BOUND_MS = 15 * 60_000;
+
+/**
+ * Running past what its targets can take: its waves of installs (canaries one by one, the rest
+ * maxConcurrency at a time) at an install's bound, twice over, counted from its start.
+ */
+export function overdue(rollout: Rollout, targets: readonly RolloutTarget[], now: Date): boolean {
+  const { maxConcurrency, canary } = resolveControls(rollout, targets.length);
+  const installs = targets.filter((t) => t.status !== 'skipped').length;
+  const waves = Math.min(canary, installs) + Math.ceil(installs / maxConcurrency);
+  return now.getTime() - Date.parse(rollout.createdAt) > 2 * waves * INSTALL_BOUND_MS;
+}
+
 /** Installs one tick may start, whatever the rate control allows: bounds one invocation's work. */
 export const STARTS_PER_TICK = 50;
 
@@ -94,7 +109,7 @@ export const STARTS_PER_TICK = 50;
  * control says what to start or that the rollout is over. At the org's cap of operations in
  * flight the rest waits for the next tick (a rollout waits for a slot instead of failing).
  */
-export async function tickRollout(ports: DriverPorts, log: Log, rolloutId: string): Promise<DriverOutcome> {
+export async function tickRollout(ports: DriverPorts, log: Log, rolloutId: string, now: () => Date = () => new Date()): Promise<DriverOutcome> {
   const rollout = await ports.rollouts.get(rolloutId);
   if (!rollout || rollout.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
   await ports.rollouts.settle(rolloutId);
@@ -108,7 +123,12 @@ export async function tickRollout(ports: DriverPorts, log: Log, rolloutId: strin
   if (move.kind === 'end') {
     await ports.rollouts.finish(rolloutId, move.status);
     log.info('rollout ended', { rolloutId, status: move.status, reason: move.reason });
+    if (move.status === 'STOPPED') await emitMetric(METRIC.RolloutsStopped, 1);
     return { done: true, status: move.status };
+  }
+  if (overdue(rollout, targets, now())) {
+    log.warn('rollout running past its expected duration', { rolloutId, since: rollout.createdAt });
+    await emitMetric(METRIC.RolloutsOverdue, 1);
   }
   if (move.kind === 'start') {
     for (const index of move.targets) {

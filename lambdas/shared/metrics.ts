@@ -24,6 +24,13 @@ export const METRIC = {
    * it can enforce. Emitted on every sweep, 0 included, so the alarm sees data.
    */
   OperationsOverdue: 'OperationsOverdue',
+  /** Count; a fleet rollout ended STOPPED (its error budget spent, or a canary failed) or FAILED (SPEC §10). */
+  RolloutsStopped: 'RolloutsStopped',
+  /**
+   * Count; emitted by a rollout's driver on each tick while the rollout runs past its expected
+   * duration (its remaining waves of installs at each install's bound, twice over).
+   */
+  RolloutsOverdue: 'RolloutsOverdue',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -51,6 +58,8 @@ const UNITS: Record<MetricName, Unit> = {
   StepDuration: 'Milliseconds',
   StagingBytes: 'Bytes',
   OperationsOverdue: 'Count',
+  RolloutsStopped: 'Count',
+  RolloutsOverdue: 'Count',
 };
 
 /**
