@@ -21,7 +21,7 @@ const { REPO_ROOT } = await import('./lib/proc.js');
 type SectionResult = import('./lib/report.js').SectionResult;
 type Report = import('./lib/report.js').Report;
 
-const SECTIONS = ['staging', 'cold-start', 'api', 'e2e', 'cost'] as const;
+const SECTIONS = ['staging', 'cold-start', 'api', 'e2e', 'cost', 'rollout'] as const;
 type SectionKey = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -77,6 +77,10 @@ const runners: Record<SectionKey, { title: string; run: () => Promise<SectionRes
   cost: {
     title: 'Cost',
     run: async () => (await import('./cost.js')).runCost({ tmpDir: tmp, ...(quick ? { operations: 5 } : {}) }),
+  },
+  rollout: {
+    title: 'Fleet rollout',
+    run: async () => (await import('./rollout.js')).runRolloutBench({ tmpDir: tmp, ...(quick ? { workspaces: 60, maxConcurrency: 10 } : {}) }),
   },
 };
 

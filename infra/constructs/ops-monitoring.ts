@@ -108,8 +108,16 @@ export class OpsMonitoring extends Construct {
     alarm('OperationsOverdue', overdue, 'Operations are still RUNNING past their deadline: the reconciler could not close them');
     const rolloutMetric = (metricName: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) });
-    alarm('RolloutStopped', rolloutMetric(METRIC.RolloutsStopped), 'A fleet rollout stopped on errors (or a failed canary): its pending workspaces wait for resume or rollback');
-    alarm('RolloutOverdue', rolloutMetric(METRIC.RolloutsOverdue), 'A fleet rollout is running longer than its expected duration: look at its installs in flight');
+    alarm(
+      'RolloutStopped',
+      rolloutMetric(METRIC.RolloutsStopped),
+      'A fleet rollout stopped on errors (or a failed canary): its pending workspaces wait for resume or rollback',
+    );
+    alarm(
+      'RolloutOverdue',
+      rolloutMetric(METRIC.RolloutsOverdue),
+      'A fleet rollout is running longer than its expected duration: look at its installs in flight',
+    );
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),

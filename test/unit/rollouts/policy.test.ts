@@ -144,7 +144,7 @@ describe('a rollout overdue', () => {
     const { overdue } = await import('../../../lambdas/rollouts/driver.js');
     const createdAt = '2026-06-01T00:00:00.000Z';
     const rollout = { createdAt, maxConcurrency: 10, maxErrors: 0, canary: 1, failureMode: 'tolerant' } as Parameters<typeof overdue>[0];
-    const targets = Array.from({ length: 20 }, (_, i) => ({ status: i < 2 ? 'skipped' : 'pending' })) as Parameters<typeof overdue>[1];
+    const targets = Array.from({ length: 20 }, (_, i) => ({ status: i < 2 ? 'skipped' : 'pending' })) as unknown as Parameters<typeof overdue>[1];
     // 18 installs: 1 canary wave + 2 waves of 10 = 3 waves of 15 min, twice over = 90 min.
     expect(overdue(rollout, targets, new Date(Date.parse(createdAt) + 89 * 60_000))).toBe(false);
     expect(overdue(rollout, targets, new Date(Date.parse(createdAt) + 91 * 60_000))).toBe(true);
