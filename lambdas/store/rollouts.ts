@@ -189,6 +189,12 @@ export async function listRollouts(db: Queryable, orgId: string, limit: number):
   return rows.map(toRollout);
 }
 
+/** Every org's rollouts, newest first (the ops view). */
+export async function listAllRollouts(db: Queryable, limit: number): Promise<Rollout[]> {
+  const rows = await query<RolloutRow>(db, 'SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT $1', [limit]);
+  return rows.map(toRollout);
+}
+
 /** The ledger in workspace-id order. */
 export async function rolloutTargets(db: Queryable, id: string): Promise<RolloutTarget[]> {
   const rows = await query<TargetRow>(db, 'SELECT * FROM rollout_targets WHERE rollout_id = $1 ORDER BY position', [id]);

@@ -18,6 +18,8 @@ export interface RolloutStore {
   create(rollout: NewRollout): Promise<Rollout>;
   get(id: string): Promise<Rollout | null>;
   list(orgId: string, limit: number): Promise<Rollout[]>;
+  /** Every org's, newest first (the ops view). */
+  listAll(limit: number): Promise<Rollout[]>;
   targets(id: string): Promise<RolloutTarget[]>;
   counts(id: string): Promise<RolloutCounts>;
   requestCancel(id: string): Promise<boolean>;

@@ -165,6 +165,21 @@ describe('the ops page in Chromium', () => {
     expect(await page.evaluate<unknown>('window.__xss')).toBeUndefined();
   }, 300_000);
 
+  it("lists fleet rollouts, shows one's workspaces, and opens a workspace's operation from there", async () => {
+    const res = await stack.call('POST', '/orgs/acme/rollouts', {
+      token: stack.adminToken,
+      body: { source: 'local://code-review-rules', targets: { workspaceIds: [ONLINE.workspace] }, canary: 0 },
+    });
+    expect(res.status).toBe(202);
+    const rolloutRow = page.locator(`#rollout-rows tr[data-rollout="${res.body.rolloutId}"]`);
+    await rolloutRow.waitFor(WAIT);
+    await rolloutRow.locator('button').click();
+    const workspace = page.locator(`#rollout-detail tr[data-workspace="${ONLINE.workspace}"][data-status="succeeded"]`);
+    await workspace.waitFor(WAIT);
+    await workspace.locator('button').click();
+    await expect.poll(() => page.locator('#detail-title').textContent(), WAIT).toBe(`install code-review-rules on ${ONLINE.workspace}`);
+  }, 300_000);
+
   it('signs out: the token is gone and the token form is back', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Admin token').waitFor(WAIT);

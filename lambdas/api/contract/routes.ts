@@ -385,6 +385,18 @@ const orgPath = { orgId: z.string() };
 const rolloutPath = { orgId: WorkspaceId, rolloutId: RolloutId };
 const ROLLOUT_ACCEPTED = { description: 'accepted: the rollout runs; poll statusUrl', body: 'RolloutAccepted' } as const;
 
+export const listAllRollouts = route({
+  id: 'listAllRollouts',
+  method: 'get',
+  path: '/rollouts',
+  summary: "Every org's rollouts, newest first, without their workspaces (the ops view)",
+  tag: OPERATIONS,
+  callers: ['admin'],
+  query: RolloutsQuery,
+  responses: { 200: { description: 'rollouts', body: 'RolloutList' } },
+  errors: ['InvalidRequest', 'Forbidden'],
+});
+
 export const createRollout = route({
   id: 'createRollout',
   method: 'post',

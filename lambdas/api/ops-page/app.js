@@ -231,6 +231,130 @@ async function refresh() {
   state.nextCursor = list.headers.get('x-next-cursor');
   renderList(operations);
   if (selected && selected.id === state.selected?.id) renderDetail(operation);
+  await refreshRollouts();
+}
+
+// ---- fleet rollouts ----
+
+/**
+ * @typedef {{ total: number, pending: number, running: number, succeeded: number, failed: number, unreachable: number, skipped: number }} RolloutCounts
+ * @typedef {{ rolloutId: string, orgId: string, status: string, kind: string, plugin: string | null, source: string | null, counts: RolloutCounts, createdAt: string, maxConcurrency: number | string, maxErrors: number | string }} RolloutSummary
+ * @typedef {{ workspaceId: string, status: string, operationId?: string, reason?: string, error?: { code: string, message: string } }} RolloutWorkspace
+ */
+
+/** @type {{ key: string, chosen: RolloutSummary | null }} */
+const rollouts = { key: '', chosen: null };
+
+/** The newest rollouts of every org, and the chosen one's workspaces; a failure here never hides the operations. */
+async function refreshRollouts() {
+  let list;
+  try {
+    list = /** @type {{ rollouts?: RolloutSummary[] } | null} */ ((await api('/rollouts?limit=10')).body);
+  } catch (err) {
+    if (err instanceof SessionEnded) throw err;
+    return;
+  }
+  const items = Array.isArray(list?.rollouts) ? list.rollouts : [];
+  const key = JSON.stringify(items);
+  if (key !== rollouts.key) {
+    rollouts.key = key;
+    byId('rollouts-empty').hidden = items.length > 0;
+    byId('rollout-rows').replaceChildren(
+      ...items.map((r) =>
+        h(
+          'tr',
+          { 'data-rollout': r.rolloutId, class: rollouts.chosen?.rolloutId === r.rolloutId ? 'selected' : null },
+          h('td', null, h('button', { type: 'button', class: 'op-link', onclick: () => chooseRollout(r) }, h('code', null, r.rolloutId.slice(0, 8)))),
+          h('td', null, r.orgId),
+          h('td', { class: 'wrap' }, `${r.kind === 'rollback' ? 'rollback of ' : ''}${r.plugin ?? r.source ?? '—'}`),
+          h('td', null, statusBadge(r.status)),
+          h('td', null, rolloutProgress(r.counts)),
+          h('td', null, formatTime(r.createdAt)),
+        ),
+      ),
+    );
+  }
+  if (rollouts.chosen) await showRollout(rollouts.chosen);
+}
+
+/** `12/100 done: 10 succeeded, 2 failed (1 unreachable), 3 running, 85 pending` */
+/** @param {RolloutCounts} c */
+function rolloutProgress(c) {
+  const done = c.succeeded + c.failed + c.skipped;
+  const unreachable = c.unreachable ? ` (${c.unreachable} unreachable)` : '';
+  return `${done}/${c.total} done: ${c.succeeded} succeeded, ${c.failed} failed${unreachable}, ${c.running} running, ${c.pending} pending`;
+}
+
+/** @param {RolloutSummary} r */
+async function chooseRollout(r) {
+  rollouts.chosen = r;
+  rollouts.key = '';
+  await showRollout(r);
+}
+
+/** One rollout's workspaces, each linked to its operation. @param {RolloutSummary} r */
+async function showRollout(r) {
+  let full;
+  try {
+    full = /** @type {(RolloutSummary & { workspaces: RolloutWorkspace[] }) | null} */ (
+      (await api(`/orgs/${encodeURIComponent(r.orgId)}/rollouts/${encodeURIComponent(r.rolloutId)}`)).body
+    );
+  } catch (err) {
+    if (err instanceof SessionEnded) throw err;
+    return;
+  }
+  if (!full || rollouts.chosen?.rolloutId !== r.rolloutId) return;
+  const rows = full.workspaces.map((w) =>
+    h(
+      'tr',
+      { 'data-workspace': w.workspaceId, 'data-status': w.status },
+      h('td', null, w.workspaceId),
+      h('td', null, w.status.replace('_', ' ')),
+      h('td', { class: 'wrap' }, w.reason ?? (w.error ? `${w.error.code}: ${w.error.message}` : '')),
+      h(
+        'td',
+        null,
+        w.operationId
+          ? h(
+              'button',
+              { type: 'button', class: 'op-link', onclick: () => selectById(String(w.operationId), w.workspaceId) },
+              h('code', null, w.operationId.slice(0, 8)),
+            )
+          : '—',
+      ),
+    ),
+  );
+  byId('rollout-detail').replaceChildren(
+    h('h3', null, `Rollout ${full.rolloutId.slice(0, 8)}: ${full.status.toLowerCase()}`),
+    h('p', null, `${rolloutProgress(full.counts)}; maxConcurrency ${full.maxConcurrency}, maxErrors ${full.maxErrors}`),
+    h(
+      'table',
+      { class: 'rollout-workspaces' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          ['Workspace', 'Status', 'Why', 'Operation'].map((name) => h('th', { scope: 'col' }, name)),
+        ),
+      ),
+      h('tbody', null, rows),
+    ),
+  );
+}
+
+/**
+ * Shows an operation known by its id (a rollout's workspace): as choosing it in the list does.
+ * @param {string} id
+ * @param {string} workspaceId
+ */
+function selectById(id, workspaceId) {
+  state.selected = { id, workspaceId };
+  writeLocation();
+  state.detailKey = '';
+  byId('detail').focus();
+  refreshNow();
 }
 
 /**

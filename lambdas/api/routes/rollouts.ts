@@ -15,6 +15,7 @@ import {
   type RolloutDeps,
 } from '../../use-cases/rollouts.js';
 import { RolloutNotFound } from '../../shared/errors.js';
+import { requireAdmin } from '../../use-cases/access.js';
 import type { Rollout, RolloutCounts, RolloutTarget } from '../../store/rollouts.js';
 import type { Plan } from '../../shared/types.js';
 
@@ -84,6 +85,15 @@ export function registerRolloutRoutes(app: ApiApp): void {
     const rollouts = await listRollouts(ports, principal, orgId, limit);
     const counted = await Promise.all(rollouts.map(async (r) => summary(r, await ports.rollouts.counts(r.id))));
     return reply(routes.listRollouts, 200, { rollouts: counted });
+  });
+
+  on(app, routes.listAllRollouts, async (c) => {
+    const principal = await c.env.principal();
+    requireAdmin(principal);
+    const { limit } = parseQuery(c.req.query(), routes.listAllRollouts.query);
+    const ports = deps(c);
+    const rollouts = await ports.rollouts.listAll(limit);
+    return reply(routes.listAllRollouts, 200, { rollouts: await Promise.all(rollouts.map(async (r) => summary(r, await ports.rollouts.counts(r.id)))) });
   });
 
   on(app, routes.getRollout, async (c) => {

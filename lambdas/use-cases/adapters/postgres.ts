@@ -8,6 +8,7 @@ import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store
 import {
   createRollout,
   getRollout,
+  listAllRollouts,
   listRollouts,
   requestCancel,
   resumeRollout,
@@ -81,6 +82,7 @@ export function pgRollouts(db: Db): RolloutStore {
     create: (rollout) => createRollout(db, rollout),
     get: (id) => getRollout(db, id),
     list: (orgId, limit) => listRollouts(db, orgId, limit),
+    listAll: (limit) => listAllRollouts(db, limit),
     targets: (id) => rolloutTargets(db, id),
     counts: (id) => rolloutCounts(db, id),
     requestCancel: (id) => requestCancel(db, id),
