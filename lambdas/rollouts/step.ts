@@ -1,5 +1,7 @@
 import * as z from '../shared/zod.js';
-import { errorFromStepFailure } from '../shared/errors.js';
+import { errorFromStepFailure, TRANSIENT_ERROR_NAMES } from '../shared/errors.js';
+
+const TRANSIENT = new Set<string>([...TRANSIENT_ERROR_NAMES, 'Lambda.TooManyRequestsException', 'Lambda.ServiceException']);
 import { logger } from '../shared/logger.js';
 import { StepFailure } from '../workflow/steps/state.js';
 import { parseInput, type StepHandler } from '../workflow/steps/step.js';
@@ -47,6 +49,12 @@ export function rolloutStep(deps: RolloutStepDeps): StepHandler<RolloutState> {
   return async (event) => {
     const state = parseInput('Rollout', RolloutState, event);
     if (state.error) {
+      // Trouble that passes (the database, AWS throttling) outlasted the retries: the rollout is not
+      // over, its driver is. The reconciler gives it a new one once its execution has ended.
+      if (TRANSIENT.has(state.error.Error ?? '')) {
+        log(state.rolloutId).warn('rollout driver gave up on trouble that passes; the reconciler starts a new one', { error: state.error.Error });
+        return state;
+      }
       const error = errorFromStepFailure(state.error);
       log(state.rolloutId).error('rollout driver failed', { code: error.code });
       await deps.ports.rollouts.finish(state.rolloutId, 'FAILED', error);
