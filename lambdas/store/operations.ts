@@ -6,9 +6,11 @@ import {
   type OperationKind,
   type OperationStatus,
   type Plan,
+  type Repair,
   type RevisionFile,
   type StepDetails,
   type StepRecord,
+  type Verification,
 } from '../shared/types.js';
 import { InvalidRequest, type ErrorRecord } from '../shared/errors.js';
 import { consoleUrlFor } from '../shared/execution-name.js';
@@ -29,6 +31,8 @@ export interface OperationRow {
   error: ErrorRecord | null;
   revision: number | null;
   plan: Plan | null;
+  verify: Verification | null;
+  repair: Repair | null;
   request_hash: string | null;
   created_at: Date;
   updated_at: Date;
@@ -74,6 +78,8 @@ export const toOperation = (r: OperationRow): Operation => ({
   warnings: r.warnings,
   ...(r.revision !== null && r.revision !== undefined ? { revision: r.revision } : {}),
   ...(r.plan ? { plan: r.plan } : {}),
+  ...(r.verify ? { verify: r.verify } : {}),
+  ...(r.repair ? { repair: r.repair } : {}),
   ...(r.error ? { error: r.error } : {}),
 });
 
@@ -258,6 +264,16 @@ export async function setStaged(db: Queryable, id: string, staged: StagedDetails
 /** What a plan found (SPEC §9): the operation's `plan`. */
 export async function setPlan(db: Queryable, id: string, plan: Plan): Promise<void> {
   await query(db, 'UPDATE plugin_operations SET plan = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(plan)]);
+}
+
+/** What a verify found on the host (SPEC §12): the operation's `verify`. */
+export async function setVerification(db: Queryable, id: string, verification: Verification): Promise<void> {
+  await query(db, 'UPDATE plugin_operations SET verify = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(verification)]);
+}
+
+/** What a repair changed (SPEC §12): the operation's `repair`. */
+export async function setRepair(db: Queryable, id: string, repair: Repair): Promise<void> {
+  await query(db, 'UPDATE plugin_operations SET repair = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(repair)]);
 }
 
 /** Appends warnings a later step found (a skill dir uninstall kept), after those Stage recorded. */

@@ -21,6 +21,7 @@ export const REQUIRED_MIGRATIONS: readonly string[] = [
   '1732240000030_eic-tunnel-slots',
   '1732240000040_one-running-uninstall',
   '1732240000050_plugin-revisions',
+  '1732240000070_drift',
 ];
 
 /** The required migrations the database has not applied, in order (none: the schema is current). */

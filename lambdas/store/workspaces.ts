@@ -90,3 +90,39 @@ export async function purgeRemovedWorkspacePlugins(db: Queryable, batch: number)
   );
   return rows.length;
 }
+
+/**
+ * A verify finished (SPEC §12): when, and whether it found drift. A repair clears `last_verified_at`
+ * instead (`drifted` stays as the last verify found it), so the next sweep verifies the workspace first.
+ */
+export async function markVerified(db: Queryable, workspaceId: string, drifted: boolean): Promise<void> {
+  await query(db, 'UPDATE workspaces SET last_verified_at = now(), drifted = $2 WHERE id = $1', [workspaceId, drifted]);
+}
+
+export async function markRepaired(db: Queryable, workspaceId: string): Promise<void> {
+  await query(db, 'UPDATE workspaces SET last_verified_at = NULL WHERE id = $1', [workspaceId]);
+}
+
+/**
+ * The drift sweep's batch (SPEC §12): workspaces with a host to verify (not removed, not external,
+ * an instance), least recently verified first (never verified before all), at most `batch`,
+ * leaving out any with a verify already RUNNING, so no run starts a second one.
+ */
+export async function driftSweepCandidates(db: Queryable, batch: number): Promise<string[]> {
+  const rows = await query<{ id: string }>(
+    db,
+    `SELECT w.id FROM workspaces w
+     WHERE w.status <> 'removed' AND w.runtime <> 'external' AND w.instance_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = w.id AND o.status = 'RUNNING' AND o.kind = 'verify')
+     ORDER BY w.last_verified_at ASC NULLS FIRST, w.id
+     LIMIT $1`,
+    [batch],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** How many live workspaces the latest verify found drifted: the `DriftedWorkspaces` metric. */
+export async function countDriftedWorkspaces(db: Queryable): Promise<number> {
+  const rows = await query<{ n: number }>(db, `SELECT count(*)::int AS n FROM workspaces WHERE drifted AND status <> 'removed'`);
+  return rows[0]?.n ?? 0;
+}

@@ -43,6 +43,8 @@ export const WORKFLOW = Object.freeze({
   rollback: Object.freeze(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']),
   uninstall: Object.freeze(['Remove', 'Restart', 'VerifyHealth', 'Record']),
   plan: Object.freeze(['Stage', 'CheckAllowlist', 'Plan']),
+  verify: Object.freeze(['Inventory']),
+  repair: Object.freeze(['Inventory', 'Stage', 'Repair', 'Restart', 'VerifyHealth', 'Record']),
 });
 export const FAILURE_STEP = 'RecordFailure';
 

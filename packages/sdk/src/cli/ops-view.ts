@@ -95,13 +95,20 @@ export function outcome(op: Operation): string {
     uninstall: done ? 'uninstalled' : 'uninstall',
     rollback: done ? 'rolled back' : 'rollback',
     plan: done ? 'planned' : 'plan',
+    verify: done ? 'verified' : 'verify',
+    repair: done ? 'repaired' : 'repair',
   }[op.kind];
+  // A verify or a repair is about the whole workspace.
+  const whole = op.kind === 'verify' || op.kind === 'repair';
+  const subject = whole ? `workspace ${op.workspaceId}` : (op.plugin ?? op.source);
   const lines = [
     op.status === 'FAILED'
-      ? `${what} of ${op.plugin ?? op.source} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`
+      ? `${what} of ${subject} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`
       : op.status === 'RUNNING'
-        ? `${what} of ${op.plugin ?? op.source} is running`
-        : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+        ? `${what} of ${subject} is running`
+        : whole
+          ? `${what} ${subject}`
+          : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
     ...(op.error?.output?.length ? ['the health check printed:', ...op.error.output.map((line) => `  ${line}`)] : []),
     ...op.warnings.map((w) => `warning: ${w}`),
     `operation ${op.operationId}`,
