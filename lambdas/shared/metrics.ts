@@ -24,6 +24,11 @@ export const METRIC = {
    * it can enforce. Emitted on every sweep, 0 included, so the alarm sees data.
    */
   OperationsOverdue: 'OperationsOverdue',
+  /**
+   * Count, per cleanup run: live workspaces whose latest verify found drift (SPEC §12: a plugin not
+   * as recorded, or debris). Emitted on every run with a drift sweep, 0 included.
+   */
+  DriftedWorkspaces: 'DriftedWorkspaces',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -51,6 +56,7 @@ const UNITS: Record<MetricName, Unit> = {
   StepDuration: 'Milliseconds',
   StagingBytes: 'Bytes',
   OperationsOverdue: 'Count',
+  DriftedWorkspaces: 'Count',
 };
 
 /**

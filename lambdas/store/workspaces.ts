@@ -105,18 +105,20 @@ export async function markRepaired(db: Queryable, workspaceId: string): Promise<
 
 /**
  * The drift sweep's batch (SPEC §12): workspaces with a host to verify (not removed, not external,
- * an instance), least recently verified first (never verified before all), at most `batch`,
- * leaving out any with a verify already RUNNING, so no run starts a second one.
+ * an instance) not verified since `verifiedBefore`, least recently verified first (never verified
+ * before all), at most `batch`, leaving out any with a verify already RUNNING, so no run starts a
+ * second one.
  */
-export async function driftSweepCandidates(db: Queryable, batch: number): Promise<string[]> {
+export async function driftSweepCandidates(db: Queryable, batch: number, verifiedBefore: Date): Promise<string[]> {
   const rows = await query<{ id: string }>(
     db,
     `SELECT w.id FROM workspaces w
      WHERE w.status <> 'removed' AND w.runtime <> 'external' AND w.instance_id IS NOT NULL
+       AND (w.last_verified_at IS NULL OR w.last_verified_at < $2)
        AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = w.id AND o.status = 'RUNNING' AND o.kind = 'verify')
      ORDER BY w.last_verified_at ASC NULLS FIRST, w.id
      LIMIT $1`,
-    [batch],
+    [batch, verifiedBefore.toISOString()],
   );
   return rows.map((r) => r.id);
 }

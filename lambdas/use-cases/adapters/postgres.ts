@@ -1,7 +1,14 @@
 import type { Db } from '../../store/db.js';
 import { createOperation, findByIdempotencyKey, finishOperation, getOperation, listOperations, setExecutionArn } from '../../store/operations.js';
 import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../store/installed.js';
-import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
+import {
+  countDriftedWorkspaces,
+  driftSweepCandidates,
+  getWorkspace,
+  orgExists,
+  purgeRemovedWorkspacePlugins,
+  upsertWorkspace,
+} from '../../store/workspaces.js';
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store/revisions.js';
@@ -9,6 +16,7 @@ import {
   systemClock,
   type AllowlistStore,
   type Clock,
+  type DriftSweepStore,
   type InstalledStore,
   type OperationStore,
   type RevisionStore,
@@ -57,6 +65,10 @@ export function pgAllowlist(db: Db): AllowlistStore {
 
 export function pgRevisions(db: Db): RevisionStore {
   return bindDb(db, { list: listRevisions, expiredTarballs, markTarballsDeleted });
+}
+
+export function pgDriftSweep(db: Db): DriftSweepStore {
+  return bindDb(db, { candidates: driftSweepCandidates, countDrifted: countDriftedWorkspaces });
 }
 
 export function pgTokens(db: Db): TokenStore {
