@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 
@@ -23,6 +25,7 @@ const INSTANCES: Record<string, string> = {
   'd-down': 'i-0d1f7000000000a05',
   'd-gate': 'i-0d1f7000000000a07',
   'd-eic': 'i-0d1f7000000000a08',
+  'd-cli': 'i-0d1f7000000000a09',
 };
 const SWEPT_INSTANCE = 'i-0d1f7000000000a06';
 const REPO_PLUGINS = new URL('../../plugins/', import.meta.url).pathname;
@@ -348,6 +351,49 @@ describe('hosts the records lost, large hosts and hosts that are down', () => {
     expect([failedRepair.status, failedRepair.body.code]).toEqual([503, 'workspace_unreachable']);
     await stack.call('POST', `/admin/local/instances/${INSTANCES['d-down']}/start`, { token: stack.adminToken });
     expect((await verify('d-down')).status).toBe(200);
+  });
+});
+
+/** The CLI as a user runs it, as its own process. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
+      env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: org },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout: string; stderr: string };
+    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('the command line', () => {
+  it('verifies with exit 0 in sync and 2 drifted, listing what differs, and repairs following each step', async () => {
+    expect((await install('d-cli', 'local://hello-skill')).status).toBe(200);
+    const synced = await cli('verify', 'd-cli');
+    expect(synced).toMatchObject({ code: 0, stdout: 'd-cli: in sync (1 plugins as recorded, no debris)\n' });
+
+    await appendFile(join(pluginsDir('d-cli'), 'hello-skill', 'skills', 'hello', 'SKILL.md'), 'Edited.\n');
+    await mkdir(join(pluginsDir('d-cli'), '.staging', 'hello-skill.1'), { recursive: true });
+    const drifted = await cli('verify', 'd-cli');
+    expect(drifted.code).toBe(2);
+    expect(drifted.stdout).toMatch(/^d-cli: drifted \(1 of 1 plugins differ from the records, 1 debris\)$/m);
+    expect(drifted.stdout).toMatch(/^~ hello-skill {2}modified {2}recorded 1\.0\.0 [0-9a-f]{12}, found 1\.0\.0 [0-9a-f]{12}$/m);
+    expect(drifted.stdout).toContain('\n    ~ skills/hello/SKILL.md\n');
+    expect(drifted.stdout).toContain('debris: plugins/.staging/hello-skill.1');
+    expect(JSON.parse((await cli('verify', 'd-cli', '--json')).stdout)).toMatchObject({ status: 'verified', drift: true });
+
+    const mended = await cli('repair', 'd-cli', '--mode', 'reinstall', '--plugin', 'hello-skill');
+    expect(mended.code).toBe(0);
+    for (const step of ['Inventory', 'Stage', 'Repair', 'Restart', 'VerifyHealth', 'Record']) expect(mended.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
+    expect(mended.stdout).toMatch(/^repaired workspace d-cli\nreinstall: reinstalled hello-skill \(revision 1\); restarted$/m);
+    expect((await cli('repair', 'd-cli', '--mode', 'clean')).code).toBe(0);
+    expect((await cli('verify', 'd-cli')).code).toBe(0);
+
+    const usage = await cli('repair', 'd-cli');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--mode');
   });
 });
 

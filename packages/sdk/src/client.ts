@@ -30,7 +30,13 @@ export type Plan = z.infer<typeof contract.Plan>;
 /** One delivered version of a plugin on a workspace (SPEC §9). */
 export type Revision = z.infer<typeof contract.Revision>;
 export type RolledBack = z.infer<typeof contract.RolledBack>;
+/** What a verify found on the host against the records (SPEC §12). */
+export type Verification = z.infer<typeof contract.Verification>;
+/** What a repair changed (SPEC §12). */
+export type Repair = z.infer<typeof contract.Repair>;
+export type { RepairMode } from './contract/vocabulary.js';
 export type { OperationStatus } from './contract/vocabulary.js';
+import type { OperationKind } from './contract/vocabulary.js';
 
 export interface InstalledPlugin {
   name: string;
@@ -67,14 +73,14 @@ export interface OperationsFilter {
   workspaceId?: string;
   orgId?: string;
   plugin?: string;
-  kind?: 'install' | 'uninstall';
+  kind?: OperationKind;
   /** ISO-8601: created at or after. */
   since?: string;
   limit?: number;
   cursor?: string;
 }
 
-export type Accepted = { status: 'installing' | 'uninstalling' | 'rolling_back' | 'planning'; operationId: string; statusUrl: string };
+export type Accepted = z.infer<typeof contract.Accepted>;
 export type Finished =
   | { status: 'installed'; plugin: string; source: string; sha256?: string; operationId: string }
   | { status: 'uninstalled'; plugin: string; operationId: string };
@@ -147,6 +153,33 @@ export class PluginDeliveryClient {
       retry: true,
       waitSeconds: opts.waitSeconds,
     });
+  }
+
+  /** Verifies the workspace's host against the records (SPEC §12); with `waitSeconds` the result itself when it is ready in time. */
+  verify(workspaceId: string, opts: { waitSeconds?: number; idempotencyKey?: string } = {}): Promise<Accepted | Verification> {
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins/verify`, {
+      headers: this.operationHeaders(opts),
+      retry: true,
+      waitSeconds: opts.waitSeconds,
+    });
+  }
+
+  /** Mends drift: `reinstall`, `adopt` or `clean`, optionally only the plugins named (SPEC §12). Carries an Idempotency-Key, so it is retried safely. */
+  repair(
+    workspaceId: string,
+    request: { mode: Repair['mode']; plugins?: string[] },
+    opts: { waitSeconds?: number; idempotencyKey?: string } = {},
+  ): Promise<Accepted | Repair> {
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins/repair`, {
+      body: request,
+      headers: this.operationHeaders(opts),
+      retry: true,
+      waitSeconds: opts.waitSeconds,
+    });
+  }
+
+  private operationHeaders(opts: { waitSeconds?: number; idempotencyKey?: string }): Record<string, string> {
+    return { 'idempotency-key': opts.idempotencyKey ?? randomUUID(), ...(opts.waitSeconds ? { prefer: `wait=${opts.waitSeconds}` } : {}) };
   }
 
   /** Uninstalls now, or schedules it for `at` (an ISO time with its offset). */

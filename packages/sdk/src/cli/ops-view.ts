@@ -109,9 +109,23 @@ export function outcome(op: Operation): string {
         : whole
           ? `${what} ${subject}`
           : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+    ...repairLines(op),
     ...(op.error?.output?.length ? ['the health check printed:', ...op.error.output.map((line) => `  ${line}`)] : []),
     ...op.warnings.map((w) => `warning: ${w}`),
     `operation ${op.operationId}`,
   ];
   return lines.join('\n');
+}
+
+/** What a finished repair changed, and for a verify whether the host drifted. */
+function repairLines(op: Operation): string[] {
+  if (op.repair) {
+    const { mode, plugins, debris, restarted } = op.repair;
+    const what = plugins.map((p) => `${p.action} ${p.name}${p.revision !== undefined ? ` (revision ${p.revision})` : ''}`);
+    const removed = debris.map((path) => `removed plugins/${path}`);
+    const changed = [...what, ...removed];
+    return [`${mode}: ${changed.length ? changed.join(', ') : 'nothing to mend'}${restarted ? '; restarted' : ''}`];
+  }
+  if (op.kind === 'verify' && op.verify) return [op.verify.drift ? 'drifted from the records: molecule-plugins verify shows how' : 'in sync with the records'];
+  return [];
 }
