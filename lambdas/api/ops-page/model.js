@@ -160,6 +160,26 @@ export function failureSummary(operation) {
 }
 
 /**
+ * What a verify found or a repair changed (SPEC §12), in a few words for the operations table:
+ * `drifted: 2 plugins, 1 debris` / `in sync`, `reinstalled 2` / `adopted 1` / `cleaned 3`; '' for
+ * anything else.
+ * @param {Operation} operation
+ */
+export function driftSummary(operation) {
+  const repair = operation.repair;
+  if (repair) {
+    const changed = repair.mode === 'clean' ? repair.debris.length : repair.plugins.length;
+    return `${repair.mode === 'clean' ? 'cleaned' : repair.mode === 'adopt' ? 'adopted' : 'reinstalled'} ${changed}`;
+  }
+  const verify = operation.kind === 'verify' ? operation.verify : undefined;
+  if (!verify) return '';
+  if (!verify.drift) return 'in sync';
+  const plugins = verify.plugins.filter((p) => p.state !== 'ok').length;
+  const parts = [plugins ? `${plugins} plugin${plugins === 1 ? '' : 's'}` : '', verify.debris.length ? `${verify.debris.length} debris` : ''];
+  return `drifted: ${parts.filter(Boolean).join(', ')}`;
+}
+
+/**
  * `GET /operations` for these filter values: blanks dropped, `since` (a local date-time from the
  * form) as an ISO instant, the page `cursor` when not on the first page.
  * @param {Filters} filters
