@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
+import { runCli } from '../support/cli.js';
 
 /**
  * SPEC §12 end to end through `npm start`'s process: what a verify reports of a host that drifted
@@ -354,19 +353,7 @@ describe('hosts the records lost, large hosts and hosts that are down', () => {
   });
 });
 
-/** The CLI as a user runs it, as its own process. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
-      env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: org },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(stack.url, org, ...args);
 
 describe('the command line', () => {
   it('verifies with exit 0 in sync and 2 drifted, listing what differs, and repairs following each step', async () => {

@@ -4,7 +4,7 @@ import { pullPlugin } from '../pull.js';
 import { workspaceStateDir } from '../token-cache.js';
 import { connect, home, type NetworkFlags } from './connection.js';
 import { follow } from './follow.js';
-import type { InstallRequest, Plan, PluginDeliveryClient, RepairMode, Verification } from '../client.js';
+import type { InstallRequest, Operation, Plan, PluginDeliveryClient, RepairMode, Verification } from '../client.js';
 import { type Printer, printPlugins, progress, table } from './format.js';
 import { type Io, UsageError } from './io.js';
 import { explainHeader, explainSteps, outcome } from './ops-view.js';
@@ -50,20 +50,40 @@ export async function install(io: Io, workspace: string, source: string, flags: 
  */
 async function plan(client: PluginDeliveryClient, workspace: string, request: InstallRequest, flags: InstallFlags, io: Io, print: Printer): Promise<number> {
   const accepted = await client.plan(workspace, request);
-  const op = await client.waitForOperation(workspace, accepted.operationId, { timeoutMs: flags.timeout * 1000 });
-  if (op.status === 'RUNNING') {
-    io.stderr(`the plan is still running after ${flags.timeout} s; follow it with: molecule-plugins status ${workspace} ${op.operationId}\n`);
-    return 3;
-  }
-  if (op.status === 'FAILED' || !op.plan) {
-    print.failure(op, outcome(op));
-    return 1;
-  }
+  const op = await finished(client, workspace, accepted.operationId, 'plan', flags.timeout, io, print);
+  if (typeof op === 'number') return op;
+  if (!op.plan) return failed(op, print);
   const planned = op.plan;
   print.result(planned, planText(planned));
   if (!planned.allowed) return 1;
   const changes = planned.files.added.length + planned.files.removed.length + planned.files.changed.length;
   return flags.detailedExitcode && changes > 0 ? 2 : 0;
+}
+
+/**
+ * Waits for an operation whose result is the answer (a plan, a verify): the operation once it
+ * succeeded, or the exit status when it is still running at the timeout (3) or failed (1).
+ */
+async function finished(
+  client: PluginDeliveryClient,
+  workspace: string,
+  operationId: string,
+  what: string,
+  timeoutSeconds: number,
+  io: Io,
+  print: Printer,
+): Promise<Operation | number> {
+  const op = await client.waitForOperation(workspace, operationId, { timeoutMs: timeoutSeconds * 1000 });
+  if (op.status === 'RUNNING') {
+    io.stderr(`the ${what} is still running after ${timeoutSeconds} s; follow it with: molecule-plugins status ${workspace} ${op.operationId}\n`);
+    return 3;
+  }
+  return op.status === 'FAILED' ? failed(op, print) : op;
+}
+
+function failed(op: Operation, print: Printer): number {
+  print.failure(op, outcome(op));
+  return 1;
 }
 
 export function planText(p: Plan): string {
@@ -116,15 +136,9 @@ export async function rollback(io: Io, workspace: string, name: string, flags: R
 export async function verify(io: Io, workspace: string, flags: VerifyFlags): Promise<number> {
   const { client, print } = await connect(flags, io, workspace);
   const accepted = await client.verify(workspace);
-  const op = await client.waitForOperation(workspace, accepted.operationId, { timeoutMs: flags.timeout * 1000 });
-  if (op.status === 'RUNNING') {
-    io.stderr(`the verify is still running after ${flags.timeout} s; follow it with: molecule-plugins status ${workspace} ${op.operationId}\n`);
-    return 3;
-  }
-  if (op.status === 'FAILED' || !op.verify) {
-    print.failure(op, outcome(op));
-    return 1;
-  }
+  const op = await finished(client, workspace, accepted.operationId, 'verify', flags.timeout, io, print);
+  if (typeof op === 'number') return op;
+  if (!op.verify) return failed(op, print);
   print.result(op.verify, verificationText(workspace, op.verify));
   return op.verify.drift ? 2 : 0;
 }
