@@ -85,8 +85,9 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupSummary> {
 
 /**
  * SPEC §12, on the cleanup's schedule: start a verify of at most `batch` workspaces, least
- * recently verified first (never verified before all; none verified within `afterMs`), so every
- * host is looked at in turn however many there are; a workspace brought back after its rows were
+ * recently verified first (never verified before all; none verified within `afterMs`, a claimed
+ * one counting as verified), so every host is looked at in turn however many there are and one
+ * that is down waits its turn again; a workspace brought back after its rows were
  * purged is verified like any other, and reports its plugins as unknown. Each verify marks its
  * workspace when it ends; the count of drifted ones is published on every run (0 included, so the
  * alarm sees data), from the verifies that have ended by now.
@@ -94,7 +95,7 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupSummary> {
 async function sweepDrift(deps: CleanupDeps, sweep: NonNullable<CleanupDeps['driftSweep']>): Promise<DriftSweepSummary> {
   const result: DriftSweepSummary = { started: [], failedToStart: [], driftedWorkspaces: 0 };
   const verifiedBefore = new Date(deps.clock.now().getTime() - sweep.afterMs);
-  for (const workspaceId of await sweep.store.candidates(sweep.batch, verifiedBefore)) {
+  for (const workspaceId of await sweep.store.claim(sweep.batch, verifiedBefore)) {
     const workspace = await deps.workspaces.get(workspaceId);
     if (!workspace) continue;
     try {

@@ -58,8 +58,8 @@ export interface KeptTarballStore {
 
 /** What the drift sweep reads (SPEC §12): whom to verify next, and how many the latest verifies found drifted. */
 export interface DriftSweepStore {
-  /** Workspaces with a host, not verified since `verifiedBefore`, least recently verified first; at most `batch`. */
-  candidates(batch: number, verifiedBefore: Date): Promise<string[]>;
+  /** Claims workspaces with a host, not verified since `verifiedBefore`, least recently verified first; at most `batch`. */
+  claim(batch: number, verifiedBefore: Date): Promise<string[]>;
   countDrifted(): Promise<number>;
 }
 

@@ -1,14 +1,7 @@
 import type { Db } from '../../store/db.js';
 import { createOperation, findByIdempotencyKey, finishOperation, getOperation, listOperations, setExecutionArn } from '../../store/operations.js';
 import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../store/installed.js';
-import {
-  countDriftedWorkspaces,
-  driftSweepCandidates,
-  getWorkspace,
-  orgExists,
-  purgeRemovedWorkspacePlugins,
-  upsertWorkspace,
-} from '../../store/workspaces.js';
+import { claimDriftSweep, countDriftedWorkspaces, getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store/revisions.js';
@@ -68,7 +61,7 @@ export function pgRevisions(db: Db): RevisionStore {
 }
 
 export function pgDriftSweep(db: Db): DriftSweepStore {
-  return bindDb(db, { candidates: driftSweepCandidates, countDrifted: countDriftedWorkspaces });
+  return bindDb(db, { claim: claimDriftSweep, countDrifted: countDriftedWorkspaces });
 }
 
 export function pgTokens(db: Db): TokenStore {

@@ -1,5 +1,6 @@
 import type { Config } from '../../shared/config.js';
 import { DEBRIS_PATH_RE, inventoryHost, type DeliveryDeps } from '../../delivery/index.js';
+import { InvalidRequest } from '../../shared/errors.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
 import { PLUGIN_NAME_RE, type PluginRevision, type Verification } from '../../shared/types.js';
 import type { Drift } from '../../plugins/drift.js';
@@ -70,7 +71,8 @@ export function inventoryStep(deps: InventoryDeps) {
         return { state, details };
       }
 
-      const request = state.repair ?? { mode: 'clean' as const };
+      const request = state.repair;
+      if (!request) throw new InvalidRequest('a repair must say what to mend (repair.mode)');
       const { targets, warnings } = repairTargets(request, drift, active);
       await ports.operations.addWarnings(operationId, [...drift.warnings, ...warnings]);
       // Only an adopting repair reads the inventory again (Repair records what it found).

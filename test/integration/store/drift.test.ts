@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { createOperation, finishOperation, getOperation, setRepair, setVerification } from '../../../lambdas/store/operations.js';
-import { countDriftedWorkspaces, driftSweepCandidates, markRepaired, markVerified, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
+import { claimDriftSweep, countDriftedWorkspaces, markRepaired, markVerified, upsertWorkspace } from '../../../lambdas/store/workspaces.js';
 import { activeRevisionsOn, addRevision, expiredTarballs, listRevisions } from '../../../lambdas/store/revisions.js';
 
 /** SPEC §12 in PostgreSQL: what a verify and a repair keep, the sweep's order, and adopted revisions. */
@@ -65,10 +65,12 @@ describe('drift in the store', () => {
     await markVerified(t.db, 's-recent', false);
     await operation('s-running');
 
-    const swept = (await driftSweepCandidates(t.db, 100, new Date(Date.now() - 3_600_000))).filter((id) => id.startsWith('s-'));
+    const swept = (await claimDriftSweep(t.db, 100, new Date(Date.now() - 3_600_000))).filter((id) => id.startsWith('s-'));
 
     expect(swept).toEqual(['s-new', 's-older', 's-old']);
-    expect((await driftSweepCandidates(t.db, 1, new Date())).length).toBe(1);
+    // Claimed: the next run leaves them until they are an hour old again, a host that is down included.
+    expect((await claimDriftSweep(t.db, 100, new Date(Date.now() - 3_600_000))).filter((id) => id.startsWith('s-'))).toEqual([]);
+    expect(await claimDriftSweep(t.db, 2, new Date(Date.now() + 1_000))).toHaveLength(2);
   });
 
   it('counts live workspaces whose latest verify found drift; a repair puts its workspace first in the sweep', async () => {
@@ -80,7 +82,7 @@ describe('drift in the store', () => {
     expect(await countDriftedWorkspaces(t.db)).toBe(before + 1);
 
     await markRepaired(t.db, 'c-1');
-    expect(await driftSweepCandidates(t.db, 1000, new Date(Date.now() - 3_600_000))).toContain('c-1');
+    expect(await claimDriftSweep(t.db, 1000, new Date(Date.now() - 3_600_000))).toContain('c-1');
     await ws('c-1', { status: 'removed' });
     expect(await countDriftedWorkspaces(t.db)).toBe(before);
   });

@@ -117,7 +117,7 @@ describe('the drift sweep on the cleanup run', () => {
         batch: 3,
         afterMs: 6 * 3_600_000,
         store: {
-          candidates: async (batch, verifiedBefore) => {
+          claim: async (batch, verifiedBefore) => {
             asked.push([batch, verifiedBefore.toISOString()]);
             return ['ws-b', 'gone', 'ws-a'];
           },
@@ -152,7 +152,7 @@ describe('the drift sweep on the cleanup run', () => {
       batch: 10,
       installed: fakeInstalled([], []),
       revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
-      driftSweep: { batch: 0, afterMs: 0, store: { candidates: async () => ['ws'], countDrifted: async () => 0 } },
+      driftSweep: { batch: 0, afterMs: 0, store: { claim: async () => ['ws'], countDrifted: async () => 0 } },
     });
     expect(summary.driftSweep).toBeUndefined();
   });
