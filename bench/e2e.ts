@@ -12,6 +12,7 @@ import { type Row, row, type SectionResult } from './lib/report.js';
 import type { ExecutionSummary, StackUsage } from './lib/stack-child.js';
 import { startStack } from './lib/stack-host.js';
 import { fmtMs, median, percentile, round, summarize } from './lib/stats.js';
+import { benchVerify } from './verify.js';
 
 export interface E2eOptions {
   tmpDir: string;
@@ -22,6 +23,8 @@ export interface E2eOptions {
   pluginBytes?: number;
   /** Rollbacks of a 1 MiB plugin measured (each on its own workspace). */
   rollbacks?: number;
+  /** Verifies of a workspace with 50 plugins / 5 000 files measured (and runs of its host script alone). */
+  verifies?: number;
 }
 
 async function countFiles(dir: string): Promise<number> {
@@ -267,6 +270,14 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
     );
     data.rollback = { latencyMs: rbLatency.map((ms) => round(ms, 1)), problems: rbProblems, files: v1.files.length };
     if (rbProblems.length) findings.push(`Rollback failures: ${rbProblems.slice(0, 5).join(' | ')}`);
+
+    // Drift: a verify of a workspace with 50 plugins / 5 000 files (bench/verify.ts).
+    const drift = { id: 'ws-drift', instanceId: instanceId(6, 0) };
+    const driftToken = await setupWorkspaces(http, stack.adminToken, 'bench', [drift]);
+    const verified = await benchVerify({ http, token: driftToken, stack, workspace: drift, runs: opts.verifies ?? 5 });
+    rows.push(...verified.rows);
+    findings.push(...verified.findings);
+    data.verify = verified.data;
 
     findings.unshift(
       `Plugin: ${plugins.length} generated plugins of ${Math.round(pluginBytes / 1024)} KiB (${plugins[0]!.files.length} files each), published to the local registry at start. Every install is a first install of that plugin on its workspace (each workspace on its own emulated instance), so Deliver unpacks over SSM and Restart appends to the instance's restart log; both are checked on disk after every request. ${warm.length} warm-up installs first (not counted).`,

@@ -71,7 +71,7 @@ const runners: Record<SectionKey, { title: string; run: () => Promise<SectionRes
     run: async () =>
       (await import('./e2e.js')).runE2e({
         tmpDir: tmp,
-        ...(quick ? { sequentialRuns: 10, concurrentInstalls: 40, concurrentWorkspaces: 10, concurrency: 8, rollbacks: 2 } : {}),
+        ...(quick ? { sequentialRuns: 10, concurrentInstalls: 40, concurrentWorkspaces: 10, concurrency: 8, rollbacks: 2, verifies: 2 } : {}),
       }),
   },
   cost: {

@@ -21,6 +21,10 @@ const ALLOWED_WILDCARDS: Array<{ pattern: RegExp; reason: string }> = [
     pattern: /\/revisions\/\*$/,
     reason: "kept revisions' tarballs are named by their content hash at run time; the grant is limited to the revisions/ prefix",
   },
+  {
+    pattern: /\/inventories\/\*$/,
+    reason: "hosts' inventories (SPEC §12) are named per operation at run time; the grant is limited to the inventories/ prefix",
+  },
   { pattern: /\/registry\/\*$/, reason: 'registry tarballs are read by plugin name at run time; the grant is limited to the registry/ prefix' },
   {
     pattern: /:instance\/\*$/,

@@ -111,6 +111,8 @@ export class PluginDeliveryStack extends Stack {
       // the cleanup deletes once no kept revision names them.
       lifecycleRules: [
         { id: 'expire-staged-plugins', prefix: 'staged/', expiration: Duration.days(1) },
+        // A host's inventory (SPEC §12) is read back at once and deleted; one left behind goes here.
+        { id: 'expire-inventories', prefix: 'inventories/', expiration: Duration.days(1) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -181,6 +183,8 @@ export class PluginDeliveryStack extends Stack {
       Plan: step('Plan', 'plan', 'Says what an install would change, without touching the host'),
       Rollout: step('Rollout', 'rollout', 'Drives a fleet rollout: stages once, then starts installs as its rate controls allow', 1024),
       RecordFailure: step('RecordFailure', 'record-failure', 'Records a failed operation with its documented error'),
+      Inventory: step('Inventory', 'inventory', 'Lists what the workspace host really has under plugins/ and holds it against the records', 512),
+      Repair: step('Repair', 'repair', 'Reinstalls, adopts or cleans what a verify found drifted on the workspace host', 512),
     };
     const workflow = new DeliveryWorkflow(this, 'Workflow', steps);
     const stateMachine = workflow.stateMachine;
@@ -256,13 +260,21 @@ export class PluginDeliveryStack extends Stack {
     }
     // Presigned GET URLs are signed with Deliver's role; a failed operation's staged object goes at once.
     steps.Deliver.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [staged, kept] }));
+    // Drift (SPEC §12): the host uploads its inventory by a PUT URL Inventory signs, Inventory and
+    // Repair read it back and delete it; a reinstall hands out kept tarballs as Deliver does.
+    const inventories = stagingBucket.arnForObjects('inventories/*');
+    for (const f of [steps.Inventory, steps.Repair]) {
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [inventories] }));
+    }
+    steps.Inventory.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [inventories] }));
+    steps.Repair.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [kept] }));
     steps.RecordFailure.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [staged] }));
 
     const eicOsUser = props.eicOsUser ?? 'ubuntu';
     const workspaceTagKey = props.workspaceTagKey ?? 'molecule:workspace';
     const eicEndpoints = new EicEndpointAccess(this, 'EicEndpoint', props.eicEndpoint);
     // Reconcile asks hosts what they have, over the same transports as the host steps.
-    for (const f of [steps.Deliver, steps.Remove, steps.Restart, steps.VerifyHealth, reconcileFn]) {
+    for (const f of [steps.Deliver, steps.Remove, steps.Restart, steps.VerifyHealth, steps.Inventory, steps.Repair, reconcileFn]) {
       f.addEnvironment('PLUGIN_EIC_OS_USER', eicOsUser);
       f.addEnvironment('PLUGIN_SSM_DOCUMENT', hostDocument.documentName);
       if (props.eicHostKeyFingerprints) f.addEnvironment('PLUGIN_EIC_HOST_KEY_FINGERPRINTS', props.eicHostKeyFingerprints);

@@ -13,17 +13,33 @@ import { errorNamesRetried } from '../lambdas/shared/errors.js';
  *   ByKind ─install, rollback─▶ Stage ▶ CheckAllowlist ▶ Deliver ─┐
  *          ├uninstall─────────▶ Remove ───────────────────────────┴▶ Restart ▶ VerifyHealth ▶ Record ▶ Verdict ─▶ Done
  *          │                                                                                                  └unhealthy▶ HealthCheckFailed
- *          └plan──────────────▶ PlanStage ▶ PlanCheckAllowlist ▶ Plan ▶ Done
+ *          ├plan──────────────▶ PlanStage ▶ PlanCheckAllowlist ▶ Plan ▶ Done
+ *          ├verify────────────▶ Inventory ▶ Done
+ *          └repair────────────▶ RepairInventory ▶ RepairStage ▶ Repair ─▶ Restart ▶ VerifyHealth ▶ Record ▶ Verdict …
  *   any Task ──catch──▶ RecordFailure ▶ Failed
  *
- * A state has one next state, so the plan path has Task states of its own (PlanStage,
- * PlanCheckAllowlist) that invoke the Stage and CheckAllowlist functions: no Choice after them,
+ * A state has one next state, so the plan and repair paths have Task states of their own
+ * (PlanStage, PlanCheckAllowlist; RepairInventory, RepairStage) that invoke the Stage,
+ * CheckAllowlist and Inventory functions: no Choice after them,
  * and a healthy install passes 9 states (ByKind … Record, Verdict, Done). Steps skip themselves
  * where a kind does not need them (CheckAllowlist's origin check on a rollback, VerifyHealth on
- * an uninstall).
+ * an uninstall, Restart after a repair that delivered nothing).
  */
 
-export const STEP_NAMES = ['Stage', 'CheckAllowlist', 'Deliver', 'Remove', 'Restart', 'VerifyHealth', 'Record', 'Plan', 'RecordFailure', 'Rollout'] as const;
+export const STEP_NAMES = [
+  'Stage',
+  'CheckAllowlist',
+  'Deliver',
+  'Remove',
+  'Restart',
+  'VerifyHealth',
+  'Record',
+  'Plan',
+  'RecordFailure',
+  'Inventory',
+  'Repair',
+  'Rollout',
+] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /**
@@ -31,7 +47,7 @@ export type StepName = (typeof STEP_NAMES)[number];
  * ends as the function's own timeout (its error reaches the Catch) and `States.Timeout` is only
  * the backstop for a lost invocation. Stage and Deliver cover the 5 min fetch/delivery budgets.
  */
-/** Every Task state and the step function it invokes: the plan path's own states reuse Stage's and CheckAllowlist's. */
+/** Every Task state and the step function it invokes: the plan and repair paths' own states reuse Stage's, CheckAllowlist's and Inventory's. */
 export const TASK_STATES: Readonly<Record<string, StepName>> = {
   ...Object.fromEntries(STEP_NAMES.filter((name) => name !== 'Rollout').map((name) => [name, name])),
   PlanStage: 'Stage',
@@ -39,6 +55,8 @@ export const TASK_STATES: Readonly<Record<string, StepName>> = {
   RolloutPrepare: 'Rollout',
   RolloutTick: 'Rollout',
   RolloutFailed: 'Rollout',
+  RepairInventory: 'Inventory',
+  RepairStage: 'Stage',
 };
 
 export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
@@ -55,6 +73,10 @@ export const STEP_LAMBDA_TIMEOUTS: Record<StepName, Duration> = {
   // Room for a database write to ride out an RDS failover (60 s) inside one invocation.
   Record: Duration.seconds(90),
   RecordFailure: Duration.seconds(90),
+  // The host's listing and its upload, bounded like a delivery; then reading it back.
+  Inventory: Duration.minutes(6),
+  // A reinstall delivers each plugin in turn, each bounded like a delivery and by what is left.
+  Repair: Duration.minutes(10),
 };
 const TASK_TIMEOUT_MARGIN = Duration.seconds(30);
 
@@ -169,6 +191,8 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
     .otherwise(sfn.Wait.jsonPath(root, 'RolloutWait', { time: sfn.WaitTime.secondsPath('$.waitSeconds') }).next(rolloutTick));
   rolloutTick.next(rolloutNext);
   const rollout = rolloutStep('RolloutPrepare').next(rolloutNext);
+  const verify = guarded('Inventory').next(done);
+  const repair = guarded('Inventory', 'RepairInventory').next(guarded('Stage', 'RepairStage')).next(guarded('Repair')).next(restart);
   // The API only starts known kinds; anything else is still recorded as a failed operation.
   const unknownKind = sfn.Pass.jsonPath(root, 'UnknownKind', {
     result: sfn.Result.fromObject({
@@ -183,12 +207,14 @@ export function buildWorkflow(scope: Construct, id: string, fns: Record<StepName
     .when(sfn.Condition.stringEquals('$.kind', 'uninstall'), uninstall)
     .when(sfn.Condition.stringEquals('$.kind', 'plan'), plan)
     .when(sfn.Condition.stringEquals('$.kind', 'rollout'), rollout)
+    .when(sfn.Condition.stringEquals('$.kind', 'verify'), verify)
+    .when(sfn.Condition.stringEquals('$.kind', 'repair'), repair)
     .otherwise(unknownKind);
   return sfn.DefinitionBody.fromChainable(byKind);
 }
 
 export const STATE_MACHINE_COMMENT =
-  'Molecule plugin delivery: install or rollback (Stage, CheckAllowlist, Deliver) or uninstall (Remove), then Restart, VerifyHealth and Record; or a plan (Stage, CheckAllowlist, Plan)';
+  'Molecule plugin delivery: install or rollback (Stage, CheckAllowlist, Deliver) or uninstall (Remove), then Restart, VerifyHealth and Record; or a plan (Stage, CheckAllowlist, Plan); a verify (Inventory); a repair (Inventory, Stage, Repair, then Restart, VerifyHealth and Record)';
 
 export interface SynthesizedDefinition {
   /** The Amazon States Language document, exactly as the stack deploys it (ARNs aside). */

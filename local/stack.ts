@@ -152,7 +152,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       name: 'cleanup',
       intervalMs: cleanupEvery,
       run: () => cleanupHandler({}),
-      describe: (summary) => ({ started: summary.started.length, failedToStart: summary.failedToStart.length, purgedRows: summary.purgedRows }),
+      describe: (summary) => ({
+        started: summary.started.length,
+        failedToStart: summary.failedToStart.length,
+        purgedRows: summary.purgedRows,
+        ...(summary.driftSweep ? { verifiesStarted: summary.driftSweep.started.length, driftedWorkspaces: summary.driftSweep.driftedWorkspaces } : {}),
+      }),
       log: logger,
     });
     closers.push(() => cleanup.stop());

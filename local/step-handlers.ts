@@ -12,10 +12,12 @@ import { handler as VerifyHealth } from '../lambdas/handlers/verify-health.js';
 import { handler as Plan } from '../lambdas/handlers/plan.js';
 import { handler as Rollout } from '../lambdas/handlers/rollout.js';
 import { handler as RecordFailure } from '../lambdas/handlers/record-failure.js';
+import { handler as Inventory } from '../lambdas/handlers/inventory.js';
+import { handler as Repair } from '../lambdas/handlers/repair.js';
 
 type StepLambda = (input: never, invocation?: StepInvocation) => Promise<unknown>;
 
-const LAMBDAS: Record<StepName, StepLambda> = { Stage, CheckAllowlist, Deliver, Remove, Restart, VerifyHealth, Record, Plan, RecordFailure, Rollout };
+const LAMBDAS: Record<StepName, StepLambda> = { Stage, CheckAllowlist, Deliver, Remove, Restart, VerifyHealth, Record, Plan, RecordFailure, Rollout, Inventory, Repair };
 
 /**
  * Each Task state of the workflow bound to the very function its Lambda exports (the plan path's

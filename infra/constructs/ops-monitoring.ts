@@ -28,6 +28,11 @@ export interface OpsMonitoringProps {
    * default sits just above it: beyond, requests are running into API Gateway's 30 s limit.
    */
   apiP99Latency?: Duration;
+  /**
+   * Drifted workspaces (SPEC §12: a plugin not as recorded, or debris, at their latest verify) that
+   * raise the alarm; default 1: any host that differs from the records is worth a look.
+   */
+  driftedWorkspacesThreshold?: number;
 }
 
 /**
@@ -119,6 +124,20 @@ export class OpsMonitoring extends Construct {
       'A fleet rollout is running longer than its expected duration: look at its installs in flight',
     );
 
+    // Published by every cleanup run's drift sweep (every 15 minutes): the latest count is the state.
+    const drifted = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: METRIC.DriftedWorkspaces,
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(30),
+    });
+    alarm(
+      'DriftedWorkspaces',
+      drifted,
+      'Workspaces whose hosts differ from the records (edited, missing or unknown plugins, or debris): verify one, then repair (docs/operations.md)',
+      { threshold: props.driftedWorkspacesThreshold ?? 1 },
+    );
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
       widgets: [
@@ -187,10 +206,10 @@ export class OpsMonitoring extends Construct {
             ),
           }),
           new cloudwatch.GraphWidget({
-            title: 'Staged plugin size (bytes, p99) and overdue operations',
+            title: 'Staged plugin size (bytes, p99), overdue operations and drifted workspaces',
             width: 12,
             left: [search(METRIC.StagingBytes, 'p99', 'staged bytes p99', Duration.minutes(5))],
-            right: [overdue],
+            right: [overdue, drifted],
           }),
         ],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms })],

@@ -1,6 +1,16 @@
 import * as z from '../shared/zod.js';
 import { parseIsoDuration } from '../shared/iso-duration.js';
-import { INSTANCE_ID_RE, OPERATIONS_PAGE_MAX, OperationKind, OperationStatus, PLUGIN_NAME_RE, Transport, WORKSPACE_ID_RE } from '../shared/types.js';
+import {
+  INSTANCE_ID_RE,
+  OPERATIONS_PAGE_MAX,
+  OperationKind,
+  OperationStatus,
+  PLUGIN_NAME_RE,
+  PluginName,
+  RepairMode,
+  Transport,
+  WORKSPACE_ID_RE,
+} from '../shared/types.js';
 
 /** Request bodies and query strings, parsed once at the edge. */
 
@@ -87,6 +97,13 @@ export const RollbackBody = z.object({
   revision: z.optional(z.int('revision must be a whole number').check(z.gte(1, 'revision must be 1 or more'))),
 });
 export type RollbackBody = z.infer<typeof RollbackBody>;
+
+/** `POST /workspaces/{id}/plugins/repair` (SPEC §12): what to mend, and optionally only these plugins. */
+export const RepairBody = z.object({
+  mode: RepairMode,
+  plugins: z.optional(z.array(PluginName).check(z.minLength(1, 'plugins must name at least one plugin'), z.maxLength(1000))),
+});
+export type RepairBody = z.infer<typeof RepairBody>;
 
 export const WorkspaceBody = z.object({
   orgId: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'orgId must be 1-128 letters, digits, ".", "_" or "-"')),

@@ -76,6 +76,14 @@ export function buildApiDeps(rt: Runtime, clients: { s3: S3Client; sfn: SFNClien
       },
     },
     authenticate: (authorization) => authenticate(db, config.adminToken, authorization),
-    runCleanup: () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch, tarballs: s3KeptTarballStore(s3, config.stagingBucket) }),
+    runCleanup: () =>
+      runCleanupOnDb({
+        db,
+        workflow,
+        log: logger,
+        batch: config.cleanupBatch,
+        tarballs: s3KeptTarballStore(s3, config.stagingBucket),
+        driftSweep: config.driftSweep,
+      }),
   };
 }

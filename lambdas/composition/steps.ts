@@ -14,8 +14,10 @@ import { recordStep } from '../workflow/steps/record.js';
 import { recordFailureStep } from '../workflow/steps/record-failure.js';
 import { verifyHealthStep } from '../workflow/steps/verify-health.js';
 import { planStep } from '../workflow/steps/plan.js';
+import { inventoryStep } from '../workflow/steps/inventory.js';
+import { repairStep } from '../workflow/steps/repair.js';
 import { postgresStepPorts } from '../workflow/adapters/postgres.js';
-import { s3KeptTarballs } from '../workflow/adapters/s3.js';
+import { s3Inventories, s3KeptTarballs } from '../workflow/adapters/s3.js';
 
 /**
  * Wires each workflow step to a Runtime and the AWS clients it uses: what every step Lambda's
@@ -56,6 +58,28 @@ export async function buildRecordFailure({ db, config, aws }: Runtime) {
 
 export async function buildPlan({ db }: Runtime) {
   return planStep({ ports: postgresStepPorts(db) });
+}
+
+export async function buildInventory({ db, config, aws }: Runtime) {
+  const [s3, ssm] = await Promise.all([createS3Client(aws), createSsmClient(aws)]);
+  return inventoryStep({
+    ports: postgresStepPorts(db),
+    config,
+    inventories: s3Inventories(s3, config.stagingBucket),
+    delivery: deliveryDeps(ssm, config, aws, db),
+  });
+}
+
+export async function buildRepair({ db, config, aws }: Runtime) {
+  const [s3, ssm] = await Promise.all([createS3Client(aws), createSsmClient(aws)]);
+  return repairStep({
+    ports: postgresStepPorts(db),
+    config,
+    s3,
+    inventories: s3Inventories(s3, config.stagingBucket),
+    tarballs: s3KeptTarballs(s3, config.stagingBucket),
+    delivery: deliveryDeps(ssm, config, aws, db),
+  });
 }
 
 /**

@@ -53,6 +53,11 @@ const HostResultSchema = z.object({
   rolledBack: z.optional(z.boolean()),
   checks: z.optional(z.number().check(z.int(), z.positive())),
   output: z.optional(z.string()),
+  /** inventory.sh: the size of the inventory it uploaded (or would have), and how many plugin files it lists. */
+  bytes: z.optional(z.number().check(z.int(), z.nonnegative())),
+  files: z.optional(z.number().check(z.int(), z.nonnegative())),
+  /** clean.sh: how many debris paths it removed. */
+  removed: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;
 

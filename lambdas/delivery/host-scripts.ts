@@ -59,7 +59,11 @@ export interface RestartScriptInput {
 
 export interface HealthScriptInput {
   configDir: string;
-  pluginName: string;
+  /**
+   * The plugins the change delivered (one for an install or a rollback, those a repair reinstalled),
+   * each with the skills the caller knows it declared: a first install that is removed takes them along.
+   */
+  plugins: readonly DeliveredPlugin[];
   workspaceId: string;
   /** Configuration, the runtime's check (exit 0 = healthy); `{workspaceId}` as in the restart command. */
   command: string;
@@ -68,13 +72,41 @@ export interface HealthScriptInput {
   /** Run again once the host is put back; at most `restartTimeoutSeconds`. */
   restartCommand: string;
   restartTimeoutSeconds: number;
-  /** Skills the caller knows the plugin declared: a first install that is removed takes them along. */
+}
+
+export interface DeliveredPlugin {
+  name: string;
   skills?: readonly string[];
+}
+
+export interface InventoryScriptInput {
+  configDir: string;
+  /** A presigned PUT URL the inventory is uploaded to. */
+  uploadUrl: string;
+  uploadTimeoutSeconds: number;
+  /** The largest inventory (gzipped) the host uploads. */
+  maxBytes: number;
+}
+
+export interface CleanScriptInput {
+  configDir: string;
+  /** Debris, relative to plugins/: `.staging/<entry>`, `.previous/<entry>`, `.previous/.markers/<entry>`, `.molecule/<entry>`. */
+  paths: readonly string[];
 }
 
 const DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 120;
 
-type ScriptFile = 'prelude.sh' | 'install.sh' | 'uninstall.sh' | 'restart.sh' | 'probe.sh' | 'health.sh' | 'manifest-skills.awk' | 'strip-markers.awk';
+type ScriptFile =
+  | 'prelude.sh'
+  | 'install.sh'
+  | 'uninstall.sh'
+  | 'restart.sh'
+  | 'probe.sh'
+  | 'health.sh'
+  | 'inventory.sh'
+  | 'clean.sh'
+  | 'manifest-skills.awk'
+  | 'strip-markers.awk';
 
 const files = new Map<ScriptFile, string>();
 
@@ -91,9 +123,11 @@ function scriptFile(name: ScriptFile): string {
   return text;
 }
 
-/** The inputs as quoted assignments, then the files' text. */
-function script(inputs: Record<string, string>, ...parts: string[]): string {
-  const assignments = Object.entries(inputs).map(([name, value]) => `${name}=${shellQuote(value)}\n`);
+/** The inputs as quoted assignments (a list as a bash array of quoted words), then the files' text. */
+function script(inputs: Record<string, string | readonly string[]>, ...parts: string[]): string {
+  const assignments = Object.entries(inputs).map(([name, value]) =>
+    typeof value === 'string' ? `${name}=${shellQuote(value)}\n` : `${name}=(${value.map(shellQuote).join(' ')})\n`,
+  );
   return [...assignments, ...parts].join('');
 }
 
@@ -166,27 +200,54 @@ export function restartScript({ workspaceId, command, configDir }: RestartScript
 
 /**
  * The health gate: runs the check until it passes or times out, and when it does not, puts back
- * what was there and restarts again; see scripts/health.sh. The check is configuration too, and
- * goes in as a quoted value run by `bash -c` under `timeout`; the uninstall and the restart go in
- * as whole host scripts, so the first install's removal is exactly an uninstall's.
+ * what was there for each delivered plugin and restarts again; see scripts/health.sh. The check is
+ * configuration too, and goes in as a quoted value run by `bash -c` under `timeout`; the
+ * uninstalls and the restart go in as whole host scripts, so a first install's removal is exactly
+ * an uninstall's.
  */
 export function healthScript(input: HealthScriptInput): string {
-  const { configDir, pluginName, workspaceId, command, skills = [] } = input;
-  assertPluginName(pluginName);
+  const { configDir, plugins, workspaceId, command } = input;
+  if (plugins.length === 0) throw new Error('the health gate needs the plugins the change delivered');
+  for (const plugin of plugins) assertPluginName(plugin.name);
   return script(
     {
       RESULT_PREFIX,
       CONFIG_PATH: checkedConfigDir(configDir),
-      NAME: pluginName,
+      NAMES: plugins.map((p) => p.name),
       HEALTH_COMMAND: withWorkspaceId(command, workspaceId),
       TIMEOUT_SECONDS: String(wholeSeconds(input.timeoutSeconds)),
-      UNINSTALL_SCRIPT: uninstallScript({ configDir, pluginName, skills }),
+      UNINSTALL_SCRIPTS: plugins.map((p) => uninstallScript({ configDir, pluginName: p.name, skills: p.skills ?? [] })),
       RESTART_SCRIPT: restartScript({ workspaceId, command: input.restartCommand, configDir }),
       RESTART_SECONDS: String(wholeSeconds(input.restartTimeoutSeconds)),
     },
     scriptFile('prelude.sh'),
     scriptFile('health.sh'),
   );
+}
+
+/** A read-only inventory of plugins/, uploaded to `uploadUrl`; see scripts/inventory.sh. */
+export function inventoryScript({ configDir, uploadUrl, uploadTimeoutSeconds, maxBytes }: InventoryScriptInput): string {
+  if (!/^https?:\/\//i.test(uploadUrl)) throw new Error('the upload URL must be http(s)');
+  return script(
+    {
+      RESULT_PREFIX,
+      CONFIG_PATH: checkedConfigDir(configDir),
+      UPLOAD_URL: uploadUrl,
+      MAX_TIME: String(wholeSeconds(uploadTimeoutSeconds)),
+      MAX_BYTES: String(Math.max(1, Math.floor(maxBytes))),
+    },
+    scriptFile('prelude.sh'),
+    scriptFile('inventory.sh'),
+  );
+}
+
+/** What a debris path may be: one entry of the delivery's own dirs under plugins/ (scripts/clean.sh checks it again). */
+export const DEBRIS_PATH_RE = /^\.(?:staging|previous|previous\/\.markers|molecule)\/(?!\.\.?$)[^/\n\0]+$/;
+
+/** Removes these debris paths and nothing else; see scripts/clean.sh. */
+export function cleanScript({ configDir, paths }: CleanScriptInput): string {
+  for (const path of paths) if (!DEBRIS_PATH_RE.test(path)) throw new Error(`not a debris path: ${JSON.stringify(path)}`);
+  return script({ RESULT_PREFIX, CONFIG_PATH: checkedConfigDir(configDir), PATHS: paths.join('\n') }, scriptFile('prelude.sh'), scriptFile('clean.sh'));
 }
 
 /** Configured shell code with `{workspaceId}` replaced by the quoted id. */

@@ -5,12 +5,14 @@ import type { Config } from '../shared/config.js';
 import type { TransportTaken, Workspace } from '../shared/types.js';
 import { runViaEic, type EicDeps } from './eic.js';
 import { HostCommandFailed, parseHostResult, type HostCommand, type HostCommandResult, type HostResult } from './host-command.js';
-import { healthScript, installScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
+import { cleanScript, healthScript, installScript, inventoryScript, probeScript, restartScript, uninstallScript, type InstallMarker } from './host-scripts.js';
 import { runViaSsm, type SsmRunOptions } from './ssm.js';
 import { chooseTransport, deliverableInstanceId, type DeliveryRoute } from './transport.js';
+import type { DeliveredPlugin } from './host-scripts.js';
 
 export { chooseTransport, type DeliveryRoute } from './transport.js';
-export type { InstallMarker } from './host-scripts.js';
+export type { DeliveredPlugin, InstallMarker } from './host-scripts.js';
+export { DEBRIS_PATH_RE } from './host-scripts.js';
 
 export interface DeliveryDeps {
   ssm: SSMClient;
@@ -112,25 +114,24 @@ const HEALTH_GATE_SLACK_MS = 30_000;
 
 /**
  * The health gate (SPEC §9), after a restart: the host runs the runtime's check until it passes or
- * `healthTimeoutMs` has passed, and when it does not, puts back what was there before and restarts
- * again (scripts/health.sh). Either is a verdict, not an error; a gate that could not run throws
- * DeliveryFailed (step `health`).
+ * `healthTimeoutMs` has passed, and when it does not, puts back what was there before for every
+ * plugin the change delivered and restarts again (scripts/health.sh). Either is a verdict, not an
+ * error; a gate that could not run throws DeliveryFailed (step `health`).
  */
 export async function verifyHealth(
   deps: DeliveryDeps,
-  { workspace, pluginName, skills }: { workspace: Workspace; pluginName: string; skills: readonly string[] },
+  { workspace, plugins }: { workspace: Workspace; plugins: readonly DeliveredPlugin[] },
 ): Promise<HealthVerdict> {
   const { healthCommandFor, healthTimeoutMs, deliveryTimeoutMs, restartCommand } = deps.config;
 
   const script = healthScript({
     configDir: deps.config.configDirFor(workspace.runtime),
-    pluginName,
+    plugins,
     workspaceId: workspace.id,
     command: healthCommandFor(workspace.runtime),
     timeoutSeconds: healthTimeoutMs / 1000,
     restartCommand,
     restartTimeoutSeconds: deliveryTimeoutMs / 1000,
-    skills,
   });
   // The whole gate, not one delivery command: the checks, putting back and a restart.
   const hostBoundMs = healthTimeoutMs + HEALTH_GATE_SLACK_MS + deliveryTimeoutMs;
@@ -196,6 +197,54 @@ export async function probePlugin(deps: DeliveryDeps, { workspace, pluginName }:
   const marker = MarkerFile.safeParse(parseJson(fromBase64(result.marker)));
   const installed = marker.success && marker.data.dir === result.dirId ? marker.data.install : null;
   return { present: true, transport, version: manifestVersion(fromBase64(result.version)), installed };
+}
+
+/** What a host reported of its inventory (SPEC §12): uploaded to the URL it was given. */
+export interface InventoryOutcome extends HostReach {
+  transport: TransportTaken;
+  /** The gzipped inventory's size. */
+  bytes: number;
+  /** How many plugin files it lists. */
+  files: number;
+}
+
+/** The largest inventory a host uploads: far above 500 plugins of 10 000 files in all (about 1 MB). */
+export const MAX_INVENTORY_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The host inventories plugins/ read-only and uploads it to `uploadUrl` (scripts/inventory.sh);
+ * only a short result line comes back through the transport, whatever the host holds.
+ */
+export async function inventoryHost(deps: DeliveryDeps, { workspace, uploadUrl }: { workspace: Workspace; uploadUrl: string }): Promise<InventoryOutcome> {
+  const script = inventoryScript({
+    configDir: deps.config.configDirFor(workspace.runtime),
+    uploadUrl,
+    uploadTimeoutSeconds: deps.config.deliveryTimeoutMs / 1000,
+    maxBytes: MAX_INVENTORY_UPLOAD_BYTES,
+  });
+  const { transport, result, reach } = await runOnWorkspace(deps, workspace, script);
+  if (result.code === 'inventory_too_large') {
+    throw new DeliveryFailed(`the workspace inventory is larger than ${MAX_INVENTORY_UPLOAD_BYTES} bytes (${result.files ?? '?'} plugin files)`, {
+      workspaceId: workspace.id,
+      transport,
+      ...reach,
+    });
+  }
+  if (!result.ok || result.bytes === undefined) {
+    throw new DeliveryFailed('the workspace did not report its inventory', { workspaceId: workspace.id, step: result.step, transport, ...reach });
+  }
+  return { transport, ...reach, bytes: result.bytes, files: result.files ?? 0 };
+}
+
+/** Removes these debris paths (relative to plugins/) and nothing else (scripts/clean.sh). */
+export async function removeDebris(
+  deps: DeliveryDeps,
+  { workspace, paths }: { workspace: Workspace; paths: readonly string[] },
+): Promise<{ transport: TransportTaken; removed: number } & HostReach> {
+  const script = cleanScript({ configDir: deps.config.configDirFor(workspace.runtime), paths });
+  const { transport, result, reach } = await runOnWorkspace(deps, workspace, script);
+  if (!result.ok) throw new DeliveryFailed('the workspace reported a failed clean-up', { workspaceId: workspace.id, step: result.step, transport, ...reach });
+  return { transport, ...reach, removed: result.removed ?? 0 };
 }
 
 const fromBase64 = (text: string | undefined) => Buffer.from(text ?? '', 'base64').toString('utf8');
@@ -279,6 +328,10 @@ const STEP_MESSAGES: Record<string, string> = {
   marker: 'the workspace could not record what it installed',
   probe: 'the workspace could not report what it has installed',
   health: 'the workspace could not run the health check',
+  inventory: 'the workspace could not list its plugins',
+  pack: 'the workspace could not pack its inventory',
+  upload: 'the workspace could not upload its inventory',
+  clean: 'the workspace could not remove the debris',
 };
 
 /**

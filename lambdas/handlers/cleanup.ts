@@ -6,10 +6,10 @@ import { runCleanupOnDb } from '../composition/on-db.js';
 import type { CleanupSummary } from '../use-cases/cleanup.js';
 import { logger } from '../shared/logger.js';
 
-/** The scheduled cleanup (EventBridge, every 15 minutes by default). */
+/** The scheduled cleanup (EventBridge, every 15 minutes by default), with the drift sweep. */
 export const handler = lazyHandler<unknown, CleanupSummary>(async ({ db, config, aws }) => {
   const [sfn, s3] = await Promise.all([createSfnClient(aws), createS3Client(aws)]);
   const workflow = sfnStarter(sfn, config.stateMachineArn);
   const tarballs = s3KeptTarballStore(s3, config.stagingBucket);
-  return () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch, tarballs });
+  return () => runCleanupOnDb({ db, workflow, log: logger, batch: config.cleanupBatch, tarballs, driftSweep: config.driftSweep });
 });

@@ -91,6 +91,8 @@ export const EnvSchema = z.object({
   PLUGIN_CONFIG_DIRS: optionalText,
   PLUGIN_CLEANUP_BATCH: int(50),
   PLUGIN_CLEANUP_INTERVAL: durationWhere('15m', (ms) => ms > 0, 'must be longer than 0'),
+  PLUGIN_DRIFT_SWEEP_BATCH: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 20),
+  PLUGIN_DRIFT_SWEEP_AFTER: duration('6h'),
   PLUGIN_EIC_OS_USER: z._default(z.string().check(z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')), 'ubuntu'),
   PLUGIN_EIC_SSH_PORT: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(65_535)), 22),
   PLUGIN_EIC_SSH_HOST: z.optional(z.string().check(z.minLength(1))),
@@ -221,6 +223,8 @@ export const ENV_DOCS: Record<keyof typeof EnvSchema.shape, VariableDoc> = {
   },
   PLUGIN_CLEANUP_BATCH: { description: 'uninstalls one cleanup run may start' },
   PLUGIN_CLEANUP_INTERVAL: { description: 'how often the scheduled cleanup runs (the stack’s EventBridge schedule, the local scheduler)' },
+  PLUGIN_DRIFT_SWEEP_BATCH: { description: 'workspaces one cleanup run verifies for drift (SPEC §12), least recently verified first; 0 turns the sweep off' },
+  PLUGIN_DRIFT_SWEEP_AFTER: { description: 'the drift sweep verifies a workspace again once its last verify is this old (never verified: first)' },
   PLUGIN_RECONCILE_AFTER: { description: 'a RUNNING operation younger than this is not reconciled: its execution is surely still starting' },
   PLUGIN_RECONCILE_INTERVAL: { description: 'how often `npm start` reconciles operations whose execution ended; on AWS it runs on the cleanup schedule' },
   PLUGIN_RECONCILE_BATCH: { description: 'RUNNING operations one reconcile sweep checks' },
@@ -334,6 +338,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     rolloutTickSeconds: e.PLUGIN_ROLLOUT_TICK / 1000,
     cleanupBatch: e.PLUGIN_CLEANUP_BATCH,
     cleanupIntervalMs: e.PLUGIN_CLEANUP_INTERVAL,
+    driftSweep: {
+      /** Workspaces one cleanup run verifies (SPEC §12); 0: no sweep. */
+      batch: e.PLUGIN_DRIFT_SWEEP_BATCH,
+      /** A workspace verified more recently than this is left for a later run. */
+      afterMs: e.PLUGIN_DRIFT_SWEEP_AFTER,
+    },
     eic: {
       osUser: e.PLUGIN_EIC_OS_USER,
       sshPort: e.PLUGIN_EIC_SSH_PORT,

@@ -14,7 +14,7 @@ function sanitize(text: string): string {
 
 /**
  * The execution's name says what it does: `install-<workspace>-<plugin>-<8 hex of the operation id>`
- * (or `uninstall-…`). Workspace and plugin are sanitized and, when together they would pass 80
+ * (or `uninstall-…`; a verify or a repair, about the whole workspace, is `verify-<workspace>-<8 hex>`). Workspace and plugin are sanitized and, when together they would pass 80
  * characters, shortened (the longer first, neither below its fair half); the 8 hex of the
  * operation id are always kept, so two operations never share a name in practice and the name
  * leads back to its operation (the full id stays in the execution's input).
@@ -26,6 +26,9 @@ export function executionName(op: { kind: OperationKind; workspaceId: string; pl
     .toLowerCase()
     .padEnd(HEX_CHARS, '0');
   const workspace = sanitize(op.workspaceId) || 'workspace';
+  if (op.plugin === null && (op.kind === 'verify' || op.kind === 'repair')) {
+    return `${op.kind}-${workspace.slice(0, EXECUTION_NAME_MAX - op.kind.length - HEX_CHARS - 2).replace(/-+$/, '')}-${hex}`;
+  }
   const plugin = sanitize(op.plugin ?? '') || 'plugin';
   const budget = EXECUTION_NAME_MAX - op.kind.length - HEX_CHARS - 3;
   const [w, p] = shorten(workspace, plugin, budget);

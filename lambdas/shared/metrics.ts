@@ -31,6 +31,11 @@ export const METRIC = {
    * duration (its remaining waves of installs at each install's bound, twice over).
    */
   RolloutsOverdue: 'RolloutsOverdue',
+  /**
+   * Count, per cleanup run: live workspaces whose latest verify found drift (SPEC §12: a plugin not
+   * as recorded, or debris). Emitted on every run with a drift sweep, 0 included.
+   */
+  DriftedWorkspaces: 'DriftedWorkspaces',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -60,6 +65,7 @@ const UNITS: Record<MetricName, Unit> = {
   OperationsOverdue: 'Count',
   RolloutsStopped: 'Count',
   RolloutsOverdue: 'Count',
+  DriftedWorkspaces: 'Count',
 };
 
 /**

@@ -7,7 +7,7 @@ export { ContentHash, PLUGIN_NAME_RE, PluginName, WORKSPACE_ID_RE } from '@molec
 /** SPEC §5: only real instance ids are delivered to. */
 export const INSTANCE_ID_RE = /^i-[0-9a-f]{8,17}$/;
 
-export { OperationKind, OperationStatus, Transport } from '@molecule/plugins-sdk/contract/vocabulary';
+export { OperationKind, OperationStatus, RepairMode, Transport } from '@molecule/plugins-sdk/contract/vocabulary';
 
 /** The bounds of `GET /operations?limit=`: a page holds at most this many operations. */
 export const OPERATIONS_PAGE_MAX = 100;
@@ -31,6 +31,11 @@ export type StepRecord = z.infer<typeof contract.StepRecord>;
 export type Operation = z.infer<typeof contract.Operation>;
 /** What an install would change (SPEC §9 plans). */
 export type Plan = z.infer<typeof contract.Plan>;
+/** What a verify found on the host, held against the records (SPEC §12). */
+export type Verification = z.infer<typeof contract.Verification>;
+export type VerifiedPlugin = z.infer<typeof contract.VerifiedPlugin>;
+/** What a repair changed (SPEC §12). */
+export type Repair = z.infer<typeof contract.Repair>;
 /** One plugin of the curated registry, as the listings show it. */
 export type RegistryEntry = z.infer<typeof contract.RegistryEntry>;
 

@@ -6,10 +6,12 @@ import {
   type OperationKind,
   type OperationStatus,
   type Plan,
+  type Repair,
   type RevisionFile,
   type Signer,
   type StepDetails,
   type StepRecord,
+  type Verification,
 } from '../shared/types.js';
 import { InvalidRequest, type ErrorRecord } from '../shared/errors.js';
 import { consoleUrlFor } from '../shared/execution-name.js';
@@ -32,6 +34,8 @@ export interface OperationRow {
   plan: Plan | null;
   rollout_id: string | null;
   signer: Signer | null;
+  verify: Verification | null;
+  repair: Repair | null;
   request_hash: string | null;
   created_at: Date;
   updated_at: Date;
@@ -78,6 +82,8 @@ export const toOperation = (r: OperationRow): Operation => ({
   ...(r.rollout_id ? { rolloutId: r.rollout_id } : {}),
   ...(r.revision !== null && r.revision !== undefined ? { revision: r.revision } : {}),
   ...(r.plan ? { plan: r.plan } : {}),
+  ...(r.verify ? { verify: r.verify } : {}),
+  ...(r.repair ? { repair: r.repair } : {}),
   // A step records its error's context before it fails (`setFailing`); the operation shows it once closed.
   ...(r.error && r.status !== 'RUNNING' ? { error: r.error } : {}),
   ...(r.signer ? { signer: r.signer } : {}),
@@ -286,6 +292,16 @@ export async function setFailing(db: Queryable, id: string, error: ErrorRecord):
 /** What a plan found (SPEC §9): the operation's `plan`. */
 export async function setPlan(db: Queryable, id: string, plan: Plan): Promise<void> {
   await query(db, 'UPDATE plugin_operations SET plan = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(plan)]);
+}
+
+/** What a verify found on the host (SPEC §12): the operation's `verify`. */
+export async function setVerification(db: Queryable, id: string, verification: Verification): Promise<void> {
+  await query(db, 'UPDATE plugin_operations SET verify = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(verification)]);
+}
+
+/** What a repair changed (SPEC §12): the operation's `repair`. */
+export async function setRepair(db: Queryable, id: string, repair: Repair): Promise<void> {
+  await query(db, 'UPDATE plugin_operations SET repair = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(repair)]);
 }
 
 /** Appends warnings a later step found (a skill dir uninstall kept), after those Stage recorded. */

@@ -55,17 +55,25 @@ export interface NewRevision {
   status: Extract<RevisionStatus, 'active' | 'rolled_back'>;
   /** How many of the newest revisions keep their tarball. */
   keep: number;
+  /** The files delivered; absent: those Stage recorded on the operation. */
+  files?: readonly RevisionFile[];
 }
 
 /**
+ * A revision a repair adopted from the host (SPEC §12, `source: "host://<workspace>"`): nothing was
+ * staged, so it has no tarball to keep, and it holds no place among the kept ones.
+ */
+const ADOPTED = `source_raw LIKE 'host://%'`;
+
+/**
  * Records the delivery `operationId` made as the plugin's next revision, with the files Stage
- * recorded on that operation (`staged_files`) and its signer. An `active` one supersedes the
- * active one. Only the newest `keep` revisions keep their tarball. Recording the same operation
- * again returns the revision it already has.
+ * recorded on that operation (`staged_files`, unless `files` are given) and its signer. An
+ * `active` one supersedes the active one. Only the newest `keep` revisions keep their tarball.
+ * Recording the same operation and plugin again returns the revision it already has.
  */
 export async function addRevision(db: Db, r: NewRevision): Promise<PluginRevision> {
   return transaction(db, async (client) => {
-    const existing = await query<Row>(client, 'SELECT * FROM plugin_revisions WHERE operation_id = $1', [r.operationId]);
+    const existing = await query<Row>(client, 'SELECT * FROM plugin_revisions WHERE operation_id = $1 AND plugin_name = $2', [r.operationId, r.plugin]);
     if (existing[0]) return toRevision(existing[0]);
     // Serializes revision numbers of one workspace and plugin (two workflows never deliver it at
     // once, but a reconciler may record while a retried step does).
@@ -79,13 +87,26 @@ export async function addRevision(db: Db, r: NewRevision): Promise<PluginRevisio
     const [row] = await query<Row>(
       client,
       `INSERT INTO plugin_revisions
-         (workspace_id, plugin_name, revision, version, source_raw, sha256, skills, runtimes, files, signer, operation_id, status)
+         (workspace_id, plugin_name, revision, version, source_raw, sha256, skills, runtimes, files, signer, operation_id, status,
+          tarball_kept, tarball_deleted)
        SELECT $1, $2,
          coalesce((SELECT max(revision) FROM plugin_revisions WHERE workspace_id = $1 AND plugin_name = $2), 0) + 1,
-         $3, $4, $5, $6, $7, coalesce(o.staged_files, '[]'::jsonb), o.signer, $8, $9
+         $3, $4, $5, $6, $7, coalesce($10::jsonb, o.staged_files, '[]'::jsonb), o.signer, $8, $9,
+         $4 NOT LIKE 'host://%', $4 LIKE 'host://%'
        FROM (SELECT 1) one LEFT JOIN plugin_operations o ON o.id = $8
        RETURNING *`,
-      [r.workspaceId, r.plugin, r.version, r.source, r.sha256, JSON.stringify(r.skills), JSON.stringify(r.runtimes), r.operationId, r.status],
+      [
+        r.workspaceId,
+        r.plugin,
+        r.version,
+        r.source,
+        r.sha256,
+        JSON.stringify(r.skills),
+        JSON.stringify(r.runtimes),
+        r.operationId,
+        r.status,
+        r.files ? JSON.stringify(r.files) : null,
+      ],
     );
     await keepNewest(client, r.workspaceId, r.plugin, r.keep);
     await client.query('UPDATE plugin_operations SET revision = $2 WHERE id = $1', [r.operationId, row?.revision]);
@@ -99,7 +120,7 @@ async function keepNewest(db: Queryable, workspaceId: string, plugin: string, ke
     db,
     `UPDATE plugin_revisions r SET tarball_kept = (ranked.n <= $3)
      FROM (SELECT revision, row_number() OVER (ORDER BY revision DESC) AS n
-           FROM plugin_revisions WHERE workspace_id = $1 AND plugin_name = $2) ranked
+           FROM plugin_revisions WHERE workspace_id = $1 AND plugin_name = $2 AND NOT ${ADOPTED}) ranked
      WHERE r.workspace_id = $1 AND r.plugin_name = $2 AND r.revision = ranked.revision AND r.tarball_kept <> (ranked.n <= $3)`,
     [workspaceId, plugin, keep],
   );
@@ -152,6 +173,12 @@ export async function getRevision(db: Queryable, workspaceId: string, plugin: st
 export async function activeRevision(db: Queryable, workspaceId: string, plugin: string): Promise<PluginRevision | null> {
   const rows = await query<Row>(db, `SELECT * FROM plugin_revisions WHERE workspace_id = $1 AND plugin_name = $2 AND status = 'active'`, [workspaceId, plugin]);
   return rows[0] ? toRevision(rows[0]) : null;
+}
+
+/** Every active revision on the workspace, by plugin. */
+export async function activeRevisionsOn(db: Queryable, workspaceId: string): Promise<Map<string, PluginRevision>> {
+  const rows = await query<Row>(db, `SELECT * FROM plugin_revisions WHERE workspace_id = $1 AND status = 'active'`, [workspaceId]);
+  return new Map(rows.map((r) => [r.plugin_name, toRevision(r)]));
 }
 
 /**

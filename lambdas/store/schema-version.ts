@@ -22,6 +22,7 @@ export const REQUIRED_MIGRATIONS: readonly string[] = [
   '1732240000040_one-running-uninstall',
   '1732240000050_plugin-revisions',
   '1732240000060_plugin-trust',
+  '1732240000070_drift',
   '1732240000080_rollouts',
 ];
 

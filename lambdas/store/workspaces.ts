@@ -96,3 +96,50 @@ export async function workspacesOfOrg(db: Queryable, orgId: string): Promise<Wor
   const rows = await query<WorkspaceRow>(db, `SELECT * FROM workspaces WHERE org_id = $1 AND status <> 'removed' ORDER BY id`, [orgId]);
   return rows.map(toWorkspace);
 }
+
+/**
+ * A verify finished (SPEC §12): when, and whether it found drift. A repair clears `last_verified_at`
+ * instead (`drifted` stays as the last verify found it), so the next sweep verifies the workspace first.
+ */
+export async function markVerified(db: Queryable, workspaceId: string, drifted: boolean): Promise<void> {
+  await query(db, 'UPDATE workspaces SET last_verified_at = now(), drifted = $2 WHERE id = $1', [workspaceId, drifted]);
+}
+
+export async function markRepaired(db: Queryable, workspaceId: string): Promise<void> {
+  await query(db, 'UPDATE workspaces SET last_verified_at = NULL WHERE id = $1', [workspaceId]);
+}
+
+/**
+ * Claims the drift sweep's batch (SPEC §12): workspaces with a host to verify (not removed, not
+ * external, an instance) not verified since `verifiedBefore` and without a verify RUNNING, least
+ * recently verified first (never verified before all), at most `batch`. Claiming sets their
+ * `last_verified_at`, in the same statement, so two runs at once (the schedule and
+ * `POST /admin/cleanup/run`) never take the same workspace, and a host that is down is tried again
+ * once `verifiedBefore` passes it, not on every run ahead of the others. The verify sets it again
+ * when it ends, with what it found.
+ */
+export async function claimDriftSweep(db: Queryable, batch: number, verifiedBefore: Date): Promise<string[]> {
+  const rows = await query<{ id: string }>(
+    db,
+    `WITH picked AS (
+       SELECT w.id, w.last_verified_at FROM workspaces w
+       WHERE w.status <> 'removed' AND w.runtime <> 'external' AND w.instance_id IS NOT NULL
+         AND (w.last_verified_at IS NULL OR w.last_verified_at < $2)
+         AND NOT EXISTS (SELECT 1 FROM plugin_operations o WHERE o.workspace_id = w.id AND o.status = 'RUNNING' AND o.kind = 'verify')
+       ORDER BY w.last_verified_at ASC NULLS FIRST, w.id
+       LIMIT $1
+       FOR UPDATE OF w SKIP LOCKED
+     ), claimed AS (
+       UPDATE workspaces w SET last_verified_at = now() FROM picked WHERE w.id = picked.id RETURNING w.id, picked.last_verified_at AS before
+     )
+     SELECT id FROM claimed ORDER BY before ASC NULLS FIRST, id`,
+    [batch, verifiedBefore.toISOString()],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** How many live workspaces the latest verify found drifted: the `DriftedWorkspaces` metric. */
+export async function countDriftedWorkspaces(db: Queryable): Promise<number> {
+  const rows = await query<{ n: number }>(db, `SELECT count(*)::int AS n FROM workspaces WHERE drifted AND status <> 'removed'`);
+  return rows[0]?.n ?? 0;
+}

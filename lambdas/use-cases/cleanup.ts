@@ -1,6 +1,7 @@
 import type { CleanupCandidate } from '../store/installed.js';
 import type { Log } from '../shared/logger.js';
-import type { InstalledStore, KeptTarballStore, OperationPorts, RevisionStore, WorkspaceStore } from './ports.js';
+import { emitMetric, METRIC } from '../shared/metrics.js';
+import type { DriftSweepStore, InstalledStore, KeptTarballStore, OperationPorts, RevisionStore, WorkspaceStore } from './ports.js';
 import { startOperation } from './start.js';
 
 export interface CleanupSummary {
@@ -9,6 +10,15 @@ export interface CleanupSummary {
   purgedRows: number;
   /** Revision tarballs deleted: no kept revision named them any more. */
   expiredTarballs: number;
+  /** The drift sweep, when this run had one (SPEC §12). */
+  driftSweep?: DriftSweepSummary;
+}
+
+export interface DriftSweepSummary {
+  started: Array<{ workspaceId: string; operationId: string }>;
+  failedToStart: Array<{ workspaceId: string; error: string }>;
+  /** Live workspaces whose latest verify found drift: the `DriftedWorkspaces` metric. */
+  driftedWorkspaces: number;
 }
 
 export type CleanupDeps = OperationPorts & {
@@ -17,6 +27,8 @@ export type CleanupDeps = OperationPorts & {
   revisions: RevisionStore;
   /** Absent: tarballs are not pruned in this run (a caller without the bucket). */
   tarballs?: KeptTarballStore;
+  /** Absent, or a batch of 0: no drift sweep in this run. */
+  driftSweep?: { store: DriftSweepStore; batch: number; afterMs: number };
   log: Log;
   batch: number;
 };
@@ -60,13 +72,53 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupSummary> {
   }
   summary.purgedRows = await deps.workspaces.purgeRemovedPlugins(deps.batch);
   if (deps.tarballs) summary.expiredTarballs = await pruneTarballs(deps, deps.tarballs);
+  if (deps.driftSweep && deps.driftSweep.batch > 0) summary.driftSweep = await sweepDrift(deps, deps.driftSweep);
   deps.log.info('cleanup run', {
     started: summary.started.length,
     failedToStart: summary.failedToStart.length,
     purgedRows: summary.purgedRows,
     expiredTarballs: summary.expiredTarballs,
+    ...(summary.driftSweep ? { verifiesStarted: summary.driftSweep.started.length, driftedWorkspaces: summary.driftSweep.driftedWorkspaces } : {}),
   });
   return summary;
+}
+
+/**
+ * SPEC §12, on the cleanup's schedule: start a verify of at most `batch` workspaces, least
+ * recently verified first (never verified before all; none verified within `afterMs`, a claimed
+ * one counting as verified), so every host is looked at in turn however many there are and one
+ * that is down waits its turn again; a workspace brought back after its rows were
+ * purged is verified like any other, and reports its plugins as unknown. Each verify marks its
+ * workspace when it ends; the count of drifted ones is published on every run (0 included, so the
+ * alarm sees data), from the verifies that have ended by now.
+ */
+async function sweepDrift(deps: CleanupDeps, sweep: NonNullable<CleanupDeps['driftSweep']>): Promise<DriftSweepSummary> {
+  const result: DriftSweepSummary = { started: [], failedToStart: [], driftedWorkspaces: 0 };
+  const verifiedBefore = new Date(deps.clock.now().getTime() - sweep.afterMs);
+  for (const workspaceId of await sweep.store.claim(sweep.batch, verifiedBefore)) {
+    const workspace = await deps.workspaces.get(workspaceId);
+    if (!workspace) continue;
+    try {
+      const { operation } = await startOperation(deps, {
+        kind: 'verify',
+        workspace,
+        source: null,
+        plugin: null,
+        expectedSha256: null,
+        restart: false,
+        uninstallAt: null,
+        idempotencyKey: null,
+        actorPrefix: 'drift-sweep',
+        asked: {},
+      });
+      result.started.push({ workspaceId, operationId: operation.operationId });
+    } catch (err) {
+      result.failedToStart.push({ workspaceId, error: (err as Error).message });
+    }
+  }
+  result.driftedWorkspaces = await sweep.store.countDrifted();
+  await emitMetric(METRIC.DriftedWorkspaces, result.driftedWorkspaces);
+  return result;
 }
 
 /**

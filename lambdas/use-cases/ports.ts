@@ -58,6 +58,13 @@ export interface KeptTarballStore {
   delete(sha256s: readonly string[]): Promise<void>;
 }
 
+/** What the drift sweep reads (SPEC §12): whom to verify next, and how many the latest verifies found drifted. */
+export interface DriftSweepStore {
+  /** Claims workspaces with a host, not verified since `verifiedBefore`, least recently verified first; at most `batch`. */
+  claim(batch: number, verifiedBefore: Date): Promise<string[]>;
+  countDrifted(): Promise<number>;
+}
+
 export interface AllowlistStore {
   /** What the org's list says of `name` from `source`'s origin (judged by plugins/allowlist-policy.ts). */
   match(orgId: string, name: string, source: string): Promise<AllowlistMatch>;

@@ -6,12 +6,15 @@ import type {
   OperationStatus,
   Plan,
   PluginRevision,
+  Repair,
   RevisionFile,
   StagedPlugin,
   Signer,
   StepDetails,
   StepRecord,
+  Verification,
 } from '../shared/types.js';
+import type { HostInventory } from '../delivery/inventory.js';
 import type { NewRevision } from '../store/revisions.js';
 import type { TrustDocument } from '@molecule/plugins-sdk/signing';
 
@@ -34,6 +37,10 @@ export interface OperationRecords {
   stagedFiles(operationId: string): Promise<RevisionFile[] | null>;
   /** What a plan found (SPEC §9), kept on the operation. */
   planned(operationId: string, plan: Plan): Promise<void>;
+  /** What a verify found on the host (SPEC §12), kept on the operation. */
+  verified(operationId: string, verification: Verification): Promise<void>;
+  /** What a repair changed (SPEC §12), kept on the operation. */
+  repaired(operationId: string, repair: Repair): Promise<void>;
   /** Appends warnings a later step found, after those Stage recorded. */
   addWarnings(operationId: string, warnings: readonly string[]): Promise<void>;
   /**
@@ -56,6 +63,8 @@ export interface WorkspaceLeases {
 /** The plugins a workspace has, as recorded. */
 export interface InstalledRecords {
   get(workspaceId: string, name: string): Promise<InstalledPlugin | null>;
+  /** Every plugin recorded on the workspace. */
+  list(workspaceId: string): Promise<InstalledPlugin[]>;
   record(plugin: InstalledInput): Promise<void>;
   forget(workspaceId: string, name: string): Promise<void>;
   /** A failed uninstall left the plugin in place: the cleanup retries it later. */
@@ -86,6 +95,8 @@ export interface PluginRevisions {
   add(revision: NewRevision): Promise<PluginRevision>;
   get(workspaceId: string, plugin: string, revision: number): Promise<PluginRevision | null>;
   active(workspaceId: string, plugin: string): Promise<PluginRevision | null>;
+  /** Every active revision on the workspace, by plugin. */
+  activeOn(workspaceId: string): Promise<Map<string, PluginRevision>>;
   /** A rollback succeeded: `revision` is active again, the one it replaced rolled back. */
   reactivate(workspaceId: string, plugin: string, revision: number, operationId: string): Promise<void>;
   markRemoved(workspaceId: string, plugin: string): Promise<void>;
@@ -109,6 +120,22 @@ export interface RolloutFacts {
   } | null>;
 }
 
+/** When each workspace was last verified and whether it drifted (SPEC §12: the sweep and its metric). */
+export interface DriftMarks {
+  verified(workspaceId: string, drifted: boolean): Promise<void>;
+  /** A repair changed the workspace: the next sweep verifies it first. */
+  repaired(workspaceId: string): Promise<void>;
+}
+
+/** Where a host uploads its inventory (scripts/inventory.sh), one object per operation, and reading it back. */
+export interface Inventories {
+  /** A presigned PUT URL for the operation's inventory. */
+  uploadUrl(operationId: string): Promise<string>;
+  read(operationId: string): Promise<HostInventory>;
+  /** Once read for the last time; the bucket's lifecycle removes any left over. */
+  discard(operationId: string): Promise<void>;
+}
+
 export interface StepPorts {
   operations: OperationRecords;
   leases: WorkspaceLeases;
@@ -118,4 +145,5 @@ export interface StepPorts {
   revisions: PluginRevisions;
   rollouts: RolloutFacts;
   trust: OrgTrust;
+  drift: DriftMarks;
 }

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useSharedLocalStack } from '../support/local-stack.js';
+import { runCli } from '../support/cli.js';
 
 /** The CLI as a user runs it, as its own process, against `npm start`'s process over HTTP. */
 const stack = useSharedLocalStack();
@@ -16,17 +15,8 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   return cliAs(org, ...args);
 }
 
-async function cliAs(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
-      env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: token },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
+function cliAs(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCli(stack.url, token, ...args);
 }
 
 beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,26 @@ describe('the ops page in Chromium', () => {
     expect(await revision.getAttribute('data-status')).toBe('active');
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.evaluate<unknown>('window.__xss')).toBeUndefined();
+  }, 300_000);
+
+  it('marks a verify that found drift, and shows what differs, hostile file names as text', async () => {
+    const plugins = path.join(stack.localDir, 'instances', ONLINE.instance, 'configs', 'plugins');
+    appendFileSync(path.join(plugins, 'xss-demo', 'rules', 'a.md'), 'edited on the host\n');
+    writeFileSync(path.join(plugins, 'xss-demo', 'rules', XSS.replaceAll('/', '_')), 'hostile\n');
+    const res = await stack.call('POST', `/workspaces/${ONLINE.workspace}/plugins/verify`, { token: stack.adminToken, headers: { prefer: 'wait=25' } });
+    expect(res.body.drift).toBe(true);
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await row(res.body.operationId).waitFor(WAIT);
+    expect(await page.locator('#operation-rows tr[data-drift="true"] .badge.drift').first().textContent()).toMatch(/^drifted: 1 plugin/);
+    await row(res.body.operationId).click();
+    const modified = page.locator('#detail .drift-table tr[data-plugin="xss-demo"][data-state="modified"]');
+    await modified.waitFor(WAIT);
+    expect(await modified.locator('li[data-change="changed"]').textContent()).toBe('~ rules/a.md');
+    expect(await modified.locator('li[data-change="added"]').textContent()).toBe(`+ rules/${XSS.replaceAll('/', '_')}`);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate<unknown>('window.__xss')).toBeUndefined();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ops-page-drift.png'), fullPage: true });
   }, 300_000);
 
   it("lists fleet rollouts, shows one's workspaces, and opens a workspace's operation from there", async () => {

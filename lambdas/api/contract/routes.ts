@@ -7,6 +7,7 @@ import {
   IdempotencyKey,
   InstallBody,
   OperationId,
+  RepairBody,
   RollbackBody,
   RolloutBody,
   RolloutId,
@@ -136,6 +137,12 @@ const ROLLBACK_FAILURES = [
 
 /** A failed uninstall's own error, answered with its status when it failed within `Prefer: wait`. */
 const UNINSTALL_FAILURES = ['PluginNotInstalled', 'WorkspaceUnreachable', 'WorkspaceBusy', 'DeliveryFailed'] as const satisfies readonly ErrorName[];
+
+/** A failed verify's own error, answered with its status when it failed within `Prefer: wait`. */
+const VERIFY_FAILURES = ['WorkspaceUnreachable', 'WorkspaceBusy', 'DeliveryFailed'] as const satisfies readonly ErrorName[];
+
+/** A failed repair's own error, answered with its status when it failed within `Prefer: wait`. */
+const REPAIR_FAILURES = [...VERIFY_FAILURES, 'RevisionExpired', 'HealthCheckFailed'] as const satisfies readonly ErrorName[];
 
 const workspacePath = { id: WorkspaceId };
 const pluginPath = { ...workspacePath, name: PluginName };
@@ -276,6 +283,50 @@ export const rollbackPlugin = route({
     'IdempotencyKeyReused',
     'TooManyOperations',
     ...ROLLBACK_FAILURES,
+  ],
+});
+
+export const verifyPlugins = route({
+  id: 'verifyPlugins',
+  method: 'post',
+  path: '/workspaces/{id}/plugins/verify',
+  summary:
+    'Drift: inventory what the host really has under plugins/ (content hashes, debris, markers, owned skills), read-only, and hold it against the records (202, or the result within Prefer: wait)',
+  tag: PLUGINS,
+  callers: ['org', 'admin'],
+  params: workspacePath,
+  headers: OPERATION_HEADERS,
+  responses: {
+    200: { description: 'verified within Prefer: wait', body: 'Verification', headers: OPERATION_ID_HEADER },
+    202: { description: 'accepted: the verify runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
+  },
+  errors: ['InvalidRequest', 'Forbidden', 'WorkspaceNotFound', 'ExternalRuntime', 'IdempotencyKeyReused', 'TooManyOperations', ...VERIFY_FAILURES],
+});
+
+export const repairPlugins = route({
+  id: 'repairPlugins',
+  method: 'post',
+  path: '/workspaces/{id}/plugins/repair',
+  summary:
+    'Mend drift: `reinstall` delivers the active revisions again to modified and missing plugins (restart, health gate), `adopt` records what the host has, `clean` removes debris; nothing else on the host changes (202, or the result within Prefer: wait)',
+  tag: PLUGINS,
+  callers: ['org', 'admin'],
+  params: workspacePath,
+  headers: OPERATION_HEADERS,
+  body: RepairBody,
+  responses: {
+    200: { description: 'repaired within Prefer: wait', body: 'Repair', headers: OPERATION_ID_HEADER },
+    202: { description: 'accepted: the repair runs; poll statusUrl', body: 'Accepted', headers: OPERATION_ID_HEADER },
+  },
+  errors: [
+    'InvalidRequest',
+    'InvalidPluginName',
+    'Forbidden',
+    'WorkspaceNotFound',
+    'ExternalRuntime',
+    'IdempotencyKeyReused',
+    'TooManyOperations',
+    ...REPAIR_FAILURES,
   ],
 });
 

@@ -1,5 +1,5 @@
 // @ts-check
-import { FILTERS, failureSummary, formatDuration, layoutSteps, nextDelay, operationsPath, safeConsoleUrl } from './model.js';
+import { FILTERS, driftSummary, failureSummary, formatDuration, layoutSteps, nextDelay, operationsPath, safeConsoleUrl } from './model.js';
 
 /**
  * The ops page: the admin token is asked for once and kept in this tab's sessionStorage (never in
@@ -425,15 +425,16 @@ function renderList(operations) {
       },
       String(op.operationId).slice(0, 8),
     );
+    const drifted = op.kind === 'verify' && op.verify?.drift === true;
     return h(
       'tr',
-      { class: selected ? 'selected' : undefined },
+      { class: selected ? 'selected' : undefined, 'data-drift': drifted ? 'true' : undefined },
       h('td', null, link),
       h('td', null, statusBadge(op.status)),
       h('td', null, op.kind),
-      h('td', { class: 'wrap' }, op.plugin ?? op.source ?? '—'),
+      h('td', { class: 'wrap' }, op.plugin ?? op.source ?? (op.kind === 'verify' || op.kind === 'repair' ? 'whole workspace' : '—')),
       h('td', { class: 'wrap' }, op.workspaceId, op.orgId ? h('span', { class: 'muted' }, ` · ${op.orgId}`) : null),
-      h('td', { class: 'wrap' }, failureSummary(op)),
+      h('td', { class: 'wrap' }, failureSummary(op) || (drifted ? h('span', { class: 'badge drift' }, driftSummary(op)) : driftSummary(op))),
       h('td', null, h('time', { datetime: op.createdAt }, formatTime(op.createdAt))),
     );
   });
@@ -525,8 +526,78 @@ function renderDetail(op) {
     h('h3', null, 'Steps'),
     reached.length ? reached.map(stepDetail) : h('p', { class: 'empty' }, 'No step has run yet.'),
   );
-  body.replaceChildren(facts, warnings ?? '', h('h3', null, 'Workflow'), graph, details);
+  body.replaceChildren(facts, warnings ?? '', driftDetail(op) ?? '', h('h3', null, 'Workflow'), graph, details);
   showRevisions(op, key, body).catch(() => undefined);
+}
+
+/**
+ * What a verify found (SPEC §12): each plugin that differs from the records, with its state, the
+ * recorded and found hashes and the files that differ, then the debris; for a repair, what it
+ * changed too. Nothing for any other operation.
+ * @param {Operation} op
+ */
+function driftDetail(op) {
+  const verify = op.verify;
+  if (!verify) return null;
+  const short = (/** @type {string | undefined} */ sha) => (sha ? h('code', { title: sha }, sha.slice(0, 12)) : '—');
+  const differing = verify.plugins.filter((p) => p.state !== 'ok');
+  const files = (/** @type {typeof differing[number]} */ p) =>
+    p.files
+      ? h(
+          'ul',
+          { class: 'file-changes' },
+          p.files.added.map((path) => h('li', { 'data-change': 'added' }, `+ ${path}`)),
+          p.files.removed.map((path) => h('li', { 'data-change': 'removed' }, `- ${path}`)),
+          p.files.changed.map((path) => h('li', { 'data-change': 'changed' }, `~ ${path}`)),
+        )
+      : '';
+  const header = h(
+    'tr',
+    null,
+    ['Plugin', 'State', 'Recorded', 'Found', 'Files'].map((name) => h('th', { scope: 'col' }, name)),
+  );
+  const rows = differing.map((p) =>
+    h(
+      'tr',
+      { 'data-plugin': p.name, 'data-state': p.state },
+      h('td', null, p.name),
+      h('td', null, h('span', { class: `badge drift-${p.state}` }, p.state)),
+      h('td', null, p.recorded ? [p.recorded.version ?? '—', ' ', short(p.recorded.sha256)] : '—'),
+      h('td', null, p.found ? [p.found.version ?? '—', ' ', short(p.found.sha256)] : '—'),
+      h('td', null, files(p)),
+    ),
+  );
+  const repair = op.repair;
+  const repaired = repair
+    ? h(
+        'p',
+        { class: 'repaired' },
+        `${repair.mode}: `,
+        [...repair.plugins.map((p) => `${p.action} ${p.name}`), ...repair.debris.map((path) => `removed plugins/${path}`)].join(', ') || 'nothing to mend',
+        repair.restarted ? ' (restarted)' : '',
+      )
+    : null;
+  return h(
+    'div',
+    { class: 'drift', 'data-drift': verify.drift ? 'true' : 'false' },
+    h('h3', null, op.kind === 'repair' ? 'What the repair found and changed' : 'Drift'),
+    h(
+      'p',
+      null,
+      verify.drift
+        ? `${differing.length} of ${verify.plugins.length} plugins differ from the records; ${verify.debris.length} debris.`
+        : `In sync: ${verify.plugins.length} plugins as recorded, no debris.`,
+    ),
+    differing.length ? h('table', { class: 'drift-table' }, h('thead', null, header), h('tbody', null, rows)) : null,
+    verify.debris.length
+      ? h(
+          'ul',
+          { class: 'debris' },
+          verify.debris.map((path) => h('li', null, `plugins/${path}`)),
+        )
+      : null,
+    repaired,
+  );
 }
 
 /**

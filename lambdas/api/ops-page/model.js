@@ -43,6 +43,8 @@ export const WORKFLOW = Object.freeze({
   rollback: Object.freeze(['Stage', 'CheckAllowlist', 'Deliver', 'Restart', 'VerifyHealth', 'Record']),
   uninstall: Object.freeze(['Remove', 'Restart', 'VerifyHealth', 'Record']),
   plan: Object.freeze(['Stage', 'CheckAllowlist', 'Plan']),
+  verify: Object.freeze(['Inventory']),
+  repair: Object.freeze(['Inventory', 'Stage', 'Repair', 'Restart', 'VerifyHealth', 'Record']),
 });
 export const FAILURE_STEP = 'RecordFailure';
 
@@ -155,6 +157,26 @@ export function failureSummary(operation) {
   const failed = layoutSteps(operation).main.find((s) => s.state === 'failed');
   const code = failed?.error?.code ?? operation.error?.code ?? '';
   return failed ? (code ? `${failed.name}: ${code}` : failed.name) : code;
+}
+
+/**
+ * What a verify found or a repair changed (SPEC §12), in a few words for the operations table:
+ * `drifted: 2 plugins, 1 debris` / `in sync`, `reinstalled 2` / `adopted 1` / `cleaned 3`; '' for
+ * anything else.
+ * @param {Operation} operation
+ */
+export function driftSummary(operation) {
+  const repair = operation.repair;
+  if (repair) {
+    const changed = repair.mode === 'clean' ? repair.debris.length : repair.plugins.length;
+    return `${repair.mode === 'clean' ? 'cleaned' : repair.mode === 'adopt' ? 'adopted' : 'reinstalled'} ${changed}`;
+  }
+  const verify = operation.kind === 'verify' ? operation.verify : undefined;
+  if (!verify) return '';
+  if (!verify.drift) return 'in sync';
+  const plugins = verify.plugins.filter((p) => p.state !== 'ok').length;
+  const parts = [plugins ? `${plugins} plugin${plugins === 1 ? '' : 's'}` : '', verify.debris.length ? `${verify.debris.length} debris` : ''];
+  return `drifted: ${parts.filter(Boolean).join(', ')}`;
 }
 
 /**

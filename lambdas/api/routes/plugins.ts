@@ -4,13 +4,14 @@ import { on, reply, toResponse } from '../router.js';
 import { idempotencyKey, parseBody, parseQuery, parseValue } from '../context.js';
 import { json, redirect, type ApiResponse } from '../http.js';
 import { OperationId, preferWaitSeconds, WorkspaceId } from '../schemas.js';
-import type { Accepted, ErrorBody, Installed, RolledBack, Uninstalled } from '../contract/responses.js';
+import type { Accepted, ErrorBody, Installed, Repair, RolledBack, Uninstalled, Verification } from '../contract/responses.js';
 import * as routes from '../contract/routes.js';
 import { install } from '../../use-cases/install.js';
 import { uninstall } from '../../use-cases/uninstall.js';
 import { download } from '../../use-cases/download.js';
 import { recordPull } from '../../use-cases/record-pull.js';
 import { listRevisions, rollback } from '../../use-cases/rollback.js';
+import { repair, verify } from '../../use-cases/drift.js';
 import { availablePlugins, listInstalledPlugins, operationStatus } from '../../use-cases/queries.js';
 import { InvalidPluginName, InvalidRequest, OperationNotFound, WorkspaceNotFound } from '../../shared/errors.js';
 import { PluginName, type Operation } from '../../shared/types.js';
@@ -26,7 +27,14 @@ function statusUrl(op: Operation): string {
   return `/workspaces/${encodeURIComponent(op.workspaceId)}/plugins/operations/${op.operationId}`;
 }
 
-const RUNNING_STATUS = { install: 'installing', uninstall: 'uninstalling', rollback: 'rolling_back', plan: 'planning' } as const;
+const RUNNING_STATUS = {
+  install: 'installing',
+  uninstall: 'uninstalling',
+  rollback: 'rolling_back',
+  plan: 'planning',
+  verify: 'verifying',
+  repair: 'repairing',
+} as const;
 
 /** 202 while running; once finished, the seed's synchronous answer (or the failure's status and body). */
 function operationAnswer(op: Operation): ApiResponse {
@@ -53,6 +61,9 @@ function operationAnswer(op: Operation): ApiResponse {
     return json(error.httpStatus, failure, headers);
   }
   if (op.kind === 'plan' && op.plan) return json(200, op.plan, headers);
+  // SPEC §12: the result itself, which carries the operationId.
+  if (op.kind === 'verify' && op.verify) return json(200, op.verify satisfies z.input<typeof Verification>, headers);
+  if (op.kind === 'repair' && op.repair) return json(200, op.repair satisfies z.input<typeof Repair>, headers);
   if (op.kind === 'rollback') {
     const rolledBack: z.input<typeof RolledBack> = {
       status: 'rolled_back',
@@ -126,6 +137,33 @@ export function registerPluginRoutes(app: ApiApp): void {
       workspaceId: workspaceIdParam(c.req.param('id')),
       plugin: pluginNameParam(c.req.param('name')),
       request: () => parseBody(req, routes.rollbackPlugin.body, deps.config.limits.maxBodyBytes, { allowEmpty: true }),
+      idempotencyKey: idempotencyKey(req),
+      waitSeconds: preferWaitSeconds(req.headers.prefer),
+      maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,
+    });
+    return toResponse(operationAnswer(operation));
+  });
+
+  on(app, routes.verifyPlugins, async (c) => {
+    const { req, deps, log } = c.env;
+    const principal = await c.env.principal();
+    const operation = await verify(deps.ports, log, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      idempotencyKey: idempotencyKey(req),
+      waitSeconds: preferWaitSeconds(req.headers.prefer),
+      maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,
+    });
+    return toResponse(operationAnswer(operation));
+  });
+
+  on(app, routes.repairPlugins, async (c) => {
+    const { req, deps, log } = c.env;
+    const principal = await c.env.principal();
+    const operation = await repair(deps.ports, log, {
+      principal,
+      workspaceId: workspaceIdParam(c.req.param('id')),
+      request: () => parseBody(req, routes.repairPlugins.body, deps.config.limits.maxBodyBytes),
       idempotencyKey: idempotencyKey(req),
       waitSeconds: preferWaitSeconds(req.headers.prefer),
       maxOperationsPerOrg: deps.config.limits.maxOperationsPerOrg,

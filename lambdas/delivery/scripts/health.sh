@@ -2,21 +2,25 @@
 # The health gate on the host (SPEC §9), run after the restart: the runtime's health check, every
 # 2 s until it exits 0 or TIMEOUT_SECONDS have passed. Each run is bounded as well (at most the
 # time left, and 30 s), so a check that hangs cannot hold the gate past its timeout.
-# Unhealthy, it puts back what was there before the operation: the version the install replaced,
-# kept in `plugins/.previous/<name>`, with the install marker install.sh saved for it (the
+# Unhealthy, it puts back what was there before the operation, for each plugin the change
+# delivered (one for an install or rollback; a repair may reinstall several): the version it
+# replaced, kept in `plugins/.previous/<name>`, with the install marker install.sh saved for it (the
 # directory keeps its inode, so probe.sh still matches the two); or, after a first install, no
 # plugin at all: its marker blocks, its skills, its directory and its marker go as an uninstall
-# removes them (UNINSTALL_SCRIPT is that very script). Then it restarts the workspace again.
+# removes them (its UNINSTALL_SCRIPTS entry is that very script). Then it restarts the workspace again.
 # A verdict is not a failure of this script: healthy or not, the result is ok with exit status 0,
 # `checks` (the runs) and `output` (base64 of the last run's output tail); unhealthy adds
 # `rolledBack`: whether the host is back as it was, restarted.
-# Runs after prelude.sh. Inputs: NAME; HEALTH_COMMAND (configuration: shell code);
-# TIMEOUT_SECONDS; UNINSTALL_SCRIPT and RESTART_SCRIPT (host scripts, each run with bash);
+# Runs after prelude.sh. Inputs: NAMES (an array: the plugins the change delivered) and
+# UNINSTALL_SCRIPTS (an array: each one's uninstall script, in the same order); HEALTH_COMMAND
+# (configuration: shell code); TIMEOUT_SECONDS; RESTART_SCRIPT (a host script, run with bash) and
 # RESTART_SECONDS (the bound on that restart).
-: "${NAME:?}" "${HEALTH_COMMAND:?}" "${TIMEOUT_SECONDS:?}" "${UNINSTALL_SCRIPT:?}" "${RESTART_SCRIPT:?}" "${RESTART_SECONDS:?}"
-LIVE="$PLUGINS/$NAME"
-PREVIOUS="$PLUGINS/.previous/$NAME"
-SAVED_MARKER="$PLUGINS/.previous/.markers/$NAME.json"
+: "${HEALTH_COMMAND:?}" "${TIMEOUT_SECONDS:?}" "${RESTART_SCRIPT:?}" "${RESTART_SECONDS:?}"
+# shellcheck disable=SC2154 # arrays assigned before this script, as the scalars are
+if [ "${#NAMES[@]}" = 0 ] || [ "${#NAMES[@]}" != "${#UNINSTALL_SCRIPTS[@]}" ]; then
+  echo 'the health gate needs the plugins the change delivered, each with its uninstall script' >&2
+  exit 2
+fi
 MARKER_DIR="$PLUGINS/.molecule"
 STAGING_ROOT="$PLUGINS/.staging"
 INTERVAL_SECONDS=2
@@ -54,22 +58,23 @@ reports_ok() {
   [[ $report == "$RESULT_PREFIX"'{"ok":true'* ]]
 }
 
-# The replaced version back in place, and the marker saved for it (none saved: it had none). The
-# unhealthy version is moved aside first and comes back if the old one cannot take its place.
+# The replaced version of plugin $1 back in place, and the marker saved for it (none saved: it had
+# none). The unhealthy version is moved aside first and comes back if the old one cannot take its place.
 put_back_previous() {
-  local aside="$STAGING_ROOT/$NAME.unhealthy.$$"
+  local live="$PLUGINS/$1" previous="$PLUGINS/.previous/$1" saved="$PLUGINS/.previous/.markers/$1.json"
+  local aside="$STAGING_ROOT/$1.unhealthy.$$"
   mkdir -p -- "$STAGING_ROOT" || return 1
-  if [ -e "$LIVE" ] || [ -L "$LIVE" ]; then mv -T -- "$LIVE" "$aside" || return 1; fi
-  if ! mv -T -- "$PREVIOUS" "$LIVE"; then
-    if [ -e "$aside" ] || [ -L "$aside" ]; then mv -T -- "$aside" "$LIVE"; fi
+  if [ -e "$live" ] || [ -L "$live" ]; then mv -T -- "$live" "$aside" || return 1; fi
+  if ! mv -T -- "$previous" "$live"; then
+    if [ -e "$aside" ] || [ -L "$aside" ]; then mv -T -- "$aside" "$live"; fi
     return 1
   fi
   rm -rf -- "$aside"
   rmdir -- "$STAGING_ROOT" 2> /dev/null || true
-  if [ -f "$SAVED_MARKER" ]; then
-    mkdir -p -- "$MARKER_DIR" && mv -f -T -- "$SAVED_MARKER" "$MARKER_DIR/$NAME.json"
+  if [ -f "$saved" ]; then
+    mkdir -p -- "$MARKER_DIR" && mv -f -T -- "$saved" "$MARKER_DIR/$1.json"
   else
-    rm -f -- "$MARKER_DIR/$NAME.json"
+    rm -f -- "$MARKER_DIR/$1.json"
   fi
 }
 
@@ -101,11 +106,13 @@ fi
 
 echo "the health check did not pass in ${TIMEOUT_SECONDS}s ($CHECKS runs): putting back what was there" >&2
 ROLLED_BACK=true
-if [ -e "$PREVIOUS" ] || [ -L "$PREVIOUS" ]; then
-  put_back_previous || ROLLED_BACK=false
-else
-  reports_ok bash -c "$UNINSTALL_SCRIPT" || ROLLED_BACK=false
-fi
+for i in "${!NAMES[@]}"; do
+  if [ -e "$PLUGINS/.previous/${NAMES[$i]}" ] || [ -L "$PLUGINS/.previous/${NAMES[$i]}" ]; then
+    put_back_previous "${NAMES[$i]}" || ROLLED_BACK=false
+  else
+    reports_ok bash -c "${UNINSTALL_SCRIPTS[$i]}" || ROLLED_BACK=false
+  fi
+done
 # Even when putting back failed: the agent then runs whatever is there now.
 reports_ok timeout -k "$KILL_AFTER_SECONDS" "$RESTART_SECONDS" bash -c "$RESTART_SCRIPT" || ROLLED_BACK=false
 

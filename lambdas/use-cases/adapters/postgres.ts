@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.js';
 import { createOperation, findByIdempotencyKey, finishOperation, getOperation, listOperations, setExecutionArn } from '../../store/operations.js';
 import { cleanupCandidates, getInstalled, listInstalled, scheduleUninstall, upsertInstalled } from '../../store/installed.js';
-import { getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
+import { claimDriftSweep, countDriftedWorkspaces, getWorkspace, orgExists, purgeRemovedWorkspacePlugins, upsertWorkspace } from '../../store/workspaces.js';
 import { allowlistFacts, getAllowlist, replaceAllowlist } from '../../store/allowlist.js';
 import { mintToken, revokeTokensByPrefix } from '../../store/tokens.js';
 import { expiredTarballs, listRevisions, markTarballsDeleted } from '../../store/revisions.js';
@@ -26,6 +26,7 @@ import {
   systemClock,
   type AllowlistStore,
   type Clock,
+  type DriftSweepStore,
   type InstalledStore,
   type OperationStore,
   type RevisionStore,
@@ -98,6 +99,10 @@ export function pgOrgWorkspaces(db: Db): OrgWorkspaces {
 
 export function pgTrust(db: Db): TrustStore {
   return bindDb(db, { get: getTrust, replace: replaceTrust });
+}
+
+export function pgDriftSweep(db: Db): DriftSweepStore {
+  return bindDb(db, { claim: claimDriftSweep, countDrifted: countDriftedWorkspaces });
 }
 
 export function pgTokens(db: Db): TokenStore {

@@ -1,11 +1,11 @@
 import type { Db } from '../../store/db.js';
 import { allowlistFacts } from '../../store/allowlist.js';
-import { deleteInstalled, getInstalled, markUninstallFailed, upsertInstalled } from '../../store/installed.js';
+import { deleteInstalled, getInstalled, listInstalled, markUninstallFailed, upsertInstalled } from '../../store/installed.js';
 import { acquireLease, releaseLease } from '../../store/leases.js';
-import { addWarnings, finishOperation, setFailing, setPlan, setStaged, stepEnded, stepStarted } from '../../store/operations.js';
-import { isRestartPending, setRestartPending } from '../../store/workspaces.js';
+import { addWarnings, finishOperation, setFailing, setPlan, setRepair, setStaged, setVerification, stepEnded, stepStarted } from '../../store/operations.js';
+import { isRestartPending, markRepaired, markVerified, setRestartPending } from '../../store/workspaces.js';
 import { rolloutStaged } from '../../store/rollouts.js';
-import { activeRevision, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
+import { activeRevision, activeRevisionsOn, addRevision, getRevision, markRevisionRemoved, reactivateRevision, stagedFiles } from '../../store/revisions.js';
 import { getTrust } from '../../store/trust.js';
 import type { StepPorts } from '../ports.js';
 
@@ -18,6 +18,8 @@ export function postgresStepPorts(db: Db): StepPorts {
       staged: (id, facts) => setStaged(db, id, facts),
       stagedFiles: (id) => stagedFiles(db, id),
       planned: (id, plan) => setPlan(db, id, plan),
+      verified: (id, verification) => setVerification(db, id, verification),
+      repaired: (id, repair) => setRepair(db, id, repair),
       addWarnings: (id, warnings) => addWarnings(db, id, warnings),
       failing: (id, error) => setFailing(db, id, error),
       finish: (id, status, error, closingStep) => finishOperation(db, id, status, error, closingStep),
@@ -28,6 +30,7 @@ export function postgresStepPorts(db: Db): StepPorts {
     },
     installed: {
       get: (workspaceId, name) => getInstalled(db, workspaceId, name),
+      list: (workspaceId) => listInstalled(db, workspaceId),
       record: (plugin) => upsertInstalled(db, plugin),
       forget: async (workspaceId, name) => {
         await deleteInstalled(db, workspaceId, name);
@@ -45,9 +48,14 @@ export function postgresStepPorts(db: Db): StepPorts {
       add: (revision) => addRevision(db, revision),
       get: (workspaceId, plugin, revision) => getRevision(db, workspaceId, plugin, revision),
       active: (workspaceId, plugin) => activeRevision(db, workspaceId, plugin),
+      activeOn: (workspaceId) => activeRevisionsOn(db, workspaceId),
       reactivate: (workspaceId, plugin, revision, operationId) => reactivateRevision(db, workspaceId, plugin, revision, operationId),
       markRemoved: (workspaceId, plugin) => markRevisionRemoved(db, workspaceId, plugin),
     },
     rollouts: { staged: (rolloutId) => rolloutStaged(db, rolloutId) },
+    drift: {
+      verified: (workspaceId, drifted) => markVerified(db, workspaceId, drifted),
+      repaired: (workspaceId) => markRepaired(db, workspaceId),
+    },
   };
 }

@@ -1,4 +1,5 @@
-import type { Plan, RevisionFile } from '../../shared/types.js';
+import type { Plan } from '../../shared/types.js';
+import { fileChanges } from '../../plugins/file-changes.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
 import type { StepPorts } from '../ports.js';
 import { Staged } from './state.js';
@@ -20,7 +21,7 @@ export function planStep({ ports }: { ports: StepPorts }) {
     const stagedFiles = files ?? [];
     const inexact = !active && installed !== null && installed.sha256 !== staged.sha256;
     const before = active ? active.files : !installed || installed.sha256 === staged.sha256 ? (installed ? stagedFiles : []) : null;
-    const changes = planFiles(stagedFiles, before);
+    const changes = fileChanges(stagedFiles, before);
     const from = active
       ? { version: active.version, sha256: active.sha256, revision: active.revision }
       : installed
@@ -44,22 +45,6 @@ export function planStep({ ports }: { ports: StepPorts }) {
     await emitMetric(METRIC.OperationsSucceeded, 1, { kind: 'plan' }, { alsoWithoutDimensions: true });
     return { state };
   });
-}
-
-/**
- * Paths added, removed and changed from the files before (the active revision's; none when nothing
- * is installed) to the staged ones; `before` null: the files before are unknown (a plugin
- * installed before revisions were recorded), so every staged file counts as changed.
- */
-export function planFiles(staged: readonly RevisionFile[], before: readonly RevisionFile[] | null): Plan['files'] {
-  if (before === null) return { added: [], removed: [], changed: staged.map((file) => file.path) };
-  const was = new Map(before.map((file) => [file.path, file.sha256]));
-  const now = new Map(staged.map((file) => [file.path, file.sha256]));
-  return {
-    added: [...now.keys()].filter((path) => !was.has(path)),
-    removed: [...was.keys()].filter((path) => !now.has(path)),
-    changed: [...now].filter(([path, sha256]) => was.has(path) && was.get(path) !== sha256).map(([path]) => path),
-  };
 }
 
 /** SPEC §5: a change restarts unless it only edits SKILL.md files (hot-reloaded); no change does not restart. */

@@ -73,6 +73,7 @@ export function recordFailureStep(deps: {
  */
 async function recordHostChange(deps: RecordDeps, state: WorkflowPhase): Promise<void> {
   const { installed, restarts, revisions } = deps.ports;
+  if (state.kind === 'repair') return repairFailed(deps, state);
   switch (state.phase) {
     case 'accepted':
       if (state.kind === 'uninstall' && state.plugin) await installed.markUninstallFailed(state.workspace.id, state.plugin);
@@ -107,6 +108,19 @@ async function recordHostChange(deps: RecordDeps, state: WorkflowPhase): Promise
       await recordDelivered(installed, state);
       return;
   }
+}
+
+/**
+ * A repair that failed once it started changing the host (SPEC §12): a reinstall may have
+ * delivered some plugins before one failed, so it owes the workspace its restart; the records need
+ * nothing (a reinstall delivers the active revisions, an adoption records each plugin as it goes).
+ * Whatever it got to, the next sweep verifies the workspace first.
+ */
+async function repairFailed(deps: RecordDeps, state: WorkflowPhase): Promise<void> {
+  if (!('targets' in state) || state.phase === 'inventoried') return;
+  const restartMissed = state.phase === 'prepared' || state.phase === 'repaired';
+  if (restartMissed && state.targets.reinstall.length > 0 && state.restart) await deps.ports.restarts.setOwed(state.workspace.id, true);
+  await deps.ports.drift.repaired(state.workspace.id);
 }
 
 async function deleteStaged(s3: S3Client, staged: { bucket: string; key: string }, log: Log): Promise<void> {

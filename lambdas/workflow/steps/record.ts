@@ -1,6 +1,7 @@
 import type { Config } from '../../shared/config.js';
 import { ERROR_STATUS, type ErrorRecord } from '../../shared/errors.js';
 import { emitMetric, METRIC } from '../../shared/metrics.js';
+import type { Repair } from '../../shared/types.js';
 import type { InstalledRecords, KeptTarballs, StepPorts } from '../ports.js';
 import { Settled, type DeliveredState, type VerifiedState } from './state.js';
 import { defineStep, durableWrite, type RemainingTime } from './step.js';
@@ -17,7 +18,8 @@ export interface RecordDeps {
  * delivery becomes a revision (SPEC §9) whose tarball is kept; a rollback makes its revision active
  * again. When the health gate found the agent unhealthy, the host already put back what was there:
  * the revision is recorded `rolled_back`, the records stay as they were, and the operation fails
- * `health_check_failed` (the workflow then ends in its Fail state).
+ * `health_check_failed` (the workflow then ends in its Fail state). A repair (SPEC §12) keeps what
+ * it changed on the operation, and its workspace is verified first by the next sweep.
  */
 export function recordStep(deps: RecordDeps) {
   const { ports } = deps;
@@ -27,6 +29,21 @@ export function recordStep(deps: RecordDeps) {
         await ports.installed.forget(state.workspace.id, state.plugin);
         await ports.revisions.markRemoved(state.workspace.id, state.plugin);
       }, remainingMs);
+    } else if (state.kind === 'repair') {
+      // A repair recorded what it adopted itself; a reinstall leaves the active revisions as they were.
+      const health = state.phase === 'verified' ? state.health : null;
+      if (health?.healthy === false) {
+        const error = healthFailure({ kind: state.kind, health });
+        await durableWrite(() => ports.operations.finish(state.operationId, 'FAILED', error), remainingMs);
+        await durableWrite(() => ports.leases.release(state.workspace.id, state.operationId), remainingMs);
+        log.warn('operation failed', { code: error.code, rolledBack: error.rolledBack });
+        await emitMetric(METRIC.OperationsFailed, 1, { errorCode: error.code }, { alsoWithoutDimensions: true });
+        return { state };
+      }
+      const { plugins, debris } = state.repaired;
+      const repair: Repair = { status: 'repaired', operationId: state.operationId, mode: state.repair.mode, plugins, debris, restarted: state.restarted };
+      await durableWrite(() => ports.operations.repaired(state.operationId, repair), remainingMs);
+      await durableWrite(() => ports.drift.repaired(state.workspace.id), remainingMs);
     } else {
       const verified: VerifiedState = state.phase === 'verified' ? state : { ...state, phase: 'verified', health: null };
       if (verified.health?.healthy === false) {
@@ -86,7 +103,7 @@ export async function recordRevision(
   );
 }
 
-function healthFailure(state: VerifiedState): ErrorRecord & { code: 'health_check_failed' } {
+function healthFailure(state: { kind: string; health: VerifiedState['health'] }): ErrorRecord & { code: 'health_check_failed' } {
   const rolledBack = state.health?.rolledBack ?? false;
   return {
     code: 'health_check_failed',

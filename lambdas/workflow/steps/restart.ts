@@ -5,14 +5,19 @@ import { defineStep, durableWrite } from './step.js';
 import { hostDetails } from './explain.js';
 
 /**
- * Restart: skipped when asked, or when an install only edited SKILL.md files (hot-reloaded),
- * unless an earlier change's restart failed: then this one restarts for both.
+ * Restart: skipped when asked, when an install only edited SKILL.md files (hot-reloaded), unless
+ * an earlier change's restart failed (then this one restarts for both), and after a repair that
+ * delivered nothing (adopt, clean).
  */
 export function restartStep(deps: { ports: StepPorts; delivery: DeliveryDeps }) {
   return defineStep('Restart', deps.ports.operations, HostChanged, async (state, log, remainingMs) => {
     const ended = (restarted: boolean): RestartedState => ({ ...state, phase: 'restarted', restarted });
     if (!state.restart) {
       log.info('restart skipped', { reason: 'restart: false' });
+      return { state: ended(false), status: 'SKIPPED' };
+    }
+    if (state.phase === 'repaired' && !state.repaired.plugins.some((p) => p.action === 'reinstalled')) {
+      log.info('restart skipped', { reason: 'the repair delivered nothing' });
       return { state: ended(false), status: 'SKIPPED' };
     }
     const skillDocsOnly = state.phase === 'delivered' && state.delivered.changedOnlySkillDocs;

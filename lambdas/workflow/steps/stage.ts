@@ -119,22 +119,7 @@ async function stageRevision(deps: StageDeps, state: StageInput, log: Log, fetch
   const revision = await deps.ports.revisions.get(state.workspace.id, plugin, number);
   if (!revision) throw new RevisionNotFound(`plugin "${plugin}" has no revision ${number} on this workspace`, { plugin, revision: number });
   const signing = await judgeRevisionSigner(deps, state, revision, log);
-  if (!(await deps.tarballs.exists(revision.sha256))) {
-    log.info('the revision tarball is no longer kept; staging its source again', { revision: number, source: revision.source });
-    try {
-      const again = await stagePlugin(deps, { source: revision.source, expectedSha256: revision.sha256, id: state.operationId, fetchDeadline });
-      await deps.tarballs.keep({ bucket: again.staged.bucket, key: again.staged.key }, revision.sha256);
-    } catch (err) {
-      // Trouble that passes (a fetch, S3, the database) is retried as for an install; anything else
-      // means the source no longer gives those bytes.
-      if (err instanceof AppError && err.transient) throw err;
-      const reason = err instanceof AppError ? err.code : 'staging_failed';
-      throw new RevisionExpired(`revision ${number} of "${plugin}" is no longer kept and its source no longer gives those bytes (${reason})`, {
-        plugin,
-        revision: number,
-      });
-    }
-  }
+  await keepRevisionTarball(deps, revision, state.operationId, log, fetchDeadline);
   const kept = deps.tarballs.locate(revision.sha256);
   return {
     staged: {
@@ -170,4 +155,34 @@ async function judgeRevisionSigner(deps: StageDeps, state: StageInput, revision:
   });
   const fingerprint = revision.signer?.fingerprint as Fingerprint | undefined;
   return settle(deps, state, signerVerdict({ fingerprint, statement, trust, now: deps.clock.now() }), log);
+}
+
+/**
+ * Makes sure a revision's tarball is kept (a rollback's, a reinstall's): when it is not, its source
+ * is staged again pinned to its recorded sha256 into the kept place, and when the source no longer
+ * gives those bytes the revision has expired (410 revision_expired).
+ */
+export async function keepRevisionTarball(
+  deps: StageDeps,
+  revision: Pick<PluginRevision, 'plugin' | 'revision' | 'source' | 'sha256'>,
+  operationId: string,
+  log: Log,
+  fetchDeadline: Date | undefined,
+): Promise<void> {
+  if (await deps.tarballs.exists(revision.sha256)) return;
+  const { plugin, revision: number } = revision;
+  log.info('the revision tarball is no longer kept; staging its source again', { plugin, revision: number, source: revision.source });
+  try {
+    const again = await stagePlugin(deps, { source: revision.source, expectedSha256: revision.sha256, id: operationId, fetchDeadline });
+    await deps.tarballs.keep({ bucket: again.staged.bucket, key: again.staged.key }, revision.sha256);
+  } catch (err) {
+    // Trouble that passes (a fetch, S3, the database) is retried as for an install; anything else
+    // means the source no longer gives those bytes.
+    if (err instanceof AppError && err.transient) throw err;
+    const reason = err instanceof AppError ? err.code : 'staging_failed';
+    throw new RevisionExpired(`revision ${number} of "${plugin}" is no longer kept and its source no longer gives those bytes (${reason})`, {
+      plugin,
+      revision: number,
+    });
+  }
 }

@@ -1,5 +1,5 @@
 import * as z from '../../shared/zod.js';
-import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type TransportTaken, type Workspace } from '../../shared/types.js';
+import { OperationKind, PLUGIN_NAME_RE, RepairMode, Transport, type StagedPlugin, type TransportTaken, type Workspace } from '../../shared/types.js';
 
 /**
  * The JSON document that flows through the state machine (JSONPath, ResultPath = $). The API
@@ -11,6 +11,8 @@ import { OperationKind, PLUGIN_NAME_RE, Transport, type StagedPlugin, type Trans
  *   plan:      accepted ─Stage▶ staged ─CheckAllowlist▶ staged ─Plan▶ (the operation is closed)
  *              (Stage and CheckAllowlist record what would refuse the install as `blockedBy`)
  *   uninstall: accepted ─Remove▶ removed ─Restart▶ restarted (VerifyHealth passes it on: uninstall is not gated)
+ *   verify:    accepted ─Inventory▶ (the operation is closed)
+ *   repair:    accepted ─Inventory▶ inventoried ─Stage▶ prepared ─Repair▶ repaired ─Restart▶ restarted ─VerifyHealth▶ verified
  *
  * so RecordFailure reads from `phase` how far the host got.
  */
@@ -66,6 +68,8 @@ const Accepted = z.object({
   rolloutId: z.optional(z.string().check(z.minLength(1))),
   /** install, plan: the request's `"signature"` (SPEC §11), judged by Stage instead of a root plugin.sig */
   signature: z.optional(z.string()),
+  /** repair: what to mend (SPEC §12), and optionally only these plugins */
+  repair: z.optional(z.object({ mode: RepairMode, plugins: z.optional(z.array(pluginName)) })),
 });
 
 /** The kinds that stage a plugin: Stage's input (a rollback names its revision and that revision's source and sha256). */
@@ -93,13 +97,55 @@ export const Delivered = z.extend(Staged, {
 /** The plugin is gone from the host. */
 export const Removed = z.extend(AcceptedUninstall, { phase: z.literal('removed') });
 
-/** Restart's input: the host changed. */
-export const HostChanged = z.discriminatedUnion('phase', [Delivered, Removed]);
+/** Inventory's input: a verify, or a repair about to find what to mend (SPEC §12). */
+export const AcceptedDrift = z.extend(Accepted, { kind: z.enum(['verify', 'repair']) });
+
+/** A plugin a reinstall delivers again: its active revision. */
+const ReinstallTarget = z.object({
+  name: pluginName,
+  revision: z.int().check(z.gte(1)),
+  version: z.nullable(z.string()),
+  source: z.string(),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  skills: z.array(z.string()),
+  runtimes: z.array(z.string()),
+});
+
+/** A repair once its inventory, taken under the lease, named what its mode mends (the whole inventory is on the operation). */
+export const Inventoried = z.extend(Accepted, {
+  phase: z.literal('inventoried'),
+  kind: z.literal('repair'),
+  repair: z.object({ mode: RepairMode, plugins: z.optional(z.array(pluginName)) }),
+  targets: z.object({
+    /** reinstall: modified and missing plugins with an active revision. */
+    reinstall: z.array(ReinstallTarget),
+    /** adopt: modified and unknown plugins, with the content hash the inventory found. */
+    adopt: z.array(z.object({ name: pluginName, sha256: z.string() })),
+    /** clean: debris paths, relative to plugins/. */
+    clean: z.array(z.string()),
+  }),
+});
+
+/** Repair's input: every tarball a reinstall delivers is kept (Stage staged again one that was not). */
+export const Prepared = z.extend(Inventoried, { phase: z.literal('prepared') });
+
+/** What a repair changed; Restart and VerifyHealth follow, and act when it delivered something. */
+export const Repaired = z.extend(Prepared, {
+  phase: z.literal('repaired'),
+  repaired: z.object({
+    plugins: z.array(z.object({ name: pluginName, action: z.enum(['reinstalled', 'adopted']), sha256: z.string(), revision: z.optional(z.int()) })),
+    debris: z.array(z.string()),
+  }),
+});
+
+/** Restart's input: the host changed (or a repair that may have changed it). */
+export const HostChanged = z.discriminatedUnion('phase', [Delivered, Removed, Repaired]);
 
 /** VerifyHealth's input: the Restart step ended, having restarted the workspace or decided it need not. */
 export const Restarted = z.discriminatedUnion('kind', [
   z.extend(Delivered, { phase: z.literal('restarted'), restarted: z.boolean() }),
   z.extend(Removed, { phase: z.literal('restarted'), restarted: z.boolean() }),
+  z.extend(Repaired, { phase: z.literal('restarted'), restarted: z.boolean() }),
 ]);
 
 /** What the health gate found (SPEC §9); null: the gate did not run (no restart, or `healthCheck: false`). */
@@ -115,11 +161,24 @@ export const HealthVerdictState = z.object({
 /** Record's input after a delivery: the gate's verdict is in. */
 export const Verified = z.extend(Delivered, { phase: z.literal('verified'), restarted: z.boolean(), health: z.nullable(HealthVerdictState) });
 
-/** Record's input: a verified delivery, or an uninstall that restarted (not gated). */
-export const Settled = z.union([Verified, Restarted]);
+/** Record's input after a repair: the gate's verdict is in (null: nothing was delivered, or the gate was skipped). */
+export const RepairVerified = z.extend(Repaired, { phase: z.literal('verified'), restarted: z.boolean(), health: z.nullable(HealthVerdictState) });
+
+/** Record's input: a verified delivery or repair, or an uninstall that restarted (not gated). */
+export const Settled = z.union([Verified, RepairVerified, Restarted]);
 
 /** Any phase of the document. */
-export const WorkflowDocument = z.discriminatedUnion('phase', [Accepted, Staged, Delivered, Removed, Restarted, Verified]);
+export const WorkflowDocument = z.discriminatedUnion('phase', [
+  Accepted,
+  Staged,
+  Delivered,
+  Removed,
+  Restarted,
+  z.discriminatedUnion('kind', [Verified, RepairVerified]),
+  Inventoried,
+  Prepared,
+  Repaired,
+]);
 
 /** What a Catch puts at `$.error`: Step Functions' `{Error, Cause}` of the failed Task. */
 export const StepFailure = z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) });
@@ -132,6 +191,10 @@ export type RestartedState = z.output<typeof Restarted>;
 export type VerifiedState = z.output<typeof Verified>;
 export type SettledState = z.output<typeof Settled>;
 export type WorkflowPhase = z.output<typeof WorkflowDocument>;
+export type InventoriedState = z.output<typeof Inventoried>;
+export type PreparedState = z.output<typeof Prepared>;
+export type RepairedState = z.output<typeof Repaired>;
+export type RepairVerifiedState = z.output<typeof RepairVerified>;
 
 /** The document on the wire, in any phase; set by a Catch, `error` says why a step failed. */
 export type WorkflowState = z.input<typeof WorkflowDocument> & { error?: z.infer<typeof StepFailure> };

@@ -1,7 +1,7 @@
 import { verifyHealth, type DeliveryDeps } from '../../delivery/index.js';
 import type { StepPorts } from '../ports.js';
 import { hostDetails } from './explain.js';
-import { Restarted, type SettledState, type VerifiedState } from './state.js';
+import { Restarted, type RepairVerifiedState, type SettledState, type VerifiedState } from './state.js';
 import { defineStep, type StepOutcome } from './step.js';
 
 /**
@@ -18,16 +18,18 @@ export function verifyHealthStep(deps: { ports: StepPorts; delivery: DeliveryDep
       log.info('health gate skipped', { reason: 'uninstall is not gated' });
       return { state, status: 'SKIPPED' };
     }
-    const verified = (health: VerifiedState['health']): VerifiedState => ({ ...state, phase: 'verified', health });
+    const verified = (health: VerifiedState['health']): VerifiedState | RepairVerifiedState => ({ ...state, phase: 'verified', health });
     const skipped = !state.restarted ? 'the workspace was not restarted' : !state.healthCheck ? 'healthCheck: false' : null;
     if (skipped) {
       log.info('health gate skipped', { reason: skipped });
       return { state: verified(null), status: 'SKIPPED' };
     }
-    const verdict = await verifyHealth(
-      { ...deps.delivery, remainingMs },
-      { workspace: state.workspace, pluginName: state.staged.name, skills: state.staged.skills },
-    );
+    // A repair's reinstall gates every plugin it delivered again: unhealthy, each is put back.
+    const plugins =
+      state.kind === 'repair'
+        ? state.targets.reinstall.map((t) => ({ name: t.name, skills: t.skills }))
+        : [{ name: state.staged.name, skills: state.staged.skills }];
+    const verdict = await verifyHealth({ ...deps.delivery, remainingMs }, { workspace: state.workspace, plugins });
     const health = { healthy: verdict.healthy, rolledBack: verdict.rolledBack, output: verdict.output, checks: verdict.checks };
     const details = { ...hostDetails(verdict), ...(verdict.output.length > 0 ? { outputTail: verdict.output } : {}) };
     if (verdict.healthy) {
@@ -42,7 +44,7 @@ export function verifyHealthStep(deps: { ports: StepPorts; delivery: DeliveryDep
 
 /** The operation's error message for a failed gate. */
 export function unhealthyMessage(kind: string, rolledBack: boolean | null): string {
-  const what = kind === 'rollback' ? 'rollback' : 'change';
+  const what = kind === 'rollback' ? 'rollback' : kind === 'repair' ? 'reinstall' : 'change';
   const after = rolledBack
     ? 'the workspace was put back as it was and restarted'
     : 'putting the workspace back as it was failed: check the host (a verify shows what it has)';

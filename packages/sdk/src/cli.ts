@@ -125,6 +125,19 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .addOption(timeout())
     .action((workspace: string, name: string, flags: commands.RollbackFlags) => run(commands.rollback(io, workspace, name, flags)));
 
+  networked('verify', "what the workspace's host really has against the records: exit 0 in sync, 2 drifted, 1 error")
+    .argument('<workspace>')
+    .addOption(timeout())
+    .action((workspace: string, flags: commands.VerifyFlags) => run(commands.verify(io, workspace, flags)));
+
+  networked('repair', 'mend drift: reinstall modified and missing plugins, adopt what the host has, or clean debris')
+    .argument('<workspace>')
+    .addOption(new Option('--mode <mode>', 'reinstall, adopt or clean').choices(['reinstall', 'adopt', 'clean']).makeOptionMandatory())
+    .option('--plugin <name>', 'only this plugin (repeat for more)', (name: string, names: string[] = []) => [...names, name])
+    .option('--no-wait', 'return once the operation is accepted')
+    .addOption(timeout())
+    .action((workspace: string, flags: commands.RepairFlags) => run(commands.repair(io, workspace, flags)));
+
   networked('uninstall', 'remove a plugin now, or schedule it with --at')
     .argument('<workspace>')
     .argument('<name>')
@@ -151,7 +164,7 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--workspace <id>', 'only this workspace')
     .option('--org <id>', 'only this org')
     .option('--plugin <name>', 'only this plugin')
-    .option('--kind <kind>', 'only install or uninstall')
+    .option('--kind <kind>', 'only operations of this kind: install, uninstall, rollback, plan, verify or repair')
     .option('--since <time>', 'only operations created since this ISO-8601 time (default: the last hour, for failed ones)')
     .option('--limit <n>', 'at most this many operations of each status', '20')
     .addOption(new Option('--interval <seconds>', 'seconds between redraws').default(2).argParser(intervalSeconds))

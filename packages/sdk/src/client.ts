@@ -56,7 +56,13 @@ export interface TrustUpdate {
   signers: Array<{ principal: string; publicKey: string; validAfter?: string; validBefore?: string }>;
   revokedKeys?: string[];
 }
+/** What a verify found on the host against the records (SPEC §12). */
+export type Verification = z.infer<typeof contract.Verification>;
+/** What a repair changed (SPEC §12). */
+export type Repair = z.infer<typeof contract.Repair>;
+export type { RepairMode } from './contract/vocabulary.js';
 export type { OperationStatus } from './contract/vocabulary.js';
+import type { OperationKind } from './contract/vocabulary.js';
 
 export interface InstalledPlugin {
   name: string;
@@ -99,14 +105,14 @@ export interface OperationsFilter {
   workspaceId?: string;
   orgId?: string;
   plugin?: string;
-  kind?: 'install' | 'uninstall';
+  kind?: OperationKind;
   /** ISO-8601: created at or after. */
   since?: string;
   limit?: number;
   cursor?: string;
 }
 
-export type Accepted = { status: 'installing' | 'uninstalling' | 'rolling_back' | 'planning'; operationId: string; statusUrl: string };
+export type Accepted = z.infer<typeof contract.Accepted>;
 export type Finished =
   | { status: 'installed'; plugin: string; source: string; sha256?: string; operationId: string }
   | { status: 'uninstalled'; plugin: string; operationId: string };
@@ -211,6 +217,33 @@ export class PluginDeliveryClient {
 
   replaceTrust(orgId: string, trust: TrustUpdate): Promise<OrgTrust> {
     return this.request('PUT', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`, { body: trust, retry: true });
+  }
+
+  /** Verifies the workspace's host against the records (SPEC §12); with `waitSeconds` the result itself when it is ready in time. */
+  verify(workspaceId: string, opts: { waitSeconds?: number; idempotencyKey?: string } = {}): Promise<Accepted | Verification> {
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins/verify`, {
+      headers: this.operationHeaders(opts),
+      retry: true,
+      waitSeconds: opts.waitSeconds,
+    });
+  }
+
+  /** Mends drift: `reinstall`, `adopt` or `clean`, optionally only the plugins named (SPEC §12). Carries an Idempotency-Key, so it is retried safely. */
+  repair(
+    workspaceId: string,
+    request: { mode: Repair['mode']; plugins?: string[] },
+    opts: { waitSeconds?: number; idempotencyKey?: string } = {},
+  ): Promise<Accepted | Repair> {
+    return this.request('POST', `${workspacePath(workspaceId)}/plugins/repair`, {
+      body: request,
+      headers: this.operationHeaders(opts),
+      retry: true,
+      waitSeconds: opts.waitSeconds,
+    });
+  }
+
+  private operationHeaders(opts: { waitSeconds?: number; idempotencyKey?: string }): Record<string, string> {
+    return { 'idempotency-key': opts.idempotencyKey ?? randomUUID(), ...(opts.waitSeconds ? { prefer: `wait=${opts.waitSeconds}` } : {}) };
   }
 
   /** Uninstalls now, or schedules it for `at` (an ISO time with its offset). */

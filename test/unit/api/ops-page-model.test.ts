@@ -65,7 +65,7 @@ const op = (overrides: Record<string, unknown>) => ({
 
 describe('the workflow the page draws', () => {
   it('lists the Task states of each kind in the order the state machine runs them', () => {
-    for (const kind of ['install', 'uninstall', 'rollback', 'plan']) expect([...model.WORKFLOW[kind]!], kind).toEqual(tasksFor(kind));
+    for (const kind of ['install', 'uninstall', 'rollback', 'plan', 'verify', 'repair']) expect([...model.WORKFLOW[kind]!], kind).toEqual(tasksFor(kind));
   });
 
   it('draws RecordFailure as the branch every step is caught into', () => {

@@ -150,7 +150,7 @@ describe('restartWorkspace', () => {
 });
 
 describe('verifyHealth', () => {
-  const gate = { workspace, pluginName: 'acme.tools', skills: ['s1'] };
+  const gate = { workspace, plugins: [{ name: 'acme.tools', skills: ['s1'] }] };
   const verdict = (fields: string) => `MOLECULE_RESULT {"ok":true,${fields}}\n`;
   const b64 = (text: string) => Buffer.from(text).toString('base64');
 

@@ -56,13 +56,12 @@ async function restart() {
 function gate(command: string, { timeoutSeconds = FAILING_TIMEOUT_SECONDS, skills = ['s1'], path = process.env.PATH } = {}) {
   const script = healthScript({
     configDir: '/configs',
-    pluginName: NAME,
+    plugins: [{ name: NAME, skills }],
     workspaceId: WS,
     command,
     timeoutSeconds,
     restartCommand: RESTART,
     restartTimeoutSeconds: 30,
-    skills,
   });
   return bash(script, path);
 }
@@ -224,7 +223,7 @@ describe('the health gate on the host', () => {
     await install(V1, marker('1.0.0', 'a'));
     const script = healthScript({
       configDir: '/configs',
-      pluginName: NAME,
+      plugins: [{ name: NAME }],
       workspaceId: WS,
       command: 'exit 1',
       timeoutSeconds: FAILING_TIMEOUT_SECONDS,
@@ -234,6 +233,28 @@ describe('the health gate on the host', () => {
 
     expect((await bash(script)).result).toMatchObject({ ok: true, healthy: false, rolledBack: false });
     expect(existsSync(join(plugins, NAME))).toBe(false);
+  });
+
+  it('puts back every plugin a repair delivered: a replaced one from .previous, a first install removed', async () => {
+    await install(V1, marker('1.0.0', 'a'));
+    await install(V2, marker('2.0.0', 'b'));
+    const other = 'other-kit';
+    const tarballUrl = tarballs.put(`/${other}.tar.gz`, await pluginTarball({ 'plugin.yaml': `name: ${other}\n`, 'rules/o.md': 'o\n' }));
+    expect((await bash(installScript({ configDir: '/configs', pluginName: other, tarballUrl, ts: 'o1' }))).result).toMatchObject({ ok: true });
+    const script = healthScript({
+      configDir: '/configs',
+      plugins: [{ name: NAME, skills: ['s1'] }, { name: other }],
+      workspaceId: WS,
+      command: 'exit 1',
+      timeoutSeconds: FAILING_TIMEOUT_SECONDS,
+      restartCommand: RESTART,
+      restartTimeoutSeconds: 30,
+    });
+
+    expect((await bash(script)).result).toMatchObject({ ok: true, healthy: false, rolledBack: true });
+    expect(await tree(join(plugins, NAME))).toEqual(V1);
+    expect(existsSync(join(plugins, other))).toBe(false);
+    expect(await restarts()).toHaveLength(1);
   });
 
   it('reports its own failure as step health', async () => {

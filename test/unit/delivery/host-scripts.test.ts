@@ -13,13 +13,12 @@ describe('host script builders', () => {
   };
   const health = {
     configDir: '/configs',
-    pluginName: 'acme.tools',
+    plugins: [{ name: 'acme.tools', skills: ['s1'] }],
     workspaceId: 'ws-1',
     command: 'docker inspect ws-{workspaceId}',
     timeoutSeconds: 60,
     restartCommand: 'docker restart ws-{workspaceId}',
     restartTimeoutSeconds: 300,
-    skills: ['s1'],
   };
 
   it('produce scripts bash accepts', () => {
@@ -72,11 +71,12 @@ describe('host script builders', () => {
 
     expect(script).toContain(`HEALTH_COMMAND=${shellQuote(`docker inspect ws-${shellQuote("ws'1")}`)}\n`);
     expect(script).toContain("TIMEOUT_SECONDS='3'\n");
-    expect(script).toContain(`UNINSTALL_SCRIPT=${shellQuote(uninstallScript({ configDir: '/configs', pluginName: 'acme.tools', skills: ['s1'] }))}\n`);
+    expect(script).toContain(`UNINSTALL_SCRIPTS=(${shellQuote(uninstallScript({ configDir: '/configs', pluginName: 'acme.tools', skills: ['s1'] }))})\n`);
   });
 
   it('refuse a health gate for an invalid plugin name', () => {
-    expect(() => healthScript({ ...health, pluginName: '../x' })).toThrow(/plugin name/);
+    expect(() => healthScript({ ...health, plugins: [{ name: '../x' }] })).toThrow(/plugin name/);
+    expect(() => healthScript({ ...health, plugins: [] })).toThrow(/plugins the change delivered/);
   });
 
   it('frame the health gate as the SSM document admits it', () => {

@@ -79,7 +79,7 @@ describe('verifyHealth', () => {
   it('passes a workspace whose agent started healthy', async () => {
     await installAndRestart(V1);
 
-    const verdict = await verifyHealth(deps, { workspace, pluginName: NAME, skills: [] });
+    const verdict = await verifyHealth(deps, { workspace, plugins: [{ name: NAME, skills: [] }] });
 
     expect(verdict).toEqual({ transport: 'ssm', commandId: expect.any(String), healthy: true, rolledBack: null, output: ['healthy'], checks: 1 });
   });
@@ -88,7 +88,7 @@ describe('verifyHealth', () => {
     await installAndRestart(V1);
     await installAndRestart(V2);
 
-    const verdict = await verifyHealth(deps, { workspace, pluginName: NAME, skills: [] });
+    const verdict = await verifyHealth(deps, { workspace, plugins: [{ name: NAME, skills: [] }] });
 
     expect(verdict).toMatchObject({ transport: 'ssm', healthy: false, rolledBack: true });
     expect(verdict.checks).toBeGreaterThanOrEqual(1);
@@ -101,7 +101,7 @@ describe('verifyHealth', () => {
   it('removes a first install the agent cannot load', async () => {
     await installAndRestart(V2);
 
-    const verdict = await verifyHealth(deps, { workspace, pluginName: NAME, skills: [] });
+    const verdict = await verifyHealth(deps, { workspace, plugins: [{ name: NAME, skills: [] }] });
 
     expect(verdict).toMatchObject({ healthy: false, rolledBack: true });
     expect(existsSync(join(root(), 'configs', 'plugins', NAME))).toBe(false);
@@ -112,7 +112,7 @@ describe('verifyHealth', () => {
     await installAndRestart(V2);
     const shortCommands = { ...deps, config: { ...deps.config, deliveryTimeoutMs: 2_000, healthCommandFor: () => 'echo never; exit 1' } };
 
-    const verdict = await verifyHealth(shortCommands, { workspace, pluginName: NAME, skills: [] });
+    const verdict = await verifyHealth(shortCommands, { workspace, plugins: [{ name: NAME, skills: [] }] });
 
     expect(verdict).toMatchObject({ healthy: false, output: ['never'] });
   });

@@ -36,7 +36,15 @@ const envOf = (template: Template, description: RegExp) => {
   );
   return (fn!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 };
-const HOST_STEPS = [/^Installs the staged plugin/, /^Uninstalls a plugin/, /^Restarts the workspace/, /^Runs the health check/, /^Closes operations/];
+const HOST_STEPS = [
+  /^Installs the staged plugin/,
+  /^Uninstalls a plugin/,
+  /^Restarts the workspace/,
+  /^Runs the health check/,
+  /^Lists what the workspace host really has/,
+  /^Reinstalls, adopts or cleans/,
+  /^Closes operations/,
+];
 
 describe('without endpoints', () => {
   const { template } = synth(undefined);

@@ -105,21 +105,21 @@ describe('host access', () => {
     }
     const hostStatements = statements().filter((s) => JSON.stringify(s.Resource).includes(':instance/'));
     expect(hostStatements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
-      // Deliver, Remove, Restart and VerifyHealth, and Reconcile, which asks hosts what they have.
-      [...Array(5).fill('ec2-instance-connect:SendSSHPublicKey'), ...Array(5).fill('ssm:SendCommand')].sort(),
+      // Deliver, Remove, Restart, VerifyHealth, Inventory and Repair, and Reconcile, which asks hosts what they have.
+      [...Array(7).fill('ec2-instance-connect:SendSSHPublicKey'), ...Array(7).fill('ssm:SendCommand')].sort(),
     );
   });
 });
 
 describe('least privilege elsewhere', () => {
-  it('scopes every S3 object grant to staged/, revisions/ or registry/ with named actions', () => {
+  it('scopes every S3 object grant to staged/, revisions/, inventories/ or registry/ with named actions', () => {
     const s3 = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
     expect(s3.length).toBeGreaterThan(0);
     for (const s of s3) {
       expect([s.Action].flat().every((a) => /^s3:(GetObject|PutObject|DeleteObject|ListBucket)$/.test(a))).toBe(true);
       const resources = JSON.stringify(s.Resource);
       if ([s.Action].flat().includes('s3:ListBucket')) expect([['registry/*'], ['revisions/*']]).toContainEqual(s.Condition?.StringLike?.['s3:prefix']);
-      else expect(resources).toMatch(/\/(staged|revisions|registry)\/\*/);
+      else expect(resources).toMatch(/\/(staged|revisions|inventories|registry)\/\*/);
     }
   });
 
@@ -202,12 +202,15 @@ describe('edges and hygiene', () => {
     });
   });
 
-  it("expires staged tarballs after a day and never a kept revision's (revisions/)", () => {
+  it("expires staged tarballs and hosts' inventories after a day and never a kept revision's (revisions/)", () => {
     const buckets = Object.values(template.findResources('AWS::S3::Bucket')) as Array<{
       Properties: { LifecycleConfiguration?: { Rules: Array<{ Prefix?: string; ExpirationInDays?: number; Status: string }> } };
     }>;
     const expiring = buckets.flatMap((b) => b.Properties.LifecycleConfiguration?.Rules ?? []).filter((rule) => rule.ExpirationInDays !== undefined);
-    expect(expiring.map((rule) => [rule.Prefix, rule.ExpirationInDays])).toEqual([['staged/', 1]]);
+    expect(expiring.map((rule) => [rule.Prefix, rule.ExpirationInDays])).toEqual([
+      ['staged/', 1],
+      ['inventories/', 1],
+    ]);
   });
 
   it('sends cleanup runs EventBridge could not deliver to a dead-letter queue', () => {

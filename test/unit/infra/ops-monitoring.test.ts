@@ -77,6 +77,13 @@ describe('alarms', () => {
     expect(overdue!.Properties.Dimensions).toBeUndefined();
   });
 
+  it('pages on drifted workspaces, from the metric every cleanup run’s drift sweep publishes', () => {
+    const [drifted] = alarmsOn(METRICS_NAMESPACE, METRIC.DriftedWorkspaces);
+    expect(drifted!.Properties).toMatchObject({ Statistic: 'Maximum', Period: 1800, Threshold: 1, TreatMissingData: 'notBreaching' });
+    expect(drifted!.Properties.Dimensions).toBeUndefined();
+    expect(alarmsOn(METRICS_NAMESPACE, METRIC.DriftedWorkspaces)).toHaveLength(1);
+  });
+
   it('sends every alarm, and its recovery, to the alarm topic', () => {
     expect(alarms.length).toBeGreaterThan(20);
     for (const a of alarms) {

@@ -77,7 +77,7 @@ describe('PluginDeliveryStack', () => {
 
   it('runs every Lambda on Node.js 22 on arm64 with tracing', () => {
     const functions = ownFunctions(template);
-    expect(functions).toHaveLength(14);
+    expect(functions).toHaveLength(16);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);

@@ -76,7 +76,7 @@ describe('the synthesized workflow definition', () => {
     }
   });
 
-  it('routes install and rollback, uninstall and plan by kind, and records anything else as a failure', () => {
+  it('routes install and rollback, uninstall, plan, verify and repair by kind, and records anything else as a failure', () => {
     const byKind = state(definition.StartAt as string);
     expect(definition.StartAt).toBe('ByKind');
     expect(byKind.Type).toBe('Choice');
@@ -91,6 +91,8 @@ describe('the synthesized workflow definition', () => {
       { Variable: '$.kind', StringEquals: 'uninstall', Next: 'Remove' },
       { Variable: '$.kind', StringEquals: 'plan', Next: 'PlanStage' },
       { Variable: '$.kind', StringEquals: 'rollout', Next: 'RolloutPrepare' },
+      { Variable: '$.kind', StringEquals: 'verify', Next: 'Inventory' },
+      { Variable: '$.kind', StringEquals: 'repair', Next: 'RepairInventory' },
     ]);
     expect(state(byKind.Default ?? '').Next).toBe('RecordFailure');
   });
@@ -126,6 +128,13 @@ describe('the synthesized workflow definition', () => {
     expect(state('PlanStage').Next).toBe('PlanCheckAllowlist');
     expect(state('PlanCheckAllowlist').Next).toBe('Plan');
     expect(state('Plan').Next).toBe('Done');
+  });
+
+  it('verifies in Inventory alone, which ends the execution; repairs through its own Inventory and Stage states into Repair and the shared Restart', () => {
+    expect(state('Inventory').Next).toBe('Done');
+    expect(state('RepairInventory').Next).toBe('RepairStage');
+    expect(state('RepairStage').Next).toBe('Repair');
+    expect(state('Repair').Next).toBe('Restart');
   });
 
   it("catches every failure of every step into $.error and sends it to RecordFailure, a rollout driver's to RolloutFailed", () => {

@@ -12,6 +12,13 @@ describe('executionName', () => {
     expect(executionName({ kind: 'uninstall', workspaceId: 'ws-1', plugin: 'hello-skill', operationId: ID })).toBe('uninstall-ws-1-hello-skill-3f9a1c2e');
   });
 
+  it('names a verify or a repair by its workspace alone: it is about the whole host', () => {
+    expect(executionName({ kind: 'verify', workspaceId: 'ws-1', plugin: null, operationId: ID })).toBe('verify-ws-1-3f9a1c2e');
+    const long = executionName({ kind: 'repair', workspaceId: 'w'.repeat(120), plugin: null, operationId: ID });
+    expect(long).toMatch(/^repair-w+-3f9a1c2e$/);
+    expect(long.length).toBeLessThanOrEqual(EXECUTION_NAME_MAX);
+  });
+
   it('replaces characters Step Functions does not take, keeping the name readable', () => {
     const name = executionName({ kind: 'install', workspaceId: 'acme.prod_ws', plugin: 'lint.rules..v2', operationId: ID });
     expect(name).toBe('install-acme-prod_ws-lint-rules-v2-3f9a1c2e');

@@ -98,3 +98,62 @@ describe('scheduled cleanup', () => {
     expect(summary.expiredTarballs).toBe(0);
   });
 });
+
+describe('the drift sweep on the cleanup run', () => {
+  it('starts a verify of the least recently verified workspaces, at most the batch, and counts the drifted ones', async () => {
+    const clock = fakeClock(new Date('2026-06-01T12:00:00.000Z'));
+    const workflow = fakeWorkflow();
+    const asked: Array<[number, string]> = [];
+    const summary = await runCleanup({
+      clock,
+      workflow,
+      workspaces: fakeWorkspaces([workspace('ws-a'), workspace('ws-b')]),
+      operations: fakeOperations(clock),
+      log: logger,
+      batch: 10,
+      installed: fakeInstalled([], []),
+      revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
+      driftSweep: {
+        batch: 3,
+        afterMs: 6 * 3_600_000,
+        store: {
+          claim: async (batch, verifiedBefore) => {
+            asked.push([batch, verifiedBefore.toISOString()]);
+            return ['ws-b', 'gone', 'ws-a'];
+          },
+          countDrifted: async () => 4,
+        },
+      },
+    });
+
+    expect(asked).toEqual([[3, '2026-06-01T06:00:00.000Z']]);
+    expect(summary.driftSweep).toEqual({
+      started: [
+        { workspaceId: 'ws-b', operationId: expect.any(String) },
+        { workspaceId: 'ws-a', operationId: expect.any(String) },
+      ],
+      failedToStart: [],
+      driftedWorkspaces: 4,
+    });
+    expect(workflow.started.map((s) => s.input)).toMatchObject([
+      { kind: 'verify', plugin: null, source: null },
+      { kind: 'verify', plugin: null, source: null },
+    ]);
+  });
+
+  it('sweeps nothing with a batch of 0', async () => {
+    const clock = fakeClock();
+    const summary = await runCleanup({
+      clock,
+      workflow: fakeWorkflow(),
+      workspaces: fakeWorkspaces([]),
+      operations: fakeOperations(clock),
+      log: logger,
+      batch: 10,
+      installed: fakeInstalled([], []),
+      revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
+      driftSweep: { batch: 0, afterMs: 0, store: { claim: async () => ['ws'], countDrifted: async () => 0 } },
+    });
+    expect(summary.driftSweep).toBeUndefined();
+  });
+});

@@ -6,7 +6,7 @@ import { pullPlugin } from '../pull.js';
 import { workspaceStateDir } from '../token-cache.js';
 import { connect, home, type NetworkFlags } from './connection.js';
 import { follow } from './follow.js';
-import type { InstallRequest, Plan, PluginDeliveryClient } from '../client.js';
+import type { InstallRequest, Operation, Plan, PluginDeliveryClient, RepairMode, Verification } from '../client.js';
 import { type Printer, printPlugins, progress, table } from './format.js';
 import { type Io, UsageError } from './io.js';
 import { explainHeader, explainSteps, outcome } from './ops-view.js';
@@ -35,6 +35,8 @@ export type RollbackFlags = NetworkFlags & WaitFlags & { revision?: number };
 export type UninstallFlags = NetworkFlags & WaitFlags & { at?: string };
 export type RegistryFlags = NetworkFlags & { runtime?: string };
 export type PullFlags = NetworkFlags & { source?: string; dir?: string; signers?: string };
+export type VerifyFlags = NetworkFlags & { timeout: number };
+export type RepairFlags = NetworkFlags & WaitFlags & { mode: RepairMode; plugin?: string[] };
 
 export async function install(io: Io, workspace: string, source: string, flags: InstallFlags): Promise<number> {
   const { client, print } = await connect(flags, io, workspace);
@@ -59,20 +61,40 @@ export async function install(io: Io, workspace: string, source: string, flags: 
  */
 async function plan(client: PluginDeliveryClient, workspace: string, request: InstallRequest, flags: InstallFlags, io: Io, print: Printer): Promise<number> {
   const accepted = await client.plan(workspace, request);
-  const op = await client.waitForOperation(workspace, accepted.operationId, { timeoutMs: flags.timeout * 1000 });
-  if (op.status === 'RUNNING') {
-    io.stderr(`the plan is still running after ${flags.timeout} s; follow it with: molecule-plugins status ${workspace} ${op.operationId}\n`);
-    return 3;
-  }
-  if (op.status === 'FAILED' || !op.plan) {
-    print.failure(op, outcome(op));
-    return 1;
-  }
+  const op = await finished(client, workspace, accepted.operationId, 'plan', flags.timeout, io, print);
+  if (typeof op === 'number') return op;
+  if (!op.plan) return failed(op, print);
   const planned = op.plan;
   print.result(planned, planText(planned));
   if (!planned.allowed) return 1;
   const changes = planned.files.added.length + planned.files.removed.length + planned.files.changed.length;
   return flags.detailedExitcode && changes > 0 ? 2 : 0;
+}
+
+/**
+ * Waits for an operation whose result is the answer (a plan, a verify): the operation once it
+ * succeeded, or the exit status when it is still running at the timeout (3) or failed (1).
+ */
+async function finished(
+  client: PluginDeliveryClient,
+  workspace: string,
+  operationId: string,
+  what: string,
+  timeoutSeconds: number,
+  io: Io,
+  print: Printer,
+): Promise<Operation | number> {
+  const op = await client.waitForOperation(workspace, operationId, { timeoutMs: timeoutSeconds * 1000 });
+  if (op.status === 'RUNNING') {
+    io.stderr(`the ${what} is still running after ${timeoutSeconds} s; follow it with: molecule-plugins status ${workspace} ${op.operationId}\n`);
+    return 3;
+  }
+  return op.status === 'FAILED' ? failed(op, print) : op;
+}
+
+function failed(op: Operation, print: Printer): number {
+  print.failure(op, outcome(op));
+  return 1;
 }
 
 export function planText(p: Plan): string {
@@ -114,6 +136,52 @@ export async function revisions(io: Io, workspace: string, name: string, flags: 
 export async function rollback(io: Io, workspace: string, name: string, flags: RollbackFlags): Promise<number> {
   const { client, print } = await connect(flags, io, workspace);
   const accepted = await client.rollback(workspace, name, flags.revision === undefined ? {} : { revision: flags.revision });
+  return follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
+}
+
+/**
+ * `verify <workspace>`: what the host really has against the records (SPEC §12), differences only.
+ * Exit 0 in sync, 2 drifted (as `install --dry-run --detailed-exitcode` says there are changes), 1
+ * when the verify failed or was refused, 3 still running at --timeout.
+ */
+export async function verify(io: Io, workspace: string, flags: VerifyFlags): Promise<number> {
+  const { client, print } = await connect(flags, io, workspace);
+  const accepted = await client.verify(workspace);
+  const op = await finished(client, workspace, accepted.operationId, 'verify', flags.timeout, io, print);
+  if (typeof op === 'number') return op;
+  if (!op.verify) return failed(op, print);
+  print.result(op.verify, verificationText(workspace, op.verify));
+  return op.verify.drift ? 2 : 0;
+}
+
+/** A verify for people: a line per plugin that differs (`~` modified with its files, `-` missing, `+` unknown), then the debris. */
+export function verificationText(workspace: string, v: Verification): string {
+  const short = (sha: string | undefined) => (sha ? sha.slice(0, 12) : '-');
+  const differing = v.plugins.filter((p) => p.state !== 'ok');
+  const lines = [
+    v.drift
+      ? `${workspace}: drifted (${differing.length} of ${v.plugins.length} plugins differ from the records, ${v.debris.length} debris)`
+      : `${workspace}: in sync (${v.plugins.length} plugins as recorded, no debris)`,
+  ];
+  const mark = { modified: '~', missing: '-', unknown: '+', ok: ' ' } as const;
+  const width = Math.max(0, ...differing.map((p) => p.name.length));
+  for (const p of differing) {
+    const recorded = p.recorded ? `recorded ${p.recorded.version ?? '-'} ${short(p.recorded.sha256)}` : '';
+    const found = p.found ? `found ${p.found.version ?? '-'} ${short(p.found.sha256)}` : '';
+    lines.push(`${mark[p.state]} ${p.name.padEnd(width)}  ${p.state.padEnd(8)}  ${[recorded, found].filter(Boolean).join(', ')}`);
+    for (const path of p.files?.added ?? []) lines.push(`    + ${path}`);
+    for (const path of p.files?.removed ?? []) lines.push(`    - ${path}`);
+    for (const path of p.files?.changed ?? []) lines.push(`    ~ ${path}`);
+  }
+  for (const path of v.debris) lines.push(`debris: plugins/${path}`);
+  if (v.drift) lines.push(`mend it with: molecule-plugins repair ${workspace} --mode reinstall|adopt|clean`);
+  return lines.join('\n');
+}
+
+/** `repair <workspace> --mode reinstall|adopt|clean [--plugin name]…`: follows the operation like an install. */
+export async function repair(io: Io, workspace: string, flags: RepairFlags): Promise<number> {
+  const { client, print } = await connect(flags, io, workspace);
+  const accepted = await client.repair(workspace, { mode: flags.mode, ...(flags.plugin?.length ? { plugins: flags.plugin } : {}) });
   return follow(client, workspace, accepted, !flags.wait, flags.timeout, io, print);
 }
 

@@ -95,13 +95,21 @@ export function outcome(op: Operation): string {
     uninstall: done ? 'uninstalled' : 'uninstall',
     rollback: done ? 'rolled back' : 'rollback',
     plan: done ? 'planned' : 'plan',
+    verify: done ? 'verified' : 'verify',
+    repair: done ? 'repaired' : 'repair',
   }[op.kind];
+  // A verify or a repair is about the whole workspace.
+  const whole = op.kind === 'verify' || op.kind === 'repair';
+  const subject = whole ? `workspace ${op.workspaceId}` : (op.plugin ?? op.source);
   const lines = [
     op.status === 'FAILED'
-      ? `${what} of ${op.plugin ?? op.source} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`
+      ? `${what} of ${subject} failed: ${op.error?.message ?? 'unknown error'} (${op.error?.code ?? 'unknown'})`
       : op.status === 'RUNNING'
-        ? `${what} of ${op.plugin ?? op.source} is running`
-        : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+        ? `${what} of ${subject} is running`
+        : whole
+          ? `${what} ${subject}`
+          : `${what} ${op.plugin}${op.kind === 'rollback' && op.revision !== undefined ? ` to revision ${op.revision}` : ''}${op.sha256 && (op.kind === 'install' || op.kind === 'rollback') ? ` (sha256 ${op.sha256})` : ''} on ${op.workspaceId}`,
+    ...repairLines(op),
     ...(op.error?.output?.length ? ['the health check printed:', ...op.error.output.map((line) => `  ${line}`)] : []),
     // signature_invalid: why, whose key, and the statement it was checked against (SPEC §11).
     ...(op.error?.reason ? [`reason: ${op.error.reason}${op.error.fingerprint ? ` (key ${op.error.fingerprint})` : ''}`] : []),
@@ -111,4 +119,17 @@ export function outcome(op: Operation): string {
     `operation ${op.operationId}`,
   ];
   return lines.join('\n');
+}
+
+/** What a finished repair changed, and for a verify whether the host drifted. */
+function repairLines(op: Operation): string[] {
+  if (op.repair) {
+    const { mode, plugins, debris, restarted } = op.repair;
+    const what = plugins.map((p) => `${p.action} ${p.name}${p.revision !== undefined ? ` (revision ${p.revision})` : ''}`);
+    const removed = debris.map((path) => `removed plugins/${path}`);
+    const changed = [...what, ...removed];
+    return [`${mode}: ${changed.length ? changed.join(', ') : 'nothing to mend'}${restarted ? '; restarted' : ''}`];
+  }
+  if (op.kind === 'verify' && op.verify) return [op.verify.drift ? 'drifted from the records: molecule-plugins verify shows how' : 'in sync with the records'];
+  return [];
 }

@@ -1,5 +1,5 @@
 import * as z from '../zod.js';
-import { OperationKind, OperationStatus, Transport } from './vocabulary.js';
+import { OperationKind, OperationStatus, RepairMode, Transport } from './vocabulary.js';
 
 /**
  * The bodies the API answers with (SPEC §4), as zod schemas, but the error body, which the
@@ -65,6 +65,57 @@ export const Plan = z.object({
   warnings: z.array(z.string()),
 });
 
+/** Paths under a plugin dir that differ from its active revision's files (SPEC §9, §12). */
+export const FileChanges = z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) });
+
+/** One plugin as a verify found it against the records (SPEC §12). */
+export const VerifiedPlugin = z.object({
+  name: z.string(),
+  /** ok: as recorded; modified: its files differ; missing: recorded, not on the host; unknown: on the host, not recorded. */
+  state: z.enum(['ok', 'modified', 'missing', 'unknown']),
+  /** What the records say is installed (absent: unknown). */
+  recorded: z.optional(z.object({ version: z.nullable(z.string()), sha256: z.string() })),
+  /** What the host has (absent: missing). */
+  found: z.optional(
+    z.object({
+      /** Its content hash (SPEC §3), computed as Stage computes it. */
+      sha256: z.string(),
+      /** The version its plugin.yaml declares. */
+      version: z.optional(z.nullable(z.string())),
+      /** Where the last install says it came from, when its install marker was written for this very directory. */
+      source: z.optional(z.string()),
+      /** The skills it declares whose `skills/<name>` dir is its own copy. */
+      skills: z.optional(z.array(z.string())),
+    }),
+  ),
+  /** modified: the files that differ from the active revision's (at most 1000 paths per list). */
+  files: z.optional(FileChanges),
+});
+
+/** What a verify found (SPEC §12): the operation's `verify`, and with Prefer: wait the 200 body. */
+export const Verification = z.object({
+  status: z.literal('verified'),
+  operationId: z.uuid(),
+  /** Whether anything differs from the records, or debris is left. */
+  drift: z.boolean(),
+  plugins: z.array(VerifiedPlugin),
+  /** Leftovers relative to the config dir's `plugins/`: `.staging/<entry>`, `.previous/<name>` of a plugin no longer installed, stale markers. */
+  debris: z.array(z.string()),
+});
+
+/** What a repair changed (SPEC §12): the operation's `repair`, and with Prefer: wait the 200 body. */
+export const Repair = z.object({
+  status: z.literal('repaired'),
+  operationId: z.uuid(),
+  mode: RepairMode,
+  /** reinstall: the plugins delivered again; adopt: the plugins recorded as the host has them, with their new revision. */
+  plugins: z.array(z.object({ name: z.string(), action: z.enum(['reinstalled', 'adopted']), sha256: z.string(), revision: z.optional(z.int()) })),
+  /** clean: the debris removed. */
+  debris: z.array(z.string()),
+  /** Whether the workspace restarted (a reinstall that delivered something). */
+  restarted: z.boolean(),
+});
+
 export const Operation = z.object({
   operationId: z.uuid(),
   workspaceId: z.string(),
@@ -89,6 +140,10 @@ export const Operation = z.object({
   revision: z.optional(z.int()),
   /** plan: what the install would change. */
   plan: z.optional(Plan),
+  /** verify, repair: what the host had, held against the records (for a repair: before it mended anything). */
+  verify: z.optional(Verification),
+  /** repair: what it changed. */
+  repair: z.optional(Repair),
   error: z.optional(
     z.object({
       code: z.string(),
@@ -124,9 +179,9 @@ export const Health = z.object({
   schema: z.optional(z.literal('behind').check(z.describe('present when the database lacks a migration this code needs'))),
 });
 
-/** 202: an install, uninstall, rollback or plan was accepted and runs; poll `statusUrl`. */
+/** 202: an install, uninstall, rollback, plan, verify or repair was accepted and runs; poll `statusUrl`. */
 export const Accepted = z.object({
-  status: z.enum(['installing', 'uninstalling', 'rolling_back', 'planning']),
+  status: z.enum(['installing', 'uninstalling', 'rolling_back', 'planning', 'verifying', 'repairing']),
   operationId: z.uuid(),
   statusUrl: z.string().check(z.describe('the operation, GET /workspaces/{id}/plugins/operations/{operationId}')),
 });
@@ -330,6 +385,14 @@ export const CleanupSummary = z.object({
   purgedRows: z.int(),
   /** Kept revisions' tarballs deleted: no kept revision names them any more (SPEC §9). */
   expiredTarballs: z.int(),
+  /** The drift sweep (SPEC §12): the verifies it started, least recently verified workspaces first, and how many workspaces the latest verifies found drifted. */
+  driftSweep: z.optional(
+    z.object({
+      started: z.array(z.object({ workspaceId: z.string(), operationId: z.uuid() })),
+      failedToStart: z.array(z.object({ workspaceId: z.string(), error: z.string() })),
+      driftedWorkspaces: z.int(),
+    }),
+  ),
 });
 
 /** Answer headers. */

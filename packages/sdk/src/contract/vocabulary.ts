@@ -9,8 +9,12 @@ import * as z from '../zod.js';
 export const Transport = z.enum(['ssm', 'eic', 'auto']);
 export type Transport = z.infer<typeof Transport>;
 
-export const OperationKind = z.enum(['install', 'uninstall', 'rollback', 'plan']);
+export const OperationKind = z.enum(['install', 'uninstall', 'rollback', 'plan', 'verify', 'repair']);
 export type OperationKind = z.infer<typeof OperationKind>;
 
 export const OperationStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']);
 export type OperationStatus = z.infer<typeof OperationStatus>;
+
+/** What a repair mends (SPEC §12): delivers the active revisions again, records what the host has, or removes debris. */
+export const RepairMode = z.enum(['reinstall', 'adopt', 'clean']);
+export type RepairMode = z.infer<typeof RepairMode>;
