@@ -17,7 +17,20 @@ import { handler as Repair } from '../lambdas/handlers/repair.js';
 
 type StepLambda = (input: never, invocation?: StepInvocation) => Promise<unknown>;
 
-const LAMBDAS: Record<StepName, StepLambda> = { Stage, CheckAllowlist, Deliver, Remove, Restart, VerifyHealth, Record, Plan, RecordFailure, Rollout, Inventory, Repair };
+const LAMBDAS: Record<StepName, StepLambda> = {
+  Stage,
+  CheckAllowlist,
+  Deliver,
+  Remove,
+  Restart,
+  VerifyHealth,
+  Record,
+  Plan,
+  RecordFailure,
+  Rollout,
+  Inventory,
+  Repair,
+};
 
 /**
  * Each Task state of the workflow bound to the very function its Lambda exports (the plan path's

@@ -15,7 +15,14 @@ import { systemClock } from '../use-cases/ports.js';
  */
 export async function buildStage({ db, config, aws }: Runtime) {
   const s3 = await createS3Client(aws);
-  const deps = { ports: postgresStepPorts(db), s3, resolvers: createResolvers({ s3, config }), config, tarballs: s3KeptTarballs(s3, config.stagingBucket), clock: systemClock };
+  const deps = {
+    ports: postgresStepPorts(db),
+    s3,
+    resolvers: createResolvers({ s3, config }),
+    config,
+    tarballs: s3KeptTarballs(s3, config.stagingBucket),
+    clock: systemClock,
+  };
   const stage = stageStep(deps);
   // A repair's reinstall (SPEC §12) keeps its revisions' tarballs as a rollback does: the RepairStage state.
   const repairStage = repairStageStep(deps);

@@ -15,7 +15,19 @@ import { orgAtCapacity } from './capacity.js';
  */
 export type OperationRequest = Pick<
   WorkflowState,
-  'kind' | 'workspace' | 'source' | 'plugin' | 'expectedSha256' | 'restart' | 'replace' | 'uninstallAt' | 'healthCheck' | 'revision' | 'rolloutId' | 'signature' | 'repair'
+  | 'kind'
+  | 'workspace'
+  | 'source'
+  | 'plugin'
+  | 'expectedSha256'
+  | 'restart'
+  | 'replace'
+  | 'uninstallAt'
+  | 'healthCheck'
+  | 'revision'
+  | 'rolloutId'
+  | 'signature'
+  | 'repair'
 > & {
   idempotencyKey: string | null;
   actorPrefix: string | null;

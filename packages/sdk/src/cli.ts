@@ -125,11 +125,6 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .addOption(timeout())
     .action((workspace: string, name: string, flags: commands.RollbackFlags) => run(commands.rollback(io, workspace, name, flags)));
 
-  networked('verify', "what the workspace's host really has against the records: exit 0 in sync, 2 drifted, 1 error")
-    .argument('<workspace>')
-    .addOption(timeout())
-    .action((workspace: string, flags: commands.VerifyFlags) => run(commands.verify(io, workspace, flags)));
-
   networked('repair', 'mend drift: reinstall modified and missing plugins, adopt what the host has, or clean debris')
     .argument('<workspace>')
     .addOption(new Option('--mode <mode>', 'reinstall, adopt or clean').choices(['reinstall', 'adopt', 'clean']).makeOptionMandatory())
@@ -216,15 +211,21 @@ function buildProgram(io: Io, exit: { code: number }): Command {
     .option('--json', 'print the result as JSON on stdout')
     .action((dir: string, flags: signing.SignFlags) => run(signing.sign(io, dir, flags, printer(io, flags.json))));
 
-  program
-    .command('verify')
-    .description("check a plugin directory's plugin.sig against an OpenSSH allowed_signers file, as Stage would: exit 0 valid, 1 not (with the reason)")
-    .argument('<dir>')
-    .requiredOption('--signers <allowed_signers>', 'the OpenSSH allowed_signers file of the keys to trust (the one ssh-keygen -Y verify -f reads)')
-    .option('--signature <file>', 'the signature to check (default <dir>/plugin.sig)')
-    .option('--name <name>', 'the plugin name its source gives when plugin.yaml names none (default: the directory name)')
-    .option('--json', 'print the result as JSON on stdout')
-    .action((dir: string, flags: signing.VerifyFlags) => run(signing.verify(io, dir, flags, printer(io, flags.json))));
+  // One verify for two questions (SPEC §11 and §12): with --signers, a plugin directory's signature;
+  // without, what a workspace's host really has against the records.
+  networked('verify', "with --signers: a plugin directory's plugin.sig against an allowed_signers file (exit 0 valid, 1 not); else what a workspace's host really has against the records (exit 0 in sync, 2 drifted, 1 error)")
+    .argument('<workspace-or-dir>', 'a workspace (drift), or with --signers a plugin directory')
+    .option('--signers <allowed_signers>', 'check the directory\'s signature against this OpenSSH allowed_signers file (the one ssh-keygen -Y verify -f reads)')
+    .option('--signature <file>', 'with --signers: the signature to check (default <dir>/plugin.sig)')
+    .option('--name <name>', 'with --signers: the plugin name its source gives when plugin.yaml names none (default: the directory name)')
+    .addOption(timeout())
+    .action((target: string, flags: commands.VerifyFlags & Partial<signing.VerifyFlags>) =>
+      run(
+        flags.signers
+          ? signing.verify(io, target, { ...flags, signers: flags.signers }, printer(io, flags.json))
+          : commands.verify(io, target, flags),
+      ),
+    );
 
   networked('rollout', 'fleet rollouts of an org: create <org> <source>, list <org>, status|watch|cancel|resume|rollback <org> <rollout id>')
     .argument('<action>', 'create, list, status, watch, cancel, resume or rollback')
