@@ -279,19 +279,20 @@ describe('repair', () => {
 describe('the health gate after a reinstall', () => {
   it('puts back what the host had when the agent does not come up, and fails health_check_failed', async () => {
     expect((await install('d-gate', 'local://hello-skill')).status).toBe(200);
-    const skill = join(pluginsDir('d-gate'), 'hello-skill', 'skills', 'hello', 'SKILL.md');
-    await appendFile(skill, 'Edited on the host.\n');
+    // An edited manifest: not a SKILL.md alone, so the reinstall restarts the agent.
+    const manifest = join(pluginsDir('d-gate'), 'hello-skill', 'plugin.yaml');
+    await appendFile(manifest, '# edited on the host\n');
     // A plugin copied in by hand that the agent cannot load: any restart now leaves it unhealthy.
     await mkdir(join(pluginsDir('d-gate'), 'broken'), { recursive: true });
     await writeFile(join(pluginsDir('d-gate'), 'broken', '.mcp.json'), '{"mcpServers": {');
-    const edited = await readFile(skill, 'utf8');
+    const edited = await readFile(manifest, 'utf8');
     const restartsBefore = await restarts('d-gate');
 
     const res = await repair('d-gate', { mode: 'reinstall' });
 
     expect(res.status).toBe(502);
     expect(res.body).toMatchObject({ code: 'health_check_failed', rolledBack: true });
-    expect(await readFile(skill, 'utf8')).toBe(edited);
+    expect(await readFile(manifest, 'utf8')).toBe(edited);
     expect(await restarts('d-gate')).toBe(restartsBefore + 2);
     const op = await operation('d-gate', res.body.operationId);
     expect(op).toMatchObject({ kind: 'repair', status: 'FAILED', error: { code: 'health_check_failed' } });
@@ -373,8 +374,10 @@ describe('the command line', () => {
 
     const mended = await cli('repair', 'd-cli', '--mode', 'reinstall', '--plugin', 'hello-skill');
     expect(mended.code).toBe(0);
-    for (const step of ['Inventory', 'Stage', 'Repair', 'Restart', 'VerifyHealth', 'Record']) expect(mended.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
-    expect(mended.stdout).toMatch(/^repaired workspace d-cli\nreinstall: reinstalled hello-skill \(revision 1\); restarted$/m);
+    for (const step of ['Inventory', 'Stage', 'Repair', 'Record']) expect(mended.stderr).toMatch(new RegExp(`${step}\\s+succeeded`));
+    // Only a SKILL.md differed: the runtime hot-reloads it (SPEC §5), so no restart and no gate.
+    for (const step of ['Restart', 'VerifyHealth']) expect(mended.stderr).toMatch(new RegExp(`${step}\\s+skipped`));
+    expect(mended.stdout).toMatch(/^repaired workspace d-cli\nreinstall: reinstalled hello-skill \(revision 1\)$/m);
     expect((await cli('repair', 'd-cli', '--mode', 'clean')).code).toBe(0);
     expect((await cli('verify', 'd-cli')).code).toBe(0);
 

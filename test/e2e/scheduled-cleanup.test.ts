@@ -24,7 +24,8 @@ afterAll(async () => {
   await codeload.stop();
 });
 
-const stack = useLocalStack(() => ({ GITHUB_CODELOAD_URL: codeload.url, PLUGIN_CLEANUP_INTERVAL: '5s' }));
+// The drift sweep rides the same schedule; these tests count each workspace's operations, so it is off.
+const stack = useLocalStack(() => ({ GITHUB_CODELOAD_URL: codeload.url, PLUGIN_CLEANUP_INTERVAL: '5s', PLUGIN_DRIFT_SWEEP_BATCH: '0' }));
 let dueOrg = '';
 let schedOrg = '';
 

@@ -50,7 +50,7 @@ export function repairStep(deps: RepairDeps) {
 }
 
 async function reinstall(deps: RepairDeps, state: PreparedState, remainingMs: RemainingTime) {
-  const repaired: Repaired = { plugins: [], debris: [] };
+  const repaired: Repaired = { plugins: [], debris: [], changedOnlySkillDocs: state.targets.reinstall.length > 0 };
   let details: StepDetails = {};
   for (const target of state.targets.reinstall) {
     const kept = deps.tarballs.locate(target.sha256);
@@ -61,13 +61,14 @@ async function reinstall(deps: RepairDeps, state: PreparedState, remainingMs: Re
       { workspace: state.workspace, pluginName: name, tarballUrl, installed: { sha256, source, version, skills, runtimes } },
     );
     details = hostDetails(outcome);
+    repaired.changedOnlySkillDocs &&= outcome.changedOnlySkillDocs;
     repaired.plugins.push({ name, action: 'reinstalled', sha256, revision: target.revision });
   }
   return { repaired, details };
 }
 
 async function adopt(deps: RepairDeps, state: PreparedState, remainingMs: RemainingTime) {
-  const repaired: Repaired = { plugins: [], debris: [] };
+  const repaired: Repaired = { plugins: [], debris: [], changedOnlySkillDocs: false };
   if (state.targets.adopt.length === 0) return { repaired, details: {} };
   const { ports } = deps;
   const { workspace, operationId } = state;
@@ -111,7 +112,7 @@ async function adopt(deps: RepairDeps, state: PreparedState, remainingMs: Remain
 
 async function clean(deps: RepairDeps, state: PreparedState, remainingMs: RemainingTime) {
   const paths = state.targets.clean;
-  if (paths.length === 0) return { repaired: { plugins: [], debris: [] }, details: {} };
+  if (paths.length === 0) return { repaired: { plugins: [], debris: [], changedOnlySkillDocs: false }, details: {} };
   const outcome = await removeDebris({ ...deps.delivery, remainingMs }, { workspace: state.workspace, paths });
-  return { repaired: { plugins: [], debris: [...paths] }, details: hostDetails(outcome) };
+  return { repaired: { plugins: [], debris: [...paths], changedOnlySkillDocs: false }, details: hostDetails(outcome) };
 }

@@ -5,9 +5,9 @@ import { defineStep, durableWrite } from './step.js';
 import { hostDetails } from './explain.js';
 
 /**
- * Restart: skipped when asked, when an install only edited SKILL.md files (hot-reloaded), unless
- * an earlier change's restart failed (then this one restarts for both), and after a repair that
- * delivered nothing (adopt, clean).
+ * Restart: skipped when asked, when an install (or a repair's reinstall) only edited SKILL.md files
+ * (hot-reloaded), unless an earlier change's restart failed (then this one restarts for both), and
+ * after a repair that delivered nothing (adopt, clean).
  */
 export function restartStep(deps: { ports: StepPorts; delivery: DeliveryDeps }) {
   return defineStep('Restart', deps.ports.operations, HostChanged, async (state, log, remainingMs) => {
@@ -20,7 +20,8 @@ export function restartStep(deps: { ports: StepPorts; delivery: DeliveryDeps }) 
       log.info('restart skipped', { reason: 'the repair delivered nothing' });
       return { state: ended(false), status: 'SKIPPED' };
     }
-    const skillDocsOnly = state.phase === 'delivered' && state.delivered.changedOnlySkillDocs;
+    const skillDocsOnly =
+      (state.phase === 'delivered' && state.delivered.changedOnlySkillDocs) || (state.phase === 'repaired' && state.repaired.changedOnlySkillDocs);
     if (skillDocsOnly && !(await deps.ports.restarts.isOwed(state.workspace.id))) {
       log.info('restart skipped', { reason: 'only SKILL.md files changed' });
       return { state: ended(false), status: 'SKIPPED' };

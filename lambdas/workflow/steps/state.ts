@@ -135,6 +135,8 @@ export const Repaired = z.extend(Prepared, {
   repaired: z.object({
     plugins: z.array(z.object({ name: pluginName, action: z.enum(['reinstalled', 'adopted']), sha256: z.string(), revision: z.optional(z.int()) })),
     debris: z.array(z.string()),
+    /** reinstall: every plugin it delivered differed only in SKILL.md contents, so the runtime hot-reloads them (SPEC §5). */
+    changedOnlySkillDocs: z._default(z.boolean(), false),
   }),
 });
 
