@@ -213,18 +213,17 @@ function buildProgram(io: Io, exit: { code: number }): Command {
 
   // One verify for two questions (SPEC §11 and §12): with --signers, a plugin directory's signature;
   // without, what a workspace's host really has against the records.
-  networked('verify', "with --signers: a plugin directory's plugin.sig against an allowed_signers file (exit 0 valid, 1 not); else what a workspace's host really has against the records (exit 0 in sync, 2 drifted, 1 error)")
+  networked(
+    'verify',
+    "with --signers: a plugin directory's plugin.sig against an allowed_signers file (exit 0 valid, 1 not); else what a workspace's host really has against the records (exit 0 in sync, 2 drifted, 1 error)",
+  )
     .argument('<workspace-or-dir>', 'a workspace (drift), or with --signers a plugin directory')
-    .option('--signers <allowed_signers>', 'check the directory\'s signature against this OpenSSH allowed_signers file (the one ssh-keygen -Y verify -f reads)')
+    .option('--signers <allowed_signers>', "check the directory's signature against this OpenSSH allowed_signers file (the one ssh-keygen -Y verify -f reads)")
     .option('--signature <file>', 'with --signers: the signature to check (default <dir>/plugin.sig)')
     .option('--name <name>', 'with --signers: the plugin name its source gives when plugin.yaml names none (default: the directory name)')
     .addOption(timeout())
     .action((target: string, flags: commands.VerifyFlags & Partial<signing.VerifyFlags>) =>
-      run(
-        flags.signers
-          ? signing.verify(io, target, { ...flags, signers: flags.signers }, printer(io, flags.json))
-          : commands.verify(io, target, flags),
-      ),
+      run(flags.signers ? signing.verify(io, target, { ...flags, signers: flags.signers }, printer(io, flags.json)) : commands.verify(io, target, flags)),
     );
 
   networked('rollout', 'fleet rollouts of an org: create <org> <source>, list <org>, status|watch|cancel|resume|rollback <org> <rollout id>')

@@ -133,7 +133,16 @@ describe('the Lambda runtime with a database secret', () => {
 
   it('migrates and queries through a verified TLS connection from an RDS-managed secret', async () => {
     secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: RDS_MANAGED_SECRET });
-    lambdaEnvironment({ DATABASE_HOST: 'localhost', DATABASE_PORT: server.port, DATABASE_NAME: 'postgres', DATABASE_CA_FILE: server.ca });
+    // A database of its own: the TLS server outlives a run (scripts/tls-postgres.sh keeps its data), and
+    // migrations applied by an older checkout must not stand in the way of this one's.
+    const name = `tls_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = createDb({
+      connectionString: databaseUrlFromSecret(RDS_MANAGED_SECRET, { host: 'localhost', port: server.port, database: 'postgres', caFile: server.ca }),
+      max: 1,
+    });
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    lambdaEnvironment({ DATABASE_HOST: 'localhost', DATABASE_PORT: server.port, DATABASE_NAME: name, DATABASE_CA_FILE: server.ca });
     const { db } = await getRuntime();
     const { rows } = await db.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
     expect(rows).toEqual([{ ssl: true }]);
