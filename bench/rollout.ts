@@ -11,7 +11,7 @@ import { HttpClient, instanceId, pool, setupWorkspaces } from './lib/http.js';
 import { type Row, row, type SectionResult } from './lib/report.js';
 import type { ExecutionSummary } from './lib/stack-child.js';
 import { startStack } from './lib/stack-host.js';
-import { median, round } from './lib/stats.js';
+import { median, peakOverlap, round } from './lib/stats.js';
 import { synthesize } from './lib/synth.js';
 import { PRICES } from './cost.js';
 
@@ -64,17 +64,7 @@ export async function runRolloutBench(opts: RolloutBenchOptions): Promise<Sectio
       const op = (await http.request('GET', `/operations/${operationIds[i]}`, { token: stack.adminToken })).body;
       spans.push([Date.parse(op.createdAt), Date.parse(op.updatedAt)]);
     });
-    const events = spans.flatMap(([a, b]) => [
-      [a, 1],
-      [b, -1],
-    ]);
-    events.sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
-    let inFlight = 0;
-    let peak = 0;
-    for (const [, delta] of events) {
-      inFlight += delta!;
-      peak = Math.max(peak, inFlight);
-    }
+    const peak = peakOverlap(spans);
 
     const executions = await stack.call<ExecutionSummary[]>({ cmd: 'executions' });
     const installs = executions.filter((e) => operationIds.includes(e.name));

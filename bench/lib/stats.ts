@@ -60,3 +60,24 @@ export function fmtBytes(bytes: number): string {
   if (Math.abs(bytes) >= KiB) return `${(bytes / KiB).toFixed(1)} KiB`;
   return `${bytes} B`;
 }
+
+/**
+ * The most spans open at once: `[start, end]` pairs (ms), an end before a start at the same instant.
+ * How a rollout's peak of installs in flight is read off its operations' own timestamps.
+ */
+export function peakOverlap(spans: ReadonlyArray<readonly [number, number]>): number {
+  const events = spans.flatMap(
+    ([start, end]): Array<[number, number]> => [
+      [start, 1],
+      [end, -1],
+    ],
+  );
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let peak = 0;
+  for (const [, delta] of events) {
+    open += delta;
+    peak = Math.max(peak, open);
+  }
+  return peak;
+}

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { until as waitFor } from '../support/until.js';
 import { LOCAL_HEALTH_COMMAND } from '../../local/instances.js';
 
 /**
@@ -29,14 +30,8 @@ const restartLines = async () => {
 };
 const onHost = async () => (existsSync(hostPlugins()) ? (await readdir(hostPlugins())).filter((n) => !n.startsWith('.')).sort() : []);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, attempts = 600): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`gave up waiting for ${what}:\n${stack?.output() ?? ''}`);
-}
+/** Waits for `probe`, showing the stack's output when it gives up. */
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => waitFor(what, probe, () => stack?.output() ?? '');
 
 beforeAll(async () => {
   shim = await mkdtemp(join(tmpdir(), 'molecule-gate-'));

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { until as waitFor } from '../support/until.js';
 
 /**
  * Issue #7 item 1 end to end: `kill -9` of `npm start` while Deliver runs, then `npm start` again
@@ -23,14 +24,8 @@ let env: Record<string, string | undefined> = {};
 
 const hostPlugins = () => join(stack?.localDir ?? '', 'instances', INSTANCE, 'configs', 'plugins');
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, attempts = 600): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`gave up waiting for ${what}:\n${stack?.output() ?? ''}`);
-}
+/** Waits for `probe`, showing the stack's output when it gives up. */
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => waitFor(what, probe, () => stack?.output() ?? '');
 
 /** What the emulated host has: every plugin dir with the version its plugin.yaml declares. */
 async function onHost(): Promise<Array<{ name: string; version: string | null }>> {

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { until as waitFor } from '../support/until.js';
 
 /**
  * SPEC §10 crash safety: `kill -9` of `npm start` while a rollout has installs in flight, then
@@ -21,14 +22,8 @@ let database: TestDatabase | undefined;
 let stack: SpawnedStack | undefined;
 let env: Record<string, string | undefined> = {};
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, attempts = 600): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`gave up waiting for ${what}:\n${stack?.output() ?? ''}`);
-}
+/** Waits for `probe`, showing the stack's output when it gives up. */
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => waitFor(what, probe, () => stack?.output() ?? '');
 
 beforeAll(async () => {
   // A `tar` that waits while `hold` exists, so installs are in flight when the stack is killed.

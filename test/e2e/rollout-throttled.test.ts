@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
+import { peakOverlap } from '../../bench/lib/stats.js';
 
 /**
  * SPEC §10 under trouble: a rollout to 200 workspaces while SSM throttles three calls in ten
@@ -47,17 +48,6 @@ describe('a rollout while SSM throttles', () => {
     }
     // The throttling did happen, and was ridden out.
     expect(throttledSteps).toBeGreaterThan(0);
-    const events = spans.flatMap(([a, b]) => [
-      [a, 1],
-      [b, -1],
-    ]);
-    events.sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
-    let inFlight = 0;
-    let peak = 0;
-    for (const [, delta] of events) {
-      inFlight += delta!;
-      peak = Math.max(peak, inFlight);
-    }
-    expect(peak).toBeLessThanOrEqual(20);
+    expect(peakOverlap(spans)).toBeLessThanOrEqual(20);
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
 import { pluginEntries, tarGz } from '../support/archives.js';
+import { peakOverlap } from '../../bench/lib/stats.js';
 
 /**
  * SPEC §10 end to end through `npm start`'s process: a rollout's driver runs in the one workflow
@@ -59,18 +60,7 @@ async function peakInFlight(rollout: any): Promise<number> {
     expect(op.rolloutId).toBe(rollout.rolloutId);
     spans.push([Date.parse(op.createdAt), Date.parse(op.updatedAt)]);
   }
-  const events = spans.flatMap(([start, end]) => [
-    [start, 1],
-    [end, -1],
-  ]);
-  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-  let now = 0;
-  let peak = 0;
-  for (const [, delta] of events) {
-    now += delta!;
-    peak = Math.max(peak, now);
-  }
-  return peak;
+  return peakOverlap(spans);
 }
 
 const stop = (instanceId: string) => stack.call('POST', `/admin/local/instances/${instanceId}/stop`, { token: stack.adminToken });
