@@ -47,7 +47,8 @@ beforeAll(async () => {
     MOLECULE_REGISTRY_DIR: registry,
     // It also notes the process group of the host command running it (its parent's parent: the
     // check runs under `timeout`), so a test can take the host down under it.
-    PLUGIN_HEALTH_COMMAND: `ps -o pgid= -p "$(ps -o ppid= -p $PPID)" > '${shim}/host-group'; touch '${shim}/reached'; while [ -e '${shim}/hold' ]; do sleep 0.1; done; ${LOCAL_HEALTH_COMMAND}`,
+    // Read from /proc: field 4 of a stat line is the parent, field 5 the process group.
+    PLUGIN_HEALTH_COMMAND: `parent=$(cut -d' ' -f4 /proc/$PPID/stat); cut -d' ' -f5 /proc/$parent/stat > '${shim}/host-group.tmp' && mv '${shim}/host-group.tmp' '${shim}/host-group'; touch '${shim}/reached'; while [ -e '${shim}/hold' ]; do sleep 0.1; done; ${LOCAL_HEALTH_COMMAND}`,
     PLUGIN_HEALTH_TIMEOUT: '4s',
     PLUGIN_RECONCILE_AFTER: '2s',
     PLUGIN_RECONCILE_INTERVAL: '1s',
@@ -106,14 +107,17 @@ describe('the health gate interrupted', () => {
     const admin = live.adminToken;
     const org = (await live.call('POST', '/admin/orgs/gate/tokens', { token: admin })).body.token as string;
     await rm(join(shim, 'reached'), { force: true });
+    await rm(join(shim, 'host-group'), { force: true });
     await writeFile(join(shim, 'hold'), '');
 
     const accepted = await live.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://code-review-rules' } });
     const operationId = accepted.body.operationId as string;
     await until('the health check to start', () => (existsSync(join(shim, 'reached')) ? true : undefined));
     // The host goes down under the gate: its command is killed outright, no trap runs, no answer comes.
-    const group = Number((await readFile(join(shim, 'host-group'), 'utf8')).trim());
-    expect(group).toBeGreaterThan(1);
+    const group = await until('the host command’s process group', async () => {
+      const read = Number((await readFile(join(shim, 'host-group'), 'utf8').catch(() => '')).trim());
+      return read > 1 ? read : undefined;
+    });
     process.kill(-group, 'SIGKILL');
     await rm(join(shim, 'hold'));
 
