@@ -7,6 +7,17 @@ import { startLocalStack } from './stack.js';
 /** `npm start`: the whole system locally, then ready-to-paste commands for a first install. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// The local stack runs every Lambda, emulator and scheduler in one process: a promise some part of
+// it forgot to handle must not take all of them down (on AWS each function is its own process). It
+// is reported, loudly and with its stack, as the bug it is. CI has seen the stack process vanish
+// mid-test on a loaded machine; this line's output is what to look for.
+process.on('unhandledRejection', (reason) => {
+  const err = reason instanceof Error ? reason : new Error(String(reason));
+  process.stderr.write(
+    `${JSON.stringify({ level: 'ERROR', message: 'unhandled promise rejection in the local stack', error: err.message, stack: err.stack })}\n`,
+  );
+});
+
 let faults: Faults;
 try {
   faults = faultsFromEnv();
