@@ -20,6 +20,11 @@ beforeAll(() => {
   codeload.start();
   serve('v1', { 'plugin.yaml': 'name: kit\nversion: 1.0.0\n', 'rules/a.md': 'one\n' });
   serve('v2', { 'plugin.yaml': 'name: kit\nversion: 2.0.0\n', 'rules/a.md': 'two\n' });
+  for (const name of ['fence', 'yard']) {
+    codeload.set(`acme/${name}`, 'v1', () =>
+      tarGz(pluginEntries({ 'plugin.yaml': `name: ${name}\nversion: 1.0.0\n`, 'rules/a.md': `${name}\n` }, `${name}-v1`)),
+    );
+  }
 });
 afterAll(() => codeload.stop());
 const stack = useLocalStack(() => ({ GITHUB_CODELOAD_URL: codeload.url }));
@@ -37,15 +42,16 @@ beforeAll(async () => {
   await stack.call('PUT', '/admin/workspaces/f-ext', { ...admin, body: { orgId: 'fleet', runtime: 'external' } });
   await stack.call('PUT', '/admin/workspaces/f-hermes', { ...admin, body: { orgId: 'fleet', runtime: 'hermes', instanceId: 'i-0f1ee700000000ff' } });
   await stack.call('PUT', '/admin/workspaces/o-1', { ...admin, body: { orgId: 'elsewhere', runtime: 'claude-code', instanceId: 'i-0f1ee700000000ee' } });
+  await stack.call('PUT', '/admin/workspaces/o-2', { ...admin, body: { orgId: 'elsewhere', runtime: 'claude-code', instanceId: 'i-0f1ee700000000ef' } });
   org = (await stack.call('POST', '/admin/orgs/fleet/tokens', admin)).body.token;
   other = (await stack.call('POST', '/admin/orgs/elsewhere/tokens', admin)).body.token;
 });
 
 const create = (body: Record<string, unknown>, token = org) => stack.call('POST', '/orgs/fleet/rollouts', { token, body });
 
-async function finished(rolloutId: string): Promise<any> {
+async function finished(rolloutId: string, orgId = 'fleet', token = org): Promise<any> {
   for (let i = 0; i < 600; i++) {
-    const r = (await stack.call('GET', `/orgs/fleet/rollouts/${rolloutId}`, { token: org })).body;
+    const r = (await stack.call('GET', `/orgs/${orgId}/rollouts/${rolloutId}`, { token })).body;
     if (r.status !== 'RUNNING') return r;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -244,5 +250,48 @@ describe('fleet rollouts', () => {
     expect((await create({ source: 'ftp://example.com/x', targets: { all: true } })).body.code).toBe('invalid_source');
     const mine = (await stack.call('GET', '/orgs/fleet/rollouts?limit=1', { token: org })).body.rollouts[0];
     expect((await stack.call('GET', `/orgs/elsewhere/rollouts/${mine.rolloutId}`, { token: other })).body.code).toBe('rollout_not_found');
+  });
+  it('keeps orgs apart: two orgs rolling out to all of their fleets at once each touch only their own, and neither can read or steer the other’s', async () => {
+    const elsewhere = (body: Record<string, unknown>) => stack.call('POST', '/orgs/elsewhere/rollouts', { token: other, body });
+    const [mine, theirs] = await Promise.all([
+      create({ source: 'github://acme/fence#v1', targets: { all: true }, maxConcurrency: 5, canary: 0 }),
+      elsewhere({ source: 'github://acme/yard#v1', targets: { all: true }, maxConcurrency: 2, canary: 0 }),
+    ]);
+    expect([mine.status, theirs.status]).toEqual([202, 202]);
+    const [ours, rest] = await Promise.all([finished(mine.body.rolloutId), finished(theirs.body.rolloutId, 'elsewhere', other)]);
+    expect([ours.status, rest.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(ours.workspaces.map((w: any) => w.workspaceId).sort()).toEqual([...fleet.map((w) => w.id), 'f-ext', 'f-hermes'].sort());
+    expect(rest.workspaces.map((w: any) => w.workspaceId)).toEqual(['o-1', 'o-2']);
+    // On the hosts: each org's plugin on its own workspaces, and nowhere else.
+    for (const w of fleet) expect([existsSync(pluginDir(w.instanceId, 'fence')), existsSync(pluginDir(w.instanceId, 'yard'))]).toEqual([true, false]);
+    for (const instanceId of ['i-0f1ee700000000ee', 'i-0f1ee700000000ef']) {
+      expect([existsSync(pluginDir(instanceId, 'fence')), existsSync(pluginDir(instanceId, 'yard'))]).toEqual([false, true]);
+    }
+    // Each operation a rollout started is on one of its own org's workspaces.
+    for (const [r, orgId] of [
+      [ours, 'fleet'],
+      [rest, 'elsewhere'],
+    ] as const) {
+      for (const w of r.workspaces.filter((x: any) => x.operationId)) {
+        const op = (await stack.call('GET', `/operations/${w.operationId}`, { token: stack.adminToken })).body;
+        expect([op.orgId, op.rolloutId]).toEqual([orgId, r.rolloutId]);
+      }
+    }
+    // Another org's rollout, whether named under its org or one's own: 403 and 404, whatever the verb.
+    const id = ours.rolloutId;
+    const steer = [
+      ['GET', ''],
+      ['PATCH', '', { maxConcurrency: 1 }],
+      ['POST', '/cancel'],
+      ['POST', '/resume'],
+      ['POST', '/rollback'],
+    ] as const;
+    for (const [method, suffix, body] of steer) {
+      const underTheirs = await stack.call(method, `/orgs/fleet/rollouts/${id}${suffix}`, { token: other, ...(body && { body }) });
+      expect([method, suffix, underTheirs.status]).toEqual([method, suffix, 403]);
+      const underOwn = await stack.call(method, `/orgs/elsewhere/rollouts/${id}${suffix}`, { token: other, ...(body && { body }) });
+      expect([method, suffix, underOwn.status, underOwn.body.code]).toEqual([method, suffix, 404, 'rollout_not_found']);
+    }
+    expect((await stack.call('GET', '/orgs/elsewhere/rollouts', { token: other })).body.rollouts.map((r: any) => r.rolloutId)).toEqual([rest.rolloutId]);
   });
 });

@@ -65,6 +65,15 @@ export async function spawnLocalStack(
       reject(new Error(`local stack exited with ${code}:\n${output}`));
     });
   });
+  // A stack that dies under a test shows up there only as refused connections: say here how it
+  // ended and what it printed last, so the test's output names the cause.
+  let ending = false;
+  child.once('exit', (code, signal) => {
+    if (ending) return;
+    process.stderr.write(
+      `\nthe local stack at ${url} (pid ${child.pid}) ended on its own with ${signal ?? `exit code ${code}`}; its last output:\n${output.slice(-8000)}\n`,
+    );
+  });
 
   return {
     url,
@@ -73,6 +82,7 @@ export async function spawnLocalStack(
     output: () => output,
     call: callStack(url),
     async stop() {
+      ending = true;
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGINT');
@@ -82,6 +92,7 @@ export async function spawnLocalStack(
       await rm(localDir, { recursive: true, force: true });
     },
     async kill() {
+      ending = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
