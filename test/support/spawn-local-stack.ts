@@ -83,6 +83,9 @@ export async function spawnLocalStack(
     call: callStack(url),
     async stop() {
       ending = true;
+      // A promise the stack forgot to handle is logged, not fatal (local/main.ts): show it here, as the bug it is.
+      const unhandled = output.split('\n').filter((line) => line.includes('unhandled promise rejection in the local stack'));
+      if (unhandled.length > 0) process.stderr.write(`\nthe local stack at ${url} logged unhandled rejections:\n${unhandled.join('\n')}\n`);
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGINT');
