@@ -20,7 +20,7 @@ beforeAll(() => {
   codeload.start();
   serve('v1', { 'plugin.yaml': 'name: kit\nversion: 1.0.0\n', 'rules/a.md': 'one\n' });
   serve('v2', { 'plugin.yaml': 'name: kit\nversion: 2.0.0\n', 'rules/a.md': 'two\n' });
-  for (const name of ['fence', 'yard']) {
+  for (const name of ['fence', 'yard', 'strict']) {
     codeload.set(`acme/${name}`, 'v1', () =>
       tarGz(pluginEntries({ 'plugin.yaml': `name: ${name}\nversion: 1.0.0\n`, 'rules/a.md': `${name}\n` }, `${name}-v1`)),
     );
@@ -142,6 +142,24 @@ describe('fleet rollouts', () => {
       for (const w of fleet) expect(existsSync(pluginDir(w.instanceId, 'hello-skill'))).toBe(false);
     } finally {
       await start(fleet[0]!.instanceId);
+    }
+  });
+
+  it('holds strict mode to maxErrors + 1 failures, shrinking concurrency as failures arrive', async () => {
+    // f02..f05 are down; at maxConcurrency 5 a tolerant rollout could fail on all four before it stops.
+    for (const w of fleet.slice(2, 6)) await stop(w.instanceId);
+    try {
+      const targets = { workspaceIds: fleet.map((w) => w.id) };
+      const body = { source: 'github://acme/strict#v1', targets, maxConcurrency: 5, maxErrors: 1, canary: 0, failureMode: 'strict' };
+      const r = await finished((await create(body)).body.rolloutId);
+      expect(r).toMatchObject({ status: 'STOPPED', failureMode: 'strict' });
+      expect(r.counts.failed).toBe(2);
+      expect(r.counts.unreachable).toBe(2);
+      expect(await peakInFlight(r)).toBeLessThanOrEqual(2);
+      const started = r.workspaces.filter((w: any) => w.operationId).map((w: any) => w.workspaceId);
+      for (const w of fleet.filter((x) => !started.includes(x.id))) expect(existsSync(pluginDir(w.instanceId, 'strict'))).toBe(false);
+    } finally {
+      for (const w of fleet.slice(2, 6)) await start(w.instanceId);
     }
   });
 
