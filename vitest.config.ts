@@ -69,7 +69,15 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], pool: 'forks', globalSetup: ['test/support/shared-stack-setup.ts'] },
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/support/shared-stack-setup.ts'],
+          // Each test drives a whole stack of processes (workflows, host commands, the CLI) on a
+          // machine that may be busy: a bound on a hang, not on speed (timing claims live in the bench).
+          testTimeout: 120_000,
+        },
       },
     ],
   },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useSharedLocalStack } from '../support/local-stack.js';
-import { runCli } from '../support/cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.js';
 
 /** The CLI as a user runs it, as its own process, against `npm start`'s process over HTTP. */
 const stack = useSharedLocalStack();
@@ -24,7 +24,7 @@ beforeAll(async () => {
   org = (await stack.call('POST', '/admin/orgs/cli-org/tokens', { token: stack.adminToken })).body.token;
 });
 
-describe('molecule-plugins', () => {
+describe('molecule-plugins', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('installs a plugin, showing each workflow step while it waits, then lists it', async () => {
     const run = await cli('install', 'cli-ws', 'hello-skill');
     expect(run.code).toBe(0);

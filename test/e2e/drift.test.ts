@@ -4,7 +4,7 @@ import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
-import { runCli } from '../support/cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.js';
 
 /**
  * SPEC §12 end to end through `npm start`'s process: what a verify reports of a host that drifted
@@ -356,7 +356,7 @@ describe('hosts the records lost, large hosts and hosts that are down', () => {
 
 const cli = (...args: string[]) => runCli(stack.url, org, ...args);
 
-describe('the command line', () => {
+describe('the command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('verifies with exit 0 in sync and 2 drifted, listing what differs, and repairs following each step', async () => {
     expect((await install('d-cli', 'local://hello-skill')).status).toBe(200);
     const synced = await cli('verify', 'd-cli');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { until as waitFor } from '../support/until.js';
+import { FAULT_TEST_TIMEOUT_MS, until as waitFor } from '../support/until.js';
 import { LOCAL_HEALTH_COMMAND } from '../../local/instances.js';
 
 /**
@@ -63,7 +63,7 @@ afterAll(async () => {
   await rm(shim, { recursive: true, force: true });
 });
 
-describe('the health gate interrupted', () => {
+describe('the health gate interrupted', { timeout: FAULT_TEST_TIMEOUT_MS }, () => {
   it('closes an install killed between the swap and the verdict, records what the host kept, and frees the workspace', async () => {
     const first = stack as SpawnedStack;
     const admin = first.adminToken;

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { until as waitFor } from '../support/until.js';
+import { FAULT_TEST_TIMEOUT_MS, until as waitFor } from '../support/until.js';
+import { heldTar, type HeldTar } from '../support/held-tar.js';
 
 /**
  * Issue #7 item 1 end to end: `kill -9` of `npm start` while Deliver runs, then `npm start` again
@@ -17,7 +16,7 @@ import { until as waitFor } from '../support/until.js';
 const INSTANCE = 'i-0e2e0000000000a07';
 const WS = 'w-recover';
 
-let shim = '';
+let tar: HeldTar | undefined;
 let database: TestDatabase | undefined;
 let stack: SpawnedStack | undefined;
 let env: Record<string, string | undefined> = {};
@@ -40,26 +39,21 @@ async function onHost(): Promise<Array<{ name: string; version: string | null }>
 }
 
 beforeAll(async () => {
-  // A `tar` that waits while `hold` exists, so the host command is still inside Deliver when the
-  // stack is killed; it says it got there by touching `reached`.
-  shim = await mkdtemp(join(tmpdir(), 'molecule-recovery-'));
-  const tar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
-  await writeFile(join(shim, 'tar'), `#!/bin/sh\ntouch '${shim}/reached'\nwhile [ -e '${shim}/hold' ]; do sleep 0.1; done\nexec ${tar} "$@"\n`, {
-    mode: 0o755,
-  });
+  // The host command is still inside Deliver when the stack is killed.
+  tar = await heldTar('recovery');
   database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  env = { DATABASE_URL: database?.url, PATH: `${shim}:${process.env.PATH ?? ''}`, PLUGIN_RECONCILE_AFTER: '2s', PLUGIN_RECONCILE_INTERVAL: '1s' };
+  env = { DATABASE_URL: database?.url, PATH: tar.path, PLUGIN_RECONCILE_AFTER: '2s', PLUGIN_RECONCILE_INTERVAL: '1s' };
   stack = await spawnLocalStack(env);
 }, 90_000);
 
 afterAll(async () => {
-  await rm(join(shim, 'hold'), { force: true });
+  await tar?.release();
   await stack?.stop();
   await database?.close();
-  await rm(shim, { recursive: true, force: true });
+  await tar?.close();
 });
 
-describe('a stack killed mid-Deliver and started again', () => {
+describe('a stack killed mid-Deliver and started again', { timeout: FAULT_TEST_TIMEOUT_MS }, () => {
   it('closes the interrupted operation with a documented code, records what the host has, and lets the next install through', async () => {
     const first = stack as SpawnedStack;
     const admin = first.adminToken;
@@ -67,16 +61,16 @@ describe('a stack killed mid-Deliver and started again', () => {
       (await first.call('PUT', `/admin/workspaces/${WS}`, { token: admin, body: { orgId: 'recover', runtime: 'claude-code', instanceId: INSTANCE } })).status,
     ).toBe(201);
     const org = (await first.call('POST', '/admin/orgs/recover/tokens', { token: admin })).body.token as string;
-    await writeFile(join(shim, 'hold'), '');
+    await tar!.hold();
 
     const accepted = await first.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://hello-skill' } });
     expect(accepted.status).toBe(202);
     const operationId = accepted.body.operationId as string;
-    await until('the host command to reach the unpack', () => (existsSync(join(shim, 'reached')) ? true : undefined));
+    await until('the host command to reach the unpack', async () => ((await tar!.reached()) > 0 ? true : undefined));
     await first.kill();
 
     // The host command outlives the stack that sent it: let it finish before the stack returns.
-    await rm(join(shim, 'hold'));
+    await tar!.release();
     await until('the orphaned install to finish', () => (existsSync(join(hostPlugins(), '.staging')) ? undefined : true));
     stack = await spawnLocalStack(env, { localDir: first.localDir, adminToken: admin });
     const second = stack;

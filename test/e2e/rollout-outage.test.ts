@@ -1,13 +1,10 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FlakyProxy } from '../support/flaky-proxy.js';
-import { until as waitFor } from '../support/until.js';
+import { FAULT_TEST_TIMEOUT_MS, until as waitFor } from '../support/until.js';
+import { heldTar, type HeldTar } from '../support/held-tar.js';
+import { expectExactLedger } from '../support/rollout-ledger.js';
 
 /**
  * SPEC §10 crash safety: the platform database goes away in the middle of a rollout, with installs
@@ -16,10 +13,9 @@ import { until as waitFor } from '../support/until.js';
  * and leaves the rollout RUNNING; once the database is back, the reconciler gives it a new driver,
  * which carries on from the ledger: one operation per workspace, every one ended, none forgotten.
  */
-const WORKSPACES = ['d0', 'd1', 'd2', 'd3', 'd4'];
-const instanceOf = (ws: string) => `i-0e2e00000000d0${ws.slice(1).padStart(2, '0')}`;
+const WORKSPACES = ['d0', 'd1', 'd2', 'd3', 'd4'].map((id) => ({ id, instanceId: `i-0e2e00000000d0${id.slice(1).padStart(2, '0')}` }));
 
-let shim = '';
+let tar: HeldTar | undefined;
 let database: TestDatabase | undefined;
 let proxy: FlakyProxy | undefined;
 let stack: SpawnedStack | undefined;
@@ -27,19 +23,15 @@ let stack: SpawnedStack | undefined;
 const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => waitFor(what, probe, () => stack?.output() ?? '');
 
 beforeAll(async () => {
-  // A `tar` that waits while `hold` exists, so installs are in flight when the database goes away.
-  shim = await mkdtemp(join(tmpdir(), 'molecule-rollout-outage-'));
-  const tar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
-  await writeFile(join(shim, 'tar'), `#!/bin/sh\ntouch "${shim}/reached.$$"\nwhile [ -e '${shim}/hold' ]; do sleep 0.1; done\nexec ${tar} "$@"\n`, {
-    mode: 0o755,
-  });
+  // Installs are in flight when the database goes away.
+  tar = await heldTar('rollout-outage');
   database = await createTestDatabase();
   const url = new URL(database.url);
   proxy = new FlakyProxy({ host: url.hostname, port: Number(url.port) });
   url.port = String(await proxy.listen());
   stack = await spawnLocalStack({
     DATABASE_URL: url.toString(),
-    PATH: `${shim}:${process.env.PATH ?? ''}`,
+    PATH: tar.path,
     PLUGIN_RECONCILE_AFTER: '2s',
     PLUGIN_RECONCILE_INTERVAL: '1s',
   });
@@ -47,22 +39,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   proxy?.restore();
-  await rm(join(shim, 'hold'), { force: true });
+  await tar?.release();
   await stack?.stop();
   await proxy?.close();
   await database?.close();
-  await rm(shim, { recursive: true, force: true });
+  await tar?.close();
 });
 
-describe('a database outage in the middle of a rollout', () => {
+describe('a database outage in the middle of a rollout', { timeout: FAULT_TEST_TIMEOUT_MS }, () => {
   it('leaves the rollout to a new driver once the database is back: one operation per workspace, every one ended, none forgotten', async () => {
     const live = stack as SpawnedStack;
     const admin = live.adminToken;
-    for (const ws of WORKSPACES) {
-      await live.call('PUT', `/admin/workspaces/${ws}`, { token: admin, body: { orgId: 'outage', runtime: 'claude-code', instanceId: instanceOf(ws) } });
+    for (const w of WORKSPACES) {
+      await live.call('PUT', `/admin/workspaces/${w.id}`, { token: admin, body: { orgId: 'outage', runtime: 'claude-code', instanceId: w.instanceId } });
     }
     const org = (await live.call('POST', '/admin/orgs/outage/tokens', { token: admin })).body.token as string;
-    await writeFile(join(shim, 'hold'), '');
+    await tar!.hold();
 
     const accepted = await live.call('POST', '/orgs/outage/rollouts', {
       token: org,
@@ -70,7 +62,7 @@ describe('a database outage in the middle of a rollout', () => {
     });
     expect(accepted.status).toBe(202);
     const { rolloutId } = accepted.body as { rolloutId: string };
-    await until('two installs in flight', async () => ((await readdir(shim)).filter((f) => f.startsWith('reached.')).length >= 2 ? true : undefined));
+    await until('two installs in flight', async () => ((await tar!.reached()) >= 2 ? true : undefined));
 
     proxy!.outage();
     // While it is away, a client is told so, in the documented way.
@@ -79,7 +71,7 @@ describe('a database outage in the middle of a rollout', () => {
     // The driver's retries run out and it gives the rollout up, without ending it.
     await until('the driver to give up', () => (live.output().includes('rollout driver gave up on trouble that passes') ? true : undefined));
     proxy!.restore();
-    await rm(join(shim, 'hold'));
+    await tar!.release();
 
     const ended = await until('the rollout to end', async () => {
       const r = (await live.call('GET', `/orgs/outage/rollouts/${rolloutId}`, { token: org })).body;
@@ -89,18 +81,7 @@ describe('a database outage in the middle of a rollout', () => {
     expect(ended.status).toBe('SUCCEEDED');
     expect(ended.counts).toMatchObject({ total: 5, pending: 0, running: 0, succeeded: 5, failed: 0 });
 
-    const ops = (await live.call('GET', '/operations?limit=100', { token: admin })).body as Array<{
-      operationId: string;
-      workspaceId: string;
-      status: string;
-      rolloutId?: string;
-    }>;
-    const ofRollout = ops.filter((op) => op.rolloutId === rolloutId);
-    expect(ofRollout.map((op) => op.workspaceId).sort()).toEqual(WORKSPACES);
-    expect(ofRollout.map((op) => op.status)).toEqual(WORKSPACES.map(() => 'SUCCEEDED'));
-    expect(ended.workspaces.map((w: { operationId: string }) => w.operationId).sort()).toEqual(ofRollout.map((op) => op.operationId).sort());
-    for (const ws of WORKSPACES) {
-      expect(existsSync(join(live.localDir, 'instances', instanceOf(ws), 'configs', 'plugins', 'hello-skill'))).toBe(true);
-    }
+    const ops = await expectExactLedger(live, ended, WORKSPACES, 'hello-skill');
+    expect(ops.map((op) => op.status)).toEqual(WORKSPACES.map(() => 'SUCCEEDED'));
   });
 });

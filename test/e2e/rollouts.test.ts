@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../support/local-stack.js';
 import { FakeCodeload } from '../support/codeload.js';
@@ -231,19 +230,8 @@ describe('fleet rollouts', () => {
     }
   });
 
-  it('is driven from the CLI: create, watch (plain lines off a terminal), status and list', async () => {
-    const cli = async (...args: string[]) => {
-      try {
-        const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
-          env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: org },
-          timeout: 120_000,
-        });
-        return { code: 0, stdout, stderr };
-      } catch (err) {
-        const e = err as { code?: number; stdout: string; stderr: string };
-        return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-      }
-    };
+  it('is driven from the CLI: create, watch (plain lines off a terminal), status and list', { timeout: CLI_TEST_TIMEOUT_MS }, async () => {
+    const cli = (...args: string[]) => runCli(stack.url, org, ...args);
     const created = await cli('rollout', 'create', 'fleet', 'local://hello-skill', '--targets', 'f08,f09', '--max-concurrency', '1', '--canary', '1', '--json');
     expect(created.code).toBe(0);
     const { rolloutId } = JSON.parse(created.stdout) as { rolloutId: string };

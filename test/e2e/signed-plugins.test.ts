@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { promisify } from 'node:util';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentHash } from '@molecule/plugins-sdk/contract/content-hash';
 import { pluginStatement } from '@molecule/plugins-sdk/signing';
@@ -277,25 +276,14 @@ describe('pulling a signed plugin', () => {
   });
 });
 
-describe('molecule-plugins, the command line', () => {
+describe('molecule-plugins, the command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   let work = '';
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'signed-cli-'));
   });
   afterAll(async () => rm(work, { recursive: true, force: true }));
 
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', ...args], {
-        env: { ...process.env, MOLECULE_API_URL: stack.url, MOLECULE_TOKEN: tokens.org },
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout: string; stderr: string };
-      return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const cli = (...args: string[]) => runCli(stack.url, tokens.org, ...args);
 
   async function writeTree(root: string, files: Files): Promise<void> {
     for (const [path, content] of Object.entries(files)) {
