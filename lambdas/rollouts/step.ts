@@ -1,11 +1,12 @@
 import * as z from '../shared/zod.js';
-import { errorFromStepFailure, TRANSIENT_ERROR_NAMES } from '../shared/errors.js';
-
-const TRANSIENT = new Set<string>([...TRANSIENT_ERROR_NAMES, 'Lambda.TooManyRequestsException', 'Lambda.ServiceException']);
+import { errorFromStepFailure, LAMBDA_INVOKE_TRANSIENT_ERRORS, TRANSIENT_ERROR_NAMES } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { StepFailure } from '../workflow/steps/state.js';
 import { parseInput, type StepHandler } from '../workflow/steps/step.js';
 import { type DriverPorts, prepareRollout, tickRollout } from './driver.js';
+
+/** A driver failure that is no failure of the rollout's: trouble that passes outlasted the retries. */
+const TRANSIENT = new Set<string>([...TRANSIENT_ERROR_NAMES, ...LAMBDA_INVOKE_TRANSIENT_ERRORS]);
 
 /**
  * The rollout's Task states (SPEC §10), one Lambda: RolloutPrepare stages once, RolloutTick

@@ -98,6 +98,12 @@ export const TRANSIENT_ERROR_NAMES: ReadonlyArray<RetriedName<RetryPolicy>> = [
   ...errorNamesRetried('lease'),
 ];
 
+/**
+ * What Step Functions itself reports when invoking a step's Lambda fails in a way that passes
+ * (throttling, a Lambda service error): names a Catch can see that are no error of ours.
+ */
+export const LAMBDA_INVOKE_TRANSIENT_ERRORS = ['Lambda.TooManyRequestsException', 'Lambda.ServiceException'] as const;
+
 const CODE_BY_NAME = new Map<string, ErrorCode>(DECLARED.map(([name, d]) => [name, d.code]));
 
 export type ErrorDetails = Record<string, unknown>;

@@ -203,21 +203,28 @@ export async function rolloutTargets(db: Queryable, id: string): Promise<Rollout
 
 export type RolloutCounts = Record<'total' | 'pending' | 'running' | 'succeeded' | 'failed' | 'unreachable' | 'skipped' | 'rolledBack', number>;
 
-export async function rolloutCounts(db: Queryable, id: string): Promise<RolloutCounts> {
-  const [row] = await query<Record<string, number>>(
-    db,
-    `SELECT count(*)::int AS total,
+const COUNTS = `count(*)::int AS total,
        count(*) FILTER (WHERE status = 'pending')::int AS pending,
        count(*) FILTER (WHERE status = 'running')::int AS running,
        count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
        count(*) FILTER (WHERE status = 'failed')::int AS failed,
        count(*) FILTER (WHERE status = 'failed' AND error->>'code' = 'workspace_unreachable')::int AS unreachable,
        count(*) FILTER (WHERE status = 'skipped')::int AS skipped,
-       count(*) FILTER (WHERE status = 'rolled_back')::int AS "rolledBack"
-     FROM rollout_targets WHERE rollout_id = $1`,
-    [id],
-  );
+       count(*) FILTER (WHERE status = 'rolled_back')::int AS "rolledBack"`;
+
+export async function rolloutCounts(db: Queryable, id: string): Promise<RolloutCounts> {
+  const [row] = await query<RolloutCounts>(db, `SELECT ${COUNTS} FROM rollout_targets WHERE rollout_id = $1`, [id]);
   return row as RolloutCounts;
+}
+
+/** The counts of several rollouts in one round trip (a listing), by rollout id. */
+export async function rolloutCountsOf(db: Queryable, ids: readonly string[]): Promise<Map<string, RolloutCounts>> {
+  const rows = await query<RolloutCounts & { rollout_id: string }>(
+    db,
+    `SELECT rollout_id, ${COUNTS} FROM rollout_targets WHERE rollout_id = ANY($1::text[]) GROUP BY rollout_id`,
+    [ids],
+  );
+  return new Map(rows.map(({ rollout_id, ...counts }) => [rollout_id, counts]));
 }
 
 /** A target skipped once the plugin is known (its runtime, or that sha256 already active there). */

@@ -22,6 +22,8 @@ export interface RolloutStore {
   listAll(limit: number): Promise<Rollout[]>;
   targets(id: string): Promise<RolloutTarget[]>;
   counts(id: string): Promise<RolloutCounts>;
+  /** Several rollouts' counts at once, by id (a listing). */
+  countsOf(ids: readonly string[]): Promise<Map<string, RolloutCounts>>;
   requestCancel(id: string): Promise<boolean>;
   updateControls(id: string, controls: { maxConcurrency?: RateValue; maxErrors?: RateValue }): Promise<boolean>;
   resume(id: string, maxErrors?: RateValue): Promise<boolean>;

@@ -13,6 +13,7 @@ import {
   resumeRollout,
   rolloutView,
   type RolloutDeps,
+  type RolloutStore,
 } from '../../use-cases/rollouts.js';
 import { RolloutNotFound } from '../../shared/errors.js';
 import { requireAdmin } from '../../use-cases/access.js';
@@ -51,6 +52,14 @@ function summary(r: Rollout, counts: RolloutCounts) {
   };
 }
 
+/** A listing's rows, their counts read in one round trip (a rollout always has targets). */
+async function summaries(store: Pick<RolloutStore, 'countsOf'>, rollouts: Rollout[]) {
+  const counts = await store.countsOf(rollouts.map((r) => r.id));
+  return rollouts.map((r) => summary(r, counts.get(r.id) ?? NO_TARGETS));
+}
+
+const NO_TARGETS: RolloutCounts = { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0, unreachable: 0, skipped: 0, rolledBack: 0 };
+
 function full(view: { rollout: Rollout; counts: RolloutCounts; targets: RolloutTarget[] }) {
   return {
     ...summary(view.rollout, view.counts),
@@ -83,8 +92,7 @@ export function registerRolloutRoutes(app: ApiApp): void {
     const { limit } = parseQuery(c.req.query(), routes.listRollouts.query);
     const ports = deps(c);
     const rollouts = await listRollouts(ports, principal, orgId, limit);
-    const counted = await Promise.all(rollouts.map(async (r) => summary(r, await ports.rollouts.counts(r.id))));
-    return reply(routes.listRollouts, 200, { rollouts: counted });
+    return reply(routes.listRollouts, 200, { rollouts: await summaries(ports.rollouts, rollouts) });
   });
 
   on(app, routes.listAllRollouts, async (c) => {
@@ -93,7 +101,7 @@ export function registerRolloutRoutes(app: ApiApp): void {
     const { limit } = parseQuery(c.req.query(), routes.listAllRollouts.query);
     const ports = deps(c);
     const rollouts = await ports.rollouts.listAll(limit);
-    return reply(routes.listAllRollouts, 200, { rollouts: await Promise.all(rollouts.map(async (r) => summary(r, await ports.rollouts.counts(r.id)))) });
+    return reply(routes.listAllRollouts, 200, { rollouts: await summaries(ports.rollouts, rollouts) });
   });
 
   on(app, routes.getRollout, async (c) => {

@@ -12,6 +12,7 @@ import {
   requestCancel,
   resumeRollout,
   rolloutCounts,
+  rolloutCountsOf,
   rolloutTargets,
   settleTargets,
   skipTarget,
@@ -96,6 +97,13 @@ describe('rollouts', () => {
     expect((await rolloutTargets(t.db, r.id))[0]).toMatchObject({ status: 'failed', error: { code: 'workspace_unreachable', message: 'stopped' } });
     await skipTarget(t.db, r.id, 1, 'already_installed');
     expect(await rolloutCounts(t.db, r.id)).toEqual({ total: 4, pending: 1, running: 0, succeeded: 0, failed: 1, unreachable: 1, skipped: 2, rolledBack: 0 });
+    // A listing reads every rollout's counts in one statement, each apart.
+    const fresh = await rollout();
+    const listed = await rolloutCountsOf(t.db, [r.id, fresh.id, 'no-such-rollout']);
+    expect(Object.fromEntries(listed)).toEqual({
+      [r.id]: { total: 4, pending: 1, running: 0, succeeded: 0, failed: 1, unreachable: 1, skipped: 2, rolledBack: 0 },
+      [fresh.id]: { total: 4, pending: 3, running: 0, succeeded: 0, failed: 0, unreachable: 0, skipped: 1, rolledBack: 0 },
+    });
   });
 
   it('cancels, changes the rate controls and resumes only in the states that allow it', async () => {
