@@ -70,16 +70,22 @@ export async function download(deps: DownloadDeps, log: Log, input: DownloadInpu
   if (staged.name !== plugin) {
     throw new NameMismatch(`source resolves to plugin "${staged.name}", not "${plugin}"`, { resolved_name: staged.name, requested_name: plugin });
   }
-  const signed = await judgeSignature(deps, workspace.orgId, staged, log);
+  const signed = await judgePulledSignature(deps, workspace.orgId, staged, log);
   return { url: await deps.stager.presign(staged), plugin: staged.name, source: source.raw, sha256: staged.sha256, ...signed };
 }
 
 /**
  * The org's trust governs what its workspaces pull as it governs what is pushed (SPEC §11): a
- * refused signature is refused here with Stage's answer. The staged copy is shared by every org
- * that pulls the source, so the verdict is this org's, made now.
+ * refused signature is refused here with Stage's answer, whether at the download or when the
+ * workspace reports what it pulled. The staged copy is shared by every org that pulls the source,
+ * so the verdict is this org's, made now.
  */
-async function judgeSignature(deps: DownloadDeps, orgId: string, staged: StagedPlugin, log: Log): Promise<Pick<Download, 'signature' | 'signer'>> {
+export async function judgePulledSignature(
+  deps: Pick<DownloadDeps, 'trust' | 'clock'>,
+  orgId: string,
+  staged: StagedPlugin,
+  log: Log,
+): Promise<Pick<Download, 'signature' | 'signer'>> {
   const trust = (await deps.trust.get(orgId)) ?? NO_TRUST;
   const signature = staged.signed?.signature;
   // A copy staged before signatures were read says nothing of one: it counts as unsigned.

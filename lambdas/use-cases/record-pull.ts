@@ -2,7 +2,8 @@ import { requireAllowedPlugin } from '../plugins/allowlist-policy.js';
 import { Forbidden, IntegrityMismatch } from '../shared/errors.js';
 import type { Log } from '../shared/logger.js';
 import type { Principal } from './access.js';
-import type { AllowlistStore, InstalledStore, PluginStager, SourceCatalog, WorkspaceStore } from './ports.js';
+import type { AllowlistStore, Clock, InstalledStore, PluginStager, SourceCatalog, TrustStore, WorkspaceStore } from './ports.js';
+import { judgePulledSignature } from './download.js';
 import type { InstallRequest } from './install.js';
 import { requireSameOrigin } from '../plugins/origin-conflict.js';
 import { loadWorkspace, requireLiveWorkspace } from './workspace.js';
@@ -20,13 +21,22 @@ export interface PulledPlugin {
   sha256: string;
 }
 
-export type RecordPullDeps = { workspaces: WorkspaceStore; sources: SourceCatalog; allowlist: AllowlistStore; installed: InstalledStore; stager: PluginStager };
+export type RecordPullDeps = {
+  workspaces: WorkspaceStore;
+  sources: SourceCatalog;
+  allowlist: AllowlistStore;
+  installed: InstalledStore;
+  stager: PluginStager;
+  trust: TrustStore;
+  clock: Pick<Clock, 'now'>;
+};
 
 /**
  * An external workspace reports, with its own token, a plugin it pulled itself (the Python SDK's
  * `install_plugin` posts `{"source"}` after unpacking). Nothing is pushed: the source is staged to
  * learn what it is (name, version, content hash), checked as a push install would be (allowlist
- * with its origin, no silent replacement of another origin) and recorded as `installedVia: pull`.
+ * with its origin, its signature against the org's trust, no silent replacement of another origin)
+ * and recorded as `installedVia: pull`.
  * Any other workspace is pushed to by the platform, so its own token may not install there.
  */
 export async function recordPull(deps: RecordPullDeps, log: Log, input: RecordPullInput): Promise<PulledPlugin> {
@@ -40,6 +50,7 @@ export async function recordPull(deps: RecordPullDeps, log: Log, input: RecordPu
     throw new IntegrityMismatch(`sha256 mismatch: expected ${request.sha256}, got ${staged.sha256}`, { expected: request.sha256, actual: staged.sha256 });
   }
   requireAllowedPlugin(await deps.allowlist.match(workspace.orgId, staged.name, source.canonical), staged.name, source.canonical);
+  await judgePulledSignature(deps, workspace.orgId, staged, log);
   requireSameOrigin(await deps.installed.get(workspace.id, staged.name), { plugin: staged.name, source: source.canonical, replace: request.replace ?? false });
   await deps.installed.record({
     workspaceId: workspace.id,

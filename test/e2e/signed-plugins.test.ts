@@ -259,6 +259,11 @@ describe('pulling a signed plugin', () => {
       token: tokens.ext,
     });
     expect(res).toMatchObject({ status: 403, body: { code: 'signature_required' } });
+    // Nor is such a plugin recorded when the workspace reports it pulled it anyway.
+    const reported = await stack.call('POST', '/workspaces/s-ext/plugins', { token: tokens.ext, body: { source: 'github://acme/signed-kit#unsigned' } });
+    expect(reported).toMatchObject({ status: 403, body: { code: 'signature_required' } });
+    const listed = (await stack.call('GET', '/workspaces/s-ext/plugins', { token: tokens.ext })).body as Array<{ source: string }>;
+    expect(listed.map((p) => p.source)).not.toContain('github://acme/signed-kit#unsigned');
   });
 
   it("checks the signature in the SDK's pull against the agent's own trusted signers", async () => {

@@ -2,11 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { recordPull, type RecordPullInput } from '../../../lambdas/use-cases/record-pull.js';
 import type { InstallRequest } from '../../../lambdas/use-cases/install.js';
 import { logger } from '../../../lambdas/shared/logger.js';
-import { fakeAllowlist, fakeInstalled, fakeSources, fakeStager, fakeWorkspaces, installed, workspace } from '../../support/operation-fakes.js';
+import {
+  fakeAllowlist,
+  fakeClock,
+  fakeInstalled,
+  fakeSources,
+  fakeStager,
+  fakeTrust,
+  fakeWorkspaces,
+  installed,
+  workspace,
+} from '../../support/operation-fakes.js';
 
 const extToken: RecordPullInput['principal'] = { kind: 'workspace', orgId: 'acme', workspaceId: 'ext', prefix: 'mpd_w_aaaaaaaa' };
 
-function setup(opts: { stagedName?: string; allowed?: Record<string, string[]>; rows?: ReturnType<typeof installed>[] } = {}) {
+function setup(opts: { stagedName?: string; allowed?: Record<string, string[]>; rows?: ReturnType<typeof installed>[]; requireSignature?: boolean } = {}) {
   return {
     workspaces: fakeWorkspaces([
       workspace('ext', { runtime: 'external', instanceId: null }),
@@ -17,6 +27,8 @@ function setup(opts: { stagedName?: string; allowed?: Record<string, string[]>; 
     allowlist: fakeAllowlist(opts.allowed),
     installed: fakeInstalled(opts.rows ?? []),
     stager: fakeStager(opts.stagedName ?? 'hello'),
+    trust: fakeTrust(opts.requireSignature ? { acme: { requireSignature: true, signers: [], revokedKeys: [] } } : {}),
+    clock: fakeClock(),
   };
 }
 
@@ -42,6 +54,12 @@ describe('recording a plugin an external workspace pulled', () => {
     const deps = setup({ allowed: { acme: ['lint'] } });
     await expect(report(deps, { source: 'local://hello', restart: true })).rejects.toMatchObject({ code: 'plugin_not_allowed' });
     expect(deps.allowlist.checked).toEqual([['acme', 'hello', 'local://hello']]);
+    expect(await deps.installed.list('ext')).toEqual([]);
+  });
+
+  it('refuses, and records nothing of, an unsigned plugin where the org requires signatures, as its download would', async () => {
+    const deps = setup({ requireSignature: true });
+    await expect(report(deps, { source: 'local://hello', restart: true })).rejects.toMatchObject({ code: 'signature_required' });
     expect(await deps.installed.list('ext')).toEqual([]);
   });
 
