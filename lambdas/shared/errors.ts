@@ -49,6 +49,8 @@ export const ERROR_DECLARATIONS = {
   RolloutRunning: { code: 'rollout_running', status: 409 },
   /** A rollback's revision: its tarball is no longer kept and its source no longer gives those bytes. */
   RevisionExpired: { code: 'revision_expired', status: 410 },
+  /** A conditional write (`If-Match`) over a document that changed since the caller read it. */
+  PreconditionFailed: { code: 'precondition_failed', status: 412 },
   PluginTooLarge: { code: 'plugin_too_large', status: 413 },
   UnpinnedSource: { code: 'unpinned_source', status: 422 },
   ExternalRuntime: { code: 'external_runtime', status: 422 },
@@ -168,6 +170,7 @@ export class NoPreviousRevision extends errorClass('NoPreviousRevision') {}
 export class RolloutFinished extends errorClass('RolloutFinished') {}
 export class RolloutRunning extends errorClass('RolloutRunning') {}
 export class RevisionExpired extends errorClass('RevisionExpired') {}
+export class PreconditionFailed extends errorClass('PreconditionFailed') {}
 export class PluginTooLarge extends errorClass('PluginTooLarge') {}
 export class UnpinnedSource extends errorClass('UnpinnedSource') {}
 export class ExternalRuntime extends errorClass('ExternalRuntime') {}

@@ -78,7 +78,8 @@ export interface TrustStore {
   /** Null when the org never put one: nothing trusted, no signature required. */
   get(orgId: string): Promise<StoredTrust | null>;
   /** Replaces the org's document atomically; the caller checked it. */
-  replace(orgId: string, trust: TrustDocument): Promise<StoredTrust>;
+  /** With `ifVersion`, only over that version; null when the document is not that version. */
+  replace(orgId: string, trust: TrustDocument, ifVersion?: string): Promise<StoredTrust | null>;
 }
 
 export interface TokenStore {

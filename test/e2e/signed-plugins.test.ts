@@ -64,7 +64,8 @@ function serve(ref: string, files: Files, signature?: string | Buffer): string {
 const WAIT = { prefer: 'wait=25' };
 const install = (ws: string, body: Record<string, unknown>) => stack.call('POST', `/workspaces/${ws}/plugins`, { token: tokens.org, body, headers: WAIT });
 const operation = (ws: string, id: string) => stack.call('GET', `/workspaces/${ws}/plugins/operations/${id}`, { token: tokens.org });
-const putTrust = (body: unknown, token = tokens.org) => stack.call('PUT', '/orgs/signed/plugins/trust', { token, body });
+const putTrust = (body: unknown, token = tokens.org, headers: Record<string, string> = {}) =>
+  stack.call('PUT', '/orgs/signed/plugins/trust', { token, body, headers });
 const signer = (principal: string, k: KeyFiles, window: { validAfter?: string; validBefore?: string } = {}) => ({
   principal,
   publicKey: k.publicKey,
@@ -146,6 +147,24 @@ describe('the trust document', () => {
       ],
       revokedKeys: [fp(key.carol)],
     });
+  });
+
+  it('is replaced only over the version named in If-Match: a change made in between is answered 412, not lost', async () => {
+    const read = await stack.call('GET', '/orgs/signed/plugins/trust', { token: tokens.org });
+    const etag = read.headers.get('etag') ?? '';
+    expect(etag).toMatch(/^"\d+"$/);
+    // Someone else revokes dave's key after we read.
+    const theirs = await putTrust({ ...TRUST(false), revokedKeys: [fp(key.carol), fp(key.dave)] });
+    expect(theirs.status).toBe(200);
+    expect(theirs.headers.get('etag')).not.toBe(etag);
+    // Our put over what we read would trust dave again: refused, naming the version there now.
+    const ours = await putTrust(TRUST(false), tokens.org, { 'if-match': etag });
+    expect(ours).toMatchObject({ status: 412, body: { code: 'precondition_failed', etag: theirs.headers.get('etag') } });
+    expect((await stack.call('GET', '/orgs/signed/plugins/trust', { token: tokens.org })).body.revokedKeys).toEqual([fp(key.carol), fp(key.dave)]);
+    // Over the version there now, it goes through.
+    const again = await putTrust(TRUST(false), tokens.org, { 'if-match': theirs.headers.get('etag') ?? '' });
+    expect(again.status).toBe(200);
+    expect((await stack.call('GET', '/orgs/signed/plugins/trust', { token: tokens.org })).body.revokedKeys).toEqual([fp(key.carol)]);
   });
 });
 

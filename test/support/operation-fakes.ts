@@ -16,7 +16,7 @@ import type {
   WorkflowStarter,
   WorkspaceStore,
 } from '../../lambdas/use-cases/ports.js';
-import type { StoredTrust } from '../../lambdas/store/trust.js';
+import { NO_TRUST_VERSION, type StoredTrust } from '../../lambdas/store/trust.js';
 
 /** In-memory ports: each use case's decisions, without a database or AWS. */
 
@@ -190,13 +190,16 @@ export const fakeSources: SourceCatalog = {
   },
 };
 
-/** Trust documents by org; an org without one trusts no one. */
-export function fakeTrust(byOrg: Record<string, Omit<StoredTrust, 'updatedAt'>> = {}): TrustStore {
-  const rows = new Map(Object.entries(byOrg).map(([org, trust]) => [org, { ...trust, updatedAt: '2026-06-01T12:00:00.000Z' }]));
+/** Trust documents by org; an org without one trusts no one. Each replacement is a new version, as in PostgreSQL. */
+export function fakeTrust(byOrg: Record<string, Omit<StoredTrust, 'updatedAt' | 'version'>> = {}): TrustStore {
+  let versions = 1;
+  const stamp = () => ({ updatedAt: '2026-06-01T12:00:00.000Z', version: String(versions++) });
+  const rows = new Map<string, StoredTrust>(Object.entries(byOrg).map(([org, trust]) => [org, { ...trust, ...stamp() }]));
   return {
     get: async (orgId) => rows.get(orgId) ?? null,
-    replace: async (orgId, trust) => {
-      const stored = { ...trust, signers: [...trust.signers], revokedKeys: [...(trust.revokedKeys ?? [])], updatedAt: '2026-06-01T12:00:00.000Z' };
+    replace: async (orgId, trust, ifVersion) => {
+      if (ifVersion !== undefined && ifVersion !== (rows.get(orgId)?.version ?? NO_TRUST_VERSION)) return null;
+      const stored = { ...trust, signers: [...trust.signers], revokedKeys: [...(trust.revokedKeys ?? [])], ...stamp() };
       rows.set(orgId, stored);
       return stored;
     },

@@ -562,6 +562,10 @@ export const replaceAllowlist = route({
   errors: ['InvalidRequest', 'InvalidPluginName', 'InvalidSource', 'Forbidden', 'OrgNotFound'],
 });
 
+const TRUST_ETAG = {
+  ETag: { schema: z.string(), description: "the document's version, for `If-Match` on a later PUT" },
+} as const;
+
 export const getTrust = route({
   id: 'getTrust',
   method: 'get',
@@ -570,7 +574,7 @@ export const getTrust = route({
   tag: TRUST,
   callers: ['org', 'admin'],
   params: orgPath,
-  responses: { 200: { description: 'the trust document', body: 'OrgTrust' } },
+  responses: { 200: { description: 'the trust document', body: 'OrgTrust', headers: TRUST_ETAG } },
   errors: ['Forbidden', 'OrgNotFound'],
 });
 
@@ -583,9 +587,15 @@ export const replaceTrust = route({
   tag: TRUST,
   callers: ['org', 'admin'],
   params: orgPath,
+  headers: {
+    'If-Match': {
+      schema: z.string(),
+      description: 'the ETag GET gave: replace only that version of the document, else 412 precondition_failed (a change made in between is not lost)',
+    },
+  },
   body: TrustBody,
-  responses: { 200: { description: 'the new trust document', body: 'OrgTrust' } },
-  errors: ['InvalidRequest', 'Forbidden', 'OrgNotFound'],
+  responses: { 200: { description: 'the new trust document', body: 'OrgTrust', headers: TRUST_ETAG } },
+  errors: ['InvalidRequest', 'Forbidden', 'OrgNotFound', 'PreconditionFailed'],
 });
 
 export const listOperations = route({

@@ -192,7 +192,12 @@ export class PluginDeliveryClient {
     return this.request('GET', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`);
   }
 
-  /** Replaces the org's trust document whole (retried: putting the same document twice is putting it once). */
+  /** The trust document with its ETag, to replace it with `replaceTrust(…, { ifMatch })` only if nobody changed it since. */
+  async trustWithEtag(orgId: string): Promise<{ trust: OrgTrust; etag: string | null }> {
+    const res = await this.send('GET', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`, { retry: true });
+    return { etag: res.headers.get('etag'), trust: (await res.json()) as OrgTrust };
+  }
+
   /** Starts a fleet rollout (SPEC §10); the body as the API takes it. */
   createRollout(orgId: string, body: RolloutCreate): Promise<RolloutAccepted> {
     return this.request('POST', `${orgPath(orgId)}/rollouts`, { body, retry: false });
@@ -215,8 +220,16 @@ export class PluginDeliveryClient {
     return this.request('PATCH', `${orgPath(orgId)}/rollouts/${encodeURIComponent(rolloutId)}`, { body: controls, retry: false });
   }
 
-  replaceTrust(orgId: string, trust: TrustUpdate): Promise<OrgTrust> {
-    return this.request('PUT', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`, { body: trust, retry: true });
+  /**
+   * Replaces the org's trust document whole (retried: putting the same document twice is putting it
+   * once). With `ifMatch`, only the version that ETag names: else ApiError `precondition_failed` (412).
+   */
+  replaceTrust(orgId: string, trust: TrustUpdate, opts: { ifMatch?: string } = {}): Promise<OrgTrust> {
+    return this.request('PUT', `/orgs/${encodeURIComponent(orgId)}/plugins/trust`, {
+      body: trust,
+      retry: true,
+      ...(opts.ifMatch !== undefined && { headers: { 'if-match': opts.ifMatch } }),
+    });
   }
 
   /** Verifies the workspace's host against the records (SPEC §12); with `waitSeconds` the result itself when it is ready in time. */
@@ -353,11 +366,12 @@ export class PluginDeliveryClient {
     }
   }
 
-  private async request<T>(
-    method: string,
-    path: string,
-    opts: { body?: unknown; headers?: Record<string, string>; retry?: boolean; waitSeconds?: number } = {},
-  ): Promise<T> {
+  private async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    return (await (await this.send(method, path, opts)).json()) as T;
+  }
+
+  /** The successful response, retried as `retry` says; any other answer thrown as an ApiError. */
+  private async send(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const retry = opts.retry ?? method === 'GET';
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'application/json', ...opts.headers };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
@@ -377,7 +391,7 @@ export class PluginDeliveryClient {
         await backoff(attempt);
         continue;
       }
-      if (res.ok) return (await res.json()) as T;
+      if (res.ok) return res;
       if (!last && RETRYABLE_STATUS.has(res.status)) {
         await res.body?.cancel();
         await backoff(attempt, res.headers.get('retry-after'));
@@ -386,6 +400,13 @@ export class PluginDeliveryClient {
       throw await toApiError(res);
     }
   }
+}
+
+interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  retry?: boolean;
+  waitSeconds?: number;
 }
 
 function orgPath(orgId: string): string {

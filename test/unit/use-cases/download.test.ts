@@ -12,7 +12,7 @@ const wsToken: Principal = { kind: 'workspace', orgId: 'acme', workspaceId: 'ext
 const setup = (
   stagedName = 'hello',
   allowed: Record<string, string[]> = {},
-  signing: { signed?: StagedPlugin['signed']; trust?: Omit<StoredTrust, 'updatedAt'> } = {},
+  signing: { signed?: StagedPlugin['signed']; trust?: Omit<StoredTrust, 'updatedAt' | 'version'> } = {},
 ) => ({
   workspaces: fakeWorkspaces([workspace('ext', { runtime: 'external' }), workspace('ws')]),
   sources: fakeSources,
@@ -66,7 +66,7 @@ describe('download', () => {
   });
 
   it("hands out a signed plugin's signature, and its signer when the org trusts the key (SPEC §11)", async () => {
-    const pull = (trust?: Omit<StoredTrust, 'updatedAt'>) =>
+    const pull = (trust?: Omit<StoredTrust, 'updatedAt' | 'version'>) =>
       download(setup('hello', {}, { signed: signedHello, ...(trust ? { trust } : {}) }), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello' });
     expect(await pull(trusting(false))).toMatchObject({ signature: armor, signer: { principal: 'alice@example.com', fingerprint: aliceFp } });
     const unknown = await pull();
@@ -75,7 +75,7 @@ describe('download', () => {
   });
 
   it("refuses what the org's trust refuses, with Stage's answers", async () => {
-    const pull = (signed: StagedPlugin['signed'], trust: Omit<StoredTrust, 'updatedAt'>) =>
+    const pull = (signed: StagedPlugin['signed'], trust: Omit<StoredTrust, 'updatedAt' | 'version'>) =>
       download(setup('hello', {}, { signed, trust }), logger, { principal: wsToken, workspaceId: 'ext', plugin: 'hello' }).catch((e: unknown) => e);
     expect(await pull(signedHello, trusting(false, [aliceFp]))).toMatchObject({
       code: 'signature_invalid',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TrustUpdate } from '../client.js';
+import { ApiError, type TrustUpdate } from '../client.js';
 import { dirStatement, signPluginDir, trustFromAllowedSigners, verifyPluginDir } from '../signatures.js';
 import { FINGERPRINT_RE, fingerprint, parseIsoTime, parsePublicKey } from '../signing/index.js';
 import { connect, type NetworkFlags } from './connection.js';
@@ -69,31 +69,41 @@ export async function verify(_io: Io, dir: string, flags: VerifyFlags, print: Pr
 
 const TRUST_ACTIONS = ['show', 'add', 'remove', 'revoke', 'require'] as const;
 
+/** How many times a change is read and put again when someone else changed the document in between. */
+const TRUST_ATTEMPTS = 3;
+
 /**
  * `trust <org> [show | add <principal> <key> | remove <principal> | revoke <fingerprint|key> |
- * require on|off]`: reads the org's trust document and, for a change, puts it back with the change
- * (PUT replaces the whole document; a change made by someone else between the two is lost).
+ * require on|off]`: reads the org's trust document and, for a change, puts it back with the change,
+ * only over the version it read (`If-Match`). When someone else changed it in between, the change
+ * is applied again to what they left, so neither change is lost.
  */
 export async function trust(io: Io, org: string, action: string | undefined, args: string[], flags: TrustFlags): Promise<number> {
   const verb = action ?? 'show';
   if (!(TRUST_ACTIONS as readonly string[]).includes(verb)) throw new UsageError(`trust <org> takes ${TRUST_ACTIONS.join(', ')}, not "${verb}"`);
   if ((flags.validAfter || flags.validBefore) && verb !== 'add') throw new UsageError('--valid-after and --valid-before go with trust <org> add');
   const { client, print } = await connect(flags, io);
-  const current = await client.trust(org);
-  if (verb === 'show') {
-    if (args.length > 0) throw new UsageError('trust <org> show takes no more arguments');
-    print.result(current, trustText(current));
-    return 0;
+  for (let attempt = 1; ; attempt++) {
+    const { trust: current, etag } = await client.trustWithEtag(org);
+    if (verb === 'show') {
+      if (args.length > 0) throw new UsageError('trust <org> show takes no more arguments');
+      print.result(current, trustText(current));
+      return 0;
+    }
+    const document: TrustUpdate = {
+      requireSignature: current.requireSignature,
+      signers: current.signers.map(({ fingerprint: _fp, ...signer }) => signer),
+      revokedKeys: current.revokedKeys,
+    };
+    const [change, note] = await changed(document, verb, args, flags);
+    try {
+      const updated = await client.replaceTrust(org, change, etag ? { ifMatch: etag } : {});
+      print.result(updated, `${note}\n${trustText(updated)}`);
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'precondition_failed') || attempt >= TRUST_ATTEMPTS) throw err;
+    }
   }
-  const document: TrustUpdate = {
-    requireSignature: current.requireSignature,
-    signers: current.signers.map(({ fingerprint: _fp, ...signer }) => signer),
-    revokedKeys: current.revokedKeys,
-  };
-  const [change, note] = await changed(document, verb, args, flags);
-  const updated = await client.replaceTrust(org, change);
-  print.result(updated, `${note}\n${trustText(updated)}`);
-  return 0;
 }
 
 async function changed(document: TrustUpdate, verb: string, args: string[], flags: TrustFlags): Promise<[TrustUpdate, string]> {
