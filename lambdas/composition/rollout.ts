@@ -24,7 +24,6 @@ import { refusalError, signatureVerdict } from '../plugins/signature-policy.js';
 import type { SignedContent } from '../staging/stage-archive.js';
 import { postgresPorts } from '../use-cases/adapters/postgres.js';
 import { sfnStarter } from '../use-cases/adapters/sfn.js';
-import type { WorkflowStarter } from '../use-cases/ports.js';
 import { startOperation } from '../use-cases/start.js';
 import { s3KeptTarballs } from '../workflow/adapters/s3.js';
 import type { DriverPorts, RolloutStaged } from '../rollouts/driver.js';

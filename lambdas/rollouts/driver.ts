@@ -54,7 +54,7 @@ export type DriverOutcome = { done: true; status: RolloutStatus } | { done: fals
  */
 export async function prepareRollout(ports: DriverPorts, log: Log, rolloutId: string): Promise<DriverOutcome> {
   const rollout = await ports.rollouts.get(rolloutId);
-  if (!rollout || rollout.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
+  if (rollout?.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
   // A rollback puts back revisions each workspace had (kept tarballs, or their sources pinned): nothing to stage.
   if (rollout.kind === 'rollback') return { done: false };
   let prepared = await ports.rollouts.staged(rolloutId);
@@ -111,7 +111,7 @@ export const STARTS_PER_TICK = 50;
  */
 export async function tickRollout(ports: DriverPorts, log: Log, rolloutId: string, now: () => Date = () => new Date()): Promise<DriverOutcome> {
   const rollout = await ports.rollouts.get(rolloutId);
-  if (!rollout || rollout.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
+  if (rollout?.status !== 'RUNNING') return { done: true, status: rollout?.status ?? 'FAILED' };
   await ports.rollouts.settle(rolloutId);
   if (rollout.kind === 'rollback') await ports.rollouts.markParentRolledBack(rolloutId);
   const targets = await ports.rollouts.targets(rolloutId);
