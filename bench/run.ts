@@ -56,7 +56,7 @@ log(`machine: ${describeMachine(machine)}; CPUs ${machine.cpuBusyBeforeRunPct ??
 const runners: Record<SectionKey, { title: string; run: () => Promise<SectionResult> }> = {
   staging: {
     title: 'Staging',
-    run: async () => (await import('./staging.js')).runStaging({ tmpDir: tmp, ...(quick ? { runs: 1, runsLarge: 1 } : {}) }),
+    run: async () => (await import('./staging.js')).runStaging({ tmpDir: tmp, ...(quick ? { runs: 1 } : {}) }),
   },
   'cold-start': {
     title: 'Cold start and size',
