@@ -8,6 +8,7 @@
  * the API thread and the database that reads the wire protocol (`lib/pg-proxy.ts`).
  */
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpClient, instanceId, pool, setupWorkspaces } from './lib/http.js';
 import type { PgRoundTrips } from './lib/pg-proxy.js';
 import type { StackUsage } from './lib/stack-child.js';
@@ -28,6 +29,8 @@ export interface ApiLatencyOptions {
   warmup?: number;
   /** requests measured one at a time with nothing running in the background */
   isolated?: number;
+  /** how long the API thread's CPU is read with nothing to serve */
+  idleMs?: number;
 }
 
 /** The open loop's targets (issue #28): p99 at the rate a tenant meets, and the accept's own CPU (what a Lambda bills). */
@@ -69,6 +72,7 @@ export async function runApiLatency(opts: ApiLatencyOptions): Promise<SectionRes
   const workspaceCount = opts.workspaces ?? 200;
   const warmup = opts.warmup ?? 50;
   const isolated = opts.isolated ?? 200;
+  const idleMs = opts.idleMs ?? 5000;
   // The open loop's client may open a connection per request of a whole step, so it can never hold one back.
   const openSockets = Math.max(...rates.map((rate) => Math.round((rate * rateDurationMs) / 1000)));
   const stack = await startStack({ tmpDir: opts.tmpDir, name: 'api', registryDirs: [], countApiDatabase: true });
@@ -115,6 +119,12 @@ export async function runApiLatency(opts: ApiLatencyOptions): Promise<SectionRes
     // Open loop: what a tenant meets at a given offered rate, with the workflows it starts running.
     await pool(warmup, 4, async () => void (await install(openHttp)));
     await drain();
+    // What the API thread spends with nothing to serve (timers, pools), to read its CPU per request at low rates against.
+    await stack.call<StackUsage>({ cmd: 'usage' });
+    const idleStarted = performance.now();
+    await sleep(idleMs);
+    const idleApiMsPerS = (await stack.call<StackUsage>({ cmd: 'usage' })).api.cpuMs / ((performance.now() - idleStarted) / 1000);
+    data.apiThreadIdleCpuMsPerSecond = round(idleApiMsPerS, 2);
     const open: Array<{ rate: number; s: Summary; accepted: number; apiCpuMs: number; stackCpuMs: number; count: number }> = [];
     const openTrips = { roundTrips: 0, statements: {} as Record<string, number> };
     let openAnswered = 0;
@@ -159,7 +169,7 @@ export async function runApiLatency(opts: ApiLatencyOptions): Promise<SectionRes
           unit: 'ms',
           target: { op: '<=', value: API_CPU_TARGET_MS, unit: 'ms' },
           measured: `${round(apiCpuMs, 2)} ms`,
-          notes: `user + system CPU of the API's worker thread (/proc/thread-self/stat, 10 ms ticks) over the step and its drain, divided by the ${accepted} 202s: what the API Lambda would bill`,
+          notes: `user + system CPU of the API's worker thread (/proc/thread-self/stat, 10 ms ticks) over the step and its drain, divided by the ${accepted} 202s: what the API Lambda would bill; idle, the thread spends ${round(idleApiMsPerS, 1)} ms per second, ${round(idleApiMsPerS / rate, 2)} ms per request at this rate`,
         }),
         row({
           metric: `API open loop, ${rate} req/s: whole stack CPU per request (accept + its workflow)`,

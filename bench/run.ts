@@ -64,7 +64,8 @@ const runners: Record<SectionKey, { title: string; run: () => Promise<SectionRes
   },
   api: {
     title: 'API accept latency',
-    run: async () => (await import('./api-latency.js')).runApiLatency({ tmpDir: tmp, ...(quick ? { requests: 200, rateDurationMs: 5000, isolated: 50 } : {}) }),
+    run: async () =>
+      (await import('./api-latency.js')).runApiLatency({ tmpDir: tmp, ...(quick ? { requests: 200, rateDurationMs: 5000, isolated: 50, idleMs: 2000 } : {}) }),
   },
   e2e: {
     title: 'End to end',
