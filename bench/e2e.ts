@@ -120,10 +120,16 @@ export async function runE2e(opts: E2eOptions): Promise<SectionResult> {
         metric: `E2E install ${Math.round(pluginBytes / 1024)} KiB, sequential ×${sequentialRuns}: p50 (p99 in the text)`,
         value: round(s.p50, 1),
         unit: 'ms',
-        target: { op: '<', value: 300, unit: 'ms' },
-        alsoRequired: seqProblems.length === 0,
         measured: `${fmtMs(s.p50)} / ${fmtMs(s.p99)}`,
-        notes: `request → 200 (files on host, restart logged; checked after each run); ${seqProblems.length} failed checks; workflow alone p50 ${fmtMs(median(execMs))}`,
+        notes: `request → 200; workflow alone p50 ${fmtMs(median(execMs))}; information only (issue #28): locally mostly the emulators' and the local engine's overhead, on AWS Step Functions' transitions and SSM's own latency`,
+      }),
+      row({
+        metric: `E2E install ${Math.round(pluginBytes / 1024)} KiB, sequential ×${sequentialRuns}: failed checks`,
+        value: seqProblems.length,
+        unit: 'failures',
+        target: { op: '=', value: 0, unit: 'failures' },
+        measured: `${seqProblems.length} of ${sequentialRuns}`,
+        notes: 'after each install: answered 200, the files on the emulated host, the restart logged',
       }),
     );
     const breakdown = stateBreakdown(seqExec);

@@ -56,7 +56,7 @@ log(`machine: ${describeMachine(machine)}; CPUs ${machine.cpuBusyBeforeRunPct ??
 const runners: Record<SectionKey, { title: string; run: () => Promise<SectionResult> }> = {
   staging: {
     title: 'Staging',
-    run: async () => (await import('./staging.js')).runStaging({ tmpDir: tmp, ...(quick ? { runs: 1, runsLarge: 1 } : {}) }),
+    run: async () => (await import('./staging.js')).runStaging({ tmpDir: tmp, ...(quick ? { runs: 1 } : {}) }),
   },
   'cold-start': {
     title: 'Cold start and size',
@@ -64,7 +64,8 @@ const runners: Record<SectionKey, { title: string; run: () => Promise<SectionRes
   },
   api: {
     title: 'API accept latency',
-    run: async () => (await import('./api-latency.js')).runApiLatency({ tmpDir: tmp, ...(quick ? { requests: 200 } : {}) }),
+    run: async () =>
+      (await import('./api-latency.js')).runApiLatency({ tmpDir: tmp, ...(quick ? { requests: 200, rateDurationMs: 5000, isolated: 50, idleMs: 2000 } : {}) }),
   },
   e2e: {
     title: 'End to end',

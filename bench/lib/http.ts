@@ -12,6 +12,9 @@ export interface HttpResult {
 export class HttpClient {
   private readonly agent: Agent;
   private readonly base: URL;
+  private readonly seen = new WeakSet<object>();
+  /** connections this client has opened so far (each socket counted once, however often reused) */
+  socketsOpened = 0;
 
   constructor(baseUrl: string, maxSockets = 64) {
     this.base = new URL(baseUrl);
@@ -51,6 +54,11 @@ export class HttpClient {
           });
         },
       );
+      req.once('socket', (socket) => {
+        if (this.seen.has(socket)) return;
+        this.seen.add(socket);
+        this.socketsOpened += 1;
+      });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
       req.on('error', reject);
       req.end(payload);

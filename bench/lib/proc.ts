@@ -39,10 +39,10 @@ export function run(command: string, args: string[], opts: { env?: NodeJS.Proces
  * command line), so it runs as a Lambda runs its code: plain Node, no tsx loader hooks, nothing
  * from `node_modules`. `entry-names=index`: give each script its own `outDir`. Returns `index.mjs`.
  */
-export async function bundleScript(entry: string, outDir: string): Promise<string> {
+export async function bundleScript(entry: string, outDir: string, opts: { sourceMaps?: boolean } = {}): Promise<string> {
   // Loaded only here: it brings in aws-cdk-lib, which the other users of this module do not need.
   const { esbuildArgs } = await import('../../infra/constructs/handler-function.js');
-  const res = await run(join(REPO_ROOT, 'node_modules/.bin/esbuild'), esbuildArgs(join(REPO_ROOT, entry), outDir), { timeoutMs: 120_000 });
+  const res = await run(join(REPO_ROOT, 'node_modules/.bin/esbuild'), esbuildArgs(join(REPO_ROOT, entry), outDir, opts), { timeoutMs: 120_000 });
   if (res.code !== 0) throw new Error(`esbuild ${entry} failed (${res.code}): ${res.stderr.slice(-2000)}`);
   return join(outDir, 'index.mjs');
 }

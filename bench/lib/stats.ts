@@ -81,3 +81,20 @@ export function peakOverlap(spans: ReadonlyArray<readonly [number, number]>): nu
   }
   return peak;
 }
+
+/** A median with the range of the samples it came from: the figure a row judges, and how far its runs spread. */
+export interface Spread {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(samples: readonly number[]): Spread {
+  return { n: samples.length, median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
+}
+
+/** `61 % (54–67 %, 5 runs)`: a spread of percentages for a row's text. */
+export function fmtPctSpread(s: Spread): string {
+  return `${round(s.median, 0)} % (${round(s.min, 0)}–${round(s.max, 0)} %, ${s.n} runs)`;
+}
