@@ -91,6 +91,7 @@ started = performance.now();
 await stageOnce(`${runId}-warm`);
 const warmMs = performance.now() - started;
 windows.warm[1] = monoUs();
+const warmPhases = { ...marks };
 clearInterval(sampler);
 sample();
 const usage = process.resourceUsage();
@@ -109,6 +110,7 @@ process.stdout.write(
     cpuSystemMs: (usage.systemCPUTime - before.systemCPUTime) / 1000,
     peakMemory: peak,
     phases: coldPhases,
+    warmPhases,
     archiveBytes: statSync(archive).size,
     bytes: staged.bytes,
     fileCount: staged.fileCount,

@@ -12,7 +12,7 @@ import { registerTrustRoutes } from './routes/trust.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerOpsPageRoutes } from './routes/ops-page.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
-import { logger } from '../shared/logger.js';
+import { logger, withKeys } from '../shared/logger.js';
 
 export type ExtraRoutes = (app: ApiApp) => void;
 
@@ -42,7 +42,7 @@ export function createApi(deps: ApiDeps, extraRoutes?: ExtraRoutes): (req: ApiRe
   const app = apiRouter(extraRoutes);
 
   return async (req) => {
-    const log = logger.createChild({ persistentKeys: { requestId: req.requestId } });
+    const log = withKeys(logger, { requestId: req.requestId });
     let principal: Promise<Principal> | undefined;
     const scope: RequestScope = {
       req,
