@@ -421,16 +421,25 @@ describe('stageArchive: what molecule_plugin validate checks', () => {
 describe('stageArchive: failures on the way', () => {
   it('passes on a documented error from the source (a fetch timeout mid-body)', async () => {
     const archive = await tarGz(pluginEntries(ACC_GOOD_FILES));
-    const body = new Readable({ read() {} });
-    body.push(archive.subarray(0, 20));
-    setTimeout(() => body.destroy(new FetchTimeout('fetching took too long')), 20);
+    // The first 20 bytes, then the fetch times out once staging asks for more.
+    let reads = 0;
+    const body = new Readable({
+      read() {
+        if (reads++ === 0) this.push(archive.subarray(0, 20));
+        else setImmediate(() => this.destroy(new FetchTimeout('fetching took too long')));
+      },
+    });
     const error = await expectRejected(await stage(body, { tmpDir: dir.path }), 'fetch_timeout');
     expect(error.message).toBe('fetching took too long');
   });
 
   it('reports a raw read error of the source as fetch_failed without its text', async () => {
-    const body = new Readable({ read() {} });
-    setTimeout(() => body.destroy(new Error('ECONNRESET from 10.0.0.1 secret-token')), 10);
+    // The connection drops once staging reads from it (not after a fixed time, which a busy machine can outlast).
+    const body = new Readable({
+      read() {
+        setImmediate(() => this.destroy(new Error('ECONNRESET from 10.0.0.1 secret-token')));
+      },
+    });
     const error = await expectRejected(await stage(body, { tmpDir: dir.path }), 'fetch_failed');
     expect(error.message).not.toMatch(/secret/);
   });
