@@ -86,7 +86,10 @@ export async function spoolArchive(body: Readable, workDir: string, opts: SpoolO
   // 256 KiB output chunks: the default 16 KiB costs twice the CPU of inflating itself in callbacks.
   const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
   const extract = tar.extract();
-  failure.watch(body, (err) => new FetchFailed('reading the plugin source failed', {}, { cause: err }));
+  const sourceFailed = (err: unknown) => new FetchFailed('reading the plugin source failed', {}, { cause: err });
+  // A source that failed before this pass began has already emitted its error.
+  if (body.errored) failure.note(body.errored, sourceFailed);
+  failure.watch(body, sourceFailed);
   failure.watch(gunzip, (err) => new InvalidArchive('the plugin archive is not valid gzip', {}, { cause: err }));
   failure.watch(extract, (err) => new InvalidArchive('the plugin archive is not a valid tar file', {}, { cause: err }));
   failure.watch(compressed, invalidArchive);

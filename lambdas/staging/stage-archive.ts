@@ -88,6 +88,10 @@ export interface StageResult {
  * `PutObject` needs one for a stream). The dir is removed however this ends.
  */
 export async function stageArchive(body: Readable, sink: StageSink, opts: StageOptions): Promise<StageResult> {
+  // The source can fail before the pass listens to it (a reset connection or the fetch budget's
+  // abort while the work dir is being made): with no listener its 'error' would end the process.
+  // The pass finds such an error in `body.errored`, and listens for later ones itself.
+  body.on('error', () => undefined);
   const workDir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'plugin-stage-'));
   let packer: InOrderPacker | undefined;
   try {

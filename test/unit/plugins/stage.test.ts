@@ -444,6 +444,20 @@ describe('stageArchive: failures on the way', () => {
     expect(error.message).not.toMatch(/secret/);
   });
 
+  it('reports a source that failed before staging began reading as fetch_failed, and does not crash on its error', async () => {
+    // A connection reset (or the fetch budget's abort) while the work dir is still being made.
+    const body = new Readable({ read() {} });
+    body.destroy(new Error('ECONNRESET from 10.0.0.1 secret-token'));
+    const error = await expectRejected(await stage(body, { tmpDir: dir.path }), 'fetch_failed');
+    expect(error.message).not.toMatch(/secret/);
+  });
+
+  it('passes on a documented error the source failed with before staging began reading', async () => {
+    const body = new Readable({ read() {} });
+    body.destroy(new FetchTimeout('fetching took too long'));
+    expect((await expectRejected(await stage(body, { tmpDir: dir.path }), 'fetch_timeout')).message).toBe('fetching took too long');
+  });
+
   it('stops and cleans up when aborted mid-stream', async () => {
     const controller = new AbortController();
     const body = new Readable({ read() {} });
