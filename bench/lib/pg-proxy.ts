@@ -1,4 +1,5 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 
 /** What the clients behind the proxy asked of the database since the previous read. */
 export interface PgRoundTrips {
@@ -116,5 +117,43 @@ export async function startPgCountingProxy(targetUrl: string): Promise<PgCountin
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * The same proxy on a worker thread of its own. In the stack's process the main thread runs the
+ * engine, the steps and the emulators: a proxy there put every one of the API's database round
+ * trips in the queue behind them (its socket writes were ~5 s of the main thread's CPU in one
+ * open-loop run), which the accept path never meets on AWS.
+ */
+export async function startPgCountingProxyThread(targetUrl: string): Promise<{ url: string; read(): Promise<PgRoundTrips>; close(): Promise<void> }> {
+  const entry = new URL('./pg-proxy-thread.ts', import.meta.url).href;
+  // A worker does not run .ts on its own: it registers tsx first, as local/api-worker.ts does.
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: { targetUrl } });
+  const waiting = new Map<number, (counts: PgRoundTrips) => void>();
+  let nextId = 1;
+  const url = await new Promise<string>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (message: { type: 'ready'; url: string } | { type: 'counts'; id: number; counts: PgRoundTrips }) => {
+      if (message.type === 'ready') resolve(message.url);
+      else {
+        waiting.get(message.id)?.(message.counts);
+        waiting.delete(message.id);
+      }
+    });
+  });
+  return {
+    url,
+    read: () =>
+      new Promise<PgRoundTrips>((resolve) => {
+        const id = nextId++;
+        waiting.set(id, resolve);
+        worker.postMessage({ type: 'read', id });
+      }),
+    close: async () => {
+      worker.postMessage({ type: 'close' });
+      await worker.terminate();
+    },
   };
 }

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as StackChildOptions;
   const { startLocalStack } = await import('../../local/stack.js');
   let proxy: Awaited<ReturnType<typeof import('./s3-proxy.js').startCountingProxy>> | undefined;
-  let dbProxy: Awaited<ReturnType<typeof import('./pg-proxy.js').startPgCountingProxy>> | undefined;
+  let dbProxy: Awaited<ReturnType<typeof import('./pg-proxy.js').startPgCountingProxyThread>> | undefined;
   const stack = await startLocalStack({
     port: 0,
     localDir: opts.localDir,
@@ -118,8 +118,8 @@ async function main(): Promise<void> {
       // Only the API's thread: the background workflows' queries are not the accept path's.
       ...(opts.countApiDatabase && {
         apiDatabase: async (url: string) => {
-          const { startPgCountingProxy } = await import('./pg-proxy.js');
-          dbProxy = await startPgCountingProxy(url);
+          const { startPgCountingProxyThread } = await import('./pg-proxy.js');
+          dbProxy = await startPgCountingProxyThread(url);
           return dbProxy.url;
         },
       }),
