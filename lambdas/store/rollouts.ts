@@ -120,23 +120,26 @@ const toTarget = (r: TargetRow): RolloutTarget => ({
   endedAt: r.ended_at?.toISOString() ?? null,
 });
 
-export interface NewRollout {
-  id: string;
-  orgId: string;
-  kind: RolloutKind;
-  plugin: string | null;
-  source: string | null;
-  sha256: string | null;
-  request: Record<string, unknown>;
-  maxConcurrency: RateValue;
-  maxErrors: RateValue;
-  canary: number;
-  failureMode: FailureMode;
-  parentRolloutId: string | null;
-  actorPrefix: string | null;
+/** What a new rollout is made of: the accepted request's fields of a Rollout, plus its ledger. */
+export type NewRollout = Pick<
+  Rollout,
+  | 'id'
+  | 'orgId'
+  | 'kind'
+  | 'plugin'
+  | 'source'
+  | 'sha256'
+  | 'request'
+  | 'maxConcurrency'
+  | 'maxErrors'
+  | 'canary'
+  | 'failureMode'
+  | 'parentRolloutId'
+  | 'actorPrefix'
+> & {
   /** In workspace-id order; a target skipped from the start says why; a rollback's names the revision to put back (null: uninstall). */
   targets: Array<{ workspaceId: string; status: 'pending' | 'skipped'; reason?: string; revision?: number | null }>;
-}
+};
 
 /** Records a RUNNING rollout and its whole ledger in one transaction. */
 export async function createRollout(db: Db, r: NewRollout): Promise<Rollout> {
