@@ -1,21 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { runCleanup } from '../../../lambdas/use-cases/cleanup.js';
+import { type CleanupDeps, runCleanup } from '../../../lambdas/use-cases/cleanup.js';
 import { logger } from '../../../lambdas/shared/logger.js';
 import { fakeClock, fakeInstalled, fakeOperations, fakeWorkflow, fakeWorkspaces, workspace } from '../../support/operation-fakes.js';
+
+const NO_REVISIONS: CleanupDeps['revisions'] = { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} };
+
+/** A cleanup run's ports with nothing due, nothing kept and nothing to sweep, but what a test sets. */
+function cleanupDeps(clock: ReturnType<typeof fakeClock>, over: Partial<CleanupDeps> = {}): CleanupDeps {
+  return {
+    clock,
+    workflow: fakeWorkflow(),
+    workspaces: fakeWorkspaces([]),
+    operations: fakeOperations(clock),
+    log: logger,
+    batch: 10,
+    installed: fakeInstalled([], []),
+    revisions: NO_REVISIONS,
+    ...over,
+  };
+}
 
 describe('scheduled cleanup', () => {
   it('starts an uninstall per due row, skips rows of unknown workspaces, reports what failed to start and purges', async () => {
     const clock = fakeClock();
     const workflow = fakeWorkflow();
     const workspaces = fakeWorkspaces([workspace('ws')]);
-    const deps = {
-      clock,
+    const deps = cleanupDeps(clock, {
       workflow,
       workspaces,
-      operations: fakeOperations(clock),
-      log: logger,
-      batch: 10,
-      revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
       installed: fakeInstalled(
         [],
         [
@@ -23,7 +35,7 @@ describe('scheduled cleanup', () => {
           { workspaceId: 'gone', name: 'orphan', reason: 'not_in_allowlist' },
         ],
       ),
-    };
+    });
     const summary = await runCleanup(deps);
     expect(summary.started).toEqual([{ workspaceId: 'ws', name: 'due', reason: 'uninstall_due', operationId: expect.any(String) }]);
     expect(workflow.started.map((s) => s.input)).toMatchObject([{ kind: 'uninstall', plugin: 'due', source: null }]);
@@ -44,31 +56,26 @@ describe('scheduled cleanup', () => {
     const deleted: string[] = [];
     const marked: string[] = [];
     const asked: number[] = [];
-    const summary = await runCleanup({
-      clock,
-      workflow: fakeWorkflow(),
-      workspaces: fakeWorkspaces([]),
-      operations: fakeOperations(clock),
-      log: logger,
-      batch: 10,
-      installed: fakeInstalled([], []),
-      revisions: {
-        list: async () => [],
-        expiredTarballs: async (limit) => {
-          asked.push(limit);
-          return [sha('b'), sha('c'), sha('d')];
+    const summary = await runCleanup(
+      cleanupDeps(clock, {
+        revisions: {
+          list: async () => [],
+          expiredTarballs: async (limit) => {
+            asked.push(limit);
+            return [sha('b'), sha('c'), sha('d')];
+          },
+          markTarballsDeleted: async (shas) => {
+            marked.push(...shas);
+          },
         },
-        markTarballsDeleted: async (shas) => {
-          marked.push(...shas);
+        tarballs: {
+          lastModified: async (s) => modified[s] ?? null,
+          delete: async (shas) => {
+            deleted.push(...shas);
+          },
         },
-      },
-      tarballs: {
-        lastModified: async (s) => modified[s] ?? null,
-        delete: async (shas) => {
-          deleted.push(...shas);
-        },
-      },
-    });
+      }),
+    );
     expect(deleted).toEqual([sha('b')]);
     // b is deleted, d was already gone; c stays for a later run.
     expect(marked.sort()).toEqual([sha('b'), sha('d')]);
@@ -78,22 +85,19 @@ describe('scheduled cleanup', () => {
 
   it('goes on with its run when the bucket fails, pruning nothing', async () => {
     const clock = fakeClock();
-    const summary = await runCleanup({
-      clock,
-      workflow: fakeWorkflow(),
-      workspaces: fakeWorkspaces([workspace('ws')]),
-      operations: fakeOperations(clock),
-      log: logger,
-      batch: 10,
-      installed: fakeInstalled([], [{ workspaceId: 'ws', name: 'due', reason: 'uninstall_due' }]),
-      revisions: { list: async () => [], expiredTarballs: async () => ['e'.repeat(64)], markTarballsDeleted: async () => {} },
-      tarballs: {
-        lastModified: async () => {
-          throw new Error('SlowDown');
+    const summary = await runCleanup(
+      cleanupDeps(clock, {
+        workspaces: fakeWorkspaces([workspace('ws')]),
+        installed: fakeInstalled([], [{ workspaceId: 'ws', name: 'due', reason: 'uninstall_due' }]),
+        revisions: { list: async () => [], expiredTarballs: async () => ['e'.repeat(64)], markTarballsDeleted: async () => {} },
+        tarballs: {
+          lastModified: async () => {
+            throw new Error('SlowDown');
+          },
+          delete: async () => {},
         },
-        delete: async () => {},
-      },
-    });
+      }),
+    );
     expect(summary.started).toHaveLength(1);
     expect(summary.expiredTarballs).toBe(0);
   });
@@ -104,27 +108,23 @@ describe('the drift sweep on the cleanup run', () => {
     const clock = fakeClock(new Date('2026-06-01T12:00:00.000Z'));
     const workflow = fakeWorkflow();
     const asked: Array<[number, string]> = [];
-    const summary = await runCleanup({
-      clock,
-      workflow,
-      workspaces: fakeWorkspaces([workspace('ws-a'), workspace('ws-b')]),
-      operations: fakeOperations(clock),
-      log: logger,
-      batch: 10,
-      installed: fakeInstalled([], []),
-      revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
-      driftSweep: {
-        batch: 3,
-        afterMs: 6 * 3_600_000,
-        store: {
-          claim: async (batch, verifiedBefore) => {
-            asked.push([batch, verifiedBefore.toISOString()]);
-            return ['ws-b', 'gone', 'ws-a'];
+    const summary = await runCleanup(
+      cleanupDeps(clock, {
+        workflow,
+        workspaces: fakeWorkspaces([workspace('ws-a'), workspace('ws-b')]),
+        driftSweep: {
+          batch: 3,
+          afterMs: 6 * 3_600_000,
+          store: {
+            claim: async (batch, verifiedBefore) => {
+              asked.push([batch, verifiedBefore.toISOString()]);
+              return ['ws-b', 'gone', 'ws-a'];
+            },
+            countDrifted: async () => 4,
           },
-          countDrifted: async () => 4,
         },
-      },
-    });
+      }),
+    );
 
     expect(asked).toEqual([[3, '2026-06-01T06:00:00.000Z']]);
     expect(summary.driftSweep).toEqual({
@@ -143,17 +143,9 @@ describe('the drift sweep on the cleanup run', () => {
 
   it('sweeps nothing with a batch of 0', async () => {
     const clock = fakeClock();
-    const summary = await runCleanup({
-      clock,
-      workflow: fakeWorkflow(),
-      workspaces: fakeWorkspaces([]),
-      operations: fakeOperations(clock),
-      log: logger,
-      batch: 10,
-      installed: fakeInstalled([], []),
-      revisions: { list: async () => [], expiredTarballs: async () => [], markTarballsDeleted: async () => {} },
-      driftSweep: { batch: 0, afterMs: 0, store: { claim: async () => ['ws'], countDrifted: async () => 0 } },
-    });
+    const summary = await runCleanup(
+      cleanupDeps(clock, { driftSweep: { batch: 0, afterMs: 0, store: { claim: async () => ['ws'], countDrifted: async () => 0 } } }),
+    );
     expect(summary.driftSweep).toBeUndefined();
   });
 });
