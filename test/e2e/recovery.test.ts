@@ -2,10 +2,9 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { SpawnedStack } from '../support/local-stack.js';
 import { FAULT_TEST_TIMEOUT_MS, until as waitFor } from '../support/until.js';
-import { heldTar, type HeldTar } from '../support/held-tar.js';
+import { type KillableStack, killableStack } from '../support/held-tar.js';
 
 /**
  * Issue #7 item 1 end to end: `kill -9` of `npm start` while Deliver runs, then `npm start` again
@@ -16,10 +15,8 @@ import { heldTar, type HeldTar } from '../support/held-tar.js';
 const INSTANCE = 'i-0e2e0000000000a07';
 const WS = 'w-recover';
 
-let tar: HeldTar | undefined;
-let database: TestDatabase | undefined;
+let harness: KillableStack | undefined;
 let stack: SpawnedStack | undefined;
-let env: Record<string, string | undefined> = {};
 
 const hostPlugins = () => join(stack?.localDir ?? '', 'instances', INSTANCE, 'configs', 'plugins');
 
@@ -40,17 +37,12 @@ async function onHost(): Promise<Array<{ name: string; version: string | null }>
 
 beforeAll(async () => {
   // The host command is still inside Deliver when the stack is killed.
-  tar = await heldTar('recovery');
-  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  env = { DATABASE_URL: database?.url, PATH: tar.path, PLUGIN_RECONCILE_AFTER: '2s', PLUGIN_RECONCILE_INTERVAL: '1s' };
-  stack = await spawnLocalStack(env);
+  harness = await killableStack('recovery');
+  stack = harness.stack;
 }, 90_000);
 
 afterAll(async () => {
-  await tar?.release();
-  await stack?.stop();
-  await database?.close();
-  await tar?.close();
+  await harness?.close();
 });
 
 describe('a stack killed mid-Deliver and started again', { timeout: FAULT_TEST_TIMEOUT_MS }, () => {
@@ -61,18 +53,18 @@ describe('a stack killed mid-Deliver and started again', { timeout: FAULT_TEST_T
       (await first.call('PUT', `/admin/workspaces/${WS}`, { token: admin, body: { orgId: 'recover', runtime: 'claude-code', instanceId: INSTANCE } })).status,
     ).toBe(201);
     const org = (await first.call('POST', '/admin/orgs/recover/tokens', { token: admin })).body.token as string;
-    await tar!.hold();
+    await harness!.tar.hold();
 
     const accepted = await first.call('POST', `/workspaces/${WS}/plugins`, { token: org, body: { source: 'local://hello-skill' } });
     expect(accepted.status).toBe(202);
     const operationId = accepted.body.operationId as string;
-    await until('the host command to reach the unpack', async () => ((await tar!.reached()) > 0 ? true : undefined));
+    await until('the host command to reach the unpack', async () => ((await harness!.tar.reached()) > 0 ? true : undefined));
     await first.kill();
 
     // The host command outlives the stack that sent it: let it finish before the stack returns.
-    await tar!.release();
+    await harness!.tar.release();
     await until('the orphaned install to finish', () => (existsSync(join(hostPlugins(), '.staging')) ? undefined : true));
-    stack = await spawnLocalStack(env, { localDir: first.localDir, adminToken: admin });
+    stack = await harness!.restart(first);
     const second = stack;
 
     const closed = await until('the operation to be closed', async () => {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnLocalStack, type SpawnedStack } from '../support/local-stack.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { SpawnedStack } from '../support/local-stack.js';
 import { FAULT_TEST_TIMEOUT_MS, until as waitFor } from '../support/until.js';
-import { heldTar, type HeldTar } from '../support/held-tar.js';
+import { type KillableStack, killableStack } from '../support/held-tar.js';
 import { expectExactLedger } from '../support/rollout-ledger.js';
 
 /**
@@ -13,27 +12,20 @@ import { expectExactLedger } from '../support/rollout-ledger.js';
  */
 const WORKSPACES = ['r0', 'r1', 'r2', 'r3'].map((id) => ({ id, instanceId: `i-0e2e00000000b0${id.slice(1).padStart(2, '0')}` }));
 
-let tar: HeldTar | undefined;
-let database: TestDatabase | undefined;
+let harness: KillableStack | undefined;
 let stack: SpawnedStack | undefined;
-let env: Record<string, string | undefined> = {};
 
 /** Waits for `probe`, showing the stack's output when it gives up. */
 const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => waitFor(what, probe, () => stack?.output() ?? '');
 
 beforeAll(async () => {
   // Installs are in flight when the stack is killed.
-  tar = await heldTar('rollout-recovery');
-  database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
-  env = { DATABASE_URL: database?.url, PATH: tar.path, PLUGIN_RECONCILE_AFTER: '2s', PLUGIN_RECONCILE_INTERVAL: '1s' };
-  stack = await spawnLocalStack(env);
+  harness = await killableStack('rollout-recovery');
+  stack = harness.stack;
 }, 90_000);
 
 afterAll(async () => {
-  await tar?.release();
-  await stack?.stop();
-  await database?.close();
-  await tar?.close();
+  await harness?.close();
 });
 
 describe('a stack killed mid-rollout and started again', { timeout: FAULT_TEST_TIMEOUT_MS }, () => {
@@ -44,7 +36,7 @@ describe('a stack killed mid-rollout and started again', { timeout: FAULT_TEST_T
       await first.call('PUT', `/admin/workspaces/${w.id}`, { token: admin, body: { orgId: 'crash', runtime: 'claude-code', instanceId: w.instanceId } });
     }
     const org = (await first.call('POST', '/admin/orgs/crash/tokens', { token: admin })).body.token as string;
-    await tar!.hold();
+    await harness!.tar.hold();
 
     const accepted = await first.call('POST', '/orgs/crash/rollouts', {
       token: org,
@@ -52,11 +44,11 @@ describe('a stack killed mid-rollout and started again', { timeout: FAULT_TEST_T
     });
     expect(accepted.status).toBe(202);
     const { rolloutId } = accepted.body as { rolloutId: string };
-    await until('two installs in flight', async () => ((await tar!.reached()) >= 2 ? true : undefined));
+    await until('two installs in flight', async () => ((await harness!.tar.reached()) >= 2 ? true : undefined));
     await first.kill();
-    await tar!.release();
+    await harness!.tar.release();
 
-    stack = await spawnLocalStack(env, { localDir: first.localDir, adminToken: admin });
+    stack = await harness!.restart(first);
     const second = stack;
     const ended = await until('the rollout to end', async () => {
       const r = (await second.call('GET', `/orgs/crash/rollouts/${rolloutId}`, { token: org })).body;
