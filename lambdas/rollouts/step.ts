@@ -1,6 +1,6 @@
 import * as z from '../shared/zod.js';
 import { errorFromStepFailure, LAMBDA_INVOKE_TRANSIENT_ERRORS, TRANSIENT_ERROR_NAMES } from '../shared/errors.js';
-import { logger } from '../shared/logger.js';
+import { logger, withKeys } from '../shared/logger.js';
 import { StepFailure } from '../workflow/steps/state.js';
 import { parseInput, type StepHandler } from '../workflow/steps/step.js';
 import { type DriverPorts, prepareRollout, tickRollout } from './driver.js';
@@ -46,7 +46,7 @@ export interface RolloutStepDeps {
  */
 export function rolloutStep(deps: RolloutStepDeps): StepHandler<RolloutState> {
   const now = deps.now ?? (() => new Date());
-  const log = (rolloutId: string) => logger.createChild({ persistentLogAttributes: { rolloutId } });
+  const log = (rolloutId: string) => withKeys(logger, { rolloutId });
   return async (event) => {
     const state = parseInput('Rollout', RolloutState, event);
     if (state.error) {
